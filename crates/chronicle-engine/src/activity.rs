@@ -1,0 +1,280 @@
+//! Activity lifecycle: started by a poll; completed, failed, canceled or
+//! timed out, with server-side retries that write no events until the
+//! final outcome (then ActivityTaskStarted is written with that attempt).
+
+use crate::api::{
+    common::v1::Payloads,
+    enums::v1::{RetryState, TimeoutType},
+    failure::v1::{failure::FailureInfo, Failure, TimeoutFailureInfo},
+    history::v1::*,
+};
+use crate::commands::activity_dispatch_tasks;
+use crate::events::Ctx;
+use crate::retry::next_retry_delay;
+use crate::state::ActivityInfo;
+use crate::time;
+use crate::transition::{EngineError, Outcome, TimerKind};
+
+fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
+    ctx.state
+        .activities
+        .get(&scheduled_event_id)
+        .filter(|a| a.attempt == attempt)
+        .cloned()
+        .ok_or(EngineError::ActivityTaskNotFound)
+}
+
+fn started_current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
+    current(ctx, scheduled_event_id, attempt).and_then(|a| {
+        if a.is_started() { Ok(a) } else { Err(EngineError::ActivityTaskNotFound) }
+    })
+}
+
+pub(crate) fn started(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    identity: String,
+    request_id: String,
+) -> Result<(), EngineError> {
+    let mut info = current(ctx, scheduled_event_id, attempt)?;
+    if info.is_started() {
+        return Err(EngineError::ActivityTaskNotFound);
+    }
+    info.started_time = Some(ctx.now);
+    info.started_identity = identity;
+    info.started_request_id = request_id;
+    info.last_heartbeat_time = None;
+    let timer = |t| TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type: t };
+    if let Some(d) = info.start_to_close_timeout.filter(|d| time::is_set(Some(d))) {
+        ctx.timer(time::add(&ctx.now, &d), timer(TimeoutType::StartToClose));
+    }
+    if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
+        ctx.timer(time::add(&ctx.now, &d), timer(TimeoutType::Heartbeat));
+    }
+    ctx.outcome = Outcome::ActivityTaskStarted(Box::new(info.clone()));
+    ctx.state.activities.insert(scheduled_event_id, info);
+    Ok(())
+}
+
+/// Writes ActivityTaskStarted for the final attempt; returns its id.
+fn write_started(ctx: &mut Ctx, info: &ActivityInfo) -> Option<i64> {
+    let started_time = info.started_time?;
+    let attrs = ActivityTaskStartedEventAttributes {
+        scheduled_event_id: info.scheduled_event_id,
+        identity: info.started_identity.clone(),
+        request_id: info.started_request_id.clone(),
+        attempt: info.attempt,
+        last_failure: info.last_failure.clone(),
+        ..Default::default()
+    };
+    // Written late, stamped with when the attempt really started.
+    let now = std::mem::replace(&mut ctx.now, started_time);
+    let id = ctx.add_or_buffer(attrs);
+    ctx.now = now;
+    id
+}
+
+/// Started id to reference from the outcome event: known if written now,
+/// otherwise fixed up when the buffer is flushed.
+fn outcome_started_id(written: Option<i64>) -> i64 {
+    written.unwrap_or(crate::events::BUFFERED_EVENT_ID)
+}
+
+fn finish(ctx: &mut Ctx, scheduled_event_id: i64, attrs: impl Into<history_event::Attributes>) {
+    ctx.state.activities.remove(&scheduled_event_id);
+    ctx.add_for_workflow(attrs);
+}
+
+pub(crate) fn completed(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    result: Option<Payloads>,
+    identity: String,
+) -> Result<(), EngineError> {
+    let info = started_current(ctx, scheduled_event_id, attempt)?;
+    let written = write_started(ctx, &info);
+    let started_event_id = outcome_started_id(written);
+    finish(ctx, scheduled_event_id, ActivityTaskCompletedEventAttributes {
+        result,
+        scheduled_event_id,
+        started_event_id,
+        identity,
+        ..Default::default()
+    });
+    Ok(())
+}
+
+pub(crate) fn failed(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    failure: Option<Failure>,
+    last_heartbeat_details: Option<Payloads>,
+    identity: String,
+) -> Result<(), EngineError> {
+    let mut info = started_current(ctx, scheduled_event_id, attempt)?;
+    if last_heartbeat_details.is_some() {
+        info.last_heartbeat_details = last_heartbeat_details;
+    }
+    let failure = failure.unwrap_or_else(|| Failure { message: "activity failed".into(), ..Default::default() });
+    let retry_state = match retry(ctx, &mut info, &failure, &identity) {
+        Ok(()) => return Ok(()),
+        Err(state) => state,
+    };
+    let written = write_started(ctx, &info);
+    let started_event_id = outcome_started_id(written);
+    finish(ctx, scheduled_event_id, ActivityTaskFailedEventAttributes {
+        failure: Some(failure),
+        scheduled_event_id,
+        started_event_id,
+        identity,
+        retry_state: retry_state as i32,
+        ..Default::default()
+    });
+    Ok(())
+}
+
+pub(crate) fn canceled(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    details: Option<Payloads>,
+    identity: String,
+) -> Result<(), EngineError> {
+    let info = started_current(ctx, scheduled_event_id, attempt)?;
+    if !info.cancel_requested {
+        return Err(EngineError::FailedPrecondition(
+            "Activity task cannot be canceled: no cancellation was requested.".into(),
+        ));
+    }
+    let written = write_started(ctx, &info);
+    let started_event_id = outcome_started_id(written);
+    finish(ctx, scheduled_event_id, ActivityTaskCanceledEventAttributes {
+        details,
+        latest_cancel_requested_event_id: 0,
+        scheduled_event_id,
+        started_event_id,
+        identity,
+        ..Default::default()
+    });
+    Ok(())
+}
+
+pub(crate) fn heartbeat(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    details: Option<Payloads>,
+) -> Result<(), EngineError> {
+    let mut info = started_current(ctx, scheduled_event_id, attempt)?;
+    if details.is_some() {
+        info.last_heartbeat_details = details;
+    }
+    info.last_heartbeat_time = Some(ctx.now);
+    if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
+        ctx.timer(
+            time::add(&ctx.now, &d),
+            TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type: TimeoutType::Heartbeat },
+        );
+    }
+    ctx.outcome = Outcome::Heartbeat { cancel_requested: info.cancel_requested };
+    ctx.state.activities.insert(scheduled_event_id, info);
+    Ok(())
+}
+
+/// Schedules the next attempt if the policy allows it; no events.
+fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &str) -> Result<(), RetryState> {
+    let policy = info.retry_policy.clone().unwrap_or_default();
+    let deadline = info
+        .schedule_to_close_timeout
+        .filter(|d| time::is_set(Some(d)))
+        .zip(info.scheduled_time)
+        .map(|(d, s)| time::add(&s, &d));
+    let delay = next_retry_delay(&policy, info.attempt, failure, &ctx.now, deadline.as_ref())?;
+    info.attempt += 1;
+    info.current_attempt_scheduled_time = Some(time::add(&ctx.now, &delay));
+    info.started_time = None;
+    info.started_identity.clear();
+    info.started_request_id.clear();
+    info.last_failure = Some(failure.clone());
+    info.last_worker_identity = identity.to_string();
+    for task in activity_dispatch_tasks(info) {
+        // The schedule-to-close timer of attempt 1 still stands.
+        if !matches!(&task, crate::transition::Task::Timer(t) if matches!(t.kind, TimerKind::ActivityTimeout { timeout_type: TimeoutType::ScheduleToClose, .. }))
+        {
+            ctx.tasks.push(task);
+        }
+    }
+    ctx.state.activities.insert(info.scheduled_event_id, info.clone());
+    Ok(())
+}
+
+pub(crate) fn timed_out(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    timeout_type: TimeoutType,
+) -> Result<(), EngineError> {
+    let Some(mut info) = ctx.state.activities.get(&scheduled_event_id).cloned() else {
+        return Err(EngineError::StaleTimer);
+    };
+    let now = ctx.now;
+    let applies = match timeout_type {
+        TimeoutType::ScheduleToClose => true,
+        TimeoutType::ScheduleToStart => info.attempt == attempt && !info.is_started(),
+        TimeoutType::StartToClose => info.attempt == attempt && info.is_started(),
+        TimeoutType::Heartbeat => {
+            // Only if no heartbeat arrived since this timer was set.
+            let last = info.last_heartbeat_time.or(info.started_time);
+            let due = last.zip(info.heartbeat_timeout).map(|(l, d)| time::add(&l, &d));
+            info.attempt == attempt
+                && info.is_started()
+                && due.is_some_and(|due| time::ts_nanos(&due) <= time::ts_nanos(&now))
+        }
+        TimeoutType::Unspecified => false,
+    };
+    if !applies {
+        return Err(EngineError::StaleTimer);
+    }
+    let mut failure = Failure {
+        message: format!("activity {} timeout", timeout_name(timeout_type)),
+        source: "Server".into(),
+        failure_info: Some(FailureInfo::TimeoutFailureInfo(TimeoutFailureInfo {
+            timeout_type: timeout_type as i32,
+            last_heartbeat_details: info.last_heartbeat_details.clone(),
+        })),
+        ..Default::default()
+    };
+    let retry_state = if info.is_started() {
+        match retry(ctx, &mut info, &failure, "") {
+            Ok(()) => return Ok(()),
+            Err(state) => state,
+        }
+    } else {
+        RetryState::Timeout
+    };
+    if let Some(last) = info.last_failure.clone() {
+        failure.cause = Some(Box::new(last));
+    }
+    let written = write_started(ctx, &info);
+    let started_event_id = if info.is_started() { outcome_started_id(written) } else { 0 };
+    finish(ctx, scheduled_event_id, ActivityTaskTimedOutEventAttributes {
+        failure: Some(failure),
+        scheduled_event_id,
+        started_event_id,
+        retry_state: retry_state as i32,
+    });
+    Ok(())
+}
+
+fn timeout_name(t: TimeoutType) -> &'static str {
+    match t {
+        TimeoutType::StartToClose => "StartToClose",
+        TimeoutType::ScheduleToStart => "ScheduleToStart",
+        TimeoutType::ScheduleToClose => "ScheduleToClose",
+        TimeoutType::Heartbeat => "Heartbeat",
+        TimeoutType::Unspecified => "Unspecified",
+    }
+}

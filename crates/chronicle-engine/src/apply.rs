@@ -1,0 +1,144 @@
+//! The single entry point for everything that happens to an existing run.
+
+use crate::activity;
+use crate::api::{enums::v1::WorkflowExecutionStatus, history::v1::*};
+use crate::commands::activity_dispatch_tasks;
+use crate::events::{wft_timeout_fire_at, Ctx};
+use crate::state::MutableState;
+use crate::time;
+use crate::transition::{EngineError, Input, Task, TimerKind, TimerTask, Transition};
+use crate::workflow_task;
+use prost_types::Timestamp;
+
+/// Applies `input` to `state` at time `now`. Pure: the caller persists the
+/// returned transition and then hands out its tasks.
+pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Transition, EngineError> {
+    if !state.is_running() {
+        return Err(match input {
+            Input::TimerFired(_) => EngineError::StaleTimer,
+            _ => EngineError::WorkflowClosed,
+        });
+    }
+    let mut ctx = Ctx::new(state.clone(), now);
+    match input {
+        Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
+            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id)?
+        }
+        Input::WorkflowTaskCompleted(done) => workflow_task::completed(&mut ctx, *done)?,
+        Input::WorkflowTaskFailed { scheduled_event_id, attempt, cause, failure, identity, binary_checksum } => {
+            workflow_task::failed(&mut ctx, scheduled_event_id, attempt, cause, failure, identity, binary_checksum)?
+        }
+        Input::ActivityTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
+            activity::started(&mut ctx, scheduled_event_id, attempt, identity, request_id)?
+        }
+        Input::ActivityTaskCompleted { scheduled_event_id, attempt, result, identity } => {
+            activity::completed(&mut ctx, scheduled_event_id, attempt, result, identity)?
+        }
+        Input::ActivityTaskFailed { scheduled_event_id, attempt, failure, last_heartbeat_details, identity } => {
+            activity::failed(&mut ctx, scheduled_event_id, attempt, failure, last_heartbeat_details, identity)?
+        }
+        Input::ActivityTaskCanceled { scheduled_event_id, attempt, details, identity } => {
+            activity::canceled(&mut ctx, scheduled_event_id, attempt, details, identity)?
+        }
+        Input::ActivityTaskHeartbeat { scheduled_event_id, attempt, details } => {
+            activity::heartbeat(&mut ctx, scheduled_event_id, attempt, details)?
+        }
+        Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
+        Input::Terminate { reason, details, identity } => {
+            workflow_task::fail_for_force_close(&mut ctx);
+            ctx.flush_buffered();
+            ctx.add(WorkflowExecutionTerminatedEventAttributes { reason, details, identity });
+            ctx.close(WorkflowExecutionStatus::Terminated);
+        }
+    }
+    Ok(ctx.finish())
+}
+
+fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
+    match kind {
+        TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt } => {
+            workflow_task::timed_out(ctx, scheduled_event_id, attempt)
+        }
+        TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type } => {
+            activity::timed_out(ctx, scheduled_event_id, attempt, timeout_type)
+        }
+        TimerKind::WorkflowRunTimeout => {
+            let due = ctx.state.run_expiration_time.ok_or(EngineError::StaleTimer)?;
+            if time::ts_nanos(&due) > time::ts_nanos(&ctx.now) {
+                return Err(EngineError::StaleTimer);
+            }
+            workflow_task::fail_for_force_close(ctx);
+            ctx.flush_buffered();
+            ctx.add(WorkflowExecutionTimedOutEventAttributes {
+                retry_state: crate::api::enums::v1::RetryState::Timeout as i32,
+                new_execution_run_id: String::new(),
+            });
+            ctx.close(WorkflowExecutionStatus::TimedOut);
+            Ok(())
+        }
+    }
+}
+
+impl MutableState {
+    /// Every task this state implies: what recovery hands to matching and
+    /// the timer service after a restart. Stale entries are harmless: the
+    /// engine ignores timers and dispatches that no longer apply.
+    pub fn pending_tasks(&self) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        if !self.is_running() {
+            return tasks;
+        }
+        if let Some(wt) = &self.workflow_task {
+            if wt.is_started() {
+                if let Some(fire_at) = wft_timeout_fire_at(wt) {
+                    tasks.push(Task::Timer(TimerTask {
+                        fire_at,
+                        kind: TimerKind::WorkflowTaskTimeout {
+                            scheduled_event_id: wt.scheduled_event_id,
+                            attempt: wt.attempt,
+                        },
+                    }));
+                }
+            } else {
+                tasks.push(Task::WorkflowTask {
+                    task_queue: wt.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                    scheduled_event_id: wt.scheduled_event_id,
+                    attempt: wt.attempt,
+                });
+            }
+        }
+        for info in self.activities.values() {
+            if info.is_started() {
+                let started = info.started_time.unwrap_or_default();
+                let timer = |d: &prost_types::Duration, from: &Timestamp, t| {
+                    Task::Timer(TimerTask {
+                        fire_at: time::add(from, d),
+                        kind: TimerKind::ActivityTimeout {
+                            scheduled_event_id: info.scheduled_event_id,
+                            attempt: info.attempt,
+                            timeout_type: t,
+                        },
+                    })
+                };
+                use crate::api::enums::v1::TimeoutType;
+                if let Some(d) = info.start_to_close_timeout.filter(|d| time::is_set(Some(d))) {
+                    tasks.push(timer(&d, &started, TimeoutType::StartToClose));
+                }
+                if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
+                    tasks.push(timer(&d, &info.last_heartbeat_time.unwrap_or(started), TimeoutType::Heartbeat));
+                }
+                if let (Some(d), Some(s)) =
+                    (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
+                {
+                    tasks.push(timer(&d, &s, TimeoutType::ScheduleToClose));
+                }
+            } else {
+                tasks.extend(activity_dispatch_tasks(info));
+            }
+        }
+        if let Some(deadline) = self.run_expiration_time {
+            tasks.push(Task::Timer(TimerTask { fire_at: deadline, kind: TimerKind::WorkflowRunTimeout }));
+        }
+        tasks
+    }
+}

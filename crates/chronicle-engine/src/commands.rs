@@ -1,0 +1,283 @@
+//! Workflow task commands: validated as a whole first (a bad command fails
+//! the workflow task and writes nothing else), then turned into events.
+
+use crate::api::{
+    command::v1::{command::Attributes as C, Command, ScheduleActivityTaskCommandAttributes},
+    enums::v1::{CommandType, RetryState, TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
+    history::v1::*,
+    taskqueue::v1::TaskQueue,
+};
+use crate::events::Ctx;
+use crate::retry::normalize_retry_policy;
+use crate::state::{ActivityInfo, MutableState};
+use crate::time;
+use crate::transition::{ActivityTaskDispatch, Task, TimerKind};
+use prost::Message;
+use prost_types::Duration;
+
+/// Temporal's per-payload blob limit (BlobSizeLimitError).
+pub const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+
+pub(crate) struct Rejection {
+    pub cause: Cause,
+    pub message: String,
+}
+
+fn reject(cause: Cause, message: impl Into<String>) -> Result<(), Rejection> {
+    Err(Rejection { cause, message: message.into() })
+}
+
+pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(), Rejection> {
+    let mut activity_ids: Vec<&str> = state.activities.values().map(|a| a.activity_id.as_str()).collect();
+    for (i, command) in commands.iter().enumerate() {
+        let is_last = i + 1 == commands.len();
+        match &command.attributes {
+            Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
+                validate_activity(state, a)?;
+                if activity_ids.contains(&a.activity_id.as_str()) {
+                    return reject(
+                        Cause::BadScheduleActivityAttributes,
+                        format!("Activity ID '{}' is already in use by a pending activity.", a.activity_id),
+                    );
+                }
+                activity_ids.push(&a.activity_id);
+            }
+            Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
+                close_command_checks(state, is_last, Cause::BadCompleteWorkflowExecutionAttributes, "CompleteWorkflowExecution")?;
+                if a.result.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                    return reject(Cause::BadCompleteWorkflowExecutionAttributes, "Workflow result exceeds the 2 MiB size limit.");
+                }
+            }
+            Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
+                close_command_checks(state, is_last, Cause::BadFailWorkflowExecutionAttributes, "FailWorkflowExecution")?;
+                if a.failure.is_none() {
+                    return reject(Cause::BadFailWorkflowExecutionAttributes, "Failure is not set on FailWorkflowExecution command.");
+                }
+            }
+            Some(other) => {
+                let (cause, name) = unsupported(other);
+                return reject(cause, format!("{name} command is not supported by Chronicle yet."));
+            }
+            None => {
+                let name = CommandType::try_from(command.command_type)
+                    .map(|t| t.as_str_name().to_string())
+                    .unwrap_or_else(|_| command.command_type.to_string());
+                return reject(Cause::Unspecified, format!("Command {name} has no attributes."));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn close_command_checks(state: &MutableState, is_last: bool, cause: Cause, name: &str) -> Result<(), Rejection> {
+    if !state.buffered_events.is_empty() {
+        // New events arrived while the worker decided to close: it must see
+        // them first. Core SDKs recognise this exact message.
+        return reject(Cause::UnhandledCommand, "UnhandledCommand");
+    }
+    if !is_last {
+        return reject(cause, format!("invalid command sequence: {name} must be the last command."));
+    }
+    Ok(())
+}
+
+fn validate_activity(state: &MutableState, a: &ScheduleActivityTaskCommandAttributes) -> Result<(), Rejection> {
+    let bad = |m: String| reject(Cause::BadScheduleActivityAttributes, m);
+    if a.activity_id.is_empty() {
+        return bad("ActivityId is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return bad("ActivityType is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if a.activity_id.len() > 1000 || a.activity_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
+        return bad("ActivityId or ActivityType exceeds length limit of 1000.".into());
+    }
+    for (name, d) in [
+        ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),
+        ("ScheduleToStartTimeout", &a.schedule_to_start_timeout),
+        ("StartToCloseTimeout", &a.start_to_close_timeout),
+        ("HeartbeatTimeout", &a.heartbeat_timeout),
+    ] {
+        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
+            return bad(format!("Invalid {name}: it must not be negative."));
+        }
+    }
+    if activity_timeouts(state, a).is_none() {
+        return bad("A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if let Err(m) = normalize_retry_policy(a.retry_policy.clone()) {
+        return bad(m);
+    }
+    if a.input.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+        return bad("ScheduleActivityTaskCommand input exceeds the 2 MiB size limit.".into());
+    }
+    Ok(())
+}
+
+/// Temporal's deduction of missing activity timeouts:
+/// (schedule_to_close, schedule_to_start, start_to_close, heartbeat).
+fn activity_timeouts(
+    state: &MutableState,
+    a: &ScheduleActivityTaskCommandAttributes,
+) -> Option<(Duration, Duration, Duration, Duration)> {
+    let n = |d: &Option<Duration>| d.as_ref().map(time::dur_nanos).unwrap_or(0).max(0);
+    let run = state.started.as_ref().map(|s| n(&s.workflow_run_timeout)).unwrap_or(0);
+    let (mut s2close, mut s2start, mut s2c) =
+        (n(&a.schedule_to_close_timeout), n(&a.schedule_to_start_timeout), n(&a.start_to_close_timeout));
+    let min_nonzero = |x: i128, cap: i128| if cap > 0 && (x == 0 || x > cap) { cap } else { x };
+    if s2close > 0 {
+        s2close = min_nonzero(s2close, run);
+        s2start = if s2start == 0 { s2close } else { s2start.min(s2close) };
+        s2c = if s2c == 0 { s2close } else { s2c.min(s2close) };
+    } else if s2c > 0 {
+        s2close = run;
+        s2start = if s2start == 0 { s2close } else { min_nonzero(s2start, s2close) };
+    } else {
+        return None;
+    }
+    let heartbeat = n(&a.heartbeat_timeout).min(s2c);
+    Some((
+        time::dur_from_nanos(s2close),
+        time::dur_from_nanos(s2start),
+        time::dur_from_nanos(s2c),
+        time::dur_from_nanos(heartbeat),
+    ))
+}
+
+fn unsupported(attrs: &C) -> (Cause, &'static str) {
+    match attrs {
+        C::RequestCancelActivityTaskCommandAttributes(_) => (Cause::BadRequestCancelActivityAttributes, "RequestCancelActivityTask"),
+        C::StartTimerCommandAttributes(_) => (Cause::BadStartTimerAttributes, "StartTimer"),
+        C::CancelTimerCommandAttributes(_) => (Cause::BadCancelTimerAttributes, "CancelTimer"),
+        C::CancelWorkflowExecutionCommandAttributes(_) => (Cause::BadCancelWorkflowExecutionAttributes, "CancelWorkflowExecution"),
+        C::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => {
+            (Cause::BadRequestCancelExternalWorkflowExecutionAttributes, "RequestCancelExternalWorkflowExecution")
+        }
+        C::RecordMarkerCommandAttributes(_) => (Cause::BadRecordMarkerAttributes, "RecordMarker"),
+        C::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (Cause::BadContinueAsNewAttributes, "ContinueAsNewWorkflowExecution"),
+        C::StartChildWorkflowExecutionCommandAttributes(_) => (Cause::BadStartChildExecutionAttributes, "StartChildWorkflowExecution"),
+        C::SignalExternalWorkflowExecutionCommandAttributes(_) => (Cause::BadSignalWorkflowExecutionAttributes, "SignalExternalWorkflowExecution"),
+        C::UpsertWorkflowSearchAttributesCommandAttributes(_) => (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes"),
+        C::ProtocolMessageCommandAttributes(_) => (Cause::BadUpdateWorkflowExecutionMessage, "ProtocolMessage"),
+        C::ModifyWorkflowPropertiesCommandAttributes(_) => (Cause::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowProperties"),
+        C::ScheduleNexusOperationCommandAttributes(_) => (Cause::BadScheduleNexusOperationAttributes, "ScheduleNexusOperation"),
+        C::RequestCancelNexusOperationCommandAttributes(_) => {
+            (Cause::BadRequestCancelNexusOperationAttributes, "RequestCancelNexusOperation")
+        }
+        _ => (Cause::Unspecified, "this"),
+    }
+}
+
+/// Writes the events of one validated command.
+pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64) {
+    match command.attributes {
+        Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
+            schedule_activity(ctx, a, completed_id);
+            if let Some(e) = ctx.events.last_mut() {
+                e.user_metadata = command.user_metadata;
+            }
+        }
+        Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
+            ctx.add(WorkflowExecutionCompletedEventAttributes {
+                result: a.result,
+                workflow_task_completed_event_id: completed_id,
+                new_execution_run_id: String::new(),
+            });
+            ctx.close(WorkflowExecutionStatus::Completed);
+        }
+        Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
+            ctx.add(WorkflowExecutionFailedEventAttributes {
+                failure: a.failure,
+                retry_state: RetryState::RetryPolicyNotSet as i32,
+                workflow_task_completed_event_id: completed_id,
+                new_execution_run_id: String::new(),
+            });
+            ctx.close(WorkflowExecutionStatus::Failed);
+        }
+        _ => unreachable!("validate() admits only supported commands"),
+    }
+}
+
+fn schedule_activity(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, completed_id: i64) {
+    let (s2close, s2start, s2c, heartbeat) =
+        activity_timeouts(&ctx.state, &a).expect("validated before apply");
+    let retry_policy = normalize_retry_policy(a.retry_policy.clone()).expect("validated before apply");
+    let task_queue = match a.task_queue.as_ref().filter(|t| !t.name.is_empty()) {
+        Some(t) => TaskQueue { name: t.name.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() },
+        None => TaskQueue {
+            name: ctx.state.task_queue_name().to_string(),
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        },
+    };
+    let id = ctx.add(ActivityTaskScheduledEventAttributes {
+        activity_id: a.activity_id.clone(),
+        activity_type: a.activity_type.clone(),
+        task_queue: Some(task_queue.clone()),
+        header: a.header.clone(),
+        input: a.input.clone(),
+        schedule_to_close_timeout: Some(s2close),
+        schedule_to_start_timeout: Some(s2start),
+        start_to_close_timeout: Some(s2c),
+        heartbeat_timeout: Some(heartbeat),
+        workflow_task_completed_event_id: completed_id,
+        retry_policy: Some(retry_policy.clone()),
+        use_workflow_build_id: false,
+        priority: a.priority.clone(),
+    });
+    let info = ActivityInfo {
+        scheduled_event_id: id,
+        activity_id: a.activity_id,
+        activity_type: a.activity_type,
+        task_queue: Some(task_queue),
+        header: a.header,
+        input: a.input,
+        schedule_to_close_timeout: Some(s2close),
+        schedule_to_start_timeout: Some(s2start),
+        start_to_close_timeout: Some(s2c),
+        heartbeat_timeout: Some(heartbeat),
+        retry_policy: Some(retry_policy),
+        attempt: 1,
+        scheduled_time: Some(ctx.now),
+        current_attempt_scheduled_time: Some(ctx.now),
+        workflow_task_completed_event_id: completed_id,
+        priority: a.priority,
+        ..Default::default()
+    };
+    for task in activity_dispatch_tasks(&info) {
+        ctx.tasks.push(task);
+    }
+    ctx.state.activities.insert(id, info);
+}
+
+/// The tasks of an activity attempt waiting for a worker: dispatch at its
+/// scheduled time, and its schedule-to-start / schedule-to-close timers.
+pub(crate) fn activity_dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
+    use crate::api::enums::v1::TimeoutType;
+    let visible_at = info.current_attempt_scheduled_time.unwrap_or_default();
+    let mut tasks = vec![Task::ActivityTask(ActivityTaskDispatch {
+        task_queue: info.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+        scheduled_event_id: info.scheduled_event_id,
+        attempt: info.attempt,
+        visible_at,
+    })];
+    let timer = |fire_at, timeout_type| {
+        Task::Timer(crate::transition::TimerTask {
+            fire_at,
+            kind: TimerKind::ActivityTimeout {
+                scheduled_event_id: info.scheduled_event_id,
+                attempt: info.attempt,
+                timeout_type,
+            },
+        })
+    };
+    if let Some(d) = info.schedule_to_start_timeout.filter(|d| time::is_set(Some(d))) {
+        tasks.push(timer(time::add(&visible_at, &d), TimeoutType::ScheduleToStart));
+    }
+    if let (Some(d), Some(scheduled)) =
+        (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
+    {
+        tasks.push(timer(time::add(&scheduled, &d), TimeoutType::ScheduleToClose));
+    }
+    tasks
+}

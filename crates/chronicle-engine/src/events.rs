@@ -1,0 +1,271 @@
+//! Building a transition: writing events with ids, buffering them while a
+//! workflow task is in flight, scheduling workflow tasks.
+
+use crate::api::{
+    enums::v1::{EventType, TaskQueueKind},
+    history::v1::{history_event::Attributes, *},
+    taskqueue::v1::TaskQueue,
+};
+use crate::state::{MutableState, WorkflowTaskInfo};
+use crate::time;
+use crate::transition::{Outcome, Task, TimerKind, TimerTask, Transition};
+use prost::Message;
+use prost_types::Timestamp;
+
+/// A transition under construction.
+pub(crate) struct Ctx {
+    pub state: MutableState,
+    pub events: Vec<HistoryEvent>,
+    pub tasks: Vec<Task>,
+    pub now: Timestamp,
+    pub outcome: Outcome,
+}
+
+impl Ctx {
+    pub fn new(state: MutableState, now: Timestamp) -> Self {
+        Ctx { state, events: Vec::new(), tasks: Vec::new(), now, outcome: Outcome::None }
+    }
+
+    pub fn finish(mut self) -> Transition {
+        self.state.db_version += 1;
+        Transition { state: self.state, events: self.events, tasks: self.tasks, outcome: self.outcome }
+    }
+
+    /// Writes an event now, with the next id.
+    pub fn add(&mut self, attrs: impl Into<Attributes>) -> i64 {
+        let event = new_event(0, self.now, attrs.into());
+        self.append(event)
+    }
+
+    fn append(&mut self, mut event: HistoryEvent) -> i64 {
+        let id = self.state.next_event_id;
+        event.event_id = id;
+        event.task_id = id;
+        self.state.next_event_id += 1;
+        self.state.history_size_bytes += event.encoded_len() as i64;
+        self.events.push(event);
+        id
+    }
+
+    /// Writes an event that the workflow must react to: buffered while a
+    /// workflow task is in flight, otherwise written and a workflow task
+    /// scheduled if none is.
+    /// A retried (transient) workflow task that is not yet started is
+    /// dropped first: its virtual ids would collide with the new event, and a
+    /// fresh, persisted task is scheduled after it.
+    pub fn add_for_workflow(&mut self, attrs: impl Into<Attributes>) {
+        if self.add_or_buffer(attrs).is_some() {
+            self.schedule_workflow_task(1);
+        }
+    }
+
+    /// Writes an event without scheduling a workflow task: buffered while
+    /// one is in flight (returns None), otherwise written (returns its id).
+    pub fn add_or_buffer(&mut self, attrs: impl Into<Attributes>) -> Option<i64> {
+        if self.state.started_workflow_task().is_some() {
+            self.state.buffered_events.push(new_event(0, self.now, attrs.into()));
+            return None;
+        }
+        if self.state.workflow_task.as_ref().is_some_and(|wt| wt.transient) {
+            self.state.workflow_task = None;
+        }
+        Some(self.add(attrs))
+    }
+
+    /// Gives buffered events their ids, and points references between them
+    /// (an activity outcome to its Started event) at the ids they got.
+    /// Returns whether there were any.
+    pub fn flush_buffered(&mut self) -> bool {
+        let buffered = std::mem::take(&mut self.state.buffered_events);
+        let any = !buffered.is_empty();
+        let mut started_ids = std::collections::HashMap::new();
+        for mut event in buffered {
+            use Attributes as A;
+            match event.attributes.as_mut() {
+                Some(A::ActivityTaskCompletedEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
+                Some(A::ActivityTaskFailedEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
+                Some(A::ActivityTaskTimedOutEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
+                Some(A::ActivityTaskCanceledEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
+                _ => {}
+            }
+            let scheduled = match event.attributes.as_ref() {
+                Some(A::ActivityTaskStartedEventAttributes(a)) => Some(a.scheduled_event_id),
+                _ => None,
+            };
+            let id = self.append(event);
+            if let Some(scheduled) = scheduled {
+                started_ids.insert(scheduled, id);
+            }
+        }
+        any
+    }
+
+    /// Schedules a workflow task unless one is pending. Attempts > 1 are
+    /// transient: no event until the task completes.
+    pub fn schedule_workflow_task(&mut self, attempt: i32) {
+        if self.state.workflow_task.is_some() || !self.state.is_running() {
+            return;
+        }
+        let started = self.state.started.clone().unwrap_or_default();
+        let task_queue = TaskQueue {
+            name: self.state.task_queue_name().to_string(),
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        };
+        let transient = attempt > 1;
+        let scheduled_event_id = if transient {
+            self.state.next_event_id
+        } else {
+            self.add(WorkflowTaskScheduledEventAttributes {
+                task_queue: Some(task_queue.clone()),
+                start_to_close_timeout: started.workflow_task_timeout,
+                attempt,
+            })
+        };
+        self.state.workflow_task = Some(WorkflowTaskInfo {
+            scheduled_event_id,
+            started_event_id: 0,
+            attempt,
+            scheduled_time: Some(self.now),
+            started_time: None,
+            task_queue: Some(task_queue.clone()),
+            start_to_close_timeout: started.workflow_task_timeout,
+            identity: String::new(),
+            request_id: String::new(),
+            transient,
+        });
+        self.tasks.push(Task::WorkflowTask { task_queue: task_queue.name, scheduled_event_id, attempt });
+    }
+
+    pub fn timer(&mut self, fire_at: Timestamp, kind: TimerKind) {
+        self.tasks.push(Task::Timer(TimerTask { fire_at, kind }));
+    }
+
+    /// Ends the current workflow task (already recorded as completed, failed
+    /// or timed out), flushes buffered events and schedules the next task
+    /// with `next_attempt`, or attempt 1 if new events arrived meanwhile.
+    pub fn after_workflow_task_ended(&mut self, next_attempt: Option<i32>) {
+        self.state.workflow_task = None;
+        let flushed = self.flush_buffered();
+        if flushed {
+            self.schedule_workflow_task(1);
+        } else if let Some(attempt) = next_attempt {
+            self.schedule_workflow_task(attempt);
+        }
+    }
+
+    /// Writes the Scheduled and Started events of a transient workflow task,
+    /// which become real once it ends with an event of its own.
+    pub fn persist_transient_workflow_task(&mut self) {
+        let Some(wt) = self.state.workflow_task.clone().filter(|wt| wt.transient) else { return };
+        for event in transient_workflow_task_events(&self.state, &wt) {
+            self.append(event);
+        }
+        if let Some(wt) = self.state.workflow_task.as_mut() {
+            wt.transient = false;
+        }
+    }
+
+    /// Closes the run: status, close time, and no more pending work.
+    pub fn close(&mut self, status: crate::api::enums::v1::WorkflowExecutionStatus) {
+        self.state.status = status as i32;
+        self.state.close_time = Some(self.now);
+        self.state.close_event_id = self.state.next_event_id - 1;
+        self.state.workflow_task = None;
+        self.state.activities.clear();
+        self.state.buffered_events.clear();
+    }
+}
+
+/// Placeholder for a reference to a buffered event (Temporal's value).
+pub const BUFFERED_EVENT_ID: i64 = -123;
+
+fn fix_started(started_ids: &std::collections::HashMap<i64, i64>, scheduled: i64, started: &mut i64) {
+    if *started == BUFFERED_EVENT_ID {
+        if let Some(id) = started_ids.get(&scheduled) {
+            *started = *id;
+        }
+    }
+}
+
+pub(crate) fn new_event(id: i64, time: Timestamp, attrs: Attributes) -> HistoryEvent {
+    HistoryEvent {
+        event_id: id,
+        event_time: Some(time),
+        event_type: event_type(&attrs) as i32,
+        task_id: id,
+        attributes: Some(attrs),
+        ..Default::default()
+    }
+}
+
+/// The Scheduled and Started events of a transient workflow task, with the
+/// ids they will get when persisted.
+pub(crate) fn transient_workflow_task_events(
+    state: &MutableState,
+    wt: &WorkflowTaskInfo,
+) -> Vec<HistoryEvent> {
+    let mut events = vec![new_event(
+        wt.scheduled_event_id,
+        wt.scheduled_time.unwrap_or_default(),
+        WorkflowTaskScheduledEventAttributes {
+            task_queue: wt.task_queue.clone(),
+            start_to_close_timeout: wt.start_to_close_timeout,
+            attempt: wt.attempt,
+        }
+        .into(),
+    )];
+    if wt.is_started() {
+        events.push(new_event(
+            wt.started_event_id,
+            wt.started_time.unwrap_or_default(),
+            WorkflowTaskStartedEventAttributes {
+                scheduled_event_id: wt.scheduled_event_id,
+                identity: wt.identity.clone(),
+                request_id: wt.request_id.clone(),
+                history_size_bytes: state.history_size_bytes,
+                ..Default::default()
+            }
+            .into(),
+        ));
+    }
+    events
+}
+
+pub fn event_type(attrs: &Attributes) -> EventType {
+    use Attributes as A;
+    match attrs {
+        A::WorkflowExecutionStartedEventAttributes(_) => EventType::WorkflowExecutionStarted,
+        A::WorkflowExecutionCompletedEventAttributes(_) => EventType::WorkflowExecutionCompleted,
+        A::WorkflowExecutionFailedEventAttributes(_) => EventType::WorkflowExecutionFailed,
+        A::WorkflowExecutionTimedOutEventAttributes(_) => EventType::WorkflowExecutionTimedOut,
+        A::WorkflowExecutionTerminatedEventAttributes(_) => EventType::WorkflowExecutionTerminated,
+        A::WorkflowExecutionCanceledEventAttributes(_) => EventType::WorkflowExecutionCanceled,
+        A::WorkflowExecutionContinuedAsNewEventAttributes(_) => EventType::WorkflowExecutionContinuedAsNew,
+        A::WorkflowTaskScheduledEventAttributes(_) => EventType::WorkflowTaskScheduled,
+        A::WorkflowTaskStartedEventAttributes(_) => EventType::WorkflowTaskStarted,
+        A::WorkflowTaskCompletedEventAttributes(_) => EventType::WorkflowTaskCompleted,
+        A::WorkflowTaskTimedOutEventAttributes(_) => EventType::WorkflowTaskTimedOut,
+        A::WorkflowTaskFailedEventAttributes(_) => EventType::WorkflowTaskFailed,
+        A::ActivityTaskScheduledEventAttributes(_) => EventType::ActivityTaskScheduled,
+        A::ActivityTaskStartedEventAttributes(_) => EventType::ActivityTaskStarted,
+        A::ActivityTaskCompletedEventAttributes(_) => EventType::ActivityTaskCompleted,
+        A::ActivityTaskFailedEventAttributes(_) => EventType::ActivityTaskFailed,
+        A::ActivityTaskTimedOutEventAttributes(_) => EventType::ActivityTaskTimedOut,
+        A::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
+        A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
+        _ => EventType::Unspecified,
+    }
+}
+
+pub(crate) fn run_timeout_timer(ctx: &mut Ctx) {
+    if let Some(deadline) = ctx.state.run_expiration_time {
+        ctx.timer(deadline, TimerKind::WorkflowRunTimeout);
+    }
+}
+
+pub(crate) fn wft_timeout_fire_at(wt: &WorkflowTaskInfo) -> Option<Timestamp> {
+    let started = wt.started_time.as_ref()?;
+    let timeout = wt.start_to_close_timeout.as_ref().filter(|d| time::is_set(Some(d)))?;
+    Some(time::add(started, timeout))
+}

@@ -1,0 +1,35 @@
+#![allow(deprecated)] // Temporal still writes several deprecated event fields.
+//! The pure history engine.
+//!
+//! `apply(state, input, now) -> Transition`: no I/O, no clock, no randomness.
+//! Every Temporal rule about event ids, which event follows which, when a
+//! workflow task is scheduled, buffering while a workflow task is in flight,
+//! retry arithmetic and timeouts lives here, so it can be tested with plain
+//! unit and property tests.
+//!
+//! Pending work ("tasks": dispatch to a task queue, durable timers) is a pure
+//! function of the mutable state (`MutableState::pending_tasks`), so storing
+//! the state stores the tasks in the same transaction, and recovery after a
+//! crash is recomputation.
+
+mod activity;
+mod apply;
+mod commands;
+mod events;
+mod retry;
+mod start;
+mod state;
+pub mod time;
+mod transition;
+mod workflow_task;
+
+pub use apply::apply;
+pub use retry::{default_activity_retry_policy, next_retry_delay};
+pub use start::{start, StartArgs};
+pub use state::{ActivityInfo, MutableState, WorkflowTaskInfo};
+pub use transition::{
+    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, Transition,
+    WorkflowTaskCompletion,
+};
+
+pub use temporalio_protos::temporal::api as api;

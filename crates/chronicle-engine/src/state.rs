@@ -1,0 +1,185 @@
+//! Mutable state of one workflow run: everything the engine needs to decide
+//! the next events, persisted (protobuf-encoded) beside the history in the
+//! same transaction.
+
+use crate::api::{
+    common::v1::{ActivityType, Header, Payloads, Priority, RetryPolicy},
+    enums::v1::WorkflowExecutionStatus,
+    failure::v1::Failure,
+    history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes},
+    taskqueue::v1::TaskQueue,
+};
+use prost_types::{Duration, Timestamp};
+use std::collections::BTreeMap;
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MutableState {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub workflow_id: String,
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    /// The attributes of this run's WorkflowExecutionStarted event.
+    #[prost(message, optional, tag = "4")]
+    pub started: Option<WorkflowExecutionStartedEventAttributes>,
+    #[prost(message, optional, tag = "5")]
+    pub start_time: Option<Timestamp>,
+    #[prost(enumeration = "WorkflowExecutionStatus", tag = "6")]
+    pub status: i32,
+    /// Id the next persisted event gets.
+    #[prost(int64, tag = "7")]
+    pub next_event_id: i64,
+    /// WorkflowTaskStarted id of the last completed workflow task, or 0
+    /// (`previous_started_event_id` in poll responses).
+    #[prost(int64, tag = "8")]
+    pub last_completed_wft_started_event_id: i64,
+    #[prost(message, optional, tag = "9")]
+    pub workflow_task: Option<WorkflowTaskInfo>,
+    /// Pending activities by ActivityTaskScheduled event id.
+    #[prost(btree_map = "int64, message", tag = "10")]
+    pub activities: BTreeMap<i64, ActivityInfo>,
+    /// Events that arrived while a workflow task was in flight, without ids;
+    /// they get ids when that workflow task ends.
+    #[prost(message, repeated, tag = "11")]
+    pub buffered_events: Vec<HistoryEvent>,
+    #[prost(int64, tag = "12")]
+    pub history_size_bytes: i64,
+    #[prost(message, optional, tag = "13")]
+    pub close_time: Option<Timestamp>,
+    #[prost(string, tag = "14")]
+    pub start_request_id: String,
+    /// Incremented by every committed transition; the store commits
+    /// conditionally on it.
+    #[prost(int64, tag = "15")]
+    pub db_version: i64,
+    /// Deadline of the workflow run timeout, if any.
+    #[prost(message, optional, tag = "16")]
+    pub run_expiration_time: Option<Timestamp>,
+    /// Deadline of the workflow execution timeout, if any.
+    #[prost(message, optional, tag = "17")]
+    pub execution_expiration_time: Option<Timestamp>,
+    /// Id of the close event once the run is closed.
+    #[prost(int64, tag = "18")]
+    pub close_event_id: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WorkflowTaskInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    /// 0 until a worker picks the task up.
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(int32, tag = "3")]
+    pub attempt: i32,
+    #[prost(message, optional, tag = "4")]
+    pub scheduled_time: Option<Timestamp>,
+    #[prost(message, optional, tag = "5")]
+    pub started_time: Option<Timestamp>,
+    #[prost(message, optional, tag = "6")]
+    pub task_queue: Option<TaskQueue>,
+    #[prost(message, optional, tag = "7")]
+    pub start_to_close_timeout: Option<Duration>,
+    #[prost(string, tag = "8")]
+    pub identity: String,
+    #[prost(string, tag = "9")]
+    pub request_id: String,
+    /// A retry (attempt > 1) whose Scheduled/Started events are not written
+    /// until it completes, as Temporal does.
+    #[prost(bool, tag = "10")]
+    pub transient: bool,
+}
+
+impl WorkflowTaskInfo {
+    pub fn is_started(&self) -> bool {
+        self.started_event_id > 0
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ActivityInfo {
+    #[prost(int64, tag = "1")]
+    pub scheduled_event_id: i64,
+    #[prost(string, tag = "2")]
+    pub activity_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub activity_type: Option<ActivityType>,
+    #[prost(message, optional, tag = "4")]
+    pub task_queue: Option<TaskQueue>,
+    #[prost(message, optional, tag = "5")]
+    pub header: Option<Header>,
+    #[prost(message, optional, tag = "6")]
+    pub input: Option<Payloads>,
+    #[prost(message, optional, tag = "7")]
+    pub schedule_to_close_timeout: Option<Duration>,
+    #[prost(message, optional, tag = "8")]
+    pub schedule_to_start_timeout: Option<Duration>,
+    #[prost(message, optional, tag = "9")]
+    pub start_to_close_timeout: Option<Duration>,
+    #[prost(message, optional, tag = "10")]
+    pub heartbeat_timeout: Option<Duration>,
+    #[prost(message, optional, tag = "11")]
+    pub retry_policy: Option<RetryPolicy>,
+    #[prost(int32, tag = "12")]
+    pub attempt: i32,
+    #[prost(message, optional, tag = "13")]
+    pub scheduled_time: Option<Timestamp>,
+    /// When the current attempt becomes dispatchable (after retry backoff).
+    #[prost(message, optional, tag = "14")]
+    pub current_attempt_scheduled_time: Option<Timestamp>,
+    /// Set while an attempt runs on a worker.
+    #[prost(message, optional, tag = "15")]
+    pub started_time: Option<Timestamp>,
+    #[prost(string, tag = "16")]
+    pub started_identity: String,
+    #[prost(string, tag = "17")]
+    pub started_request_id: String,
+    #[prost(message, optional, tag = "18")]
+    pub last_heartbeat_details: Option<Payloads>,
+    #[prost(message, optional, tag = "19")]
+    pub last_heartbeat_time: Option<Timestamp>,
+    #[prost(message, optional, tag = "20")]
+    pub last_failure: Option<Failure>,
+    #[prost(bool, tag = "21")]
+    pub cancel_requested: bool,
+    #[prost(int64, tag = "22")]
+    pub workflow_task_completed_event_id: i64,
+    #[prost(message, optional, tag = "23")]
+    pub priority: Option<Priority>,
+    #[prost(string, tag = "24")]
+    pub last_worker_identity: String,
+}
+
+impl ActivityInfo {
+    pub fn is_started(&self) -> bool {
+        self.started_time.is_some()
+    }
+}
+
+impl MutableState {
+    pub fn is_running(&self) -> bool {
+        self.status() == WorkflowExecutionStatus::Running
+    }
+
+    pub fn task_queue_name(&self) -> &str {
+        self.started
+            .as_ref()
+            .and_then(|s| s.task_queue.as_ref())
+            .map(|t| t.name.as_str())
+            .unwrap_or_default()
+    }
+
+    pub fn workflow_type_name(&self) -> &str {
+        self.started
+            .as_ref()
+            .and_then(|s| s.workflow_type.as_ref())
+            .map(|t| t.name.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The workflow task currently in flight on a worker, if any.
+    pub fn started_workflow_task(&self) -> Option<&WorkflowTaskInfo> {
+        self.workflow_task.as_ref().filter(|wt| wt.is_started())
+    }
+}

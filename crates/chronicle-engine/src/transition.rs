@@ -1,0 +1,133 @@
+//! What goes into the engine and what comes out.
+
+use crate::api::{
+    command::v1::Command,
+    common::v1::{MeteringMetadata, Payloads, WorkerVersionStamp},
+    enums::v1::{TimeoutType, WorkflowTaskFailedCause},
+    failure::v1::Failure,
+    history::v1::HistoryEvent,
+    sdk::v1::WorkflowTaskCompletedMetadata,
+};
+use crate::state::{ActivityInfo, MutableState};
+use prost_types::Timestamp;
+
+/// Something that happens to an existing run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// A worker polled the workflow task scheduled at `scheduled_event_id`.
+    WorkflowTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    WorkflowTaskCompleted(Box<WorkflowTaskCompletion>),
+    WorkflowTaskFailed {
+        scheduled_event_id: i64,
+        attempt: i32,
+        cause: WorkflowTaskFailedCause,
+        failure: Option<Failure>,
+        identity: String,
+        binary_checksum: String,
+    },
+    /// A worker polled the activity task scheduled at `scheduled_event_id`.
+    ActivityTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    ActivityTaskCompleted { scheduled_event_id: i64, attempt: i32, result: Option<Payloads>, identity: String },
+    ActivityTaskFailed {
+        scheduled_event_id: i64,
+        attempt: i32,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    },
+    ActivityTaskCanceled { scheduled_event_id: i64, attempt: i32, details: Option<Payloads>, identity: String },
+    ActivityTaskHeartbeat { scheduled_event_id: i64, attempt: i32, details: Option<Payloads> },
+    TimerFired(TimerKind),
+    Terminate { reason: String, details: Option<Payloads>, identity: String },
+}
+
+/// A RespondWorkflowTaskCompleted, reduced to what the engine needs.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct WorkflowTaskCompletion {
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub commands: Vec<Command>,
+    pub identity: String,
+    pub binary_checksum: String,
+    pub sdk_metadata: Option<WorkflowTaskCompletedMetadata>,
+    pub metering_metadata: Option<MeteringMetadata>,
+    pub worker_version: Option<WorkerVersionStamp>,
+    pub force_create_new_workflow_task: bool,
+}
+
+/// Work the server must do once the transition is durable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Task {
+    /// Offer the workflow task to pollers of `task_queue`.
+    WorkflowTask { task_queue: String, scheduled_event_id: i64, attempt: i32 },
+    /// Offer the activity task to pollers of `task_queue` from `visible_at`
+    /// on (later than now during retry backoff).
+    ActivityTask(ActivityTaskDispatch),
+    Timer(TimerTask),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityTaskDispatch {
+    pub task_queue: String,
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+    pub visible_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimerTask {
+    pub fire_at: Timestamp,
+    pub kind: TimerKind,
+}
+
+/// A durable timer; stale ones (their task already moved on) are ignored by
+/// the engine when they fire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    WorkflowTaskTimeout { scheduled_event_id: i64, attempt: i32 },
+    ActivityTimeout { scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType },
+    WorkflowRunTimeout,
+}
+
+/// The result of one input: new events (contiguous ids from the old
+/// `next_event_id`), the new state, and the tasks to hand out after commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub state: MutableState,
+    pub events: Vec<HistoryEvent>,
+    pub tasks: Vec<Task>,
+    pub outcome: Outcome,
+}
+
+/// What the caller of an input gets back beyond the events.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Outcome {
+    #[default]
+    None,
+    /// A workflow task was handed to a worker. `transient_events` are the
+    /// not-yet-persisted Scheduled/Started of a retried task, to be appended
+    /// to the history the worker sees.
+    WorkflowTaskStarted { started_event_id: i64, transient_events: Vec<HistoryEvent> },
+    /// The workflow task was failed by the server (bad command, unhandled
+    /// events); the worker is told with InvalidArgument and this message.
+    WorkflowTaskRejected { message: String },
+    ActivityTaskStarted(Box<ActivityInfo>),
+    Heartbeat { cancel_requested: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("workflow execution already completed")]
+    WorkflowClosed,
+    #[error("Workflow task not found.")]
+    WorkflowTaskNotFound,
+    #[error("Activity task not found.")]
+    ActivityTaskNotFound,
+    /// A timer that no longer applies; nothing to do.
+    #[error("stale timer")]
+    StaleTimer,
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+}

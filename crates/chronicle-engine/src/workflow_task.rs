@@ -1,0 +1,188 @@
+//! Workflow task lifecycle: started by a poll, then completed, failed or
+//! timed out.
+
+use crate::api::{
+    enums::v1::{TimeoutType, WorkflowTaskFailedCause},
+    failure::v1::Failure,
+    history::v1::*,
+};
+use crate::commands;
+use crate::events::{transient_workflow_task_events, wft_timeout_fire_at, Ctx};
+use crate::state::WorkflowTaskInfo;
+use crate::transition::{EngineError, Outcome, TimerKind, WorkflowTaskCompletion};
+
+/// The pending workflow task, if it is the one identified.
+fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<WorkflowTaskInfo, EngineError> {
+    ctx.state
+        .workflow_task
+        .clone()
+        .filter(|wt| wt.scheduled_event_id == scheduled_event_id && wt.attempt == attempt)
+        .ok_or(EngineError::WorkflowTaskNotFound)
+}
+
+pub(crate) fn started(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    identity: String,
+    request_id: String,
+) -> Result<(), EngineError> {
+    let mut wt = current(ctx, scheduled_event_id, attempt)?;
+    if wt.is_started() {
+        // Matching offered the task twice (e.g. recovery raced a poll).
+        return Err(EngineError::WorkflowTaskNotFound);
+    }
+    wt.started_time = Some(ctx.now);
+    wt.identity = identity.clone();
+    wt.request_id = request_id.clone();
+    wt.started_event_id = if wt.transient {
+        wt.scheduled_event_id + 1
+    } else {
+        ctx.add(WorkflowTaskStartedEventAttributes {
+            scheduled_event_id,
+            identity,
+            request_id,
+            history_size_bytes: ctx.state.history_size_bytes,
+            ..Default::default()
+        })
+    };
+    if let Some(fire_at) = wft_timeout_fire_at(&wt) {
+        ctx.timer(fire_at, TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt });
+    }
+    let transient_events =
+        if wt.transient { transient_workflow_task_events(&ctx.state, &wt) } else { Vec::new() };
+    ctx.outcome = Outcome::WorkflowTaskStarted { started_event_id: wt.started_event_id, transient_events };
+    ctx.state.workflow_task = Some(wt);
+    Ok(())
+}
+
+pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(), EngineError> {
+    let wt = current(ctx, done.scheduled_event_id, done.attempt)?;
+    if !wt.is_started() {
+        return Err(EngineError::WorkflowTaskNotFound);
+    }
+    if let Err(rejection) = commands::validate(&ctx.state, &done.commands) {
+        fail_by_server(ctx, &wt, rejection.cause, rejection.message, &done.identity);
+        return Ok(());
+    }
+    ctx.persist_transient_workflow_task();
+    let completed_id = ctx.add(WorkflowTaskCompletedEventAttributes {
+        scheduled_event_id: wt.scheduled_event_id,
+        started_event_id: wt.started_event_id,
+        identity: done.identity.clone(),
+        binary_checksum: done.binary_checksum.clone(),
+        worker_version: done.worker_version.clone(),
+        sdk_metadata: done.sdk_metadata.clone(),
+        metering_metadata: done.metering_metadata.clone(),
+        ..Default::default()
+    });
+    ctx.state.last_completed_wft_started_event_id = wt.started_event_id;
+    ctx.state.workflow_task = None;
+    for command in done.commands {
+        commands::apply(ctx, command, completed_id);
+    }
+    if ctx.state.is_running() {
+        let flushed = ctx.flush_buffered();
+        if flushed || done.force_create_new_workflow_task {
+            ctx.schedule_workflow_task(1);
+        }
+    }
+    Ok(())
+}
+
+/// The server fails the task (bad command, unhandled events): a
+/// WorkflowTaskFailed event, the next attempt, and an error for the worker.
+fn fail_by_server(
+    ctx: &mut Ctx,
+    wt: &WorkflowTaskInfo,
+    cause: WorkflowTaskFailedCause,
+    message: String,
+    identity: &str,
+) {
+    ctx.persist_transient_workflow_task();
+    ctx.add(WorkflowTaskFailedEventAttributes {
+        scheduled_event_id: wt.scheduled_event_id,
+        started_event_id: wt.started_event_id,
+        cause: cause as i32,
+        failure: Some(server_failure(&message)),
+        identity: identity.to_string(),
+        ..Default::default()
+    });
+    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    ctx.outcome = Outcome::WorkflowTaskRejected { message };
+}
+
+pub(crate) fn server_failure(message: &str) -> Failure {
+    Failure {
+        message: message.to_string(),
+        source: String::new(),
+        failure_info: Some(crate::api::failure::v1::failure::FailureInfo::ServerFailureInfo(
+            crate::api::failure::v1::ServerFailureInfo { non_retryable: true },
+        )),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn failed(
+    ctx: &mut Ctx,
+    scheduled_event_id: i64,
+    attempt: i32,
+    cause: WorkflowTaskFailedCause,
+    failure: Option<Failure>,
+    identity: String,
+    binary_checksum: String,
+) -> Result<(), EngineError> {
+    let wt = current(ctx, scheduled_event_id, attempt)?;
+    if !wt.is_started() {
+        return Err(EngineError::WorkflowTaskNotFound);
+    }
+    // A retried task fails silently, as on Temporal: its events were never
+    // written and the next attempt follows.
+    if !wt.transient {
+        ctx.add(WorkflowTaskFailedEventAttributes {
+            scheduled_event_id,
+            started_event_id: wt.started_event_id,
+            cause: cause as i32,
+            failure,
+            identity,
+            binary_checksum,
+            ..Default::default()
+        });
+    }
+    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    Ok(())
+}
+
+pub(crate) fn timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) -> Result<(), EngineError> {
+    let wt = current(ctx, scheduled_event_id, attempt).map_err(|_| EngineError::StaleTimer)?;
+    if !wt.is_started() {
+        return Err(EngineError::StaleTimer);
+    }
+    if !wt.transient {
+        ctx.add(WorkflowTaskTimedOutEventAttributes {
+            scheduled_event_id,
+            started_event_id: wt.started_event_id,
+            timeout_type: TimeoutType::StartToClose as i32,
+        });
+    }
+    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    Ok(())
+}
+
+/// Before a run is force-closed (terminate, timeout): an in-flight workflow
+/// task is failed with FORCE_CLOSE_COMMAND, as Temporal does.
+pub(crate) fn fail_for_force_close(ctx: &mut Ctx) {
+    let Some(wt) = ctx.state.started_workflow_task().cloned() else {
+        ctx.state.workflow_task = None;
+        return;
+    };
+    ctx.persist_transient_workflow_task();
+    ctx.add(WorkflowTaskFailedEventAttributes {
+        scheduled_event_id: wt.scheduled_event_id,
+        started_event_id: wt.started_event_id,
+        cause: WorkflowTaskFailedCause::ForceCloseCommand as i32,
+        identity: "history-service".to_string(),
+        ..Default::default()
+    });
+    ctx.state.workflow_task = None;
+}

@@ -1,0 +1,12 @@
+//! Temporal's gRPC service traits, generated at build time over the
+//! `temporalio-protos` message types (see `build.rs`).
+
+pub use temporalio_protos as protos;
+
+pub mod workflowservice {
+    tonic::include_proto!("temporal.api.workflowservice.v1");
+}
+
+pub mod operatorservice {
+    tonic::include_proto!("temporal.api.operatorservice.v1");
+}

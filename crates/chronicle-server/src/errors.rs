@@ -1,0 +1,75 @@
+//! gRPC statuses with the Temporal error details SDKs decode.
+
+use chronicle_engine::api::errordetails::v1::{
+    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure,
+    WorkflowExecutionAlreadyStartedFailure,
+};
+use chronicle_engine::EngineError;
+use chronicle_store::StoreError;
+use prost::{Message, Name};
+use temporalio_protos::google::rpc::Status as RpcStatus;
+use tonic::{Code, Status};
+
+fn with_detail<M: Message + Name>(code: Code, message: String, detail: M) -> Status {
+    let status = RpcStatus {
+        code: code as i32,
+        message: message.clone(),
+        details: vec![prost_types::Any { type_url: M::type_url(), value: detail.encode_to_vec() }],
+    };
+    Status::with_details(code, message, status.encode_to_vec().into())
+}
+
+pub fn invalid(message: impl Into<String>) -> Status {
+    Status::invalid_argument(message.into())
+}
+
+pub fn not_found(message: impl Into<String>) -> Status {
+    with_detail(
+        Code::NotFound,
+        message.into(),
+        NotFoundFailure { current_cluster: "active".into(), active_cluster: "active".into() },
+    )
+}
+
+pub fn namespace_not_found(namespace: &str) -> Status {
+    with_detail(
+        Code::NotFound,
+        format!("Namespace {namespace} is not found."),
+        NamespaceNotFoundFailure { namespace: namespace.to_string() },
+    )
+}
+
+pub fn namespace_exists(namespace: &str) -> Status {
+    with_detail(Code::AlreadyExists, format!("Namespace {namespace} already exists."), NamespaceAlreadyExistsFailure {})
+}
+
+pub fn already_started(message: String, start_request_id: &str, run_id: &str) -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        message,
+        WorkflowExecutionAlreadyStartedFailure {
+            start_request_id: start_request_id.to_string(),
+            run_id: run_id.to_string(),
+            ..Default::default()
+        },
+    )
+}
+
+pub fn from_store(e: StoreError) -> Status {
+    match e {
+        StoreError::Conflict(m) => Status::aborted(format!("concurrent update, retry: {m}")),
+        StoreError::AlreadyExists(m) => Status::already_exists(m),
+        StoreError::Internal(m) => Status::unavailable(format!("storage unavailable: {m}")),
+    }
+}
+
+pub fn from_engine(e: EngineError) -> Status {
+    match e {
+        EngineError::WorkflowClosed => not_found("workflow execution already completed"),
+        EngineError::WorkflowTaskNotFound => not_found("Workflow task not found."),
+        EngineError::ActivityTaskNotFound => not_found("Activity task not found."),
+        EngineError::StaleTimer => Status::internal("stale timer"),
+        EngineError::InvalidArgument(m) => Status::invalid_argument(m),
+        EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
+    }
+}

@@ -1,0 +1,200 @@
+//! The WorkflowService frontend: validates each request, maps it onto the
+//! history service and matching, and maps errors to gRPC statuses with
+//! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
+//! naming themselves (see chronicle-proto's build script).
+
+mod system;
+mod tasks;
+mod workflows;
+
+use crate::errors;
+use crate::history::{History, HistoryError};
+use crate::matching::Matching;
+use crate::namespaces::Namespaces;
+use chronicle_engine::api::workflowservice::v1::*;
+use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct Frontend {
+    pub(crate) history: Arc<History>,
+    pub(crate) matching: Arc<Matching>,
+    pub(crate) namespaces: Arc<Namespaces>,
+}
+
+type Rpc<T> = Result<Response<T>, Status>;
+
+impl Frontend {
+    pub fn new(history: Arc<History>, matching: Arc<Matching>, namespaces: Arc<Namespaces>) -> Self {
+        Frontend { history, matching, namespaces }
+    }
+
+    pub(crate) fn check_namespace(&self, namespace: &str) -> Result<(), Status> {
+        if namespace.is_empty() {
+            return Err(errors::invalid("Namespace not set on request."));
+        }
+        if self.namespaces.get(namespace).is_none() {
+            return Err(errors::namespace_not_found(namespace));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn map_err(e: HistoryError) -> Status {
+    match e {
+        HistoryError::Engine(e) => errors::from_engine(e),
+        HistoryError::Store(e) => errors::from_store(e),
+        HistoryError::NotFound(m) => errors::not_found(m),
+        HistoryError::InvalidArgument(m) => errors::invalid(m),
+        HistoryError::AlreadyStarted { message, start_request_id, run_id } => {
+            errors::already_started(message, &start_request_id, &run_id)
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl WorkflowService for Frontend {
+    async fn get_system_info(&self, r: Request<GetSystemInfoRequest>) -> Rpc<GetSystemInfoResponse> {
+        self.system_info(r.into_inner()).map(Response::new)
+    }
+    async fn get_cluster_info(&self, r: Request<GetClusterInfoRequest>) -> Rpc<GetClusterInfoResponse> {
+        self.cluster_info(r.into_inner()).map(Response::new)
+    }
+    async fn register_namespace(&self, r: Request<RegisterNamespaceRequest>) -> Rpc<RegisterNamespaceResponse> {
+        self.register_ns(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_namespace(&self, r: Request<DescribeNamespaceRequest>) -> Rpc<DescribeNamespaceResponse> {
+        self.describe_ns(r.into_inner()).map(Response::new)
+    }
+    async fn list_namespaces(&self, r: Request<ListNamespacesRequest>) -> Rpc<ListNamespacesResponse> {
+        self.list_ns(r.into_inner()).map(Response::new)
+    }
+    async fn start_workflow_execution(
+        &self,
+        r: Request<StartWorkflowExecutionRequest>,
+    ) -> Rpc<StartWorkflowExecutionResponse> {
+        self.start_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_workflow_execution(
+        &self,
+        r: Request<DescribeWorkflowExecutionRequest>,
+    ) -> Rpc<DescribeWorkflowExecutionResponse> {
+        self.describe_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn get_workflow_execution_history(
+        &self,
+        r: Request<GetWorkflowExecutionHistoryRequest>,
+    ) -> Rpc<GetWorkflowExecutionHistoryResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.workflow_history(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn terminate_workflow_execution(
+        &self,
+        r: Request<TerminateWorkflowExecutionRequest>,
+    ) -> Rpc<TerminateWorkflowExecutionResponse> {
+        self.terminate_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn poll_workflow_task_queue(
+        &self,
+        r: Request<PollWorkflowTaskQueueRequest>,
+    ) -> Rpc<PollWorkflowTaskQueueResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.poll_workflow_task(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn respond_workflow_task_completed(
+        &self,
+        r: Request<RespondWorkflowTaskCompletedRequest>,
+    ) -> Rpc<RespondWorkflowTaskCompletedResponse> {
+        self.workflow_task_completed(r.into_inner()).await.map(Response::new)
+    }
+    async fn respond_workflow_task_failed(
+        &self,
+        r: Request<RespondWorkflowTaskFailedRequest>,
+    ) -> Rpc<RespondWorkflowTaskFailedResponse> {
+        self.workflow_task_failed(r.into_inner()).await.map(Response::new)
+    }
+    async fn poll_activity_task_queue(
+        &self,
+        r: Request<PollActivityTaskQueueRequest>,
+    ) -> Rpc<PollActivityTaskQueueResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.poll_activity_task(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn respond_activity_task_completed(
+        &self,
+        r: Request<RespondActivityTaskCompletedRequest>,
+    ) -> Rpc<RespondActivityTaskCompletedResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_token(&r.namespace, &r.task_token)?;
+        self.activity_completed(target, r.result, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn respond_activity_task_completed_by_id(
+        &self,
+        r: Request<RespondActivityTaskCompletedByIdRequest>,
+    ) -> Rpc<RespondActivityTaskCompletedByIdResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
+        self.activity_completed(target, r.result, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn respond_activity_task_failed(
+        &self,
+        r: Request<RespondActivityTaskFailedRequest>,
+    ) -> Rpc<RespondActivityTaskFailedResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_token(&r.namespace, &r.task_token)?;
+        self.activity_failed(target, r.failure, r.last_heartbeat_details, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn respond_activity_task_failed_by_id(
+        &self,
+        r: Request<RespondActivityTaskFailedByIdRequest>,
+    ) -> Rpc<RespondActivityTaskFailedByIdResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
+        self.activity_failed(target, r.failure, r.last_heartbeat_details, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn respond_activity_task_canceled(
+        &self,
+        r: Request<RespondActivityTaskCanceledRequest>,
+    ) -> Rpc<RespondActivityTaskCanceledResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_token(&r.namespace, &r.task_token)?;
+        self.activity_canceled(target, r.details, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn respond_activity_task_canceled_by_id(
+        &self,
+        r: Request<RespondActivityTaskCanceledByIdRequest>,
+    ) -> Rpc<RespondActivityTaskCanceledByIdResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
+        self.activity_canceled(target, r.details, r.identity).await?;
+        Ok(Response::new(Default::default()))
+    }
+    async fn record_activity_task_heartbeat(
+        &self,
+        r: Request<RecordActivityTaskHeartbeatRequest>,
+    ) -> Rpc<RecordActivityTaskHeartbeatResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_token(&r.namespace, &r.task_token)?;
+        let cancel_requested = self.activity_heartbeat(target, r.details).await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }))
+    }
+    async fn record_activity_task_heartbeat_by_id(
+        &self,
+        r: Request<RecordActivityTaskHeartbeatByIdRequest>,
+    ) -> Rpc<RecordActivityTaskHeartbeatByIdResponse> {
+        let r = r.into_inner();
+        let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
+        let cancel_requested = self.activity_heartbeat(target, r.details).await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
+    }
+    async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
+        // Nothing to release: sticky queues are served from the normal queue.
+        self.check_namespace(&r.get_ref().namespace)?;
+        Ok(Response::new(Default::default()))
+    }
+}

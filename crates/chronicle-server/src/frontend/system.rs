@@ -1,0 +1,133 @@
+//! System, cluster and namespace RPCs.
+
+use super::Frontend;
+use crate::errors;
+use crate::namespaces::valid_name;
+use chronicle_engine::api::{
+    enums::v1::{ArchivalState, NamespaceState},
+    namespace::v1::{NamespaceConfig, NamespaceInfo},
+    replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig},
+    workflowservice::v1::{get_system_info_response::Capabilities, *},
+};
+use chronicle_store::{NamespaceRecord, StoreError};
+use tonic::Status;
+
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+const CLUSTER_NAME: &str = "active";
+
+impl Frontend {
+    pub(super) fn system_info(&self, _: GetSystemInfoRequest) -> Result<GetSystemInfoResponse, Status> {
+        // Only what Chronicle really does: SDK metadata is stored on
+        // WorkflowTaskCompleted, failures are stored verbatim, and the last
+        // heartbeat details of a failed activity are kept.
+        Ok(GetSystemInfoResponse {
+            server_version: SERVER_VERSION.to_string(),
+            capabilities: Some(Capabilities {
+                sdk_metadata: true,
+                encoded_failure_attributes: true,
+                activity_failure_include_heartbeat: true,
+                internal_error_differentiation: true,
+                ..Default::default()
+            }),
+        })
+    }
+
+    pub(super) fn cluster_info(&self, _: GetClusterInfoRequest) -> Result<GetClusterInfoResponse, Status> {
+        Ok(GetClusterInfoResponse {
+            server_version: SERVER_VERSION.to_string(),
+            cluster_id: "chronicle".to_string(),
+            cluster_name: CLUSTER_NAME.to_string(),
+            history_shard_count: 1,
+            persistence_store: "sqlite".to_string(),
+            visibility_store: "sqlite".to_string(),
+            initial_failover_version: 1,
+            failover_version_increment: 10,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn register_ns(&self, r: RegisterNamespaceRequest) -> Result<RegisterNamespaceResponse, Status> {
+        if !valid_name(&r.namespace) {
+            return Err(errors::invalid(format!(
+                "Namespace name '{}' is invalid: use 1-255 letters, digits, '-', '_' or '.'.",
+                r.namespace
+            )));
+        }
+        if let Some(d) = &r.workflow_execution_retention_period {
+            if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
+                return Err(errors::invalid("Workflow execution retention period must not be negative."));
+            }
+        }
+        let record = NamespaceRecord {
+            name: r.namespace.clone(),
+            id: String::new(),
+            description: r.description,
+            owner_email: r.owner_email,
+            retention: r.workflow_execution_retention_period.filter(|d| d.seconds > 0 || d.nanos > 0),
+            data: r.data.into_iter().collect(),
+        };
+        match self.namespaces.register(record).await {
+            Ok(_) => Ok(RegisterNamespaceResponse {}),
+            Err(StoreError::AlreadyExists(_)) => Err(errors::namespace_exists(&r.namespace)),
+            Err(e) => Err(errors::from_store(e)),
+        }
+    }
+
+    pub(super) fn describe_ns(&self, r: DescribeNamespaceRequest) -> Result<DescribeNamespaceResponse, Status> {
+        let found = if !r.namespace.is_empty() {
+            self.namespaces.get(&r.namespace).ok_or_else(|| errors::namespace_not_found(&r.namespace))?
+        } else if !r.id.is_empty() {
+            self.namespaces
+                .list()
+                .into_iter()
+                .find(|n| n.id == r.id)
+                .ok_or_else(|| errors::not_found(format!("Namespace with id {} is not found.", r.id)))?
+        } else {
+            return Err(errors::invalid("Namespace not set on request."));
+        };
+        Ok(describe(found))
+    }
+
+    pub(super) fn list_ns(&self, r: ListNamespacesRequest) -> Result<ListNamespacesResponse, Status> {
+        let page_size = if r.page_size <= 0 { 100 } else { r.page_size as usize };
+        let start: usize = if r.next_page_token.is_empty() {
+            0
+        } else {
+            std::str::from_utf8(&r.next_page_token)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| errors::invalid("Invalid next_page_token."))?
+        };
+        let all = self.namespaces.list();
+        let end = (start + page_size).min(all.len());
+        let namespaces = all.get(start..end).unwrap_or_default().iter().cloned().map(describe).collect();
+        let next_page_token = if end < all.len() { end.to_string().into_bytes() } else { Vec::new() };
+        Ok(ListNamespacesResponse { namespaces, next_page_token })
+    }
+}
+
+fn describe(ns: NamespaceRecord) -> DescribeNamespaceResponse {
+    DescribeNamespaceResponse {
+        namespace_info: Some(NamespaceInfo {
+            name: ns.name,
+            state: NamespaceState::Registered as i32,
+            description: ns.description,
+            owner_email: ns.owner_email,
+            data: ns.data.into_iter().collect(),
+            id: ns.id,
+            ..Default::default()
+        }),
+        config: Some(NamespaceConfig {
+            workflow_execution_retention_ttl: ns.retention,
+            history_archival_state: ArchivalState::Disabled as i32,
+            visibility_archival_state: ArchivalState::Disabled as i32,
+            ..Default::default()
+        }),
+        replication_config: Some(NamespaceReplicationConfig {
+            active_cluster_name: CLUSTER_NAME.to_string(),
+            clusters: vec![ClusterReplicationConfig { cluster_name: CLUSTER_NAME.to_string(), ..Default::default() }],
+            state: 0,
+        }),
+        ..Default::default()
+    }
+}

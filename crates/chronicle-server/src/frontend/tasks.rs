@@ -1,0 +1,350 @@
+//! Worker-facing RPCs: polls hand out tasks (recording them started in the
+//! history first), completions feed the engine.
+
+use super::{map_err, workflows::check_payloads, Frontend};
+use crate::errors;
+use crate::history::HistoryError;
+use crate::matching::{MatchTask, QueueKey};
+use crate::tokens::TaskToken;
+use chronicle_engine::{
+    api::{
+        common::v1::{Payloads, WorkflowExecution, WorkflowType},
+        enums::v1::{TaskQueueKind, WorkflowTaskFailedCause},
+        failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
+        history::v1::History as HistoryProto,
+        taskqueue::v1::TaskQueue,
+        workflowservice::v1::*,
+    },
+    Input, Outcome, WorkflowTaskCompletion,
+};
+use prost::Message;
+use tokio::time::Instant;
+use tonic::Status;
+
+/// Most events put in a poll response; the worker pages for the rest.
+const MAX_EVENTS_IN_POLL: usize = 50_000;
+const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+
+/// The activity a completion or heartbeat is for.
+pub(super) struct ActivityTarget {
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+    scheduled_event_id: i64,
+    attempt: i32,
+}
+
+fn queue_name(tq: &Option<TaskQueue>) -> Result<Option<String>, Status> {
+    let tq = tq.as_ref().filter(|t| !t.name.is_empty()).ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+    if tq.kind == TaskQueueKind::Sticky as i32 {
+        // Chronicle has no sticky dispatch: a sticky poller serves the
+        // normal queue, and every task carries the full history, which the
+        // core SDK accepts whether or not the run is cached.
+        return Ok((!tq.normal_name.is_empty()).then(|| tq.normal_name.clone()));
+    }
+    Ok(Some(tq.name.clone()))
+}
+
+fn server_failure(message: &str) -> Failure {
+    Failure {
+        message: message.to_string(),
+        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo { non_retryable: true })),
+        ..Default::default()
+    }
+}
+
+impl Frontend {
+    pub(super) async fn poll_workflow_task(
+        &self,
+        r: PollWorkflowTaskQueueRequest,
+        deadline: Instant,
+    ) -> Result<PollWorkflowTaskQueueResponse, Status> {
+        self.check_namespace(&r.namespace)?;
+        let Some(name) = queue_name(&r.task_queue)? else {
+            tokio::time::sleep_until(deadline).await;
+            return Ok(Default::default());
+        };
+        let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
+        while let Some(task) = self.matching.poll(&key, deadline).await {
+            match self.start_workflow_task(&key, &task, &r.identity).await {
+                Ok(response) => return Ok(response),
+                Err(HistoryError::Engine(_)) => continue, // stale task: already started, timed out or closed
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = %task.run_id, "could not start workflow task");
+                    continue;
+                }
+            }
+        }
+        Ok(Default::default())
+    }
+
+    async fn start_workflow_task(
+        &self,
+        key: &QueueKey,
+        task: &MatchTask,
+        identity: &str,
+    ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
+        let input = Input::WorkflowTaskStarted {
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+            identity: identity.to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let t = self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await?;
+        let Outcome::WorkflowTaskStarted { started_event_id, transient_events } = t.outcome else {
+            unreachable!("WorkflowTaskStarted yields its outcome");
+        };
+        let s = &t.state;
+        let mut events = self.history.store().read_history(&s.run_id, 1, MAX_EVENTS_IN_POLL).await?;
+        events.extend(transient_events);
+        let wt = s.workflow_task.clone().unwrap_or_default();
+        let token = TaskToken {
+            namespace: s.namespace.clone(),
+            workflow_id: s.workflow_id.clone(),
+            run_id: s.run_id.clone(),
+            scheduled_event_id: wt.scheduled_event_id,
+            attempt: wt.attempt,
+            is_activity: false,
+            started_event_id,
+        };
+        Ok(PollWorkflowTaskQueueResponse {
+            task_token: token.encode(),
+            workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+            workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
+            previous_started_event_id: s.last_completed_wft_started_event_id,
+            started_event_id,
+            attempt: wt.attempt,
+            backlog_count_hint: self.matching.backlog(key),
+            history: Some(HistoryProto { events }),
+            workflow_execution_task_queue: s.started.as_ref().and_then(|a| a.task_queue.clone()),
+            scheduled_time: wt.scheduled_time,
+            started_time: wt.started_time,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn workflow_task_completed(
+        &self,
+        r: RespondWorkflowTaskCompletedRequest,
+    ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
+        let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
+        self.check_namespace(&token.namespace)?;
+        if !r.messages.is_empty() {
+            return Err(Status::unimplemented("Workflow update protocol messages are not implemented by Chronicle yet."));
+        }
+        let done = WorkflowTaskCompletion {
+            scheduled_event_id: token.scheduled_event_id,
+            attempt: token.attempt,
+            commands: r.commands,
+            identity: r.identity,
+            binary_checksum: r.binary_checksum,
+            sdk_metadata: r.sdk_metadata,
+            metering_metadata: r.metering_metadata,
+            worker_version: r.worker_version_stamp,
+            force_create_new_workflow_task: r.force_create_new_workflow_task,
+        };
+        let input = Input::WorkflowTaskCompleted(Box::new(done));
+        let t = self
+            .history
+            .execute(&token.namespace, &token.workflow_id, &token.run_id, input)
+            .await
+            .map_err(map_err)?;
+        if let Outcome::WorkflowTaskRejected { message } = t.outcome {
+            return Err(errors::invalid(message));
+        }
+        Ok(Default::default())
+    }
+
+    pub(super) async fn workflow_task_failed(
+        &self,
+        r: RespondWorkflowTaskFailedRequest,
+    ) -> Result<RespondWorkflowTaskFailedResponse, Status> {
+        let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
+        self.check_namespace(&token.namespace)?;
+        let cause = WorkflowTaskFailedCause::try_from(r.cause).unwrap_or(WorkflowTaskFailedCause::Unspecified);
+        let failure = match r.failure {
+            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => Some(server_failure("WorkflowTaskFailed failure exceeds size limit.")),
+            other => other,
+        };
+        let input = Input::WorkflowTaskFailed {
+            scheduled_event_id: token.scheduled_event_id,
+            attempt: token.attempt,
+            cause,
+            failure,
+            identity: r.identity,
+            binary_checksum: r.binary_checksum,
+        };
+        self.history
+            .execute(&token.namespace, &token.workflow_id, &token.run_id, input)
+            .await
+            .map_err(map_err)?;
+        Ok(Default::default())
+    }
+
+    pub(super) async fn poll_activity_task(
+        &self,
+        r: PollActivityTaskQueueRequest,
+        deadline: Instant,
+    ) -> Result<PollActivityTaskQueueResponse, Status> {
+        self.check_namespace(&r.namespace)?;
+        let Some(name) = queue_name(&r.task_queue)? else {
+            tokio::time::sleep_until(deadline).await;
+            return Ok(Default::default());
+        };
+        let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
+        while let Some(task) = self.matching.poll(&key, deadline).await {
+            let input = Input::ActivityTaskStarted {
+                scheduled_event_id: task.scheduled_event_id,
+                attempt: task.attempt,
+                identity: r.identity.clone(),
+                request_id: uuid::Uuid::new_v4().to_string(),
+            };
+            let t = match self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
+                Ok(t) => t,
+                Err(HistoryError::Engine(_)) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = %task.run_id, "could not start activity task");
+                    continue;
+                }
+            };
+            let Outcome::ActivityTaskStarted(a) = t.outcome else {
+                unreachable!("ActivityTaskStarted yields its outcome");
+            };
+            let s = &t.state;
+            let token = TaskToken {
+                namespace: s.namespace.clone(),
+                workflow_id: s.workflow_id.clone(),
+                run_id: s.run_id.clone(),
+                scheduled_event_id: a.scheduled_event_id,
+                attempt: a.attempt,
+                is_activity: true,
+                started_event_id: 0,
+            };
+            return Ok(PollActivityTaskQueueResponse {
+                task_token: token.encode(),
+                workflow_namespace: s.namespace.clone(),
+                workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
+                workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+                activity_type: a.activity_type.clone(),
+                activity_id: a.activity_id.clone(),
+                header: a.header.clone(),
+                input: a.input.clone(),
+                heartbeat_details: a.last_heartbeat_details.clone(),
+                scheduled_time: a.scheduled_time,
+                current_attempt_scheduled_time: a.current_attempt_scheduled_time,
+                started_time: a.started_time,
+                attempt: a.attempt,
+                schedule_to_close_timeout: a.schedule_to_close_timeout,
+                start_to_close_timeout: a.start_to_close_timeout,
+                heartbeat_timeout: a.heartbeat_timeout,
+                retry_policy: a.retry_policy.clone(),
+                priority: a.priority.clone(),
+                ..Default::default()
+            });
+        }
+        Ok(Default::default())
+    }
+
+    pub(super) fn activity_by_token(&self, namespace: &str, token: &[u8]) -> Result<ActivityTarget, Status> {
+        let token = TaskToken::decode_for(token, namespace, true)?;
+        self.check_namespace(&token.namespace)?;
+        Ok(ActivityTarget {
+            namespace: token.namespace,
+            workflow_id: token.workflow_id,
+            run_id: token.run_id,
+            scheduled_event_id: token.scheduled_event_id,
+            attempt: token.attempt,
+        })
+    }
+
+    pub(super) async fn activity_by_id(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        activity_id: &str,
+    ) -> Result<ActivityTarget, Status> {
+        self.check_namespace(namespace)?;
+        if workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        if activity_id.is_empty() {
+            return Err(errors::invalid("ActivityId is not set on request."));
+        }
+        let s = self.history.load(namespace, workflow_id, run_id).await.map_err(map_err)?;
+        if !s.is_running() {
+            return Err(errors::not_found("workflow execution already completed"));
+        }
+        let a = s
+            .activities
+            .values()
+            .find(|a| a.activity_id == activity_id)
+            .ok_or_else(|| errors::not_found(format!("Activity {activity_id} not found.")))?;
+        Ok(ActivityTarget {
+            namespace: s.namespace.clone(),
+            workflow_id: s.workflow_id.clone(),
+            run_id: s.run_id.clone(),
+            scheduled_event_id: a.scheduled_event_id,
+            attempt: a.attempt,
+        })
+    }
+
+    async fn on_activity(&self, t: &ActivityTarget, input: Input) -> Result<chronicle_engine::Transition, Status> {
+        self.history.execute(&t.namespace, &t.workflow_id, &t.run_id, input).await.map_err(map_err)
+    }
+
+    pub(super) async fn activity_completed(
+        &self,
+        t: ActivityTarget,
+        result: Option<Payloads>,
+        identity: String,
+    ) -> Result<(), Status> {
+        // As Temporal: an oversized result fails the activity instead.
+        if check_payloads("Activity result", &result).is_err() {
+            let failure = server_failure("ActivityTaskCompleted result exceeds size limit.");
+            return self.activity_failed(t, Some(failure), None, identity).await;
+        }
+        let input = Input::ActivityTaskCompleted { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, result, identity };
+        self.on_activity(&t, input).await.map(|_| ())
+    }
+
+    pub(super) async fn activity_failed(
+        &self,
+        t: ActivityTarget,
+        failure: Option<Failure>,
+        last_heartbeat_details: Option<Payloads>,
+        identity: String,
+    ) -> Result<(), Status> {
+        let failure = match failure {
+            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => Some(server_failure("ActivityTaskFailed failure exceeds size limit.")),
+            other => other,
+        };
+        let details = last_heartbeat_details.filter(|d| d.encoded_len() <= MAX_PAYLOAD_BYTES);
+        let input = Input::ActivityTaskFailed {
+            scheduled_event_id: t.scheduled_event_id,
+            attempt: t.attempt,
+            failure,
+            last_heartbeat_details: details,
+            identity,
+        };
+        self.on_activity(&t, input).await.map(|_| ())
+    }
+
+    pub(super) async fn activity_canceled(
+        &self,
+        t: ActivityTarget,
+        details: Option<Payloads>,
+        identity: String,
+    ) -> Result<(), Status> {
+        check_payloads("Cancellation details", &details)?;
+        let input = Input::ActivityTaskCanceled { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details, identity };
+        self.on_activity(&t, input).await.map(|_| ())
+    }
+
+    pub(super) async fn activity_heartbeat(&self, t: ActivityTarget, details: Option<Payloads>) -> Result<bool, Status> {
+        check_payloads("Heartbeat details", &details)?;
+        let input = Input::ActivityTaskHeartbeat { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details };
+        let t = self.on_activity(&t, input).await?;
+        Ok(matches!(t.outcome, Outcome::Heartbeat { cancel_requested: true }))
+    }
+}

@@ -1,0 +1,304 @@
+//! Start, describe, terminate, and read histories (with long polls).
+
+use super::{map_err, Frontend};
+use crate::errors;
+use crate::history::StartPolicies;
+use crate::tokens::HistoryPageToken;
+use chronicle_engine::{
+    api::{
+        common::v1::{Payloads, WorkflowExecution, WorkflowType},
+        enums::v1::{
+            HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, WorkflowIdConflictPolicy,
+            WorkflowIdReusePolicy,
+        },
+        history::v1::History as HistoryProto,
+        workflow::v1::{PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo},
+        workflowservice::v1::*,
+    },
+    time, Input, MutableState, StartArgs,
+};
+use prost::Message;
+use tokio::time::Instant;
+use tonic::Status;
+
+/// Temporal's per-payload blob limit.
+const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+const MAX_ID_LENGTH: usize = 1000;
+const DEFAULT_HISTORY_PAGE: usize = 1000;
+
+pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Status> {
+    if let Some(p) = p {
+        if p.encoded_len() > MAX_PAYLOAD_BYTES {
+            return Err(errors::invalid(format!(
+                "{what} size {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes.",
+                p.encoded_len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_duration(what: &str, d: &Option<prost_types::Duration>) -> Result<(), Status> {
+    if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
+        return Err(errors::invalid(format!("Invalid {what}: it must not be negative.")));
+    }
+    Ok(())
+}
+
+impl Frontend {
+    pub(super) async fn start_workflow(
+        &self,
+        r: StartWorkflowExecutionRequest,
+    ) -> Result<StartWorkflowExecutionResponse, Status> {
+        self.check_namespace(&r.namespace)?;
+        if r.workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        if r.workflow_id.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("WorkflowId exceeds length limit."));
+        }
+        let workflow_type = r.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        if workflow_type.is_empty() {
+            return Err(errors::invalid("WorkflowType is not set on request."));
+        }
+        if workflow_type.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("WorkflowType exceeds length limit."));
+        }
+        let task_queue = r.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        if task_queue.is_empty() {
+            return Err(errors::invalid("TaskQueue is not set on request."));
+        }
+        if r.request_id.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("RequestId exceeds length limit."));
+        }
+        check_duration("WorkflowExecutionTimeout", &r.workflow_execution_timeout)?;
+        check_duration("WorkflowRunTimeout", &r.workflow_run_timeout)?;
+        check_duration("WorkflowTaskTimeout", &r.workflow_task_timeout)?;
+        check_payloads("Workflow input", &r.input)?;
+        if !r.cron_schedule.is_empty() {
+            return Err(Status::unimplemented("Cron schedules are not implemented by Chronicle yet."));
+        }
+        if r.workflow_start_delay.as_ref().is_some_and(|d| time::dur_nanos(d) > 0) {
+            return Err(Status::unimplemented("workflow_start_delay is not implemented by Chronicle yet."));
+        }
+        let reuse = WorkflowIdReusePolicy::try_from(r.workflow_id_reuse_policy)
+            .map_err(|_| errors::invalid("Unknown WorkflowIdReusePolicy."))?;
+        let conflict = WorkflowIdConflictPolicy::try_from(r.workflow_id_conflict_policy)
+            .map_err(|_| errors::invalid("Unknown WorkflowIdConflictPolicy."))?;
+        if reuse == WorkflowIdReusePolicy::TerminateIfRunning && conflict != WorkflowIdConflictPolicy::Unspecified {
+            return Err(errors::invalid(
+                "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy.",
+            ));
+        }
+        let args = StartArgs {
+            namespace: r.namespace,
+            workflow_id: r.workflow_id,
+            run_id: uuid::Uuid::new_v4().to_string(),
+            workflow_type,
+            task_queue,
+            input: r.input,
+            execution_timeout: r.workflow_execution_timeout,
+            run_timeout: r.workflow_run_timeout,
+            task_timeout: r.workflow_task_timeout,
+            identity: r.identity,
+            request_id: if r.request_id.is_empty() { uuid::Uuid::new_v4().to_string() } else { r.request_id },
+            retry_policy: r.retry_policy,
+            memo: r.memo,
+            search_attributes: r.search_attributes,
+            header: r.header,
+            priority: r.priority,
+            cron_schedule: r.cron_schedule,
+        };
+        let started = self.history.start(args, StartPolicies { reuse, conflict }).await.map_err(map_err)?;
+        Ok(StartWorkflowExecutionResponse {
+            run_id: started.run_id,
+            started: started.started,
+            status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
+            ..Default::default()
+        })
+    }
+
+    async fn resolve(&self, namespace: &str, execution: &Option<WorkflowExecution>) -> Result<MutableState, Status> {
+        self.check_namespace(namespace)?;
+        let execution = execution.as_ref().ok_or_else(|| errors::invalid("Execution is not set on request."))?;
+        if execution.workflow_id.is_empty() {
+            return Err(errors::invalid("WorkflowId is not set on request."));
+        }
+        if !execution.run_id.is_empty() && uuid::Uuid::parse_str(&execution.run_id).is_err() {
+            return Err(errors::invalid("Invalid RunId."));
+        }
+        self.history.load(namespace, &execution.workflow_id, &execution.run_id).await.map_err(map_err)
+    }
+
+    async fn reload(&self, s: &MutableState) -> Result<MutableState, Status> {
+        self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)
+    }
+
+    pub(super) async fn describe_workflow(
+        &self,
+        r: DescribeWorkflowExecutionRequest,
+    ) -> Result<DescribeWorkflowExecutionResponse, Status> {
+        let s = self.resolve(&r.namespace, &r.execution).await?;
+        Ok(describe(&s))
+    }
+
+    pub(super) async fn terminate_workflow(
+        &self,
+        r: TerminateWorkflowExecutionRequest,
+    ) -> Result<TerminateWorkflowExecutionResponse, Status> {
+        check_payloads("Termination details", &r.details)?;
+        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        if !r.first_execution_run_id.is_empty()
+            && s.started.as_ref().map(|a| a.first_execution_run_id.as_str()) != Some(r.first_execution_run_id.as_str())
+        {
+            return Err(errors::not_found("workflow execution not found for the given first execution run ID"));
+        }
+        let input = Input::Terminate { reason: r.reason, details: r.details, identity: r.identity };
+        self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
+        Ok(TerminateWorkflowExecutionResponse {})
+    }
+
+    pub(super) async fn workflow_history(
+        &self,
+        r: GetWorkflowExecutionHistoryRequest,
+        deadline: Instant,
+    ) -> Result<GetWorkflowExecutionHistoryResponse, Status> {
+        let mut execution = r.execution.clone();
+        let token = if r.next_page_token.is_empty() {
+            None
+        } else {
+            let t = HistoryPageToken::decode(r.next_page_token.as_slice())
+                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+            if let Some(e) = execution.as_mut() {
+                e.run_id = t.run_id.clone();
+            }
+            Some(t)
+        };
+        let mut state = self.resolve(&r.namespace, &execution).await?;
+        let close_only = r.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
+        let page_size =
+            if r.maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (r.maximum_page_size as usize).min(10_000) };
+        let from = token.as_ref().map(|t| t.next_event_id).unwrap_or(1).max(1);
+        // Long poll: wait for the close event, or for events past `from`.
+        if r.wait_new_event {
+            let ready = |s: &MutableState| if close_only { !s.is_running() } else { s.next_event_id > from || !s.is_running() };
+            loop {
+                if ready(&state) {
+                    break;
+                }
+                // Subscribe before re-reading, so no commit slips between.
+                let rx = self.history.watch(&state.run_id);
+                state = self.reload(&state).await?;
+                if ready(&state) {
+                    break;
+                }
+                let Some(mut rx) = rx else { break };
+                if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                    // Nothing yet: an empty page with a token to come back with.
+                    let token = HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from };
+                    return Ok(GetWorkflowExecutionHistoryResponse {
+                        history: Some(HistoryProto { events: vec![] }),
+                        next_page_token: token.encode_to_vec(),
+                        ..Default::default()
+                    });
+                }
+                state = self.reload(&state).await?;
+            }
+        }
+        let store = self.history.store();
+        if close_only {
+            let events = if state.is_running() {
+                vec![]
+            } else {
+                store.read_history(&state.run_id, state.close_event_id, 1).await.map_err(errors::from_store)?
+            };
+            return Ok(GetWorkflowExecutionHistoryResponse { history: Some(HistoryProto { events }), ..Default::default() });
+        }
+        let events = store.read_history(&state.run_id, from, page_size).await.map_err(errors::from_store)?;
+        let next = events.last().map(|e| e.event_id + 1).unwrap_or(from);
+        let more = next < state.next_event_id || (r.wait_new_event && state.is_running());
+        let next_page_token = if more {
+            HistoryPageToken { run_id: state.run_id.clone(), next_event_id: next }.encode_to_vec()
+        } else {
+            Vec::new()
+        };
+        Ok(GetWorkflowExecutionHistoryResponse { history: Some(HistoryProto { events }), next_page_token, ..Default::default() })
+    }
+}
+
+fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
+    let started = s.started.clone().unwrap_or_default();
+    let pending_activities = s
+        .activities
+        .values()
+        .map(|a| PendingActivityInfo {
+            activity_id: a.activity_id.clone(),
+            activity_type: a.activity_type.clone(),
+            state: if a.cancel_requested {
+                PendingActivityState::CancelRequested
+            } else if a.is_started() {
+                PendingActivityState::Started
+            } else {
+                PendingActivityState::Scheduled
+            } as i32,
+            heartbeat_details: a.last_heartbeat_details.clone(),
+            last_heartbeat_time: a.last_heartbeat_time,
+            last_started_time: a.started_time,
+            attempt: a.attempt,
+            maximum_attempts: a.retry_policy.as_ref().map(|p| p.maximum_attempts).unwrap_or(0),
+            scheduled_time: a.current_attempt_scheduled_time,
+            expiration_time: a
+                .schedule_to_close_timeout
+                .filter(|d| time::is_set(Some(d)))
+                .zip(a.scheduled_time)
+                .map(|(d, t)| time::add(&t, &d)),
+            last_failure: a.last_failure.clone(),
+            last_worker_identity: if a.started_identity.is_empty() {
+                a.last_worker_identity.clone()
+            } else {
+                a.started_identity.clone()
+            },
+            priority: a.priority.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let pending_workflow_task = s.workflow_task.as_ref().map(|wt| PendingWorkflowTaskInfo {
+        state: if wt.is_started() { PendingWorkflowTaskState::Started } else { PendingWorkflowTaskState::Scheduled }
+            as i32,
+        scheduled_time: wt.scheduled_time,
+        original_scheduled_time: wt.scheduled_time,
+        started_time: wt.started_time,
+        attempt: wt.attempt,
+    });
+    DescribeWorkflowExecutionResponse {
+        execution_config: Some(WorkflowExecutionConfig {
+            task_queue: started.task_queue.clone(),
+            workflow_execution_timeout: started.workflow_execution_timeout,
+            workflow_run_timeout: started.workflow_run_timeout,
+            default_workflow_task_timeout: started.workflow_task_timeout,
+            user_metadata: None,
+        }),
+        workflow_execution_info: Some(WorkflowExecutionInfo {
+            execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+            r#type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
+            start_time: s.start_time,
+            close_time: s.close_time,
+            status: s.status,
+            history_length: s.next_event_id - 1,
+            execution_time: s.start_time,
+            memo: started.memo.clone(),
+            search_attributes: started.search_attributes.clone(),
+            task_queue: s.task_queue_name().to_string(),
+            state_transition_count: s.db_version,
+            history_size_bytes: s.history_size_bytes,
+            execution_duration: s.close_time.zip(s.start_time).map(|(c, st)| time::since(&c, &st)),
+            first_run_id: started.first_execution_run_id.clone(),
+            root_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+            priority: started.priority.clone(),
+            ..Default::default()
+        }),
+        pending_activities,
+        pending_workflow_task,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,340 @@
+//! The history service: one writer per run. Loads mutable state (cached for
+//! every open run), applies the pure engine, commits durably, and only then
+//! hands out the transition's tasks and wakes history watchers.
+
+use crate::matching::{MatchTask, Matching, QueueKey};
+use chronicle_engine::{
+    self as engine, api::enums::v1::WorkflowExecutionStatus, time, EngineError, Input, MutableState,
+    StartArgs, Task, TimerKind, Transition,
+};
+use chronicle_store::{ExecutionWrite, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    AlreadyStarted { message: String, start_request_id: String, run_id: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+/// A cached open run: its state behind an async lock (one writer), and a
+/// watch channel ticking on every commit.
+struct RunEntry {
+    state: tokio::sync::Mutex<Option<MutableState>>,
+    changed: watch::Sender<i64>,
+}
+
+pub struct History {
+    store: Arc<dyn Store>,
+    matching: Arc<Matching>,
+    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    workflow_locks: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+    me: Weak<History>,
+}
+
+/// Outcome of a start request.
+pub struct Started {
+    pub run_id: String,
+    pub started: bool,
+}
+
+/// How a start treats an existing workflow id.
+#[derive(Clone, Copy, Debug)]
+pub struct StartPolicies {
+    pub reuse: chronicle_engine::api::enums::v1::WorkflowIdReusePolicy,
+    pub conflict: chronicle_engine::api::enums::v1::WorkflowIdConflictPolicy,
+}
+
+fn now() -> prost_types::Timestamp {
+    time::from_system(std::time::SystemTime::now())
+}
+
+impl History {
+    pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>) -> Arc<Self> {
+        Arc::new_cyclic(|me| History {
+            store,
+            matching,
+            runs: Mutex::new(HashMap::new()),
+            workflow_locks: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Loads every open run and hands out its pending tasks and timers.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let open = self.store.open_executions().await?;
+        let count = open.len();
+        for state in open {
+            let tasks = state.pending_tasks();
+            let run_id = state.run_id.clone();
+            self.insert_entry(&run_id, state.clone());
+            self.dispatch(&state, tasks);
+        }
+        Ok(count)
+    }
+
+    fn insert_entry(&self, run_id: &str, state: MutableState) -> Arc<RunEntry> {
+        let (changed, _) = watch::channel(state.db_version);
+        let entry = Arc::new(RunEntry { state: tokio::sync::Mutex::new(Some(state)), changed });
+        self.runs.lock().unwrap().insert(run_id.to_string(), entry.clone());
+        entry
+    }
+
+    fn cached(&self, run_id: &str) -> Option<Arc<RunEntry>> {
+        self.runs.lock().unwrap().get(run_id).cloned()
+    }
+
+    /// The state of a run: cached if open, otherwise from the store.
+    pub async fn load(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<MutableState, HistoryError> {
+        let run_id = if run_id.is_empty() { self.current_run_id(namespace, workflow_id).await? } else { run_id.to_string() };
+        if let Some(entry) = self.cached(&run_id) {
+            if let Some(state) = entry.state.lock().await.clone() {
+                if state.namespace == namespace && state.workflow_id == workflow_id {
+                    return Ok(state);
+                }
+            }
+        }
+        self.store
+            .load_execution(namespace, workflow_id, &run_id)
+            .await?
+            .ok_or_else(|| not_found(workflow_id, &run_id))
+    }
+
+    pub async fn current_run_id(&self, namespace: &str, workflow_id: &str) -> Result<String, HistoryError> {
+        self.store
+            .current_run(namespace, workflow_id)
+            .await?
+            .ok_or_else(|| HistoryError::NotFound(format!("workflow not found for ID: {workflow_id}")))
+    }
+
+    /// Subscribes to commits of a run; None if the run is not open here.
+    pub fn watch(&self, run_id: &str) -> Option<watch::Receiver<i64>> {
+        self.cached(run_id).map(|e| e.changed.subscribe())
+    }
+
+    /// Applies `input` to an open run and commits it.
+    pub async fn execute(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        input: Input,
+    ) -> Result<Transition, HistoryError> {
+        let Some(entry) = self.cached(run_id) else {
+            // Not cached means not open (every open run is cached).
+            let state = self.store.load_execution(namespace, workflow_id, run_id).await?;
+            return Err(match state {
+                Some(_) => EngineError::WorkflowClosed.into(),
+                None => not_found(workflow_id, run_id),
+            });
+        };
+        let mut guard = entry.state.lock().await;
+        let Some(state) = guard.as_ref() else {
+            return Err(EngineError::WorkflowClosed.into());
+        };
+        if state.namespace != namespace || state.workflow_id != workflow_id {
+            return Err(not_found(workflow_id, run_id));
+        }
+        let transition = engine::apply(state, input, now())?;
+        let write = ExecutionWrite {
+            state: transition.state.clone(),
+            expected_version: state.db_version,
+            events: transition.events.clone(),
+            set_current: None,
+        };
+        if let Err(e) = self.store.commit(vec![write]).await {
+            // The cached copy may be ahead of or behind the store: reload.
+            *guard = self.store.load_execution(namespace, workflow_id, run_id).await.ok().flatten();
+            return Err(e.into());
+        }
+        self.after_commit(&entry, &mut guard, &transition);
+        Ok(transition)
+    }
+
+    fn after_commit(&self, entry: &RunEntry, guard: &mut Option<MutableState>, t: &Transition) {
+        let open = t.state.is_running();
+        *guard = if open { Some(t.state.clone()) } else { None };
+        if !open {
+            self.runs.lock().unwrap().remove(&t.state.run_id);
+        }
+        entry.changed.send_replace(t.state.db_version);
+        self.dispatch(&t.state, t.tasks.clone());
+    }
+
+    /// Hands tasks to matching and timers; called only after commit.
+    fn dispatch(&self, state: &MutableState, tasks: Vec<Task>) {
+        for task in tasks {
+            let base = MatchTask {
+                namespace: state.namespace.clone(),
+                workflow_id: state.workflow_id.clone(),
+                run_id: state.run_id.clone(),
+                scheduled_event_id: 0,
+                attempt: 0,
+            };
+            match task {
+                Task::WorkflowTask { task_queue, scheduled_event_id, attempt } => {
+                    let key = QueueKey { namespace: state.namespace.clone(), name: task_queue, activity: false };
+                    self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+                }
+                Task::ActivityTask(a) => {
+                    let key = QueueKey { namespace: state.namespace.clone(), name: a.task_queue, activity: true };
+                    let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
+                    let delay = time::since(&a.visible_at, &now());
+                    if time::dur_nanos(&delay) <= 0 {
+                        self.matching.add(key, task);
+                    } else {
+                        let matching = self.matching.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(time::to_std(&delay)).await;
+                            matching.add(key, task);
+                        });
+                    }
+                }
+                Task::Timer(timer) => {
+                    let me = self.me.clone();
+                    let (ns, wf, run) = (base.namespace, base.workflow_id, base.run_id);
+                    let delay = time::to_std(&time::since(&timer.fire_at, &now()));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Some(history) = me.upgrade() {
+                            history.fire_timer(&ns, &wf, &run, timer.kind).await;
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    async fn fire_timer(&self, namespace: &str, workflow_id: &str, run_id: &str, kind: TimerKind) {
+        // Storage hiccups must not lose a timer: retry until it applies or
+        // no longer matters.
+        loop {
+            if self.cached(run_id).is_none() {
+                return; // the run closed; its timers no longer apply
+            }
+            match self.execute(namespace, workflow_id, run_id, Input::TimerFired(kind)).await {
+                Ok(_) | Err(HistoryError::Engine(_)) => return,
+                Err(e) => {
+                    tracing::warn!(%workflow_id, %run_id, ?kind, error = %e, "timer failed; retrying in 1s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn workflow_lock(&self, namespace: &str, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.workflow_locks.lock().unwrap();
+        let key = (namespace.to_string(), workflow_id.to_string());
+        if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+            return lock;
+        }
+        locks.retain(|_, w| w.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(key, Arc::downgrade(&lock));
+        lock
+    }
+
+    /// Starts a run, honouring request-id dedupe and the id reuse and
+    /// conflict policies.
+    pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
+        use chronicle_engine::api::enums::v1::{WorkflowIdConflictPolicy as Conflict, WorkflowIdReusePolicy as Reuse};
+        let lock = self.workflow_lock(&args.namespace, &args.workflow_id);
+        let _held = lock.lock().await;
+        let current_id = self.store.current_run(&args.namespace, &args.workflow_id).await?;
+        let mut writes = Vec::new();
+        let mut terminated: Option<(Arc<RunEntry>, Transition)> = None;
+        if let Some(current_id) = &current_id {
+            let current = self.load(&args.namespace, &args.workflow_id, current_id).await?;
+            if !args.request_id.is_empty() && current.start_request_id == args.request_id {
+                return Ok(Started { run_id: current.run_id, started: true });
+            }
+            let already = |message: String| HistoryError::AlreadyStarted {
+                message,
+                start_request_id: current.start_request_id.clone(),
+                run_id: current.run_id.clone(),
+            };
+            if current.is_running() {
+                let terminate = match (policies.conflict, policies.reuse) {
+                    (Conflict::UseExisting, _) => return Ok(Started { run_id: current.run_id, started: false }),
+                    (Conflict::TerminateExisting, _) | (_, Reuse::TerminateIfRunning) => true,
+                    _ => false,
+                };
+                if !terminate {
+                    return Err(already(format!(
+                        "Workflow execution is already running. WorkflowId: {}, RunId: {}.",
+                        current.workflow_id, current.run_id
+                    )));
+                }
+                let entry = self.cached(&current.run_id).ok_or_else(|| not_found(&current.workflow_id, &current.run_id))?;
+                let state = entry.state.lock().await.clone().ok_or(EngineError::WorkflowClosed)?;
+                let t = engine::apply(
+                    &state,
+                    Input::Terminate {
+                        reason: "terminated by a new start of the same workflow id".into(),
+                        details: None,
+                        identity: args.identity.clone(),
+                    },
+                    now(),
+                )?;
+                writes.push(ExecutionWrite {
+                    state: t.state.clone(),
+                    expected_version: state.db_version,
+                    events: t.events.clone(),
+                    set_current: None,
+                });
+                terminated = Some((entry, t));
+            } else {
+                let status = current.status();
+                let failed = !matches!(status, WorkflowExecutionStatus::Completed);
+                match policies.reuse {
+                    Reuse::RejectDuplicate => {
+                        return Err(already(format!(
+                            "Workflow execution already finished. WorkflowId: {}, RunId: {}. Workflow Id reuse policy: reject duplicate workflow Id.",
+                            current.workflow_id, current.run_id
+                        )))
+                    }
+                    Reuse::AllowDuplicateFailedOnly if !failed => {
+                        return Err(already(format!(
+                            "Workflow execution already finished successfully. WorkflowId: {}, RunId: {}. Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",
+                            current.workflow_id, current.run_id
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let t = engine::start(args, now());
+        writes.push(ExecutionWrite {
+            state: t.state.clone(),
+            expected_version: 0,
+            events: t.events.clone(),
+            set_current: Some(current_id),
+        });
+        self.store.commit(writes).await?;
+        if let Some((entry, term)) = terminated {
+            let mut guard = entry.state.lock().await;
+            self.after_commit(&entry, &mut guard, &term);
+        }
+        let entry = self.insert_entry(&t.state.run_id, t.state.clone());
+        entry.changed.send_replace(t.state.db_version);
+        self.dispatch(&t.state, t.tasks.clone());
+        Ok(Started { run_id: t.state.run_id, started: true })
+    }
+}
+
+fn not_found(workflow_id: &str, run_id: &str) -> HistoryError {
+    HistoryError::NotFound(format!("workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"))
+}

@@ -1,0 +1,77 @@
+#![allow(deprecated)] // Temporal still reads several deprecated request fields.
+//! Chronicle's server: the Temporal WorkflowService and OperatorService
+//! frontends, the history service (one writer per run, the pure engine,
+//! durable commits), matching (task queues with long polls) and durable
+//! timers.
+
+mod errors;
+mod frontend;
+mod history;
+mod longpoll;
+mod matching;
+mod namespaces;
+mod operator;
+mod tokens;
+
+pub use frontend::Frontend;
+
+use chronicle_proto::{
+    operatorservice::operator_service_server::OperatorServiceServer,
+    workflowservice::workflow_service_server::WorkflowServiceServer,
+};
+use chronicle_store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
+
+/// Largest request accepted (Temporal's default gRPC limit).
+const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+
+pub struct ServerOptions {
+    /// Namespaces to create if absent (`default` always exists).
+    pub namespaces: Vec<String>,
+}
+
+/// Everything the server needs, built from a store before serving.
+pub struct Server {
+    frontend: Frontend,
+}
+
+impl Server {
+    /// Loads namespaces and recovers open runs (their queued tasks and
+    /// timers) from the store.
+    pub async fn build(store: Arc<dyn Store>, options: ServerOptions) -> anyhow::Result<Self> {
+        let matching = Arc::new(matching::Matching::default());
+        let history = history::History::new(store.clone(), matching.clone());
+        let namespaces = Arc::new(namespaces::Namespaces::load(store, &options.namespaces).await?);
+        let recovered = history.recover().await?;
+        if recovered > 0 {
+            tracing::info!(recovered, "recovered open workflow runs");
+        }
+        Ok(Server { frontend: Frontend::new(history, matching, namespaces) })
+    }
+
+    /// Serves gRPC on `listener` until `shutdown` resolves.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
+        let workflow = WorkflowServiceServer::new(self.frontend)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let operator = OperatorServiceServer::new(operator::Operator)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip);
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(workflow)
+            .add_service(operator)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Task queues: tasks wait for pollers, pollers wait for tasks. A task is
+//! handed straight to a waiting poller when there is one. Queues live in
+//! memory; they are refilled from the store's mutable states on start.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QueueKey {
+    pub namespace: String,
+    pub name: String,
+    pub activity: bool,
+}
+
+/// A reference to a task in an execution's mutable state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchTask {
+    pub namespace: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub scheduled_event_id: i64,
+    pub attempt: i32,
+}
+
+struct Waiter {
+    slot: Mutex<WaiterSlot>,
+    notify: Notify,
+}
+
+#[derive(Default)]
+struct WaiterSlot {
+    task: Option<MatchTask>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Queue {
+    tasks: VecDeque<MatchTask>,
+    waiters: VecDeque<Arc<Waiter>>,
+}
+
+#[derive(Default)]
+pub struct Matching {
+    queues: Mutex<HashMap<QueueKey, Queue>>,
+}
+
+impl Matching {
+    pub fn add(&self, key: QueueKey, mut task: MatchTask) {
+        let mut queues = self.queues.lock().unwrap();
+        let queue = queues.entry(key).or_default();
+        while let Some(waiter) = queue.waiters.pop_front() {
+            let mut slot = waiter.slot.lock().unwrap();
+            if slot.closed {
+                continue;
+            }
+            slot.task = Some(std::mem::replace(&mut task, MatchTask::placeholder()));
+            drop(slot);
+            waiter.notify.notify_one();
+            return;
+        }
+        queue.tasks.push_back(task);
+    }
+
+    /// Waits for a task until `deadline`. Cancel-safe: a task handed to a
+    /// poller that went away goes back to the front of the queue.
+    pub async fn poll(self: &Arc<Self>, key: &QueueKey, deadline: Instant) -> Option<MatchTask> {
+        let waiter = {
+            let mut queues = self.queues.lock().unwrap();
+            let queue = queues.entry(key.clone()).or_default();
+            if let Some(task) = queue.tasks.pop_front() {
+                return Some(task);
+            }
+            let waiter = Arc::new(Waiter { slot: Mutex::new(WaiterSlot::default()), notify: Notify::new() });
+            queue.waiters.push_back(waiter.clone());
+            waiter
+        };
+        let guard = WaiterGuard { matching: self.clone(), key: key.clone(), waiter };
+        let _ = tokio::time::timeout_at(deadline, guard.waiter.notify.notified()).await;
+        guard.finish()
+    }
+
+    /// Tasks waiting in a queue (backlog hint for pollers).
+    pub fn backlog(&self, key: &QueueKey) -> i64 {
+        self.queues.lock().unwrap().get(key).map(|q| q.tasks.len() as i64).unwrap_or(0)
+    }
+
+    fn requeue_front(&self, key: QueueKey, task: MatchTask) {
+        let mut queues = self.queues.lock().unwrap();
+        queues.entry(key).or_default().tasks.push_front(task);
+    }
+}
+
+impl MatchTask {
+    fn placeholder() -> Self {
+        MatchTask { namespace: String::new(), workflow_id: String::new(), run_id: String::new(), scheduled_event_id: 0, attempt: 0 }
+    }
+}
+
+struct WaiterGuard {
+    matching: Arc<Matching>,
+    key: QueueKey,
+    waiter: Arc<Waiter>,
+}
+
+impl WaiterGuard {
+    fn close(&self) -> Option<MatchTask> {
+        let mut slot = self.waiter.slot.lock().unwrap();
+        slot.closed = true;
+        slot.task.take()
+    }
+
+    /// Takes the handed task, if any; the Drop that follows finds none.
+    fn finish(self) -> Option<MatchTask> {
+        self.close()
+    }
+}
+
+impl Drop for WaiterGuard {
+    fn drop(&mut self) {
+        if let Some(task) = self.close() {
+            self.matching.requeue_front(self.key.clone(), task);
+        }
+        // Forget this waiter so idle queues do not accumulate closed ones.
+        let mut queues = self.matching.queues.lock().unwrap();
+        if let Some(queue) = queues.get_mut(&self.key) {
+            queue.waiters.retain(|w| !Arc::ptr_eq(w, &self.waiter));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Namespace registry: cached in memory, persisted in the store.
+
+use chronicle_store::{NamespaceRecord, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub struct Namespaces {
+    store: Arc<dyn Store>,
+    by_name: RwLock<HashMap<String, NamespaceRecord>>,
+}
+
+/// Temporal's default retention for the dev server's namespaces.
+pub const DEFAULT_RETENTION_SECS: i64 = 24 * 3600;
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Namespaces {
+    /// Loads the registry and makes sure `ensure` (plus `default`) exist.
+    pub async fn load(store: Arc<dyn Store>, ensure: &[String]) -> Result<Self, StoreError> {
+        let ns = Namespaces { store, by_name: RwLock::new(HashMap::new()) };
+        ns.reload().await?;
+        for name in std::iter::once("default").chain(ensure.iter().map(String::as_str)) {
+            if ns.get(name).is_none() {
+                match ns.register(NamespaceRecord { name: name.to_string(), ..Default::default() }).await {
+                    Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(ns)
+    }
+
+    async fn reload(&self) -> Result<(), StoreError> {
+        let all = self.store.list_namespaces().await?;
+        let mut map = self.by_name.write().unwrap();
+        for ns in all {
+            map.insert(ns.name.clone(), ns);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<NamespaceRecord> {
+        self.by_name.read().unwrap().get(name).cloned()
+    }
+
+    pub fn list(&self) -> Vec<NamespaceRecord> {
+        let mut all: Vec<_> = self.by_name.read().unwrap().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    pub async fn register(&self, mut ns: NamespaceRecord) -> Result<NamespaceRecord, StoreError> {
+        if ns.id.is_empty() {
+            ns.id = uuid::Uuid::new_v4().to_string();
+        }
+        if ns.retention.is_none() {
+            ns.retention = Some(prost_types::Duration { seconds: DEFAULT_RETENTION_SECS, nanos: 0 });
+        }
+        self.store.create_namespace(ns.clone()).await?;
+        self.by_name.write().unwrap().insert(ns.name.clone(), ns.clone());
+        Ok(ns)
+    }
+}

@@ -1,0 +1,86 @@
+//! Durable storage behind a narrow trait.
+//!
+//! One `commit` writes the new events, the new mutable state (which holds
+//! the pending tasks and timers) and the current-run pointer of one or more
+//! executions in a single transaction, conditional on each execution's
+//! `db_version`. It returns only once the transaction is durable.
+
+mod sqlite;
+
+pub use sqlite::{SqliteStore, SqliteOptions};
+
+use chronicle_engine::{api::history::v1::HistoryEvent, MutableState};
+use std::{future::Future, pin::Pin};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: another writer moved the execution or the
+    /// current run on.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// One execution's part of a commit.
+#[derive(Debug, Clone)]
+pub struct ExecutionWrite {
+    /// The state after the transition (its `db_version` already bumped).
+    pub state: MutableState,
+    /// The `db_version` the stored row must have; 0 creates the row.
+    pub expected_version: i64,
+    pub events: Vec<HistoryEvent>,
+    /// For a new run: make it the workflow id's current run, provided the
+    /// current run is still this one (None: there must be none).
+    pub set_current: Option<Option<String>>,
+}
+
+/// A namespace record.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NamespaceRecord {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub id: String,
+    #[prost(string, tag = "3")]
+    pub description: String,
+    #[prost(string, tag = "4")]
+    pub owner_email: String,
+    #[prost(message, optional, tag = "5")]
+    pub retention: Option<prost_types::Duration>,
+    #[prost(btree_map = "string, string", tag = "6")]
+    pub data: std::collections::BTreeMap<String, String>,
+}
+
+/// Summary of a run for listing and recovery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRow {
+    pub state: MutableState,
+}
+
+pub trait Store: Send + Sync + 'static {
+    fn commit(&self, writes: Vec<ExecutionWrite>) -> BoxFuture<'_, Result<()>>;
+
+    /// The current run id of a workflow id.
+    fn current_run(&self, namespace: &str, workflow_id: &str) -> BoxFuture<'_, Result<Option<String>>>;
+
+    fn load_execution(&self, namespace: &str, workflow_id: &str, run_id: &str)
+        -> BoxFuture<'_, Result<Option<MutableState>>>;
+
+    /// Events with `from_event_id <= id`, at most `max` of them, in order.
+    fn read_history(&self, run_id: &str, from_event_id: i64, max: usize)
+        -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
+
+    /// Every running execution (recovery rebuilds queues and timers).
+    fn open_executions(&self) -> BoxFuture<'_, Result<Vec<MutableState>>>;
+
+    /// Inserts a namespace; AlreadyExists if the name is taken.
+    fn create_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>>;
+
+    fn list_namespaces(&self) -> BoxFuture<'_, Result<Vec<NamespaceRecord>>>;
+}

@@ -1,0 +1,371 @@
+//! SQLite: WAL, fsync on commit, one writer thread doing group commit
+//! (every request waiting when a transaction starts joins it), reader
+//! threads with their own connections.
+
+use crate::{BoxFuture, ExecutionWrite, NamespaceRecord, Result, Store, StoreError};
+use chronicle_engine::{api::history::v1::HistoryEvent, MutableState};
+use prost::Message;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Most requests folded into one transaction.
+const MAX_GROUP: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// None: an in-memory database (nothing survives the process).
+    pub path: Option<PathBuf>,
+    pub readers: usize,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum WriteJob {
+    Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>),
+    Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
+    Read(Job),
+}
+
+pub struct SqliteStore {
+    writer: mpsc::Sender<WriteJob>,
+    /// Reader pool; absent for in-memory databases, whose reads go through
+    /// the writer's connection.
+    readers: Option<mpsc::Sender<Job>>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY,
+    record BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    run_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
+CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(namespace, workflow_id);
+CREATE TABLE IF NOT EXISTS current_executions (
+    namespace TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, workflow_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    run_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    event BLOB NOT NULL,
+    PRIMARY KEY (run_id, event_id)
+) WITHOUT ROWID;
+"#;
+
+fn internal(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(e.to_string())
+}
+
+fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
+    let conn = match &opts.path {
+        Some(path) => Connection::open(path)?,
+        None => Connection::open_in_memory()?,
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    if opts.path.is_some() {
+        // FULL: the WAL is fsynced at every commit, before we acknowledge.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
+    }
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub fn open(opts: SqliteOptions) -> Result<Arc<Self>> {
+        let writer_conn = open(&opts).map_err(internal)?;
+        writer_conn.execute_batch(SCHEMA).map_err(internal)?;
+        let (wtx, wrx) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, wrx))
+            .map_err(internal)?;
+        let readers = if opts.path.is_some() && opts.readers > 0 {
+            let (rtx, rrx) = mpsc::channel::<Job>();
+            let rrx = Arc::new(Mutex::new(rrx));
+            for i in 0..opts.readers {
+                let mut conn = open(&opts).map_err(internal)?;
+                let rrx = rrx.clone();
+                std::thread::Builder::new()
+                    .name(format!("sqlite-reader-{i}"))
+                    .spawn(move || loop {
+                        let job = match rrx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut conn),
+                            Err(_) => return,
+                        }
+                    })
+                    .map_err(internal)?;
+            }
+            Some(rtx)
+        } else {
+            None
+        };
+        Ok(Arc::new(SqliteStore { writer: wtx, readers }))
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T>> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(internal));
+        });
+        let sent = match &self.readers {
+            Some(readers) => readers.send(job).is_ok(),
+            None => self.writer.send(WriteJob::Read(job)).is_ok(),
+        };
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Internal("store is shut down".into()));
+            }
+            rx.await.map_err(|_| StoreError::Internal("store worker stopped".into()))?
+        })
+    }
+
+    fn write(&self, job: WriteJob, rx: oneshot::Receiver<Result<()>>) -> BoxFuture<'_, Result<()>> {
+        let sent = self.writer.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Internal("store is shut down".into()));
+            }
+            rx.await.map_err(|_| StoreError::Internal("store writer stopped".into()))?
+        })
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        for job in group {
+            match job {
+                WriteJob::Read(job) => reads.push(job),
+                other => writes.push(other),
+            }
+        }
+        for job in reads {
+            job(&mut conn);
+        }
+        if !writes.is_empty() {
+            commit_group(&mut conn, writes);
+        }
+    }
+}
+
+/// One transaction for the whole group; each request in its own savepoint
+/// so a lost condition fails only that request.
+fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
+    let mut results: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(jobs.len());
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            for job in jobs {
+                reply(job, Err(internal(&e)));
+            }
+            return;
+        }
+    };
+    for job in jobs {
+        let (reply_to, outcome) = match job {
+            WriteJob::Commit(writes, reply_to) => {
+                (reply_to, in_savepoint(&tx, |sp| writes.iter().try_for_each(|w| write_execution(sp, w))))
+            }
+            WriteJob::Namespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| insert_namespace(sp, &ns))),
+            WriteJob::Read(_) => unreachable!("reads are split off before committing"),
+        };
+        results.push((reply_to, outcome));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (reply_to, outcome) in results {
+                let _ = reply_to.send(outcome);
+            }
+        }
+        Err(e) => {
+            for (reply_to, _) in results {
+                let _ = reply_to.send(Err(internal(&e)));
+            }
+        }
+    }
+}
+
+fn reply(job: WriteJob, outcome: Result<()>) {
+    match job {
+        WriteJob::Commit(_, r) | WriteJob::Namespace(_, r) => {
+            let _ = r.send(outcome);
+        }
+        WriteJob::Read(_) => {}
+    }
+}
+
+fn in_savepoint(
+    tx: &rusqlite::Transaction<'_>,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+) -> Result<()> {
+    tx.execute_batch("SAVEPOINT req").map_err(internal)?;
+    match f(tx) {
+        Ok(()) => tx.execute_batch("RELEASE req").map_err(internal),
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO req; RELEASE req").map_err(internal)?;
+            Err(e)
+        }
+    }
+}
+
+fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result<()> {
+    let s = &w.state;
+    if w.expected_version == 0 {
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO executions (run_id, namespace, workflow_id, status, version, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.run_id, s.namespace, s.workflow_id, s.status, s.db_version, s.encode_to_vec()],
+            )
+            .map_err(internal)?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("run {} already exists", s.run_id)));
+        }
+    } else {
+        let updated = tx
+            .execute(
+                "UPDATE executions SET status = ?1, version = ?2, state = ?3 WHERE run_id = ?4 AND version = ?5",
+                params![s.status, s.db_version, s.encode_to_vec(), s.run_id, w.expected_version],
+            )
+            .map_err(internal)?;
+        if updated == 0 {
+            return Err(StoreError::Conflict(format!("run {} changed concurrently", s.run_id)));
+        }
+    }
+    if let Some(expected_current) = &w.set_current {
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT run_id FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2",
+                params![s.namespace, s.workflow_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(internal)?;
+        if &current != expected_current {
+            return Err(StoreError::Conflict(format!("current run of {} moved", s.workflow_id)));
+        }
+        tx.execute(
+            "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (namespace, workflow_id) DO UPDATE SET run_id = excluded.run_id",
+            params![s.namespace, s.workflow_id, s.run_id],
+        )
+        .map_err(internal)?;
+    }
+    let mut insert = tx
+        .prepare_cached("INSERT INTO history (run_id, event_id, event) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+    for event in &w.events {
+        insert
+            .execute(params![s.run_id, event.event_id, event.encode_to_vec()])
+            .map_err(|e| StoreError::Conflict(format!("event {} of run {}: {e}", event.event_id, s.run_id)))?;
+    }
+    Ok(())
+}
+
+fn insert_namespace(tx: &rusqlite::Transaction<'_>, ns: &NamespaceRecord) -> Result<()> {
+    let inserted = tx
+        .execute(
+            "INSERT OR IGNORE INTO namespaces (name, record) VALUES (?1, ?2)",
+            params![ns.name, ns.encode_to_vec()],
+        )
+        .map_err(internal)?;
+    if inserted == 0 {
+        return Err(StoreError::AlreadyExists(format!("Namespace {} already exists.", ns.name)));
+    }
+    Ok(())
+}
+
+fn decode<M: Message + Default>(bytes: Vec<u8>) -> rusqlite::Result<M> {
+    M::decode(bytes.as_slice()).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, writes: Vec<ExecutionWrite>) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.write(WriteJob::Commit(writes, tx), rx)
+    }
+
+    fn current_run(&self, namespace: &str, workflow_id: &str) -> BoxFuture<'_, Result<Option<String>>> {
+        let (ns, id) = (namespace.to_string(), workflow_id.to_string());
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT run_id FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2")?
+                .query_row(params![ns, id], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn load_execution(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> BoxFuture<'_, Result<Option<MutableState>>> {
+        let (ns, id, run) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
+        self.read(move |conn| {
+            let bytes: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT state FROM executions WHERE run_id = ?1 AND namespace = ?2 AND workflow_id = ?3")?
+                .query_row(params![run, ns, id], |r| r.get(0))
+                .optional()?;
+            bytes.map(decode).transpose()
+        })
+    }
+
+    fn read_history(&self, run_id: &str, from_event_id: i64, max: usize) -> BoxFuture<'_, Result<Vec<HistoryEvent>>> {
+        let run = run_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT event FROM history WHERE run_id = ?1 AND event_id >= ?2 ORDER BY event_id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![run, from_event_id, max as i64], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|b| b.and_then(decode)).collect()
+        })
+    }
+
+    fn open_executions(&self) -> BoxFuture<'_, Result<Vec<MutableState>>> {
+        let running = chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32;
+        self.read(move |conn| {
+            let mut stmt = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
+            let rows = stmt.query_map(params![running], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|b| b.and_then(decode)).collect()
+        })
+    }
+
+    fn create_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.write(WriteJob::Namespace(ns, tx), rx)
+    }
+
+    fn list_namespaces(&self) -> BoxFuture<'_, Result<Vec<NamespaceRecord>>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT record FROM namespaces ORDER BY name")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|b| b.and_then(decode)).collect()
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! The `chronicle` binary.
+
+use anyhow::Context;
+use chronicle_server::{Server, ServerOptions};
+use chronicle_store::{SqliteOptions, SqliteStore};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "chronicle", version, about = "A durable workflow server that speaks Temporal's gRPC API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Start a development server on an embedded SQLite database.
+    StartDev(StartDev),
+}
+
+#[derive(Args)]
+struct StartDev {
+    /// IP address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: String,
+    /// gRPC port (0 picks a free one).
+    #[arg(long, short = 'p', default_value_t = 7233)]
+    port: u16,
+    /// SQLite file holding all data; created if absent.
+    #[arg(long, short = 'f', default_value = "chronicle.db")]
+    db_filename: PathBuf,
+    /// Keep everything in memory: nothing survives the process.
+    #[arg(long, conflicts_with = "db_filename")]
+    in_memory: bool,
+    /// Namespaces to create at start (repeatable); `default` always exists.
+    #[arg(long = "namespace", short = 'n')]
+    namespaces: Vec<String>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// SQLite reader connections.
+    #[arg(long, default_value_t = 2, hide = true)]
+    readers: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(ServerCommand::StartDev(args)) => start_dev(args),
+    }
+}
+
+fn start_dev(args: StartDev) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .with_context(|| format!("invalid --log-level {}", args.log_level))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let addr = format!("{}:{}", args.ip, args.port);
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let path = (!args.in_memory).then(|| args.db_filename.clone());
+        let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        let server = Server::build(store, ServerOptions { namespaces: args.namespaces }).await?;
+        let local = listener.local_addr()?;
+        match &path {
+            Some(p) => println!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display()),
+            None => println!("Chronicle data in memory (lost on exit)"),
+        }
+        println!("Chronicle gRPC listening on {local}");
+        server.serve(listener, shutdown_signal()).await?;
+        println!("Chronicle stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Chronicle's test command: all Rust tests (unit, integration, SDK end-to-end),
+# then the Python SDK end-to-end tests against a freshly built server.
+#
+# Works on a fresh Debian machine as root with a Rust toolchain installed.
+# Environment:
+#   CARGO_TARGET_DIR  cargo target dir        (default /var/tmp/chronicle-target)
+#   CHRONICLE_VENV    Python venv for pytest  (default /var/tmp/chronicle-venv)
+#   PYTHON            interpreter for the venv (default python3)
+# Extra arguments are passed to pytest (e.g. ./scripts/test.sh -k hello).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/chronicle-target}"
+CHRONICLE_VENV="${CHRONICLE_VENV:-/var/tmp/chronicle-venv}"
+PYTHON="${PYTHON:-python3}"
+REQUIREMENTS="tests/python/requirements.txt"
+export DEBIAN_FRONTEND=noninteractive PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+SCRIPT_START=$SECONDS
+section() {
+    printf '\n==============================================================\n'
+    printf '== %s  (t+%ds)\n' "$*" "$((SECONDS - SCRIPT_START))"
+    printf '==============================================================\n'
+}
+die() {
+    printf '\nERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+fi
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; please install: $*"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        $SUDO apt-get update
+        APT_UPDATED=1
+    fi
+    $SUDO apt-get install -y --no-install-recommends "$@"
+}
+
+# ---------------------------------------------------------------------------
+section "Prerequisites"
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs)"
+cargo --version
+
+if ! command -v protoc >/dev/null 2>&1; then
+    echo "protoc not found: installing protobuf-compiler via apt-get"
+    apt_install protobuf-compiler
+fi
+protoc --version
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "$PYTHON not found: installing python3 via apt-get"
+    apt_install python3 python3-venv
+    PYTHON=python3
+fi
+"$PYTHON" --version
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+echo "CHRONICLE_VENV=$CHRONICLE_VENV"
+
+# ---------------------------------------------------------------------------
+section "Python venv ($CHRONICLE_VENV)"
+VENV_PY="$CHRONICLE_VENV/bin/python"
+# A venv whose interpreter no longer runs (e.g. its base Python was removed) is rebuilt.
+if [ -e "$CHRONICLE_VENV" ] && ! "$VENV_PY" -c 'import sys' >/dev/null 2>&1; then
+    echo "existing venv is broken: recreating it"
+    rm -rf "$CHRONICLE_VENV"
+fi
+if [ ! -x "$VENV_PY" ]; then
+    if ! "$PYTHON" -m venv "$CHRONICLE_VENV"; then
+        echo "python venv/ensurepip unavailable: installing python3-venv via apt-get"
+        rm -rf "$CHRONICLE_VENV"
+        apt_install python3-venv python3-pip
+        "$PYTHON" -m venv "$CHRONICLE_VENV"
+    fi
+fi
+"$VENV_PY" --version
+
+STAMP="$CHRONICLE_VENV/.chronicle-requirements.sha256"
+WANT_STAMP="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1) $("$VENV_PY" -c 'import sys; print(sys.version.split()[0])')"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT_STAMP" ] &&
+    "$VENV_PY" -c 'import temporalio, pytest, pytest_asyncio' >/dev/null 2>&1; then
+    echo "requirements already satisfied (stamp matches $REQUIREMENTS): skipping pip install"
+else
+    rm -f "$STAMP"
+    "$VENV_PY" -m pip install --quiet -r "$REQUIREMENTS"
+    echo "$WANT_STAMP" >"$STAMP"
+fi
+"$VENV_PY" -m pip list 2>/dev/null | grep -iE '^(temporalio|pytest|pytest-asyncio) ' || true
+
+# ---------------------------------------------------------------------------
+section "Rust: cargo test --workspace"
+cargo test --workspace
+
+# ---------------------------------------------------------------------------
+section "Rust: cargo build -p chronicle"
+cargo build -p chronicle
+export CHRONICLE_BIN="$CARGO_TARGET_DIR/debug/chronicle"
+[ -x "$CHRONICLE_BIN" ] || die "built binary not found at $CHRONICLE_BIN"
+echo "CHRONICLE_BIN=$CHRONICLE_BIN"
+
+# ---------------------------------------------------------------------------
+section "Python SDK end-to-end: pytest tests/python"
+# CHRONICLE_ADDRESS would make the tests skip starting the built server.
+unset CHRONICLE_ADDRESS
+pytest_rc=0
+"$VENV_PY" -m pytest tests/python -v "$@" || pytest_rc=$?
+case "$pytest_rc" in
+    0) ;;
+    5) die "pytest collected no tests (exit 5): treating as a failure" ;;
+    *) die "pytest failed (exit $pytest_rc)" ;;
+esac
+
+section "All tests passed"

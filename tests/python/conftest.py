@@ -1,0 +1,162 @@
+"""Fixtures for the Python end-to-end tests: start a Chronicle server, connect a client.
+
+Environment:
+  CHRONICLE_BIN      path to the chronicle binary (default: $CARGO_TARGET_DIR/debug/chronicle,
+                     CARGO_TARGET_DIR defaulting to /var/tmp/chronicle-target, then ./target).
+  CHRONICLE_ADDRESS  if set (host:port), use an already running server instead of starting one
+                     (handy for checking the tests against a reference Temporal dev server).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+from temporalio.client import Client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_RE = re.compile(r"^Chronicle gRPC listening on (127\.0\.0\.1:\d+)\s*$")
+STARTUP_TIMEOUT_S = 30.0
+NAMESPACE = "default"
+
+
+def _chronicle_bin() -> Path:
+    env = os.environ.get("CHRONICLE_BIN")
+    if env:
+        return Path(env)
+    target = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/chronicle-target")
+    for candidate in (Path(target) / "debug" / "chronicle", REPO_ROOT / "target" / "debug" / "chronicle"):
+        if candidate.exists():
+            return candidate
+    return Path(target) / "debug" / "chronicle"
+
+
+class ChronicleServer:
+    """A chronicle process; its output is drained by threads and kept for failure reports."""
+
+    def __init__(self, binary: Path, db_path: Path) -> None:
+        self.binary = binary
+        self.db_path = db_path
+        self.output: collections.deque[str] = collections.deque(maxlen=500)
+        self._ready = threading.Event()
+        self.address: str | None = None
+        self.proc: subprocess.Popen[str] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> str:
+        cmd = [
+            str(self.binary),
+            "server",
+            "start-dev",
+            "--port",
+            "0",
+            "--db-filename",
+            str(self.db_path),
+            "--log-level",
+            "warn",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=str(self.db_path.parent),
+        )
+        for stream, name, watch in ((self.proc.stdout, "stdout", True), (self.proc.stderr, "stderr", False)):
+            t = threading.Thread(target=self._drain, args=(stream, name, watch), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self._ready.wait(0.1):
+            if self.proc.poll() is not None:
+                # Give the drain threads a moment to collect the last lines.
+                for t in self._threads:
+                    t.join(timeout=1)
+                self.stop()
+                raise RuntimeError(
+                    f"chronicle exited with code {self.proc.returncode} before it was ready\n"
+                    f"command: {' '.join(cmd)}\n{self.tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"chronicle did not print 'Chronicle gRPC listening on 127.0.0.1:PORT' "
+                    f"within {STARTUP_TIMEOUT_S:.0f}s\ncommand: {' '.join(cmd)}\n{self.tail()}"
+                )
+        assert self.address is not None
+        return self.address
+
+    def _drain(self, stream, name: str, watch: bool) -> None:
+        for line in iter(stream.readline, ""):
+            line = line.rstrip("\n")
+            self.output.append(f"[{name}] {line}")
+            if watch and not self._ready.is_set():
+                m = READY_RE.match(line)
+                if m:
+                    self.address = m.group(1)
+                    self._ready.set()
+        stream.close()
+
+    def tail(self, n: int = 60) -> str:
+        lines = list(self.output)[-n:]
+        return "--- chronicle output (last %d lines) ---\n%s" % (len(lines), "\n".join(lines))
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chronicle_server() -> Iterator[str]:
+    """Start a Chronicle server (fresh SQLite file per test module); yield its host:port."""
+    external = os.environ.get("CHRONICLE_ADDRESS")
+    if external:
+        yield external
+        return
+
+    binary = _chronicle_bin()
+    if not binary.exists():
+        pytest.fail(
+            f"chronicle binary not found at {binary}; build it with `cargo build -p chronicle` "
+            f"or set CHRONICLE_BIN",
+            pytrace=False,
+        )
+    with tempfile.TemporaryDirectory(prefix="chronicle-pytest-") as tmp:
+        server = ChronicleServer(binary, Path(tmp) / "chronicle.db")
+        address = server.start()
+        try:
+            yield address
+        finally:
+            exited_early = server.proc is not None and server.proc.poll() is not None
+            server.stop()
+            if exited_early:
+                print(
+                    f"\nchronicle exited during the tests (code {server.proc.returncode})\n{server.tail()}",
+                    file=sys.stderr,
+                )
+
+
+@pytest.fixture
+async def client(chronicle_server: str) -> AsyncIterator[Client]:
+    """A Temporal Python SDK client connected to the server, namespace `default`."""
+    c = await Client.connect(chronicle_server, namespace=NAMESPACE)
+    yield c
