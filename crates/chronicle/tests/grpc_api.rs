@@ -1,0 +1,364 @@
+//! The gRPC surface driven directly (no SDK): request validation, error
+//! codes and Temporal error details, workflow-task timeouts and transient
+//! retries, unsupported commands, long-poll deadlines.
+
+#[path = "sdk_e2e/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use prost::Message;
+use server::TestServer;
+use std::time::{Duration, Instant};
+use temporalio_protos::google::rpc::Status as RpcStatus;
+use temporalio_protos::temporal::api::{
+    command::v1::{command, Command, CompleteWorkflowExecutionCommandAttributes, StartTimerCommandAttributes},
+    common::v1::{Payload, Payloads, WorkflowExecution, WorkflowType},
+    enums::v1::{CommandType, EventType, HistoryEventFilterType, WorkflowTaskFailedCause},
+    errordetails::v1::{NamespaceNotFoundFailure, WorkflowExecutionAlreadyStartedFailure},
+    history::v1::{history_event::Attributes, HistoryEvent},
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
+};
+use tonic::{transport::Channel, Code, Request};
+
+type Client = WorkflowServiceClient<Channel>;
+
+async fn client(server: &TestServer) -> Client {
+    let channel = Channel::from_shared(format!("http://{}", server.addr())).unwrap().connect().await.unwrap();
+    WorkflowServiceClient::new(channel)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
+fn start_request(id: &str, queue: &str) -> StartWorkflowExecutionRequest {
+    StartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: id.into(),
+        workflow_type: Some(WorkflowType { name: "RawWorkflow".into() }),
+        task_queue: Some(TaskQueue { name: queue.into(), ..Default::default() }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    }
+}
+
+fn poll_request(queue: &str) -> Request<PollWorkflowTaskQueueRequest> {
+    let mut r = Request::new(PollWorkflowTaskQueueRequest {
+        namespace: "default".into(),
+        task_queue: Some(TaskQueue { name: queue.into(), ..Default::default() }),
+        identity: "raw-test".into(),
+        ..Default::default()
+    });
+    r.set_timeout(Duration::from_secs(10));
+    r
+}
+
+async fn history(c: &mut Client, id: &str) -> Vec<HistoryEvent> {
+    let r = c
+        .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    r.history.unwrap().events
+}
+
+fn types(events: &[HistoryEvent]) -> Vec<EventType> {
+    events.iter().map(|e| EventType::try_from(e.event_type).unwrap()).collect()
+}
+
+fn detail<M: Message + Default>(status: &tonic::Status) -> M {
+    let rpc = RpcStatus::decode(status.details()).expect("grpc-status-details-bin present");
+    M::decode(rpc.details.first().expect("one detail").value.as_slice()).unwrap()
+}
+
+fn complete_command() -> Command {
+    Command {
+        command_type: CommandType::CompleteWorkflowExecution as i32,
+        attributes: Some(command::Attributes::CompleteWorkflowExecutionCommandAttributes(
+            CompleteWorkflowExecutionCommandAttributes { result: None },
+        )),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn system_info_and_namespaces() {
+    let server = TestServer::start_with_namespaces(&["extra"]).await;
+    let mut c = client(&server).await;
+    let info = c.get_system_info(GetSystemInfoRequest {}).await.unwrap().into_inner();
+    assert!(info.capabilities.unwrap().sdk_metadata);
+
+    let d = c.describe_namespace(DescribeNamespaceRequest { namespace: "extra".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(d.into_inner().namespace_info.unwrap().name, "extra");
+
+    let reg = |name: &str| RegisterNamespaceRequest { namespace: name.into(), ..Default::default() };
+    c.register_namespace(reg("fresh")).await.unwrap();
+    assert_eq!(c.register_namespace(reg("fresh")).await.unwrap_err().code(), Code::AlreadyExists);
+    assert_eq!(c.register_namespace(reg("bad name!")).await.unwrap_err().code(), Code::InvalidArgument);
+
+    let names: Vec<String> = c
+        .list_namespaces(ListNamespacesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .namespaces
+        .into_iter()
+        .map(|n| n.namespace_info.unwrap().name)
+        .collect();
+    for n in ["default", "extra", "fresh"] {
+        assert!(names.contains(&n.to_string()), "{names:?}");
+    }
+
+    let err = c
+        .describe_namespace(DescribeNamespaceRequest { namespace: "nope".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(detail::<NamespaceNotFoundFailure>(&err).namespace, "nope");
+}
+
+#[tokio::test]
+async fn malformed_requests_are_rejected() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+
+    let mut r = start_request("", "q");
+    assert_eq!(c.start_workflow_execution(r.clone()).await.unwrap_err().code(), Code::InvalidArgument);
+    r.workflow_id = "w".into();
+    r.workflow_type = None;
+    let err = c.start_workflow_execution(r.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("WorkflowType"), "{}", err.message());
+    r.workflow_type = Some(WorkflowType { name: "T".into() });
+    r.task_queue = None;
+    assert_eq!(c.start_workflow_execution(r.clone()).await.unwrap_err().code(), Code::InvalidArgument);
+
+    let mut big = start_request("big", "q");
+    big.input = Some(Payloads { payloads: vec![Payload { data: vec![7; 2 * 1024 * 1024 + 1], ..Default::default() }] });
+    let err = c.start_workflow_execution(big).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("exceeds"), "{}", err.message());
+
+    let mut other_ns = start_request("w", "q");
+    other_ns.namespace = "missing".into();
+    let err = c.start_workflow_execution(other_ns).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(detail::<NamespaceNotFoundFailure>(&err).namespace, "missing");
+
+    let err = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "never-started".into(), run_id: String::new() }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    let err = c
+        .respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: b"not a token".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    let err = c
+        .respond_activity_task_completed(RespondActivityTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: vec![],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Not built yet: UNIMPLEMENTED, naming the RPC.
+    let err = c.list_workflow_executions(ListWorkflowExecutionsRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(err.message().contains("ListWorkflowExecutions"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn start_dedupe_and_conflicts() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let first = start_request("dup", "q");
+    let run = c.start_workflow_execution(first.clone()).await.unwrap().into_inner().run_id;
+    // Same request id: the same run, not an error.
+    let again = c.start_workflow_execution(first.clone()).await.unwrap().into_inner();
+    assert_eq!(again.run_id, run);
+    // New request id: AlreadyStarted with the running run's id in the detail.
+    let err = c.start_workflow_execution(start_request("dup", "q")).await.unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let d: WorkflowExecutionAlreadyStartedFailure = detail(&err);
+    assert_eq!(d.run_id, run);
+    assert_eq!(d.start_request_id, first.request_id);
+    // USE_EXISTING returns the running run.
+    let mut use_existing = start_request("dup", "q");
+    use_existing.workflow_id_conflict_policy =
+        temporalio_protos::temporal::api::enums::v1::WorkflowIdConflictPolicy::UseExisting as i32;
+    let r = c.start_workflow_execution(use_existing).await.unwrap().into_inner();
+    assert_eq!(r.run_id, run);
+    assert!(!r.started);
+    // TERMINATE_EXISTING terminates it and starts a new run.
+    let mut terminate = start_request("dup", "q");
+    terminate.workflow_id_conflict_policy =
+        temporalio_protos::temporal::api::enums::v1::WorkflowIdConflictPolicy::TerminateExisting as i32;
+    let new_run = c.start_workflow_execution(terminate).await.unwrap().into_inner().run_id;
+    assert_ne!(new_run, run);
+    let old = c
+        .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "dup".into(), run_id: run.clone() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .history
+        .unwrap()
+        .events;
+    assert_eq!(types(&old).last(), Some(&EventType::WorkflowExecutionTerminated));
+    // REJECT_DUPLICATE on a closed run.
+    c.terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: "dup".into(), run_id: String::new() }),
+        reason: "test".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut reject = start_request("dup", "q");
+    reject.workflow_id_reuse_policy =
+        temporalio_protos::temporal::api::enums::v1::WorkflowIdReusePolicy::RejectDuplicate as i32;
+    assert_eq!(c.start_workflow_execution(reject).await.unwrap_err().code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn workflow_task_timeout_then_transient_retry() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let mut r = start_request("wft-timeout", "tq-timeout");
+    r.workflow_task_timeout = Some(prost_types::Duration { seconds: 1, nanos: 0 });
+    c.start_workflow_execution(r).await.unwrap();
+
+    let task = c.poll_workflow_task_queue(poll_request("tq-timeout")).await.unwrap().into_inner();
+    assert_eq!(task.attempt, 1);
+    assert_eq!(task.started_event_id, 3);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // Too late: the task timed out.
+    let err = c
+        .respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: task.task_token.clone(),
+            commands: vec![complete_command()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    // Attempt 2 is transient: its Scheduled/Started ride on the poll response only.
+    let retry = c.poll_workflow_task_queue(poll_request("tq-timeout")).await.unwrap().into_inner();
+    assert_eq!(retry.attempt, 2);
+    let events = retry.history.unwrap().events;
+    assert_eq!(
+        types(&events),
+        vec![
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskTimedOut,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+        ]
+    );
+    assert_eq!(events.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(types(&history(&mut c, "wft-timeout").await).len(), 4, "transient events are not persisted");
+
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        namespace: "default".into(),
+        task_token: retry.task_token,
+        commands: vec![complete_command()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let events = history(&mut c, "wft-timeout").await;
+    assert_eq!(
+        types(&events)[4..],
+        [
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskCompleted,
+            EventType::WorkflowExecutionCompleted
+        ]
+    );
+    let Some(Attributes::WorkflowTaskScheduledEventAttributes(a)) = &events[4].attributes else { panic!() };
+    assert_eq!(a.attempt, 2);
+}
+
+#[tokio::test]
+async fn unsupported_command_fails_the_workflow_task() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("bad-command", "tq-bad")).await.unwrap();
+    let task = c.poll_workflow_task_queue(poll_request("tq-bad")).await.unwrap().into_inner();
+    let timer = Command {
+        command_type: CommandType::StartTimer as i32,
+        attributes: Some(command::Attributes::StartTimerCommandAttributes(StartTimerCommandAttributes {
+            timer_id: "t".into(),
+            start_to_fire_timeout: Some(prost_types::Duration { seconds: 1, nanos: 0 }),
+        })),
+        ..Default::default()
+    };
+    let err = c
+        .respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: task.task_token,
+            commands: vec![timer],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("StartTimer"), "{}", err.message());
+    let events = history(&mut c, "bad-command").await;
+    let last = events.last().unwrap();
+    let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &last.attributes else { panic!("{last:?}") };
+    assert_eq!(a.cause, WorkflowTaskFailedCause::BadStartTimerAttributes as i32);
+    assert!(a.failure.as_ref().unwrap().message.contains("StartTimer"));
+}
+
+#[tokio::test]
+async fn long_polls_answer_before_the_deadline() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("waiting", "tq-nobody")).await.unwrap();
+    let mut r = Request::new(GetWorkflowExecutionHistoryRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution { workflow_id: "waiting".into(), run_id: String::new() }),
+        wait_new_event: true,
+        history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
+        ..Default::default()
+    });
+    r.set_timeout(Duration::from_secs(3));
+    let began = Instant::now();
+    let resp = c.get_workflow_execution_history(r).await.unwrap().into_inner();
+    assert!(began.elapsed() < Duration::from_secs(3));
+    assert!(resp.history.unwrap().events.is_empty());
+    assert!(!resp.next_page_token.is_empty(), "a token to poll again with");
+
+    // An empty poll on a queue with no work, answered before the deadline.
+    let mut poll = poll_request("tq-empty");
+    poll.set_timeout(Duration::from_secs(3));
+    let began = Instant::now();
+    let resp = c.poll_workflow_task_queue(poll).await.unwrap().into_inner();
+    assert!(began.elapsed() < Duration::from_secs(3));
+    assert!(resp.task_token.is_empty());
+}

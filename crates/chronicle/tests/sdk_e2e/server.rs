@@ -1,0 +1,155 @@
+//! `TestServer`: runs the real `chronicle` binary as a child process.
+//!
+//! The server is started with `server start-dev --port 0 --db-filename <tmp>/chronicle.db
+//! --log-level warn`; the listening address is taken from the stdout line
+//! `Chronicle gRPC listening on 127.0.0.1:PORT`. The child is SIGKILLed on drop, can be
+//! SIGKILLed explicitly ([`TestServer::kill`]) and restarted on the same database file
+//! ([`TestServer::restart`]); the restarted server normally listens on a different port.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// Prefix of the stdout line announcing the bound address.
+const LISTENING_PREFIX: &str = "Chronicle gRPC listening on ";
+/// How long to wait for the listening line after spawning the binary.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestServer {
+    child: Option<Child>,
+    addr: SocketAddr,
+    db_path: PathBuf,
+    extra_namespaces: Vec<String>,
+    /// How many times the binary has been spawned (1 = initial start).
+    generation: u32,
+    // Keeps the temp dir (and the db file) alive for the whole test; dropped last.
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh temp database file with only the `default` namespace.
+    pub async fn start() -> Self {
+        Self::start_with_namespaces(&[]).await
+    }
+
+    /// Starts a server on a fresh temp database file, passing `--namespace NAME` for each entry.
+    pub async fn start_with_namespaces(namespaces: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("chronicle-e2e-")
+            .tempdir()
+            .expect("create temp dir");
+        let db_path = dir.path().join("chronicle.db");
+        let extra_namespaces: Vec<String> = namespaces.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn_server(&db_path, &extra_namespaces, 1).await;
+        Self {
+            child: Some(child),
+            addr,
+            db_path,
+            extra_namespaces,
+            generation: 1,
+            _dir: dir,
+        }
+    }
+
+    /// Address the current server process listens on. Changes after [`Self::restart`].
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// SIGKILLs the server process (no graceful shutdown) and reaps it. No-op if not running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // `Child::kill` sends SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILLs the running process (if any) and starts a new one on the same database file.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.generation += 1;
+        let (child, addr) = spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
+        self.child = Some(child);
+        self.addr = addr;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn spawn_server(db_path: &Path, namespaces: &[String], generation: u32) -> (Child, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
+    cmd.args(["server", "start-dev", "--port", "0", "--db-filename"])
+        .arg(db_path);
+    for ns in namespaces {
+        cmd.arg("--namespace").arg(ns);
+    }
+    cmd.args(["--log-level", "warn"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("failed to spawn {}: {e}", env!("CARGO_BIN_EXE_chronicle")));
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("piped stdout");
+
+    // A plain thread reads stdout for the whole life of the process: it reports the listening
+    // address once, and keeps draining (and echoing to stderr) afterwards so the child never
+    // blocks on a full pipe.
+    let (tx, rx) = mpsc::channel::<SocketAddr>();
+    std::thread::Builder::new()
+        .name(format!("chronicle-stdout-{pid}"))
+        .spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[chronicle pid={pid} gen={generation}] {line}");
+                if let Some(rest) = line.trim().strip_prefix(LISTENING_PREFIX)
+                    && let Ok(addr) = rest.trim().parse::<SocketAddr>()
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr);
+                }
+            }
+            // EOF: dropping `tx` (if still present) tells the waiter the process went away.
+        })
+        .expect("spawn stdout reader thread");
+
+    let waited = tokio::task::spawn_blocking(move || rx.recv_timeout(STARTUP_TIMEOUT))
+        .await
+        .expect("join stdout waiter");
+    match waited {
+        Ok(addr) => (child, addr),
+        Err(err) => {
+            let status = child.try_wait().ok().flatten();
+            let _ = child.kill();
+            let _ = child.wait();
+            let why = match err {
+                mpsc::RecvTimeoutError::Timeout => {
+                    format!("no `{LISTENING_PREFIX}ADDR` line on stdout within {STARTUP_TIMEOUT:?}")
+                }
+                mpsc::RecvTimeoutError::Disconnected => {
+                    format!("stdout closed before the listening line (exit status: {status:?})")
+                }
+            };
+            panic!(
+                "chronicle server (db {}) failed to start: {why}",
+                db_path.display()
+            );
+        }
+    }
+}
