@@ -36,8 +36,10 @@ pub(crate) fn started(
     attempt: i32,
     identity: String,
     request_id: String,
+    worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
 ) -> Result<(), EngineError> {
     let mut info = current(ctx, scheduled_event_id, attempt)?;
+    info.started_worker_version = worker_version;
     if info.is_started() {
         return Err(EngineError::ActivityTaskNotFound);
     }
@@ -66,6 +68,7 @@ fn write_started(ctx: &mut Ctx, info: &ActivityInfo) -> Option<i64> {
         request_id: info.started_request_id.clone(),
         attempt: info.attempt,
         last_failure: info.last_failure.clone(),
+        worker_version: info.started_worker_version.clone(),
         ..Default::default()
     };
     // Written late, stamped with when the attempt really started.

@@ -1,7 +1,7 @@
 //! The single entry point for everything that happens to an existing run.
 
 use crate::activity;
-use crate::api::{enums::v1::WorkflowExecutionStatus, history::v1::*};
+use crate::api::{enums::v1::{TaskQueueKind, WorkflowExecutionStatus}, history::v1::*};
 use crate::commands::activity_dispatch_tasks;
 use crate::events::{wft_timeout_fire_at, Ctx};
 use crate::state::MutableState;
@@ -21,15 +21,15 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
     }
     let mut ctx = Ctx::new(state.clone(), now);
     match input {
-        Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
-            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id)?
+        Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
+            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?
         }
         Input::WorkflowTaskCompleted(done) => workflow_task::completed(&mut ctx, *done)?,
         Input::WorkflowTaskFailed { scheduled_event_id, attempt, cause, failure, identity, binary_checksum } => {
             workflow_task::failed(&mut ctx, scheduled_event_id, attempt, cause, failure, identity, binary_checksum)?
         }
-        Input::ActivityTaskStarted { scheduled_event_id, attempt, identity, request_id } => {
-            activity::started(&mut ctx, scheduled_event_id, attempt, identity, request_id)?
+        Input::ActivityTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
+            activity::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?
         }
         Input::ActivityTaskCompleted { scheduled_event_id, attempt, result, identity } => {
             activity::completed(&mut ctx, scheduled_event_id, attempt, result, identity)?
@@ -58,6 +58,9 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
     match kind {
         TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt } => {
             workflow_task::timed_out(ctx, scheduled_event_id, attempt)
+        }
+        TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt } => {
+            workflow_task::sticky_timed_out(ctx, scheduled_event_id, attempt)
         }
         TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type } => {
             activity::timed_out(ctx, scheduled_event_id, attempt, timeout_type)
@@ -100,11 +103,28 @@ impl MutableState {
                     }));
                 }
             } else {
+                let sticky = wt.task_queue.as_ref().is_some_and(|t| t.kind == TaskQueueKind::Sticky as i32);
                 tasks.push(Task::WorkflowTask {
                     task_queue: wt.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+                    sticky,
                     scheduled_event_id: wt.scheduled_event_id,
                     attempt: wt.attempt,
                 });
+                if sticky {
+                    // The worker may be gone: the sticky deadline still stands.
+                    let timeout = self
+                        .sticky_schedule_to_start_timeout
+                        .filter(|d| time::is_set(Some(d)))
+                        .unwrap_or(time::dur_secs(10));
+                    let since = wt.scheduled_time.unwrap_or_default();
+                    tasks.push(Task::Timer(TimerTask {
+                        fire_at: time::add(&since, &timeout),
+                        kind: TimerKind::StickyScheduleToStartTimeout {
+                            scheduled_event_id: wt.scheduled_event_id,
+                            attempt: wt.attempt,
+                        },
+                    }));
+                }
             }
         }
         for info in self.activities.values() {

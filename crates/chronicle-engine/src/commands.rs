@@ -222,7 +222,7 @@ fn schedule_activity(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, co
         heartbeat_timeout: Some(heartbeat),
         workflow_task_completed_event_id: completed_id,
         retry_policy: Some(retry_policy.clone()),
-        use_workflow_build_id: false,
+        use_workflow_build_id: a.use_workflow_build_id,
         priority: a.priority.clone(),
     });
     let info = ActivityInfo {

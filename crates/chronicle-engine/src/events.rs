@@ -106,19 +106,21 @@ impl Ctx {
         if self.state.workflow_task.is_some() || !self.state.is_running() {
             return;
         }
-        let started = self.state.started.clone().unwrap_or_default();
-        let task_queue = TaskQueue {
+        let transient = attempt > 1;
+        // Retries always go to the normal queue: failures clear stickiness.
+        let sticky = self.state.sticky_task_queue.clone().filter(|_| !transient);
+        let task_queue = sticky.clone().unwrap_or_else(|| TaskQueue {
             name: self.state.task_queue_name().to_string(),
             kind: TaskQueueKind::Normal as i32,
             normal_name: String::new(),
-        };
-        let transient = attempt > 1;
+        });
+        let start_to_close_timeout = Some(workflow_task_timeout(&self.state, attempt));
         let scheduled_event_id = if transient {
             self.state.next_event_id
         } else {
             self.add(WorkflowTaskScheduledEventAttributes {
                 task_queue: Some(task_queue.clone()),
-                start_to_close_timeout: started.workflow_task_timeout,
+                start_to_close_timeout,
                 attempt,
             })
         };
@@ -129,12 +131,25 @@ impl Ctx {
             scheduled_time: Some(self.now),
             started_time: None,
             task_queue: Some(task_queue.clone()),
-            start_to_close_timeout: started.workflow_task_timeout,
+            start_to_close_timeout,
             identity: String::new(),
             request_id: String::new(),
             transient,
         });
-        self.tasks.push(Task::WorkflowTask { task_queue: task_queue.name, scheduled_event_id, attempt });
+        if sticky.is_some() {
+            let timeout = self.state.sticky_schedule_to_start_timeout.filter(|d| time::is_set(Some(d)));
+            let timeout = timeout.unwrap_or(time::dur_secs(DEFAULT_STICKY_SCHEDULE_TO_START_SECS));
+            self.timer(
+                time::add(&self.now, &timeout),
+                TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt },
+            );
+        }
+        self.tasks.push(Task::WorkflowTask {
+            task_queue: task_queue.name,
+            sticky: sticky.is_some(),
+            scheduled_event_id,
+            attempt,
+        });
     }
 
     pub fn timer(&mut self, fire_at: Timestamp, kind: TimerKind) {
@@ -156,9 +171,18 @@ impl Ctx {
 
     /// Writes the Scheduled and Started events of a transient workflow task,
     /// which become real once it ends with an event of its own.
-    pub fn persist_transient_workflow_task(&mut self) {
-        let Some(wt) = self.state.workflow_task.clone().filter(|wt| wt.transient) else { return };
-        for event in transient_workflow_task_events(&self.state, &wt) {
+    pub fn persist_transient_workflow_task(
+        &mut self,
+        identity: &str,
+        worker_version: Option<&crate::api::common::v1::WorkerVersionStamp>,
+    ) {
+        let Some(mut wt) = self.state.workflow_task.clone().filter(|wt| wt.transient) else { return };
+        // As Temporal: the Started event names whoever ended the task.
+        wt.identity = identity.to_string();
+        for mut event in transient_workflow_task_events(&self.state, &wt) {
+            if let Some(Attributes::WorkflowTaskStartedEventAttributes(a)) = event.attributes.as_mut() {
+                a.worker_version = worker_version.cloned();
+            }
             self.append(event);
         }
         if let Some(wt) = self.state.workflow_task.as_mut() {
@@ -175,6 +199,24 @@ impl Ctx {
         self.state.activities.clear();
         self.state.buffered_events.clear();
     }
+}
+
+const DEFAULT_STICKY_SCHEDULE_TO_START_SECS: i64 = 10;
+/// After this many attempts a failing workflow task gets more time per
+/// attempt (Temporal's backoff: 5 s doubling, at most 10 min extra).
+const WFT_BACKOFF_MIN_ATTEMPTS: i32 = 3;
+const WFT_BACKOFF_INITIAL_SECS: i64 = 5;
+const WFT_BACKOFF_MAX_SECS: i64 = 600;
+
+/// The start-to-close timeout of a workflow task attempt.
+pub(crate) fn workflow_task_timeout(state: &MutableState, attempt: i32) -> prost_types::Duration {
+    let base = state.started.as_ref().and_then(|s| s.workflow_task_timeout).unwrap_or_default();
+    if attempt <= WFT_BACKOFF_MIN_ATTEMPTS {
+        return base;
+    }
+    let exp = (attempt - WFT_BACKOFF_MIN_ATTEMPTS - 1).min(20) as u32;
+    let extra = (WFT_BACKOFF_INITIAL_SECS.saturating_mul(1i64 << exp)).min(WFT_BACKOFF_MAX_SECS);
+    time::dur_from_nanos(time::dur_nanos(&base) + time::dur_nanos(&time::dur_secs(extra)))
 }
 
 /// Placeholder for a reference to a buffered event (Temporal's value).

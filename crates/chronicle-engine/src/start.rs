@@ -83,8 +83,9 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
             normal_name: String::new(),
         }),
         input: args.input,
-        workflow_execution_timeout: args.execution_timeout,
-        workflow_run_timeout: args.run_timeout,
+        // Unset stays unset, as Temporal writes it.
+        workflow_execution_timeout: args.execution_timeout.filter(|d| time::is_set(Some(d))),
+        workflow_run_timeout: args.run_timeout.filter(|d| time::is_set(Some(d))),
         workflow_task_timeout: args.task_timeout,
         original_execution_run_id: args.run_id.clone(),
         identity: args.identity,

@@ -62,6 +62,12 @@ pub struct MutableState {
     /// Id of the close event once the run is closed.
     #[prost(int64, tag = "18")]
     pub close_event_id: i64,
+    /// The worker's own queue for this run's workflow tasks, set by the
+    /// last completion's sticky attributes (Temporal's sticky execution).
+    #[prost(message, optional, tag = "19")]
+    pub sticky_task_queue: Option<TaskQueue>,
+    #[prost(message, optional, tag = "20")]
+    pub sticky_schedule_to_start_timeout: Option<Duration>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -149,6 +155,9 @@ pub struct ActivityInfo {
     pub priority: Option<Priority>,
     #[prost(string, tag = "24")]
     pub last_worker_identity: String,
+    /// Version stamp of the worker running the current attempt.
+    #[prost(message, optional, tag = "25")]
+    pub started_worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
 }
 
 impl ActivityInfo {

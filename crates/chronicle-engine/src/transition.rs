@@ -15,7 +15,13 @@ use prost_types::Timestamp;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// A worker polled the workflow task scheduled at `scheduled_event_id`.
-    WorkflowTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    WorkflowTaskStarted {
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: String,
+        request_id: String,
+        worker_version: Option<WorkerVersionStamp>,
+    },
     WorkflowTaskCompleted(Box<WorkflowTaskCompletion>),
     WorkflowTaskFailed {
         scheduled_event_id: i64,
@@ -26,7 +32,13 @@ pub enum Input {
         binary_checksum: String,
     },
     /// A worker polled the activity task scheduled at `scheduled_event_id`.
-    ActivityTaskStarted { scheduled_event_id: i64, attempt: i32, identity: String, request_id: String },
+    ActivityTaskStarted {
+        scheduled_event_id: i64,
+        attempt: i32,
+        identity: String,
+        request_id: String,
+        worker_version: Option<WorkerVersionStamp>,
+    },
     ActivityTaskCompleted { scheduled_event_id: i64, attempt: i32, result: Option<Payloads>, identity: String },
     ActivityTaskFailed {
         scheduled_event_id: i64,
@@ -53,13 +65,15 @@ pub struct WorkflowTaskCompletion {
     pub metering_metadata: Option<MeteringMetadata>,
     pub worker_version: Option<WorkerVersionStamp>,
     pub force_create_new_workflow_task: bool,
+    pub sticky_attributes: Option<crate::api::taskqueue::v1::StickyExecutionAttributes>,
 }
 
 /// Work the server must do once the transition is durable.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Task {
     /// Offer the workflow task to pollers of `task_queue`.
-    WorkflowTask { task_queue: String, scheduled_event_id: i64, attempt: i32 },
+    /// `sticky`: the queue is a worker's sticky queue.
+    WorkflowTask { task_queue: String, sticky: bool, scheduled_event_id: i64, attempt: i32 },
     /// Offer the activity task to pollers of `task_queue` from `visible_at`
     /// on (later than now during retry backoff).
     ActivityTask(ActivityTaskDispatch),
@@ -85,6 +99,9 @@ pub struct TimerTask {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimerKind {
     WorkflowTaskTimeout { scheduled_event_id: i64, attempt: i32 },
+    /// Nobody took a task from a sticky queue in time: move it to the
+    /// normal queue.
+    StickyScheduleToStartTimeout { scheduled_event_id: i64, attempt: i32 },
     ActivityTimeout { scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType },
     WorkflowRunTimeout,
 }

@@ -26,6 +26,7 @@ pub(crate) fn started(
     attempt: i32,
     identity: String,
     request_id: String,
+    worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
 ) -> Result<(), EngineError> {
     let mut wt = current(ctx, scheduled_event_id, attempt)?;
     if wt.is_started() {
@@ -43,6 +44,7 @@ pub(crate) fn started(
             identity,
             request_id,
             history_size_bytes: ctx.state.history_size_bytes,
+            worker_version,
             ..Default::default()
         })
     };
@@ -65,7 +67,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         fail_by_server(ctx, &wt, rejection.cause, rejection.message, &done.identity);
         return Ok(());
     }
-    ctx.persist_transient_workflow_task();
+    ctx.persist_transient_workflow_task(&done.identity, done.worker_version.as_ref());
     let completed_id = ctx.add(WorkflowTaskCompletedEventAttributes {
         scheduled_event_id: wt.scheduled_event_id,
         started_event_id: wt.started_event_id,
@@ -78,6 +80,19 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     });
     ctx.state.last_completed_wft_started_event_id = wt.started_event_id;
     ctx.state.workflow_task = None;
+    // The worker asks for its next tasks on its own queue, or for none.
+    match done.sticky_attributes.as_ref().and_then(|a| a.worker_task_queue.clone()).filter(|q| !q.name.is_empty()) {
+        Some(mut queue) => {
+            queue.kind = crate::api::enums::v1::TaskQueueKind::Sticky as i32;
+            if queue.normal_name.is_empty() {
+                queue.normal_name = ctx.state.task_queue_name().to_string();
+            }
+            ctx.state.sticky_task_queue = Some(queue);
+            ctx.state.sticky_schedule_to_start_timeout =
+                done.sticky_attributes.as_ref().and_then(|a| a.schedule_to_start_timeout);
+        }
+        None => clear_sticky(ctx),
+    }
     for command in done.commands {
         commands::apply(ctx, command, completed_id);
     }
@@ -99,7 +114,7 @@ fn fail_by_server(
     message: String,
     identity: &str,
 ) {
-    ctx.persist_transient_workflow_task();
+    ctx.persist_transient_workflow_task(identity, None);
     ctx.add(WorkflowTaskFailedEventAttributes {
         scheduled_event_id: wt.scheduled_event_id,
         started_event_id: wt.started_event_id,
@@ -108,7 +123,8 @@ fn fail_by_server(
         identity: identity.to_string(),
         ..Default::default()
     });
-    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    let next = next_attempt_after_failure(ctx, wt);
+    ctx.after_workflow_task_ended(Some(next));
     ctx.outcome = Outcome::WorkflowTaskRejected { message };
 }
 
@@ -149,7 +165,8 @@ pub(crate) fn failed(
             ..Default::default()
         });
     }
-    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    let next = next_attempt_after_failure(ctx, &wt);
+    ctx.after_workflow_task_ended(Some(next));
     Ok(())
 }
 
@@ -165,8 +182,44 @@ pub(crate) fn timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) ->
             timeout_type: TimeoutType::StartToClose as i32,
         });
     }
-    ctx.after_workflow_task_ended(Some(wt.attempt + 1));
+    let next = next_attempt_after_failure(ctx, &wt);
+    ctx.after_workflow_task_ended(Some(next));
     Ok(())
+}
+
+/// Nobody polled the sticky queue in time: WorkflowTaskTimedOut
+/// (SCHEDULE_TO_START), stickiness dropped, the task goes to the normal
+/// queue with the same attempt.
+pub(crate) fn sticky_timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) -> Result<(), EngineError> {
+    let wt = current(ctx, scheduled_event_id, attempt).map_err(|_| EngineError::StaleTimer)?;
+    if wt.is_started() || wt.transient || ctx.state.sticky_task_queue.is_none() {
+        return Err(EngineError::StaleTimer);
+    }
+    ctx.add(WorkflowTaskTimedOutEventAttributes {
+        scheduled_event_id,
+        started_event_id: 0,
+        timeout_type: TimeoutType::ScheduleToStart as i32,
+    });
+    clear_sticky(ctx);
+    ctx.after_workflow_task_ended(Some(1));
+    Ok(())
+}
+
+fn clear_sticky(ctx: &mut Ctx) {
+    ctx.state.sticky_task_queue = None;
+    ctx.state.sticky_schedule_to_start_timeout = None;
+}
+
+/// As Temporal: a task that fails on a sticky queue is retried once on the
+/// normal queue as attempt 1 (the worker may just have lost its cache);
+/// otherwise the attempt goes up.
+fn next_attempt_after_failure(ctx: &mut Ctx, wt: &WorkflowTaskInfo) -> i32 {
+    if ctx.state.sticky_task_queue.is_some() {
+        clear_sticky(ctx);
+        1
+    } else {
+        wt.attempt + 1
+    }
 }
 
 /// Before a run is force-closed (terminate, timeout): an in-flight workflow
@@ -176,7 +229,7 @@ pub(crate) fn fail_for_force_close(ctx: &mut Ctx) {
         ctx.state.workflow_task = None;
         return;
     };
-    ctx.persist_transient_workflow_task();
+    ctx.persist_transient_workflow_task(&wt.identity, None);
     ctx.add(WorkflowTaskFailedEventAttributes {
         scheduled_event_id: wt.scheduled_event_id,
         started_event_id: wt.started_event_id,

@@ -185,9 +185,15 @@ impl History {
                 attempt: 0,
             };
             match task {
-                Task::WorkflowTask { task_queue, scheduled_event_id, attempt } => {
+                Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
                     let key = QueueKey { namespace: state.namespace.clone(), name: task_queue, activity: false };
-                    self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+                    if sticky && self.matching.is_closed(&key) {
+                        // The worker said goodbye: go to the normal queue now
+                        // rather than after the sticky timeout.
+                        self.fire_soon(base, TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt });
+                    } else {
+                        self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+                    }
                 }
                 Task::ActivityTask(a) => {
                     let key = QueueKey { namespace: state.namespace.clone(), name: a.task_queue, activity: true };
@@ -215,6 +221,28 @@ impl History {
                     });
                 }
             }
+        }
+    }
+
+    fn fire_soon(&self, task: MatchTask, kind: TimerKind) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            if let Some(history) = me.upgrade() {
+                history.fire_timer(&task.namespace, &task.workflow_id, &task.run_id, kind).await;
+            }
+        });
+    }
+
+    /// A worker shut down: its sticky queue is closed, and the tasks waiting
+    /// there move to the normal queue at once.
+    pub fn close_sticky_queue(&self, namespace: &str, name: &str) {
+        let key = QueueKey { namespace: namespace.to_string(), name: name.to_string(), activity: false };
+        for task in self.matching.close(&key) {
+            let kind = TimerKind::StickyScheduleToStartTimeout {
+                scheduled_event_id: task.scheduled_event_id,
+                attempt: task.attempt,
+            };
+            self.fire_soon(task, kind);
         }
     }
 

@@ -44,6 +44,8 @@ struct Queue {
 #[derive(Default)]
 pub struct Matching {
     queues: Mutex<HashMap<QueueKey, Queue>>,
+    /// Sticky queues of workers that shut down.
+    closed: Mutex<std::collections::HashSet<QueueKey>>,
 }
 
 impl Matching {
@@ -79,6 +81,17 @@ impl Matching {
         let guard = WaiterGuard { matching: self.clone(), key: key.clone(), waiter };
         let _ = tokio::time::timeout_at(deadline, guard.waiter.notify.notified()).await;
         guard.finish()
+    }
+
+    /// Closes a queue nobody will poll again; returns the tasks it held.
+    pub fn close(&self, key: &QueueKey) -> Vec<MatchTask> {
+        self.closed.lock().unwrap().insert(key.clone());
+        let mut queues = self.queues.lock().unwrap();
+        queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
+    }
+
+    pub fn is_closed(&self, key: &QueueKey) -> bool {
+        self.closed.lock().unwrap().contains(key)
     }
 
     /// Tasks waiting in a queue (backlog hint for pollers).

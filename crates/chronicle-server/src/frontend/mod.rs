@@ -193,8 +193,11 @@ impl WorkflowService for Frontend {
         Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
-        // Nothing to release: sticky queues are served from the normal queue.
-        self.check_namespace(&r.get_ref().namespace)?;
+        let r = r.into_inner();
+        self.check_namespace(&r.namespace)?;
+        if !r.sticky_task_queue.is_empty() {
+            self.history.close_sticky_queue(&r.namespace, &r.sticky_task_queue);
+        }
         Ok(Response::new(Default::default()))
     }
 }

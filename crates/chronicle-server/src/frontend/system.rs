@@ -18,8 +18,10 @@ const CLUSTER_NAME: &str = "active";
 impl Frontend {
     pub(super) fn system_info(&self, _: GetSystemInfoRequest) -> Result<GetSystemInfoResponse, Status> {
         // Only what Chronicle really does: SDK metadata is stored on
-        // WorkflowTaskCompleted, failures are stored verbatim, and the last
-        // heartbeat details of a failed activity are kept.
+        // WorkflowTaskCompleted, failures are stored verbatim, the last
+        // heartbeat details of a failed activity are kept, and workers'
+        // build-id stamps are recorded as Temporal records them (versioned
+        // routing itself, `use_versioning`, is refused as unimplemented).
         Ok(GetSystemInfoResponse {
             server_version: SERVER_VERSION.to_string(),
             capabilities: Some(Capabilities {
@@ -27,6 +29,7 @@ impl Frontend {
                 encoded_failure_attributes: true,
                 activity_failure_include_heartbeat: true,
                 internal_error_differentiation: true,
+                build_id_based_versioning: true,
                 ..Default::default()
             }),
         })

@@ -8,8 +8,8 @@ use crate::matching::{MatchTask, QueueKey};
 use crate::tokens::TaskToken;
 use chronicle_engine::{
     api::{
-        common::v1::{Payloads, WorkflowExecution, WorkflowType},
-        enums::v1::{TaskQueueKind, WorkflowTaskFailedCause},
+        common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
+        enums::v1::WorkflowTaskFailedCause,
         failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
         history::v1::History as HistoryProto,
         taskqueue::v1::TaskQueue,
@@ -34,15 +34,23 @@ pub(super) struct ActivityTarget {
     attempt: i32,
 }
 
-fn queue_name(tq: &Option<TaskQueue>) -> Result<Option<String>, Status> {
+/// A worker's sticky queue is polled by name like any other; tasks land
+/// there only for runs that worker completed last (see history.rs).
+fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
     let tq = tq.as_ref().filter(|t| !t.name.is_empty()).ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
-    if tq.kind == TaskQueueKind::Sticky as i32 {
-        // Chronicle has no sticky dispatch: a sticky poller serves the
-        // normal queue, and every task carries the full history, which the
-        // core SDK accepts whether or not the run is cached.
-        return Ok((!tq.normal_name.is_empty()).then(|| tq.normal_name.clone()));
+    Ok(tq.name.clone())
+}
+
+/// The stamp Temporal records for a poller: its build id. Versioned routing
+/// (`use_versioning`) is not built, and refused rather than ignored.
+fn version_stamp(caps: &Option<WorkerVersionCapabilities>) -> Result<Option<WorkerVersionStamp>, Status> {
+    match caps {
+        Some(c) if c.use_versioning => {
+            Err(Status::unimplemented("Worker versioning (use_versioning) is not implemented by Chronicle yet."))
+        }
+        Some(c) => Ok(Some(WorkerVersionStamp { build_id: c.build_id.clone(), use_versioning: false })),
+        None => Ok(None),
     }
-    Ok(Some(tq.name.clone()))
 }
 
 fn server_failure(message: &str) -> Failure {
@@ -60,13 +68,11 @@ impl Frontend {
         deadline: Instant,
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
         self.check_namespace(&r.namespace)?;
-        let Some(name) = queue_name(&r.task_queue)? else {
-            tokio::time::sleep_until(deadline).await;
-            return Ok(Default::default());
-        };
+        let name = queue_name(&r.task_queue)?;
+        let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
         while let Some(task) = self.matching.poll(&key, deadline).await {
-            match self.start_workflow_task(&key, &task, &r.identity).await {
+            match self.start_workflow_task(&key, &task, &r.identity, stamp.clone()).await {
                 Ok(response) => return Ok(response),
                 Err(HistoryError::Engine(_)) => continue, // stale task: already started, timed out or closed
                 Err(e) => {
@@ -83,12 +89,14 @@ impl Frontend {
         key: &QueueKey,
         task: &MatchTask,
         identity: &str,
+        worker_version: Option<WorkerVersionStamp>,
     ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
         let input = Input::WorkflowTaskStarted {
             scheduled_event_id: task.scheduled_event_id,
             attempt: task.attempt,
             identity: identity.to_string(),
             request_id: uuid::Uuid::new_v4().to_string(),
+            worker_version,
         };
         let t = self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await?;
         let Outcome::WorkflowTaskStarted { started_event_id, transient_events } = t.outcome else {
@@ -129,6 +137,9 @@ impl Frontend {
     ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
         let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
         self.check_namespace(&token.namespace)?;
+        if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) {
+            return Err(Status::unimplemented("Worker versioning (use_versioning) is not implemented by Chronicle yet."));
+        }
         if !r.messages.is_empty() {
             return Err(Status::unimplemented("Workflow update protocol messages are not implemented by Chronicle yet."));
         }
@@ -142,6 +153,7 @@ impl Frontend {
             metering_metadata: r.metering_metadata,
             worker_version: r.worker_version_stamp,
             force_create_new_workflow_task: r.force_create_new_workflow_task,
+            sticky_attributes: r.sticky_attributes,
         };
         let input = Input::WorkflowTaskCompleted(Box::new(done));
         let t = self
@@ -187,10 +199,8 @@ impl Frontend {
         deadline: Instant,
     ) -> Result<PollActivityTaskQueueResponse, Status> {
         self.check_namespace(&r.namespace)?;
-        let Some(name) = queue_name(&r.task_queue)? else {
-            tokio::time::sleep_until(deadline).await;
-            return Ok(Default::default());
-        };
+        let name = queue_name(&r.task_queue)?;
+        let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
         while let Some(task) = self.matching.poll(&key, deadline).await {
             let input = Input::ActivityTaskStarted {
@@ -198,6 +208,7 @@ impl Frontend {
                 attempt: task.attempt,
                 identity: r.identity.clone(),
                 request_id: uuid::Uuid::new_v4().to_string(),
+                worker_version: stamp.clone(),
             };
             let t = match self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
                 Ok(t) => t,

@@ -1,0 +1,164 @@
+"""A reference Temporal dev server (the official `temporal server start-dev`) for differential tests.
+
+Environment:
+  TEMPORAL_BIN     path to the `temporal` CLI (default: $CHRONICLE_VENV/bin/temporal, then
+                   /var/tmp/chronicle-venv/bin/temporal).
+  CHRONICLE_VENV   the virtualenv the test script installs the CLI into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+NAMESPACE = "default"
+STARTUP_TIMEOUT_S = 30.0
+
+
+def temporal_bin() -> Path:
+    env = os.environ.get("TEMPORAL_BIN")
+    if env:
+        return Path(env)
+    venv = os.environ.get("CHRONICLE_VENV")
+    if venv:
+        return Path(venv) / "bin" / "temporal"
+    return Path("/var/tmp/chronicle-venv/bin/temporal")
+
+
+def temporal_bin_missing_reason() -> str | None:
+    """None if the reference server binary is usable, else why the differential tests are skipped."""
+    binary = temporal_bin()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        return (
+            f"reference Temporal CLI not found at {binary} (set TEMPORAL_BIN or CHRONICLE_VENV, or "
+            f"install the `temporal` CLI into the venv); differential tests need a reference server"
+        )
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ReferenceServer:
+    """A `temporal server start-dev` process; its output is kept for failure reports."""
+
+    def __init__(self, binary: Path, db_path: Path) -> None:
+        self.binary = binary
+        self.db_path = db_path
+        self.output: collections.deque[str] = collections.deque(maxlen=500)
+        self.proc: subprocess.Popen[str] | None = None
+        self.address: str | None = None
+
+    def start(self) -> str:
+        port = _free_port()
+        self.address = f"127.0.0.1:{port}"
+        cmd = [
+            str(self.binary),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db-filename",
+            str(self.db_path),
+            "--log-level",
+            "warn",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            cwd=str(self.db_path.parent),
+        )
+        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        try:
+            asyncio.run(self._wait_ready(cmd))
+        except BaseException:
+            self.stop()
+            raise
+        return self.address
+
+    async def _wait_ready(self, cmd: list[str]) -> None:
+        assert self.proc is not None and self.address is not None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        last_error: BaseException | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"reference temporal server exited with code {self.proc.returncode} before it was "
+                    f"ready\ncommand: {' '.join(cmd)}\n{self.tail()}"
+                )
+            try:
+                client = await Client.connect(self.address, namespace=NAMESPACE)
+                await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=NAMESPACE))
+                return
+            except Exception as e:  # not up yet
+                last_error = e
+                await asyncio.sleep(0.5)
+        raise RuntimeError(
+            f"reference temporal server not reachable at {self.address} within {STARTUP_TIMEOUT_S:.0f}s "
+            f"(last error: {last_error!r})\ncommand: {' '.join(cmd)}\n{self.tail()}"
+        )
+
+    def _drain(self, stream) -> None:
+        for line in iter(stream.readline, ""):
+            self.output.append(line.rstrip("\n"))
+        stream.close()
+
+    def tail(self, n: int = 60) -> str:
+        lines = list(self.output)[-n:]
+        return "--- reference temporal output (last %d lines) ---\n%s" % (len(lines), "\n".join(lines))
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def reference_server() -> Iterator[str]:
+    """Start a reference Temporal dev server (fresh SQLite file per module); yield its host:port."""
+    reason = temporal_bin_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with tempfile.TemporaryDirectory(prefix="temporal-reference-") as tmp:
+        server = ReferenceServer(temporal_bin(), Path(tmp) / "temporal.db")
+        address = server.start()
+        try:
+            yield address
+        finally:
+            exited_early = server.proc is not None and server.proc.poll() is not None
+            server.stop()
+            if exited_early:
+                print(
+                    f"\nreference temporal server exited during the tests "
+                    f"(code {server.proc.returncode})\n{server.tail()}",
+                    file=sys.stderr,
+                )

@@ -1,0 +1,350 @@
+"""Differential test: the same Python-SDK workflows on the reference Temporal dev server and on
+Chronicle must produce the same histories, event by event.
+
+Each scenario runs once against each server (a worker per server, identical workflow ids and task
+queue names, run concurrently), then both histories are fetched and compared: length, event types,
+event ids and every attribute (via MessageToDict), after normalising only the values that differ
+by nature between two servers/runs:
+
+  * timestamps: every google.protobuf.Timestamp field (event_time, expiration times, ...)
+    -> "<timestamp>" (presence still compared);
+  * run ids: run_id, original_execution_run_id, first_execution_run_id,
+    continued_execution_run_id, new_execution_run_id -> "<run-id>";
+  * request_id -> "<request-id>"; identity -> "<identity>"; task_id -> "<task-id>";
+  * worker versioning: worker_version, worker_deployment_version, deployment, build_id,
+    binary_checksum -> "<worker-version>";
+  * sdk_metadata, metering_metadata -> "<present>" (presence only);
+  * history_size_bytes -> ">0" or "0";
+  * the name of a sticky task queue (the worker generates it) -> "<sticky-queue>";
+  * search attributes / memo entries the server adds on its own (BuildIds,
+    TemporalChangeVersion) -> "<present>".
+
+Set CHRONICLE_DIFF_DUMP=<dir> to also write both raw histories as JSON files there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    import pytest
+    from google.protobuf.descriptor import Descriptor, FieldDescriptor
+    from google.protobuf.json_format import MessageToDict
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.api.history.v1 import HistoryEvent
+    from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
+    from temporalio.exceptions import ApplicationError
+    from temporalio.worker import Worker
+
+    from reference import reference_server, temporal_bin_missing_reason  # noqa: F401 (fixture)
+
+NAMESPACE = "default"
+# Bound on each scenario, so a misbehaving server fails the test instead of hanging it.
+SCENARIO_TIMEOUT_S = 60.0
+FAILURE_MESSAGE = "activity failed on purpose"
+FLAKY_MESSAGE = "flaky activity failed on purpose"
+
+pytestmark = pytest.mark.skipif(
+    temporal_bin_missing_reason() is not None,
+    reason=temporal_bin_missing_reason() or "",
+)
+
+
+# --- activities --------------------------------------------------------------
+
+
+@activity.defn
+async def diff_say_hello(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn
+async def diff_always_fail(name: str) -> str:
+    raise ApplicationError(FAILURE_MESSAGE, name, type="IntentionalFailure")
+
+
+@activity.defn
+async def diff_flaky(name: str) -> str:
+    # Deterministic per server: attempts 1 and 2 fail, attempt 3 succeeds.
+    attempt = activity.info().attempt
+    if attempt < 3:
+        raise ApplicationError(f"{FLAKY_MESSAGE} (attempt {attempt})", type="FlakyFailure")
+    return f"{name} succeeded on attempt {attempt}"
+
+
+# --- workflows ---------------------------------------------------------------
+
+
+@workflow.defn
+class DiffHelloWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            diff_say_hello,
+            name,
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+
+
+@workflow.defn
+class DiffFailingActivityWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            diff_always_fail,
+            name,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
+@workflow.defn
+class DiffRetryingActivityWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(
+            diff_flaky,
+            name,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )
+
+
+WORKFLOWS = [DiffHelloWorkflow, DiffFailingActivityWorkflow, DiffRetryingActivityWorkflow]
+ACTIVITIES = [diff_say_hello, diff_always_fail, diff_flaky]
+
+
+# --- normalisation -----------------------------------------------------------
+
+RUN_ID_FIELDS = {
+    "run_id",
+    "original_execution_run_id",
+    "first_execution_run_id",
+    "continued_execution_run_id",
+    "new_execution_run_id",
+}
+WORKER_VERSION_FIELDS = {
+    "worker_version",
+    "worker_deployment_version",
+    "deployment",
+    "build_id",
+    "binary_checksum",
+}
+PRESENCE_ONLY_FIELDS = {"sdk_metadata", "metering_metadata"}
+FIXED_PLACEHOLDERS = {
+    "request_id": "<request-id>",
+    "identity": "<identity>",
+    "task_id": "<task-id>",
+}
+SERVER_ADDED_KEYS = {"BuildIds", "TemporalChangeVersion"}
+# Well-known types MessageToDict renders as scalars/JSON values: keep as is (Durations compared literally).
+OPAQUE_TYPES = {
+    "google.protobuf.Duration",
+    "google.protobuf.Any",
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.ListValue",
+    "google.protobuf.FieldMask",
+    "google.protobuf.Empty",
+}
+STICKY_KIND = "TASK_QUEUE_KIND_STICKY"
+
+
+def _normalise_message(desc: Descriptor, value: Any) -> Any:
+    if desc.full_name == "google.protobuf.Timestamp":
+        return "<timestamp>"
+    if desc.full_name in OPAQUE_TYPES or not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        field = desc.fields_by_name.get(key)
+        if field is None:
+            out[key] = v
+        elif key in RUN_ID_FIELDS:
+            out[key] = "<run-id>"
+        elif key in WORKER_VERSION_FIELDS:
+            out[key] = "<worker-version>"
+        elif key in PRESENCE_ONLY_FIELDS:
+            out[key] = "<present>"
+        elif key in FIXED_PLACEHOLDERS:
+            out[key] = FIXED_PLACEHOLDERS[key]
+        elif key == "history_size_bytes":
+            out[key] = ">0" if int(v) > 0 else "0"
+        else:
+            out[key] = _normalise_field(field, v)
+    if desc.full_name == "temporal.api.taskqueue.v1.TaskQueue" and out.get("kind") == STICKY_KIND:
+        out["name"] = "<sticky-queue>"
+    if desc.full_name in ("temporal.api.common.v1.SearchAttributes", "temporal.api.common.v1.Memo"):
+        fields = out.get("indexed_fields") or out.get("fields") or {}
+        for k in SERVER_ADDED_KEYS & set(fields):
+            fields[k] = "<present>"
+    return out
+
+
+def _normalise_field(field: FieldDescriptor, value: Any) -> Any:
+    msg = field.message_type
+    if msg is not None and msg.GetOptions().map_entry:
+        value_field = msg.fields_by_name["value"]
+        return {k: _normalise_field(value_field, v) for k, v in value.items()}
+    if field.is_repeated:
+        return [_normalise_scalar_or_message(field, v) for v in value]
+    return _normalise_scalar_or_message(field, value)
+
+
+def _normalise_scalar_or_message(field: FieldDescriptor, value: Any) -> Any:
+    if field.message_type is not None:
+        return _normalise_message(field.message_type, value)
+    return value
+
+
+def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
+    return MessageToDict(event, preserving_proto_field_name=True)
+
+
+def normalise_event(event: HistoryEvent) -> dict[str, Any]:
+    return _normalise_message(HistoryEvent.DESCRIPTOR, event_to_dict(event))
+
+
+# --- diff ----------------------------------------------------------------------
+
+MISSING = object()
+
+
+def _show(v: Any) -> str:
+    if v is MISSING:
+        return "missing"
+    return json.dumps(v, sort_keys=True)
+
+
+def _diff_values(path: str, ref: Any, chr_: Any, out: list[str]) -> None:
+    if isinstance(ref, dict) and isinstance(chr_, dict):
+        for key in list(ref) + [k for k in chr_ if k not in ref]:
+            _diff_values(f"{path}.{key}" if path else key, ref.get(key, MISSING), chr_.get(key, MISSING), out)
+    elif isinstance(ref, list) and isinstance(chr_, list) and len(ref) == len(chr_):
+        for i, (r, c) in enumerate(zip(ref, chr_)):
+            _diff_values(f"{path}[{i}]", r, c, out)
+    elif ref != chr_:
+        out.append(f"{path}: reference {_show(ref)} vs chronicle {_show(chr_)}")
+
+
+def short_type(event: HistoryEvent) -> str:
+    name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def diff_histories(reference: WorkflowHistory, chronicle: WorkflowHistory) -> list[str]:
+    ref_events, chr_events = list(reference.events), list(chronicle.events)
+    diffs: list[str] = []
+    if len(ref_events) != len(chr_events):
+        diffs.append(f"history length: reference {len(ref_events)} vs chronicle {len(chr_events)}")
+    ref_types = [short_type(e) for e in ref_events]
+    chr_types = [short_type(e) for e in chr_events]
+    if ref_types != chr_types:
+        diffs.append(f"event types:\n    reference {ref_types}\n    chronicle {chr_types}")
+    for i in range(max(len(ref_events), len(chr_events))):
+        if i >= len(ref_events):
+            diffs.append(f"event #{i + 1}: extra in chronicle: {short_type(chr_events[i])}")
+            continue
+        if i >= len(chr_events):
+            diffs.append(f"event #{i + 1}: missing in chronicle: {short_type(ref_events[i])}")
+            continue
+        ref, chr_ = ref_events[i], chr_events[i]
+        label = f"event #{i + 1} {short_type(ref)}"
+        if ref.event_type != chr_.event_type:
+            diffs.append(f"{label}: event type reference {short_type(ref)} vs chronicle {short_type(chr_)}")
+            continue
+        event_diffs: list[str] = []
+        _diff_values("", normalise_event(ref), normalise_event(chr_), event_diffs)
+        diffs.extend(f"{label}: {d}" for d in event_diffs)
+    return diffs
+
+
+# --- running a scenario on both servers ----------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    run: Callable[[Client, str, str], Awaitable[Any]]
+
+
+async def run_hello(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffHelloWorkflow.run, "Diff", id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == "Hello, Diff!"
+    return handle
+
+
+async def run_failing(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffFailingActivityWorkflow.run, "boom", id=workflow_id, task_queue=task_queue
+    )
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+async def run_retrying(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffRetryingActivityWorkflow.run, "flaky", id=workflow_id, task_queue=task_queue
+    )
+    assert await handle.result() == "flaky succeeded on attempt 3"
+    return handle
+
+
+SCENARIOS = [
+    Scenario("hello", run_hello),
+    Scenario("activity_failure", run_failing),
+    Scenario("activity_retry", run_retrying),
+]
+
+
+async def run_on(address: str, scenario: Scenario, workflow_id: str, task_queue: str) -> WorkflowHistory:
+    client = await Client.connect(address, namespace=NAMESPACE)
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
+        handle = await scenario.run(client, workflow_id, task_queue)
+    return await handle.fetch_history()
+
+
+def dump(scenario: Scenario, reference: WorkflowHistory, chronicle: WorkflowHistory) -> None:
+    target = os.environ.get("CHRONICLE_DIFF_DUMP")
+    if not target:
+        return
+    out = Path(target)
+    out.mkdir(parents=True, exist_ok=True)
+    for server, history in (("reference", reference), ("chronicle", chronicle)):
+        events = [event_to_dict(e) for e in history.events]
+        (out / f"{scenario.name}.{server}.json").write_text(json.dumps(events, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+async def test_history_matches_reference(scenario: Scenario, reference_server: str, chronicle_server: str) -> None:
+    # Same ids on both servers, so workflow ids / task queue names need no normalisation.
+    suffix = uuid.uuid4()
+    workflow_id = f"diff-{scenario.name}-wf-{suffix}"
+    task_queue = f"diff-{scenario.name}-tq-{suffix}"
+    try:
+        reference, chronicle = await asyncio.wait_for(
+            asyncio.gather(
+                run_on(reference_server, scenario, workflow_id, task_queue),
+                run_on(chronicle_server, scenario, workflow_id, task_queue),
+            ),
+            SCENARIO_TIMEOUT_S,
+        )
+    except asyncio.TimeoutError:
+        pytest.fail(f"scenario {scenario.name} did not finish within {SCENARIO_TIMEOUT_S:.0f}s", pytrace=False)
+    dump(scenario, reference, chronicle)
+    diffs = diff_histories(reference, chronicle)
+    assert not diffs, (
+        f"{scenario.name}: {len(diffs)} difference(s) between the reference and Chronicle histories "
+        f"(path: reference value vs chronicle value):\n  " + "\n  ".join(diffs)
+    )
