@@ -44,6 +44,9 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
             activity::heartbeat(&mut ctx, scheduled_event_id, attempt, details)?
         }
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
+        Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
+            workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
+        }
         Input::Terminate { reason, details, identity } => {
             workflow_task::fail_for_force_close(&mut ctx);
             ctx.flush_buffered();

@@ -50,6 +50,10 @@ pub enum Input {
     ActivityTaskCanceled { scheduled_event_id: i64, attempt: i32, details: Option<Payloads>, identity: String },
     ActivityTaskHeartbeat { scheduled_event_id: i64, attempt: i32, details: Option<Payloads> },
     TimerFired(TimerKind),
+    /// Matching found no live poller on the sticky queue of a scheduled
+    /// workflow task: stickiness is dropped and the task goes to the normal
+    /// queue, without an event (Temporal's StickyWorkerUnavailable).
+    StickyWorkerUnavailable { scheduled_event_id: i64, attempt: i32 },
     Terminate { reason: String, details: Option<Payloads>, identity: String },
 }
 

@@ -9,7 +9,8 @@ use crate::api::{
 use crate::commands;
 use crate::events::{transient_workflow_task_events, wft_timeout_fire_at, Ctx};
 use crate::state::WorkflowTaskInfo;
-use crate::transition::{EngineError, Outcome, TimerKind, WorkflowTaskCompletion};
+use crate::api::{enums::v1::TaskQueueKind, taskqueue::v1::TaskQueue};
+use crate::transition::{EngineError, Outcome, Task, TimerKind, WorkflowTaskCompletion};
 
 /// The pending workflow task, if it is the one identified.
 fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<WorkflowTaskInfo, EngineError> {
@@ -192,7 +193,8 @@ pub(crate) fn timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) ->
 /// queue with the same attempt.
 pub(crate) fn sticky_timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) -> Result<(), EngineError> {
     let wt = current(ctx, scheduled_event_id, attempt).map_err(|_| EngineError::StaleTimer)?;
-    if wt.is_started() || wt.transient || ctx.state.sticky_task_queue.is_none() {
+    let on_sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+    if wt.is_started() || !on_sticky {
         return Err(EngineError::StaleTimer);
     }
     ctx.add(WorkflowTaskTimedOutEventAttributes {
@@ -202,6 +204,24 @@ pub(crate) fn sticky_timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: 
     });
     clear_sticky(ctx);
     ctx.after_workflow_task_ended(Some(1));
+    Ok(())
+}
+
+pub(crate) fn sticky_unavailable(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32) -> Result<(), EngineError> {
+    let mut wt = current(ctx, scheduled_event_id, attempt)?;
+    let on_sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+    if wt.is_started() || !on_sticky {
+        return Err(EngineError::WorkflowTaskNotFound);
+    }
+    clear_sticky(ctx);
+    let normal = TaskQueue {
+        name: ctx.state.task_queue_name().to_string(),
+        kind: TaskQueueKind::Normal as i32,
+        normal_name: String::new(),
+    };
+    ctx.tasks.push(Task::WorkflowTask { task_queue: normal.name.clone(), sticky: false, scheduled_event_id, attempt });
+    wt.task_queue = Some(normal);
+    ctx.state.workflow_task = Some(wt);
     Ok(())
 }
 

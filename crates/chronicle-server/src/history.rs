@@ -187,10 +187,11 @@ impl History {
             match task {
                 Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
                     let key = QueueKey { namespace: state.namespace.clone(), name: task_queue, activity: false };
-                    if sticky && self.matching.is_closed(&key) {
-                        // The worker said goodbye: go to the normal queue now
-                        // rather than after the sticky timeout.
-                        self.fire_soon(base, TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt });
+                    if sticky && !self.matching.has_live_poller(&key) {
+                        // No worker behind the sticky queue (shut down, or
+                        // not seen since this server started): the normal
+                        // queue takes the task now.
+                        self.sticky_unavailable(MatchTask { scheduled_event_id, attempt, ..base });
                     } else {
                         self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
                     }
@@ -224,11 +225,14 @@ impl History {
         }
     }
 
-    fn fire_soon(&self, task: MatchTask, kind: TimerKind) {
+    fn sticky_unavailable(&self, task: MatchTask) {
         let me = self.me.clone();
         tokio::spawn(async move {
-            if let Some(history) = me.upgrade() {
-                history.fire_timer(&task.namespace, &task.workflow_id, &task.run_id, kind).await;
+            let Some(history) = me.upgrade() else { return };
+            let input = Input::StickyWorkerUnavailable { scheduled_event_id: task.scheduled_event_id, attempt: task.attempt };
+            if let Err(e) = history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
+                // The sticky timeout still moves the task later.
+                tracing::debug!(error = %e, run_id = %task.run_id, "could not redirect a sticky workflow task");
             }
         });
     }
@@ -238,11 +242,7 @@ impl History {
     pub fn close_sticky_queue(&self, namespace: &str, name: &str) {
         let key = QueueKey { namespace: namespace.to_string(), name: name.to_string(), activity: false };
         for task in self.matching.close(&key) {
-            let kind = TimerKind::StickyScheduleToStartTimeout {
-                scheduled_event_id: task.scheduled_event_id,
-                attempt: task.attempt,
-            };
-            self.fire_soon(task, kind);
+            self.sticky_unavailable(task);
         }
     }
 

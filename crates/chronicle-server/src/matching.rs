@@ -39,7 +39,13 @@ struct WaiterSlot {
 struct Queue {
     tasks: VecDeque<MatchTask>,
     waiters: VecDeque<Arc<Waiter>>,
+    /// When a poll last ended here (a poll in progress counts as now).
+    last_poll: Option<Instant>,
 }
+
+/// A sticky queue with no poll for this long has no worker behind it
+/// (Temporal's sticky poller unavailable window).
+const STICKY_POLLER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Default)]
 pub struct Matching {
@@ -71,6 +77,7 @@ impl Matching {
         let waiter = {
             let mut queues = self.queues.lock().unwrap();
             let queue = queues.entry(key.clone()).or_default();
+            queue.last_poll = Some(Instant::now());
             if let Some(task) = queue.tasks.pop_front() {
                 return Some(task);
             }
@@ -90,8 +97,16 @@ impl Matching {
         queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
     }
 
-    pub fn is_closed(&self, key: &QueueKey) -> bool {
-        self.closed.lock().unwrap().contains(key)
+    /// Whether a worker is behind a sticky queue: someone is polling it or
+    /// did recently, and it was not closed by ShutdownWorker.
+    pub fn has_live_poller(&self, key: &QueueKey) -> bool {
+        if self.closed.lock().unwrap().contains(key) {
+            return false;
+        }
+        let queues = self.queues.lock().unwrap();
+        queues.get(key).is_some_and(|q| {
+            !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW)
+        })
     }
 
     /// Tasks waiting in a queue (backlog hint for pollers).
@@ -139,6 +154,7 @@ impl Drop for WaiterGuard {
         let mut queues = self.matching.queues.lock().unwrap();
         if let Some(queue) = queues.get_mut(&self.key) {
             queue.waiters.retain(|w| !Arc::ptr_eq(w, &self.waiter));
+            queue.last_poll = Some(Instant::now());
         }
     }
 }

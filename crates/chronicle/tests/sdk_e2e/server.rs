@@ -78,7 +78,8 @@ impl TestServer {
     pub async fn restart(&mut self) {
         self.kill();
         self.generation += 1;
-        let (child, addr) = spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
+        let (child, addr) =
+            spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
         self.child = Some(child);
         self.addr = addr;
     }
@@ -90,7 +91,11 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn_server(db_path: &Path, namespaces: &[String], generation: u32) -> (Child, SocketAddr) {
+async fn spawn_server(
+    db_path: &Path,
+    namespaces: &[String],
+    generation: u32,
+) -> (Child, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
     cmd.args(["server", "start-dev", "--port", "0", "--db-filename"])
         .arg(db_path);

@@ -1,0 +1,861 @@
+//! End-to-end tests: the official Temporal Rust SDK (client + worker) against a real
+//! `chronicle server start-dev` child process.
+//!
+//! Every test starts its own server on its own temp database file and uses unique task queue
+//! and workflow ids. Waiting is always done by polling with a deadline, never fixed sleeps.
+//!
+//! Set `CHRONICLE_E2E_SDK_LOG` (an EnvFilter string, default `warn`) to see SDK/core logs from
+//! the worker threads.
+
+#[path = "sdk_e2e/history.rs"]
+mod history;
+#[path = "sdk_e2e/server.rs"]
+mod server;
+#[path = "sdk_e2e/worker.rs"]
+mod worker;
+#[path = "sdk_e2e/workflows.rs"]
+mod workflows;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use history::{
+    assert_gapless, assert_no_duplicate_events, count, describe, event_types, fetch_history, has,
+    last_type, wait_for_history,
+};
+use server::TestServer;
+use temporalio_client::{
+    Client, NamespacedClient, WorkflowDescribeOptions, WorkflowGetResultOptions,
+    WorkflowStartOptions,
+    errors::{WorkflowGetResultError, WorkflowInteractionError, WorkflowStartError},
+    tonic::{Code, IntoRequest},
+};
+use temporalio_common::{WorkflowDefinition, error::IncomingError};
+use temporalio_protos::temporal::api::{
+    common::v1::{Payload, Payloads, WorkflowType},
+    enums::v1::EventType,
+    errordetails::v1::WorkflowExecutionAlreadyStartedFailure,
+    failure::v1::{Failure, failure::FailureInfo},
+    history::v1::{HistoryEvent, history_event::Attributes},
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{DescribeNamespaceRequest, StartWorkflowExecutionRequest},
+};
+use temporalio_protos::utilities::decode_status_detail;
+use temporalio_sdk::WorkerOptions;
+use worker::{RunningWorker, await_with_workers, connect, start_worker};
+use workflows::{FailingActivityWorkflow, GreetActivities, HelloWorkflow, SplitQueueHelloWorkflow};
+
+/// Upper bound for a workflow result to arrive once workers are running.
+const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Upper bound for an intermediate history state to appear.
+const HISTORY_TIMEOUT: Duration = Duration::from_secs(30);
+const NS: &str = "default";
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Options for a worker hosting `HelloWorkflow` and the greet/fail activities on `task_queue`.
+fn hello_worker_options(task_queue: String, calls: Arc<AtomicU32>) -> WorkerOptions {
+    WorkerOptions::new(task_queue)
+        .register_workflow::<HelloWorkflow>()
+        .expect("register HelloWorkflow")
+        .register_workflow::<FailingActivityWorkflow>()
+        .expect("register FailingActivityWorkflow")
+        .register_activities(GreetActivities::new(calls))
+        .build()
+}
+
+/// Workflow-only worker for `SplitQueueHelloWorkflow` (never polls activity tasks).
+fn split_workflow_worker_options(task_queue: String) -> WorkerOptions {
+    WorkerOptions::new(task_queue)
+        .register_workflow::<SplitQueueHelloWorkflow>()
+        .expect("register SplitQueueHelloWorkflow")
+        .build()
+}
+
+/// Activity-only worker (never polls workflow tasks).
+fn activity_worker_options(task_queue: String, calls: Arc<AtomicU32>) -> WorkerOptions {
+    WorkerOptions::new(task_queue)
+        .register_activities(GreetActivities::new(calls))
+        .build()
+}
+
+async fn start_hello_worker(
+    server: &TestServer,
+    name: &str,
+    task_queue: &str,
+    calls: Arc<AtomicU32>,
+) -> RunningWorker {
+    let tq = task_queue.to_owned();
+    start_worker(server.addr(), NS, name, move || {
+        hello_worker_options(tq, calls)
+    })
+    .await
+}
+
+/// Walks a failure and its causes, outermost first.
+fn failure_chain(top: &Failure) -> Vec<&Failure> {
+    let mut out = vec![top];
+    let mut cur = top;
+    while let Some(c) = cur.cause.as_deref() {
+        out.push(c);
+        cur = c;
+    }
+    out
+}
+
+fn describe_failure_chain(top: &Failure) -> String {
+    failure_chain(top)
+        .iter()
+        .map(|f| {
+            let kind = match &f.failure_info {
+                Some(FailureInfo::ApplicationFailureInfo(_)) => "ApplicationFailure",
+                Some(FailureInfo::ActivityFailureInfo(_)) => "ActivityFailure",
+                Some(FailureInfo::TimeoutFailureInfo(_)) => "TimeoutFailure",
+                Some(FailureInfo::CanceledFailureInfo(_)) => "CanceledFailure",
+                Some(FailureInfo::TerminatedFailureInfo(_)) => "TerminatedFailure",
+                Some(FailureInfo::ServerFailureInfo(_)) => "ServerFailure",
+                Some(_) => "OtherFailure",
+                None => "NoFailureInfo",
+            };
+            format!("{kind}({:?})", f.message)
+        })
+        .collect::<Vec<_>>()
+        .join(" <- ")
+}
+
+/// Invariants every completed hello-style history (one activity) must satisfy, also after a
+/// server crash: ids 1..n, no duplicated events, exactly one of each activity event, starts with
+/// WorkflowExecutionStarted and ends with WorkflowExecutionCompleted.
+fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
+    assert_gapless(events);
+    assert_no_duplicate_events(events);
+    let d = describe(events);
+    assert_eq!(
+        events.first().map(|e| e.event_type()),
+        Some(EventType::WorkflowExecutionStarted),
+        "first event: {d}"
+    );
+    assert_eq!(
+        last_type(events),
+        Some(EventType::WorkflowExecutionCompleted),
+        "last event: {d}"
+    );
+    for t in [
+        EventType::WorkflowExecutionStarted,
+        EventType::ActivityTaskScheduled,
+        EventType::ActivityTaskStarted,
+        EventType::ActivityTaskCompleted,
+        EventType::WorkflowExecutionCompleted,
+    ] {
+        assert_eq!(count(events, t), 1, "expected exactly one {t:?}: {d}");
+    }
+    let pos = |t: EventType| events.iter().position(|e| e.event_type() == t).unwrap();
+    assert!(
+        pos(EventType::ActivityTaskScheduled) < pos(EventType::ActivityTaskStarted)
+            && pos(EventType::ActivityTaskStarted) < pos(EventType::ActivityTaskCompleted),
+        "activity events out of order: {d}"
+    );
+    // Every WorkflowTaskStarted/Completed refers to an earlier event of the right type.
+    let type_of = |id: i64| {
+        events
+            .iter()
+            .find(|e| e.event_id == id)
+            .map(|e| e.event_type())
+    };
+    for e in events {
+        match &e.attributes {
+            Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => assert_eq!(
+                type_of(a.scheduled_event_id),
+                Some(EventType::WorkflowTaskScheduled),
+                "event {} scheduled_event_id {}: {d}",
+                e.event_id,
+                a.scheduled_event_id
+            ),
+            Some(Attributes::WorkflowTaskCompletedEventAttributes(a)) => assert_eq!(
+                type_of(a.started_event_id),
+                Some(EventType::WorkflowTaskStarted),
+                "event {} started_event_id {}: {d}",
+                e.event_id,
+                a.started_event_id
+            ),
+            Some(Attributes::ActivityTaskCompletedEventAttributes(a)) => {
+                assert_eq!(
+                    type_of(a.scheduled_event_id),
+                    Some(EventType::ActivityTaskScheduled),
+                    "event {}: {d}",
+                    e.event_id
+                );
+                assert_eq!(
+                    type_of(a.started_event_id),
+                    Some(EventType::ActivityTaskStarted),
+                    "event {}: {d}",
+                    e.event_id
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+fn json_string_payload(s: &str) -> Payload {
+    Payload {
+        metadata: [("encoding".to_owned(), b"json/plain".to_vec())]
+            .into_iter()
+            .collect(),
+        data: serde_json::to_vec(s).unwrap(),
+        ..Default::default()
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// 1. hello
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hello_workflow_with_one_activity() {
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("hello");
+    let calls = Arc::new(AtomicU32::new(0));
+    let w = start_hello_worker(&server, "hello", &tq, calls.clone()).await;
+
+    let handle = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "World".to_owned(),
+            WorkflowStartOptions::new(tq.clone(), unique("hello-wf")).build(),
+        )
+        .await
+        .expect("start_workflow");
+    assert!(
+        handle.run_id().is_some_and(|r| !r.is_empty()),
+        "empty run id"
+    );
+
+    let result = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "hello workflow result",
+    )
+    .await
+    .expect("get_result");
+    assert_eq!(result, "Hello, World!");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions");
+    w.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 2. activity failure, no retries
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn activity_failure_without_retries_fails_workflow() {
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("actfail");
+    let w = start_hello_worker(&server, "actfail", &tq, Arc::default()).await;
+    let message = format!("kaboom-{}", uuid::Uuid::new_v4().simple());
+    let wf_id = unique("actfail-wf");
+
+    let handle = client
+        .start_workflow(
+            FailingActivityWorkflow::run,
+            message.clone(),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().expect("run id").to_owned();
+
+    let err = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "failing workflow result",
+    )
+    .await
+    .expect_err("workflow should have failed");
+
+    let incoming = match err {
+        WorkflowGetResultError::Failed(f) => f,
+        other => panic!("expected WorkflowGetResultError::Failed, got {other:?}"),
+    };
+    let top = incoming.failure();
+    let chain = describe_failure_chain(top);
+    assert!(
+        matches!(*incoming, IncomingError::Activity(_)),
+        "top-level workflow failure should be an ActivityFailure: {chain}"
+    );
+    assert!(
+        matches!(top.failure_info, Some(FailureInfo::ActivityFailureInfo(_))),
+        "top-level failure_info should be ActivityFailureInfo: {chain}"
+    );
+    // Normalized-error chain also contains the application failure.
+    let mut saw_app = false;
+    let mut cur: Option<&IncomingError> = Some(&incoming);
+    while let Some(e) = cur {
+        if let IncomingError::Application(_) = e
+            && e.failure().message.contains(&message)
+        {
+            saw_app = true;
+        }
+        cur = e.cause();
+    }
+    assert!(
+        saw_app,
+        "no ApplicationFailure with {message:?} in cause chain: {chain}"
+    );
+    assert!(
+        failure_chain(top).iter().any(|f| {
+            matches!(f.failure_info, Some(FailureInfo::ApplicationFailureInfo(_)))
+                && f.message.contains(&message)
+        }),
+        "no ApplicationFailure proto with {message:?} in chain: {chain}"
+    );
+
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    let d = describe(&events);
+    assert_gapless(&events);
+    assert_eq!(
+        last_type(&events),
+        Some(EventType::WorkflowExecutionFailed),
+        "last event: {d}"
+    );
+    let failed_msgs: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.attributes {
+            Some(Attributes::ActivityTaskFailedEventAttributes(a)) => Some(
+                a.failure
+                    .as_ref()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed_msgs.len(),
+        1,
+        "expected exactly one ActivityTaskFailed (maximum_attempts=1): {d}"
+    );
+    assert!(
+        failed_msgs[0].contains(&message),
+        "ActivityTaskFailed failure message {:?} should contain {message:?}",
+        failed_msgs[0]
+    );
+    w.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 3. 100 concurrent workflows
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_workflows_complete() {
+    const N: usize = 100;
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("many");
+    let calls = Arc::new(AtomicU32::new(0));
+    let w = start_hello_worker(&server, "many", &tq, calls.clone()).await;
+    let prefix = unique("many-wf");
+
+    let starts = (0..N).map(|i| {
+        let client = client.clone();
+        let tq = tq.clone();
+        let wf_id = format!("{prefix}-{i}");
+        async move {
+            client
+                .start_workflow(
+                    HelloWorkflow::run,
+                    format!("n{i}"),
+                    WorkflowStartOptions::new(tq, wf_id.clone()).build(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("start {wf_id}: {e:?}"))
+        }
+    });
+    let handles = await_with_workers(
+        futures::future::join_all(starts),
+        &[&w],
+        RESULT_TIMEOUT,
+        "100 workflow starts",
+    )
+    .await;
+    let mut run_ids: Vec<String> = handles
+        .iter()
+        .map(|h| h.run_id().expect("run id").to_owned())
+        .collect();
+    run_ids.sort();
+    run_ids.dedup();
+    assert_eq!(run_ids.len(), N, "run ids must be distinct");
+
+    let results = handles.iter().enumerate().map(|(i, h)| async move {
+        let r = h
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("result of workflow {i}: {e:?}"));
+        (i, r)
+    });
+    let results = await_with_workers(
+        futures::future::join_all(results),
+        &[&w],
+        Duration::from_secs(120),
+        "100 workflow results",
+    )
+    .await;
+    for (i, r) in results {
+        assert_eq!(r, format!("Hello, n{i}!"), "workflow {i}");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst) as usize,
+        N,
+        "activity executions"
+    );
+    w.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 4. duplicate start: AlreadyStarted; same request_id is idempotent
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicate_start_already_started_and_request_id_dedup() {
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    // No worker: the workflows stay Running (first workflow task never picked up).
+    let tq = unique("dup");
+    let wf_id = unique("dup-wf");
+
+    let first = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "one".to_owned(),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("first start");
+    let first_run = first.run_id().expect("run id").to_owned();
+
+    // Same workflow id, new (client-generated) request id, first run still running.
+    let err = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "two".to_owned(),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .err()
+        .expect("second start with same workflow id must fail");
+    match err {
+        WorkflowStartError::AlreadyStarted { run_id, source } => {
+            assert_eq!(source.code(), Code::AlreadyExists, "status: {source:?}");
+            assert_eq!(
+                run_id.as_deref(),
+                Some(first_run.as_str()),
+                "WorkflowExecutionAlreadyStartedFailure detail should carry the running run id \
+                 (status: {source:?})"
+            );
+        }
+        other => panic!("expected WorkflowStartError::AlreadyStarted, got {other:?}"),
+    }
+
+    // Raw StartWorkflowExecution with a fixed request_id, twice: same run id both times.
+    let wf_id2 = unique("dup-raw-wf");
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let make_req = |request_id: &str| StartWorkflowExecutionRequest {
+        namespace: client.namespace(),
+        workflow_id: wf_id2.clone(),
+        workflow_type: Some(WorkflowType {
+            name: HelloWorkflow::run.name().to_owned(),
+        }),
+        task_queue: Some(TaskQueue {
+            name: tq.clone(),
+            ..Default::default()
+        }),
+        input: Some(Payloads {
+            payloads: vec![json_string_payload("raw")],
+        }),
+        identity: "chronicle-e2e-raw".to_owned(),
+        request_id: request_id.to_owned(),
+        ..Default::default()
+    };
+    let mut raw = client.connection().workflow_service();
+    let r1 = raw
+        .start_workflow_execution(make_req(&request_id).into_request())
+        .await
+        .expect("raw start #1")
+        .into_inner();
+    assert!(!r1.run_id.is_empty(), "raw start #1 returned empty run id");
+    let r2 = raw
+        .start_workflow_execution(make_req(&request_id).into_request())
+        .await
+        .expect("raw start #2 with the same request_id must succeed (idempotent)")
+        .into_inner();
+    assert_eq!(
+        r2.run_id, r1.run_id,
+        "same request_id must return the same run id"
+    );
+
+    // A different request_id for that id is rejected, pointing at the same run.
+    let status = raw
+        .start_workflow_execution(make_req(&uuid::Uuid::new_v4().to_string()).into_request())
+        .await
+        .expect_err("raw start with new request_id must fail");
+    assert_eq!(status.code(), Code::AlreadyExists, "status: {status:?}");
+    let detail = decode_status_detail::<WorkflowExecutionAlreadyStartedFailure>(status.details())
+        .unwrap_or_else(|| {
+            panic!(
+                "ALREADY_EXISTS without WorkflowExecutionAlreadyStartedFailure detail: {status:?}"
+            )
+        });
+    assert_eq!(detail.run_id, r1.run_id, "detail run id");
+
+    // Dedup did not create a second run / second start event.
+    let events = fetch_history(&client, &wf_id2, &r1.run_id).await;
+    assert_eq!(
+        count(&events, EventType::WorkflowExecutionStarted),
+        1,
+        "{}",
+        describe(&events)
+    );
+    assert_gapless(&events);
+}
+
+// ------------------------------------------------------------------------------------------------
+// 5. unknown namespace
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_namespace_is_not_found() {
+    let server = TestServer::start().await;
+    let client: Client = connect(server.addr(), "does-not-exist").await;
+
+    let err = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "x".to_owned(),
+            WorkflowStartOptions::new(unique("nons"), unique("nons-wf")).build(),
+        )
+        .await
+        .err()
+        .expect("start in unknown namespace must fail");
+    match &err {
+        WorkflowStartError::Rpc(status) => {
+            assert_eq!(status.code(), Code::NotFound, "status: {status:?}")
+        }
+        other => panic!("expected WorkflowStartError::Rpc(NotFound), got {other:?}"),
+    }
+
+    let err = client
+        .get_workflow_handle::<HelloWorkflow>("nons-any")
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .expect_err("describe in unknown namespace must fail");
+    assert!(
+        matches!(err, WorkflowInteractionError::NotFound(_)),
+        "expected WorkflowInteractionError::NotFound, got {err:?}"
+    );
+
+    let mut raw = client.connection().workflow_service();
+    let status = raw
+        .describe_namespace(
+            DescribeNamespaceRequest {
+                namespace: "does-not-exist".to_owned(),
+                ..Default::default()
+            }
+            .into_request(),
+        )
+        .await
+        .expect_err("DescribeNamespace(does-not-exist) must fail");
+    assert_eq!(status.code(), Code::NotFound, "status: {status:?}");
+
+    // Sanity: the default namespace does exist.
+    raw.describe_namespace(
+        DescribeNamespaceRequest {
+            namespace: NS.to_owned(),
+            ..Default::default()
+        }
+        .into_request(),
+    )
+    .await
+    .expect("DescribeNamespace(default)");
+}
+
+// ------------------------------------------------------------------------------------------------
+// 6. exact history shape of hello
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hello_history_shape() {
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("shape");
+    let w = start_hello_worker(&server, "shape", &tq, Arc::default()).await;
+    let wf_id = unique("shape-wf");
+
+    let handle = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "Shape".to_owned(),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().expect("run id").to_owned();
+    let result = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "hello workflow result",
+    )
+    .await
+    .expect("get_result");
+    assert_eq!(result, "Hello, Shape!");
+
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    use EventType::*;
+    let expected = vec![
+        WorkflowExecutionStarted,
+        WorkflowTaskScheduled,
+        WorkflowTaskStarted,
+        WorkflowTaskCompleted,
+        ActivityTaskScheduled,
+        ActivityTaskStarted,
+        ActivityTaskCompleted,
+        WorkflowTaskScheduled,
+        WorkflowTaskStarted,
+        WorkflowTaskCompleted,
+        WorkflowExecutionCompleted,
+    ];
+    assert_eq!(
+        event_types(&events),
+        expected,
+        "history: {}",
+        describe(&events)
+    );
+    let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, (1..=11).collect::<Vec<i64>>());
+    assert_single_activity_history_ok(&events);
+    w.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 7. crash safety A: SIGKILL while the activity is scheduled but not yet started
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_after_activity_scheduled_then_complete_after_restart() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("crash-a");
+    let act_tq = format!("{tq}-act");
+    let wf_id = unique("crash-a-wf");
+
+    // Only a workflow worker: the activity (on `act_tq`) gets scheduled but nobody polls it.
+    let tq_c = tq.clone();
+    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-1", move || {
+        split_workflow_worker_options(tq_c)
+    })
+    .await;
+    let handle = client
+        .start_workflow(
+            SplitQueueHelloWorkflow::run,
+            ("CrashA".to_owned(), act_tq.clone()),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().expect("run id").to_owned();
+    let before = wait_for_history(
+        &client,
+        &wf_id,
+        &run_id,
+        HISTORY_TIMEOUT,
+        "ActivityTaskScheduled",
+        |ev| has(ev, EventType::ActivityTaskScheduled),
+    )
+    .await;
+    wf_worker.shutdown().await;
+
+    // SIGKILL + restart on the same db file (new port).
+    assert!(
+        server.db_path().exists(),
+        "db file {} missing",
+        server.db_path().display()
+    );
+    server.restart().await;
+    let client = connect(server.addr(), NS).await;
+
+    let after = fetch_history(&client, &wf_id, &run_id).await;
+    assert!(
+        after.len() >= before.len(),
+        "history shrank across crash: before {} after {}",
+        describe(&before),
+        describe(&after)
+    );
+    assert_eq!(
+        event_types(&after[..before.len()]),
+        event_types(&before),
+        "history prefix changed across crash"
+    );
+    assert_gapless(&after);
+    assert!(
+        !has(&after, EventType::ActivityTaskStarted),
+        "activity cannot have started: {}",
+        describe(&after)
+    );
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let tq_c = tq.clone();
+    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-2", move || {
+        split_workflow_worker_options(tq_c)
+    })
+    .await;
+    let act_tq_c = act_tq.clone();
+    let calls_c = calls.clone();
+    let act_worker = start_worker(server.addr(), NS, "crash-a-act", move || {
+        activity_worker_options(act_tq_c, calls_c)
+    })
+    .await;
+
+    let result = await_with_workers(
+        client
+            .get_workflow_handle::<SplitQueueHelloWorkflow>(wf_id.clone())
+            .get_result(WorkflowGetResultOptions::default()),
+        &[&wf_worker, &act_worker],
+        RESULT_TIMEOUT,
+        "workflow result after restart",
+    )
+    .await
+    .expect("get_result after restart");
+    assert_eq!(result, "Hello, CrashA!");
+
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    eprintln!("crash A final history: {}", describe(&events));
+    assert_single_activity_history_ok(&events);
+    // The same 11 events Temporal writes: after the restart the task meant for
+    // the old worker's sticky queue goes to the normal queue without a timeout.
+    assert_eq!(events.len(), 11, "history: {}", describe(&events));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions");
+    wf_worker.shutdown().await;
+    act_worker.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// 8. crash safety B: SIGKILL after the activity completed, before the next workflow task ran
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_after_activity_completed_then_complete_after_restart() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("crash-b");
+    let act_tq = format!("{tq}-act");
+    let wf_id = unique("crash-b-wf");
+
+    // Workflow worker schedules the activity, then goes away.
+    let tq_c = tq.clone();
+    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-1", move || {
+        split_workflow_worker_options(tq_c)
+    })
+    .await;
+    let handle = client
+        .start_workflow(
+            SplitQueueHelloWorkflow::run,
+            ("CrashB".to_owned(), act_tq.clone()),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().expect("run id").to_owned();
+    wait_for_history(
+        &client,
+        &wf_id,
+        &run_id,
+        HISTORY_TIMEOUT,
+        "ActivityTaskScheduled",
+        |ev| has(ev, EventType::ActivityTaskScheduled),
+    )
+    .await;
+    wf_worker.shutdown().await;
+
+    // Activity-only worker runs the activity; the follow-up workflow task stays unprocessed.
+    let calls = Arc::new(AtomicU32::new(0));
+    let act_tq_c = act_tq.clone();
+    let calls_c = calls.clone();
+    let act_worker = start_worker(server.addr(), NS, "crash-b-act", move || {
+        activity_worker_options(act_tq_c, calls_c)
+    })
+    .await;
+    let before = wait_for_history(
+        &client,
+        &wf_id,
+        &run_id,
+        HISTORY_TIMEOUT,
+        "ActivityTaskCompleted followed by WorkflowTaskScheduled as last event",
+        |ev| {
+            has(ev, EventType::ActivityTaskCompleted)
+                && last_type(ev) == Some(EventType::WorkflowTaskScheduled)
+        },
+    )
+    .await;
+    act_worker.shutdown().await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "activity executions before crash"
+    );
+
+    server.restart().await;
+    let client = connect(server.addr(), NS).await;
+
+    let after = fetch_history(&client, &wf_id, &run_id).await;
+    assert!(
+        after.len() >= before.len() && event_types(&after[..before.len()]) == event_types(&before),
+        "history changed across crash: before {} after {}",
+        describe(&before),
+        describe(&after)
+    );
+    assert_gapless(&after);
+    assert_eq!(
+        count(&after, EventType::ActivityTaskCompleted),
+        1,
+        "{}",
+        describe(&after)
+    );
+
+    let tq_c = tq.clone();
+    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-2", move || {
+        split_workflow_worker_options(tq_c)
+    })
+    .await;
+    let result = await_with_workers(
+        client
+            .get_workflow_handle::<SplitQueueHelloWorkflow>(wf_id.clone())
+            .get_result(WorkflowGetResultOptions::default()),
+        &[&wf_worker],
+        RESULT_TIMEOUT,
+        "workflow result after restart",
+    )
+    .await
+    .expect("get_result after restart");
+    assert_eq!(result, "Hello, CrashB!");
+
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    eprintln!("crash B final history: {}", describe(&events));
+    assert_single_activity_history_ok(&events);
+    // The same 11 events Temporal writes: after the restart the task meant for
+    // the old worker's sticky queue goes to the normal queue without a timeout.
+    assert_eq!(events.len(), 11, "history: {}", describe(&events));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity must not re-run");
+    wf_worker.shutdown().await;
+}

@@ -1,0 +1,121 @@
+//! Workflow and activity definitions used by the SDK end-to-end tests.
+#![allow(unreachable_pub)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityOptions, ApplicationFailure, WorkflowContext, WorkflowResult,
+    activities::{ActivityContext, ActivityError},
+};
+
+/// Calls `GreetActivities::greet` once (start_to_close 10 s) and returns its result.
+#[workflow]
+#[derive(Default)]
+pub struct HelloWorkflow;
+
+#[workflow_methods]
+impl HelloWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let greeting = ctx
+            .execute_activity(
+                GreetActivities::greet,
+                name,
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        Ok(greeting)
+    }
+}
+
+/// Same as [`HelloWorkflow`] but the activity is scheduled on the task queue given as the
+/// second input element, so workflow and activity workers can be run independently.
+/// Input: `(name, activity_task_queue)`.
+#[workflow]
+#[derive(Default)]
+pub struct SplitQueueHelloWorkflow;
+
+#[workflow_methods]
+impl SplitQueueHelloWorkflow {
+    #[run]
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: (String, String),
+    ) -> WorkflowResult<String> {
+        let (name, activity_task_queue) = input;
+        let greeting = ctx
+            .execute_activity(
+                GreetActivities::greet,
+                name,
+                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+                    .task_queue(activity_task_queue)
+                    .build(),
+            )
+            .await?;
+        Ok(greeting)
+    }
+}
+
+/// Calls `GreetActivities::fail_with(message)` with `maximum_attempts = 1` and propagates its
+/// error, so the workflow fails.
+#[workflow]
+#[derive(Default)]
+pub struct FailingActivityWorkflow;
+
+#[workflow_methods]
+impl FailingActivityWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, message: String) -> WorkflowResult<String> {
+        let out = ctx
+            .execute_activity(
+                GreetActivities::fail_with,
+                message,
+                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+                    .retry_policy(RetryPolicy::builder().maximum_attempts(1).build())
+                    .build(),
+            )
+            .await?;
+        Ok(out)
+    }
+}
+
+/// Activities; `calls` counts executions of `greet` (shared with the test).
+#[derive(Default)]
+pub struct GreetActivities {
+    pub calls: Arc<AtomicU32>,
+}
+
+impl GreetActivities {
+    pub fn new(calls: Arc<AtomicU32>) -> Self {
+        Self { calls }
+    }
+}
+
+#[activities]
+impl GreetActivities {
+    #[activity]
+    pub async fn greet(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        name: String,
+    ) -> Result<String, ActivityError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(format!("Hello, {name}!"))
+    }
+
+    /// Always fails with a (retryable) application failure carrying `message`.
+    #[activity]
+    pub async fn fail_with(
+        _ctx: ActivityContext,
+        message: String,
+    ) -> Result<String, ActivityError> {
+        Err(ActivityError::application(ApplicationFailure::new(message)))
+    }
+}
