@@ -250,7 +250,10 @@ pub(crate) fn timed_out(
         })),
         ..Default::default()
     };
-    let retry_state = if info.is_started() {
+    // Only attempt-level timeouts are retried; schedule-to-start and
+    // schedule-to-close end the activity with retry state TIMEOUT.
+    let attempt_level = matches!(timeout_type, TimeoutType::StartToClose | TimeoutType::Heartbeat);
+    let retry_state = if attempt_level && info.is_started() {
         match retry(ctx, &mut info, &failure, "") {
             Ok(()) => return Ok(()),
             Err(state) => state,

@@ -115,15 +115,17 @@ fn fail_by_server(
     message: String,
     identity: &str,
 ) {
-    ctx.persist_transient_workflow_task(identity, None);
-    ctx.add(WorkflowTaskFailedEventAttributes {
-        scheduled_event_id: wt.scheduled_event_id,
-        started_event_id: wt.started_event_id,
-        cause: cause as i32,
-        failure: Some(server_failure(&message)),
-        identity: identity.to_string(),
-        ..Default::default()
-    });
+    // A retried (transient) attempt fails without events, as on Temporal.
+    if !wt.transient {
+        ctx.add(WorkflowTaskFailedEventAttributes {
+            scheduled_event_id: wt.scheduled_event_id,
+            started_event_id: wt.started_event_id,
+            cause: cause as i32,
+            failure: Some(server_failure(&message)),
+            identity: identity.to_string(),
+            ..Default::default()
+        });
+    }
     let next = next_attempt_after_failure(ctx, wt);
     ctx.after_workflow_task_ended(Some(next));
     ctx.outcome = Outcome::WorkflowTaskRejected { message };

@@ -1,0 +1,26 @@
+//! Engine rules, one test per rule, plus a property test over random input
+//! sequences. The engine is pure: every test drives it with a fixed clock.
+
+#![allow(deprecated)] // binary_checksum is deprecated but still written.
+
+#[path = "engine/support.rs"]
+#[macro_use]
+mod support;
+
+#[path = "engine/start.rs"]
+mod start;
+
+#[path = "engine/workflow_task.rs"]
+mod workflow_task;
+
+#[path = "engine/activity.rs"]
+mod activity;
+
+#[path = "engine/close.rs"]
+mod close;
+
+#[path = "engine/sticky.rs"]
+mod sticky;
+
+#[path = "engine/props.rs"]
+mod props;

@@ -1,0 +1,595 @@
+//! Store conformance: every backend must pass these. Each check is a generic
+//! async fn over `Arc<dyn Store>`, so a new backend (PostgreSQL) only adds
+//! its own `suite!` instantiation at the bottom.
+
+use chronicle_engine::api::{
+    command::v1::{command::Attributes as C, Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes},
+    common::v1::{ActivityType, Payload, Payloads},
+    enums::v1::{CommandType, EventType, WorkflowExecutionStatus},
+    history::v1::HistoryEvent,
+};
+use chronicle_engine::{apply, start, Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion};
+use chronicle_store::{ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError};
+use prost_types::{Duration, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+type DynStore = Arc<dyn Store>;
+
+const NS: &str = "default";
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp { seconds: 1_700_000_000 + secs, nanos: 0 }
+}
+
+fn payloads(s: &str) -> Payloads {
+    Payloads { payloads: vec![Payload { data: s.as_bytes().to_vec(), ..Default::default() }] }
+}
+
+fn ids(events: &[HistoryEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.event_id).collect()
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+/// A run driven through the engine, producing the writes a server would
+/// commit.
+#[derive(Clone)]
+struct RunDriver {
+    state: MutableState,
+    history: Vec<HistoryEvent>,
+    clock: i64,
+}
+
+impl RunDriver {
+    /// Starts a run; returns it and the creating write (no current-pointer
+    /// expectation set: callers choose).
+    fn start(namespace: &str, workflow_id: &str, run_id: &str) -> (RunDriver, ExecutionWrite) {
+        let t = start(
+            StartArgs {
+                namespace: namespace.into(),
+                workflow_id: workflow_id.into(),
+                run_id: run_id.into(),
+                workflow_type: "Wf".into(),
+                task_queue: "tq".into(),
+                request_id: format!("req-{run_id}"),
+                ..Default::default()
+            },
+            at(0),
+        );
+        let write = ExecutionWrite {
+            state: t.state.clone(),
+            expected_version: 0,
+            events: t.events.clone(),
+            set_current: Some(None),
+        };
+        (RunDriver { state: t.state, history: t.events, clock: 0 }, write)
+    }
+
+    fn transition(&self, input: Input) -> Transition {
+        apply(&self.state, input, at(self.clock)).expect("engine accepts the input")
+    }
+
+    /// Applies `input` and returns the conditional write of the result.
+    fn step(&mut self, input: Input) -> ExecutionWrite {
+        self.clock += 1;
+        let t = self.transition(input);
+        let write = ExecutionWrite {
+            state: t.state.clone(),
+            expected_version: self.state.db_version,
+            events: t.events.clone(),
+            set_current: None,
+        };
+        self.history.extend(t.events);
+        self.state = t.state;
+        write
+    }
+
+    fn poll_input(&self) -> Input {
+        let wt = self.state.workflow_task.as_ref().expect("workflow task pending");
+        Input::WorkflowTaskStarted {
+            scheduled_event_id: wt.scheduled_event_id,
+            attempt: wt.attempt,
+            identity: "worker".into(),
+            request_id: format!("poll-{}", wt.scheduled_event_id),
+            worker_version: None,
+        }
+    }
+
+    fn complete_input(&self, commands: Vec<Command>) -> Input {
+        let wt = self.state.workflow_task.as_ref().expect("workflow task pending");
+        Input::WorkflowTaskCompleted(Box::new(WorkflowTaskCompletion {
+            scheduled_event_id: wt.scheduled_event_id,
+            attempt: wt.attempt,
+            commands,
+            identity: "worker".into(),
+            ..Default::default()
+        }))
+    }
+
+    fn terminate_input() -> Input {
+        Input::Terminate { reason: "test".into(), details: None, identity: "admin".into() }
+    }
+
+    /// The writes of one full cycle: poll, schedule an activity, run it
+    /// (6 events: WTStarted, WTCompleted, ATScheduled, ATStarted,
+    /// ATCompleted, WTScheduled).
+    fn activity_cycle(&mut self, n: usize) -> Vec<ExecutionWrite> {
+        let mut writes = vec![self.step(self.poll_input())];
+        writes.push(self.step(self.complete_input(vec![activity(&format!("act-{n}"))])));
+        let sched = *self.state.activities.keys().next().unwrap();
+        writes.push(self.step(Input::ActivityTaskStarted {
+            scheduled_event_id: sched,
+            attempt: 1,
+            identity: "w".into(),
+            request_id: format!("a{sched}"),
+            worker_version: None,
+        }));
+        writes.push(self.step(Input::ActivityTaskCompleted {
+            scheduled_event_id: sched,
+            attempt: 1,
+            result: Some(payloads("r")),
+            identity: "w".into(),
+        }));
+        writes
+    }
+
+    /// Poll and complete the workflow.
+    fn complete_workflow(&mut self) -> Vec<ExecutionWrite> {
+        let poll = self.step(self.poll_input());
+        let done = self.step(self.complete_input(vec![complete_workflow()]));
+        vec![poll, done]
+    }
+}
+
+fn activity(id: &str) -> Command {
+    Command {
+        command_type: CommandType::ScheduleActivityTask as i32,
+        attributes: Some(C::ScheduleActivityTaskCommandAttributes(ScheduleActivityTaskCommandAttributes {
+            activity_id: id.into(),
+            activity_type: Some(ActivityType { name: "Act".into() }),
+            start_to_close_timeout: Some(Duration { seconds: 30, nanos: 0 }),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn complete_workflow() -> Command {
+    Command {
+        command_type: CommandType::CompleteWorkflowExecution as i32,
+        attributes: Some(C::CompleteWorkflowExecutionCommandAttributes(CompleteWorkflowExecutionCommandAttributes {
+            result: Some(payloads("done")),
+        })),
+        ..Default::default()
+    }
+}
+
+async fn commit1(store: &DynStore, w: ExecutionWrite) -> Result<(), StoreError> {
+    store.commit(vec![w]).await
+}
+
+async fn full_history(store: &DynStore, run_id: &str) -> Vec<HistoryEvent> {
+    store.read_history(run_id, 1, usize::MAX).await.unwrap()
+}
+
+async fn assert_stored(store: &DynStore, run: &RunDriver) {
+    let s = &run.state;
+    let loaded = store.load_execution(&s.namespace, &s.workflow_id, &s.run_id).await.unwrap();
+    assert_eq!(loaded.as_ref(), Some(s), "stored state of {}", s.run_id);
+    assert_eq!(full_history(store, &s.run_id).await, run.history, "stored history of {}", s.run_id);
+}
+
+// ---------------------------------------------------------------------------
+// The conformance checks.
+// ---------------------------------------------------------------------------
+
+pub async fn create_run_and_current_pointer(store: DynStore) {
+    assert_eq!(store.current_run(NS, "wf").await.unwrap(), None);
+    assert_eq!(store.load_execution(NS, "wf", "run-1").await.unwrap(), None);
+    assert!(full_history(&store, "run-1").await.is_empty());
+
+    let (run, create) = RunDriver::start(NS, "wf", "run-1");
+    assert_eq!(create.state.db_version, 1);
+    commit1(&store, create.clone()).await.unwrap();
+
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-1"));
+    assert_stored(&store, &run).await;
+    assert_eq!(ids(&full_history(&store, "run-1").await), vec![1, 2]);
+
+    // The run is addressed by namespace and workflow id too.
+    assert_eq!(store.load_execution("other-ns", "wf", "run-1").await.unwrap(), None);
+    assert_eq!(store.load_execution(NS, "other-wf", "run-1").await.unwrap(), None);
+
+    // Creating it again (expected version 0) conflicts and changes nothing.
+    let again = ExecutionWrite { set_current: None, ..create };
+    assert!(is_conflict(commit1(&store, again).await));
+    assert_stored(&store, &run).await;
+
+    // Workflow ids are per namespace.
+    assert_eq!(store.current_run("other-ns", "wf").await.unwrap(), None);
+    let (other, create) = RunDriver::start("other-ns", "wf", "run-2");
+    commit1(&store, create).await.unwrap();
+    assert_eq!(store.current_run("other-ns", "wf").await.unwrap().as_deref(), Some("run-2"));
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-1"));
+    assert_stored(&store, &other).await;
+}
+
+pub async fn conditional_update_wins_and_loses(store: DynStore) {
+    let (mut run, create) = RunDriver::start(NS, "wf", "run-1");
+    commit1(&store, create).await.unwrap();
+    let v1 = run.clone();
+
+    // The winner: expected version 1.
+    let poll = run.step(run.poll_input());
+    assert_eq!((poll.expected_version, poll.state.db_version), (1, 2));
+    commit1(&store, poll).await.unwrap();
+    assert_stored(&store, &run).await;
+
+    // A rival transition from the same version 1 (colliding event id 3).
+    let mut rival = v1.clone();
+    let terminate = rival.step(RunDriver::terminate_input());
+    assert_eq!(ids(&terminate.events), vec![3]);
+    assert!(is_conflict(commit1(&store, terminate).await));
+    assert_stored(&store, &run).await;
+
+    // A stale write whose events would not collide still leaves nothing.
+    let mut ahead = run.clone();
+    let mut stale = ahead.step(ahead.complete_input(vec![activity("a")]));
+    stale.expected_version = 1;
+    let stale_ids = ids(&stale.events);
+    assert_eq!(stale_ids, vec![4, 5]);
+    assert!(is_conflict(commit1(&store, stale).await));
+    assert_stored(&store, &run).await;
+    assert!(store.read_history("run-1", 4, 10).await.unwrap().is_empty());
+
+    // Updating a run that does not exist conflicts and creates nothing.
+    let (ghost, _) = RunDriver::start(NS, "ghost", "run-ghost");
+    let mut ghost_write = ghost.clone().step(ghost.poll_input());
+    ghost_write.expected_version = 1;
+    assert!(is_conflict(commit1(&store, ghost_write).await));
+    assert_eq!(store.load_execution(NS, "ghost", "run-ghost").await.unwrap(), None);
+    assert!(full_history(&store, "run-ghost").await.is_empty());
+
+    // The winner goes on from version 2.
+    let next = run.step(run.complete_input(vec![activity("a")]));
+    assert_eq!(next.expected_version, 2);
+    commit1(&store, next).await.unwrap();
+    assert_stored(&store, &run).await;
+}
+
+pub async fn one_commit_is_all_or_nothing(store: DynStore) {
+    let (mut a, create_a) = RunDriver::start(NS, "wf-a", "run-a");
+    let (mut b, create_b) = RunDriver::start(NS, "wf-b", "run-b");
+    store.commit(vec![create_a, create_b]).await.unwrap();
+    assert_stored(&store, &a).await;
+    assert_stored(&store, &b).await;
+
+    let a_before = a.clone();
+    let good = a.step(a.poll_input());
+    let mut bad = b.clone().step(b.poll_input());
+    bad.expected_version = 7;
+    assert!(is_conflict(store.commit(vec![good.clone(), bad]).await));
+    assert_stored(&store, &a_before).await;
+    assert_stored(&store, &b).await;
+
+    // The good write alone goes through.
+    store.commit(vec![good]).await.unwrap();
+    assert_stored(&store, &a).await;
+    let both = vec![a.step(RunDriver::terminate_input()), b.step(RunDriver::terminate_input())];
+    store.commit(both).await.unwrap();
+    assert_stored(&store, &a).await;
+    assert_stored(&store, &b).await;
+
+    store.commit(vec![]).await.unwrap();
+}
+
+pub async fn set_current_with_stale_expectation_conflicts(store: DynStore) {
+    let (run1, create1) = RunDriver::start(NS, "wf", "run-1");
+    commit1(&store, create1).await.unwrap();
+
+    // "There must be no current run" is stale now.
+    let (run2, create2) = RunDriver::start(NS, "wf", "run-2");
+    assert!(is_conflict(commit1(&store, create2.clone()).await));
+    assert_eq!(store.load_execution(NS, "wf", "run-2").await.unwrap(), None, "the losing run is not created");
+    assert!(full_history(&store, "run-2").await.is_empty());
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-1"));
+
+    // Expecting the wrong current run conflicts too.
+    let wrong = ExecutionWrite { set_current: Some(Some("run-0".into())), ..create2.clone() };
+    assert!(is_conflict(commit1(&store, wrong).await));
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-1"));
+
+    // The right expectation moves the pointer.
+    let right = ExecutionWrite { set_current: Some(Some("run-1".into())), ..create2 };
+    commit1(&store, right).await.unwrap();
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-2"));
+    assert_stored(&store, &run2).await;
+    assert_stored(&store, &run1).await;
+
+    // A third run expecting run-1 is now stale.
+    let (_, create3) = RunDriver::start(NS, "wf", "run-3");
+    let stale = ExecutionWrite { set_current: Some(Some("run-1".into())), ..create3 };
+    assert!(is_conflict(commit1(&store, stale).await));
+    assert_eq!(store.load_execution(NS, "wf", "run-3").await.unwrap(), None);
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-2"));
+
+    // A run created without touching the pointer leaves it alone.
+    let (_, create4) = RunDriver::start(NS, "wf", "run-4");
+    commit1(&store, ExecutionWrite { set_current: None, ..create4 }).await.unwrap();
+    assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-2"));
+    assert!(store.load_execution(NS, "wf", "run-4").await.unwrap().is_some());
+}
+
+pub async fn history_ranges_and_paging(store: DynStore) {
+    let (mut run, create) = RunDriver::start(NS, "wf", "run-1");
+    commit1(&store, create).await.unwrap();
+    for n in 0..5 {
+        for w in run.activity_cycle(n) {
+            commit1(&store, w).await.unwrap();
+        }
+    }
+    assert_eq!(run.history.len(), 32);
+    // A neighbour whose events must never show up in run-1's history.
+    let (other, create) = RunDriver::start(NS, "wf-2", "run-2");
+    commit1(&store, create).await.unwrap();
+
+    let all = full_history(&store, "run-1").await;
+    assert_eq!(all, run.history, "events round-trip exactly, in order");
+    assert_eq!(ids(&all), (1..=32).collect::<Vec<_>>());
+
+    let range = |from: i64, max: usize| {
+        let store = store.clone();
+        async move { ids(&store.read_history("run-1", from, max).await.unwrap()) }
+    };
+    assert_eq!(range(10, 5).await, vec![10, 11, 12, 13, 14]);
+    assert_eq!(range(30, 100).await, vec![30, 31, 32]);
+    assert_eq!(range(32, 1).await, vec![32]);
+    assert_eq!(range(33, 10).await, Vec::<i64>::new());
+    assert_eq!(range(0, 3).await, vec![1, 2, 3]);
+    assert_eq!(range(1, 0).await, Vec::<i64>::new());
+
+    // Paging: each page starts after the last id of the previous one.
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    let mut from = 1;
+    loop {
+        let page = store.read_history("run-1", from, 7).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        pages += 1;
+        from = page.last().unwrap().event_id + 1;
+        paged.extend(page);
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(paged, all);
+
+    assert_eq!(full_history(&store, "run-2").await, other.history);
+    assert!(full_history(&store, "no-such-run").await.is_empty());
+}
+
+pub async fn open_executions_returns_only_running(store: DynStore) {
+    assert!(store.open_executions().await.unwrap().is_empty());
+    let (mut running, c1) = RunDriver::start(NS, "wf-running", "run-running");
+    let (mut completed, c2) = RunDriver::start(NS, "wf-completed", "run-completed");
+    let (mut terminated, c3) = RunDriver::start(NS, "wf-terminated", "run-terminated");
+    store.commit(vec![c1, c2, c3]).await.unwrap();
+    for w in completed.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
+    commit1(&store, terminated.step(RunDriver::terminate_input())).await.unwrap();
+    commit1(&store, running.step(running.poll_input())).await.unwrap();
+    assert_eq!(completed.state.status(), WorkflowExecutionStatus::Completed);
+    assert_eq!(terminated.state.status(), WorkflowExecutionStatus::Terminated);
+
+    let open = store.open_executions().await.unwrap();
+    assert_eq!(open, vec![running.state.clone()], "only the running run, in its latest state");
+
+    commit1(&store, running.step(RunDriver::terminate_input())).await.unwrap();
+    assert!(store.open_executions().await.unwrap().is_empty());
+    // Closed runs stay readable.
+    assert_stored(&store, &running).await;
+    assert_stored(&store, &completed).await;
+    assert_eq!(
+        full_history(&store, "run-completed").await.last().map(|e| e.event_type),
+        Some(EventType::WorkflowExecutionCompleted as i32)
+    );
+}
+
+fn namespace(name: &str, description: &str) -> NamespaceRecord {
+    NamespaceRecord {
+        name: name.into(),
+        id: format!("id-{name}"),
+        description: description.into(),
+        owner_email: "owner@example.com".into(),
+        retention: Some(Duration { seconds: 72 * 3600, nanos: 0 }),
+        data: BTreeMap::from([("k".to_string(), "v".to_string())]),
+    }
+}
+
+pub async fn namespaces_create_conflict_and_list(store: DynStore) {
+    assert!(store.list_namespaces().await.unwrap().is_empty());
+    let b = namespace("b-ns", "first");
+    store.create_namespace(b.clone()).await.unwrap();
+    let a = namespace("a-ns", "");
+    store.create_namespace(a.clone()).await.unwrap();
+
+    let dup = store.create_namespace(namespace("b-ns", "second")).await;
+    assert!(matches!(dup, Err(StoreError::AlreadyExists(_))), "{dup:?}");
+
+    assert_eq!(store.list_namespaces().await.unwrap(), vec![a, b], "sorted by name, the original kept");
+}
+
+pub async fn concurrent_commits_all_land(store: DynStore) {
+    const RUNS: usize = 200;
+    let mut handles = Vec::new();
+    for i in 0..RUNS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let (mut run, create) = RunDriver::start(NS, &format!("wf-{i}"), &format!("run-{i}"));
+            store.commit(vec![create]).await.unwrap();
+            for w in run.activity_cycle(0) {
+                store.commit(vec![w]).await.unwrap();
+            }
+            run
+        }));
+    }
+    // Namespaces created concurrently with the runs.
+    let mut ns_handles = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        ns_handles.push(tokio::spawn(async move { store.create_namespace(namespace(&format!("ns-{i:02}"), "")).await }));
+    }
+    let mut runs = Vec::new();
+    for h in handles {
+        runs.push(h.await.unwrap());
+    }
+    for h in ns_handles {
+        h.await.unwrap().unwrap();
+    }
+
+    for run in &runs {
+        assert_stored(&store, run).await;
+        let s = &run.state;
+        assert_eq!(store.current_run(NS, &s.workflow_id).await.unwrap().as_deref(), Some(s.run_id.as_str()));
+    }
+    let open: BTreeSet<String> = store.open_executions().await.unwrap().into_iter().map(|s| s.run_id).collect();
+    assert_eq!(open, runs.iter().map(|r| r.state.run_id.clone()).collect::<BTreeSet<_>>());
+    assert_eq!(store.list_namespaces().await.unwrap().len(), 20);
+}
+
+/// Many writers race on one run from the same version: exactly one wins,
+/// and the losers (folded into the same group commits) leave no trace and
+/// do not fail the winner.
+pub async fn concurrent_racers_exactly_one_wins(store: DynStore) {
+    let (mut run, create) = RunDriver::start(NS, "wf", "run-1");
+    commit1(&store, create).await.unwrap();
+    let base = run.clone();
+
+    const RACERS: usize = 32;
+    let mut handles = Vec::new();
+    for i in 0..RACERS {
+        let store = store.clone();
+        let mut racer = base.clone();
+        let write = racer.step(Input::WorkflowTaskStarted {
+            scheduled_event_id: 2,
+            attempt: 1,
+            identity: format!("worker-{i}"),
+            request_id: format!("req-{i}"),
+            worker_version: None,
+        });
+        handles.push(tokio::spawn(async move { (i, racer, store.commit(vec![write]).await) }));
+    }
+    let mut winners = Vec::new();
+    for h in handles {
+        let (i, racer, result) = h.await.unwrap();
+        match result {
+            Ok(()) => winners.push((i, racer)),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("racer {i}: {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one racer wins");
+    let (_, winner) = winners.pop().unwrap();
+    assert_stored(&store, &winner).await;
+    run = winner;
+    let started = &full_history(&store, "run-1").await[2];
+    assert_eq!(started.event_type, EventType::WorkflowTaskStarted as i32);
+    assert_eq!(run.history.len(), 3);
+}
+
+/// Everything acknowledged survives dropping the store and reopening it.
+pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
+    let store = open();
+    store.create_namespace(namespace("default", "durable")).await.unwrap();
+    let (mut running, create) = RunDriver::start(NS, "wf-1", "run-1");
+    commit1(&store, create).await.unwrap();
+    for w in running.activity_cycle(0) {
+        commit1(&store, w).await.unwrap();
+    }
+    let (mut done, create) = RunDriver::start(NS, "wf-2", "run-2");
+    commit1(&store, create).await.unwrap();
+    for w in done.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
+    drop(store);
+
+    let store = open();
+    assert_stored(&store, &running).await;
+    assert_stored(&store, &done).await;
+    assert_eq!(store.current_run(NS, "wf-1").await.unwrap().as_deref(), Some("run-1"));
+    assert_eq!(store.current_run(NS, "wf-2").await.unwrap().as_deref(), Some("run-2"));
+    assert_eq!(store.open_executions().await.unwrap(), vec![running.state.clone()]);
+    assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("default", "durable")]);
+
+    // Conditional writes continue from the stored versions.
+    let mut stale = running.clone().step(running.poll_input());
+    stale.expected_version = 1;
+    assert!(is_conflict(commit1(&store, stale).await));
+    commit1(&store, running.step(running.poll_input())).await.unwrap();
+    drop(store);
+
+    let store = open();
+    assert_stored(&store, &running).await;
+}
+
+// ---------------------------------------------------------------------------
+// SQLite instantiations: a temp file (WAL, reader pool) and in memory.
+// ---------------------------------------------------------------------------
+
+fn sqlite_file(dir: &tempfile::TempDir) -> DynStore {
+    SqliteStore::open(SqliteOptions { path: Some(dir.path().join("chronicle.db")), readers: 4 }).unwrap()
+}
+
+/// In memory: the directory is unused (nothing survives the store).
+fn sqlite_memory(_: &tempfile::TempDir) -> DynStore {
+    SqliteStore::open(SqliteOptions { path: None, readers: 0 }).unwrap()
+}
+
+macro_rules! suite {
+    ($backend:ident, $open:path; $($check:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$check($open(&dir)).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(sqlite_file_store, super::sqlite_file;
+    create_run_and_current_pointer,
+    conditional_update_wins_and_loses,
+    one_commit_is_all_or_nothing,
+    set_current_with_stale_expectation_conflicts,
+    history_ranges_and_paging,
+    open_executions_returns_only_running,
+    namespaces_create_conflict_and_list,
+    concurrent_commits_all_land,
+    concurrent_racers_exactly_one_wins,
+);
+
+suite!(sqlite_memory_store, super::sqlite_memory;
+    create_run_and_current_pointer,
+    conditional_update_wins_and_loses,
+    one_commit_is_all_or_nothing,
+    set_current_with_stale_expectation_conflicts,
+    history_ranges_and_paging,
+    open_executions_returns_only_running,
+    namespaces_create_conflict_and_list,
+    concurrent_commits_all_land,
+    concurrent_racers_exactly_one_wins,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_store_durable_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_across_reopen(|| sqlite_file(&dir)).await;
+}
