@@ -37,8 +37,9 @@ struct StartDev {
     /// SQLite file holding all data; created if absent.
     #[arg(long, short = 'f', default_value = "chronicle.db")]
     db_filename: PathBuf,
-    /// Keep everything in memory: nothing survives the process.
-    #[arg(long, conflicts_with = "db_filename")]
+    /// Keep everything in memory: nothing survives the process
+    /// (`--db-filename` is then ignored).
+    #[arg(long)]
     in_memory: bool,
     /// Namespaces to create at start (repeatable); `default` always exists.
     #[arg(long = "namespace", short = 'n')]
