@@ -3,6 +3,7 @@
 //! hands out the transition's tasks and wakes history watchers.
 
 use crate::matching::{MatchTask, Matching, QueueKey};
+use crate::timers::{Due, Timers};
 use chronicle_engine::{
     self as engine, api::enums::v1::WorkflowExecutionStatus, time, EngineError, Input, MutableState,
     StartArgs, Task, TimerKind, Transition,
@@ -36,6 +37,7 @@ struct RunEntry {
 pub struct History {
     store: Arc<dyn Store>,
     matching: Arc<Matching>,
+    timers: Arc<Timers>,
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
     workflow_locks: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
     me: Weak<History>,
@@ -59,14 +61,48 @@ fn now() -> prost_types::Timestamp {
 }
 
 impl History {
+    /// Must be called inside a tokio runtime: it starts the timer loop.
     pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>) -> Arc<Self> {
-        Arc::new_cyclic(|me| History {
+        let timers = Arc::new(Timers::default());
+        let history = Arc::new_cyclic(|me| History {
             store,
             matching,
+            timers: timers.clone(),
             runs: Mutex::new(HashMap::new()),
             workflow_locks: Mutex::new(HashMap::new()),
             me: me.clone(),
-        })
+        });
+        tokio::spawn(Self::timer_loop(Arc::downgrade(&history), timers));
+        history
+    }
+
+    async fn timer_loop(me: Weak<History>, timers: Arc<Timers>) {
+        loop {
+            let due = timers.next_due().await;
+            let Some(history) = me.upgrade() else { return };
+            for entry in due {
+                match entry {
+                    Due::Dispatch { key, task } => history.matching.add(key, task),
+                    Due::Timer { namespace, workflow_id, run_id, kind } => {
+                        if history.cached(&run_id).is_none() {
+                            continue; // the run closed; its timers no longer apply
+                        }
+                        let me = me.clone();
+                        tokio::spawn(async move {
+                            if let Some(history) = me.upgrade() {
+                                history.fire_timer(&namespace, &workflow_id, &run_id, kind).await;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// When a protobuf timestamp falls on the monotonic clock.
+    fn instant_of(at: &prost_types::Timestamp) -> tokio::time::Instant {
+        let delay = time::to_std(&time::since(at, &now()));
+        tokio::time::Instant::now() + delay
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -199,27 +235,20 @@ impl History {
                 Task::ActivityTask(a) => {
                     let key = QueueKey { namespace: state.namespace.clone(), name: a.task_queue, activity: true };
                     let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
-                    let delay = time::since(&a.visible_at, &now());
-                    if time::dur_nanos(&delay) <= 0 {
+                    if time::dur_nanos(&time::since(&a.visible_at, &now())) <= 0 {
                         self.matching.add(key, task);
                     } else {
-                        let matching = self.matching.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(time::to_std(&delay)).await;
-                            matching.add(key, task);
-                        });
+                        self.timers.schedule(Self::instant_of(&a.visible_at), Due::Dispatch { key, task });
                     }
                 }
                 Task::Timer(timer) => {
-                    let me = self.me.clone();
-                    let (ns, wf, run) = (base.namespace, base.workflow_id, base.run_id);
-                    let delay = time::to_std(&time::since(&timer.fire_at, &now()));
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        if let Some(history) = me.upgrade() {
-                            history.fire_timer(&ns, &wf, &run, timer.kind).await;
-                        }
-                    });
+                    let due = Due::Timer {
+                        namespace: base.namespace,
+                        workflow_id: base.workflow_id,
+                        run_id: base.run_id,
+                        kind: timer.kind,
+                    };
+                    self.timers.schedule(Self::instant_of(&timer.fire_at), due);
                 }
             }
         }
@@ -251,7 +280,7 @@ impl History {
         // no longer matters.
         loop {
             if self.cached(run_id).is_none() {
-                return; // the run closed; its timers no longer apply
+                return;
             }
             match self.execute(namespace, workflow_id, run_id, Input::TimerFired(kind)).await {
                 Ok(_) | Err(HistoryError::Engine(_)) => return,
