@@ -25,7 +25,8 @@
 set -uo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/chronicle-target}"
+# Release builds get their own target dir so they never wait on test builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/chronicle-release-target}"
 CHRONICLE_VENV="${CHRONICLE_VENV:-/var/tmp/chronicle-venv}"
 BENCH_OUT="${BENCH_OUT:-/var/tmp/chronicle-bench}"
 N_SERIAL="${N_SERIAL:-200}"
