@@ -27,6 +27,9 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::codec::CompressionEncoding;
 
+/// How long a stopping server waits for in-flight calls.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Largest request accepted (Temporal's default gRPC limit).
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
@@ -38,6 +41,7 @@ pub struct ServerOptions {
 /// Everything the server needs, built from a store before serving.
 pub struct Server {
     frontend: Frontend,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -51,7 +55,8 @@ impl Server {
         if recovered > 0 {
             tracing::info!(recovered, "recovered open workflow runs");
         }
-        Ok(Server { frontend: Frontend::new(history, matching, namespaces) })
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        Ok(Server { frontend: Frontend::new(history, matching, namespaces, stopping), stop })
     }
 
     /// Serves gRPC on `listener` until `shutdown` resolves.
@@ -65,14 +70,28 @@ impl Server {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let operator = OperatorServiceServer::new(operator::Operator).accept_compressed(CompressionEncoding::Gzip);
-        tonic::transport::Server::builder()
+        let mut stopped = self.stop.subscribe();
+        let serving = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)
             // Without TCP_NODELAY, small responses wait on delayed ACKs
             // (tens of milliseconds per round trip).
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
-            .await?;
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
+                shutdown.await;
+                // Open long polls answer now; tonic then drains in-flight calls.
+                let _ = self.stop.send(true);
+            });
+        // Connected workers keep their connections open; once stopping,
+        // give in-flight calls a moment, then close regardless. Every
+        // acknowledged change is already durable, so nothing is lost.
+        tokio::select! {
+            served = serving => served?,
+            _ = async {
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => tracing::info!("closing connections still open after {SHUTDOWN_GRACE:?}"),
+        }
         Ok(())
     }
 }

@@ -73,14 +73,22 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         let server = Server::build(store, ServerOptions { namespaces: args.namespaces }).await?;
         let local = listener.local_addr()?;
         match &path {
-            Some(p) => println!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display()),
-            None => println!("Chronicle data in memory (lost on exit)"),
+            Some(p) => say(&format!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display())),
+            None => say("Chronicle data in memory (lost on exit)"),
         }
-        println!("Chronicle gRPC listening on {local}");
+        say(&format!("Chronicle gRPC listening on {local}"));
         server.serve(listener, shutdown_signal()).await?;
-        println!("Chronicle stopped");
+        say("Chronicle stopped");
         Ok(())
     })
+}
+
+/// Prints a status line; a closed stdout (the parent went away) is no
+/// reason to fail.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
 async fn shutdown_signal() {

@@ -20,13 +20,33 @@ pub struct Frontend {
     pub(crate) history: Arc<History>,
     pub(crate) matching: Arc<Matching>,
     pub(crate) namespaces: Arc<Namespaces>,
+    /// Turns true when the server stops: long polls answer at once.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
 
 impl Frontend {
-    pub fn new(history: Arc<History>, matching: Arc<Matching>, namespaces: Arc<Namespaces>) -> Self {
-        Frontend { history, matching, namespaces }
+    pub fn new(
+        history: Arc<History>,
+        matching: Arc<Matching>,
+        namespaces: Arc<Namespaces>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Frontend { history, matching, namespaces, stopping }
+    }
+
+    /// Runs a long-poll wait until `deadline`; None at the deadline or when
+    /// the server stops (so a graceful shutdown does not wait a minute).
+    pub(crate) async fn wait<F: std::future::Future>(&self, deadline: tokio::time::Instant, f: F) -> Option<F::Output> {
+        let mut stopping = self.stopping.clone();
+        if *stopping.borrow() {
+            return None;
+        }
+        tokio::select! {
+            out = tokio::time::timeout_at(deadline, f) => out.ok(),
+            _ = stopping.wait_for(|s| *s) => None,
+        }
     }
 
     pub(crate) fn check_namespace(&self, namespace: &str) -> Result<(), Status> {

@@ -71,7 +71,7 @@ impl Frontend {
         let name = queue_name(&r.task_queue)?;
         let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
-        while let Some(task) = self.matching.poll(&key, deadline).await {
+        while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
             match self.start_workflow_task(&key, &task, &r.identity, stamp.clone()).await {
                 Ok(response) => return Ok(response),
                 Err(HistoryError::Engine(_)) => continue, // stale task: already started, timed out or closed
@@ -202,7 +202,7 @@ impl Frontend {
         let name = queue_name(&r.task_queue)?;
         let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
-        while let Some(task) = self.matching.poll(&key, deadline).await {
+        while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
             let input = Input::ActivityTaskStarted {
                 scheduled_event_id: task.scheduled_event_id,
                 attempt: task.attempt,

@@ -193,7 +193,7 @@ impl Frontend {
                     break;
                 }
                 let Some(mut rx) = rx else { break };
-                if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                if self.wait(deadline, rx.changed()).await.is_none() {
                     // Nothing yet: an empty page with a token to come back with.
                     let token = HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from };
                     return Ok(GetWorkflowExecutionHistoryResponse {
