@@ -362,3 +362,26 @@ async fn long_polls_answer_before_the_deadline() {
     assert!(began.elapsed() < Duration::from_secs(3));
     assert!(resp.task_token.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_open_polls_and_exits_promptly() {
+    let mut server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let poll = tokio::spawn(async move {
+        let mut r = poll_request("tq-stop");
+        r.set_timeout(Duration::from_secs(60));
+        let began = Instant::now();
+        let resp = c.poll_workflow_task_queue(r).await;
+        (resp, began.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let exited = tokio::task::block_in_place(|| server.terminate(Duration::from_secs(10)));
+    let took = exited.expect("server exits after SIGTERM");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let (resp, waited) = poll.await.unwrap();
+    assert!(waited < Duration::from_secs(5), "poll held {waited:?}");
+    // Either an empty poll response or a closed connection, never a task.
+    if let Ok(resp) = resp {
+        assert!(resp.into_inner().task_token.is_empty());
+    }
+}

@@ -74,6 +74,23 @@ impl TestServer {
         }
     }
 
+    /// SIGTERMs the server and waits for it to exit; returns how long that
+    /// took, or None if it was still running after `limit` (then SIGKILLs).
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let mut child = self.child.take()?;
+        let began = std::time::Instant::now();
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        while began.elapsed() < limit {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Some(began.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// SIGKILLs the running process (if any) and starts a new one on the same database file.
     pub async fn restart(&mut self) {
         self.kill();
