@@ -385,3 +385,84 @@ async fn sigterm_answers_open_polls_and_exits_promptly() {
         assert!(resp.into_inner().task_token.is_empty());
     }
 }
+
+fn schedule_activity_command(start_to_close_secs: i64) -> Command {
+    use temporalio_protos::temporal::api::{
+        command::v1::ScheduleActivityTaskCommandAttributes,
+        common::v1::{ActivityType, RetryPolicy},
+    };
+    Command {
+        command_type: CommandType::ScheduleActivityTask as i32,
+        attributes: Some(command::Attributes::ScheduleActivityTaskCommandAttributes(
+            ScheduleActivityTaskCommandAttributes {
+                activity_id: "1".into(),
+                activity_type: Some(ActivityType { name: "Slow".into() }),
+                start_to_close_timeout: Some(prost_types::Duration { seconds: start_to_close_secs, nanos: 0 }),
+                retry_policy: Some(RetryPolicy { maximum_attempts: 1, ..Default::default() }),
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// Timers are durable: an activity whose start-to-close deadline passes
+/// while the server is down times out once after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_timeout_survives_a_server_kill() {
+    let mut server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("durable-timer", "tq-durable")).await.unwrap();
+    let task = c.poll_workflow_task_queue(poll_request("tq-durable")).await.unwrap().into_inner();
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        namespace: "default".into(),
+        task_token: task.task_token,
+        commands: vec![schedule_activity_command(1)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut poll = Request::new(PollActivityTaskQueueRequest {
+        namespace: "default".into(),
+        task_queue: Some(TaskQueue { name: "tq-durable".into(), ..Default::default() }),
+        identity: "slow-worker".into(),
+        ..Default::default()
+    });
+    poll.set_timeout(Duration::from_secs(10));
+    let activity = c.poll_activity_task_queue(poll).await.unwrap().into_inner();
+    assert!(!activity.task_token.is_empty());
+
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the deadline passes while down
+    server.restart().await;
+    let mut c = client(&server).await;
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let events = history(&mut c, "durable-timer").await;
+        if types(&events).contains(&EventType::ActivityTaskTimedOut) {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "no timeout after restart: {:?}", types(&events));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        types(&events)[4..],
+        [
+            EventType::ActivityTaskScheduled,
+            EventType::ActivityTaskStarted,
+            EventType::ActivityTaskTimedOut,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
+    // The late completion is refused: the task timed out.
+    let err = c
+        .respond_activity_task_completed(RespondActivityTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: activity.task_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
