@@ -9,10 +9,8 @@
 use prost::Message;
 use std::{env, fs, path::PathBuf};
 
-const SERVICE_FILES: &[&str] = &[
-    "temporal/api/workflowservice/v1/service.proto",
-    "temporal/api/operatorservice/v1/service.proto",
-];
+const SERVICE_FILES: &[&str] =
+    &["temporal/api/workflowservice/v1/service.proto", "temporal/api/operatorservice/v1/service.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_path = env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")
@@ -20,8 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={descriptor_path}");
     println!("cargo:rerun-if-env-changed=DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH");
     let mut fds = prost_types::FileDescriptorSet::decode(fs::read(&descriptor_path)?.as_slice())?;
-    fds.file
-        .retain(|f| SERVICE_FILES.contains(&f.name.as_deref().unwrap_or_default()));
+    fds.file.retain(|f| SERVICE_FILES.contains(&f.name.as_deref().unwrap_or_default()));
     if fds.file.len() != SERVICE_FILES.len() {
         return Err("service protos missing from the temporalio-protos descriptor set".into());
     }
@@ -55,10 +52,7 @@ fn name_unimplemented_stubs(src: &str, service: &str) -> String {
             current_fn = rest.split(['(', '<']).next().unwrap_or_default().to_string();
         }
         if line.contains("\"Not yet implemented\"") {
-            let msg = format!(
-                "\"{service}/{} is not implemented by Chronicle\"",
-                pascal_case(&current_fn)
-            );
+            let msg = format!("\"{service}/{} is not implemented by Chronicle\"", pascal_case(&current_fn));
             out.push_str(&line.replace("\"Not yet implemented\"", &msg));
         } else {
             out.push_str(line);

@@ -5,7 +5,7 @@
 use crate::api::{
     common::v1::Payloads,
     enums::v1::{RetryState, TimeoutType},
-    failure::v1::{failure::FailureInfo, Failure, TimeoutFailureInfo},
+    failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo},
     history::v1::*,
 };
 use crate::commands::activity_dispatch_tasks;
@@ -25,9 +25,8 @@ fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityI
 }
 
 fn started_current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
-    current(ctx, scheduled_event_id, attempt).and_then(|a| {
-        if a.is_started() { Ok(a) } else { Err(EngineError::ActivityTaskNotFound) }
-    })
+    current(ctx, scheduled_event_id, attempt)
+        .and_then(|a| if a.is_started() { Ok(a) } else { Err(EngineError::ActivityTaskNotFound) })
 }
 
 pub(crate) fn started(
@@ -99,13 +98,17 @@ pub(crate) fn completed(
     let info = started_current(ctx, scheduled_event_id, attempt)?;
     let written = write_started(ctx, &info);
     let started_event_id = outcome_started_id(written);
-    finish(ctx, scheduled_event_id, ActivityTaskCompletedEventAttributes {
-        result,
+    finish(
+        ctx,
         scheduled_event_id,
-        started_event_id,
-        identity,
-        ..Default::default()
-    });
+        ActivityTaskCompletedEventAttributes {
+            result,
+            scheduled_event_id,
+            started_event_id,
+            identity,
+            ..Default::default()
+        },
+    );
     Ok(())
 }
 
@@ -128,14 +131,18 @@ pub(crate) fn failed(
     };
     let written = write_started(ctx, &info);
     let started_event_id = outcome_started_id(written);
-    finish(ctx, scheduled_event_id, ActivityTaskFailedEventAttributes {
-        failure: Some(failure),
+    finish(
+        ctx,
         scheduled_event_id,
-        started_event_id,
-        identity,
-        retry_state: retry_state as i32,
-        ..Default::default()
-    });
+        ActivityTaskFailedEventAttributes {
+            failure: Some(failure),
+            scheduled_event_id,
+            started_event_id,
+            identity,
+            retry_state: retry_state as i32,
+            ..Default::default()
+        },
+    );
     Ok(())
 }
 
@@ -154,14 +161,18 @@ pub(crate) fn canceled(
     }
     let written = write_started(ctx, &info);
     let started_event_id = outcome_started_id(written);
-    finish(ctx, scheduled_event_id, ActivityTaskCanceledEventAttributes {
-        details,
-        latest_cancel_requested_event_id: 0,
+    finish(
+        ctx,
         scheduled_event_id,
-        started_event_id,
-        identity,
-        ..Default::default()
-    });
+        ActivityTaskCanceledEventAttributes {
+            details,
+            latest_cancel_requested_event_id: 0,
+            scheduled_event_id,
+            started_event_id,
+            identity,
+            ..Default::default()
+        },
+    );
     Ok(())
 }
 
@@ -266,12 +277,16 @@ pub(crate) fn timed_out(
     }
     let written = write_started(ctx, &info);
     let started_event_id = if info.is_started() { outcome_started_id(written) } else { 0 };
-    finish(ctx, scheduled_event_id, ActivityTaskTimedOutEventAttributes {
-        failure: Some(failure),
+    finish(
+        ctx,
         scheduled_event_id,
-        started_event_id,
-        retry_state: retry_state as i32,
-    });
+        ActivityTaskTimedOutEventAttributes {
+            failure: Some(failure),
+            scheduled_event_id,
+            started_event_id,
+            retry_state: retry_state as i32,
+        },
+    );
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! The single entry point for everything that happens to an existing run.
 
 use crate::activity;
-use crate::api::{enums::v1::{TaskQueueKind, WorkflowExecutionStatus}, history::v1::*};
+use crate::api::{
+    enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
+    history::v1::*,
+};
 use crate::commands::activity_dispatch_tasks;
-use crate::events::{wft_timeout_fire_at, Ctx};
+use crate::events::{Ctx, wft_timeout_fire_at};
 use crate::state::MutableState;
 use crate::time;
 use crate::transition::{EngineError, Input, Task, TimerKind, TimerTask, Transition};

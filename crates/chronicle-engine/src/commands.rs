@@ -2,7 +2,7 @@
 //! the workflow task and writes nothing else), then turned into events.
 
 use crate::api::{
-    command::v1::{command::Attributes as C, Command, ScheduleActivityTaskCommandAttributes},
+    command::v1::{Command, ScheduleActivityTaskCommandAttributes, command::Attributes as C},
     enums::v1::{CommandType, RetryState, TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
     history::v1::*,
     taskqueue::v1::TaskQueue,
@@ -43,15 +43,31 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
                 activity_ids.push(&a.activity_id);
             }
             Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
-                close_command_checks(state, is_last, Cause::BadCompleteWorkflowExecutionAttributes, "CompleteWorkflowExecution")?;
+                close_command_checks(
+                    state,
+                    is_last,
+                    Cause::BadCompleteWorkflowExecutionAttributes,
+                    "CompleteWorkflowExecution",
+                )?;
                 if a.result.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
-                    return reject(Cause::BadCompleteWorkflowExecutionAttributes, "Workflow result exceeds the 2 MiB size limit.");
+                    return reject(
+                        Cause::BadCompleteWorkflowExecutionAttributes,
+                        "Workflow result exceeds the 2 MiB size limit.",
+                    );
                 }
             }
             Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
-                close_command_checks(state, is_last, Cause::BadFailWorkflowExecutionAttributes, "FailWorkflowExecution")?;
+                close_command_checks(
+                    state,
+                    is_last,
+                    Cause::BadFailWorkflowExecutionAttributes,
+                    "FailWorkflowExecution",
+                )?;
                 if a.failure.is_none() {
-                    return reject(Cause::BadFailWorkflowExecutionAttributes, "Failure is not set on FailWorkflowExecution command.");
+                    return reject(
+                        Cause::BadFailWorkflowExecutionAttributes,
+                        "Failure is not set on FailWorkflowExecution command.",
+                    );
                 }
             }
             Some(other) => {
@@ -146,21 +162,37 @@ fn activity_timeouts(
 
 fn unsupported(attrs: &C) -> (Cause, &'static str) {
     match attrs {
-        C::RequestCancelActivityTaskCommandAttributes(_) => (Cause::BadRequestCancelActivityAttributes, "RequestCancelActivityTask"),
+        C::RequestCancelActivityTaskCommandAttributes(_) => {
+            (Cause::BadRequestCancelActivityAttributes, "RequestCancelActivityTask")
+        }
         C::StartTimerCommandAttributes(_) => (Cause::BadStartTimerAttributes, "StartTimer"),
         C::CancelTimerCommandAttributes(_) => (Cause::BadCancelTimerAttributes, "CancelTimer"),
-        C::CancelWorkflowExecutionCommandAttributes(_) => (Cause::BadCancelWorkflowExecutionAttributes, "CancelWorkflowExecution"),
+        C::CancelWorkflowExecutionCommandAttributes(_) => {
+            (Cause::BadCancelWorkflowExecutionAttributes, "CancelWorkflowExecution")
+        }
         C::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => {
             (Cause::BadRequestCancelExternalWorkflowExecutionAttributes, "RequestCancelExternalWorkflowExecution")
         }
         C::RecordMarkerCommandAttributes(_) => (Cause::BadRecordMarkerAttributes, "RecordMarker"),
-        C::ContinueAsNewWorkflowExecutionCommandAttributes(_) => (Cause::BadContinueAsNewAttributes, "ContinueAsNewWorkflowExecution"),
-        C::StartChildWorkflowExecutionCommandAttributes(_) => (Cause::BadStartChildExecutionAttributes, "StartChildWorkflowExecution"),
-        C::SignalExternalWorkflowExecutionCommandAttributes(_) => (Cause::BadSignalWorkflowExecutionAttributes, "SignalExternalWorkflowExecution"),
-        C::UpsertWorkflowSearchAttributesCommandAttributes(_) => (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes"),
+        C::ContinueAsNewWorkflowExecutionCommandAttributes(_) => {
+            (Cause::BadContinueAsNewAttributes, "ContinueAsNewWorkflowExecution")
+        }
+        C::StartChildWorkflowExecutionCommandAttributes(_) => {
+            (Cause::BadStartChildExecutionAttributes, "StartChildWorkflowExecution")
+        }
+        C::SignalExternalWorkflowExecutionCommandAttributes(_) => {
+            (Cause::BadSignalWorkflowExecutionAttributes, "SignalExternalWorkflowExecution")
+        }
+        C::UpsertWorkflowSearchAttributesCommandAttributes(_) => {
+            (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes")
+        }
         C::ProtocolMessageCommandAttributes(_) => (Cause::BadUpdateWorkflowExecutionMessage, "ProtocolMessage"),
-        C::ModifyWorkflowPropertiesCommandAttributes(_) => (Cause::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowProperties"),
-        C::ScheduleNexusOperationCommandAttributes(_) => (Cause::BadScheduleNexusOperationAttributes, "ScheduleNexusOperation"),
+        C::ModifyWorkflowPropertiesCommandAttributes(_) => {
+            (Cause::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowProperties")
+        }
+        C::ScheduleNexusOperationCommandAttributes(_) => {
+            (Cause::BadScheduleNexusOperationAttributes, "ScheduleNexusOperation")
+        }
         C::RequestCancelNexusOperationCommandAttributes(_) => {
             (Cause::BadRequestCancelNexusOperationAttributes, "RequestCancelNexusOperation")
         }
@@ -199,8 +231,7 @@ pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64) {
 }
 
 fn schedule_activity(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, completed_id: i64) {
-    let (s2close, s2start, s2c, heartbeat) =
-        activity_timeouts(&ctx.state, &a).expect("validated before apply");
+    let (s2close, s2start, s2c, heartbeat) = activity_timeouts(&ctx.state, &a).expect("validated before apply");
     let retry_policy = normalize_retry_policy(a.retry_policy.clone()).expect("validated before apply");
     let task_queue = match a.task_queue.as_ref().filter(|t| !t.name.is_empty()) {
         Some(t) => TaskQueue { name: t.name.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() },

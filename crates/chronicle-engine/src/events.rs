@@ -82,10 +82,18 @@ impl Ctx {
         for mut event in buffered {
             use Attributes as A;
             match event.attributes.as_mut() {
-                Some(A::ActivityTaskCompletedEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
-                Some(A::ActivityTaskFailedEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
-                Some(A::ActivityTaskTimedOutEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
-                Some(A::ActivityTaskCanceledEventAttributes(a)) => fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id),
+                Some(A::ActivityTaskCompletedEventAttributes(a)) => {
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                }
+                Some(A::ActivityTaskFailedEventAttributes(a)) => {
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                }
+                Some(A::ActivityTaskTimedOutEventAttributes(a)) => {
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                }
+                Some(A::ActivityTaskCanceledEventAttributes(a)) => {
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                }
                 _ => {}
             }
             let scheduled = match event.attributes.as_ref() {
@@ -223,10 +231,10 @@ pub(crate) fn workflow_task_timeout(state: &MutableState, attempt: i32) -> prost
 pub const BUFFERED_EVENT_ID: i64 = -123;
 
 fn fix_started(started_ids: &std::collections::HashMap<i64, i64>, scheduled: i64, started: &mut i64) {
-    if *started == BUFFERED_EVENT_ID {
-        if let Some(id) = started_ids.get(&scheduled) {
-            *started = *id;
-        }
+    if *started == BUFFERED_EVENT_ID
+        && let Some(id) = started_ids.get(&scheduled)
+    {
+        *started = *id;
     }
 }
 
@@ -243,10 +251,7 @@ pub(crate) fn new_event(id: i64, time: Timestamp, attrs: Attributes) -> HistoryE
 
 /// The Scheduled and Started events of a transient workflow task, with the
 /// ids they will get when persisted.
-pub(crate) fn transient_workflow_task_events(
-    state: &MutableState,
-    wt: &WorkflowTaskInfo,
-) -> Vec<HistoryEvent> {
+pub(crate) fn transient_workflow_task_events(state: &MutableState, wt: &WorkflowTaskInfo) -> Vec<HistoryEvent> {
     let mut events = vec![new_event(
         wt.scheduled_event_id,
         wt.scheduled_time.unwrap_or_default(),

@@ -25,11 +25,10 @@ mod workflow_task;
 
 pub use apply::apply;
 pub use retry::{default_activity_retry_policy, next_retry_delay};
-pub use start::{start, StartArgs};
+pub use start::{StartArgs, start};
 pub use state::{ActivityInfo, MutableState, WorkflowTaskInfo};
 pub use transition::{
-    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, Transition,
-    WorkflowTaskCompletion,
+    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, Transition, WorkflowTaskCompletion,
 };
 
-pub use temporalio_protos::temporal::api as api;
+pub use temporalio_protos::temporal::api;

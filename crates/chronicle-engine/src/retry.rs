@@ -3,8 +3,8 @@
 use crate::api::{
     common::v1::RetryPolicy,
     enums::v1::RetryState,
-    failure::v1::{failure::FailureInfo, Failure},
     enums::v1::TimeoutType,
+    failure::v1::{Failure, failure::FailureInfo},
 };
 use crate::time;
 use prost_types::{Duration, Timestamp};
@@ -100,10 +100,10 @@ pub fn next_retry_delay(
         delay = delay.min(max as f64);
     }
     let delay = if delay.is_finite() { delay as i128 } else { i128::MAX / 4 };
-    if let Some(deadline) = deadline {
-        if time::ts_nanos(now) + delay >= time::ts_nanos(deadline) {
-            return Err(RetryState::Timeout);
-        }
+    if let Some(deadline) = deadline
+        && time::ts_nanos(now) + delay >= time::ts_nanos(deadline)
+    {
+        return Err(RetryState::Timeout);
     }
     Ok(time::dur_from_nanos(delay))
 }

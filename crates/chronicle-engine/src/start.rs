@@ -6,7 +6,7 @@ use crate::api::{
     history::v1::WorkflowExecutionStartedEventAttributes,
     taskqueue::v1::TaskQueue,
 };
-use crate::events::{run_timeout_timer, Ctx};
+use crate::events::{Ctx, run_timeout_timer};
 use crate::state::MutableState;
 use crate::time;
 use crate::transition::Transition;
@@ -57,10 +57,10 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
     if time::dur_nanos(&task) > time::dur_nanos(&time::dur_secs(MAX_WORKFLOW_TASK_TIMEOUT_SECS)) {
         task = time::dur_secs(MAX_WORKFLOW_TASK_TIMEOUT_SECS);
     }
-    if let Some(run) = run {
-        if time::dur_nanos(&task) > time::dur_nanos(&run) {
-            task = run;
-        }
+    if let Some(run) = run
+        && time::dur_nanos(&task) > time::dur_nanos(&run)
+    {
+        task = run;
     }
     args.execution_timeout = Some(exec.unwrap_or_default());
     args.run_timeout = Some(run.unwrap_or_default());
@@ -71,10 +71,7 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
 /// WorkflowTaskScheduled.
 pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     normalize_timeouts(&mut args);
-    let expiration = args
-        .execution_timeout
-        .filter(|d| time::is_set(Some(d)))
-        .map(|d| time::add(&now, &d));
+    let expiration = args.execution_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d));
     let attrs = WorkflowExecutionStartedEventAttributes {
         workflow_type: Some(WorkflowType { name: args.workflow_type.clone() }),
         task_queue: Some(TaskQueue {
@@ -102,10 +99,7 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         priority: args.priority,
         ..Default::default()
     };
-    let run_expiration_time = args
-        .run_timeout
-        .filter(|d| time::is_set(Some(d)))
-        .map(|d| time::add(&now, &d));
+    let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d));
     let state = MutableState {
         namespace: args.namespace,
         workflow_id: args.workflow_id,

@@ -172,19 +172,11 @@ impl MutableState {
     }
 
     pub fn task_queue_name(&self) -> &str {
-        self.started
-            .as_ref()
-            .and_then(|s| s.task_queue.as_ref())
-            .map(|t| t.name.as_str())
-            .unwrap_or_default()
+        self.started.as_ref().and_then(|s| s.task_queue.as_ref()).map(|t| t.name.as_str()).unwrap_or_default()
     }
 
     pub fn workflow_type_name(&self) -> &str {
-        self.started
-            .as_ref()
-            .and_then(|s| s.workflow_type.as_ref())
-            .map(|t| t.name.as_str())
-            .unwrap_or_default()
+        self.started.as_ref().and_then(|s| s.workflow_type.as_ref()).map(|t| t.name.as_str()).unwrap_or_default()
     }
 
     /// The workflow task currently in flight on a worker, if any.

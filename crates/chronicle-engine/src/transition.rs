@@ -39,7 +39,12 @@ pub enum Input {
         request_id: String,
         worker_version: Option<WorkerVersionStamp>,
     },
-    ActivityTaskCompleted { scheduled_event_id: i64, attempt: i32, result: Option<Payloads>, identity: String },
+    ActivityTaskCompleted {
+        scheduled_event_id: i64,
+        attempt: i32,
+        result: Option<Payloads>,
+        identity: String,
+    },
     ActivityTaskFailed {
         scheduled_event_id: i64,
         attempt: i32,
@@ -47,14 +52,30 @@ pub enum Input {
         last_heartbeat_details: Option<Payloads>,
         identity: String,
     },
-    ActivityTaskCanceled { scheduled_event_id: i64, attempt: i32, details: Option<Payloads>, identity: String },
-    ActivityTaskHeartbeat { scheduled_event_id: i64, attempt: i32, details: Option<Payloads> },
+    ActivityTaskCanceled {
+        scheduled_event_id: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+        identity: String,
+    },
+    ActivityTaskHeartbeat {
+        scheduled_event_id: i64,
+        attempt: i32,
+        details: Option<Payloads>,
+    },
     TimerFired(TimerKind),
     /// Matching found no live poller on the sticky queue of a scheduled
     /// workflow task: stickiness is dropped and the task goes to the normal
     /// queue, without an event (Temporal's StickyWorkerUnavailable).
-    StickyWorkerUnavailable { scheduled_event_id: i64, attempt: i32 },
-    Terminate { reason: String, details: Option<Payloads>, identity: String },
+    StickyWorkerUnavailable {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    Terminate {
+        reason: String,
+        details: Option<Payloads>,
+        identity: String,
+    },
 }
 
 /// A RespondWorkflowTaskCompleted, reduced to what the engine needs.
@@ -77,7 +98,12 @@ pub struct WorkflowTaskCompletion {
 pub enum Task {
     /// Offer the workflow task to pollers of `task_queue`.
     /// `sticky`: the queue is a worker's sticky queue.
-    WorkflowTask { task_queue: String, sticky: bool, scheduled_event_id: i64, attempt: i32 },
+    WorkflowTask {
+        task_queue: String,
+        sticky: bool,
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
     /// Offer the activity task to pollers of `task_queue` from `visible_at`
     /// on (later than now during retry backoff).
     ActivityTask(ActivityTaskDispatch),
@@ -102,11 +128,21 @@ pub struct TimerTask {
 /// the engine when they fire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimerKind {
-    WorkflowTaskTimeout { scheduled_event_id: i64, attempt: i32 },
+    WorkflowTaskTimeout {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
     /// Nobody took a task from a sticky queue in time: move it to the
     /// normal queue.
-    StickyScheduleToStartTimeout { scheduled_event_id: i64, attempt: i32 },
-    ActivityTimeout { scheduled_event_id: i64, attempt: i32, timeout_type: TimeoutType },
+    StickyScheduleToStartTimeout {
+        scheduled_event_id: i64,
+        attempt: i32,
+    },
+    ActivityTimeout {
+        scheduled_event_id: i64,
+        attempt: i32,
+        timeout_type: TimeoutType,
+    },
     WorkflowRunTimeout,
 }
 
@@ -128,12 +164,19 @@ pub enum Outcome {
     /// A workflow task was handed to a worker. `transient_events` are the
     /// not-yet-persisted Scheduled/Started of a retried task, to be appended
     /// to the history the worker sees.
-    WorkflowTaskStarted { started_event_id: i64, transient_events: Vec<HistoryEvent> },
+    WorkflowTaskStarted {
+        started_event_id: i64,
+        transient_events: Vec<HistoryEvent>,
+    },
     /// The workflow task was failed by the server (bad command, unhandled
     /// events); the worker is told with InvalidArgument and this message.
-    WorkflowTaskRejected { message: String },
+    WorkflowTaskRejected {
+        message: String,
+    },
     ActivityTaskStarted(Box<ActivityInfo>),
-    Heartbeat { cancel_requested: bool },
+    Heartbeat {
+        cancel_requested: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

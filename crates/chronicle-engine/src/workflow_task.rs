@@ -1,15 +1,15 @@
 //! Workflow task lifecycle: started by a poll, then completed, failed or
 //! timed out.
 
+use crate::api::{enums::v1::TaskQueueKind, taskqueue::v1::TaskQueue};
 use crate::api::{
     enums::v1::{TimeoutType, WorkflowTaskFailedCause},
     failure::v1::Failure,
     history::v1::*,
 };
 use crate::commands;
-use crate::events::{transient_workflow_task_events, wft_timeout_fire_at, Ctx};
+use crate::events::{Ctx, transient_workflow_task_events, wft_timeout_fire_at};
 use crate::state::WorkflowTaskInfo;
-use crate::api::{enums::v1::TaskQueueKind, taskqueue::v1::TaskQueue};
 use crate::transition::{EngineError, Outcome, Task, TimerKind, WorkflowTaskCompletion};
 
 /// The pending workflow task, if it is the one identified.
@@ -52,8 +52,7 @@ pub(crate) fn started(
     if let Some(fire_at) = wft_timeout_fire_at(&wt) {
         ctx.timer(fire_at, TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt });
     }
-    let transient_events =
-        if wt.transient { transient_workflow_task_events(&ctx.state, &wt) } else { Vec::new() };
+    let transient_events = if wt.transient { transient_workflow_task_events(&ctx.state, &wt) } else { Vec::new() };
     ctx.outcome = Outcome::WorkflowTaskStarted { started_event_id: wt.started_event_id, transient_events };
     ctx.state.workflow_task = Some(wt);
     Ok(())
@@ -76,7 +75,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         binary_checksum: done.binary_checksum.clone(),
         worker_version: done.worker_version.clone(),
         sdk_metadata: done.sdk_metadata.clone(),
-        metering_metadata: done.metering_metadata.clone(),
+        metering_metadata: done.metering_metadata,
         ..Default::default()
     });
     ctx.state.last_completed_wft_started_event_id = wt.started_event_id;

@@ -1,10 +1,9 @@
 //! gRPC statuses with the Temporal error details SDKs decode.
 
-use chronicle_engine::api::errordetails::v1::{
-    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure,
-    WorkflowExecutionAlreadyStartedFailure,
-};
 use chronicle_engine::EngineError;
+use chronicle_engine::api::errordetails::v1::{
+    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure, WorkflowExecutionAlreadyStartedFailure,
+};
 use chronicle_store::StoreError;
 use prost::{Message, Name};
 use temporalio_protos::google::rpc::Status as RpcStatus;

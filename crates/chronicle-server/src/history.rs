@@ -5,8 +5,8 @@
 use crate::matching::{MatchTask, Matching, QueueKey};
 use crate::timers::{Due, Timers};
 use chronicle_engine::{
-    self as engine, api::enums::v1::WorkflowExecutionStatus, time, EngineError, Input, MutableState,
-    StartArgs, Task, TimerKind, Transition,
+    self as engine, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition,
+    api::enums::v1::WorkflowExecutionStatus, time,
 };
 use chronicle_store::{ExecutionWrite, Store, StoreError};
 use std::collections::HashMap;
@@ -27,6 +27,9 @@ pub enum HistoryError {
     InvalidArgument(String),
 }
 
+/// Serialises starts of one workflow id; dropped when nobody holds it.
+type WorkflowLock = Weak<tokio::sync::Mutex<()>>;
+
 /// A cached open run: its state behind an async lock (one writer), and a
 /// watch channel ticking on every commit.
 struct RunEntry {
@@ -39,7 +42,7 @@ pub struct History {
     matching: Arc<Matching>,
     timers: Arc<Timers>,
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
-    workflow_locks: Mutex<HashMap<(String, String), Weak<tokio::sync::Mutex<()>>>>,
+    workflow_locks: Mutex<HashMap<(String, String), WorkflowLock>>,
     me: Weak<History>,
 }
 
@@ -135,18 +138,16 @@ impl History {
 
     /// The state of a run: cached if open, otherwise from the store.
     pub async fn load(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<MutableState, HistoryError> {
-        let run_id = if run_id.is_empty() { self.current_run_id(namespace, workflow_id).await? } else { run_id.to_string() };
-        if let Some(entry) = self.cached(&run_id) {
-            if let Some(state) = entry.state.lock().await.clone() {
-                if state.namespace == namespace && state.workflow_id == workflow_id {
-                    return Ok(state);
-                }
-            }
+        let run_id =
+            if run_id.is_empty() { self.current_run_id(namespace, workflow_id).await? } else { run_id.to_string() };
+        if let Some(entry) = self.cached(&run_id)
+            && let Some(state) = entry.state.lock().await.clone()
+            && state.namespace == namespace
+            && state.workflow_id == workflow_id
+        {
+            return Ok(state);
         }
-        self.store
-            .load_execution(namespace, workflow_id, &run_id)
-            .await?
-            .ok_or_else(|| not_found(workflow_id, &run_id))
+        self.store.load_execution(namespace, workflow_id, &run_id).await?.ok_or_else(|| not_found(workflow_id, &run_id))
     }
 
     pub async fn current_run_id(&self, namespace: &str, workflow_id: &str) -> Result<String, HistoryError> {
@@ -258,7 +259,8 @@ impl History {
         let me = self.me.clone();
         tokio::spawn(async move {
             let Some(history) = me.upgrade() else { return };
-            let input = Input::StickyWorkerUnavailable { scheduled_event_id: task.scheduled_event_id, attempt: task.attempt };
+            let input =
+                Input::StickyWorkerUnavailable { scheduled_event_id: task.scheduled_event_id, attempt: task.attempt };
             if let Err(e) = history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
                 // The sticky timeout still moves the task later.
                 tracing::debug!(error = %e, run_id = %task.run_id, "could not redirect a sticky workflow task");
@@ -335,7 +337,8 @@ impl History {
                         current.workflow_id, current.run_id
                     )));
                 }
-                let entry = self.cached(&current.run_id).ok_or_else(|| not_found(&current.workflow_id, &current.run_id))?;
+                let entry =
+                    self.cached(&current.run_id).ok_or_else(|| not_found(&current.workflow_id, &current.run_id))?;
                 let state = entry.state.lock().await.clone().ok_or(EngineError::WorkflowClosed)?;
                 let t = engine::apply(
                     &state,
@@ -361,13 +364,13 @@ impl History {
                         return Err(already(format!(
                             "Workflow execution already finished. WorkflowId: {}, RunId: {}. Workflow Id reuse policy: reject duplicate workflow Id.",
                             current.workflow_id, current.run_id
-                        )))
+                        )));
                     }
                     Reuse::AllowDuplicateFailedOnly if !failed => {
                         return Err(already(format!(
                             "Workflow execution already finished successfully. WorkflowId: {}, RunId: {}. Workflow Id reuse policy: allow duplicate workflow Id if last run failed.",
                             current.workflow_id, current.run_id
-                        )))
+                        )));
                     }
                     _ => {}
                 }

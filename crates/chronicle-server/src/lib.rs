@@ -24,8 +24,8 @@ use chronicle_store::Store;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
 
 /// How long a stopping server waits for in-flight calls.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);

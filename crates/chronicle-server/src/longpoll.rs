@@ -10,11 +10,7 @@ const MAX_POLL: Duration = Duration::from_secs(60);
 const MARGIN: Duration = Duration::from_secs(1);
 
 pub fn deadline<T>(request: &tonic::Request<T>) -> Instant {
-    let timeout = request
-        .metadata()
-        .get("grpc-timeout")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_grpc_timeout);
+    let timeout = request.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
     let wait = match timeout {
         Some(t) if t > MARGIN * 2 => t - MARGIN,
         Some(t) => t.mul_f32(0.8),

@@ -104,9 +104,9 @@ impl Matching {
             return false;
         }
         let queues = self.queues.lock().unwrap();
-        queues.get(key).is_some_and(|q| {
-            !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW)
-        })
+        queues
+            .get(key)
+            .is_some_and(|q| !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW))
     }
 
     /// Tasks waiting in a queue (backlog hint for pollers).
@@ -122,7 +122,13 @@ impl Matching {
 
 impl MatchTask {
     fn placeholder() -> Self {
-        MatchTask { namespace: String::new(), workflow_id: String::new(), run_id: String::new(), scheduled_event_id: 0, attempt: 0 }
+        MatchTask {
+            namespace: String::new(),
+            workflow_id: String::new(),
+            run_id: String::new(),
+            scheduled_event_id: 0,
+            attempt: 0,
+        }
     }
 }
 

@@ -6,8 +6,8 @@
 use crate::matching::{MatchTask, QueueKey};
 use chronicle_engine::TimerKind;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 

@@ -30,8 +30,8 @@ impl TaskToken {
         if bytes.is_empty() {
             return Err(Status::invalid_argument("Task token not set on request."));
         }
-        let token = TaskToken::decode(bytes)
-            .map_err(|_| Status::invalid_argument("Error deserializing task token."))?;
+        let token =
+            TaskToken::decode(bytes).map_err(|_| Status::invalid_argument("Error deserializing task token."))?;
         if token.run_id.is_empty() || token.workflow_id.is_empty() || token.is_activity != activity {
             return Err(Status::invalid_argument("Error deserializing task token."));
         }

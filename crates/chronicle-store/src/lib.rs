@@ -7,9 +7,9 @@
 
 mod sqlite;
 
-pub use sqlite::{SqliteStore, SqliteOptions};
+pub use sqlite::{SqliteOptions, SqliteStore};
 
-use chronicle_engine::{api::history::v1::HistoryEvent, MutableState};
+use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use std::{future::Future, pin::Pin};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -69,12 +69,15 @@ pub trait Store: Send + Sync + 'static {
     /// The current run id of a workflow id.
     fn current_run(&self, namespace: &str, workflow_id: &str) -> BoxFuture<'_, Result<Option<String>>>;
 
-    fn load_execution(&self, namespace: &str, workflow_id: &str, run_id: &str)
-        -> BoxFuture<'_, Result<Option<MutableState>>>;
+    fn load_execution(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> BoxFuture<'_, Result<Option<MutableState>>>;
 
     /// Events with `from_event_id <= id`, at most `max` of them, in order.
-    fn read_history(&self, run_id: &str, from_event_id: i64, max: usize)
-        -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
+    fn read_history(&self, run_id: &str, from_event_id: i64, max: usize) -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
 
     /// Every running execution (recovery rebuilds queues and timers).
     fn open_executions(&self) -> BoxFuture<'_, Result<Vec<MutableState>>>;

@@ -3,11 +3,11 @@
 //! threads with their own connections.
 
 use crate::{BoxFuture, ExecutionWrite, NamespaceRecord, Result, Store, StoreError};
-use chronicle_engine::{api::history::v1::HistoryEvent, MutableState};
+use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use prost::Message;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
 
 /// Most requests folded into one transaction.
@@ -98,14 +98,16 @@ impl SqliteStore {
                 let rrx = rrx.clone();
                 std::thread::Builder::new()
                     .name(format!("sqlite-reader-{i}"))
-                    .spawn(move || loop {
-                        let job = match rrx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut conn),
-                            Err(_) => return,
+                    .spawn(move || {
+                        loop {
+                            let job = match rrx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            match job {
+                                Ok(job) => job(&mut conn),
+                                Err(_) => return,
+                            }
                         }
                     })
                     .map_err(internal)?;
@@ -277,9 +279,8 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
         )
         .map_err(internal)?;
     }
-    let mut insert = tx
-        .prepare_cached("INSERT INTO history (run_id, event_id, event) VALUES (?1, ?2, ?3)")
-        .map_err(internal)?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO history (run_id, event_id, event) VALUES (?1, ?2, ?3)").map_err(internal)?;
     for event in &w.events {
         insert
             .execute(params![s.run_id, event.event_id, event.encode_to_vec()])
@@ -329,7 +330,9 @@ impl Store for SqliteStore {
         let (ns, id, run) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
         self.read(move |conn| {
             let bytes: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT state FROM executions WHERE run_id = ?1 AND namespace = ?2 AND workflow_id = ?3")?
+                .prepare_cached(
+                    "SELECT state FROM executions WHERE run_id = ?1 AND namespace = ?2 AND workflow_id = ?3",
+                )?
                 .query_row(params![run, ns, id], |r| r.get(0))
                 .optional()?;
             bytes.map(decode).transpose()

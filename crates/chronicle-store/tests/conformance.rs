@@ -3,12 +3,15 @@
 //! its own `suite!` instantiation at the bottom.
 
 use chronicle_engine::api::{
-    command::v1::{command::Attributes as C, Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes},
+    command::v1::{
+        Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes,
+        command::Attributes as C,
+    },
     common::v1::{ActivityType, Payload, Payloads},
     enums::v1::{CommandType, EventType, WorkflowExecutionStatus},
     history::v1::HistoryEvent,
 };
-use chronicle_engine::{apply, start, Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion};
+use chronicle_engine::{Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion, apply, start};
 use chronicle_store::{ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError};
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -442,7 +445,8 @@ pub async fn concurrent_commits_all_land(store: DynStore) {
     let mut ns_handles = Vec::new();
     for i in 0..20 {
         let store = store.clone();
-        ns_handles.push(tokio::spawn(async move { store.create_namespace(namespace(&format!("ns-{i:02}"), "")).await }));
+        ns_handles
+            .push(tokio::spawn(async move { store.create_namespace(namespace(&format!("ns-{i:02}"), "")).await }));
     }
     let mut runs = Vec::new();
     for h in handles {

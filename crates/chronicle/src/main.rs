@@ -66,7 +66,8 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let addr = format!("{}:{}", args.ip, args.port);
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let path = (!args.in_memory).then(|| args.db_filename.clone());
         let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
@@ -92,7 +93,7 @@ fn say(line: &str) {
 }
 
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -11,15 +11,15 @@ use server::TestServer;
 use std::time::{Duration, Instant};
 use temporalio_protos::google::rpc::Status as RpcStatus;
 use temporalio_protos::temporal::api::{
-    command::v1::{command, Command, CompleteWorkflowExecutionCommandAttributes, StartTimerCommandAttributes},
+    command::v1::{Command, CompleteWorkflowExecutionCommandAttributes, StartTimerCommandAttributes, command},
     common::v1::{Payload, Payloads, WorkflowExecution, WorkflowType},
     enums::v1::{CommandType, EventType, HistoryEventFilterType, WorkflowTaskFailedCause},
     errordetails::v1::{NamespaceNotFoundFailure, WorkflowExecutionAlreadyStartedFailure},
-    history::v1::{history_event::Attributes, HistoryEvent},
+    history::v1::{HistoryEvent, history_event::Attributes},
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
 };
-use tonic::{transport::Channel, Code, Request};
+use tonic::{Code, Request, transport::Channel};
 
 type Client = WorkflowServiceClient<Channel>;
 
@@ -91,7 +91,10 @@ async fn system_info_and_namespaces() {
     let info = c.get_system_info(GetSystemInfoRequest {}).await.unwrap().into_inner();
     assert!(info.capabilities.unwrap().sdk_metadata);
 
-    let d = c.describe_namespace(DescribeNamespaceRequest { namespace: "extra".into(), ..Default::default() }).await.unwrap();
+    let d = c
+        .describe_namespace(DescribeNamespaceRequest { namespace: "extra".into(), ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(d.into_inner().namespace_info.unwrap().name, "extra");
 
     let reg = |name: &str| RegisterNamespaceRequest { namespace: name.into(), ..Default::default() };

@@ -25,13 +25,12 @@ use std::{
 };
 
 use history::{
-    assert_gapless, assert_no_duplicate_events, count, describe, event_types, fetch_history, has,
-    last_type, wait_for_history,
+    assert_gapless, assert_no_duplicate_events, count, describe, event_types, fetch_history, has, last_type,
+    wait_for_history,
 };
 use server::TestServer;
 use temporalio_client::{
-    Client, NamespacedClient, WorkflowDescribeOptions, WorkflowGetResultOptions,
-    WorkflowStartOptions,
+    Client, NamespacedClient, WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowStartOptions,
     errors::{WorkflowGetResultError, WorkflowInteractionError, WorkflowStartError},
     tonic::{Code, IntoRequest},
 };
@@ -81,22 +80,12 @@ fn split_workflow_worker_options(task_queue: String) -> WorkerOptions {
 
 /// Activity-only worker (never polls workflow tasks).
 fn activity_worker_options(task_queue: String, calls: Arc<AtomicU32>) -> WorkerOptions {
-    WorkerOptions::new(task_queue)
-        .register_activities(GreetActivities::new(calls))
-        .build()
+    WorkerOptions::new(task_queue).register_activities(GreetActivities::new(calls)).build()
 }
 
-async fn start_hello_worker(
-    server: &TestServer,
-    name: &str,
-    task_queue: &str,
-    calls: Arc<AtomicU32>,
-) -> RunningWorker {
+async fn start_hello_worker(server: &TestServer, name: &str, task_queue: &str, calls: Arc<AtomicU32>) -> RunningWorker {
     let tq = task_queue.to_owned();
-    start_worker(server.addr(), NS, name, move || {
-        hello_worker_options(tq, calls)
-    })
-    .await
+    start_worker(server.addr(), NS, name, move || hello_worker_options(tq, calls)).await
 }
 
 /// Walks a failure and its causes, outermost first.
@@ -137,16 +126,8 @@ fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
     assert_gapless(events);
     assert_no_duplicate_events(events);
     let d = describe(events);
-    assert_eq!(
-        events.first().map(|e| e.event_type()),
-        Some(EventType::WorkflowExecutionStarted),
-        "first event: {d}"
-    );
-    assert_eq!(
-        last_type(events),
-        Some(EventType::WorkflowExecutionCompleted),
-        "last event: {d}"
-    );
+    assert_eq!(events.first().map(|e| e.event_type()), Some(EventType::WorkflowExecutionStarted), "first event: {d}");
+    assert_eq!(last_type(events), Some(EventType::WorkflowExecutionCompleted), "last event: {d}");
     for t in [
         EventType::WorkflowExecutionStarted,
         EventType::ActivityTaskScheduled,
@@ -163,12 +144,7 @@ fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
         "activity events out of order: {d}"
     );
     // Every WorkflowTaskStarted/Completed refers to an earlier event of the right type.
-    let type_of = |id: i64| {
-        events
-            .iter()
-            .find(|e| e.event_id == id)
-            .map(|e| e.event_type())
-    };
+    let type_of = |id: i64| events.iter().find(|e| e.event_id == id).map(|e| e.event_type());
     for e in events {
         match &e.attributes {
             Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => assert_eq!(
@@ -206,9 +182,7 @@ fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
 
 fn json_string_payload(s: &str) -> Payload {
     Payload {
-        metadata: [("encoding".to_owned(), b"json/plain".to_vec())]
-            .into_iter()
-            .collect(),
+        metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into_iter().collect(),
         data: serde_json::to_vec(s).unwrap(),
         ..Default::default()
     }
@@ -234,10 +208,7 @@ async fn hello_workflow_with_one_activity() {
         )
         .await
         .expect("start_workflow");
-    assert!(
-        handle.run_id().is_some_and(|r| !r.is_empty()),
-        "empty run id"
-    );
+    assert!(handle.run_id().is_some_and(|r| !r.is_empty()), "empty run id");
 
     let result = await_with_workers(
         handle.get_result(WorkflowGetResultOptions::default()),
@@ -309,14 +280,10 @@ async fn activity_failure_without_retries_fails_workflow() {
         }
         cur = e.cause();
     }
-    assert!(
-        saw_app,
-        "no ApplicationFailure with {message:?} in cause chain: {chain}"
-    );
+    assert!(saw_app, "no ApplicationFailure with {message:?} in cause chain: {chain}");
     assert!(
         failure_chain(top).iter().any(|f| {
-            matches!(f.failure_info, Some(FailureInfo::ApplicationFailureInfo(_)))
-                && f.message.contains(&message)
+            matches!(f.failure_info, Some(FailureInfo::ApplicationFailureInfo(_))) && f.message.contains(&message)
         }),
         "no ApplicationFailure proto with {message:?} in chain: {chain}"
     );
@@ -324,28 +291,17 @@ async fn activity_failure_without_retries_fails_workflow() {
     let events = fetch_history(&client, &wf_id, &run_id).await;
     let d = describe(&events);
     assert_gapless(&events);
-    assert_eq!(
-        last_type(&events),
-        Some(EventType::WorkflowExecutionFailed),
-        "last event: {d}"
-    );
+    assert_eq!(last_type(&events), Some(EventType::WorkflowExecutionFailed), "last event: {d}");
     let failed_msgs: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.attributes {
-            Some(Attributes::ActivityTaskFailedEventAttributes(a)) => Some(
-                a.failure
-                    .as_ref()
-                    .map(|f| f.message.clone())
-                    .unwrap_or_default(),
-            ),
+            Some(Attributes::ActivityTaskFailedEventAttributes(a)) => {
+                Some(a.failure.as_ref().map(|f| f.message.clone()).unwrap_or_default())
+            }
             _ => None,
         })
         .collect();
-    assert_eq!(
-        failed_msgs.len(),
-        1,
-        "expected exactly one ActivityTaskFailed (maximum_attempts=1): {d}"
-    );
+    assert_eq!(failed_msgs.len(), 1, "expected exactly one ActivityTaskFailed (maximum_attempts=1): {d}");
     assert!(
         failed_msgs[0].contains(&message),
         "ActivityTaskFailed failure message {:?} should contain {message:?}",
@@ -383,17 +339,9 @@ async fn hundred_concurrent_workflows_complete() {
                 .unwrap_or_else(|e| panic!("start {wf_id}: {e:?}"))
         }
     });
-    let handles = await_with_workers(
-        futures::future::join_all(starts),
-        &[&w],
-        RESULT_TIMEOUT,
-        "100 workflow starts",
-    )
-    .await;
-    let mut run_ids: Vec<String> = handles
-        .iter()
-        .map(|h| h.run_id().expect("run id").to_owned())
-        .collect();
+    let handles =
+        await_with_workers(futures::future::join_all(starts), &[&w], RESULT_TIMEOUT, "100 workflow starts").await;
+    let mut run_ids: Vec<String> = handles.iter().map(|h| h.run_id().expect("run id").to_owned()).collect();
     run_ids.sort();
     run_ids.dedup();
     assert_eq!(run_ids.len(), N, "run ids must be distinct");
@@ -405,21 +353,13 @@ async fn hundred_concurrent_workflows_complete() {
             .unwrap_or_else(|e| panic!("result of workflow {i}: {e:?}"));
         (i, r)
     });
-    let results = await_with_workers(
-        futures::future::join_all(results),
-        &[&w],
-        Duration::from_secs(120),
-        "100 workflow results",
-    )
-    .await;
+    let results =
+        await_with_workers(futures::future::join_all(results), &[&w], Duration::from_secs(120), "100 workflow results")
+            .await;
     for (i, r) in results {
         assert_eq!(r, format!("Hello, n{i}!"), "workflow {i}");
     }
-    assert_eq!(
-        calls.load(Ordering::SeqCst) as usize,
-        N,
-        "activity executions"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst) as usize, N, "activity executions");
     w.shutdown().await;
 }
 
@@ -474,36 +414,23 @@ async fn duplicate_start_already_started_and_request_id_dedup() {
     let make_req = |request_id: &str| StartWorkflowExecutionRequest {
         namespace: client.namespace(),
         workflow_id: wf_id2.clone(),
-        workflow_type: Some(WorkflowType {
-            name: HelloWorkflow::run.name().to_owned(),
-        }),
-        task_queue: Some(TaskQueue {
-            name: tq.clone(),
-            ..Default::default()
-        }),
-        input: Some(Payloads {
-            payloads: vec![json_string_payload("raw")],
-        }),
+        workflow_type: Some(WorkflowType { name: HelloWorkflow::run.name().to_owned() }),
+        task_queue: Some(TaskQueue { name: tq.clone(), ..Default::default() }),
+        input: Some(Payloads { payloads: vec![json_string_payload("raw")] }),
         identity: "chronicle-e2e-raw".to_owned(),
         request_id: request_id.to_owned(),
         ..Default::default()
     };
     let mut raw = client.connection().workflow_service();
-    let r1 = raw
-        .start_workflow_execution(make_req(&request_id).into_request())
-        .await
-        .expect("raw start #1")
-        .into_inner();
+    let r1 =
+        raw.start_workflow_execution(make_req(&request_id).into_request()).await.expect("raw start #1").into_inner();
     assert!(!r1.run_id.is_empty(), "raw start #1 returned empty run id");
     let r2 = raw
         .start_workflow_execution(make_req(&request_id).into_request())
         .await
         .expect("raw start #2 with the same request_id must succeed (idempotent)")
         .into_inner();
-    assert_eq!(
-        r2.run_id, r1.run_id,
-        "same request_id must return the same run id"
-    );
+    assert_eq!(r2.run_id, r1.run_id, "same request_id must return the same run id");
 
     // A different request_id for that id is rejected, pointing at the same run.
     let status = raw
@@ -512,21 +439,12 @@ async fn duplicate_start_already_started_and_request_id_dedup() {
         .expect_err("raw start with new request_id must fail");
     assert_eq!(status.code(), Code::AlreadyExists, "status: {status:?}");
     let detail = decode_status_detail::<WorkflowExecutionAlreadyStartedFailure>(status.details())
-        .unwrap_or_else(|| {
-            panic!(
-                "ALREADY_EXISTS without WorkflowExecutionAlreadyStartedFailure detail: {status:?}"
-            )
-        });
+        .unwrap_or_else(|| panic!("ALREADY_EXISTS without WorkflowExecutionAlreadyStartedFailure detail: {status:?}"));
     assert_eq!(detail.run_id, r1.run_id, "detail run id");
 
     // Dedup did not create a second run / second start event.
     let events = fetch_history(&client, &wf_id2, &r1.run_id).await;
-    assert_eq!(
-        count(&events, EventType::WorkflowExecutionStarted),
-        1,
-        "{}",
-        describe(&events)
-    );
+    assert_eq!(count(&events, EventType::WorkflowExecutionStarted), 1, "{}", describe(&events));
     assert_gapless(&events);
 }
 
@@ -568,26 +486,16 @@ async fn unknown_namespace_is_not_found() {
     let mut raw = client.connection().workflow_service();
     let status = raw
         .describe_namespace(
-            DescribeNamespaceRequest {
-                namespace: "does-not-exist".to_owned(),
-                ..Default::default()
-            }
-            .into_request(),
+            DescribeNamespaceRequest { namespace: "does-not-exist".to_owned(), ..Default::default() }.into_request(),
         )
         .await
         .expect_err("DescribeNamespace(does-not-exist) must fail");
     assert_eq!(status.code(), Code::NotFound, "status: {status:?}");
 
     // Sanity: the default namespace does exist.
-    raw.describe_namespace(
-        DescribeNamespaceRequest {
-            namespace: NS.to_owned(),
-            ..Default::default()
-        }
-        .into_request(),
-    )
-    .await
-    .expect("DescribeNamespace(default)");
+    raw.describe_namespace(DescribeNamespaceRequest { namespace: NS.to_owned(), ..Default::default() }.into_request())
+        .await
+        .expect("DescribeNamespace(default)");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -636,12 +544,7 @@ async fn hello_history_shape() {
         WorkflowTaskCompleted,
         WorkflowExecutionCompleted,
     ];
-    assert_eq!(
-        event_types(&events),
-        expected,
-        "history: {}",
-        describe(&events)
-    );
+    assert_eq!(event_types(&events), expected, "history: {}", describe(&events));
     let ids: Vec<i64> = events.iter().map(|e| e.event_id).collect();
     assert_eq!(ids, (1..=11).collect::<Vec<i64>>());
     assert_single_activity_history_ok(&events);
@@ -662,10 +565,7 @@ async fn crash_after_activity_scheduled_then_complete_after_restart() {
 
     // Only a workflow worker: the activity (on `act_tq`) gets scheduled but nobody polls it.
     let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-1", move || {
-        split_workflow_worker_options(tq_c)
-    })
-    .await;
+    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-1", move || split_workflow_worker_options(tq_c)).await;
     let handle = client
         .start_workflow(
             SplitQueueHelloWorkflow::run,
@@ -675,23 +575,14 @@ async fn crash_after_activity_scheduled_then_complete_after_restart() {
         .await
         .expect("start_workflow");
     let run_id = handle.run_id().expect("run id").to_owned();
-    let before = wait_for_history(
-        &client,
-        &wf_id,
-        &run_id,
-        HISTORY_TIMEOUT,
-        "ActivityTaskScheduled",
-        |ev| has(ev, EventType::ActivityTaskScheduled),
-    )
+    let before = wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "ActivityTaskScheduled", |ev| {
+        has(ev, EventType::ActivityTaskScheduled)
+    })
     .await;
     wf_worker.shutdown().await;
 
     // SIGKILL + restart on the same db file (new port).
-    assert!(
-        server.db_path().exists(),
-        "db file {} missing",
-        server.db_path().display()
-    );
+    assert!(server.db_path().exists(), "db file {} missing", server.db_path().display());
     server.restart().await;
     let client = connect(server.addr(), NS).await;
 
@@ -702,30 +593,17 @@ async fn crash_after_activity_scheduled_then_complete_after_restart() {
         describe(&before),
         describe(&after)
     );
-    assert_eq!(
-        event_types(&after[..before.len()]),
-        event_types(&before),
-        "history prefix changed across crash"
-    );
+    assert_eq!(event_types(&after[..before.len()]), event_types(&before), "history prefix changed across crash");
     assert_gapless(&after);
-    assert!(
-        !has(&after, EventType::ActivityTaskStarted),
-        "activity cannot have started: {}",
-        describe(&after)
-    );
+    assert!(!has(&after, EventType::ActivityTaskStarted), "activity cannot have started: {}", describe(&after));
 
     let calls = Arc::new(AtomicU32::new(0));
     let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-2", move || {
-        split_workflow_worker_options(tq_c)
-    })
-    .await;
+    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-2", move || split_workflow_worker_options(tq_c)).await;
     let act_tq_c = act_tq.clone();
     let calls_c = calls.clone();
-    let act_worker = start_worker(server.addr(), NS, "crash-a-act", move || {
-        activity_worker_options(act_tq_c, calls_c)
-    })
-    .await;
+    let act_worker =
+        start_worker(server.addr(), NS, "crash-a-act", move || activity_worker_options(act_tq_c, calls_c)).await;
 
     let result = await_with_workers(
         client
@@ -764,10 +642,7 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
 
     // Workflow worker schedules the activity, then goes away.
     let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-1", move || {
-        split_workflow_worker_options(tq_c)
-    })
-    .await;
+    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-1", move || split_workflow_worker_options(tq_c)).await;
     let handle = client
         .start_workflow(
             SplitQueueHelloWorkflow::run,
@@ -777,14 +652,9 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
         .await
         .expect("start_workflow");
     let run_id = handle.run_id().expect("run id").to_owned();
-    wait_for_history(
-        &client,
-        &wf_id,
-        &run_id,
-        HISTORY_TIMEOUT,
-        "ActivityTaskScheduled",
-        |ev| has(ev, EventType::ActivityTaskScheduled),
-    )
+    wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "ActivityTaskScheduled", |ev| {
+        has(ev, EventType::ActivityTaskScheduled)
+    })
     .await;
     wf_worker.shutdown().await;
 
@@ -792,28 +662,19 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
     let calls = Arc::new(AtomicU32::new(0));
     let act_tq_c = act_tq.clone();
     let calls_c = calls.clone();
-    let act_worker = start_worker(server.addr(), NS, "crash-b-act", move || {
-        activity_worker_options(act_tq_c, calls_c)
-    })
-    .await;
+    let act_worker =
+        start_worker(server.addr(), NS, "crash-b-act", move || activity_worker_options(act_tq_c, calls_c)).await;
     let before = wait_for_history(
         &client,
         &wf_id,
         &run_id,
         HISTORY_TIMEOUT,
         "ActivityTaskCompleted followed by WorkflowTaskScheduled as last event",
-        |ev| {
-            has(ev, EventType::ActivityTaskCompleted)
-                && last_type(ev) == Some(EventType::WorkflowTaskScheduled)
-        },
+        |ev| has(ev, EventType::ActivityTaskCompleted) && last_type(ev) == Some(EventType::WorkflowTaskScheduled),
     )
     .await;
     act_worker.shutdown().await;
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1,
-        "activity executions before crash"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions before crash");
 
     server.restart().await;
     let client = connect(server.addr(), NS).await;
@@ -826,18 +687,10 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
         describe(&after)
     );
     assert_gapless(&after);
-    assert_eq!(
-        count(&after, EventType::ActivityTaskCompleted),
-        1,
-        "{}",
-        describe(&after)
-    );
+    assert_eq!(count(&after, EventType::ActivityTaskCompleted), 1, "{}", describe(&after));
 
     let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-2", move || {
-        split_workflow_worker_options(tq_c)
-    })
-    .await;
+    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-2", move || split_workflow_worker_options(tq_c)).await;
     let result = await_with_workers(
         client
             .get_workflow_handle::<SplitQueueHelloWorkflow>(wf_id.clone())

@@ -6,7 +6,7 @@ use chronicle_engine::api::{
     command::v1::ScheduleActivityTaskCommandAttributes,
     common::v1::RetryPolicy,
     enums::v1::{EventType, RetryState, TimeoutType},
-    failure::v1::{failure::FailureInfo, Failure},
+    failure::v1::{Failure, failure::FailureInfo},
 };
 use chronicle_engine::{ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask};
 
@@ -47,7 +47,13 @@ fn start_writes_nothing_and_completion_writes_started_completed_and_workflow_tas
     assert_eq!(run.state.pending_tasks(), vec![Task::Timer(s2c)]);
 
     // A second dispatch of the same attempt is refused.
-    let again = Input::ActivityTaskStarted { scheduled_event_id: 5, attempt: 1, identity: "x".into(), request_id: "y".into(), worker_version: None };
+    let again = Input::ActivityTaskStarted {
+        scheduled_event_id: 5,
+        attempt: 1,
+        identity: "x".into(),
+        request_id: "y".into(),
+        worker_version: None,
+    };
     assert_eq!(run.apply_err(again), EngineError::ActivityTaskNotFound);
 
     run.set_time(4);
@@ -79,11 +85,13 @@ fn start_writes_nothing_and_completion_writes_started_completed_and_workflow_tas
 #[test]
 fn completing_an_unstarted_or_wrong_attempt_fails() {
     let mut run = run_with_activity(activity_attrs("a1"));
-    let complete = |attempt| Input::ActivityTaskCompleted { scheduled_event_id: 5, attempt, result: None, identity: "x".into() };
+    let complete =
+        |attempt| Input::ActivityTaskCompleted { scheduled_event_id: 5, attempt, result: None, identity: "x".into() };
     assert_eq!(run.apply_err(complete(1)), EngineError::ActivityTaskNotFound, "not started");
     run.start_activity(5);
     assert_eq!(run.apply_err(complete(2)), EngineError::ActivityTaskNotFound, "wrong attempt");
-    let unknown = Input::ActivityTaskCompleted { scheduled_event_id: 4, attempt: 1, result: None, identity: "x".into() };
+    let unknown =
+        Input::ActivityTaskCompleted { scheduled_event_id: 4, attempt: 1, result: None, identity: "x".into() };
     assert_eq!(run.apply_err(unknown), EngineError::ActivityTaskNotFound);
 }
 
@@ -118,7 +126,10 @@ fn completion_while_workflow_task_in_flight_is_buffered_and_flushed_after_comple
     let t = run.complete_activity(6, "rb");
     assert!(t.events.is_empty(), "buffered");
     assert!(workflow_tasks(&t.tasks).is_empty());
-    assert_eq!(types(&run.state.buffered_events), vec![EventType::ActivityTaskStarted, EventType::ActivityTaskCompleted]);
+    assert_eq!(
+        types(&run.state.buffered_events),
+        vec![EventType::ActivityTaskStarted, EventType::ActivityTaskCompleted]
+    );
     assert_eq!(run.state.next_event_id, 11);
     assert!(!run.state.activities.contains_key(&6));
 
@@ -196,7 +207,13 @@ fn failures_retry_without_events_until_maximum_attempts() {
     assert_eq!(info.last_worker_identity, "act-worker");
     assert_eq!(activity_dispatches(&run.state.pending_tasks())[0].visible_at, at(12));
 
-    let stale = Input::ActivityTaskStarted { scheduled_event_id: 5, attempt: 1, identity: "x".into(), request_id: "y".into(), worker_version: None };
+    let stale = Input::ActivityTaskStarted {
+        scheduled_event_id: 5,
+        attempt: 1,
+        identity: "x".into(),
+        request_id: "y".into(),
+        worker_version: None,
+    };
     assert_eq!(run.apply_err(stale), EngineError::ActivityTaskNotFound);
 
     run.set_time(12);
@@ -256,7 +273,10 @@ fn non_retryable_error_types_match_by_type() {
     let t = run.fail_activity(5, app_failure("fatal", "Fatal", false));
     assert_eq!(types(&t.events)[..2], [EventType::ActivityTaskStarted, EventType::ActivityTaskFailed]);
     assert_eq!(attrs!(t.events[0], ActivityTaskStartedEventAttributes).attempt, 2);
-    assert_eq!(attrs!(t.events[1], ActivityTaskFailedEventAttributes).retry_state, RetryState::NonRetryableFailure as i32);
+    assert_eq!(
+        attrs!(t.events[1], ActivityTaskFailedEventAttributes).retry_state,
+        RetryState::NonRetryableFailure as i32
+    );
 }
 
 #[test]

@@ -13,8 +13,20 @@ fn terminate() -> Input {
 fn assert_closed_rejects_everything(run: &mut Run) {
     assert!(run.state.pending_tasks().is_empty(), "a closed run has no pending work");
     let closed = [
-        Input::WorkflowTaskStarted { scheduled_event_id: 2, attempt: 1, identity: "w".into(), request_id: "r".into(), worker_version: None },
-        Input::ActivityTaskStarted { scheduled_event_id: 5, attempt: 1, identity: "w".into(), request_id: "r".into(), worker_version: None },
+        Input::WorkflowTaskStarted {
+            scheduled_event_id: 2,
+            attempt: 1,
+            identity: "w".into(),
+            request_id: "r".into(),
+            worker_version: None,
+        },
+        Input::ActivityTaskStarted {
+            scheduled_event_id: 5,
+            attempt: 1,
+            identity: "w".into(),
+            request_id: "r".into(),
+            worker_version: None,
+        },
         Input::ActivityTaskCompleted { scheduled_event_id: 5, attempt: 1, result: None, identity: "w".into() },
         Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt: 1, details: None },
         terminate(),

@@ -6,14 +6,16 @@ use chronicle_engine::api::{
     command::v1::{Command, ScheduleActivityTaskCommandAttributes},
     common::v1::RetryPolicy,
     enums::v1::{EventType, TaskQueueKind, TimeoutType, WorkflowTaskFailedCause},
-    history::v1::{history_event::Attributes as A, HistoryEvent},
+    history::v1::{HistoryEvent, history_event::Attributes as A},
     taskqueue::v1::{StickyExecutionAttributes, TaskQueue},
 };
-use chronicle_engine::{apply, start, EngineError, Input, MutableState, Outcome, StartArgs, Task, TimerKind, Transition};
-use prost::Message;
-use prost_types::Timestamp;
+use chronicle_engine::{
+    EngineError, Input, MutableState, Outcome, StartArgs, Task, TimerKind, Transition, apply, start,
+};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
+use prost::Message;
+use prost_types::Timestamp;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -23,7 +25,11 @@ enum Step {
     PollWft,
     /// Complete the workflow task with up to three activities of the given
     /// shapes.
-    CompleteWft { shapes: Vec<u8>, force: bool, sticky: bool },
+    CompleteWft {
+        shapes: Vec<u8>,
+        force: bool,
+        sticky: bool,
+    },
     CompleteWorkflow,
     FailWorkflow,
     BadCommand,
@@ -286,7 +292,12 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
         };
         let activity_pair = |sched: i64, started: i64| -> Result<(), TestCaseError> {
             prop_assert!(sched < id && is(sched, EventType::ActivityTaskScheduled), "event {} sched {}", id, sched);
-            prop_assert!(started < id && is(started, EventType::ActivityTaskStarted), "event {} started {}", id, started);
+            prop_assert!(
+                started < id && is(started, EventType::ActivityTaskStarted),
+                "event {} started {}",
+                id,
+                started
+            );
             let st = attrs!(by_id[&started], ActivityTaskStartedEventAttributes);
             prop_assert_eq!(st.scheduled_event_id, sched);
             Ok(())
@@ -308,22 +319,38 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
             }
             A::WorkflowTaskCompletedEventAttributes(a) => {
                 wft_pair(a.scheduled_event_id, a.started_event_id)?;
-                prop_assert!(ended_wfts.insert(a.scheduled_event_id), "workflow task {} ended twice", a.scheduled_event_id);
+                prop_assert!(
+                    ended_wfts.insert(a.scheduled_event_id),
+                    "workflow task {} ended twice",
+                    a.scheduled_event_id
+                );
             }
             A::WorkflowTaskFailedEventAttributes(a) => {
                 wft_pair(a.scheduled_event_id, a.started_event_id)?;
-                prop_assert!(ended_wfts.insert(a.scheduled_event_id), "workflow task {} ended twice", a.scheduled_event_id);
+                prop_assert!(
+                    ended_wfts.insert(a.scheduled_event_id),
+                    "workflow task {} ended twice",
+                    a.scheduled_event_id
+                );
             }
             A::WorkflowTaskTimedOutEventAttributes(a) if a.timeout_type == TimeoutType::ScheduleToStart as i32 => {
                 // A sticky task nobody picked up: never started.
                 prop_assert_eq!(a.started_event_id, 0);
                 prop_assert!(is(a.scheduled_event_id, EventType::WorkflowTaskScheduled));
-                prop_assert!(ended_wfts.insert(a.scheduled_event_id), "workflow task {} ended twice", a.scheduled_event_id);
+                prop_assert!(
+                    ended_wfts.insert(a.scheduled_event_id),
+                    "workflow task {} ended twice",
+                    a.scheduled_event_id
+                );
             }
             A::WorkflowTaskTimedOutEventAttributes(a) => {
                 prop_assert_eq!(a.timeout_type, TimeoutType::StartToClose as i32);
                 wft_pair(a.scheduled_event_id, a.started_event_id)?;
-                prop_assert!(ended_wfts.insert(a.scheduled_event_id), "workflow task {} ended twice", a.scheduled_event_id);
+                prop_assert!(
+                    ended_wfts.insert(a.scheduled_event_id),
+                    "workflow task {} ended twice",
+                    a.scheduled_event_id
+                );
             }
             A::ActivityTaskScheduledEventAttributes(a) => {
                 prop_assert!(is(a.workflow_task_completed_event_id, EventType::WorkflowTaskCompleted));
@@ -438,13 +465,14 @@ fn run_case(args: StartArgs, steps: Vec<Step>, cov: &RefCell<Coverage>) -> Resul
                 if attempts_after > attempts_before {
                     c.retries += 1;
                 }
-                c.sticky_dispatches += t.tasks.iter().filter(|t| matches!(t, Task::WorkflowTask { sticky: true, .. })).count();
+                c.sticky_dispatches +=
+                    t.tasks.iter().filter(|t| matches!(t, Task::WorkflowTask { sticky: true, .. })).count();
                 for e in &t.events {
                     c.event_types.insert(ty(e));
-                    if let Some(A::WorkflowTaskScheduledEventAttributes(a)) = e.attributes.as_ref() {
-                        if a.attempt > 1 {
-                            c.transient_persisted += 1;
-                        }
+                    if let Some(A::WorkflowTaskScheduledEventAttributes(a)) = e.attributes.as_ref()
+                        && a.attempt > 1
+                    {
+                        c.transient_persisted += 1;
                     }
                 }
                 if !t.state.buffered_events.is_empty() {

@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use chronicle_engine::api::enums::v1::{EventType, TaskQueueKind, WorkflowExecutionStatus};
-use chronicle_engine::{start, Outcome, StartArgs, TimerKind, TimerTask};
+use chronicle_engine::{Outcome, StartArgs, TimerKind, TimerTask, start};
 
 #[test]
 fn start_writes_started_and_first_workflow_task() {

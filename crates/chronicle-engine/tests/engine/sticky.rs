@@ -12,7 +12,11 @@ const STICKY: &str = "worker-1-sticky";
 
 fn sticky_attributes() -> StickyExecutionAttributes {
     StickyExecutionAttributes {
-        worker_task_queue: Some(TaskQueue { name: STICKY.into(), kind: TaskQueueKind::Sticky as i32, normal_name: String::new() }),
+        worker_task_queue: Some(TaskQueue {
+            name: STICKY.into(),
+            kind: TaskQueueKind::Sticky as i32,
+            normal_name: String::new(),
+        }),
         schedule_to_start_timeout: Some(secs(5)),
     }
 }

@@ -5,18 +5,17 @@
 
 use chronicle_engine::api::{
     command::v1::{
-        command::Attributes as C, Command, CompleteWorkflowExecutionCommandAttributes,
-        FailWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes,
-        StartTimerCommandAttributes,
+        Command, CompleteWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
+        ScheduleActivityTaskCommandAttributes, StartTimerCommandAttributes, command::Attributes as C,
     },
     common::v1::{ActivityType, Payload, Payloads, RetryPolicy},
     enums::v1::{CommandType, EventType, WorkflowTaskFailedCause},
-    failure::v1::{failure::FailureInfo, ApplicationFailureInfo, Failure},
+    failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo},
     history::v1::HistoryEvent,
 };
 use chronicle_engine::{
-    apply, start, ActivityInfo, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition,
-    WorkflowTaskCompletion, WorkflowTaskInfo,
+    ActivityInfo, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition, WorkflowTaskCompletion,
+    WorkflowTaskInfo, apply, start,
 };
 use prost_types::{Duration, Timestamp};
 
@@ -49,7 +48,13 @@ pub fn args() -> StartArgs {
 }
 
 pub fn payloads(s: &str) -> Payloads {
-    Payloads { payloads: vec![Payload { metadata: Default::default(), data: s.as_bytes().to_vec(), external_payloads: Default::default() }] }
+    Payloads {
+        payloads: vec![Payload {
+            metadata: Default::default(),
+            data: s.as_bytes().to_vec(),
+            external_payloads: Default::default(),
+        }],
+    }
 }
 
 /// Extracts one attributes variant from an event, panicking otherwise.
@@ -192,7 +197,10 @@ impl Run {
 
     pub fn wft_timeout_timer(&self) -> Input {
         let wt = self.wft();
-        Input::TimerFired(TimerKind::WorkflowTaskTimeout { scheduled_event_id: wt.scheduled_event_id, attempt: wt.attempt })
+        Input::TimerFired(TimerKind::WorkflowTaskTimeout {
+            scheduled_event_id: wt.scheduled_event_id,
+            attempt: wt.attempt,
+        })
     }
 
     pub fn start_activity(&mut self, sched: i64) -> Transition {

@@ -11,8 +11,7 @@ use chronicle_engine::api::{
     taskqueue::v1::TaskQueue,
 };
 use chronicle_engine::{
-    default_activity_retry_policy, ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind,
-    TimerTask,
+    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, default_activity_retry_policy,
 };
 
 #[test]
@@ -38,7 +37,8 @@ fn poll_writes_workflow_task_started() {
     assert_eq!(a.request_id, "req-1");
 
     assert_eq!(t.outcome, Outcome::WorkflowTaskStarted { started_event_id: 3, transient_events: vec![] });
-    let timeout = TimerTask { fire_at: at(11), kind: TimerKind::WorkflowTaskTimeout { scheduled_event_id: 2, attempt: 1 } };
+    let timeout =
+        TimerTask { fire_at: at(11), kind: TimerKind::WorkflowTaskTimeout { scheduled_event_id: 2, attempt: 1 } };
     assert_eq!(t.tasks, vec![Task::Timer(timeout.clone())]);
     let wt = run.wft();
     assert_eq!((wt.scheduled_event_id, wt.started_event_id, wt.attempt), (2, 3, 1));
@@ -66,8 +66,13 @@ fn starting_a_wrong_attempt_or_id_fails() {
         worker_version: None,
     };
     assert_eq!(run.apply_err(wrong_attempt), EngineError::WorkflowTaskNotFound);
-    let wrong_id =
-        Input::WorkflowTaskStarted { scheduled_event_id: 1, attempt: 1, identity: "w".into(), request_id: "r".into(), worker_version: None };
+    let wrong_id = Input::WorkflowTaskStarted {
+        scheduled_event_id: 1,
+        attempt: 1,
+        identity: "w".into(),
+        request_id: "r".into(),
+        worker_version: None,
+    };
     assert_eq!(run.apply_err(wrong_id), EngineError::WorkflowTaskNotFound);
 }
 
@@ -198,7 +203,10 @@ fn activity_retry_policy_is_normalized() {
 #[test]
 fn invalid_activity_command_fails_the_task_and_writes_nothing_else() {
     for (attrs, needle) in [
-        (ScheduleActivityTaskCommandAttributes { start_to_close_timeout: None, ..activity_attrs("a1") }, "StartToClose"),
+        (
+            ScheduleActivityTaskCommandAttributes { start_to_close_timeout: None, ..activity_attrs("a1") },
+            "StartToClose",
+        ),
         (ScheduleActivityTaskCommandAttributes { activity_id: String::new(), ..activity_attrs("a1") }, "ActivityId"),
         (ScheduleActivityTaskCommandAttributes { activity_type: None, ..activity_attrs("a1") }, "ActivityType"),
         (

@@ -56,10 +56,10 @@ impl Frontend {
                 r.namespace
             )));
         }
-        if let Some(d) = &r.workflow_execution_retention_period {
-            if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
-                return Err(errors::invalid("Workflow execution retention period must not be negative."));
-            }
+        if let Some(d) = &r.workflow_execution_retention_period
+            && (d.seconds < 0 || (d.seconds == 0 && d.nanos < 0))
+        {
+            return Err(errors::invalid("Workflow execution retention period must not be negative."));
         }
         let record = NamespaceRecord {
             name: r.namespace.clone(),

@@ -1,21 +1,21 @@
 //! Worker-facing RPCs: polls hand out tasks (recording them started in the
 //! history first), completions feed the engine.
 
-use super::{map_err, workflows::check_payloads, Frontend};
+use super::{Frontend, map_err, workflows::check_payloads};
 use crate::errors;
 use crate::history::HistoryError;
 use crate::matching::{MatchTask, QueueKey};
 use crate::tokens::TaskToken;
 use chronicle_engine::{
+    Input, Outcome, WorkflowTaskCompletion,
     api::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
         enums::v1::WorkflowTaskFailedCause,
-        failure::v1::{failure::FailureInfo, Failure, ServerFailureInfo},
+        failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
         history::v1::History as HistoryProto,
         taskqueue::v1::TaskQueue,
         workflowservice::v1::*,
     },
-    Input, Outcome, WorkflowTaskCompletion,
 };
 use prost::Message;
 use tokio::time::Instant;
@@ -37,7 +37,10 @@ pub(super) struct ActivityTarget {
 /// A worker's sticky queue is polled by name like any other; tasks land
 /// there only for runs that worker completed last (see history.rs).
 fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
-    let tq = tq.as_ref().filter(|t| !t.name.is_empty()).ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+    let tq = tq
+        .as_ref()
+        .filter(|t| !t.name.is_empty())
+        .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
     Ok(tq.name.clone())
 }
 
@@ -117,7 +120,10 @@ impl Frontend {
         };
         Ok(PollWorkflowTaskQueueResponse {
             task_token: token.encode(),
-            workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: s.workflow_id.clone(),
+                run_id: s.run_id.clone(),
+            }),
             workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
             previous_started_event_id: s.last_completed_wft_started_event_id,
             started_event_id,
@@ -138,10 +144,14 @@ impl Frontend {
         let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
         self.check_namespace(&token.namespace)?;
         if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) {
-            return Err(Status::unimplemented("Worker versioning (use_versioning) is not implemented by Chronicle yet."));
+            return Err(Status::unimplemented(
+                "Worker versioning (use_versioning) is not implemented by Chronicle yet.",
+            ));
         }
         if !r.messages.is_empty() {
-            return Err(Status::unimplemented("Workflow update protocol messages are not implemented by Chronicle yet."));
+            return Err(Status::unimplemented(
+                "Workflow update protocol messages are not implemented by Chronicle yet.",
+            ));
         }
         let done = WorkflowTaskCompletion {
             scheduled_event_id: token.scheduled_event_id,
@@ -156,11 +166,8 @@ impl Frontend {
             sticky_attributes: r.sticky_attributes,
         };
         let input = Input::WorkflowTaskCompleted(Box::new(done));
-        let t = self
-            .history
-            .execute(&token.namespace, &token.workflow_id, &token.run_id, input)
-            .await
-            .map_err(map_err)?;
+        let t =
+            self.history.execute(&token.namespace, &token.workflow_id, &token.run_id, input).await.map_err(map_err)?;
         if let Outcome::WorkflowTaskRejected { message } = t.outcome {
             return Err(errors::invalid(message));
         }
@@ -175,7 +182,9 @@ impl Frontend {
         self.check_namespace(&token.namespace)?;
         let cause = WorkflowTaskFailedCause::try_from(r.cause).unwrap_or(WorkflowTaskFailedCause::Unspecified);
         let failure = match r.failure {
-            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => Some(server_failure("WorkflowTaskFailed failure exceeds size limit.")),
+            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => {
+                Some(server_failure("WorkflowTaskFailed failure exceeds size limit."))
+            }
             other => other,
         };
         let input = Input::WorkflowTaskFailed {
@@ -186,10 +195,7 @@ impl Frontend {
             identity: r.identity,
             binary_checksum: r.binary_checksum,
         };
-        self.history
-            .execute(&token.namespace, &token.workflow_id, &token.run_id, input)
-            .await
-            .map_err(map_err)?;
+        self.history.execute(&token.namespace, &token.workflow_id, &token.run_id, input).await.map_err(map_err)?;
         Ok(Default::default())
     }
 
@@ -235,7 +241,10 @@ impl Frontend {
                 task_token: token.encode(),
                 workflow_namespace: s.namespace.clone(),
                 workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
-                workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+                workflow_execution: Some(WorkflowExecution {
+                    workflow_id: s.workflow_id.clone(),
+                    run_id: s.run_id.clone(),
+                }),
                 activity_type: a.activity_type.clone(),
                 activity_id: a.activity_id.clone(),
                 header: a.header.clone(),
@@ -315,7 +324,12 @@ impl Frontend {
             let failure = server_failure("ActivityTaskCompleted result exceeds size limit.");
             return self.activity_failed(t, Some(failure), None, identity).await;
         }
-        let input = Input::ActivityTaskCompleted { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, result, identity };
+        let input = Input::ActivityTaskCompleted {
+            scheduled_event_id: t.scheduled_event_id,
+            attempt: t.attempt,
+            result,
+            identity,
+        };
         self.on_activity(&t, input).await.map(|_| ())
     }
 
@@ -327,7 +341,9 @@ impl Frontend {
         identity: String,
     ) -> Result<(), Status> {
         let failure = match failure {
-            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => Some(server_failure("ActivityTaskFailed failure exceeds size limit.")),
+            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => {
+                Some(server_failure("ActivityTaskFailed failure exceeds size limit."))
+            }
             other => other,
         };
         let details = last_heartbeat_details.filter(|d| d.encoded_len() <= MAX_PAYLOAD_BYTES);
@@ -348,13 +364,23 @@ impl Frontend {
         identity: String,
     ) -> Result<(), Status> {
         check_payloads("Cancellation details", &details)?;
-        let input = Input::ActivityTaskCanceled { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details, identity };
+        let input = Input::ActivityTaskCanceled {
+            scheduled_event_id: t.scheduled_event_id,
+            attempt: t.attempt,
+            details,
+            identity,
+        };
         self.on_activity(&t, input).await.map(|_| ())
     }
 
-    pub(super) async fn activity_heartbeat(&self, t: ActivityTarget, details: Option<Payloads>) -> Result<bool, Status> {
+    pub(super) async fn activity_heartbeat(
+        &self,
+        t: ActivityTarget,
+        details: Option<Payloads>,
+    ) -> Result<bool, Status> {
         check_payloads("Heartbeat details", &details)?;
-        let input = Input::ActivityTaskHeartbeat { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details };
+        let input =
+            Input::ActivityTaskHeartbeat { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details };
         let t = self.on_activity(&t, input).await?;
         Ok(matches!(t.outcome, Outcome::Heartbeat { cancel_requested: true }))
     }

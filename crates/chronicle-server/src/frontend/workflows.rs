@@ -1,10 +1,11 @@
 //! Start, describe, terminate, and read histories (with long polls).
 
-use super::{map_err, Frontend};
+use super::{Frontend, map_err};
 use crate::errors;
 use crate::history::StartPolicies;
 use crate::tokens::HistoryPageToken;
 use chronicle_engine::{
+    Input, MutableState, StartArgs,
     api::{
         common::v1::{Payloads, WorkflowExecution, WorkflowType},
         enums::v1::{
@@ -15,7 +16,7 @@ use chronicle_engine::{
         workflow::v1::{PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo},
         workflowservice::v1::*,
     },
-    time, Input, MutableState, StartArgs,
+    time,
 };
 use prost::Message;
 use tokio::time::Instant;
@@ -27,13 +28,13 @@ const MAX_ID_LENGTH: usize = 1000;
 const DEFAULT_HISTORY_PAGE: usize = 1000;
 
 pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Status> {
-    if let Some(p) = p {
-        if p.encoded_len() > MAX_PAYLOAD_BYTES {
-            return Err(errors::invalid(format!(
-                "{what} size {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes.",
-                p.encoded_len()
-            )));
-        }
+    if let Some(p) = p
+        && p.encoded_len() > MAX_PAYLOAD_BYTES
+    {
+        return Err(errors::invalid(format!(
+            "{what} size {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes.",
+            p.encoded_len()
+        )));
     }
     Ok(())
 }
@@ -181,7 +182,8 @@ impl Frontend {
         let from = token.as_ref().map(|t| t.next_event_id).unwrap_or(1).max(1);
         // Long poll: wait for the close event, or for events past `from`.
         if r.wait_new_event {
-            let ready = |s: &MutableState| if close_only { !s.is_running() } else { s.next_event_id > from || !s.is_running() };
+            let ready =
+                |s: &MutableState| if close_only { !s.is_running() } else { s.next_event_id > from || !s.is_running() };
             loop {
                 if ready(&state) {
                     break;
@@ -212,7 +214,10 @@ impl Frontend {
             } else {
                 store.read_history(&state.run_id, state.close_event_id, 1).await.map_err(errors::from_store)?
             };
-            return Ok(GetWorkflowExecutionHistoryResponse { history: Some(HistoryProto { events }), ..Default::default() });
+            return Ok(GetWorkflowExecutionHistoryResponse {
+                history: Some(HistoryProto { events }),
+                ..Default::default()
+            });
         }
         let events = store.read_history(&state.run_id, from, page_size).await.map_err(errors::from_store)?;
         let next = events.last().map(|e| e.event_id + 1).unwrap_or(from);
@@ -222,7 +227,11 @@ impl Frontend {
         } else {
             Vec::new()
         };
-        Ok(GetWorkflowExecutionHistoryResponse { history: Some(HistoryProto { events }), next_page_token, ..Default::default() })
+        Ok(GetWorkflowExecutionHistoryResponse {
+            history: Some(HistoryProto { events }),
+            next_page_token,
+            ..Default::default()
+        })
     }
 }
 

@@ -23,19 +23,14 @@ pub async fn try_fetch_history(
     loop {
         let req = GetWorkflowExecutionHistoryRequest {
             namespace: client.namespace(),
-            execution: Some(WorkflowExecution {
-                workflow_id: workflow_id.to_owned(),
-                run_id: run_id.to_owned(),
-            }),
+            execution: Some(WorkflowExecution { workflow_id: workflow_id.to_owned(), run_id: run_id.to_owned() }),
             maximum_page_size: 0,
             next_page_token,
             wait_new_event: false,
             history_event_filter_type: HistoryEventFilterType::AllEvent as i32,
             skip_archival: true,
         };
-        let resp = WorkflowService::get_workflow_execution_history(&mut svc, req.into_request())
-            .await?
-            .into_inner();
+        let resp = WorkflowService::get_workflow_execution_history(&mut svc, req.into_request()).await?.into_inner();
         if let Some(h) = resp.history {
             events.extend(h.events);
         }
@@ -49,9 +44,7 @@ pub async fn try_fetch_history(
 pub async fn fetch_history(client: &Client, workflow_id: &str, run_id: &str) -> Vec<HistoryEvent> {
     try_fetch_history(client, workflow_id, run_id)
         .await
-        .unwrap_or_else(|e| {
-            panic!("GetWorkflowExecutionHistory({workflow_id}/{run_id}) failed: {e}")
-        })
+        .unwrap_or_else(|e| panic!("GetWorkflowExecutionHistory({workflow_id}/{run_id}) failed: {e}"))
 }
 
 /// Polls the history (every 100 ms) until `pred` holds, panicking after `timeout` with the last
@@ -90,10 +83,7 @@ pub fn event_types(events: &[HistoryEvent]) -> Vec<EventType> {
 
 /// `[id:Type, ...]` for assertion messages.
 pub fn describe(events: &[HistoryEvent]) -> String {
-    let parts: Vec<String> = events
-        .iter()
-        .map(|e| format!("{}:{:?}", e.event_id, e.event_type()))
-        .collect();
+    let parts: Vec<String> = events.iter().map(|e| format!("{}:{:?}", e.event_id, e.event_type())).collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -113,12 +103,7 @@ pub fn last_type(events: &[HistoryEvent]) -> Option<EventType> {
 pub fn assert_gapless(events: &[HistoryEvent]) {
     assert!(!events.is_empty(), "history is empty");
     for (i, e) in events.iter().enumerate() {
-        assert_eq!(
-            e.event_id,
-            i as i64 + 1,
-            "event ids not contiguous from 1 at index {i}: {}",
-            describe(events)
-        );
+        assert_eq!(e.event_id, i as i64 + 1, "event ids not contiguous from 1 at index {i}: {}", describe(events));
     }
 }
 
@@ -139,12 +124,7 @@ pub fn assert_no_duplicate_events(events: &[HistoryEvent]) {
         .collect();
     for (i, (id_a, a)) in normalized.iter().enumerate() {
         for (id_b, b) in &normalized[i + 1..] {
-            assert!(
-                a != b,
-                "duplicate events {id_a} and {id_b} ({:?}): {}",
-                a.event_type(),
-                describe(events)
-            );
+            assert!(a != b, "duplicate events {id_a} and {id_b} ({:?}): {}", a.event_type(), describe(events));
         }
     }
 }

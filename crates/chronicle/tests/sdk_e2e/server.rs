@@ -39,21 +39,11 @@ impl TestServer {
 
     /// Starts a server on a fresh temp database file, passing `--namespace NAME` for each entry.
     pub async fn start_with_namespaces(namespaces: &[&str]) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("chronicle-e2e-")
-            .tempdir()
-            .expect("create temp dir");
+        let dir = tempfile::Builder::new().prefix("chronicle-e2e-").tempdir().expect("create temp dir");
         let db_path = dir.path().join("chronicle.db");
         let extra_namespaces: Vec<String> = namespaces.iter().map(|s| s.to_string()).collect();
         let (child, addr) = spawn_server(&db_path, &extra_namespaces, 1).await;
-        Self {
-            child: Some(child),
-            addr,
-            db_path,
-            extra_namespaces,
-            generation: 1,
-            _dir: dir,
-        }
+        Self { child: Some(child), addr, db_path, extra_namespaces, generation: 1, _dir: dir }
     }
 
     /// Address the current server process listens on. Changes after [`Self::restart`].
@@ -76,6 +66,7 @@ impl TestServer {
 
     /// SIGTERMs the server and waits for it to exit; returns how long that
     /// took, or None if it was still running after `limit` (then SIGKILLs).
+    #[allow(dead_code)] // used by the grpc_api test binary
     pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
         let mut child = self.child.take()?;
         let began = std::time::Instant::now();
@@ -95,8 +86,7 @@ impl TestServer {
     pub async fn restart(&mut self) {
         self.kill();
         self.generation += 1;
-        let (child, addr) =
-            spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
+        let (child, addr) = spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
         self.child = Some(child);
         self.addr = addr;
     }
@@ -108,24 +98,14 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn_server(
-    db_path: &Path,
-    namespaces: &[String],
-    generation: u32,
-) -> (Child, SocketAddr) {
+async fn spawn_server(db_path: &Path, namespaces: &[String], generation: u32) -> (Child, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
-    cmd.args(["server", "start-dev", "--port", "0", "--db-filename"])
-        .arg(db_path);
+    cmd.args(["server", "start-dev", "--port", "0", "--db-filename"]).arg(db_path);
     for ns in namespaces {
         cmd.arg("--namespace").arg(ns);
     }
-    cmd.args(["--log-level", "warn"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("failed to spawn {}: {e}", env!("CARGO_BIN_EXE_chronicle")));
+    cmd.args(["--log-level", "warn"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to spawn {}: {e}", env!("CARGO_BIN_EXE_chronicle")));
     let pid = child.id();
     let stdout = child.stdout.take().expect("piped stdout");
 
@@ -151,9 +131,8 @@ async fn spawn_server(
         })
         .expect("spawn stdout reader thread");
 
-    let waited = tokio::task::spawn_blocking(move || rx.recv_timeout(STARTUP_TIMEOUT))
-        .await
-        .expect("join stdout waiter");
+    let waited =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(STARTUP_TIMEOUT)).await.expect("join stdout waiter");
     match waited {
         Ok(addr) => (child, addr),
         Err(err) => {
@@ -168,10 +147,7 @@ async fn spawn_server(
                     format!("stdout closed before the listening line (exit status: {status:?})")
                 }
             };
-            panic!(
-                "chronicle server (db {}) failed to start: {why}",
-                db_path.display()
-            );
+            panic!("chronicle server (db {}) failed to start: {why}", db_path.display());
         }
     }
 }

@@ -46,23 +46,14 @@ pub async fn try_connect(addr: SocketAddr, namespace: &str) -> Result<Client, St
 }
 
 pub async fn connect(addr: SocketAddr, namespace: &str) -> Client {
-    try_connect(addr, namespace)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    try_connect(addr, namespace).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Logging for the SDK/core inside worker threads. `CHRONICLE_E2E_SDK_LOG` overrides the filter.
 fn sdk_runtime_options() -> RuntimeOptions {
     let filter = std::env::var("CHRONICLE_E2E_SDK_LOG").unwrap_or_else(|_| "warn".to_owned());
     RuntimeOptions::builder()
-        .telemetry_options(
-            TelemetryOptions::builder()
-                .logging(Logger::Console {
-                    filter,
-                    format: None,
-                })
-                .build(),
-        )
+        .telemetry_options(TelemetryOptions::builder().logging(Logger::Console { filter, format: None }).build())
         .build()
         .expect("runtime options")
 }
@@ -83,12 +74,7 @@ pub struct RunningWorker {
 ///
 /// Returns once the worker has been constructed (not necessarily polling yet); tasks simply wait
 /// in the server's queues until the pollers arrive. Panics if connecting or constructing fails.
-pub async fn start_worker<F>(
-    addr: SocketAddr,
-    namespace: &str,
-    name: &str,
-    make_options: F,
-) -> RunningWorker
+pub async fn start_worker<F>(addr: SocketAddr, namespace: &str, name: &str, make_options: F) -> RunningWorker
 where
     F: FnOnce() -> WorkerOptions + Send + 'static,
 {
@@ -99,10 +85,7 @@ where
     std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(format!("build tokio runtime: {e}")));
@@ -136,10 +119,7 @@ where
                 };
                 let handle = worker.shutdown_handle();
                 let _ = ready_tx.send(Ok(Arc::new(handle)));
-                worker
-                    .run()
-                    .await
-                    .map_err(|e| format!("Worker::run: {e:?}"))
+                worker.run().await.map_err(|e| format!("Worker::run: {e:?}"))
             });
             let _ = status_tx.send(Some(result));
         })
@@ -150,12 +130,7 @@ where
         Ok(Err(e)) => panic!("worker {name} failed to start: {e}"),
         Err(_) => panic!("worker {name} thread died during startup"),
     };
-    RunningWorker {
-        name: name.to_owned(),
-        shutdown_fn,
-        status: status_rx,
-        shut_down: false,
-    }
+    RunningWorker { name: name.to_owned(), shutdown_fn, status: status_rx, shut_down: false }
 }
 
 impl RunningWorker {
@@ -183,10 +158,7 @@ impl RunningWorker {
                 eprintln!("worker {} shut down in {:?}", self.name, started.elapsed());
             }
             Ok(Err(e)) => panic!("worker {} exited with error: {e}", self.name),
-            Err(_) => panic!(
-                "worker {} did not finish shutting down within {SHUTDOWN_TIMEOUT:?}",
-                self.name
-            ),
+            Err(_) => panic!("worker {} did not finish shutting down within {SHUTDOWN_TIMEOUT:?}", self.name),
         }
     }
 }
@@ -212,9 +184,7 @@ pub async fn await_with_workers<F: Future>(
         if workers.is_empty() {
             return std::future::pending::<(String, Result<(), String>)>().await;
         }
-        let futs = workers
-            .iter()
-            .map(|w| Box::pin(async move { (w.name().to_owned(), w.exited().await) }));
+        let futs = workers.iter().map(|w| Box::pin(async move { (w.name().to_owned(), w.exited().await) }));
         futures::future::select_all(futs).await.0
     };
     tokio::select! {

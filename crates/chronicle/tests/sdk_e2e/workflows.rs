@@ -45,10 +45,7 @@ pub struct SplitQueueHelloWorkflow;
 #[workflow_methods]
 impl SplitQueueHelloWorkflow {
     #[run]
-    pub async fn run(
-        ctx: &mut WorkflowContext<Self>,
-        input: (String, String),
-    ) -> WorkflowResult<String> {
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (String, String)) -> WorkflowResult<String> {
         let (name, activity_task_queue) = input;
         let greeting = ctx
             .execute_activity(
@@ -101,21 +98,14 @@ impl GreetActivities {
 #[activities]
 impl GreetActivities {
     #[activity]
-    pub async fn greet(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        name: String,
-    ) -> Result<String, ActivityError> {
+    pub async fn greet(self: Arc<Self>, _ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(format!("Hello, {name}!"))
     }
 
     /// Always fails with a (retryable) application failure carrying `message`.
     #[activity]
-    pub async fn fail_with(
-        _ctx: ActivityContext,
-        message: String,
-    ) -> Result<String, ActivityError> {
+    pub async fn fail_with(_ctx: ActivityContext, message: String) -> Result<String, ActivityError> {
         Err(ActivityError::application(ApplicationFailure::new(message)))
     }
 }
