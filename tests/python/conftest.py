@@ -9,10 +9,8 @@ Environment:
 
 from __future__ import annotations
 
-import collections
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,6 +20,8 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 from temporalio.client import Client
+
+from server_process import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_RE = re.compile(r"^Chronicle gRPC listening on (127\.0\.0\.1:\d+)\s*$")
@@ -40,17 +40,15 @@ def _chronicle_bin() -> Path:
     return Path(target) / "debug" / "chronicle"
 
 
-class ChronicleServer:
+class ChronicleServer(ServerProcess):
     """A chronicle process; its output is drained by threads and kept for failure reports."""
 
     def __init__(self, binary: Path, db_path: Path) -> None:
+        super().__init__("chronicle", stop_timeout_s=10.0)
         self.binary = binary
         self.db_path = db_path
-        self.output: collections.deque[str] = collections.deque(maxlen=500)
         self._ready = threading.Event()
         self.address: str | None = None
-        self.proc: subprocess.Popen[str] | None = None
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> str:
         cmd = [
@@ -64,26 +62,13 @@ class ChronicleServer:
             "--log-level",
             "warn",
         ]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            cwd=str(self.db_path.parent),
-        )
-        for stream, name, watch in ((self.proc.stdout, "stdout", True), (self.proc.stderr, "stderr", False)):
-            t = threading.Thread(target=self._drain, args=(stream, name, watch), daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.spawn(cmd, cwd=self.db_path.parent, on_stdout_line=self._watch_stdout)
 
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not self._ready.wait(0.1):
             if self.proc.poll() is not None:
                 # Give the drain threads a moment to collect the last lines.
-                for t in self._threads:
-                    t.join(timeout=1)
+                self.join_drains(timeout=1)
                 self.stop()
                 raise RuntimeError(
                     f"chronicle exited with code {self.proc.returncode} before it was ready\n"
@@ -98,31 +83,12 @@ class ChronicleServer:
         assert self.address is not None
         return self.address
 
-    def _drain(self, stream, name: str, watch: bool) -> None:
-        for line in iter(stream.readline, ""):
-            line = line.rstrip("\n")
-            self.output.append(f"[{name}] {line}")
-            if watch and not self._ready.is_set():
-                m = READY_RE.match(line)
-                if m:
-                    self.address = m.group(1)
-                    self._ready.set()
-        stream.close()
-
-    def tail(self, n: int = 60) -> str:
-        lines = list(self.output)[-n:]
-        return "--- chronicle output (last %d lines) ---\n%s" % (len(lines), "\n".join(lines))
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    def _watch_stdout(self, line: str) -> None:
+        if not self._ready.is_set():
+            m = READY_RE.match(line)
+            if m:
+                self.address = m.group(1)
+                self._ready.set()
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,10 @@ Environment:
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +20,8 @@ from typing import Iterator
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
+
+from server_process import ServerProcess
 
 NAMESPACE = "default"
 STARTUP_TIMEOUT_S = 30.0
@@ -55,14 +54,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class ReferenceServer:
+class ReferenceServer(ServerProcess):
     """A `temporal server start-dev` process; its output is kept for failure reports."""
 
     def __init__(self, binary: Path, db_path: Path) -> None:
+        super().__init__("reference temporal", stop_timeout_s=15.0)
         self.binary = binary
         self.db_path = db_path
-        self.output: collections.deque[str] = collections.deque(maxlen=500)
-        self.proc: subprocess.Popen[str] | None = None
         self.address: str | None = None
 
     def start(self) -> str:
@@ -82,16 +80,7 @@ class ReferenceServer:
             "--log-level",
             "warn",
         ]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            cwd=str(self.db_path.parent),
-        )
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        self.spawn(cmd, cwd=self.db_path.parent, merge_stderr=True)
         try:
             asyncio.run(self._wait_ready(cmd))
         except BaseException:
@@ -120,26 +109,6 @@ class ReferenceServer:
             f"reference temporal server not reachable at {self.address} within {STARTUP_TIMEOUT_S:.0f}s "
             f"(last error: {last_error!r})\ncommand: {' '.join(cmd)}\n{self.tail()}"
         )
-
-    def _drain(self, stream) -> None:
-        for line in iter(stream.readline, ""):
-            self.output.append(line.rstrip("\n"))
-        stream.close()
-
-    def tail(self, n: int = 60) -> str:
-        lines = list(self.output)[-n:]
-        return "--- reference temporal output (last %d lines) ---\n%s" % (len(lines), "\n".join(lines))
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
