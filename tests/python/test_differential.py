@@ -120,7 +120,23 @@ class DiffRetryingActivityWorkflow:
         )
 
 
-WORKFLOWS = [DiffHelloWorkflow, DiffFailingActivityWorkflow, DiffRetryingActivityWorkflow]
+@workflow.defn
+class DiffTimerWorkflow:
+    """A short timer that fires and a long one canceled after it."""
+
+    @workflow.run
+    async def run(self) -> str:
+        long = asyncio.ensure_future(asyncio.sleep(600))
+        await asyncio.sleep(0.5)
+        long.cancel()
+        try:
+            await long
+        except asyncio.CancelledError:
+            pass
+        return "timers done"
+
+
+WORKFLOWS = [DiffHelloWorkflow, DiffFailingActivityWorkflow, DiffRetryingActivityWorkflow, DiffTimerWorkflow]
 ACTIVITIES = [diff_say_hello, diff_always_fail, diff_flaky]
 
 
@@ -301,8 +317,15 @@ async def run_retrying(client: Client, workflow_id: str, task_queue: str) -> Any
     return handle
 
 
+async def run_timers(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffTimerWorkflow.run, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == "timers done"
+    return handle
+
+
 SCENARIOS = [
     Scenario("hello", run_hello),
+    Scenario("timers", run_timers),
     Scenario("activity_failure", run_failing),
     Scenario("activity_retry", run_retrying),
 ]

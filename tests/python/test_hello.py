@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import uuid
 from datetime import timedelta
 
@@ -199,3 +200,22 @@ async def test_duplicate_workflow_id_while_running(client: Client) -> None:
             task_queue=task_queue,
         )
     assert exc_info.value.workflow_id == workflow_id
+
+
+@workflow.defn
+class SleepyWorkflow:
+    @workflow.run
+    async def run(self, seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "awake"
+
+
+async def test_timer_fires_after_its_duration(client: Client) -> None:
+    task_queue = f"sleepy-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[SleepyWorkflow]):
+        began = time.monotonic()
+        result = await client.execute_workflow(
+            SleepyWorkflow.run, 1.0, id=f"sleepy-{uuid.uuid4()}", task_queue=task_queue
+        )
+        assert result == "awake"
+        assert time.monotonic() - began >= 1.0

@@ -65,6 +65,7 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
         TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt } => {
             workflow_task::timed_out(ctx, scheduled_event_id, attempt)
         }
+        TimerKind::UserTimer { started_event_id } => crate::timer::fired(ctx, started_event_id),
         TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt } => {
             workflow_task::sticky_timed_out(ctx, scheduled_event_id, attempt)
         }
@@ -161,6 +162,12 @@ impl MutableState {
             } else {
                 tasks.extend(activity_dispatch_tasks(info));
             }
+        }
+        for timer in self.timers.values() {
+            tasks.push(Task::Timer(TimerTask {
+                fire_at: timer.fire_at.unwrap_or_default(),
+                kind: TimerKind::UserTimer { started_event_id: timer.started_event_id },
+            }));
         }
         if let Some(deadline) = self.run_expiration_time {
             tasks.push(Task::Timer(TimerTask { fire_at: deadline, kind: TimerKind::WorkflowRunTimeout }));

@@ -29,6 +29,8 @@ fn reject(cause: Cause, message: impl Into<String>) -> Result<(), Rejection> {
 
 pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(), Rejection> {
     let mut activity_ids: Vec<&str> = state.activities.values().map(|a| a.activity_id.as_str()).collect();
+    // Timer ids pending after the commands so far, to check starts and cancels in order.
+    let mut timer_ids: Vec<&str> = state.timers.keys().map(String::as_str).collect();
     for (i, command) in commands.iter().enumerate() {
         let is_last = i + 1 == commands.len();
         match &command.attributes {
@@ -41,6 +43,38 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
                     );
                 }
                 activity_ids.push(&a.activity_id);
+            }
+            Some(C::StartTimerCommandAttributes(a)) => {
+                let bad = |m: String| reject(Cause::BadStartTimerAttributes, m);
+                if a.timer_id.is_empty() {
+                    return bad("TimerId is not set on StartTimerCommand.".into());
+                }
+                if a.timer_id.len() > 1000 {
+                    return bad("TimerId exceeds length limit of 1000.".into());
+                }
+                if a.start_to_fire_timeout.as_ref().is_none_or(|d| time::dur_nanos(d) <= 0) {
+                    return bad("A valid StartToFireTimeout is not set on StartTimerCommand.".into());
+                }
+                if timer_ids.contains(&a.timer_id.as_str()) {
+                    return bad(format!("Timer ID '{}' is already in use by a pending timer.", a.timer_id));
+                }
+                timer_ids.push(&a.timer_id);
+            }
+            Some(C::CancelTimerCommandAttributes(a)) => {
+                let pending = timer_ids.contains(&a.timer_id.as_str());
+                let fired_unseen =
+                    !state.timers.contains_key(&a.timer_id) && crate::timer::fired_unseen(state, &a.timer_id);
+                let known = pending || fired_unseen;
+                if a.timer_id.is_empty() {
+                    return reject(Cause::BadCancelTimerAttributes, "TimerId is not set on CancelTimerCommand.");
+                }
+                if !known {
+                    return reject(
+                        Cause::BadCancelTimerAttributes,
+                        format!("CancelTimer: no pending timer with ID '{}'.", a.timer_id),
+                    );
+                }
+                timer_ids.retain(|t| *t != a.timer_id);
             }
             Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
@@ -165,8 +199,6 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
         C::RequestCancelActivityTaskCommandAttributes(_) => {
             (Cause::BadRequestCancelActivityAttributes, "RequestCancelActivityTask")
         }
-        C::StartTimerCommandAttributes(_) => (Cause::BadStartTimerAttributes, "StartTimer"),
-        C::CancelTimerCommandAttributes(_) => (Cause::BadCancelTimerAttributes, "CancelTimer"),
         C::CancelWorkflowExecutionCommandAttributes(_) => {
             (Cause::BadCancelWorkflowExecutionAttributes, "CancelWorkflowExecution")
         }
@@ -201,8 +233,15 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
 }
 
 /// Writes the events of one validated command.
-pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64) {
+pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64, identity: &str) {
     match command.attributes {
+        Some(C::StartTimerCommandAttributes(a)) => {
+            crate::timer::start(ctx, a, completed_id);
+            if let Some(e) = ctx.events.last_mut() {
+                e.user_metadata = command.user_metadata;
+            }
+        }
+        Some(C::CancelTimerCommandAttributes(a)) => crate::timer::cancel(ctx, a, completed_id, identity),
         Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
             schedule_activity(ctx, a, completed_id);
             if let Some(e) = ctx.events.last_mut() {

@@ -205,6 +205,7 @@ impl Ctx {
         self.state.close_event_id = self.state.next_event_id - 1;
         self.state.workflow_task = None;
         self.state.activities.clear();
+        self.state.timers.clear();
         self.state.buffered_events.clear();
     }
 }
@@ -301,6 +302,9 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::ActivityTaskTimedOutEventAttributes(_) => EventType::ActivityTaskTimedOut,
         A::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
         A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
+        A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
+        A::TimerFiredEventAttributes(_) => EventType::TimerFired,
+        A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,
         _ => EventType::Unspecified,
     }
 }

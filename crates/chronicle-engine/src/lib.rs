@@ -20,13 +20,14 @@ mod retry;
 mod start;
 mod state;
 pub mod time;
+mod timer;
 mod transition;
 mod workflow_task;
 
 pub use apply::apply;
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
-pub use state::{ActivityInfo, MutableState, WorkflowTaskInfo};
+pub use state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
 pub use transition::{
     ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, Transition, WorkflowTaskCompletion,
 };

@@ -68,6 +68,19 @@ pub struct MutableState {
     pub sticky_task_queue: Option<TaskQueue>,
     #[prost(message, optional, tag = "20")]
     pub sticky_schedule_to_start_timeout: Option<Duration>,
+    /// Pending user timers by timer id.
+    #[prost(btree_map = "string, message", tag = "21")]
+    pub timers: BTreeMap<String, TimerInfo>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TimerInfo {
+    #[prost(string, tag = "1")]
+    pub timer_id: String,
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(message, optional, tag = "3")]
+    pub fire_at: Option<Timestamp>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -144,6 +144,10 @@ pub enum TimerKind {
         timeout_type: TimeoutType,
     },
     WorkflowRunTimeout,
+    /// A workflow's timer (StartTimer command), by its TimerStarted id.
+    UserTimer {
+        started_event_id: i64,
+    },
 }
 
 /// The result of one input: new events (contiguous ids from the old

@@ -94,7 +94,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         None => clear_sticky(ctx),
     }
     for command in done.commands {
-        commands::apply(ctx, command, completed_id);
+        commands::apply(ctx, command, completed_id, &done.identity);
     }
     if ctx.state.is_running() {
         let flushed = ctx.flush_buffered();

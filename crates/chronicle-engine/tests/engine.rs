@@ -24,3 +24,6 @@ mod sticky;
 
 #[path = "engine/props.rs"]
 mod props;
+
+#[path = "engine/timer.rs"]
+mod timer;

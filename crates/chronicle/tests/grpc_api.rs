@@ -11,7 +11,9 @@ use server::TestServer;
 use std::time::{Duration, Instant};
 use temporalio_protos::google::rpc::Status as RpcStatus;
 use temporalio_protos::temporal::api::{
-    command::v1::{Command, CompleteWorkflowExecutionCommandAttributes, StartTimerCommandAttributes, command},
+    command::v1::{
+        Command, CompleteWorkflowExecutionCommandAttributes, ScheduleNexusOperationCommandAttributes, command,
+    },
     common::v1::{Payload, Payloads, WorkflowExecution, WorkflowType},
     enums::v1::{CommandType, EventType, HistoryEventFilterType, WorkflowTaskFailedCause},
     errordetails::v1::{NamespaceNotFoundFailure, WorkflowExecutionAlreadyStartedFailure},
@@ -312,30 +314,34 @@ async fn unsupported_command_fails_the_workflow_task() {
     let mut c = client(&server).await;
     c.start_workflow_execution(start_request("bad-command", "tq-bad")).await.unwrap();
     let task = c.poll_workflow_task_queue(poll_request("tq-bad")).await.unwrap().into_inner();
-    let timer = Command {
-        command_type: CommandType::StartTimer as i32,
-        attributes: Some(command::Attributes::StartTimerCommandAttributes(StartTimerCommandAttributes {
-            timer_id: "t".into(),
-            start_to_fire_timeout: Some(prost_types::Duration { seconds: 1, nanos: 0 }),
-        })),
+    let nexus = Command {
+        command_type: CommandType::ScheduleNexusOperation as i32,
+        attributes: Some(command::Attributes::ScheduleNexusOperationCommandAttributes(
+            ScheduleNexusOperationCommandAttributes {
+                endpoint: "e".into(),
+                service: "s".into(),
+                operation: "o".into(),
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     };
     let err = c
         .respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
             namespace: "default".into(),
             task_token: task.task_token,
-            commands: vec![timer],
+            commands: vec![nexus],
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("StartTimer"), "{}", err.message());
+    assert!(err.message().contains("ScheduleNexusOperation"), "{}", err.message());
     let events = history(&mut c, "bad-command").await;
     let last = events.last().unwrap();
     let Some(Attributes::WorkflowTaskFailedEventAttributes(a)) = &last.attributes else { panic!("{last:?}") };
-    assert_eq!(a.cause, WorkflowTaskFailedCause::BadStartTimerAttributes as i32);
-    assert!(a.failure.as_ref().unwrap().message.contains("StartTimer"));
+    assert_eq!(a.cause, WorkflowTaskFailedCause::BadScheduleNexusOperationAttributes as i32);
+    assert!(a.failure.as_ref().unwrap().message.contains("ScheduleNexusOperation"));
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ use temporalio_protos::temporal::api::{
 use temporalio_protos::utilities::decode_status_detail;
 use temporalio_sdk::WorkerOptions;
 use worker::{RunningWorker, await_with_workers, connect, start_worker};
-use workflows::{FailingActivityWorkflow, GreetActivities, HelloWorkflow, SplitQueueHelloWorkflow};
+use workflows::{FailingActivityWorkflow, GreetActivities, HelloWorkflow, SplitQueueHelloWorkflow, TimerWorkflow};
 
 /// Upper bound for a workflow result to arrive once workers are running.
 const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,6 +66,8 @@ fn hello_worker_options(task_queue: String, calls: Arc<AtomicU32>) -> WorkerOpti
         .expect("register HelloWorkflow")
         .register_workflow::<FailingActivityWorkflow>()
         .expect("register FailingActivityWorkflow")
+        .register_workflow::<TimerWorkflow>()
+        .expect("register TimerWorkflow")
         .register_activities(GreetActivities::new(calls))
         .build()
 }
@@ -711,4 +713,78 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
     assert_eq!(events.len(), 11, "history: {}", describe(&events));
     assert_eq!(calls.load(Ordering::SeqCst), 1, "activity must not re-run");
     wf_worker.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Timers
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn timer_fires_after_its_duration_and_cancel_is_recorded() {
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("timer");
+    let w = start_hello_worker(&server, "timer", &tq, Arc::default()).await;
+    let wf_id = unique("timer-wf");
+    let began = std::time::Instant::now();
+    let handle = client
+        .start_workflow(TimerWorkflow::run, 1000u64, WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build())
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().unwrap_or_default().to_string();
+    let result = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "timer workflow result",
+    )
+    .await
+    .expect("get_result");
+    assert_eq!(result, "slept");
+    assert!(began.elapsed() >= Duration::from_secs(1), "a 1 s timer fired after {:?}", began.elapsed());
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    assert_gapless(&events);
+    assert_eq!(count(&events, EventType::TimerStarted), 2, "{}", describe(&events));
+    assert_eq!(count(&events, EventType::TimerCanceled), 1, "{}", describe(&events));
+    assert_eq!(count(&events, EventType::TimerFired), 1, "{}", describe(&events));
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn timer_survives_a_server_kill() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("timer-kill");
+    let w = start_hello_worker(&server, "timer-kill-1", &tq, Arc::default()).await;
+    let wf_id = unique("timer-kill-wf");
+    let handle = client
+        .start_workflow(TimerWorkflow::run, 2000u64, WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build())
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().unwrap_or_default().to_string();
+    wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "the 2 s timer started", |ev| {
+        count(ev, EventType::TimerStarted) == 2
+    })
+    .await;
+    w.shutdown().await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // the timer comes due while the server is down
+    server.restart().await;
+
+    let client = connect(server.addr(), NS).await;
+    let w = start_hello_worker(&server, "timer-kill-2", &tq, Arc::default()).await;
+    let result = await_with_workers(
+        client.get_workflow_handle::<TimerWorkflow>(wf_id.clone()).get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "timer workflow result after restart",
+    )
+    .await
+    .expect("get_result after restart");
+    assert_eq!(result, "slept");
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    assert_gapless(&events);
+    assert_no_duplicate_events(&events);
+    assert_eq!(count(&events, EventType::TimerFired), 1, "fires exactly once: {}", describe(&events));
+    w.shutdown().await;
 }

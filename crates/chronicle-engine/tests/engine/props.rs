@@ -39,6 +39,7 @@ enum Step {
     FailActivity(u8, bool),
     Heartbeat(u8),
     FireTimer(u8),
+    CancelTimer(u8),
     Terminate,
 }
 
@@ -57,6 +58,7 @@ fn step() -> impl Strategy<Value = Step> {
         6 => (any::<u8>(), prop::bool::weighted(0.2)).prop_map(|(i, n)| Step::FailActivity(i, n)),
         2 => any::<u8>().prop_map(Step::Heartbeat),
         10 => any::<u8>().prop_map(Step::FireTimer),
+        3 => any::<u8>().prop_map(Step::CancelTimer),
         1 => Just(Step::Terminate),
     ]
 }
@@ -156,14 +158,24 @@ impl Sim {
                     .iter()
                     .map(|s| {
                         self.next_activity += 1;
-                        activity_command(format!("act-{}", self.next_activity), *s)
+                        if s % 8 == 6 {
+                            // A user timer of 1..=30 s.
+                            start_timer_named(&format!("timer-{}", self.next_activity), 1 + (*s as i64 % 30))
+                        } else {
+                            activity_command(format!("act-{}", self.next_activity), *s)
+                        }
                     })
                     .collect();
                 completion(commands, *force, *sticky)
             }
+            Step::CancelTimer(i) => {
+                let ids: Vec<String> = self.state.timers.keys().cloned().collect();
+                let id = pick(&ids, *i)?;
+                completion(vec![cancel_timer(&id)], false, false)
+            }
             Step::CompleteWorkflow => completion(vec![complete_workflow("done")], false, false),
             Step::FailWorkflow => completion(vec![fail_workflow("failed")], false, false),
-            Step::BadCommand => completion(vec![start_timer()], false, true),
+            Step::BadCommand => completion(vec![unsupported_command()], false, true),
             Step::FailWft => {
                 let w = wt_started?;
                 Some(Input::WorkflowTaskFailed {

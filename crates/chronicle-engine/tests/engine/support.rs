@@ -5,8 +5,9 @@
 
 use chronicle_engine::api::{
     command::v1::{
-        Command, CompleteWorkflowExecutionCommandAttributes, FailWorkflowExecutionCommandAttributes,
-        ScheduleActivityTaskCommandAttributes, StartTimerCommandAttributes, command::Attributes as C,
+        CancelTimerCommandAttributes, Command, CompleteWorkflowExecutionCommandAttributes,
+        FailWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes,
+        ScheduleNexusOperationCommandAttributes, StartTimerCommandAttributes, command::Attributes as C,
     },
     common::v1::{ActivityType, Payload, Payloads, RetryPolicy},
     enums::v1::{CommandType, EventType, WorkflowTaskFailedCause},
@@ -297,11 +298,35 @@ pub fn fail_workflow(message: &str) -> Command {
 }
 
 pub fn start_timer() -> Command {
+    start_timer_named("t1", 5)
+}
+
+pub fn start_timer_named(id: &str, seconds: i64) -> Command {
     command(
         CommandType::StartTimer,
         C::StartTimerCommandAttributes(StartTimerCommandAttributes {
-            timer_id: "t1".into(),
-            start_to_fire_timeout: Some(secs(5)),
+            timer_id: id.into(),
+            start_to_fire_timeout: Some(secs(seconds)),
+        }),
+    )
+}
+
+pub fn cancel_timer(id: &str) -> Command {
+    command(
+        CommandType::CancelTimer,
+        C::CancelTimerCommandAttributes(CancelTimerCommandAttributes { timer_id: id.into() }),
+    )
+}
+
+/// A command Chronicle does not support yet (fails the workflow task).
+pub fn unsupported_command() -> Command {
+    command(
+        CommandType::ScheduleNexusOperation,
+        C::ScheduleNexusOperationCommandAttributes(ScheduleNexusOperationCommandAttributes {
+            endpoint: "e".into(),
+            service: "s".into(),
+            operation: "o".into(),
+            ..Default::default()
         }),
     )
 }

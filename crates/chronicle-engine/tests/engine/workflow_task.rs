@@ -258,13 +258,13 @@ fn unsupported_command_fails_the_task_and_the_retry_is_transient() {
     run.advance(1);
     run.poll_wft();
     run.advance(1);
-    let t = run.complete_wft(vec![start_timer()]);
+    let t = run.complete_wft(vec![unsupported_command()]);
 
-    let message = "StartTimer command is not supported by Chronicle yet.".to_string();
+    let message = "ScheduleNexusOperation command is not supported by Chronicle yet.".to_string();
     assert_eq!(ids(&t.events), vec![4]);
     let f = attrs!(t.events[0], WorkflowTaskFailedEventAttributes);
     assert_eq!((f.scheduled_event_id, f.started_event_id), (2, 3));
-    assert_eq!(f.cause, WorkflowTaskFailedCause::BadStartTimerAttributes as i32);
+    assert_eq!(f.cause, WorkflowTaskFailedCause::BadScheduleNexusOperationAttributes as i32);
     let failure = f.failure.as_ref().unwrap();
     assert_eq!(failure.message, message);
     assert!(matches!(failure.failure_info, Some(FailureInfo::ServerFailureInfo(_))));
@@ -437,12 +437,14 @@ fn repeated_failures_get_more_time_per_attempt() {
 fn rejected_completion_of_a_transient_attempt_writes_nothing() {
     let mut run = Run::new();
     run.poll_wft();
-    run.complete_wft(vec![start_timer()]); // 4: WorkflowTaskFailed; transient attempt 2 at 5
+    run.complete_wft(vec![unsupported_command()]); // 4: WorkflowTaskFailed; transient attempt 2 at 5
     run.poll_wft();
-    let t = run.complete_wft(vec![start_timer()]);
+    let t = run.complete_wft(vec![unsupported_command()]);
     assert_eq!(
         t.outcome,
-        Outcome::WorkflowTaskRejected { message: "StartTimer command is not supported by Chronicle yet.".into() }
+        Outcome::WorkflowTaskRejected {
+            message: "ScheduleNexusOperation command is not supported by Chronicle yet.".into()
+        }
     );
     assert!(t.events.is_empty(), "wrote {:?}", types(&t.events));
     let wt = run.wft();

@@ -109,3 +109,24 @@ impl GreetActivities {
         Err(ActivityError::application(ApplicationFailure::new(message)))
     }
 }
+
+/// Sleeps `millis` on a durable timer, and also starts and cancels a long
+/// timer (TimerStarted + TimerCanceled); returns "slept".
+#[workflow]
+#[derive(Default)]
+pub struct TimerWorkflow;
+
+#[workflow_methods]
+impl TimerWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, millis: u64) -> WorkflowResult<String> {
+        use temporalio_sdk::{CancellableFuture, TimerResult};
+        // Both timers start in the first workflow task; the long one is
+        // canceled in the next, after the short one fired.
+        let long = ctx.timer(Duration::from_secs(600));
+        ctx.timer(Duration::from_millis(millis)).await;
+        long.cancel();
+        assert_eq!(long.await, TimerResult::Cancelled);
+        Ok("slept".to_string())
+    }
+}
