@@ -136,7 +136,30 @@ class DiffTimerWorkflow:
         return "timers done"
 
 
-WORKFLOWS = [DiffHelloWorkflow, DiffFailingActivityWorkflow, DiffRetryingActivityWorkflow, DiffTimerWorkflow]
+@workflow.defn
+class DiffSignalWorkflow:
+    """Started with a signal, then waits for two more."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: len(self.items) >= 3)
+        return self.items
+
+    @workflow.signal
+    def add(self, item: str) -> None:
+        self.items.append(item)
+
+
+WORKFLOWS = [
+    DiffHelloWorkflow,
+    DiffFailingActivityWorkflow,
+    DiffRetryingActivityWorkflow,
+    DiffTimerWorkflow,
+    DiffSignalWorkflow,
+]
 ACTIVITIES = [diff_say_hello, diff_always_fail, diff_flaky]
 
 
@@ -323,8 +346,32 @@ async def run_timers(client: Client, workflow_id: str, task_queue: str) -> Any:
     return handle
 
 
+async def run_signals(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffSignalWorkflow.run, id=workflow_id, task_queue=task_queue, start_signal="add", start_signal_args=["a"]
+    )
+    # Wait until the first workflow task is done, so both servers see the
+    # same interleaving of signals and tasks.
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
+            break
+        await asyncio.sleep(0.05)
+    await handle.signal(DiffSignalWorkflow.add, "b")
+    for _ in range(200):
+        history = await handle.fetch_history()
+        done = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
+        if len(done) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await handle.signal(DiffSignalWorkflow.add, "c")
+    assert await handle.result() == ["a", "b", "c"]
+    return handle
+
+
 SCENARIOS = [
     Scenario("hello", run_hello),
+    Scenario("signals", run_signals),
     Scenario("timers", run_timers),
     Scenario("activity_failure", run_failing),
     Scenario("activity_retry", run_retrying),

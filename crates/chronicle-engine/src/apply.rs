@@ -47,6 +47,7 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
             activity::heartbeat(&mut ctx, scheduled_event_id, attempt, details)?
         }
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
+        Input::Signal(args) => crate::signal::signal(&mut ctx, args)?,
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
             workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
         }

@@ -302,6 +302,7 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::ActivityTaskTimedOutEventAttributes(_) => EventType::ActivityTaskTimedOut,
         A::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
         A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
+        A::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
         A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
         A::TimerFiredEventAttributes(_) => EventType::TimerFired,
         A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,

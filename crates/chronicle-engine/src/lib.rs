@@ -17,6 +17,7 @@ mod apply;
 mod commands;
 mod events;
 mod retry;
+mod signal;
 mod start;
 mod state;
 pub mod time;
@@ -29,7 +30,8 @@ pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
 pub use state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
 pub use transition::{
-    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, Transition, WorkflowTaskCompletion,
+    ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
+    WorkflowTaskCompletion,
 };
 
 pub use temporalio_protos::temporal::api;

@@ -36,6 +36,8 @@ pub struct StartArgs {
     pub header: Option<Header>,
     pub priority: Option<Priority>,
     pub cron_schedule: String,
+    /// SignalWithStart: delivered right after WorkflowExecutionStarted.
+    pub signal: Option<crate::transition::SignalArgs>,
 }
 
 /// Temporal's timeout rules: a run timeout defaults to (and is capped by)
@@ -115,6 +117,9 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     };
     let mut ctx = Ctx::new(state, now);
     ctx.add(attrs);
+    if let Some(signal) = args.signal {
+        crate::signal::record(&mut ctx, signal);
+    }
     ctx.schedule_workflow_task(1);
     run_timeout_timer(&mut ctx);
     ctx.finish()

@@ -71,6 +71,13 @@ pub struct MutableState {
     /// Pending user timers by timer id.
     #[prost(btree_map = "string, message", tag = "21")]
     pub timers: BTreeMap<String, TimerInfo>,
+    /// Signals received by this run (Temporal's per-execution limit).
+    #[prost(int64, tag = "22")]
+    pub signal_count: i64,
+    /// Request ids of the signals received, so a retried signal is not
+    /// delivered twice.
+    #[prost(string, repeated, tag = "23")]
+    pub signal_request_ids: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -76,6 +76,18 @@ pub enum Input {
         details: Option<Payloads>,
         identity: String,
     },
+    Signal(SignalArgs),
+}
+
+/// A signal sent to a run (SignalWorkflowExecution, SignalWithStart).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SignalArgs {
+    pub signal_name: String,
+    pub input: Option<Payloads>,
+    pub identity: String,
+    pub header: Option<crate::api::common::v1::Header>,
+    /// Dedupe key; empty means none.
+    pub request_id: String,
 }
 
 /// A RespondWorkflowTaskCompleted, reduced to what the engine needs.

@@ -27,3 +27,6 @@ mod props;
 
 #[path = "engine/timer.rs"]
 mod timer;
+
+#[path = "engine/signal.rs"]
+mod signal;

@@ -327,7 +327,14 @@ impl History {
             };
             if current.is_running() {
                 let terminate = match (policies.conflict, policies.reuse) {
-                    (Conflict::UseExisting, _) => return Ok(Started { run_id: current.run_id, started: false }),
+                    (Conflict::UseExisting, _) => {
+                        // Signal-with-start delivers its signal to the running run.
+                        if let Some(signal) = args.signal {
+                            let (ns, wf, run) = (&current.namespace, &current.workflow_id, &current.run_id);
+                            self.execute(ns, wf, run, Input::Signal(signal)).await?;
+                        }
+                        return Ok(Started { run_id: current.run_id, started: false });
+                    }
                     (Conflict::TerminateExisting, _) | (_, Reuse::TerminateIfRunning) => true,
                     _ => false,
                 };

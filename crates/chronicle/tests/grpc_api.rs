@@ -475,3 +475,42 @@ async fn activity_timeout_survives_a_server_kill() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn bad_signals_are_rejected() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("sig-target", "tq-sig")).await.unwrap();
+    let signal = |name: &str, id: &str, data: usize| SignalWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+        signal_name: name.into(),
+        input: Some(Payloads { payloads: vec![Payload { data: vec![1; data], ..Default::default() }] }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.signal_workflow_execution(signal("", "sig-target", 1)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    let big = c.signal_workflow_execution(signal("s", "sig-target", 2 * 1024 * 1024 + 1)).await.unwrap_err();
+    assert_eq!(big.code(), Code::InvalidArgument);
+    assert_eq!(c.signal_workflow_execution(signal("s", "nobody", 1)).await.unwrap_err().code(), Code::NotFound);
+    // A retried signal (same request id) is delivered once.
+    let once = signal("s", "sig-target", 1);
+    c.signal_workflow_execution(once.clone()).await.unwrap();
+    c.signal_workflow_execution(once).await.unwrap();
+    let events = history(&mut c, "sig-target").await;
+    assert_eq!(types(&events).iter().filter(|t| **t == EventType::WorkflowExecutionSignaled).count(), 1);
+    // Signal-with-start refuses the FAIL conflict policy.
+    let sws = SignalWithStartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: "sig-target".into(),
+        workflow_type: Some(WorkflowType { name: "RawWorkflow".into() }),
+        task_queue: Some(TaskQueue { name: "tq-sig".into(), ..Default::default() }),
+        signal_name: "s".into(),
+        workflow_id_conflict_policy: temporalio_protos::temporal::api::enums::v1::WorkflowIdConflictPolicy::Fail as i32,
+        ..Default::default()
+    };
+    assert_eq!(c.signal_with_start_workflow_execution(sws).await.unwrap_err().code(), Code::InvalidArgument);
+}

@@ -47,7 +47,9 @@ use temporalio_protos::temporal::api::{
 use temporalio_protos::utilities::decode_status_detail;
 use temporalio_sdk::WorkerOptions;
 use worker::{RunningWorker, await_with_workers, connect, start_worker};
-use workflows::{FailingActivityWorkflow, GreetActivities, HelloWorkflow, SplitQueueHelloWorkflow, TimerWorkflow};
+use workflows::{
+    CounterWorkflow, FailingActivityWorkflow, GreetActivities, HelloWorkflow, SplitQueueHelloWorkflow, TimerWorkflow,
+};
 
 /// Upper bound for a workflow result to arrive once workers are running.
 const RESULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,6 +70,8 @@ fn hello_worker_options(task_queue: String, calls: Arc<AtomicU32>) -> WorkerOpti
         .expect("register FailingActivityWorkflow")
         .register_workflow::<TimerWorkflow>()
         .expect("register TimerWorkflow")
+        .register_workflow::<CounterWorkflow>()
+        .expect("register CounterWorkflow")
         .register_activities(GreetActivities::new(calls))
         .build()
 }
@@ -786,5 +790,39 @@ async fn timer_survives_a_server_kill() {
     assert_gapless(&events);
     assert_no_duplicate_events(&events);
     assert_eq!(count(&events, EventType::TimerFired), 1, "fires exactly once: {}", describe(&events));
+    w.shutdown().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Signals
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signals_are_delivered_in_order() {
+    use temporalio_client::WorkflowSignalOptions;
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("signals");
+    let w = start_hello_worker(&server, "signals", &tq, Arc::default()).await;
+    let wf_id = unique("counter-wf");
+    let handle = client
+        .start_workflow(CounterWorkflow::run, 55i32, WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build())
+        .await
+        .expect("start_workflow");
+    for amount in 1..=10 {
+        handle.signal(CounterWorkflow::increment, amount, WorkflowSignalOptions::default()).await.expect("signal");
+    }
+    let result = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "counter workflow result",
+    )
+    .await
+    .expect("get_result");
+    assert_eq!(result, (1..=10).collect::<Vec<i32>>());
+    let events = fetch_history(&client, &wf_id, handle.run_id().unwrap_or_default()).await;
+    assert_gapless(&events);
+    assert_eq!(count(&events, EventType::WorkflowExecutionSignaled), 10, "{}", describe(&events));
     w.shutdown().await;
 }

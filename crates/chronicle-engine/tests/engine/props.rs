@@ -40,6 +40,7 @@ enum Step {
     Heartbeat(u8),
     FireTimer(u8),
     CancelTimer(u8),
+    Signal,
     Terminate,
 }
 
@@ -59,6 +60,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => any::<u8>().prop_map(Step::Heartbeat),
         10 => any::<u8>().prop_map(Step::FireTimer),
         3 => any::<u8>().prop_map(Step::CancelTimer),
+        4 => Just(Step::Signal),
         1 => Just(Step::Terminate),
     ]
 }
@@ -172,6 +174,14 @@ impl Sim {
                 let ids: Vec<String> = self.state.timers.keys().cloned().collect();
                 let id = pick(&ids, *i)?;
                 completion(vec![cancel_timer(&id)], false, false)
+            }
+            Step::Signal => {
+                self.next_activity += 1;
+                Some(Input::Signal(chronicle_engine::SignalArgs {
+                    signal_name: "sig".into(),
+                    request_id: format!("sig-{}", self.next_activity),
+                    ..Default::default()
+                }))
             }
             Step::CompleteWorkflow => completion(vec![complete_workflow("done")], false, false),
             Step::FailWorkflow => completion(vec![fail_workflow("failed")], false, false),

@@ -212,6 +212,18 @@ impl WorkflowService for Frontend {
         let cancel_requested = self.activity_heartbeat(target, r.details).await?;
         Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
     }
+    async fn signal_workflow_execution(
+        &self,
+        r: Request<SignalWorkflowExecutionRequest>,
+    ) -> Rpc<SignalWorkflowExecutionResponse> {
+        self.signal_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn signal_with_start_workflow_execution(
+        &self,
+        r: Request<SignalWithStartWorkflowExecutionRequest>,
+    ) -> Rpc<SignalWithStartWorkflowExecutionResponse> {
+        self.signal_with_start(r.into_inner()).await.map(Response::new)
+    }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();
         self.check_namespace(&r.namespace)?;

@@ -5,7 +5,7 @@ use crate::errors;
 use crate::history::StartPolicies;
 use crate::tokens::HistoryPageToken;
 use chronicle_engine::{
-    Input, MutableState, StartArgs,
+    Input, MutableState, SignalArgs, StartArgs,
     api::{
         common::v1::{Payloads, WorkflowExecution, WorkflowType},
         enums::v1::{
@@ -39,6 +39,16 @@ pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Sta
     Ok(())
 }
 
+fn check_signal_name(name: &str) -> Result<(), Status> {
+    if name.is_empty() {
+        return Err(errors::invalid("SignalName is not set on request."));
+    }
+    if name.len() > MAX_ID_LENGTH {
+        return Err(errors::invalid("SignalName exceeds length limit."));
+    }
+    Ok(())
+}
+
 fn check_duration(what: &str, d: &Option<prost_types::Duration>) -> Result<(), Status> {
     if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
         return Err(errors::invalid(format!("Invalid {what}: it must not be negative.")));
@@ -51,6 +61,91 @@ impl Frontend {
         &self,
         r: StartWorkflowExecutionRequest,
     ) -> Result<StartWorkflowExecutionResponse, Status> {
+        let (args, policies) = self.start_args(r)?;
+        let started = self.history.start(args, policies).await.map_err(map_err)?;
+        Ok(StartWorkflowExecutionResponse {
+            run_id: started.run_id,
+            started: started.started,
+            status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
+            ..Default::default()
+        })
+    }
+
+    /// Starts the workflow if it is not running, and signals it either way.
+    pub(super) async fn signal_with_start(
+        &self,
+        r: SignalWithStartWorkflowExecutionRequest,
+    ) -> Result<SignalWithStartWorkflowExecutionResponse, Status> {
+        check_signal_name(&r.signal_name)?;
+        check_payloads("Signal input", &r.signal_input)?;
+        if r.workflow_id_conflict_policy == WorkflowIdConflictPolicy::Fail as i32 {
+            return Err(errors::invalid(
+                "SignalWithStartWorkflowExecution does not support WorkflowIdConflictPolicy FAIL: use USE_EXISTING or TERMINATE_EXISTING.",
+            ));
+        }
+        let signal = SignalArgs {
+            signal_name: r.signal_name,
+            input: r.signal_input,
+            identity: r.identity.clone(),
+            header: r.header.clone(),
+            request_id: r.request_id.clone(),
+        };
+        let start = StartWorkflowExecutionRequest {
+            namespace: r.namespace,
+            workflow_id: r.workflow_id,
+            workflow_type: r.workflow_type,
+            task_queue: r.task_queue,
+            input: r.input,
+            workflow_execution_timeout: r.workflow_execution_timeout,
+            workflow_run_timeout: r.workflow_run_timeout,
+            workflow_task_timeout: r.workflow_task_timeout,
+            identity: r.identity,
+            request_id: r.request_id,
+            workflow_id_reuse_policy: r.workflow_id_reuse_policy,
+            workflow_id_conflict_policy: r.workflow_id_conflict_policy,
+            retry_policy: r.retry_policy,
+            cron_schedule: r.cron_schedule,
+            memo: r.memo,
+            search_attributes: r.search_attributes,
+            header: r.header,
+            workflow_start_delay: r.workflow_start_delay,
+            user_metadata: r.user_metadata,
+            priority: r.priority,
+            ..Default::default()
+        };
+        let (mut args, mut policies) = self.start_args(start)?;
+        args.signal = Some(signal);
+        if policies.conflict == WorkflowIdConflictPolicy::Unspecified {
+            policies.conflict = WorkflowIdConflictPolicy::UseExisting;
+        }
+        let started = self.history.start(args, policies).await.map_err(map_err)?;
+        Ok(SignalWithStartWorkflowExecutionResponse {
+            run_id: started.run_id,
+            started: started.started,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn signal_workflow(
+        &self,
+        r: SignalWorkflowExecutionRequest,
+    ) -> Result<SignalWorkflowExecutionResponse, Status> {
+        check_signal_name(&r.signal_name)?;
+        check_payloads("Signal input", &r.input)?;
+        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        let signal = SignalArgs {
+            signal_name: r.signal_name,
+            input: r.input,
+            identity: r.identity,
+            header: r.header,
+            request_id: r.request_id,
+        };
+        self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, Input::Signal(signal)).await.map_err(map_err)?;
+        Ok(SignalWorkflowExecutionResponse::default())
+    }
+
+    /// Validates a start request (shared by start and signal-with-start).
+    fn start_args(&self, r: StartWorkflowExecutionRequest) -> Result<(StartArgs, StartPolicies), Status> {
         self.check_namespace(&r.namespace)?;
         if r.workflow_id.is_empty() {
             return Err(errors::invalid("WorkflowId is not set on request."));
@@ -92,6 +187,7 @@ impl Frontend {
             ));
         }
         let args = StartArgs {
+            signal: None,
             namespace: r.namespace,
             workflow_id: r.workflow_id,
             run_id: uuid::Uuid::new_v4().to_string(),
@@ -110,13 +206,7 @@ impl Frontend {
             priority: r.priority,
             cron_schedule: r.cron_schedule,
         };
-        let started = self.history.start(args, StartPolicies { reuse, conflict }).await.map_err(map_err)?;
-        Ok(StartWorkflowExecutionResponse {
-            run_id: started.run_id,
-            started: started.started,
-            status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
-            ..Default::default()
-        })
+        Ok((args, StartPolicies { reuse, conflict }))
     }
 
     async fn resolve(&self, namespace: &str, execution: &Option<WorkflowExecution>) -> Result<MutableState, Status> {

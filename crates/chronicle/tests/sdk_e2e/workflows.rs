@@ -130,3 +130,26 @@ impl TimerWorkflow {
         Ok("slept".to_string())
     }
 }
+
+/// Adds up `increment` signals until the total reaches the input.
+#[workflow]
+#[derive(Default)]
+pub struct CounterWorkflow {
+    total: i32,
+    seen: Vec<i32>,
+}
+
+#[workflow_methods]
+impl CounterWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, target: i32) -> WorkflowResult<Vec<i32>> {
+        ctx.wait_condition(|s| s.total >= target).await?;
+        Ok(ctx.state(|s| s.seen.clone()))
+    }
+
+    #[signal]
+    pub fn increment(&mut self, _ctx: &mut temporalio_sdk::SyncWorkflowContext<Self>, amount: i32) {
+        self.total += amount;
+        self.seen.push(amount);
+    }
+}
