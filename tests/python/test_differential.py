@@ -153,7 +153,22 @@ class DiffSignalWorkflow:
         self.items.append(item)
 
 
+@workflow.defn
+class DiffCancelWorkflow:
+    """Sleeps until canceled, then runs a cleanup activity and reports canceled."""
+
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await asyncio.sleep(3600)
+            return "woke up"
+        except asyncio.CancelledError:
+            await workflow.execute_activity(diff_say_hello, "cleanup", start_to_close_timeout=timedelta(seconds=10))
+            raise
+
+
 WORKFLOWS = [
+    DiffCancelWorkflow,
     DiffHelloWorkflow,
     DiffFailingActivityWorkflow,
     DiffRetryingActivityWorkflow,
@@ -369,8 +384,22 @@ async def run_signals(client: Client, workflow_id: str, task_queue: str) -> Any:
     return handle
 
 
+async def run_cancel(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffCancelWorkflow.run, id=workflow_id, task_queue=task_queue)
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.HasField("timer_started_event_attributes") for e in history.events):
+            break
+        await asyncio.sleep(0.05)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
 SCENARIOS = [
     Scenario("hello", run_hello),
+    Scenario("cancel", run_cancel),
     Scenario("signals", run_signals),
     Scenario("timers", run_timers),
     Scenario("activity_failure", run_failing),

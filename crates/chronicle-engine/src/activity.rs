@@ -166,7 +166,7 @@ pub(crate) fn canceled(
         scheduled_event_id,
         ActivityTaskCanceledEventAttributes {
             details,
-            latest_cancel_requested_event_id: 0,
+            latest_cancel_requested_event_id: info.cancel_requested_event_id,
             scheduled_event_id,
             started_event_id,
             identity,
@@ -298,4 +298,31 @@ fn timeout_name(t: TimeoutType) -> &'static str {
         TimeoutType::Heartbeat => "Heartbeat",
         TimeoutType::Unspecified => "Unspecified",
     }
+}
+
+/// RequestCancelActivityTask: ActivityTaskCancelRequested; an activity no
+/// worker holds (not started, or waiting out a retry) is canceled at once,
+/// and the workflow gets a task to see it, as on Temporal. A running one is
+/// told through its next heartbeat and reports RespondActivityTaskCanceled.
+pub(crate) fn request_cancel(ctx: &mut Ctx, scheduled_event_id: i64, completed_id: i64, identity: &str) {
+    let Some(mut info) = ctx.state.activities.get(&scheduled_event_id).cloned() else { return };
+    let requested_id = ctx.add(ActivityTaskCancelRequestedEventAttributes {
+        scheduled_event_id,
+        workflow_task_completed_event_id: completed_id,
+    });
+    if info.is_started() {
+        info.cancel_requested = true;
+        info.cancel_requested_event_id = requested_id;
+        ctx.state.activities.insert(scheduled_event_id, info);
+        return;
+    }
+    ctx.state.activities.remove(&scheduled_event_id);
+    ctx.add(ActivityTaskCanceledEventAttributes {
+        latest_cancel_requested_event_id: requested_id,
+        scheduled_event_id,
+        started_event_id: 0,
+        identity: identity.to_string(),
+        ..Default::default()
+    });
+    ctx.wake_workflow = true;
 }

@@ -48,6 +48,17 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
         }
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
         Input::Signal(args) => crate::signal::signal(&mut ctx, args)?,
+        Input::RequestCancel { reason, identity } => {
+            // Idempotent, as on Temporal: a second request changes nothing.
+            if !ctx.state.cancel_requested {
+                ctx.state.cancel_requested = true;
+                ctx.add_for_workflow(WorkflowExecutionCancelRequestedEventAttributes {
+                    cause: reason,
+                    identity,
+                    ..Default::default()
+                });
+            }
+        }
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
             workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
         }

@@ -76,6 +76,31 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
                 }
                 timer_ids.retain(|t| *t != a.timer_id);
             }
+            Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
+                close_command_checks(
+                    state,
+                    is_last,
+                    Cause::BadCancelWorkflowExecutionAttributes,
+                    "CancelWorkflowExecution",
+                )?;
+                if a.details.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                    return reject(
+                        Cause::BadCancelWorkflowExecutionAttributes,
+                        "Cancellation details exceed the 2 MiB size limit.",
+                    );
+                }
+            }
+            Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
+                if !state.activities.contains_key(&a.scheduled_event_id) {
+                    return reject(
+                        Cause::BadRequestCancelActivityAttributes,
+                        format!(
+                            "RequestCancelActivityTask: no pending activity scheduled at event {}.",
+                            a.scheduled_event_id
+                        ),
+                    );
+                }
+            }
             Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
                     state,
@@ -196,12 +221,6 @@ fn activity_timeouts(
 
 fn unsupported(attrs: &C) -> (Cause, &'static str) {
     match attrs {
-        C::RequestCancelActivityTaskCommandAttributes(_) => {
-            (Cause::BadRequestCancelActivityAttributes, "RequestCancelActivityTask")
-        }
-        C::CancelWorkflowExecutionCommandAttributes(_) => {
-            (Cause::BadCancelWorkflowExecutionAttributes, "CancelWorkflowExecution")
-        }
         C::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => {
             (Cause::BadRequestCancelExternalWorkflowExecutionAttributes, "RequestCancelExternalWorkflowExecution")
         }
@@ -247,6 +266,16 @@ pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64, identity
             if let Some(e) = ctx.events.last_mut() {
                 e.user_metadata = command.user_metadata;
             }
+        }
+        Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
+            ctx.add(WorkflowExecutionCanceledEventAttributes {
+                workflow_task_completed_event_id: completed_id,
+                details: a.details,
+            });
+            ctx.close(WorkflowExecutionStatus::Canceled);
+        }
+        Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
+            crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity)
         }
         Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
             ctx.add(WorkflowExecutionCompletedEventAttributes {

@@ -19,11 +19,14 @@ pub(crate) struct Ctx {
     pub tasks: Vec<Task>,
     pub now: Timestamp,
     pub outcome: Outcome,
+    /// A command produced an event the workflow must see (e.g. an activity
+    /// canceled before it started): schedule a workflow task after them.
+    pub wake_workflow: bool,
 }
 
 impl Ctx {
     pub fn new(state: MutableState, now: Timestamp) -> Self {
-        Ctx { state, events: Vec::new(), tasks: Vec::new(), now, outcome: Outcome::None }
+        Ctx { state, events: Vec::new(), tasks: Vec::new(), now, outcome: Outcome::None, wake_workflow: false }
     }
 
     pub fn finish(mut self) -> Transition {
@@ -303,6 +306,7 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::ActivityTaskCancelRequestedEventAttributes(_) => EventType::ActivityTaskCancelRequested,
         A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
         A::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
+        A::WorkflowExecutionCancelRequestedEventAttributes(_) => EventType::WorkflowExecutionCancelRequested,
         A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
         A::TimerFiredEventAttributes(_) => EventType::TimerFired,
         A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,

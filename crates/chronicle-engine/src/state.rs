@@ -78,6 +78,9 @@ pub struct MutableState {
     /// delivered twice.
     #[prost(string, repeated, tag = "23")]
     pub signal_request_ids: Vec<String>,
+    /// A client asked the workflow to cancel (idempotent).
+    #[prost(bool, tag = "24")]
+    pub cancel_requested: bool,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -178,6 +181,9 @@ pub struct ActivityInfo {
     /// Version stamp of the worker running the current attempt.
     #[prost(message, optional, tag = "25")]
     pub started_worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
+    /// Id of the ActivityTaskCancelRequested event, once cancel was asked.
+    #[prost(int64, tag = "26")]
+    pub cancel_requested_event_id: i64,
 }
 
 impl ActivityInfo {

@@ -77,6 +77,11 @@ pub enum Input {
         identity: String,
     },
     Signal(SignalArgs),
+    /// RequestCancelWorkflowExecution: the workflow decides what to do.
+    RequestCancel {
+        reason: String,
+        identity: String,
+    },
 }
 
 /// A signal sent to a run (SignalWorkflowExecution, SignalWithStart).

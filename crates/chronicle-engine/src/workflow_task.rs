@@ -98,7 +98,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     }
     if ctx.state.is_running() {
         let flushed = ctx.flush_buffered();
-        if flushed || done.force_create_new_workflow_task {
+        if flushed || done.force_create_new_workflow_task || ctx.wake_workflow {
             ctx.schedule_workflow_task(1);
         }
     }

@@ -30,3 +30,6 @@ mod timer;
 
 #[path = "engine/signal.rs"]
 mod signal;
+
+#[path = "engine/cancel.rs"]
+mod cancel;

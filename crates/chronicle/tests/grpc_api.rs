@@ -514,3 +514,29 @@ async fn bad_signals_are_rejected() {
     };
     assert_eq!(c.signal_with_start_workflow_execution(sws).await.unwrap_err().code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn cancel_requests_for_unknown_or_closed_workflows_are_not_found() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let cancel = |id: &str| RequestCancelWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+    assert_eq!(c.request_cancel_workflow_execution(cancel("nobody")).await.unwrap_err().code(), Code::NotFound);
+    c.start_workflow_execution(start_request("to-cancel", "tq-cancel")).await.unwrap();
+    c.request_cancel_workflow_execution(cancel("to-cancel")).await.unwrap();
+    c.request_cancel_workflow_execution(cancel("to-cancel")).await.unwrap(); // idempotent
+    let events = history(&mut c, "to-cancel").await;
+    assert_eq!(types(&events).iter().filter(|t| **t == EventType::WorkflowExecutionCancelRequested).count(), 1);
+    c.terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: "to-cancel".into(), run_id: String::new() }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.request_cancel_workflow_execution(cancel("to-cancel")).await.unwrap_err().code(), Code::NotFound);
+}

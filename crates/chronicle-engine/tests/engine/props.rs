@@ -41,6 +41,9 @@ enum Step {
     FireTimer(u8),
     CancelTimer(u8),
     Signal,
+    RequestCancel,
+    CancelWorkflow,
+    CancelActivity(u8),
     Terminate,
 }
 
@@ -61,6 +64,9 @@ fn step() -> impl Strategy<Value = Step> {
         10 => any::<u8>().prop_map(Step::FireTimer),
         3 => any::<u8>().prop_map(Step::CancelTimer),
         4 => Just(Step::Signal),
+        1 => Just(Step::RequestCancel),
+        1 => Just(Step::CancelWorkflow),
+        3 => any::<u8>().prop_map(Step::CancelActivity),
         1 => Just(Step::Terminate),
     ]
 }
@@ -182,6 +188,33 @@ impl Sim {
                     request_id: format!("sig-{}", self.next_activity),
                     ..Default::default()
                 }))
+            }
+            Step::RequestCancel => Some(Input::RequestCancel { reason: "cancel".into(), identity: "client".into() }),
+            Step::CancelWorkflow => completion(
+                vec![command(
+                    chronicle_engine::api::enums::v1::CommandType::CancelWorkflowExecution,
+                    chronicle_engine::api::command::v1::command::Attributes::CancelWorkflowExecutionCommandAttributes(
+                        chronicle_engine::api::command::v1::CancelWorkflowExecutionCommandAttributes { details: None },
+                    ),
+                )],
+                false,
+                false,
+            ),
+            Step::CancelActivity(i) => {
+                let ids: Vec<i64> = self.state.activities.keys().copied().collect();
+                let id = pick(&ids, *i)?;
+                completion(
+                    vec![command(
+                        chronicle_engine::api::enums::v1::CommandType::RequestCancelActivityTask,
+                        chronicle_engine::api::command::v1::command::Attributes::RequestCancelActivityTaskCommandAttributes(
+                            chronicle_engine::api::command::v1::RequestCancelActivityTaskCommandAttributes {
+                                scheduled_event_id: id,
+                            },
+                        ),
+                    )],
+                    false,
+                    false,
+                )
             }
             Step::CompleteWorkflow => completion(vec![complete_workflow("done")], false, false),
             Step::FailWorkflow => completion(vec![fail_workflow("failed")], false, false),

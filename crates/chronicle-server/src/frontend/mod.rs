@@ -108,6 +108,12 @@ impl WorkflowService for Frontend {
         let deadline = crate::longpoll::deadline(&r);
         self.workflow_history(r.into_inner(), deadline).await.map(Response::new)
     }
+    async fn request_cancel_workflow_execution(
+        &self,
+        r: Request<RequestCancelWorkflowExecutionRequest>,
+    ) -> Rpc<RequestCancelWorkflowExecutionResponse> {
+        self.request_cancel_workflow(r.into_inner()).await.map(Response::new)
+    }
     async fn terminate_workflow_execution(
         &self,
         r: Request<TerminateWorkflowExecutionRequest>,

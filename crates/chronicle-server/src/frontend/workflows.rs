@@ -39,6 +39,15 @@ pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Sta
     Ok(())
 }
 
+/// Clients pin cancel/terminate to a chain with `first_execution_run_id`.
+fn check_first_run(s: &MutableState, first_execution_run_id: &str) -> Result<(), Status> {
+    let first = s.started.as_ref().map(|a| a.first_execution_run_id.as_str()).unwrap_or_default();
+    if !first_execution_run_id.is_empty() && first != first_execution_run_id {
+        return Err(errors::not_found("workflow execution not found for the given first execution run ID"));
+    }
+    Ok(())
+}
+
 fn check_signal_name(name: &str) -> Result<(), Status> {
     if name.is_empty() {
         return Err(errors::invalid("SignalName is not set on request."));
@@ -233,17 +242,24 @@ impl Frontend {
         Ok(describe(&s))
     }
 
+    pub(super) async fn request_cancel_workflow(
+        &self,
+        r: RequestCancelWorkflowExecutionRequest,
+    ) -> Result<RequestCancelWorkflowExecutionResponse, Status> {
+        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        check_first_run(&s, &r.first_execution_run_id)?;
+        let input = Input::RequestCancel { reason: r.reason, identity: r.identity };
+        self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
+        Ok(RequestCancelWorkflowExecutionResponse {})
+    }
+
     pub(super) async fn terminate_workflow(
         &self,
         r: TerminateWorkflowExecutionRequest,
     ) -> Result<TerminateWorkflowExecutionResponse, Status> {
         check_payloads("Termination details", &r.details)?;
         let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
-        if !r.first_execution_run_id.is_empty()
-            && s.started.as_ref().map(|a| a.first_execution_run_id.as_str()) != Some(r.first_execution_run_id.as_str())
-        {
-            return Err(errors::not_found("workflow execution not found for the given first execution run ID"));
-        }
+        check_first_run(&s, &r.first_execution_run_id)?;
         let input = Input::Terminate { reason: r.reason, details: r.details, identity: r.identity };
         self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
         Ok(TerminateWorkflowExecutionResponse {})
