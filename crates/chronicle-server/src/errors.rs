@@ -54,6 +54,12 @@ pub fn already_started(message: String, start_request_id: &str, run_id: &str) ->
     )
 }
 
+/// A query handler failed: InvalidArgument with QueryFailedFailure, which
+/// SDKs turn into their query-failed error.
+pub fn query_failed(message: String, detail: chronicle_engine::api::errordetails::v1::QueryFailedFailure) -> Status {
+    with_detail(Code::InvalidArgument, message, detail)
+}
+
 pub fn from_store(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(m) => Status::aborted(format!("concurrent update, retry: {m}")),

@@ -3,6 +3,7 @@
 //! hands out the transition's tasks and wakes history watchers.
 
 use crate::matching::{MatchTask, Matching, QueueKey};
+use crate::queries::Queries;
 use crate::timers::{Due, Timers};
 use chronicle_engine::{
     self as engine, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition,
@@ -40,6 +41,7 @@ struct RunEntry {
 pub struct History {
     store: Arc<dyn Store>,
     matching: Arc<Matching>,
+    queries: Arc<Queries>,
     timers: Arc<Timers>,
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
     workflow_locks: Mutex<HashMap<(String, String), WorkflowLock>>,
@@ -70,6 +72,7 @@ impl History {
         let history = Arc::new_cyclic(|me| History {
             store,
             matching,
+            queries: Arc::default(),
             timers: timers.clone(),
             runs: Mutex::new(HashMap::new()),
             workflow_locks: Mutex::new(HashMap::new()),
@@ -110,6 +113,48 @@ impl History {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub fn queries(&self) -> &Arc<Queries> {
+        &self.queries
+    }
+
+    /// Routes a registered query (see queries.rs): parked if the run has a
+    /// workflow task pending, otherwise sent to a worker now. Decided under
+    /// the run's lock, so no workflow task can end in between.
+    pub async fn route_query(&self, state: &MutableState, id: u64) {
+        if let Some(entry) = self.cached(&state.run_id) {
+            let guard = entry.state.lock().await;
+            if let Some(current) = guard.as_ref().filter(|s| s.workflow_task.is_some()) {
+                self.queries.park(&current.run_id, id);
+                return;
+            }
+            drop(guard);
+        }
+        self.dispatch_query(state, id);
+    }
+
+    /// Sends a query task to the run's sticky queue if its worker is there,
+    /// otherwise to the normal queue.
+    fn dispatch_query(&self, state: &MutableState, query_id: u64) {
+        let task = MatchTask {
+            namespace: state.namespace.clone(),
+            workflow_id: state.workflow_id.clone(),
+            run_id: state.run_id.clone(),
+            query_id,
+            ..Default::default()
+        };
+        let sticky = state
+            .sticky_task_queue
+            .as_ref()
+            .map(|q| QueueKey { namespace: state.namespace.clone(), name: q.name.clone(), activity: false })
+            .filter(|key| state.is_running() && self.matching.has_live_poller(key));
+        let key = sticky.unwrap_or_else(|| QueueKey {
+            namespace: state.namespace.clone(),
+            name: state.task_queue_name().to_string(),
+            activity: false,
+        });
+        self.matching.add(key, task);
     }
 
     /// Loads every open run and hands out its pending tasks and timers.
@@ -209,6 +254,14 @@ impl History {
         }
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());
+        if let chronicle_engine::Outcome::WorkflowTaskStarted { started_event_id, .. } = &t.outcome {
+            self.queries.attach(&t.state.run_id, *started_event_id);
+        }
+        let started = t.state.started_workflow_task().map(|wt| wt.started_event_id);
+        let pending = open && t.state.workflow_task.is_some();
+        for id in self.queries.settle(&t.state.run_id, started, pending) {
+            self.dispatch_query(&t.state, id);
+        }
     }
 
     /// Hands tasks to matching and timers; called only after commit.
@@ -218,8 +271,7 @@ impl History {
                 namespace: state.namespace.clone(),
                 workflow_id: state.workflow_id.clone(),
                 run_id: state.run_id.clone(),
-                scheduled_event_id: 0,
-                attempt: 0,
+                ..Default::default()
             };
             match task {
                 Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {

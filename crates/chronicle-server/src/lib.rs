@@ -11,6 +11,7 @@ mod longpoll;
 mod matching;
 mod namespaces;
 mod operator;
+mod queries;
 mod timers;
 mod tokens;
 

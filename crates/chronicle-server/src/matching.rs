@@ -14,14 +14,16 @@ pub struct QueueKey {
     pub activity: bool,
 }
 
-/// A reference to a task in an execution's mutable state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A reference to a task in an execution's mutable state, or a query.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchTask {
     pub namespace: String,
     pub workflow_id: String,
     pub run_id: String,
     pub scheduled_event_id: i64,
     pub attempt: i32,
+    /// Non-zero: a query task (see queries.rs) rather than a workflow task.
+    pub query_id: u64,
 }
 
 struct Waiter {
@@ -63,7 +65,7 @@ impl Matching {
             if slot.closed {
                 continue;
             }
-            slot.task = Some(std::mem::replace(&mut task, MatchTask::placeholder()));
+            slot.task = Some(std::mem::replace(&mut task, MatchTask::default()));
             drop(slot);
             waiter.notify.notify_one();
             return;
@@ -117,18 +119,6 @@ impl Matching {
     fn requeue_front(&self, key: QueueKey, task: MatchTask) {
         let mut queues = self.queues.lock().unwrap();
         queues.entry(key).or_default().tasks.push_front(task);
-    }
-}
-
-impl MatchTask {
-    fn placeholder() -> Self {
-        MatchTask {
-            namespace: String::new(),
-            workflow_id: String::new(),
-            run_id: String::new(),
-            scheduled_event_id: 0,
-            attempt: 0,
-        }
     }
 }
 

@@ -19,6 +19,9 @@ pub struct TaskToken {
     pub is_activity: bool,
     #[prost(int64, tag = "7")]
     pub started_event_id: i64,
+    /// Non-zero for a query task.
+    #[prost(uint64, tag = "8")]
+    pub query_id: u64,
 }
 
 impl TaskToken {

@@ -540,3 +540,37 @@ async fn cancel_requests_for_unknown_or_closed_workflows_are_not_found() {
     .unwrap();
     assert_eq!(c.request_cancel_workflow_execution(cancel("to-cancel")).await.unwrap_err().code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn bad_queries_are_rejected() {
+    use temporalio_protos::temporal::api::query::v1::WorkflowQuery;
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("query-target", "tq-query")).await.unwrap();
+    let query = |id: &str, query_type: &str| QueryWorkflowRequest {
+        namespace: "default".into(),
+        execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+        query: Some(WorkflowQuery { query_type: query_type.into(), ..Default::default() }),
+        ..Default::default()
+    };
+    assert_eq!(c.query_workflow(query("query-target", "")).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(c.query_workflow(query("nobody", "q")).await.unwrap_err().code(), Code::NotFound);
+    // Nobody polls the queue: the query times out before the caller's deadline.
+    let mut r = Request::new(query("query-target", "q"));
+    r.set_timeout(Duration::from_secs(3));
+    let err = c.query_workflow(r).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    assert!(err.message().contains("tq-query"), "{}", err.message());
+    // An answer for a query nobody waits for.
+    let token = {
+        // A token for a query id that was never issued (encoded like Chronicle's tokens).
+        let t = RespondQueryTaskCompletedRequest {
+            namespace: "default".into(),
+            task_token: b"garbage".to_vec(),
+            completed_type: 1,
+            ..Default::default()
+        };
+        c.respond_query_task_completed(t).await.unwrap_err()
+    };
+    assert_eq!(token.code(), Code::InvalidArgument);
+}

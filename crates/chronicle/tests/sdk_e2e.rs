@@ -798,7 +798,7 @@ async fn timer_survives_a_server_kill() {
 // ------------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn signals_are_delivered_in_order() {
+async fn signals_are_delivered_in_order_and_queries_see_them() {
     use temporalio_client::WorkflowSignalOptions;
     let server = TestServer::start().await;
     let client = connect(server.addr(), NS).await;
@@ -809,9 +809,16 @@ async fn signals_are_delivered_in_order() {
         .start_workflow(CounterWorkflow::run, 55i32, WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build())
         .await
         .expect("start_workflow");
-    for amount in 1..=10 {
+    for amount in 1..=9 {
         handle.signal(CounterWorkflow::increment, amount, WorkflowSignalOptions::default()).await.expect("signal");
     }
+    // A query on the running workflow sees every signal sent before it.
+    let total = handle
+        .query(CounterWorkflow::total, (), temporalio_client::WorkflowQueryOptions::default())
+        .await
+        .expect("query");
+    assert_eq!(total, 45);
+    handle.signal(CounterWorkflow::increment, 10, WorkflowSignalOptions::default()).await.expect("signal");
     let result = await_with_workers(
         handle.get_result(WorkflowGetResultOptions::default()),
         &[&w],
@@ -824,5 +831,11 @@ async fn signals_are_delivered_in_order() {
     let events = fetch_history(&client, &wf_id, handle.run_id().unwrap_or_default()).await;
     assert_gapless(&events);
     assert_eq!(count(&events, EventType::WorkflowExecutionSignaled), 10, "{}", describe(&events));
+    // A closed workflow is queried too: a worker replays it.
+    let total = handle
+        .query(CounterWorkflow::total, (), temporalio_client::WorkflowQueryOptions::default())
+        .await
+        .expect("query after close");
+    assert_eq!(total, 55);
     w.shutdown().await;
 }

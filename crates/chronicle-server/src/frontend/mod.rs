@@ -3,6 +3,7 @@
 //! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
 //! naming themselves (see chronicle-proto's build script).
 
+mod queries;
 mod system;
 mod tasks;
 mod workflows;
@@ -229,6 +230,16 @@ impl WorkflowService for Frontend {
         r: Request<SignalWithStartWorkflowExecutionRequest>,
     ) -> Rpc<SignalWithStartWorkflowExecutionResponse> {
         self.signal_with_start(r.into_inner()).await.map(Response::new)
+    }
+    async fn query_workflow(&self, r: Request<QueryWorkflowRequest>) -> Rpc<QueryWorkflowResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.query(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn respond_query_task_completed(
+        &self,
+        r: Request<RespondQueryTaskCompletedRequest>,
+    ) -> Rpc<RespondQueryTaskCompletedResponse> {
+        self.query_completed(r.into_inner()).map(Response::new)
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();

@@ -5,12 +5,13 @@ use super::{Frontend, map_err, workflows::check_payloads};
 use crate::errors;
 use crate::history::HistoryError;
 use crate::matching::{MatchTask, QueueKey};
+use crate::queries::QueryAnswer;
 use crate::tokens::TaskToken;
 use chronicle_engine::{
     Input, Outcome, WorkflowTaskCompletion,
     api::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
-        enums::v1::WorkflowTaskFailedCause,
+        enums::v1::{QueryResultType, WorkflowTaskFailedCause},
         failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
         history::v1::History as HistoryProto,
         taskqueue::v1::TaskQueue,
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 use tonic::Status;
 
 /// Most events put in a poll response; the worker pages for the rest.
-const MAX_EVENTS_IN_POLL: usize = 50_000;
+pub(super) const MAX_EVENTS_IN_POLL: usize = 50_000;
 const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
 
 /// The activity a completion or heartbeat is for.
@@ -75,6 +76,12 @@ impl Frontend {
         let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
         while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
+            if task.query_id != 0 {
+                match self.query_task(&task).await {
+                    Some(response) => return Ok(response),
+                    None => continue, // its caller gave up
+                }
+            }
             match self.start_workflow_task(&key, &task, &r.identity, stamp.clone()).await {
                 Ok(response) => return Ok(response),
                 Err(HistoryError::Engine(_)) => continue, // stale task: already started, timed out or closed
@@ -106,6 +113,13 @@ impl Frontend {
             unreachable!("WorkflowTaskStarted yields its outcome");
         };
         let s = &t.state;
+        let queries = self
+            .history
+            .queries()
+            .attached(&s.run_id, started_event_id)
+            .into_iter()
+            .map(|(id, q)| (id.to_string(), q))
+            .collect();
         let mut events = self.history.store().read_history(&s.run_id, 1, MAX_EVENTS_IN_POLL).await?;
         events.extend(transient_events);
         let wt = s.workflow_task.clone().unwrap_or_default();
@@ -117,6 +131,7 @@ impl Frontend {
             attempt: wt.attempt,
             is_activity: false,
             started_event_id,
+            query_id: 0,
         };
         Ok(PollWorkflowTaskQueueResponse {
             task_token: token.encode(),
@@ -133,6 +148,7 @@ impl Frontend {
             workflow_execution_task_queue: s.started.as_ref().and_then(|a| a.task_queue.clone()),
             scheduled_time: wt.scheduled_time,
             started_time: wt.started_time,
+            queries,
             ..Default::default()
         })
     }
@@ -152,6 +168,16 @@ impl Frontend {
             return Err(Status::unimplemented(
                 "Workflow update protocol messages are not implemented by Chronicle yet.",
             ));
+        }
+        // Answers to queries that rode on this task.
+        for (id, result) in r.query_results {
+            let Ok(id) = id.parse::<u64>() else { continue };
+            let answer = if result.result_type == QueryResultType::Answered as i32 {
+                QueryAnswer::Answered(result.answer)
+            } else {
+                QueryAnswer::Failed { message: result.error_message, failure: result.failure }
+            };
+            self.history.queries().answer(id, answer);
         }
         let done = WorkflowTaskCompletion {
             scheduled_event_id: token.scheduled_event_id,
@@ -236,6 +262,7 @@ impl Frontend {
                 attempt: a.attempt,
                 is_activity: true,
                 started_event_id: 0,
+                query_id: 0,
             };
             return Ok(PollActivityTaskQueueResponse {
                 task_token: token.encode(),

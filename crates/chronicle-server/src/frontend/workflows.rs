@@ -218,7 +218,11 @@ impl Frontend {
         Ok((args, StartPolicies { reuse, conflict }))
     }
 
-    async fn resolve(&self, namespace: &str, execution: &Option<WorkflowExecution>) -> Result<MutableState, Status> {
+    pub(super) async fn resolve(
+        &self,
+        namespace: &str,
+        execution: &Option<WorkflowExecution>,
+    ) -> Result<MutableState, Status> {
         self.check_namespace(namespace)?;
         let execution = execution.as_ref().ok_or_else(|| errors::invalid("Execution is not set on request."))?;
         if execution.workflow_id.is_empty() {

@@ -152,4 +152,9 @@ impl CounterWorkflow {
         self.total += amount;
         self.seen.push(amount);
     }
+
+    #[query]
+    pub fn total(&self, _ctx: &temporalio_sdk::WorkflowContextView) -> i32 {
+        self.total
+    }
 }
