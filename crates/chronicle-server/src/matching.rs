@@ -65,7 +65,7 @@ impl Matching {
             if slot.closed {
                 continue;
             }
-            slot.task = Some(std::mem::replace(&mut task, MatchTask::default()));
+            slot.task = Some(std::mem::take(&mut task));
             drop(slot);
             waiter.notify.notify_one();
             return;

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 pub enum QueryAnswer {
     Answered(Option<Payloads>),
-    Failed { message: String, failure: Option<Failure> },
+    Failed { message: String, failure: Option<Box<Failure>> },
 }
 
 struct Pending {

@@ -53,7 +53,7 @@ impl Frontend {
                 Ok(QueryWorkflowResponse { query_result: result, ..Default::default() })
             }
             Some(Ok(QueryAnswer::Failed { message, failure })) => {
-                Err(errors::query_failed(message, QueryFailedFailure { failure }))
+                Err(errors::query_failed(message, QueryFailedFailure { failure: failure.map(|f| *f) }))
             }
             _ => Err(Status::deadline_exceeded(format!(
                 "query was not answered in time: no worker answered it on task queue {}",
@@ -104,7 +104,9 @@ impl Frontend {
                 check_payloads("Query result", &r.query_result)?;
                 QueryAnswer::Answered(r.query_result)
             }
-            Ok(QueryResultType::Failed) => QueryAnswer::Failed { message: r.error_message, failure: r.failure },
+            Ok(QueryResultType::Failed) => {
+                QueryAnswer::Failed { message: r.error_message, failure: r.failure.map(Box::new) }
+            }
             _ => return Err(errors::invalid("CompletedType must be ANSWERED or FAILED.")),
         };
         if !self.history.queries().answer(token.query_id, answer) {

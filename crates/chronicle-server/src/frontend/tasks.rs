@@ -175,7 +175,7 @@ impl Frontend {
             let answer = if result.result_type == QueryResultType::Answered as i32 {
                 QueryAnswer::Answered(result.answer)
             } else {
-                QueryAnswer::Failed { message: result.error_message, failure: result.failure }
+                QueryAnswer::Failed { message: result.error_message, failure: result.failure.map(Box::new) }
             };
             self.history.queries().answer(id, answer);
         }
