@@ -1,5 +1,7 @@
 //! The `chronicle` binary.
 
+mod cli;
+
 use anyhow::Context;
 use chronicle_server::{Server, ServerOptions};
 use chronicle_store::{SqliteOptions, SqliteStore};
@@ -18,6 +20,8 @@ enum Command {
     /// Run the server.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Start, signal, query, cancel, terminate and inspect workflows.
+    Workflow(cli::workflow::WorkflowCommand),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +60,18 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(ServerCommand::StartDev(args)) => start_dev(args),
+        Command::Workflow(cmd) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            if let Err(e) = runtime.block_on(cli::workflow::run(cmd)) {
+                // A user-facing message, not a backtrace.
+                match e.downcast_ref::<tonic::Status>() {
+                    Some(status) => eprintln!("Error: {:?}: {}", status.code(), status.message()),
+                    None => eprintln!("Error: {e:#}"),
+                }
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,4 @@
+//! Client commands (the `temporal` CLI's habits).
+
+mod payloads;
+pub mod workflow;

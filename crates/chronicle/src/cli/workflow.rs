@@ -1,0 +1,354 @@
+//! `chronicle workflow ...`: drive workflows by hand, with the flags of the
+//! `temporal` CLI.
+
+use super::payloads;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use temporalio_protos::temporal::api::{
+    common::v1::{WorkflowExecution, WorkflowType},
+    enums::v1::{EventType, HistoryEventFilterType, WorkflowExecutionStatus},
+    history::v1::history_event::Attributes,
+    query::v1::WorkflowQuery,
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
+};
+use tonic::transport::Channel;
+
+#[derive(Args)]
+pub struct WorkflowCommand {
+    /// Server address, host:port.
+    #[arg(long, global = true, default_value = "127.0.0.1:7233", env = "TEMPORAL_ADDRESS")]
+    address: String,
+    /// Namespace.
+    #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
+    namespace: String,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct Target {
+    /// Workflow id.
+    #[arg(long, short = 'w')]
+    workflow_id: String,
+    /// Run id (default: the latest run).
+    #[arg(long, short = 'r', default_value = "")]
+    run_id: String,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Start a workflow.
+    Start {
+        /// Workflow type name.
+        #[arg(long)]
+        r#type: String,
+        #[arg(long, short = 't')]
+        task_queue: String,
+        /// Workflow id (default: a new UUID).
+        #[arg(long, short = 'w')]
+        workflow_id: Option<String>,
+        /// Input as JSON; repeat for several arguments.
+        #[arg(long, short = 'i')]
+        input: Vec<String>,
+    },
+    /// Send a signal.
+    Signal {
+        #[command(flatten)]
+        target: Target,
+        /// Signal name.
+        #[arg(long)]
+        name: String,
+        #[arg(long, short = 'i')]
+        input: Vec<String>,
+    },
+    /// Query a workflow.
+    Query {
+        #[command(flatten)]
+        target: Target,
+        /// Query type.
+        #[arg(long)]
+        name: String,
+        #[arg(long, short = 'i')]
+        input: Vec<String>,
+    },
+    /// Request cancellation.
+    Cancel {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Terminate a workflow.
+    Terminate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Wait for a workflow's result.
+    Result {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show a workflow's status.
+    Describe {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show a workflow's event history.
+    Show {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn execution(t: &Target) -> Option<WorkflowExecution> {
+    Some(WorkflowExecution { workflow_id: t.workflow_id.clone(), run_id: t.run_id.clone() })
+}
+
+fn print(output: Output, json: serde_json::Value, text: String) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+        Output::Text => println!("{text}"),
+    }
+}
+
+fn status_name(status: i32) -> String {
+    WorkflowExecutionStatus::try_from(status)
+        .map(|s| s.as_str_name().trim_start_matches("WORKFLOW_EXECUTION_STATUS_").to_string())
+        .unwrap_or_else(|_| status.to_string())
+}
+
+fn event_name(event_type: i32) -> String {
+    EventType::try_from(event_type)
+        .map(|t| {
+            t.as_str_name()
+                .trim_start_matches("EVENT_TYPE_")
+                .split('_')
+                .map(|w| w[..1].to_string() + &w[1..].to_lowercase())
+                .collect()
+        })
+        .unwrap_or_else(|_| event_type.to_string())
+}
+
+pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
+    let endpoint = if cmd.address.contains("://") { cmd.address.clone() } else { format!("http://{}", cmd.address) };
+    let channel = Channel::from_shared(endpoint)?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {}", cmd.address))?;
+    let mut client = WorkflowServiceClient::new(channel);
+    let ns = cmd.namespace.clone();
+    let identity = format!("chronicle-cli@{}", std::process::id());
+    match cmd.action {
+        Action::Start { r#type, task_queue, workflow_id, input } => {
+            let workflow_id = workflow_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let r = client
+                .start_workflow_execution(StartWorkflowExecutionRequest {
+                    namespace: ns,
+                    workflow_id: workflow_id.clone(),
+                    workflow_type: Some(WorkflowType { name: r#type }),
+                    task_queue: Some(TaskQueue { name: task_queue, ..Default::default() }),
+                    input: payloads::from_json_args(&input)?,
+                    identity,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            print(
+                cmd.output,
+                serde_json::json!({ "workflowId": workflow_id, "runId": r.run_id }),
+                format!("Started workflow\n  WorkflowId  {workflow_id}\n  RunId       {}", r.run_id),
+            );
+        }
+        Action::Signal { target, name, input } => {
+            client
+                .signal_workflow_execution(SignalWorkflowExecutionRequest {
+                    namespace: ns,
+                    workflow_execution: execution(&target),
+                    signal_name: name,
+                    input: payloads::from_json_args(&input)?,
+                    identity,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    ..Default::default()
+                })
+                .await?;
+            print(cmd.output, serde_json::json!({ "signaled": true }), "Signal sent".into());
+        }
+        Action::Query { target, name, input } => {
+            let r = client
+                .query_workflow(QueryWorkflowRequest {
+                    namespace: ns,
+                    execution: execution(&target),
+                    query: Some(WorkflowQuery {
+                        query_type: name,
+                        query_args: payloads::from_json_args(&input)?,
+                        header: None,
+                    }),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            if let Some(rejected) = r.query_rejected {
+                bail!("query rejected: workflow status is {}", status_name(rejected.status));
+            }
+            let result = payloads::to_json(r.query_result.as_ref());
+            print(cmd.output, serde_json::json!({ "queryResult": result }), format!("Query result\n  {result}"));
+        }
+        Action::Cancel { target, reason } => {
+            client
+                .request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest {
+                    namespace: ns,
+                    workflow_execution: execution(&target),
+                    identity,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    reason,
+                    ..Default::default()
+                })
+                .await?;
+            print(cmd.output, serde_json::json!({ "cancelRequested": true }), "Cancellation requested".into());
+        }
+        Action::Terminate { target, reason } => {
+            client
+                .terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+                    namespace: ns,
+                    workflow_execution: execution(&target),
+                    reason,
+                    identity,
+                    ..Default::default()
+                })
+                .await?;
+            print(cmd.output, serde_json::json!({ "terminated": true }), "Workflow terminated".into());
+        }
+        Action::Result { target } => result(&mut client, ns, target, cmd.output).await?,
+        Action::Describe { target } => {
+            let r = client
+                .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+                    namespace: ns,
+                    execution: execution(&target),
+                })
+                .await?
+                .into_inner();
+            let info = r.workflow_execution_info.unwrap_or_default();
+            let exec = info.execution.unwrap_or_default();
+            let json = serde_json::json!({
+                "workflowId": exec.workflow_id,
+                "runId": exec.run_id,
+                "type": info.r#type.map(|t| t.name).unwrap_or_default(),
+                "status": status_name(info.status),
+                "taskQueue": info.task_queue,
+                "historyLength": info.history_length,
+                "pendingActivities": r.pending_activities.len(),
+            });
+            let text = format!(
+                "WorkflowId      {}\nRunId           {}\nType            {}\nStatus          {}\nTaskQueue       {}\nHistoryLength   {}\nPendingActivities {}",
+                json["workflowId"].as_str().unwrap_or_default(),
+                json["runId"].as_str().unwrap_or_default(),
+                json["type"].as_str().unwrap_or_default(),
+                json["status"].as_str().unwrap_or_default(),
+                json["taskQueue"].as_str().unwrap_or_default(),
+                info.history_length,
+                r.pending_activities.len(),
+            );
+            print(cmd.output, json, text);
+        }
+        Action::Show { target } => {
+            let mut token = Vec::new();
+            let mut rows = Vec::new();
+            loop {
+                let r = client
+                    .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                        namespace: ns.clone(),
+                        execution: execution(&target),
+                        next_page_token: token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                for e in r.history.map(|h| h.events).unwrap_or_default() {
+                    let time = e.event_time.map(|t| format!("{}.{:09}", t.seconds, t.nanos)).unwrap_or_default();
+                    rows.push((e.event_id, time, event_name(e.event_type)));
+                }
+                if r.next_page_token.is_empty() {
+                    break;
+                }
+                token = r.next_page_token;
+            }
+            let json = serde_json::Value::Array(
+                rows.iter()
+                    .map(|(id, time, ty)| serde_json::json!({ "eventId": id, "time": time, "type": ty }))
+                    .collect(),
+            );
+            let mut text = format!("{:>5}  {:<22}  Type", "ID", "Time (unix s)");
+            for (id, time, ty) in &rows {
+                text.push_str(&format!("\n{id:>5}  {time:<22}  {ty}"));
+            }
+            print(cmd.output, json, text);
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the close event (following continue-as-new and retries) and
+/// prints the result or the failure; a failed workflow is an error exit.
+async fn result(
+    client: &mut WorkflowServiceClient<Channel>,
+    namespace: String,
+    mut target: Target,
+    output: Output,
+) -> anyhow::Result<()> {
+    loop {
+        let r = client
+            .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.clone(),
+                execution: execution(&target),
+                wait_new_event: true,
+                history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let Some(event) = r.history.and_then(|h| h.events.into_iter().next()) else { continue };
+        match event.attributes {
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => {
+                if !a.new_execution_run_id.is_empty() {
+                    target.run_id = a.new_execution_run_id;
+                    continue;
+                }
+                let result = payloads::to_json(a.result.as_ref());
+                print(
+                    output,
+                    serde_json::json!({ "status": "COMPLETED", "result": result }),
+                    format!("Result\n  Status  COMPLETED\n  Result  {result}"),
+                );
+                return Ok(());
+            }
+            Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a)) => {
+                target.run_id = a.new_execution_run_id;
+            }
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) if !a.new_execution_run_id.is_empty() => {
+                target.run_id = a.new_execution_run_id;
+            }
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
+                bail!("workflow failed: {}", a.failure.map(|f| f.message).unwrap_or_default())
+            }
+            Some(Attributes::WorkflowExecutionCanceledEventAttributes(_)) => bail!("workflow canceled"),
+            Some(Attributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+                bail!("workflow terminated: {}", a.reason)
+            }
+            Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => bail!("workflow timed out"),
+            _ => bail!("unexpected close event {}", event_name(event.event_type)),
+        }
+    }
+}
