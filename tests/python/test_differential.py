@@ -167,7 +167,36 @@ class DiffCancelWorkflow:
             raise
 
 
+@workflow.defn
+class DiffUpdateWorkflow:
+    """Accepts positive updates, rejects others in the validator, ends on a signal."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.done)
+        return self.total
+
+    @workflow.update
+    def add(self, amount: int) -> int:
+        self.total += amount
+        return self.total
+
+    @add.validator
+    def validate_add(self, amount: int) -> None:
+        if amount <= 0:
+            raise ValueError("amount must be positive")
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
 WORKFLOWS = [
+    DiffUpdateWorkflow,
     DiffCancelWorkflow,
     DiffHelloWorkflow,
     DiffFailingActivityWorkflow,
@@ -397,8 +426,27 @@ async def run_cancel(client: Client, workflow_id: str, task_queue: str) -> Any:
     return handle
 
 
+async def run_updates(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffUpdateWorkflow.run, id=workflow_id, task_queue=task_queue)
+    # After the first workflow task, so the update gets a task of its own on
+    # both servers (otherwise which task it rides on is a race).
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
+            break
+        await asyncio.sleep(0.05)
+    assert await handle.execute_update(DiffUpdateWorkflow.add, 5, id="first") == 5
+    with pytest.raises(Exception):
+        await handle.execute_update(DiffUpdateWorkflow.add, -1, id="rejected")
+    assert await handle.execute_update(DiffUpdateWorkflow.add, 2, id="second") == 7
+    await handle.signal(DiffUpdateWorkflow.finish)
+    assert await handle.result() == 7
+    return handle
+
+
 SCENARIOS = [
     Scenario("hello", run_hello),
+    Scenario("updates", run_updates),
     Scenario("cancel", run_cancel),
     Scenario("signals", run_signals),
     Scenario("timers", run_timers),

@@ -48,6 +48,7 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
         }
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
         Input::Signal(args) => crate::signal::signal(&mut ctx, args)?,
+        Input::UpdateAdmit(request) => crate::update::admit(&mut ctx, *request)?,
         Input::RequestCancel { reason, identity } => {
             // Idempotent, as on Temporal: a second request changes nothing.
             if !ctx.state.cancel_requested {

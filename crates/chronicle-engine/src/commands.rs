@@ -27,13 +27,41 @@ fn reject(cause: Cause, message: impl Into<String>) -> Result<(), Rejection> {
     Err(Rejection { cause, message: message.into() })
 }
 
-pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(), Rejection> {
+pub(crate) fn validate(
+    state: &MutableState,
+    commands: &[Command],
+    messages: &[crate::api::protocol::v1::Message],
+) -> Result<(), Rejection> {
+    let unseen_update = state.updates.values().any(|u| {
+        u.stage == crate::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
+            && !messages.iter().any(|m| m.protocol_instance_id == u.update_id)
+    });
+    let unseen = !state.buffered_events.is_empty() || unseen_update;
+    for m in messages {
+        if crate::update::body(m).is_none() || !state.updates.contains_key(&m.protocol_instance_id) {
+            return reject(
+                Cause::BadUpdateWorkflowExecutionMessage,
+                format!("Protocol message {} is not a known update's acceptance, rejection or response.", m.id),
+            );
+        }
+    }
     let mut activity_ids: Vec<&str> = state.activities.values().map(|a| a.activity_id.as_str()).collect();
     // Timer ids pending after the commands so far, to check starts and cancels in order.
     let mut timer_ids: Vec<&str> = state.timers.keys().map(String::as_str).collect();
     for (i, command) in commands.iter().enumerate() {
         let is_last = i + 1 == commands.len();
         match &command.attributes {
+            Some(C::ProtocolMessageCommandAttributes(a)) => {
+                if !messages.iter().any(|m| m.id == a.message_id) {
+                    return reject(
+                        Cause::BadUpdateWorkflowExecutionMessage,
+                        format!(
+                            "ProtocolMessage command refers to message {} which is not in the request.",
+                            a.message_id
+                        ),
+                    );
+                }
+            }
             Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
                 validate_activity(state, a)?;
                 if activity_ids.contains(&a.activity_id.as_str()) {
@@ -78,7 +106,7 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
             }
             Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
-                    state,
+                    unseen,
                     is_last,
                     Cause::BadCancelWorkflowExecutionAttributes,
                     "CancelWorkflowExecution",
@@ -103,7 +131,7 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
             }
             Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
-                    state,
+                    unseen,
                     is_last,
                     Cause::BadCompleteWorkflowExecutionAttributes,
                     "CompleteWorkflowExecution",
@@ -117,7 +145,7 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
             }
             Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
-                    state,
+                    unseen,
                     is_last,
                     Cause::BadFailWorkflowExecutionAttributes,
                     "FailWorkflowExecution",
@@ -144,8 +172,10 @@ pub(crate) fn validate(state: &MutableState, commands: &[Command]) -> Result<(),
     Ok(())
 }
 
-fn close_command_checks(state: &MutableState, is_last: bool, cause: Cause, name: &str) -> Result<(), Rejection> {
-    if !state.buffered_events.is_empty() {
+/// `unseen`: events buffered or updates admitted that the worker has not
+/// seen; closing now would lose them.
+fn close_command_checks(unseen: bool, is_last: bool, cause: Cause, name: &str) -> Result<(), Rejection> {
+    if unseen {
         // New events arrived while the worker decided to close: it must see
         // them first. Core SDKs recognise this exact message.
         return reject(Cause::UnhandledCommand, "UnhandledCommand");
@@ -237,7 +267,6 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
         C::UpsertWorkflowSearchAttributesCommandAttributes(_) => {
             (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes")
         }
-        C::ProtocolMessageCommandAttributes(_) => (Cause::BadUpdateWorkflowExecutionMessage, "ProtocolMessage"),
         C::ModifyWorkflowPropertiesCommandAttributes(_) => {
             (Cause::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowProperties")
         }
@@ -252,8 +281,19 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
 }
 
 /// Writes the events of one validated command.
-pub(crate) fn apply(ctx: &mut Ctx, command: Command, completed_id: i64, identity: &str) {
+pub(crate) fn apply(
+    ctx: &mut Ctx,
+    command: Command,
+    completed_id: i64,
+    identity: &str,
+    messages: &[crate::api::protocol::v1::Message],
+) {
     match command.attributes {
+        Some(C::ProtocolMessageCommandAttributes(a)) => {
+            if let Some(m) = messages.iter().find(|m| m.id == a.message_id) {
+                crate::update::apply(ctx, m);
+            }
+        }
         Some(C::StartTimerCommandAttributes(a)) => {
             crate::timer::start(ctx, a, completed_id);
             if let Some(e) = ctx.events.last_mut() {

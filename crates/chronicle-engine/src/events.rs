@@ -114,12 +114,21 @@ impl Ctx {
     /// Schedules a workflow task unless one is pending. Attempts > 1 are
     /// transient: no event until the task completes.
     pub fn schedule_workflow_task(&mut self, attempt: i32) {
+        self.schedule_workflow_task_of(attempt, false);
+    }
+
+    /// A workflow task that only delivers updates (see WorkflowTaskInfo).
+    pub fn schedule_speculative_workflow_task(&mut self) {
+        self.schedule_workflow_task_of(1, true);
+    }
+
+    fn schedule_workflow_task_of(&mut self, attempt: i32, speculative: bool) {
         if self.state.workflow_task.is_some() || !self.state.is_running() {
             return;
         }
-        let transient = attempt > 1;
+        let transient = attempt > 1 || speculative;
         // Retries always go to the normal queue: failures clear stickiness.
-        let sticky = self.state.sticky_task_queue.clone().filter(|_| !transient);
+        let sticky = self.state.sticky_task_queue.clone().filter(|_| attempt == 1);
         let task_queue = sticky.clone().unwrap_or_else(|| TaskQueue {
             name: self.state.task_queue_name().to_string(),
             kind: TaskQueueKind::Normal as i32,
@@ -146,6 +155,7 @@ impl Ctx {
             identity: String::new(),
             request_id: String::new(),
             transient,
+            speculative,
         });
         if sticky.is_some() {
             let timeout = self.state.sticky_schedule_to_start_timeout.filter(|d| time::is_set(Some(d)));
@@ -198,6 +208,7 @@ impl Ctx {
         }
         if let Some(wt) = self.state.workflow_task.as_mut() {
             wt.transient = false;
+            wt.speculative = false;
         }
     }
 
@@ -308,6 +319,8 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
         A::WorkflowExecutionCancelRequestedEventAttributes(_) => EventType::WorkflowExecutionCancelRequested,
         A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
+        A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
         A::TimerFiredEventAttributes(_) => EventType::TimerFired,
         A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,
         _ => EventType::Unspecified,

@@ -23,12 +23,13 @@ mod state;
 pub mod time;
 mod timer;
 mod transition;
+mod update;
 mod workflow_task;
 
 pub use apply::apply;
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
-pub use state::{ActivityInfo, MutableState, TimerInfo, WorkflowTaskInfo};
+pub use state::{ActivityInfo, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{
     ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
     WorkflowTaskCompletion,

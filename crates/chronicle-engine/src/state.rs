@@ -81,6 +81,27 @@ pub struct MutableState {
     /// A client asked the workflow to cancel (idempotent).
     #[prost(bool, tag = "24")]
     pub cancel_requested: bool,
+    /// Updates by id: admitted (waiting for a worker), accepted, completed
+    /// (including rejected ones, which leave no event).
+    #[prost(btree_map = "string, message", tag = "25")]
+    pub updates: BTreeMap<String, UpdateInfo>,
+    /// Updates admitted over the run's life (Temporal's per-run limit).
+    #[prost(int64, tag = "26")]
+    pub update_count: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpdateInfo {
+    #[prost(string, tag = "1")]
+    pub update_id: String,
+    #[prost(message, optional, tag = "2")]
+    pub request: Option<crate::api::update::v1::Request>,
+    #[prost(enumeration = "crate::api::enums::v1::UpdateWorkflowExecutionLifecycleStage", tag = "3")]
+    pub stage: i32,
+    #[prost(int64, tag = "4")]
+    pub accepted_event_id: i64,
+    #[prost(message, optional, tag = "5")]
+    pub outcome: Option<crate::api::update::v1::Outcome>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -118,6 +139,11 @@ pub struct WorkflowTaskInfo {
     /// until it completes, as Temporal does.
     #[prost(bool, tag = "10")]
     pub transient: bool,
+    /// Scheduled only to deliver updates: like a transient task its events
+    /// are written only if it ends with something to record, so a rejected
+    /// update leaves no trace in the history (Temporal's speculative task).
+    #[prost(bool, tag = "11")]
+    pub speculative: bool,
 }
 
 impl WorkflowTaskInfo {

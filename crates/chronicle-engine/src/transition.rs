@@ -82,6 +82,8 @@ pub enum Input {
         reason: String,
         identity: String,
     },
+    /// UpdateWorkflowExecution: admit an update for the next workflow task.
+    UpdateAdmit(Box<crate::api::update::v1::Request>),
 }
 
 /// A signal sent to a run (SignalWorkflowExecution, SignalWithStart).
@@ -108,6 +110,8 @@ pub struct WorkflowTaskCompletion {
     pub worker_version: Option<WorkerVersionStamp>,
     pub force_create_new_workflow_task: bool,
     pub sticky_attributes: Option<crate::api::taskqueue::v1::StickyExecutionAttributes>,
+    /// Protocol messages (update acceptances, rejections, responses).
+    pub messages: Vec<crate::api::protocol::v1::Message>,
 }
 
 /// Work the server must do once the transition is durable.
@@ -194,6 +198,12 @@ pub enum Outcome {
     WorkflowTaskRejected {
         message: String,
     },
+    /// A speculative workflow task was dropped without events; the worker
+    /// must rewind to this WorkflowTaskStarted id (its view included the
+    /// task's virtual events, whose ids later events will reuse).
+    WorkflowTaskDiscarded {
+        reset_history_event_id: i64,
+    },
     ActivityTaskStarted(Box<ActivityInfo>),
     Heartbeat {
         cancel_requested: bool,
@@ -215,4 +225,7 @@ pub enum EngineError {
     InvalidArgument(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A per-execution limit (e.g. updates in flight); retry later.
+    #[error("{0}")]
+    LimitExceeded(String),
 }

@@ -11,6 +11,7 @@ use crate::commands;
 use crate::events::{Ctx, transient_workflow_task_events, wft_timeout_fire_at};
 use crate::state::WorkflowTaskInfo;
 use crate::transition::{EngineError, Outcome, Task, TimerKind, WorkflowTaskCompletion};
+use crate::update;
 
 /// The pending workflow task, if it is the one identified.
 fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<WorkflowTaskInfo, EngineError> {
@@ -63,8 +64,27 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     if !wt.is_started() {
         return Err(EngineError::WorkflowTaskNotFound);
     }
-    if let Err(rejection) = commands::validate(&ctx.state, &done.commands) {
+    if let Err(rejection) = commands::validate(&ctx.state, &done.commands, &done.messages) {
         fail_by_server(ctx, &wt, rejection.cause, rejection.message, &done.identity);
+        return Ok(());
+    }
+    // A task that existed only to deliver updates, all rejected, leaves no
+    // trace in the history (as Temporal's speculative workflow task).
+    if wt.speculative
+        && done.commands.is_empty()
+        && !done.force_create_new_workflow_task
+        && ctx.state.buffered_events.is_empty()
+        && update::only_rejections(&done.messages)
+    {
+        for m in &done.messages {
+            update::apply(ctx, m);
+        }
+        ctx.state.workflow_task = None;
+        ctx.outcome =
+            Outcome::WorkflowTaskDiscarded { reset_history_event_id: ctx.state.last_completed_wft_started_event_id };
+        if update::has_admitted(&ctx.state) {
+            ctx.schedule_speculative_workflow_task();
+        }
         return Ok(());
     }
     ctx.persist_transient_workflow_task(&done.identity, done.worker_version.as_ref());
@@ -93,13 +113,29 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         }
         None => clear_sticky(ctx),
     }
+    let referenced: Vec<String> = done
+        .commands
+        .iter()
+        .filter_map(|c| match &c.attributes {
+            Some(crate::api::command::v1::command::Attributes::ProtocolMessageCommandAttributes(a)) => {
+                Some(a.message_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
     for command in done.commands {
-        commands::apply(ctx, command, completed_id, &done.identity);
+        commands::apply(ctx, command, completed_id, &done.identity, &done.messages);
+    }
+    // Messages no command placed (rejections) take effect after the commands.
+    for m in done.messages.iter().filter(|m| !referenced.contains(&m.id)) {
+        update::apply(ctx, m);
     }
     if ctx.state.is_running() {
         let flushed = ctx.flush_buffered();
         if flushed || done.force_create_new_workflow_task || ctx.wake_workflow {
             ctx.schedule_workflow_task(1);
+        } else if update::has_admitted(&ctx.state) {
+            ctx.schedule_speculative_workflow_task();
         }
     }
     Ok(())
@@ -198,6 +234,8 @@ pub(crate) fn sticky_timed_out(ctx: &mut Ctx, scheduled_event_id: i64, attempt: 
     if wt.is_started() || !on_sticky {
         return Err(EngineError::StaleTimer);
     }
+    // A speculative task's Scheduled event is written first, as Temporal does.
+    ctx.persist_transient_workflow_task("", None);
     ctx.add(WorkflowTaskTimedOutEventAttributes {
         scheduled_event_id,
         started_event_id: 0,

@@ -33,3 +33,6 @@ mod signal;
 
 #[path = "engine/cancel.rs"]
 mod cancel;
+
+#[path = "engine/update.rs"]
+mod update;

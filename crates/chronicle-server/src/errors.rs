@@ -76,5 +76,13 @@ pub fn from_engine(e: EngineError) -> Status {
         EngineError::StaleTimer => Status::internal("stale timer"),
         EngineError::InvalidArgument(m) => Status::invalid_argument(m),
         EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
+        EngineError::LimitExceeded(m) => with_detail(
+            Code::ResourceExhausted,
+            m,
+            chronicle_engine::api::errordetails::v1::ResourceExhaustedFailure {
+                cause: chronicle_engine::api::enums::v1::ResourceExhaustedCause::ConcurrentLimit as i32,
+                ..Default::default()
+            },
+        ),
     }
 }

@@ -574,3 +574,56 @@ async fn bad_queries_are_rejected() {
     };
     assert_eq!(token.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn bad_updates_are_rejected() {
+    use temporalio_protos::temporal::api::update::v1::{
+        Input as UpdateInput, Meta, Request as UpdateRequest, UpdateRef,
+    };
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    c.start_workflow_execution(start_request("update-target", "tq-update")).await.unwrap();
+    let update = |id: &str, update_id: &str, name: &str| UpdateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+        request: Some(UpdateRequest {
+            meta: Some(Meta { update_id: update_id.into(), identity: "t".into() }),
+            input: Some(UpdateInput { name: name.into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.update_workflow_execution(update("update-target", "", "u")).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        c.update_workflow_execution(update("update-target", "u1", "")).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(c.update_workflow_execution(update("nobody", "u1", "u")).await.unwrap_err().code(), Code::NotFound);
+    let poll = c
+        .poll_workflow_execution_update(PollWorkflowExecutionUpdateRequest {
+            namespace: "default".into(),
+            update_ref: Some(UpdateRef {
+                workflow_execution: Some(WorkflowExecution {
+                    workflow_id: "update-target".into(),
+                    run_id: String::new(),
+                }),
+                update_id: "never-sent".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(poll.code(), Code::NotFound);
+    // Admitted with no worker: the caller gets the stage reached before its deadline.
+    let mut r = Request::new(update("update-target", "u1", "u"));
+    r.set_timeout(Duration::from_secs(3));
+    let resp = c.update_workflow_execution(r).await.unwrap().into_inner();
+    assert_eq!(
+        resp.stage,
+        temporalio_protos::temporal::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
+    );
+    assert!(resp.outcome.is_none());
+}

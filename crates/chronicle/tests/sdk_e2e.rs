@@ -839,3 +839,46 @@ async fn signals_are_delivered_in_order_and_queries_see_them() {
     assert_eq!(total, 55);
     w.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Updates
+// ------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn updates_accepted_and_rejected() {
+    use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowSignalOptions};
+    let server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("updates");
+    let w = start_hello_worker(&server, "updates", &tq, Arc::default()).await;
+    let wf_id = unique("update-wf");
+    let handle = client
+        .start_workflow(CounterWorkflow::run, 100i32, WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build())
+        .await
+        .expect("start_workflow");
+    let previous = handle
+        .execute_update(CounterWorkflow::set_total, 40, WorkflowExecuteUpdateOptions::default())
+        .await
+        .expect("accepted update");
+    assert_eq!(previous, 0);
+    let history_len = fetch_history(&client, &wf_id, handle.run_id().unwrap_or_default()).await.len();
+    let rejected = handle.execute_update(CounterWorkflow::set_total, -1, WorkflowExecuteUpdateOptions::default()).await;
+    assert!(rejected.is_err(), "the validator rejects a negative total");
+    let after = fetch_history(&client, &wf_id, handle.run_id().unwrap_or_default()).await;
+    assert_eq!(after.len(), history_len, "a rejected update writes no events: {}", describe(&after));
+    handle.signal(CounterWorkflow::increment, 60, WorkflowSignalOptions::default()).await.expect("signal");
+    let result = await_with_workers(
+        handle.get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "counter workflow result",
+    )
+    .await
+    .expect("get_result");
+    assert_eq!(result, vec![60]);
+    let events = fetch_history(&client, &wf_id, handle.run_id().unwrap_or_default()).await;
+    assert_gapless(&events);
+    assert_eq!(count(&events, EventType::WorkflowExecutionUpdateAccepted), 1, "{}", describe(&events));
+    assert_eq!(count(&events, EventType::WorkflowExecutionUpdateCompleted), 1, "{}", describe(&events));
+    w.shutdown().await;
+}

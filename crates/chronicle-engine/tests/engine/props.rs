@@ -44,6 +44,8 @@ enum Step {
     RequestCancel,
     CancelWorkflow,
     CancelActivity(u8),
+    Update,
+    AnswerUpdates(bool),
     Terminate,
 }
 
@@ -67,6 +69,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::RequestCancel),
         1 => Just(Step::CancelWorkflow),
         3 => any::<u8>().prop_map(Step::CancelActivity),
+        3 => Just(Step::Update),
+        4 => any::<bool>().prop_map(Step::AnswerUpdates),
         1 => Just(Step::Terminate),
     ]
 }
@@ -188,6 +192,56 @@ impl Sim {
                     request_id: format!("sig-{}", self.next_activity),
                     ..Default::default()
                 }))
+            }
+            Step::Update => {
+                self.next_activity += 1;
+                let id = format!("upd-{}", self.next_activity);
+                Some(Input::UpdateAdmit(Box::new(chronicle_engine::api::update::v1::Request {
+                    meta: Some(chronicle_engine::api::update::v1::Meta { update_id: id, identity: "c".into() }),
+                    input: Some(chronicle_engine::api::update::v1::Input { name: "u".into(), ..Default::default() }),
+                    ..Default::default()
+                })))
+            }
+            Step::AnswerUpdates(accept) => {
+                use chronicle_engine::api::enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage;
+                use chronicle_engine::api::{
+                    command::v1 as cmd, protocol::v1::Message as ProtocolMessage, update::v1 as upd,
+                };
+                use prost::Message as _;
+                let admitted: Vec<String> = self
+                    .state
+                    .updates
+                    .values()
+                    .filter(|u| u.stage == Stage::Admitted as i32)
+                    .map(|u| u.update_id.clone())
+                    .collect();
+                let mut input = completion(vec![], false, false)?;
+                let Input::WorkflowTaskCompleted(done) = &mut input else { return None };
+                for id in admitted {
+                    let (mid, kind, value) = if *accept {
+                        (format!("{id}/accept"), "Acceptance", upd::Acceptance::default().encode_to_vec())
+                    } else {
+                        (format!("{id}/reject"), "Rejection", upd::Rejection::default().encode_to_vec())
+                    };
+                    if *accept {
+                        done.commands.push(command(
+                            chronicle_engine::api::enums::v1::CommandType::ProtocolMessage,
+                            cmd::command::Attributes::ProtocolMessageCommandAttributes(
+                                cmd::ProtocolMessageCommandAttributes { message_id: mid.clone() },
+                            ),
+                        ));
+                    }
+                    done.messages.push(ProtocolMessage {
+                        id: mid,
+                        protocol_instance_id: id,
+                        body: Some(prost_types::Any {
+                            type_url: format!("type.googleapis.com/temporal.api.update.v1.{kind}"),
+                            value,
+                        }),
+                        ..Default::default()
+                    });
+                }
+                Some(input)
             }
             Step::RequestCancel => Some(Input::RequestCancel { reason: "cancel".into(), identity: "client".into() }),
             Step::CancelWorkflow => completion(
@@ -456,7 +510,7 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
     // The pending workflow task matches the history.
     if let Some(wt) = &state.workflow_task {
         if wt.transient {
-            prop_assert!(wt.attempt > 1);
+            prop_assert!(wt.attempt > 1 || wt.speculative, "transient tasks are retries or update deliveries");
             prop_assert_eq!(wt.scheduled_event_id, state.next_event_id);
         } else {
             prop_assert!(is(wt.scheduled_event_id, EventType::WorkflowTaskScheduled));

@@ -6,6 +6,7 @@
 mod queries;
 mod system;
 mod tasks;
+mod updates;
 mod workflows;
 
 use crate::errors;
@@ -240,6 +241,20 @@ impl WorkflowService for Frontend {
         r: Request<RespondQueryTaskCompletedRequest>,
     ) -> Rpc<RespondQueryTaskCompletedResponse> {
         self.query_completed(r.into_inner()).map(Response::new)
+    }
+    async fn update_workflow_execution(
+        &self,
+        r: Request<UpdateWorkflowExecutionRequest>,
+    ) -> Rpc<UpdateWorkflowExecutionResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.update_workflow(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn poll_workflow_execution_update(
+        &self,
+        r: Request<PollWorkflowExecutionUpdateRequest>,
+    ) -> Rpc<PollWorkflowExecutionUpdateResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.poll_update(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();

@@ -14,11 +14,12 @@ use chronicle_engine::{
         enums::v1::{QueryResultType, WorkflowTaskFailedCause},
         failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
         history::v1::History as HistoryProto,
+        protocol::v1::{Message, message},
         taskqueue::v1::TaskQueue,
         workflowservice::v1::*,
     },
 };
-use prost::Message;
+use prost::Message as _;
 use tokio::time::Instant;
 use tonic::Status;
 
@@ -33,6 +34,25 @@ pub(super) struct ActivityTarget {
     run_id: String,
     scheduled_event_id: i64,
     attempt: i32,
+}
+
+/// Admitted updates as protocol messages for a workflow task: each a
+/// Request sequenced just before the task's WorkflowTaskStarted.
+fn update_requests(s: &chronicle_engine::MutableState, started_event_id: i64) -> Vec<Message> {
+    use chronicle_engine::api::enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage;
+    s.updates
+        .values()
+        .filter(|u| u.stage == Stage::Admitted as i32)
+        .map(|u| Message {
+            id: format!("{}/request", u.update_id),
+            protocol_instance_id: u.update_id.clone(),
+            sequencing_id: Some(message::SequencingId::EventId(started_event_id - 1)),
+            body: u.request.as_ref().map(|r| prost_types::Any {
+                type_url: "type.googleapis.com/temporal.api.update.v1.Request".into(),
+                value: r.encode_to_vec(),
+            }),
+        })
+        .collect()
 }
 
 /// A worker's sticky queue is polled by name like any other; tasks land
@@ -149,6 +169,7 @@ impl Frontend {
             scheduled_time: wt.scheduled_time,
             started_time: wt.started_time,
             queries,
+            messages: update_requests(s, started_event_id),
             ..Default::default()
         })
     }
@@ -162,11 +183,6 @@ impl Frontend {
         if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) {
             return Err(Status::unimplemented(
                 "Worker versioning (use_versioning) is not implemented by Chronicle yet.",
-            ));
-        }
-        if !r.messages.is_empty() {
-            return Err(Status::unimplemented(
-                "Workflow update protocol messages are not implemented by Chronicle yet.",
             ));
         }
         // Answers to queries that rode on this task.
@@ -190,14 +206,18 @@ impl Frontend {
             worker_version: r.worker_version_stamp,
             force_create_new_workflow_task: r.force_create_new_workflow_task,
             sticky_attributes: r.sticky_attributes,
+            messages: r.messages,
         };
         let input = Input::WorkflowTaskCompleted(Box::new(done));
         let t =
             self.history.execute(&token.namespace, &token.workflow_id, &token.run_id, input).await.map_err(map_err)?;
-        if let Outcome::WorkflowTaskRejected { message } = t.outcome {
-            return Err(errors::invalid(message));
+        match t.outcome {
+            Outcome::WorkflowTaskRejected { message } => Err(errors::invalid(message)),
+            Outcome::WorkflowTaskDiscarded { reset_history_event_id } => {
+                Ok(RespondWorkflowTaskCompletedResponse { reset_history_event_id, ..Default::default() })
+            }
+            _ => Ok(Default::default()),
         }
-        Ok(Default::default())
     }
 
     pub(super) async fn workflow_task_failed(

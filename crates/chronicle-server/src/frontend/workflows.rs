@@ -40,7 +40,7 @@ pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Sta
 }
 
 /// Clients pin cancel/terminate to a chain with `first_execution_run_id`.
-fn check_first_run(s: &MutableState, first_execution_run_id: &str) -> Result<(), Status> {
+pub(super) fn check_first_run(s: &MutableState, first_execution_run_id: &str) -> Result<(), Status> {
     let first = s.started.as_ref().map(|a| a.first_execution_run_id.as_str()).unwrap_or_default();
     if !first_execution_run_id.is_empty() && first != first_execution_run_id {
         return Err(errors::not_found("workflow execution not found for the given first execution run ID"));

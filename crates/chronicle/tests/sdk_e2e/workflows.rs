@@ -157,4 +157,19 @@ impl CounterWorkflow {
     pub fn total(&self, _ctx: &temporalio_sdk::WorkflowContextView) -> i32 {
         self.total
     }
+
+    #[update_validator(set_total)]
+    fn validate_set_total(
+        &self,
+        _ctx: &temporalio_sdk::WorkflowContextView,
+        value: &i32,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if *value < 0 { Err("total must not be negative".into()) } else { Ok(()) }
+    }
+
+    /// Sets the total; returns the previous one.
+    #[update]
+    pub fn set_total(&mut self, _ctx: &mut temporalio_sdk::SyncWorkflowContext<Self>, value: i32) -> i32 {
+        std::mem::replace(&mut self.total, value)
+    }
 }

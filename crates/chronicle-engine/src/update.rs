@@ -1,0 +1,107 @@
+//! Workflow updates: admitted by UpdateWorkflowExecution, delivered to the
+//! worker as protocol messages on a workflow task, then accepted (event),
+//! rejected (no event) or completed (event) by the worker's reply.
+
+use crate::api::{
+    enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
+    history::v1::{WorkflowExecutionUpdateAcceptedEventAttributes, WorkflowExecutionUpdateCompletedEventAttributes},
+    protocol::v1::Message,
+    update::v1::{Acceptance, Outcome, Rejection, Request, Response, outcome},
+};
+use crate::events::Ctx;
+use crate::state::{MutableState, UpdateInfo};
+use crate::transition::EngineError;
+use prost::Message as _;
+
+/// Temporal's defaults: updates in flight at once, and over a run's life.
+pub const MAX_IN_FLIGHT_UPDATES: usize = 10;
+pub const MAX_UPDATES_PER_RUN: i64 = 2000;
+
+pub(crate) enum Body {
+    Acceptance(Acceptance),
+    Rejection(Rejection),
+    Response(Response),
+}
+
+/// Decodes a worker's protocol message body.
+pub(crate) fn body(message: &Message) -> Option<Body> {
+    let any = message.body.as_ref()?;
+    let name = any.type_url.rsplit('/').next().unwrap_or_default();
+    match name {
+        "temporal.api.update.v1.Acceptance" => Acceptance::decode(any.value.as_slice()).ok().map(Body::Acceptance),
+        "temporal.api.update.v1.Rejection" => Rejection::decode(any.value.as_slice()).ok().map(Body::Rejection),
+        "temporal.api.update.v1.Response" => Response::decode(any.value.as_slice()).ok().map(Body::Response),
+        _ => None,
+    }
+}
+
+pub(crate) fn admit(ctx: &mut Ctx, request: Request) -> Result<(), EngineError> {
+    let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+    if ctx.state.updates.contains_key(&update_id) {
+        return Ok(()); // the same update again: one update
+    }
+    let in_flight = ctx.state.updates.values().filter(|u| u.stage != Stage::Completed as i32).count();
+    if in_flight >= MAX_IN_FLIGHT_UPDATES {
+        return Err(EngineError::LimitExceeded(format!(
+            "Too many updates in flight: at most {MAX_IN_FLIGHT_UPDATES} per workflow execution; retry later."
+        )));
+    }
+    if ctx.state.update_count >= MAX_UPDATES_PER_RUN {
+        return Err(EngineError::FailedPrecondition(format!(
+            "Update limit reached: a workflow run accepts at most {MAX_UPDATES_PER_RUN} updates; continue-as-new to accept more."
+        )));
+    }
+    ctx.state.update_count += 1;
+    ctx.state.updates.insert(
+        update_id.clone(),
+        UpdateInfo { update_id, request: Some(request), stage: Stage::Admitted as i32, ..Default::default() },
+    );
+    if ctx.state.workflow_task.is_none() {
+        ctx.schedule_speculative_workflow_task();
+    }
+    Ok(())
+}
+
+/// Updates a worker has not seen an answer for yet.
+pub(crate) fn has_admitted(state: &MutableState) -> bool {
+    state.updates.values().any(|u| u.stage == Stage::Admitted as i32)
+}
+
+/// Whether every message is a rejection (a speculative task that only
+/// rejected updates is dropped without events).
+pub(crate) fn only_rejections(messages: &[Message]) -> bool {
+    messages.iter().all(|m| matches!(body(m), Some(Body::Rejection(_))))
+}
+
+/// Applies one worker message: acceptance and response write events;
+/// rejection completes the update with its failure and writes none.
+pub(crate) fn apply(ctx: &mut Ctx, message: &Message) {
+    let id = message.protocol_instance_id.clone();
+    let Some(mut info) = ctx.state.updates.get(&id).cloned() else { return };
+    match body(message) {
+        Some(Body::Acceptance(a)) if info.stage == Stage::Admitted as i32 => {
+            info.accepted_event_id = ctx.add(WorkflowExecutionUpdateAcceptedEventAttributes {
+                protocol_instance_id: id.clone(),
+                accepted_request_message_id: a.accepted_request_message_id,
+                accepted_request_sequencing_event_id: a.accepted_request_sequencing_event_id,
+                accepted_request: a.accepted_request.or_else(|| info.request.clone()),
+            });
+            info.stage = Stage::Accepted as i32;
+        }
+        Some(Body::Response(r)) if info.stage == Stage::Accepted as i32 => {
+            ctx.add(WorkflowExecutionUpdateCompletedEventAttributes {
+                meta: r.meta,
+                accepted_event_id: info.accepted_event_id,
+                outcome: r.outcome.clone(),
+            });
+            info.stage = Stage::Completed as i32;
+            info.outcome = r.outcome;
+        }
+        Some(Body::Rejection(r)) if info.stage == Stage::Admitted as i32 => {
+            info.stage = Stage::Completed as i32;
+            info.outcome = Some(Outcome { value: r.failure.map(outcome::Value::Failure) });
+        }
+        _ => return,
+    }
+    ctx.state.updates.insert(id, info);
+}

@@ -1,0 +1,115 @@
+//! UpdateWorkflowExecution and PollWorkflowExecutionUpdate: admit an update
+//! (deduplicated by update id), then wait for the stage the caller asked
+//! for; before its deadline the caller gets the stage reached so far.
+
+use super::{Frontend, map_err, workflows::check_payloads};
+use crate::errors;
+use chronicle_engine::{
+    Input, MutableState,
+    api::{
+        common::v1::WorkflowExecution,
+        enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
+        update::v1::{Outcome, UpdateRef, WaitPolicy},
+        workflowservice::v1::*,
+    },
+};
+use tokio::time::Instant;
+use tonic::Status;
+
+const MAX_ID_LENGTH: usize = 1000;
+
+fn wanted(policy: &Option<WaitPolicy>) -> Stage {
+    match policy.as_ref().and_then(|p| Stage::try_from(p.lifecycle_stage).ok()) {
+        Some(Stage::Unspecified) | None => Stage::Admitted,
+        Some(stage) => stage,
+    }
+}
+
+fn update_ref(s: &MutableState, update_id: &str) -> Option<UpdateRef> {
+    Some(UpdateRef {
+        workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+        update_id: update_id.to_string(),
+    })
+}
+
+impl Frontend {
+    pub(super) async fn update_workflow(
+        &self,
+        r: UpdateWorkflowExecutionRequest,
+        deadline: Instant,
+    ) -> Result<UpdateWorkflowExecutionResponse, Status> {
+        let request = r.request.ok_or_else(|| errors::invalid("Request is not set on request."))?;
+        let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+        if update_id.is_empty() {
+            return Err(errors::invalid("Update id is not set on request."));
+        }
+        if update_id.len() > MAX_ID_LENGTH {
+            return Err(errors::invalid("Update id exceeds length limit."));
+        }
+        let input = request.input.as_ref().ok_or_else(|| errors::invalid("Update input is not set on request."))?;
+        if input.name.is_empty() {
+            return Err(errors::invalid("Update name is not set on request."));
+        }
+        check_payloads("Update arguments", &input.args)?;
+        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        super::workflows::check_first_run(&s, &r.first_execution_run_id)?;
+        if !s.updates.contains_key(&update_id) {
+            if !s.is_running() {
+                return Err(errors::not_found("workflow execution already completed"));
+            }
+            let input = Input::UpdateAdmit(Box::new(request));
+            self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
+        }
+        let (stage, outcome) = self.wait_update(&s, &update_id, wanted(&r.wait_policy), deadline).await?;
+        Ok(UpdateWorkflowExecutionResponse {
+            update_ref: update_ref(&s, &update_id),
+            outcome,
+            stage,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn poll_update(
+        &self,
+        r: PollWorkflowExecutionUpdateRequest,
+        deadline: Instant,
+    ) -> Result<PollWorkflowExecutionUpdateResponse, Status> {
+        let reference = r.update_ref.ok_or_else(|| errors::invalid("UpdateRef is not set on request."))?;
+        if reference.update_id.is_empty() {
+            return Err(errors::invalid("Update id is not set on request."));
+        }
+        let s = self.resolve(&r.namespace, &reference.workflow_execution).await?;
+        let (stage, outcome) = self.wait_update(&s, &reference.update_id, wanted(&r.wait_policy), deadline).await?;
+        Ok(PollWorkflowExecutionUpdateResponse { outcome, stage, update_ref: update_ref(&s, &reference.update_id) })
+    }
+
+    /// Waits until the update reaches `wanted` (or completes), the run closes
+    /// (the update will not progress: NotFound), or the deadline passes (the
+    /// stage so far).
+    async fn wait_update(
+        &self,
+        s: &MutableState,
+        update_id: &str,
+        wanted: Stage,
+        deadline: Instant,
+    ) -> Result<(i32, Option<Outcome>), Status> {
+        loop {
+            let rx = self.history.watch(&s.run_id);
+            let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
+            let Some(update) = state.updates.get(update_id) else {
+                return Err(errors::not_found(format!("update {update_id} not found")));
+            };
+            if update.stage >= wanted as i32 || update.stage == Stage::Completed as i32 {
+                let outcome = (update.stage == Stage::Completed as i32).then(|| update.outcome.clone()).flatten();
+                return Ok((update.stage, outcome));
+            }
+            if !state.is_running() {
+                return Err(errors::not_found("workflow execution already completed"));
+            }
+            let Some(mut rx) = rx else { continue };
+            if self.wait(deadline, rx.changed()).await.is_none() {
+                return Ok((update.stage, None));
+            }
+        }
+    }
+}
