@@ -13,7 +13,6 @@ use chronicle_engine::{
         },
     },
 };
-use prost::Message as _;
 
 fn request(id: &str) -> Request {
     Request {
