@@ -1,6 +1,6 @@
 """The `chronicle workflow` CLI drives one workflow by hand — start, signal,
-query, describe, show, result — against a Python SDK worker; and cancel and
-terminate on others."""
+query, update, describe, show, result — against a Python SDK worker; and
+cancel and terminate on others."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ class CliGreeter:
     def get_names(self) -> list[str]:
         return self.names
 
+    @workflow.update(name="rename")
+    def rename(self, old: str, new: str) -> list[str]:
+        self.names = [new if n == old else n for n in self.names]
+        return self.names
+
+    @rename.validator
+    def validate_rename(self, old: str, new: str) -> None:
+        if old not in self.names:
+            raise ValueError(f"no such name: {old}")
+
 
 async def cli(address: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [str(_chronicle_bin()), "workflow", "--address", address, *args]
@@ -58,13 +68,23 @@ async def test_cli_drives_a_workflow(client: Client, chronicle_server: str) -> N
         await cli(chronicle_server, "signal", "--workflow-id", workflow_id, "--name", "add-name", "--input", '"Grace"')
         queried = await cli(chronicle_server, "query", "--workflow-id", workflow_id, "--name", "names", "-o", "json")
         assert json.loads(queried.stdout)["queryResult"] == ["Ada", "Grace"]
+        updated = await cli(
+            chronicle_server, "update", "--workflow-id", workflow_id, "--name", "rename",
+            "--input", '"Grace"', "--input", '"Hopper"', "-o", "json",
+        )
+        assert json.loads(updated.stdout)["result"] == ["Ada", "Hopper"]
+        rejected = await cli(
+            chronicle_server, "update", "--workflow-id", workflow_id, "--name", "rename",
+            "--input", '"Nobody"', "--input", '"X"', check=False,
+        )
+        assert rejected.returncode != 0 and "update failed" in rejected.stderr
         described = await cli(chronicle_server, "describe", "--workflow-id", workflow_id, "-o", "json")
         assert json.loads(described.stdout)["status"] == "RUNNING"
         await cli(chronicle_server, "signal", "--workflow-id", workflow_id, "--name", "add-name", "--input", '"done"')
         result = await cli(chronicle_server, "result", "--workflow-id", workflow_id, "-o", "json")
         assert json.loads(result.stdout) == {
             "status": "COMPLETED",
-            "result": {"greeting": "Hi", "names": ["Ada", "Grace"]},
+            "result": {"greeting": "Hi", "names": ["Ada", "Hopper"]},
         }
         shown = await cli(chronicle_server, "show", "--workflow-id", workflow_id)
         assert "WorkflowExecutionStarted" in shown.stdout

@@ -6,10 +6,12 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use temporalio_protos::temporal::api::{
     common::v1::{WorkflowExecution, WorkflowType},
+    enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
     enums::v1::{EventType, HistoryEventFilterType, WorkflowExecutionStatus},
     history::v1::history_event::Attributes,
     query::v1::WorkflowQuery,
     taskqueue::v1::TaskQueue,
+    update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest, WaitPolicy, outcome},
     workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
 };
 use tonic::transport::Channel;
@@ -80,6 +82,19 @@ enum Action {
         name: String,
         #[arg(long, short = 'i')]
         input: Vec<String>,
+    },
+    /// Send an update and wait for its result.
+    Update {
+        #[command(flatten)]
+        target: Target,
+        /// Update name.
+        #[arg(long)]
+        name: String,
+        #[arg(long, short = 'i')]
+        input: Vec<String>,
+        /// Update id (default: a new UUID).
+        #[arg(long)]
+        update_id: Option<String>,
     },
     /// Request cancellation.
     Cancel {
@@ -205,6 +220,39 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             }
             let result = payloads::to_json(r.query_result.as_ref());
             print(cmd.output, serde_json::json!({ "queryResult": result }), format!("Query result\n  {result}"));
+        }
+        Action::Update { target, name, input, update_id } => {
+            let update_id = update_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let request = UpdateWorkflowExecutionRequest {
+                namespace: ns,
+                workflow_execution: execution(&target),
+                wait_policy: Some(WaitPolicy { lifecycle_stage: Stage::Completed as i32 }),
+                request: Some(UpdateRequest {
+                    meta: Some(Meta { update_id: update_id.clone(), identity }),
+                    input: Some(UpdateInput { header: None, name, args: payloads::from_json_args(&input)? }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            // Re-sent until completed: the server answers each call before its deadline.
+            let outcome = loop {
+                let r = client.update_workflow_execution(request.clone()).await?.into_inner();
+                if let Some(outcome) = r.outcome {
+                    break outcome;
+                }
+            };
+            match outcome.value {
+                Some(outcome::Value::Success(result)) => {
+                    let result = payloads::to_json(Some(&result));
+                    print(
+                        cmd.output,
+                        serde_json::json!({ "updateId": update_id, "result": result }),
+                        format!("Update result\n  UpdateId  {update_id}\n  Result    {result}"),
+                    );
+                }
+                Some(outcome::Value::Failure(f)) => bail!("update failed: {}", f.message),
+                None => bail!("update returned no outcome"),
+            }
         }
         Action::Cancel { target, reason } => {
             client
