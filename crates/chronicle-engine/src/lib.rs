@@ -27,6 +27,7 @@ mod update;
 mod workflow_task;
 
 pub use apply::apply;
+pub use commands::MAX_PAYLOAD_BYTES;
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
 pub use state::{ActivityInfo, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};

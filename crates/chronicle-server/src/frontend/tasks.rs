@@ -25,7 +25,7 @@ use tonic::Status;
 
 /// Most events put in a poll response; the worker pages for the rest.
 pub(super) const MAX_EVENTS_IN_POLL: usize = 50_000;
-const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+use chronicle_engine::MAX_PAYLOAD_BYTES;
 
 /// The activity a completion or heartbeat is for.
 pub(super) struct ActivityTarget {

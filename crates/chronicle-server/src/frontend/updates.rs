@@ -16,7 +16,7 @@ use chronicle_engine::{
 use tokio::time::Instant;
 use tonic::Status;
 
-const MAX_ID_LENGTH: usize = 1000;
+use super::workflows::MAX_ID_LENGTH;
 
 fn wanted(policy: &Option<WaitPolicy>) -> Stage {
     match policy.as_ref().and_then(|p| Stage::try_from(p.lifecycle_stage).ok()) {

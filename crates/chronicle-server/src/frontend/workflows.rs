@@ -22,9 +22,9 @@ use prost::Message;
 use tokio::time::Instant;
 use tonic::Status;
 
-/// Temporal's per-payload blob limit.
-const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
-const MAX_ID_LENGTH: usize = 1000;
+use chronicle_engine::MAX_PAYLOAD_BYTES;
+/// Longest id or name Temporal accepts.
+pub(super) const MAX_ID_LENGTH: usize = 1000;
 const DEFAULT_HISTORY_PAGE: usize = 1000;
 
 pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Status> {
