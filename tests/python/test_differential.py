@@ -195,7 +195,22 @@ class DiffUpdateWorkflow:
         self.done = True
 
 
+@workflow.defn
+class DiffSenderWorkflow:
+    """Signals another workflow, then signals one that does not exist."""
+
+    @workflow.run
+    async def run(self, target: str) -> str:
+        await workflow.get_external_workflow_handle(target).signal("add", "from-sender")
+        try:
+            await workflow.get_external_workflow_handle(f"{target}-missing").signal("add", "x")
+        except Exception as e:
+            return type(e).__name__
+        return "no error"
+
+
 WORKFLOWS = [
+    DiffSenderWorkflow,
     DiffUpdateWorkflow,
     DiffCancelWorkflow,
     DiffHelloWorkflow,
@@ -225,6 +240,7 @@ WORKER_VERSION_FIELDS = {
 }
 PRESENCE_ONLY_FIELDS = {"sdk_metadata", "metering_metadata"}
 FIXED_PLACEHOLDERS = {
+    "namespace_id": "<namespace-id>",
     "request_id": "<request-id>",
     "identity": "<identity>",
     "task_id": "<task-id>",
@@ -444,8 +460,19 @@ async def run_updates(client: Client, workflow_id: str, task_queue: str) -> Any:
     return handle
 
 
+async def run_external(client: Client, workflow_id: str, task_queue: str) -> Any:
+    # The sender's history is compared; the target is a signal workflow.
+    target = f"{workflow_id}-target"
+    receiver = await client.start_workflow(DiffSignalWorkflow.run, id=target, task_queue=task_queue)
+    handle = await client.start_workflow(DiffSenderWorkflow.run, target, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() != "no error"
+    await receiver.terminate("done")
+    return handle
+
+
 SCENARIOS = [
     Scenario("hello", run_hello),
+    Scenario("external", run_external),
     Scenario("updates", run_updates),
     Scenario("cancel", run_cancel),
     Scenario("signals", run_signals),

@@ -49,16 +49,24 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
         Input::Signal(args) => crate::signal::signal(&mut ctx, args)?,
         Input::UpdateAdmit(request) => crate::update::admit(&mut ctx, *request)?,
-        Input::RequestCancel { reason, identity } => {
+        Input::RequestCancel { reason, identity, external } => {
             // Idempotent, as on Temporal: a second request changes nothing.
             if !ctx.state.cancel_requested {
                 ctx.state.cancel_requested = true;
+                let (external_workflow_execution, external_initiated_event_id) = match external {
+                    Some((execution, id)) => (Some(execution), id),
+                    None => (None, 0),
+                };
                 ctx.add_for_workflow(WorkflowExecutionCancelRequestedEventAttributes {
                     cause: reason,
                     identity,
-                    ..Default::default()
+                    external_workflow_execution,
+                    external_initiated_event_id,
                 });
             }
+        }
+        Input::ExternalRequestDone { initiated_event_id, delivered } => {
+            crate::external::done(&mut ctx, initiated_event_id, delivered)?
         }
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
             workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
@@ -175,6 +183,9 @@ impl MutableState {
             } else {
                 tasks.extend(activity_dispatch_tasks(info));
             }
+        }
+        for initiated_event_id in self.external_requests.keys() {
+            tasks.push(Task::External { initiated_event_id: *initiated_event_id });
         }
         for timer in self.timers.values() {
             tasks.push(Task::Timer(TimerTask {

@@ -37,6 +37,7 @@ pub(crate) fn validate(
             && !messages.iter().any(|m| m.protocol_instance_id == u.update_id)
     });
     let unseen = !state.buffered_events.is_empty() || unseen_update;
+    let mut pending_signals = crate::external::pending_signals(state);
     for m in messages {
         if crate::update::body(m).is_none() || !state.updates.contains_key(&m.protocol_instance_id) {
             return reject(
@@ -51,6 +52,37 @@ pub(crate) fn validate(
     for (i, command) in commands.iter().enumerate() {
         let is_last = i + 1 == commands.len();
         match &command.attributes {
+            Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)) => {
+                let bad = |m: String| reject(Cause::BadSignalWorkflowExecutionAttributes, m);
+                if a.execution.as_ref().is_none_or(|e| e.workflow_id.is_empty()) {
+                    return bad("WorkflowId is not set on SignalExternalWorkflowExecutionCommand.".into());
+                }
+                if a.signal_name.is_empty() {
+                    return bad("SignalName is not set on SignalExternalWorkflowExecutionCommand.".into());
+                }
+                if !a.namespace.is_empty() && a.namespace != state.namespace {
+                    return bad("Signaling a workflow in another namespace is not supported by Chronicle yet.".into());
+                }
+                if a.input.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                    return bad("SignalExternalWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
+                }
+                pending_signals += 1;
+                if pending_signals > crate::external::MAX_PENDING_SIGNALS {
+                    return reject(
+                        Cause::PendingSignalsLimitExceeded,
+                        format!("Too many pending outgoing signals: at most {}.", crate::external::MAX_PENDING_SIGNALS),
+                    );
+                }
+            }
+            Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
+                let bad = |m: String| reject(Cause::BadRequestCancelExternalWorkflowExecutionAttributes, m);
+                if a.workflow_id.is_empty() {
+                    return bad("WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.".into());
+                }
+                if !a.namespace.is_empty() && a.namespace != state.namespace {
+                    return bad("Canceling a workflow in another namespace is not supported by Chronicle yet.".into());
+                }
+            }
             Some(C::ProtocolMessageCommandAttributes(a)) => {
                 if !messages.iter().any(|m| m.id == a.message_id) {
                     return reject(
@@ -251,18 +283,12 @@ fn activity_timeouts(
 
 fn unsupported(attrs: &C) -> (Cause, &'static str) {
     match attrs {
-        C::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => {
-            (Cause::BadRequestCancelExternalWorkflowExecutionAttributes, "RequestCancelExternalWorkflowExecution")
-        }
         C::RecordMarkerCommandAttributes(_) => (Cause::BadRecordMarkerAttributes, "RecordMarker"),
         C::ContinueAsNewWorkflowExecutionCommandAttributes(_) => {
             (Cause::BadContinueAsNewAttributes, "ContinueAsNewWorkflowExecution")
         }
         C::StartChildWorkflowExecutionCommandAttributes(_) => {
             (Cause::BadStartChildExecutionAttributes, "StartChildWorkflowExecution")
-        }
-        C::SignalExternalWorkflowExecutionCommandAttributes(_) => {
-            (Cause::BadSignalWorkflowExecutionAttributes, "SignalExternalWorkflowExecution")
         }
         C::UpsertWorkflowSearchAttributesCommandAttributes(_) => {
             (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes")
@@ -293,6 +319,10 @@ pub(crate) fn apply(
             if let Some(m) = messages.iter().find(|m| m.id == a.message_id) {
                 crate::update::apply(ctx, m);
             }
+        }
+        Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)) => crate::external::signal(ctx, a, completed_id),
+        Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
+            crate::external::cancel(ctx, a, completed_id)
         }
         Some(C::StartTimerCommandAttributes(a)) => {
             crate::timer::start(ctx, a, completed_id);

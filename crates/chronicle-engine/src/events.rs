@@ -220,6 +220,7 @@ impl Ctx {
         self.state.workflow_task = None;
         self.state.activities.clear();
         self.state.timers.clear();
+        self.state.external_requests.clear();
         self.state.buffered_events.clear();
     }
 }
@@ -318,6 +319,20 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::ActivityTaskCanceledEventAttributes(_) => EventType::ActivityTaskCanceled,
         A::WorkflowExecutionSignaledEventAttributes(_) => EventType::WorkflowExecutionSignaled,
         A::WorkflowExecutionCancelRequestedEventAttributes(_) => EventType::WorkflowExecutionCancelRequested,
+        A::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::SignalExternalWorkflowExecutionInitiated
+        }
+        A::SignalExternalWorkflowExecutionFailedEventAttributes(_) => EventType::SignalExternalWorkflowExecutionFailed,
+        A::ExternalWorkflowExecutionSignaledEventAttributes(_) => EventType::ExternalWorkflowExecutionSignaled,
+        A::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionInitiated
+        }
+        A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        }
+        A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionCancelRequested
+        }
         A::TimerStartedEventAttributes(_) => EventType::TimerStarted,
         A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,

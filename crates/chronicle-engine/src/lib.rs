@@ -16,6 +16,7 @@ mod activity;
 mod apply;
 mod commands;
 mod events;
+mod external;
 mod retry;
 mod signal;
 mod start;
@@ -30,7 +31,7 @@ pub use apply::apply;
 pub use commands::MAX_PAYLOAD_BYTES;
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
-pub use state::{ActivityInfo, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
+pub use state::{ActivityInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{
     ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
     WorkflowTaskCompletion,

@@ -34,6 +34,7 @@ pub(crate) fn record(ctx: &mut Ctx, args: SignalArgs) {
         identity: args.identity,
         header: args.header,
         request_id: args.request_id,
+        external_workflow_execution: args.external_workflow_execution,
         ..Default::default()
     });
 }

@@ -20,6 +20,7 @@ const MAX_WORKFLOW_TASK_TIMEOUT_SECS: i64 = 120;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StartArgs {
     pub namespace: String,
+    pub namespace_id: String,
     pub workflow_id: String,
     pub run_id: String,
     pub workflow_type: String,
@@ -104,6 +105,7 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d));
     let state = MutableState {
         namespace: args.namespace,
+        namespace_id: args.namespace_id,
         workflow_id: args.workflow_id,
         run_id: args.run_id,
         started: Some(attrs.clone()),

@@ -88,6 +88,37 @@ pub struct MutableState {
     /// Updates admitted over the run's life (Temporal's per-run limit).
     #[prost(int64, tag = "26")]
     pub update_count: i64,
+    #[prost(string, tag = "27")]
+    pub namespace_id: String,
+    /// Signals and cancel requests this run sent to other workflows, by
+    /// their Initiated event id, until the target has them.
+    #[prost(btree_map = "int64, message", tag = "28")]
+    pub external_requests: BTreeMap<i64, ExternalRequest>,
+}
+
+/// A SignalExternalWorkflowExecution or RequestCancelExternalWorkflowExecution
+/// on its way to the target.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExternalRequest {
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    #[prost(string, tag = "2")]
+    pub workflow_id: String,
+    #[prost(string, tag = "3")]
+    pub run_id: String,
+    /// Empty for a cancel request.
+    #[prost(string, tag = "4")]
+    pub signal_name: String,
+    #[prost(message, optional, tag = "5")]
+    pub input: Option<crate::api::common::v1::Payloads>,
+    #[prost(message, optional, tag = "6")]
+    pub header: Option<crate::api::common::v1::Header>,
+    #[prost(string, tag = "7")]
+    pub control: String,
+    #[prost(string, tag = "8")]
+    pub reason: String,
+    #[prost(bool, tag = "9")]
+    pub is_cancel: bool,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

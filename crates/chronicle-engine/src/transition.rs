@@ -81,9 +81,17 @@ pub enum Input {
     RequestCancel {
         reason: String,
         identity: String,
+        /// Set when another workflow asked (RequestCancelExternalWorkflowExecution).
+        external: Option<(crate::api::common::v1::WorkflowExecution, i64)>,
     },
     /// UpdateWorkflowExecution: admit an update for the next workflow task.
     UpdateAdmit(Box<crate::api::update::v1::Request>),
+    /// The outcome of an external signal or cancel request this run sent:
+    /// delivered, or the target was not found / closed.
+    ExternalRequestDone {
+        initiated_event_id: i64,
+        delivered: bool,
+    },
 }
 
 /// A signal sent to a run (SignalWorkflowExecution, SignalWithStart).
@@ -95,6 +103,8 @@ pub struct SignalArgs {
     pub header: Option<crate::api::common::v1::Header>,
     /// Dedupe key; empty means none.
     pub request_id: String,
+    /// Set when another workflow sent it (SignalExternalWorkflowExecution).
+    pub external_workflow_execution: Option<crate::api::common::v1::WorkflowExecution>,
 }
 
 /// A RespondWorkflowTaskCompleted, reduced to what the engine needs.
@@ -128,6 +138,10 @@ pub enum Task {
     /// Offer the activity task to pollers of `task_queue` from `visible_at`
     /// on (later than now during retry backoff).
     ActivityTask(ActivityTaskDispatch),
+    /// Deliver the external signal or cancel request initiated at this event.
+    External {
+        initiated_event_id: i64,
+    },
     Timer(TimerTask),
 }
 

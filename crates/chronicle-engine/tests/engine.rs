@@ -36,3 +36,6 @@ mod cancel;
 
 #[path = "engine/update.rs"]
 mod update;
+
+#[path = "engine/external.rs"]
+mod external;

@@ -294,6 +294,15 @@ impl History {
                         self.timers.schedule(Self::instant_of(&a.visible_at), Due::Dispatch { key, task });
                     }
                 }
+                Task::External { initiated_event_id } => {
+                    let Some(request) = state.external_requests.get(&initiated_event_id).cloned() else { continue };
+                    let me = self.me.clone();
+                    tokio::spawn(async move {
+                        if let Some(history) = me.upgrade() {
+                            history.deliver_external(base, request).await;
+                        }
+                    });
+                }
                 Task::Timer(timer) => {
                     let due = Due::Timer {
                         namespace: base.namespace,
@@ -326,6 +335,63 @@ impl History {
         let key = QueueKey { namespace: namespace.to_string(), name: name.to_string(), activity: false };
         for task in self.matching.close(&key) {
             self.sticky_unavailable(task);
+        }
+    }
+
+    /// Delivers a run's external signal or cancel request to its target,
+    /// then records the outcome on the sender. Retried until both are
+    /// committed; the target dedupes a repeated signal by request id.
+    async fn deliver_external(&self, source: MatchTask, request: chronicle_engine::ExternalRequest) {
+        use chronicle_engine::{SignalArgs, api::common::v1::WorkflowExecution};
+        let sender = WorkflowExecution { workflow_id: source.workflow_id.clone(), run_id: source.run_id.clone() };
+        loop {
+            let target = match self.load(&source.namespace, &request.workflow_id, &request.run_id).await {
+                Ok(state) => Some(state),
+                Err(HistoryError::NotFound(_)) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "external request: target lookup failed; retrying in 1s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let delivered = match target.filter(|t| t.is_running()) {
+                None => false,
+                Some(t) => {
+                    let input = if request.is_cancel {
+                        Input::RequestCancel {
+                            reason: request.reason.clone(),
+                            identity: String::new(),
+                            external: Some((sender.clone(), request.initiated_event_id)),
+                        }
+                    } else {
+                        Input::Signal(SignalArgs {
+                            signal_name: request.signal_name.clone(),
+                            input: request.input.clone(),
+                            identity: String::new(),
+                            header: request.header.clone(),
+                            request_id: format!("{}:{}", source.run_id, request.initiated_event_id),
+                            external_workflow_execution: Some(sender.clone()),
+                        })
+                    };
+                    match self.execute(&t.namespace, &t.workflow_id, &t.run_id, input).await {
+                        Ok(_) => true,
+                        Err(HistoryError::Engine(EngineError::WorkflowClosed)) => false,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "external request: delivery failed; retrying in 1s");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let done = Input::ExternalRequestDone { initiated_event_id: request.initiated_event_id, delivered };
+            match self.execute(&source.namespace, &source.workflow_id, &source.run_id, done).await {
+                Ok(_) | Err(HistoryError::Engine(_)) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "external request: recording the outcome failed; retrying in 1s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
         }
     }
 

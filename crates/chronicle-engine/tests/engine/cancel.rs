@@ -11,7 +11,7 @@ use chronicle_engine::{
 };
 
 fn request_cancel() -> Input {
-    Input::RequestCancel { reason: "stop please".into(), identity: "client".into() }
+    Input::RequestCancel { reason: "stop please".into(), identity: "client".into(), external: None }
 }
 
 fn cancel_workflow() -> chronicle_engine::api::command::v1::Command {

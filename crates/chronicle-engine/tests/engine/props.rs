@@ -243,7 +243,9 @@ impl Sim {
                 }
                 Some(input)
             }
-            Step::RequestCancel => Some(Input::RequestCancel { reason: "cancel".into(), identity: "client".into() }),
+            Step::RequestCancel => {
+                Some(Input::RequestCancel { reason: "cancel".into(), identity: "client".into(), external: None })
+            }
             Step::CancelWorkflow => completion(
                 vec![command(
                     chronicle_engine::api::enums::v1::CommandType::CancelWorkflowExecution,

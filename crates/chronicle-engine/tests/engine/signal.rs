@@ -14,6 +14,7 @@ fn signal(name: &str, request_id: &str) -> Input {
         identity: "client".into(),
         header: None,
         request_id: request_id.into(),
+        external_workflow_execution: None,
     })
 }
 

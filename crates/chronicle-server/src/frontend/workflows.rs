@@ -98,6 +98,7 @@ impl Frontend {
             identity: r.identity.clone(),
             header: r.header.clone(),
             request_id: r.request_id.clone(),
+            external_workflow_execution: None,
         };
         let start = StartWorkflowExecutionRequest {
             namespace: r.namespace,
@@ -148,6 +149,7 @@ impl Frontend {
             identity: r.identity,
             header: r.header,
             request_id: r.request_id,
+            external_workflow_execution: None,
         };
         self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, Input::Signal(signal)).await.map_err(map_err)?;
         Ok(SignalWorkflowExecutionResponse::default())
@@ -195,8 +197,10 @@ impl Frontend {
                 "Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy.",
             ));
         }
+        let namespace_id = self.namespaces.get(&r.namespace).map(|n| n.id).unwrap_or_default();
         let args = StartArgs {
             signal: None,
+            namespace_id,
             namespace: r.namespace,
             workflow_id: r.workflow_id,
             run_id: uuid::Uuid::new_v4().to_string(),
@@ -252,7 +256,7 @@ impl Frontend {
     ) -> Result<RequestCancelWorkflowExecutionResponse, Status> {
         let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
         check_first_run(&s, &r.first_execution_run_id)?;
-        let input = Input::RequestCancel { reason: r.reason, identity: r.identity };
+        let input = Input::RequestCancel { reason: r.reason, identity: r.identity, external: None };
         self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
         Ok(RequestCancelWorkflowExecutionResponse {})
     }
