@@ -558,122 +558,138 @@ async fn hello_history_shape() {
 }
 
 // ------------------------------------------------------------------------------------------------
-// 7. crash safety A: SIGKILL while the activity is scheduled but not yet started
+// 7./8. crash safety: SIGKILL with the activity scheduled, and after it completed
 // ------------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn crash_after_activity_scheduled_then_complete_after_restart() {
-    let mut server = TestServer::start().await;
-    let client = connect(server.addr(), NS).await;
-    let tq = unique("crash-a");
-    let act_tq = format!("{tq}-act");
-    let wf_id = unique("crash-a-wf");
+/// A `SplitQueueHelloWorkflow` whose activity runs on its own queue, so the
+/// tests decide when workflow and activity workers run.
+struct SplitRun {
+    tq: String,
+    act_tq: String,
+    wf_id: String,
+    run_id: String,
+}
 
-    // Only a workflow worker: the activity (on `act_tq`) gets scheduled but nobody polls it.
-    let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-1", move || split_workflow_worker_options(tq_c)).await;
+/// Starts the workflow with a workflow-only worker, waits until its activity
+/// is scheduled, and stops that worker.
+async fn schedule_split_activity(server: &TestServer, client: &Client, label: &str, name: &str) -> SplitRun {
+    let tq = unique(label);
+    let run =
+        SplitRun { act_tq: format!("{tq}-act"), wf_id: unique(&format!("{label}-wf")), tq, run_id: String::new() };
+    let tq_c = run.tq.clone();
+    let wf_worker =
+        start_worker(server.addr(), NS, &format!("{label}-wf-1"), move || split_workflow_worker_options(tq_c)).await;
     let handle = client
         .start_workflow(
             SplitQueueHelloWorkflow::run,
-            ("CrashA".to_owned(), act_tq.clone()),
-            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+            (name.to_owned(), run.act_tq.clone()),
+            WorkflowStartOptions::new(run.tq.clone(), run.wf_id.clone()).build(),
         )
         .await
         .expect("start_workflow");
-    let run_id = handle.run_id().expect("run id").to_owned();
-    let before = wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "ActivityTaskScheduled", |ev| {
+    let run = SplitRun { run_id: handle.run_id().expect("run id").to_owned(), ..run };
+    wait_for_history(client, &run.wf_id, &run.run_id, HISTORY_TIMEOUT, "ActivityTaskScheduled", |ev| {
         has(ev, EventType::ActivityTaskScheduled)
     })
     .await;
     wf_worker.shutdown().await;
+    run
+}
 
-    // SIGKILL + restart on the same db file (new port).
+async fn start_activity_worker(
+    server: &TestServer,
+    run: &SplitRun,
+    name: &str,
+    calls: &Arc<AtomicU32>,
+) -> RunningWorker {
+    let (act_tq, calls) = (run.act_tq.clone(), calls.clone());
+    start_worker(server.addr(), NS, name, move || activity_worker_options(act_tq, calls)).await
+}
+
+/// SIGKILLs and restarts the server; what was there before is still there.
+async fn crash_and_restart(
+    server: &mut TestServer,
+    run: &SplitRun,
+    before: &[HistoryEvent],
+) -> (Client, Vec<HistoryEvent>) {
     assert!(server.db_path().exists(), "db file {} missing", server.db_path().display());
     server.restart().await;
     let client = connect(server.addr(), NS).await;
-
-    let after = fetch_history(&client, &wf_id, &run_id).await;
+    let after = fetch_history(&client, &run.wf_id, &run.run_id).await;
     assert!(
-        after.len() >= before.len(),
-        "history shrank across crash: before {} after {}",
-        describe(&before),
+        after.len() >= before.len() && event_types(&after[..before.len()]) == event_types(before),
+        "history changed across crash: before {} after {}",
+        describe(before),
         describe(&after)
     );
-    assert_eq!(event_types(&after[..before.len()]), event_types(&before), "history prefix changed across crash");
     assert_gapless(&after);
-    assert!(!has(&after, EventType::ActivityTaskStarted), "activity cannot have started: {}", describe(&after));
+    (client, after)
+}
 
-    let calls = Arc::new(AtomicU32::new(0));
-    let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-a-wf-2", move || split_workflow_worker_options(tq_c)).await;
-    let act_tq_c = act_tq.clone();
-    let calls_c = calls.clone();
-    let act_worker =
-        start_worker(server.addr(), NS, "crash-a-act", move || activity_worker_options(act_tq_c, calls_c)).await;
-
+/// Runs a fresh workflow worker (plus `others`) to the result and checks the
+/// final history.
+async fn finish_split_run(
+    server: &TestServer,
+    client: &Client,
+    run: &SplitRun,
+    others: &[&RunningWorker],
+    expected: &str,
+) {
+    let tq = run.tq.clone();
+    let wf_worker = start_worker(server.addr(), NS, "after-restart", move || split_workflow_worker_options(tq)).await;
+    let mut workers = vec![&wf_worker];
+    workers.extend_from_slice(others);
     let result = await_with_workers(
         client
-            .get_workflow_handle::<SplitQueueHelloWorkflow>(wf_id.clone())
+            .get_workflow_handle::<SplitQueueHelloWorkflow>(run.wf_id.clone())
             .get_result(WorkflowGetResultOptions::default()),
-        &[&wf_worker, &act_worker],
+        &workers,
         RESULT_TIMEOUT,
         "workflow result after restart",
     )
     .await
     .expect("get_result after restart");
-    assert_eq!(result, "Hello, CrashA!");
-
-    let events = fetch_history(&client, &wf_id, &run_id).await;
-    eprintln!("crash A final history: {}", describe(&events));
+    assert_eq!(result, expected);
+    let events = fetch_history(client, &run.wf_id, &run.run_id).await;
+    eprintln!("final history after crash: {}", describe(&events));
     assert_single_activity_history_ok(&events);
     // The same 11 events Temporal writes: after the restart the task meant for
     // the old worker's sticky queue goes to the normal queue without a timeout.
     assert_eq!(events.len(), 11, "history: {}", describe(&events));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions");
     wf_worker.shutdown().await;
-    act_worker.shutdown().await;
 }
 
-// ------------------------------------------------------------------------------------------------
-// 8. crash safety B: SIGKILL after the activity completed, before the next workflow task ran
-// ------------------------------------------------------------------------------------------------
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_after_activity_scheduled_then_complete_after_restart() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    // Nobody polls the activity queue before the crash.
+    let run = schedule_split_activity(&server, &client, "crash-a", "CrashA").await;
+    let before = fetch_history(&client, &run.wf_id, &run.run_id).await;
+
+    let (client, after) = crash_and_restart(&mut server, &run, &before).await;
+    assert!(!has(&after, EventType::ActivityTaskStarted), "activity cannot have started: {}", describe(&after));
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let act_worker = start_activity_worker(&server, &run, "crash-a-act", &calls).await;
+    finish_split_run(&server, &client, &run, &[&act_worker], "Hello, CrashA!").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions");
+    act_worker.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crash_after_activity_completed_then_complete_after_restart() {
     let mut server = TestServer::start().await;
     let client = connect(server.addr(), NS).await;
-    let tq = unique("crash-b");
-    let act_tq = format!("{tq}-act");
-    let wf_id = unique("crash-b-wf");
+    let run = schedule_split_activity(&server, &client, "crash-b", "CrashB").await;
 
-    // Workflow worker schedules the activity, then goes away.
-    let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-1", move || split_workflow_worker_options(tq_c)).await;
-    let handle = client
-        .start_workflow(
-            SplitQueueHelloWorkflow::run,
-            ("CrashB".to_owned(), act_tq.clone()),
-            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
-        )
-        .await
-        .expect("start_workflow");
-    let run_id = handle.run_id().expect("run id").to_owned();
-    wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "ActivityTaskScheduled", |ev| {
-        has(ev, EventType::ActivityTaskScheduled)
-    })
-    .await;
-    wf_worker.shutdown().await;
-
-    // Activity-only worker runs the activity; the follow-up workflow task stays unprocessed.
+    // The activity runs; the workflow task that follows stays unprocessed.
     let calls = Arc::new(AtomicU32::new(0));
-    let act_tq_c = act_tq.clone();
-    let calls_c = calls.clone();
-    let act_worker =
-        start_worker(server.addr(), NS, "crash-b-act", move || activity_worker_options(act_tq_c, calls_c)).await;
+    let act_worker = start_activity_worker(&server, &run, "crash-b-act", &calls).await;
     let before = wait_for_history(
         &client,
-        &wf_id,
-        &run_id,
+        &run.wf_id,
+        &run.run_id,
         HISTORY_TIMEOUT,
         "ActivityTaskCompleted followed by WorkflowTaskScheduled as last event",
         |ev| has(ev, EventType::ActivityTaskCompleted) && last_type(ev) == Some(EventType::WorkflowTaskScheduled),
@@ -682,41 +698,11 @@ async fn crash_after_activity_completed_then_complete_after_restart() {
     act_worker.shutdown().await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "activity executions before crash");
 
-    server.restart().await;
-    let client = connect(server.addr(), NS).await;
-
-    let after = fetch_history(&client, &wf_id, &run_id).await;
-    assert!(
-        after.len() >= before.len() && event_types(&after[..before.len()]) == event_types(&before),
-        "history changed across crash: before {} after {}",
-        describe(&before),
-        describe(&after)
-    );
-    assert_gapless(&after);
+    let (client, after) = crash_and_restart(&mut server, &run, &before).await;
     assert_eq!(count(&after, EventType::ActivityTaskCompleted), 1, "{}", describe(&after));
 
-    let tq_c = tq.clone();
-    let wf_worker = start_worker(server.addr(), NS, "crash-b-wf-2", move || split_workflow_worker_options(tq_c)).await;
-    let result = await_with_workers(
-        client
-            .get_workflow_handle::<SplitQueueHelloWorkflow>(wf_id.clone())
-            .get_result(WorkflowGetResultOptions::default()),
-        &[&wf_worker],
-        RESULT_TIMEOUT,
-        "workflow result after restart",
-    )
-    .await
-    .expect("get_result after restart");
-    assert_eq!(result, "Hello, CrashB!");
-
-    let events = fetch_history(&client, &wf_id, &run_id).await;
-    eprintln!("crash B final history: {}", describe(&events));
-    assert_single_activity_history_ok(&events);
-    // The same 11 events Temporal writes: after the restart the task meant for
-    // the old worker's sticky queue goes to the normal queue without a timeout.
-    assert_eq!(events.len(), 11, "history: {}", describe(&events));
+    finish_split_run(&server, &client, &run, &[], "Hello, CrashB!").await;
     assert_eq!(calls.load(Ordering::SeqCst), 1, "activity must not re-run");
-    wf_worker.shutdown().await;
 }
 
 // ------------------------------------------------------------------------------------------------
