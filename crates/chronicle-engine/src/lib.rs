@@ -36,5 +36,6 @@ pub use transition::{
     ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
     WorkflowTaskCompletion,
 };
+pub use workflow_task::server_failure;
 
 pub use temporalio_protos::temporal::api;

@@ -166,7 +166,8 @@ fn fail_by_server(
     ctx.outcome = Outcome::WorkflowTaskRejected { message };
 }
 
-pub(crate) fn server_failure(message: &str) -> Failure {
+/// A non-retryable failure raised by the server itself.
+pub fn server_failure(message: &str) -> Failure {
     Failure {
         message: message.to_string(),
         source: String::new(),

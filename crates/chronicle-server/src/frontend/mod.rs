@@ -13,6 +13,7 @@ use crate::errors;
 use crate::history::{History, HistoryError};
 use crate::matching::Matching;
 use crate::namespaces::Namespaces;
+use chronicle_engine::MutableState;
 use chronicle_engine::api::workflowservice::v1::*;
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
 use std::sync::Arc;
@@ -36,6 +37,30 @@ impl Frontend {
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Frontend { history, matching, namespaces, stopping }
+    }
+
+    /// Waits until `done` holds for the run, re-reading it after every
+    /// commit (subscribed before reading, so none slips between). Returns
+    /// the last state read and whether `done` held; false means the
+    /// deadline passed or the server is stopping. A run that is no longer
+    /// cached (closed) is returned as read.
+    pub(crate) async fn wait_for_state(
+        &self,
+        s: &MutableState,
+        deadline: tokio::time::Instant,
+        done: impl Fn(&MutableState) -> bool,
+    ) -> Result<(MutableState, bool), Status> {
+        loop {
+            let changed = self.history.watch(&s.run_id);
+            let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
+            if done(&state) {
+                return Ok((state, true));
+            }
+            let Some(mut changed) = changed else { return Ok((state, true)) };
+            if self.wait(deadline, changed.changed()).await.is_none() {
+                return Ok((state, false));
+            }
+        }
     }
 
     /// Runs a long-poll wait until `deadline`; None at the deadline or when

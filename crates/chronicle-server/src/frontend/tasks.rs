@@ -12,12 +12,13 @@ use chronicle_engine::{
     api::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
         enums::v1::{QueryResultType, WorkflowTaskFailedCause},
-        failure::v1::{Failure, ServerFailureInfo, failure::FailureInfo},
+        failure::v1::Failure,
         history::v1::History as HistoryProto,
         protocol::v1::{Message, message},
         taskqueue::v1::TaskQueue,
         workflowservice::v1::*,
     },
+    server_failure,
 };
 use prost::Message as _;
 use tokio::time::Instant;
@@ -74,14 +75,6 @@ fn version_stamp(caps: &Option<WorkerVersionCapabilities>) -> Result<Option<Work
         }
         Some(c) => Ok(Some(WorkerVersionStamp { build_id: c.build_id.clone(), use_versioning: false })),
         None => Ok(None),
-    }
-}
-
-fn server_failure(message: &str) -> Failure {
-    Failure {
-        message: message.to_string(),
-        failure_info: Some(FailureInfo::ServerFailureInfo(ServerFailureInfo { non_retryable: true })),
-        ..Default::default()
     }
 }
 

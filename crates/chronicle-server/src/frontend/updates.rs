@@ -93,23 +93,22 @@ impl Frontend {
         wanted: Stage,
         deadline: Instant,
     ) -> Result<(i32, Option<Outcome>), Status> {
-        loop {
-            let rx = self.history.watch(&s.run_id);
-            let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
-            let Some(update) = state.updates.get(update_id) else {
-                return Err(errors::not_found(format!("update {update_id} not found")));
-            };
-            if update.stage >= wanted as i32 || update.stage == Stage::Completed as i32 {
-                let outcome = (update.stage == Stage::Completed as i32).then(|| update.outcome.clone()).flatten();
-                return Ok((update.stage, outcome));
-            }
-            if !state.is_running() {
-                return Err(errors::not_found("workflow execution already completed"));
-            }
-            let Some(mut rx) = rx else { continue };
-            if self.wait(deadline, rx.changed()).await.is_none() {
-                return Ok((update.stage, None));
-            }
+        let completed = Stage::Completed as i32;
+        let settled = |state: &MutableState| match state.updates.get(update_id) {
+            Some(u) => u.stage >= wanted as i32 || u.stage == completed || !state.is_running(),
+            None => true,
+        };
+        let (state, _) = self.wait_for_state(s, deadline, settled).await?;
+        let Some(update) = state.updates.get(update_id) else {
+            return Err(errors::not_found(format!("update {update_id} not found")));
+        };
+        if update.stage >= wanted as i32 || update.stage == completed {
+            let outcome = (update.stage == completed).then(|| update.outcome.clone()).flatten();
+            return Ok((update.stage, outcome));
         }
+        if !state.is_running() {
+            return Err(errors::not_found("workflow execution already completed"));
+        }
+        Ok((update.stage, None))
     }
 }

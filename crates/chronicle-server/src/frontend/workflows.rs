@@ -238,10 +238,6 @@ impl Frontend {
         self.history.load(namespace, &execution.workflow_id, &execution.run_id).await.map_err(map_err)
     }
 
-    async fn reload(&self, s: &MutableState) -> Result<MutableState, Status> {
-        self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)
-    }
-
     pub(super) async fn describe_workflow(
         &self,
         r: DescribeWorkflowExecutionRequest,
@@ -298,28 +294,17 @@ impl Frontend {
         if r.wait_new_event {
             let ready =
                 |s: &MutableState| if close_only { !s.is_running() } else { s.next_event_id > from || !s.is_running() };
-            loop {
-                if ready(&state) {
-                    break;
-                }
-                // Subscribe before re-reading, so no commit slips between.
-                let rx = self.history.watch(&state.run_id);
-                state = self.reload(&state).await?;
-                if ready(&state) {
-                    break;
-                }
-                let Some(mut rx) = rx else { break };
-                if self.wait(deadline, rx.changed()).await.is_none() {
-                    // Nothing yet: an empty page with a token to come back with.
-                    let token = HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from };
-                    return Ok(GetWorkflowExecutionHistoryResponse {
-                        history: Some(HistoryProto { events: vec![] }),
-                        next_page_token: token.encode_to_vec(),
-                        ..Default::default()
-                    });
-                }
-                state = self.reload(&state).await?;
+            let (latest, ready) = self.wait_for_state(&state, deadline, ready).await?;
+            if !ready {
+                // Nothing yet: an empty page with a token to come back with.
+                let token = HistoryPageToken { run_id: latest.run_id.clone(), next_event_id: from };
+                return Ok(GetWorkflowExecutionHistoryResponse {
+                    history: Some(HistoryProto { events: vec![] }),
+                    next_page_token: token.encode_to_vec(),
+                    ..Default::default()
+                });
             }
+            state = latest;
         }
         let store = self.history.store();
         if close_only {
