@@ -18,6 +18,11 @@ use prost_types::Duration;
 /// Temporal's per-payload blob limit (BlobSizeLimitError).
 pub const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
 
+/// Whether payloads exceed Temporal's blob limit.
+pub fn too_big<M: Message>(payloads: &Option<M>) -> bool {
+    payloads.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES)
+}
+
 pub(crate) struct Rejection {
     pub cause: Cause,
     pub message: String,
@@ -63,7 +68,7 @@ pub(crate) fn validate(
                 if !a.namespace.is_empty() && a.namespace != state.namespace {
                     return bad("Signaling a workflow in another namespace is not supported by Chronicle yet.".into());
                 }
-                if a.input.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                if too_big(&a.input) {
                     return bad("SignalExternalWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
                 }
                 pending_signals += 1;
@@ -143,7 +148,7 @@ pub(crate) fn validate(
                     Cause::BadCancelWorkflowExecutionAttributes,
                     "CancelWorkflowExecution",
                 )?;
-                if a.details.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                if too_big(&a.details) {
                     return reject(
                         Cause::BadCancelWorkflowExecutionAttributes,
                         "Cancellation details exceed the 2 MiB size limit.",
@@ -168,7 +173,7 @@ pub(crate) fn validate(
                     Cause::BadCompleteWorkflowExecutionAttributes,
                     "CompleteWorkflowExecution",
                 )?;
-                if a.result.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+                if too_big(&a.result) {
                     return reject(
                         Cause::BadCompleteWorkflowExecutionAttributes,
                         "Workflow result exceeds the 2 MiB size limit.",
@@ -245,7 +250,7 @@ fn validate_activity(state: &MutableState, a: &ScheduleActivityTaskCommandAttrib
     if let Err(m) = normalize_retry_policy(a.retry_policy.clone()) {
         return bad(m);
     }
-    if a.input.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES) {
+    if too_big(&a.input) {
         return bad("ScheduleActivityTaskCommand input exceeds the 2 MiB size limit.".into());
     }
     Ok(())

@@ -28,7 +28,7 @@ mod update;
 mod workflow_task;
 
 pub use apply::apply;
-pub use commands::MAX_PAYLOAD_BYTES;
+pub use commands::{MAX_PAYLOAD_BYTES, too_big};
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
 pub use state::{ActivityInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};

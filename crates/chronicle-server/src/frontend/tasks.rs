@@ -26,7 +26,7 @@ use tonic::Status;
 
 /// Most events put in a poll response; the worker pages for the rest.
 pub(super) const MAX_EVENTS_IN_POLL: usize = 50_000;
-use chronicle_engine::MAX_PAYLOAD_BYTES;
+use chronicle_engine::too_big;
 
 /// The activity a completion or heartbeat is for.
 pub(super) struct ActivityTarget {
@@ -220,11 +220,10 @@ impl Frontend {
         let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
         self.check_namespace(&token.namespace)?;
         let cause = WorkflowTaskFailedCause::try_from(r.cause).unwrap_or(WorkflowTaskFailedCause::Unspecified);
-        let failure = match r.failure {
-            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => {
-                Some(server_failure("WorkflowTaskFailed failure exceeds size limit."))
-            }
-            other => other,
+        let failure = if too_big(&r.failure) {
+            Some(server_failure("WorkflowTaskFailed failure exceeds size limit."))
+        } else {
+            r.failure
         };
         let input = Input::WorkflowTaskFailed {
             scheduled_event_id: token.scheduled_event_id,
@@ -380,13 +379,12 @@ impl Frontend {
         last_heartbeat_details: Option<Payloads>,
         identity: String,
     ) -> Result<(), Status> {
-        let failure = match failure {
-            Some(f) if f.encoded_len() > MAX_PAYLOAD_BYTES => {
-                Some(server_failure("ActivityTaskFailed failure exceeds size limit."))
-            }
-            other => other,
+        let failure = if too_big(&failure) {
+            Some(server_failure("ActivityTaskFailed failure exceeds size limit."))
+        } else {
+            failure
         };
-        let details = last_heartbeat_details.filter(|d| d.encoded_len() <= MAX_PAYLOAD_BYTES);
+        let details = if too_big(&last_heartbeat_details) { None } else { last_heartbeat_details };
         let input = Input::ActivityTaskFailed {
             scheduled_event_id: t.scheduled_event_id,
             attempt: t.attempt,
