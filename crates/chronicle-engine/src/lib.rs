@@ -17,6 +17,7 @@ mod apply;
 mod commands;
 mod events;
 mod external;
+mod info;
 mod retry;
 mod signal;
 mod start;
@@ -31,7 +32,7 @@ pub use apply::apply;
 pub use commands::{MAX_PAYLOAD_BYTES, too_big};
 pub use retry::{default_activity_retry_policy, next_retry_delay};
 pub use start::{StartArgs, start};
-pub use state::{ActivityInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
+pub use state::{ActivityInfo, ChildInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{
     ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
     WorkflowTaskCompletion,

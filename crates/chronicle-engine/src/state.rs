@@ -94,6 +94,51 @@ pub struct MutableState {
     /// their Initiated event id, until the target has them.
     #[prost(btree_map = "int64, message", tag = "28")]
     pub external_requests: BTreeMap<i64, ExternalRequest>,
+    /// Child workflows by their StartChildWorkflowExecutionInitiated id:
+    /// pending (not yet closed) ones while the run is open; after it closes,
+    /// the ones whose parent close policy has yet to be applied.
+    #[prost(btree_map = "int64, message", tag = "29")]
+    pub children: BTreeMap<i64, ChildInfo>,
+    /// Current memo (the start's, merged with ModifyWorkflowProperties).
+    #[prost(message, optional, tag = "30")]
+    pub memo: Option<crate::api::common::v1::Memo>,
+    /// Current search attributes (the start's, merged with upserts).
+    #[prost(message, optional, tag = "31")]
+    pub search_attributes: Option<crate::api::common::v1::SearchAttributes>,
+    /// This run closed and its parent has not yet been told.
+    #[prost(bool, tag = "32")]
+    pub parent_notification_pending: bool,
+    /// The first workflow task waits until then (retry or cron backoff).
+    #[prost(message, optional, tag = "33")]
+    pub backoff_until: Option<Timestamp>,
+    /// The run that continues this one (continue-as-new, retry, cron).
+    #[prost(string, tag = "34")]
+    pub new_execution_run_id: String,
+}
+
+/// A child workflow started by a StartChildWorkflowExecution command.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChildInfo {
+    #[prost(int64, tag = "1")]
+    pub initiated_event_id: i64,
+    /// ChildWorkflowExecutionStarted id; 0 until the child has started.
+    #[prost(int64, tag = "2")]
+    pub started_event_id: i64,
+    #[prost(string, tag = "3")]
+    pub workflow_id: String,
+    /// Run id of the child's first run, once started.
+    #[prost(string, tag = "4")]
+    pub run_id: String,
+    #[prost(string, tag = "5")]
+    pub workflow_type: String,
+    #[prost(enumeration = "crate::api::enums::v1::ParentClosePolicy", tag = "6")]
+    pub parent_close_policy: i32,
+    /// The start command, kept until the child has started.
+    #[prost(message, optional, tag = "7")]
+    pub command: Option<crate::api::command::v1::StartChildWorkflowExecutionCommandAttributes>,
+    /// The parent closed: its close policy remains to be applied.
+    #[prost(bool, tag = "8")]
+    pub close_policy_pending: bool,
 }
 
 /// A SignalExternalWorkflowExecution or RequestCancelExternalWorkflowExecution
@@ -260,6 +305,15 @@ impl MutableState {
 
     pub fn workflow_type_name(&self) -> &str {
         self.started.as_ref().and_then(|s| s.workflow_type.as_ref()).map(|t| t.name.as_str()).unwrap_or_default()
+    }
+
+    /// Whether the server must keep working on this run: it is open, or it
+    /// closed with its parent still to be told or close policies still to
+    /// apply to its children. Recovery loads exactly these runs.
+    pub fn needs_recovery(&self) -> bool {
+        self.is_running()
+            || self.parent_notification_pending
+            || self.children.values().any(|c| c.close_policy_pending)
     }
 
     /// The workflow task currently in flight on a worker, if any.

@@ -79,7 +79,8 @@ pub trait Store: Send + Sync + 'static {
     /// Events with `from_event_id <= id`, at most `max` of them, in order.
     fn read_history(&self, run_id: &str, from_event_id: i64, max: usize) -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
 
-    /// Every running execution (recovery rebuilds queues and timers).
+    /// Every execution the server still has work on
+    /// (`MutableState::needs_recovery`): recovery rebuilds queues and timers.
     fn open_executions(&self) -> BoxFuture<'_, Result<Vec<MutableState>>>;
 
     /// Inserts a namespace; AlreadyExists if the name is taken.

@@ -46,9 +46,10 @@ CREATE TABLE IF NOT EXISTS executions (
     workflow_id TEXT NOT NULL,
     status INTEGER NOT NULL,
     version INTEGER NOT NULL,
-    state BLOB NOT NULL
+    state BLOB NOT NULL,
+    -- 1 while the server has work on the run (MutableState::needs_recovery).
+    active INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions(status);
 CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions(namespace, workflow_id);
 CREATE TABLE IF NOT EXISTS current_executions (
     namespace TEXT NOT NULL,
@@ -68,6 +69,22 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
+/// Brings a database file written by an earlier version up to `SCHEMA`.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_active: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'active'")?
+        .exists([])?;
+    if !has_active {
+        let running = chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32;
+        conn.execute("ALTER TABLE executions ADD COLUMN active INTEGER NOT NULL DEFAULT 0", [])?;
+        conn.execute("UPDATE executions SET active = 1 WHERE status = ?1", params![running])?;
+    }
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS executions_by_status;
+         CREATE INDEX IF NOT EXISTS executions_active ON executions(active) WHERE active = 1;",
+    )
+}
+
 fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
     let conn = match &opts.path {
         Some(path) => Connection::open(path)?,
@@ -85,6 +102,7 @@ impl SqliteStore {
     pub fn open(opts: SqliteOptions) -> Result<Arc<Self>> {
         let writer_conn = open(&opts).map_err(internal)?;
         writer_conn.execute_batch(SCHEMA).map_err(internal)?;
+        migrate(&writer_conn).map_err(internal)?;
         let (wtx, wrx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -241,9 +259,17 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
     if w.expected_version == 0 {
         let inserted = tx
             .execute(
-                "INSERT OR IGNORE INTO executions (run_id, namespace, workflow_id, status, version, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![s.run_id, s.namespace, s.workflow_id, s.status, s.db_version, s.encode_to_vec()],
+                "INSERT OR IGNORE INTO executions (run_id, namespace, workflow_id, status, version, state, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    s.run_id,
+                    s.namespace,
+                    s.workflow_id,
+                    s.status,
+                    s.db_version,
+                    s.encode_to_vec(),
+                    s.needs_recovery()
+                ],
             )
             .map_err(internal)?;
         if inserted == 0 {
@@ -252,8 +278,9 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
     } else {
         let updated = tx
             .execute(
-                "UPDATE executions SET status = ?1, version = ?2, state = ?3 WHERE run_id = ?4 AND version = ?5",
-                params![s.status, s.db_version, s.encode_to_vec(), s.run_id, w.expected_version],
+                "UPDATE executions SET status = ?1, version = ?2, state = ?3, active = ?4
+                 WHERE run_id = ?5 AND version = ?6",
+                params![s.status, s.db_version, s.encode_to_vec(), s.needs_recovery(), s.run_id, w.expected_version],
             )
             .map_err(internal)?;
         if updated == 0 {
@@ -351,10 +378,9 @@ impl Store for SqliteStore {
     }
 
     fn open_executions(&self) -> BoxFuture<'_, Result<Vec<MutableState>>> {
-        let running = chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32;
         self.read(move |conn| {
-            let mut stmt = conn.prepare("SELECT state FROM executions WHERE status = ?1")?;
-            let rows = stmt.query_map(params![running], |r| r.get::<_, Vec<u8>>(0))?;
+            let mut stmt = conn.prepare("SELECT state FROM executions WHERE active = 1")?;
+            let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
             rows.map(|b| b.and_then(decode)).collect()
         })
     }
