@@ -53,9 +53,16 @@ fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs)"
 cargo --version
 
+# protoc needs the well-known types (google/protobuf/*.proto) too; with
+# --no-install-recommends they come only from libprotobuf-dev.
 if ! command -v protoc >/dev/null 2>&1; then
     echo "protoc not found: installing protobuf-compiler via apt-get"
-    apt_install protobuf-compiler
+    apt_install protobuf-compiler libprotobuf-dev
+fi
+if ! printf 'syntax = "proto3"; import "google/protobuf/field_mask.proto";' >/tmp/chronicle-wkt-check.proto ||
+    ! protoc -I/tmp --descriptor_set_out=/dev/null /tmp/chronicle-wkt-check.proto >/dev/null 2>&1; then
+    echo "protoc cannot find the well-known types: installing libprotobuf-dev via apt-get"
+    apt_install libprotobuf-dev
 fi
 protoc --version
 
