@@ -1,15 +1,20 @@
 //! Durable storage behind a narrow trait.
 //!
 //! One `commit` writes the new events, the new mutable state (which holds
-//! the pending tasks and timers) and the current-run pointer of one or more
-//! executions in a single transaction, conditional on each execution's
-//! `db_version`. It returns only once the transaction is durable.
+//! the pending tasks and timers), the current-run pointer and the
+//! visibility row of one or more executions in a single transaction,
+//! conditional on each execution's `db_version`. It returns only once the
+//! transaction is durable.
 
 mod sqlite;
+mod visibility;
 
 pub use sqlite::{SqliteOptions, SqliteStore};
 
-use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
+use chronicle_engine::{
+    MutableState,
+    api::{history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
+};
 use std::{future::Future, pin::Pin};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,6 +62,25 @@ pub struct NamespaceRecord {
     pub data: std::collections::BTreeMap<String, String>,
 }
 
+/// Where a visibility listing stopped: the last run returned. Listings go
+/// newest first, by start time, then run id, both descending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibilityCursor {
+    /// Unix nanoseconds.
+    pub start_time: i64,
+    pub run_id: String,
+}
+
+impl VisibilityCursor {
+    /// The cursor just past `info` in a listing.
+    pub fn after(info: &WorkflowExecutionInfo) -> Self {
+        VisibilityCursor {
+            start_time: visibility::nanos(info.start_time.as_ref()).unwrap_or(0),
+            run_id: info.execution.as_ref().map(|e| e.run_id.clone()).unwrap_or_default(),
+        }
+    }
+}
+
 /// Summary of a run for listing and recovery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionRow {
@@ -87,4 +111,14 @@ pub trait Store: Send + Sync + 'static {
     fn create_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>>;
 
     fn list_namespaces(&self) -> BoxFuture<'_, Result<Vec<NamespaceRecord>>>;
+
+    /// Visibility: up to `limit` runs of `namespace` (as of their last
+    /// commit) strictly after `after`, newest first (start time, then run
+    /// id, both descending). Callers filter in memory.
+    fn list_runs(
+        &self,
+        namespace: &str,
+        after: Option<VisibilityCursor>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>>;
 }

@@ -2,8 +2,11 @@
 //! (every request waiting when a transaction starts joins it), reader
 //! threads with their own connections.
 
-use crate::{BoxFuture, ExecutionWrite, NamespaceRecord, Result, Store, StoreError};
-use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
+use crate::{BoxFuture, ExecutionWrite, NamespaceRecord, Result, Store, StoreError, VisibilityCursor, visibility};
+use chronicle_engine::{
+    MutableState,
+    api::{history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
+};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::PathBuf;
@@ -69,11 +72,11 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
-/// Brings a database file written by an earlier version up to `SCHEMA`.
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_active: bool = conn
-        .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'active'")?
-        .exists([])?;
+/// Brings a database file written by an earlier version up to `SCHEMA`
+/// (and the visibility table).
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_active: bool =
+        conn.prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'active'")?.exists([])?;
     if !has_active {
         let running = chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32;
         conn.execute("ALTER TABLE executions ADD COLUMN active INTEGER NOT NULL DEFAULT 0", [])?;
@@ -82,7 +85,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DROP INDEX IF EXISTS executions_by_status;
          CREATE INDEX IF NOT EXISTS executions_active ON executions(active) WHERE active = 1;",
-    )
+    )?;
+    visibility::ensure_table(conn)
 }
 
 fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
@@ -100,9 +104,9 @@ fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
 
 impl SqliteStore {
     pub fn open(opts: SqliteOptions) -> Result<Arc<Self>> {
-        let writer_conn = open(&opts).map_err(internal)?;
+        let mut writer_conn = open(&opts).map_err(internal)?;
         writer_conn.execute_batch(SCHEMA).map_err(internal)?;
-        migrate(&writer_conn).map_err(internal)?;
+        migrate(&mut writer_conn).map_err(internal)?;
         let (wtx, wrx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -287,6 +291,7 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
             return Err(StoreError::Conflict(format!("run {} changed concurrently", s.run_id)));
         }
     }
+    visibility::upsert(tx, s).map_err(internal)?;
     if let Some(expected_current) = &w.set_current {
         let current: Option<String> = tx
             .query_row(
@@ -396,5 +401,15 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
             rows.map(|b| b.and_then(decode)).collect()
         })
+    }
+
+    fn list_runs(
+        &self,
+        namespace: &str,
+        after: Option<VisibilityCursor>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>> {
+        let ns = namespace.to_string();
+        self.read(move |conn| visibility::page(conn, &ns, after.as_ref(), limit))
     }
 }

@@ -2,6 +2,7 @@
 //! async fn over `Arc<dyn Store>`, so a new backend (PostgreSQL) only adds
 //! its own `suite!` instantiation at the bottom.
 
+use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
 use chronicle_engine::api::{
     command::v1::{
         Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes,
@@ -12,7 +13,9 @@ use chronicle_engine::api::{
     history::v1::HistoryEvent,
 };
 use chronicle_engine::{Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion, apply, start};
-use chronicle_store::{ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError};
+use chronicle_store::{
+    ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
+};
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -50,6 +53,11 @@ impl RunDriver {
     /// Starts a run; returns it and the creating write (no current-pointer
     /// expectation set: callers choose).
     fn start(namespace: &str, workflow_id: &str, run_id: &str) -> (RunDriver, ExecutionWrite) {
+        Self::start_at(namespace, workflow_id, run_id, 0)
+    }
+
+    /// Starts a run at `at(secs)`.
+    fn start_at(namespace: &str, workflow_id: &str, run_id: &str, secs: i64) -> (RunDriver, ExecutionWrite) {
         let t = start(
             StartArgs {
                 namespace: namespace.into(),
@@ -60,7 +68,7 @@ impl RunDriver {
                 request_id: format!("req-{run_id}"),
                 ..Default::default()
             },
-            at(0),
+            at(secs),
         );
         let write = ExecutionWrite {
             state: t.state.clone(),
@@ -68,7 +76,7 @@ impl RunDriver {
             events: t.events.clone(),
             set_current: Some(None),
         };
-        (RunDriver { state: t.state, history: t.events, clock: 0 }, write)
+        (RunDriver { state: t.state, history: t.events, clock: secs }, write)
     }
 
     fn transition(&self, input: Input) -> Transition {
@@ -403,6 +411,88 @@ pub async fn open_executions_returns_only_running(store: DynStore) {
     );
 }
 
+async fn all_runs(store: &DynStore, namespace: &str) -> Vec<WorkflowExecutionInfo> {
+    store.list_runs(namespace, None, usize::MAX).await.unwrap()
+}
+
+fn run_ids(infos: &[WorkflowExecutionInfo]) -> Vec<String> {
+    infos.iter().map(|i| i.execution.as_ref().unwrap().run_id.clone()).collect()
+}
+
+pub async fn visibility_lists_runs_newest_first(store: DynStore) {
+    assert!(all_runs(&store, NS).await.is_empty());
+    let mut runs = Vec::new();
+    let mut writes = Vec::new();
+    // run-b and run-d start at the same time: the larger run id comes first.
+    for (wf, run, secs) in [("wf-a", "run-a", 10), ("wf-b", "run-b", 30), ("wf-c", "run-c", 20), ("wf-d", "run-d", 30)]
+    {
+        let (driver, create) = RunDriver::start_at(NS, wf, run, secs);
+        runs.push(driver);
+        writes.push(create);
+    }
+    store.commit(writes).await.unwrap();
+    let (other, create) = RunDriver::start_at("other-ns", "wf-e", "run-e", 40);
+    commit1(&store, create).await.unwrap();
+
+    let listed = all_runs(&store, NS).await;
+    assert_eq!(run_ids(&listed), ["run-d", "run-b", "run-c", "run-a"]);
+    for info in &listed {
+        let run = runs.iter().find(|r| Some(&r.state.run_id) == info.execution.as_ref().map(|e| &e.run_id)).unwrap();
+        assert_eq!(info, &run.state.execution_info(), "the run's WorkflowExecutionInfo");
+    }
+    assert_eq!(all_runs(&store, "other-ns").await, vec![other.state.execution_info()]);
+    assert!(all_runs(&store, "no-such-ns").await.is_empty());
+    assert!(store.list_runs(NS, None, 0).await.unwrap().is_empty());
+
+    // Paging: each page continues after the last run of the previous one.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_runs(NS, after.clone(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(VisibilityCursor::after(last));
+        paged.extend(page);
+    }
+    assert_eq!(paged, listed);
+    let tie = VisibilityCursor { start_time: VisibilityCursor::after(&listed[0]).start_time, run_id: "run-c".into() };
+    assert_eq!(run_ids(&store.list_runs(NS, Some(tie), 10).await.unwrap()), ["run-b", "run-c", "run-a"]);
+}
+
+pub async fn visibility_follows_every_commit(store: DynStore) {
+    let (mut done, create) = RunDriver::start_at(NS, "wf-done", "run-done", 1);
+    commit1(&store, create).await.unwrap();
+    let (mut killed, create) = RunDriver::start_at(NS, "wf-killed", "run-killed", 2);
+    commit1(&store, create).await.unwrap();
+    for w in done.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
+    commit1(&store, killed.step(RunDriver::terminate_input())).await.unwrap();
+
+    let listed = all_runs(&store, NS).await;
+    assert_eq!(listed, vec![killed.state.execution_info(), done.state.execution_info()]);
+    assert_eq!(listed[1].status, WorkflowExecutionStatus::Completed as i32);
+    assert_eq!(listed[1].history_length, done.history.len() as i64);
+    assert!(listed[1].close_time.is_some());
+    assert_eq!(listed[0].status, WorkflowExecutionStatus::Terminated as i32);
+
+    // A write that loses changes nothing, its run's row included.
+    let (mut running, create) = RunDriver::start_at(NS, "wf-running", "run-running", 3);
+    commit1(&store, create).await.unwrap();
+    let mut stale = running.clone().step(RunDriver::terminate_input());
+    stale.expected_version = 7;
+    assert!(is_conflict(commit1(&store, stale).await));
+    let (_, losing_create) = RunDriver::start_at(NS, "wf-running", "run-loser", 4);
+    assert!(is_conflict(commit1(&store, losing_create).await));
+    let listed = all_runs(&store, NS).await;
+    assert_eq!(run_ids(&listed), ["run-running", "run-killed", "run-done"]);
+    assert_eq!(listed[0], running.state.execution_info());
+    assert_eq!(listed[0].status, WorkflowExecutionStatus::Running as i32);
+
+    commit1(&store, running.step(running.poll_input())).await.unwrap();
+    assert_eq!(all_runs(&store, NS).await[0], running.state.execution_info());
+}
+
 fn namespace(name: &str, description: &str) -> NamespaceRecord {
     NamespaceRecord {
         name: name.into(),
@@ -539,6 +629,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
 
     let store = open();
     assert_stored(&store, &running).await;
+    assert_eq!(all_runs(&store, NS).await, vec![done.state.execution_info(), running.state.execution_info()]);
 }
 
 // ---------------------------------------------------------------------------
@@ -578,6 +669,8 @@ suite!(sqlite_file_store, super::sqlite_file;
     namespaces_create_conflict_and_list,
     concurrent_commits_all_land,
     concurrent_racers_exactly_one_wins,
+    visibility_lists_runs_newest_first,
+    visibility_follows_every_commit,
 );
 
 suite!(sqlite_memory_store, super::sqlite_memory;
@@ -590,10 +683,35 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     namespaces_create_conflict_and_list,
     concurrent_commits_all_land,
     concurrent_racers_exactly_one_wins,
+    visibility_lists_runs_newest_first,
+    visibility_follows_every_commit,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_store_durable_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     durable_across_reopen(|| sqlite_file(&dir)).await;
+}
+
+/// A database written before the visibility table existed gets it filled
+/// from the stored executions when opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_store_backfills_visibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_file(&dir);
+    let (mut done, create) = RunDriver::start_at(NS, "wf-1", "run-1", 1);
+    commit1(&store, create).await.unwrap();
+    for w in done.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
+    let (running, create) = RunDriver::start_at(NS, "wf-2", "run-2", 2);
+    commit1(&store, create).await.unwrap();
+    drop(store);
+
+    let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
+    conn.execute_batch("DROP TABLE visibility").unwrap();
+    drop(conn);
+
+    let store = sqlite_file(&dir);
+    assert_eq!(all_runs(&store, NS).await, vec![running.state.execution_info(), done.state.execution_info()]);
 }
