@@ -14,6 +14,7 @@ mod operator;
 mod queries;
 mod timers;
 mod tokens;
+mod visibility;
 
 pub use frontend::Frontend;
 

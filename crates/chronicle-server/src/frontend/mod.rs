@@ -7,6 +7,7 @@ mod queries;
 mod system;
 mod tasks;
 mod updates;
+mod visibility;
 mod workflows;
 
 use crate::errors;
@@ -280,6 +281,39 @@ impl WorkflowService for Frontend {
     ) -> Rpc<PollWorkflowExecutionUpdateResponse> {
         let deadline = crate::longpoll::deadline(&r);
         self.poll_update(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn list_workflow_executions(
+        &self,
+        r: Request<ListWorkflowExecutionsRequest>,
+    ) -> Rpc<ListWorkflowExecutionsResponse> {
+        self.list_workflows(r.into_inner()).await.map(Response::new)
+    }
+    async fn scan_workflow_executions(
+        &self,
+        r: Request<ScanWorkflowExecutionsRequest>,
+    ) -> Rpc<ScanWorkflowExecutionsResponse> {
+        self.scan_workflows(r.into_inner()).await.map(Response::new)
+    }
+    async fn count_workflow_executions(
+        &self,
+        r: Request<CountWorkflowExecutionsRequest>,
+    ) -> Rpc<CountWorkflowExecutionsResponse> {
+        self.count_workflows(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_open_workflow_executions(
+        &self,
+        r: Request<ListOpenWorkflowExecutionsRequest>,
+    ) -> Rpc<ListOpenWorkflowExecutionsResponse> {
+        self.list_open_workflows(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_closed_workflow_executions(
+        &self,
+        r: Request<ListClosedWorkflowExecutionsRequest>,
+    ) -> Rpc<ListClosedWorkflowExecutionsResponse> {
+        self.list_closed_workflows(r.into_inner()).await.map(Response::new)
+    }
+    async fn get_search_attributes(&self, _: Request<GetSearchAttributesRequest>) -> Rpc<GetSearchAttributesResponse> {
+        Ok(Response::new(self.search_attributes()))
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();

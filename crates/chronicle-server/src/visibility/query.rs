@@ -1,0 +1,544 @@
+//! Temporal's list filter language: a SQL WHERE clause over search
+//! attributes (`WorkflowType = 'Order' AND ExecutionStatus = 'Running'`),
+//! optionally followed by GROUP BY ExecutionStatus (for counts) and
+//! ORDER BY. Literals are read as their attribute's type at parse time, so
+//! a bad value is an error before any run is read.
+
+use super::QueryError;
+use super::fields::{self, Field, Kind, System, Value};
+use super::lexer::{Tok, Token, syntax_error, tokenize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
+/// `Not` of the positive form (SQL's three-valued logic gives the same).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Compare { field: Field, op: Op, value: Value },
+    In { field: Field, values: Vec<Value> },
+    Between { field: Field, low: Value, high: Value },
+    StartsWith { field: Field, prefix: String },
+    IsNull { field: Field },
+}
+
+impl Expr {
+    pub fn and(self, other: Expr) -> Expr {
+        Expr::And(Box::new(self), Box::new(other))
+    }
+
+    pub fn system(field: System, op: Op, value: Value) -> Expr {
+        Expr::Compare { field: Field::System(field), op, value }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    pub field: Field,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// None: every run.
+    pub filter: Option<Expr>,
+    /// Only ExecutionStatus, as on Temporal.
+    pub group_by: Option<Field>,
+    /// Empty: newest first (StartTime DESC).
+    pub order_by: Vec<OrderBy>,
+}
+
+impl Query {
+    pub fn parse(input: &str) -> Result<Query, QueryError> {
+        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1 };
+        let mut query = Query::default();
+        if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
+            query.filter = Some(p.or()?);
+        }
+        if p.eat_keyword("GROUP") {
+            p.expect_keyword("BY")?;
+            let field = p.field()?;
+            if p.peek() == Some(&Tok::Comma) {
+                return Err(unsupported("'GROUP BY' clause supports only a single field"));
+            }
+            if field != Field::System(System::ExecutionStatus) {
+                return Err(unsupported(&format!(
+                    "'GROUP BY' clause is not supported for search attribute {}",
+                    field.name()
+                )));
+            }
+            query.group_by = Some(field);
+        }
+        if p.eat_keyword("ORDER") {
+            p.expect_keyword("BY")?;
+            loop {
+                let field = p.field()?;
+                let descending = p.eat_keyword("DESC");
+                if !descending {
+                    p.eat_keyword("ASC");
+                }
+                query.order_by.push(OrderBy { field, descending });
+                if !p.eat(&Tok::Comma) {
+                    break;
+                }
+            }
+            // The default order spelled out is the default order.
+            if query.order_by == [OrderBy { field: Field::System(System::StartTime), descending: true }] {
+                query.order_by.clear();
+            }
+        }
+        match p.tokens.get(p.next) {
+            None => Ok(query),
+            Some(t) => Err(p.syntax_error_at(t)),
+        }
+    }
+}
+
+fn unsupported(what: &str) -> QueryError {
+    QueryError(format!("operation is not supported: {what}"))
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    next: usize,
+    /// Position reported for errors at the end of the query.
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.tokens.get(self.next).map(|t| &t.tok)
+    }
+
+    fn bump(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.next).cloned();
+        self.next += 1;
+        t
+    }
+
+    fn eat(&mut self, tok: &Tok) -> bool {
+        let hit = self.peek() == Some(tok);
+        if hit {
+            self.next += 1;
+        }
+        hit
+    }
+
+    fn eat_keyword(&mut self, k: &'static str) -> bool {
+        self.eat(&Tok::Keyword(k))
+    }
+
+    fn expect_keyword(&mut self, k: &'static str) -> Result<(), QueryError> {
+        if self.eat_keyword(k) { Ok(()) } else { Err(self.syntax_error()) }
+    }
+
+    fn syntax_error(&self) -> QueryError {
+        match self.tokens.get(self.next) {
+            Some(t) => self.syntax_error_at(t),
+            None => QueryError(format!("malformed SQL query: syntax error at position {}: unexpected end", self.end)),
+        }
+    }
+
+    fn syntax_error_at(&self, t: &Token) -> QueryError {
+        syntax_error(t.pos, &show(&t.tok))
+    }
+
+    fn or(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.and()?;
+        while self.eat_keyword("OR") {
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, QueryError> {
+        let mut left = self.unary()?;
+        while self.eat_keyword("AND") {
+            left = left.and(self.unary()?);
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, QueryError> {
+        if self.eat_keyword("NOT") {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.eat(&Tok::LParen) {
+            let inner = self.or()?;
+            if !self.eat(&Tok::RParen) {
+                return Err(self.syntax_error());
+            }
+            return Ok(inner);
+        }
+        self.predicate()
+    }
+
+    fn field(&mut self) -> Result<Field, QueryError> {
+        match self.peek() {
+            Some(Tok::Ident(name)) => {
+                let field = Field::parse(name)?;
+                self.next += 1;
+                Ok(field)
+            }
+            Some(Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Keyword("TRUE" | "FALSE")) => {
+                let t = self.bump().map(|t| show(&t.tok)).unwrap_or_default();
+                Err(QueryError(format!("invalid expression: must be a search attribute name but was {t}")))
+            }
+            _ => Err(self.syntax_error()),
+        }
+    }
+
+    /// `field op value`, `field [NOT] IN (...)`, `field [NOT] BETWEEN a AND
+    /// b`, `field [NOT] STARTS_WITH 'p'`, `field IS [NOT] NULL`.
+    fn predicate(&mut self) -> Result<Expr, QueryError> {
+        let field = self.field()?;
+        let negated = self.eat_keyword("NOT");
+        let at = self.next;
+        let expr = match self.bump().map(|t| t.tok) {
+            Some(Tok::Op(op)) if !negated => {
+                let op = match op {
+                    "=" => Op::Eq,
+                    "!=" => Op::Ne,
+                    "<" => Op::Lt,
+                    "<=" => Op::Le,
+                    ">" => Op::Gt,
+                    _ => Op::Ge,
+                };
+                let value = self.operand(&field)?;
+                Expr::Compare { field, op, value }
+            }
+            Some(Tok::Keyword("IN")) => {
+                if !self.eat(&Tok::LParen) {
+                    return Err(self.syntax_error());
+                }
+                let mut values = vec![self.operand(&field)?];
+                while self.eat(&Tok::Comma) {
+                    values.push(self.operand(&field)?);
+                }
+                if !self.eat(&Tok::RParen) {
+                    return Err(self.syntax_error());
+                }
+                Expr::In { field, values }
+            }
+            Some(Tok::Keyword("BETWEEN")) => {
+                let low = self.operand(&field)?;
+                self.expect_keyword("AND")?;
+                let high = self.operand(&field)?;
+                Expr::Between { field, low, high }
+            }
+            Some(Tok::Keyword("STARTS_WITH")) => {
+                if let Field::System(s) = &field
+                    && s.kind() != Kind::Keyword
+                {
+                    return Err(unsupported(&format!(
+                        "operator 'STARTS_WITH' not supported for search attribute '{}'",
+                        s.name()
+                    )));
+                }
+                match self.operand(&field)? {
+                    Value::Str(prefix) => Expr::StartsWith { field, prefix },
+                    other => {
+                        return Err(QueryError(format!(
+                            "invalid expression: STARTS_WITH needs a string, not {other:?} for '{}'",
+                            field.name()
+                        )));
+                    }
+                }
+            }
+            Some(Tok::Keyword("LIKE")) => {
+                return Err(unsupported(&format!(
+                    "operator 'LIKE' not supported for search attribute '{}' (use STARTS_WITH for a prefix)",
+                    field.name()
+                )));
+            }
+            Some(Tok::Keyword("IS")) if !negated => {
+                let not_null = self.eat_keyword("NOT");
+                self.expect_keyword("NULL")?;
+                let is_null = Expr::IsNull { field };
+                return Ok(if not_null { Expr::Not(Box::new(is_null)) } else { is_null });
+            }
+            None | Some(Tok::RParen | Tok::Keyword("AND" | "OR" | "GROUP" | "ORDER")) if !negated => {
+                return Err(QueryError("invalid expression: incomplete expression".into()));
+            }
+            Some(_) | None => {
+                self.next = at;
+                return Err(self.syntax_error());
+            }
+        };
+        Ok(if negated { Expr::Not(Box::new(expr)) } else { expr })
+    }
+
+    /// A literal, read as `field`'s type when it is a system attribute.
+    fn operand(&mut self, field: &Field) -> Result<Value, QueryError> {
+        let negative = self.eat(&Tok::Minus);
+        let at = self.next;
+        let literal = match (self.bump().map(|t| t.tok), negative) {
+            (Some(Tok::Str(s)), false) => Value::Str(s),
+            (Some(Tok::Int(i)), _) => Value::Int(if negative { -i } else { i }),
+            (Some(Tok::Float(f)), _) => Value::Float(if negative { -f } else { f }),
+            (Some(Tok::Keyword("TRUE")), false) => Value::Bool(true),
+            (Some(Tok::Keyword("FALSE")), false) => Value::Bool(false),
+            (Some(Tok::Ident(name)), false) => {
+                return Err(unsupported(&format!(
+                    "column name on the right side of comparison expression (did you forget to quote \"{name}\"?)"
+                )));
+            }
+            (Some(Tok::Keyword("NULL")), false) => {
+                return Err(QueryError("invalid expression: compare with NULL using IS NULL or IS NOT NULL".into()));
+            }
+            _ => {
+                self.next = at;
+                return Err(self.syntax_error());
+            }
+        };
+        match field {
+            Field::System(s) => fields::convert(*s, literal),
+            Field::Custom(_) => Ok(literal),
+        }
+    }
+}
+
+fn show(tok: &Tok) -> String {
+    match tok {
+        Tok::Ident(s) => s.clone(),
+        Tok::Keyword(k) => k.to_string(),
+        Tok::Str(s) => format!("'{s}'"),
+        Tok::Int(i) => i.to_string(),
+        Tok::Float(f) => f.to_string(),
+        Tok::Op(op) => op.to_string(),
+        Tok::LParen => "(".into(),
+        Tok::RParen => ")".into(),
+        Tok::Comma => ",".into(),
+        Tok::Minus => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Query {
+        Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"))
+    }
+
+    fn filter(q: &str) -> Expr {
+        parse(q).filter.unwrap()
+    }
+
+    fn err(q: &str) -> String {
+        match Query::parse(q) {
+            Ok(parsed) => panic!("{q} parsed as {parsed:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn sys(s: System, op: Op, v: Value) -> Expr {
+        Expr::system(s, op, v)
+    }
+
+    fn str(s: &str) -> Value {
+        Value::Str(s.into())
+    }
+
+    fn not(e: Expr) -> Expr {
+        Expr::Not(Box::new(e))
+    }
+
+    fn or(a: Expr, b: Expr) -> Expr {
+        Expr::Or(Box::new(a), Box::new(b))
+    }
+
+    #[test]
+    fn empty_query_is_everything() {
+        assert_eq!(parse(""), Query::default());
+        assert_eq!(parse("   "), Query::default());
+    }
+
+    #[test]
+    fn comparisons() {
+        assert_eq!(filter("WorkflowId = 'w1'"), sys(System::WorkflowId, Op::Eq, str("w1")));
+        assert_eq!(filter("WorkflowType=\"Foo\""), sys(System::WorkflowType, Op::Eq, str("Foo")));
+        assert_eq!(filter("`RunId` != 'r'"), sys(System::RunId, Op::Ne, str("r")));
+        assert_eq!(filter("RunId <> 'r'"), sys(System::RunId, Op::Ne, str("r")));
+        assert_eq!(filter("HistoryLength > 10"), sys(System::HistoryLength, Op::Gt, Value::Int(10)));
+        assert_eq!(filter("HistoryLength <= -1.5"), sys(System::HistoryLength, Op::Le, Value::Float(-1.5)));
+        assert_eq!(filter("HistorySizeBytes >= 0"), sys(System::HistorySizeBytes, Op::Ge, Value::Int(0)));
+        assert_eq!(filter("TaskQueue < 'q'"), sys(System::TaskQueue, Op::Lt, str("q")));
+        assert_eq!(filter("ExecutionStatus = 'Running'"), sys(System::ExecutionStatus, Op::Eq, Value::Int(1)));
+        assert_eq!(
+            filter("StartTime > '2024-01-01T00:00:00Z'"),
+            sys(System::StartTime, Op::Gt, Value::Time(1_704_067_200_000_000_000))
+        );
+        assert_eq!(
+            filter("ExecutionDuration > '1s'"),
+            sys(System::ExecutionDuration, Op::Gt, Value::Int(1_000_000_000))
+        );
+        assert_eq!(
+            filter("CustomBool = true"),
+            Expr::Compare { field: Field::Custom("CustomBool".into()), op: Op::Eq, value: Value::Bool(true) }
+        );
+        assert_eq!(
+            filter("CustomInt > 3"),
+            Expr::Compare { field: Field::Custom("CustomInt".into()), op: Op::Gt, value: Value::Int(3) }
+        );
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let a = sys(System::WorkflowId, Op::Eq, str("a"));
+        let b = sys(System::WorkflowId, Op::Eq, str("b"));
+        let t = sys(System::WorkflowType, Op::Eq, str("T"));
+        assert_eq!(
+            filter("WorkflowId = 'a' OR WorkflowId = 'b' AND WorkflowType = 'T'"),
+            or(a.clone(), b.clone().and(t.clone()))
+        );
+        assert_eq!(
+            filter("(WorkflowId = 'a' OR WorkflowId = 'b') AND WorkflowType = 'T'"),
+            or(a.clone(), b.clone()).and(t.clone())
+        );
+        assert_eq!(
+            filter("WorkflowId = 'a' and WorkflowId = 'b' or WorkflowType = 'T'"),
+            or(a.clone().and(b.clone()), t.clone())
+        );
+        assert_eq!(filter("((WorkflowId = 'a'))"), a.clone());
+        assert_eq!(filter("NOT WorkflowId = 'a' AND WorkflowId = 'b'"), not(a.clone()).and(b.clone()));
+        assert_eq!(filter("NOT (WorkflowId = 'a' OR WorkflowId = 'b')"), not(or(a, b)));
+    }
+
+    #[test]
+    fn in_between_starts_with_and_null() {
+        assert_eq!(
+            filter("WorkflowId IN ('a', \"b\")"),
+            Expr::In { field: Field::System(System::WorkflowId), values: vec![str("a"), str("b")] }
+        );
+        assert_eq!(
+            filter("ExecutionStatus NOT IN ('Completed','Failed')"),
+            not(Expr::In { field: Field::System(System::ExecutionStatus), values: vec![Value::Int(2), Value::Int(3)] })
+        );
+        assert_eq!(
+            filter("HistoryLength BETWEEN 1 AND 5"),
+            Expr::Between { field: Field::System(System::HistoryLength), low: Value::Int(1), high: Value::Int(5) }
+        );
+        assert_eq!(
+            filter("WorkflowId not between 'a' and 'b' AND RunId = 'r'"),
+            not(Expr::Between { field: Field::System(System::WorkflowId), low: str("a"), high: str("b") }).and(sys(
+                System::RunId,
+                Op::Eq,
+                str("r")
+            ))
+        );
+        assert_eq!(
+            filter("WorkflowId STARTS_WITH 'order-'"),
+            Expr::StartsWith { field: Field::System(System::WorkflowId), prefix: "order-".into() }
+        );
+        assert_eq!(
+            filter("WorkflowType NOT STARTS_WITH 'X'"),
+            not(Expr::StartsWith { field: Field::System(System::WorkflowType), prefix: "X".into() })
+        );
+        assert_eq!(filter("CloseTime IS NULL"), Expr::IsNull { field: Field::System(System::CloseTime) });
+        assert_eq!(filter("CloseTime is not null"), not(Expr::IsNull { field: Field::System(System::CloseTime) }));
+    }
+
+    #[test]
+    fn group_by_and_order_by() {
+        let q = parse("GROUP BY ExecutionStatus");
+        assert_eq!((q.filter, q.group_by), (None, Some(Field::System(System::ExecutionStatus))));
+        let q = parse("WorkflowType = 'T' GROUP BY ExecutionStatus");
+        assert!(q.filter.is_some() && q.group_by.is_some());
+        assert_eq!(parse("ORDER BY StartTime DESC"), Query::default(), "the default order");
+        let q = parse("WorkflowType = 'T' ORDER BY CloseTime, WorkflowId DESC");
+        assert_eq!(
+            q.order_by,
+            vec![
+                OrderBy { field: Field::System(System::CloseTime), descending: false },
+                OrderBy { field: Field::System(System::WorkflowId), descending: true },
+            ]
+        );
+        assert_eq!(parse("order by StartTime asc").order_by.len(), 1);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_position() {
+        assert_eq!(
+            err("WorkflowId == 'x'"),
+            "invalid query: malformed SQL query: syntax error at position 13 near '='"
+        );
+        assert_eq!(
+            err("WorkflowId = 'w1' AND"),
+            "invalid query: malformed SQL query: syntax error at position 22: unexpected end"
+        );
+        assert_eq!(
+            err("(WorkflowId = 'w1'"),
+            "invalid query: malformed SQL query: syntax error at position 19: unexpected end"
+        );
+        assert_eq!(
+            err("WorkflowId = 'w1')"),
+            "invalid query: malformed SQL query: syntax error at position 18 near ')'"
+        );
+        assert_eq!(
+            err("WorkflowId = "),
+            "invalid query: malformed SQL query: syntax error at position 14: unexpected end"
+        );
+        assert!(err("WorkflowId IN ()").contains("near ')'"));
+        assert!(err("WorkflowId IN 'a'").contains("near ''a''"));
+        assert!(err("WorkflowId BETWEEN 'a' OR 'b'").contains("near 'OR'"));
+        assert!(err("WorkflowId = 'a' WorkflowType = 'b'").contains("near 'WorkflowType'"));
+        assert!(err("WorkflowId IS 'a'").contains("near ''a''"));
+        assert!(err("WorkflowId = 'a' ORDER StartTime").contains("near 'StartTime'"));
+        assert!(err("WorkflowId = 'a' ;").contains("near ';'"));
+        assert!(err("= 'a'").contains("near '='"));
+    }
+
+    #[test]
+    fn semantic_errors_read_like_temporal() {
+        assert_eq!(err("WorkflowId"), "invalid query: invalid expression: incomplete expression");
+        assert_eq!(err("WorkflowId AND RunId = 'r'"), "invalid query: invalid expression: incomplete expression");
+        assert_eq!(
+            err("'w1' = WorkflowId"),
+            "invalid query: invalid expression: must be a search attribute name but was 'w1'"
+        );
+        assert_eq!(
+            err("WorkflowId = WorkflowType"),
+            "invalid query: operation is not supported: column name on the right side of comparison expression \
+             (did you forget to quote \"WorkflowType\"?)"
+        );
+        assert_eq!(
+            err("workflowid = 'w1'"),
+            "invalid query: invalid search attribute: workflowid (did you mean WorkflowId?)"
+        );
+        assert_eq!(
+            err("ExecutionStatus = 'running'"),
+            "invalid query: invalid expression: invalid ExecutionStatus value 'running'"
+        );
+        assert_eq!(
+            err("StartTime > 'yesterday'"),
+            "invalid query: invalid expression: unable to parse datetime 'yesterday'"
+        );
+        assert!(
+            err("HistoryLength > 'abc'").contains("invalid value type for search attribute HistoryLength of type Int")
+        );
+        assert!(err("WorkflowId = 5").contains("of type Keyword: 5 (type: int64)"));
+        assert!(err("WorkflowId LIKE 'w%'").contains("operator 'LIKE' not supported"));
+        assert!(err("HistoryLength STARTS_WITH 'a'").contains("operator 'STARTS_WITH' not supported"));
+        assert!(err("CustomKw STARTS_WITH 5").contains("STARTS_WITH needs a string"));
+        assert!(err("WorkflowId = NULL").contains("IS NULL"));
+        assert_eq!(
+            err("GROUP BY WorkflowType"),
+            "invalid query: operation is not supported: 'GROUP BY' clause is not supported for search attribute WorkflowType"
+        );
+        assert_eq!(
+            err("GROUP BY ExecutionStatus, WorkflowType"),
+            "invalid query: operation is not supported: 'GROUP BY' clause supports only a single field"
+        );
+    }
+}
