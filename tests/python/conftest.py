@@ -43,10 +43,11 @@ def _chronicle_bin() -> Path:
 class ChronicleServer(ServerProcess):
     """A chronicle process; its output is drained by threads and kept for failure reports."""
 
-    def __init__(self, binary: Path, db_path: Path) -> None:
+    def __init__(self, binary: Path, db_path: Path, extra_args: list[str] | None = None) -> None:
         super().__init__("chronicle", stop_timeout_s=10.0)
         self.binary = binary
         self.db_path = db_path
+        self.extra_args = list(extra_args or [])
         self._ready = threading.Event()
         self.address: str | None = None
 
@@ -61,6 +62,7 @@ class ChronicleServer(ServerProcess):
             str(self.db_path),
             "--log-level",
             "warn",
+            *self.extra_args,
         ]
         self.spawn(cmd, cwd=self.db_path.parent, on_stdout_line=self._watch_stdout)
 
@@ -92,8 +94,11 @@ class ChronicleServer(ServerProcess):
 
 
 @pytest.fixture(scope="module")
-def chronicle_server() -> Iterator[str]:
-    """Start a Chronicle server (fresh SQLite file per test module); yield its host:port."""
+def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Start a Chronicle server (fresh SQLite file per test module); yield its host:port.
+
+    A test module may set CHRONICLE_SERVER_ARGS (a list of extra `start-dev`
+    arguments, e.g. small limits) for its server."""
     external = os.environ.get("CHRONICLE_ADDRESS")
     if external:
         yield external
@@ -107,7 +112,8 @@ def chronicle_server() -> Iterator[str]:
             pytrace=False,
         )
     with tempfile.TemporaryDirectory(prefix="chronicle-pytest-") as tmp:
-        server = ChronicleServer(binary, Path(tmp) / "chronicle.db")
+        extra_args = getattr(request.module, "CHRONICLE_SERVER_ARGS", [])
+        server = ChronicleServer(binary, Path(tmp) / "chronicle.db", extra_args)
         address = server.start()
         try:
             yield address

@@ -7,22 +7,73 @@ use crate::api::{
 };
 use crate::commands::activity_dispatch_tasks;
 use crate::events::{Ctx, wft_timeout_fire_at};
+use crate::limits::Limits;
 use crate::state::MutableState;
 use crate::time;
-use crate::transition::{EngineError, Input, Task, TimerKind, TimerTask, Transition};
+use crate::transition::{EngineError, Env, Input, Outcome, Task, TimerKind, TimerTask, Transition};
 use crate::workflow_task;
 use prost_types::Timestamp;
 
-/// Applies `input` to `state` at time `now`. Pure: the caller persists the
-/// returned transition and then hands out its tasks.
+/// Applies `input` to `state` at time `now` with the default limits (a run
+/// it starts gets the id `<run_id>-next`). For tests and tools.
 pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Transition, EngineError> {
+    let env = Env { now, limits: Limits::default(), new_run_id: format!("{}-next", state.run_id) };
+    apply_env(state, input, &env)
+}
+
+/// Applies `input` to `state`. Pure: the caller persists the returned
+/// transition (and its new run, if any) and then hands out its tasks.
+pub fn apply_env(state: &MutableState, input: Input, env: &Env) -> Result<Transition, EngineError> {
     if !state.is_running() {
-        return Err(match input {
-            Input::TimerFired(_) => EngineError::StaleTimer,
-            _ => EngineError::WorkflowClosed,
-        });
+        return apply_closed(state, input, env);
     }
-    let mut ctx = Ctx::new(state.clone(), now);
+    let transition = apply_running(state, input, env)?;
+    Ok(enforce_history_limits(state, transition, env))
+}
+
+/// A closed run only takes the acknowledgements of its post-close work.
+fn apply_closed(state: &MutableState, input: Input, env: &Env) -> Result<Transition, EngineError> {
+    let mut ctx = Ctx::with_env(state.clone(), env);
+    match input {
+        Input::ParentNotified if state.parent_notification_pending => ctx.state.parent_notification_pending = false,
+        Input::ChildClosePolicyApplied { initiated_event_id } => {
+            crate::child::policy_applied(&mut ctx, initiated_event_id)?
+        }
+        Input::TimerFired(_) | Input::ParentNotified => return Err(EngineError::StaleTimer),
+        _ => return Err(EngineError::WorkflowClosed),
+    }
+    Ok(ctx.finish())
+}
+
+/// Temporal's hard history limits: a transition that would take a running
+/// workflow past them is dropped and the run is terminated instead.
+fn enforce_history_limits(before: &MutableState, t: Transition, env: &Env) -> Transition {
+    let count = t.state.next_event_id - 1;
+    let size = t.state.history_size_bytes;
+    let message = if !t.state.is_running() {
+        return t;
+    } else if count > env.limits.history_count_error {
+        "Workflow history count exceeds limit."
+    } else if size > env.limits.history_size_error {
+        "Workflow history size exceeds limit."
+    } else {
+        return t;
+    };
+    let mut ctx = Ctx::with_env(before.clone(), env);
+    workflow_task::fail_for_force_close(&mut ctx);
+    ctx.flush_buffered();
+    ctx.add(WorkflowExecutionTerminatedEventAttributes {
+        reason: message.to_string(),
+        details: None,
+        identity: "history-service".to_string(),
+    });
+    ctx.close(WorkflowExecutionStatus::Terminated);
+    ctx.outcome = Outcome::HistoryLimitExceeded { message: message.to_string() };
+    ctx.finish()
+}
+
+fn apply_running(state: &MutableState, input: Input, env: &Env) -> Result<Transition, EngineError> {
+    let mut ctx = Ctx::with_env(state.clone(), env);
     match input {
         Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
             workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?
@@ -68,6 +119,16 @@ pub fn apply(state: &MutableState, input: Input, now: Timestamp) -> Result<Trans
         Input::ExternalRequestDone { initiated_event_id, delivered } => {
             crate::external::done(&mut ctx, initiated_event_id, delivered)?
         }
+        Input::ChildStarted { initiated_event_id, run_id } => {
+            crate::child::started(&mut ctx, initiated_event_id, run_id)?
+        }
+        Input::ChildStartFailed { initiated_event_id, cause } => {
+            crate::child::start_failed(&mut ctx, initiated_event_id, cause)?
+        }
+        Input::ChildClosed { initiated_event_id, run_id, closed } => {
+            crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?
+        }
+        Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
             workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
         }
@@ -100,11 +161,28 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
             }
             workflow_task::fail_for_force_close(ctx);
             ctx.flush_buffered();
+            let failure = crate::continuation::run_timeout_failure();
+            let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
             ctx.add(WorkflowExecutionTimedOutEventAttributes {
-                retry_state: crate::api::enums::v1::RetryState::Timeout as i32,
-                new_execution_run_id: String::new(),
+                retry_state: match &retry {
+                    Ok(_) => crate::api::enums::v1::RetryState::InProgress as i32,
+                    Err(_) => crate::api::enums::v1::RetryState::Timeout as i32,
+                },
+                new_execution_run_id: if retry.is_ok() { ctx.new_run_id.clone() } else { String::new() },
             });
-            ctx.close(WorkflowExecutionStatus::TimedOut);
+            match retry {
+                Ok(backoff) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::TimedOut),
+                Err(_) => ctx.close(WorkflowExecutionStatus::TimedOut),
+            }
+            Ok(())
+        }
+        TimerKind::WorkflowBackoff => {
+            let due = ctx.state.backoff_until.ok_or(EngineError::StaleTimer)?;
+            if time::ts_nanos(&due) > time::ts_nanos(&ctx.now) {
+                return Err(EngineError::StaleTimer);
+            }
+            ctx.state.backoff_until = None;
+            ctx.schedule_workflow_task(1);
             Ok(())
         }
     }
@@ -117,7 +195,19 @@ impl MutableState {
     pub fn pending_tasks(&self) -> Vec<Task> {
         let mut tasks = Vec::new();
         if !self.is_running() {
+            if self.parent_notification_pending {
+                tasks.push(Task::NotifyParent);
+            }
+            for child in self.children.values().filter(|c| c.close_policy_pending) {
+                tasks.push(Task::ApplyParentClosePolicy { initiated_event_id: child.initiated_event_id });
+            }
             return tasks;
+        }
+        for child in self.children.values().filter(|c| c.started_event_id == 0) {
+            tasks.push(Task::StartChild { initiated_event_id: child.initiated_event_id });
+        }
+        if let Some(at) = self.backoff_until {
+            tasks.push(Task::Timer(TimerTask { fire_at: at, kind: TimerKind::WorkflowBackoff }));
         }
         if let Some(wt) = &self.workflow_task {
             if wt.is_started() {

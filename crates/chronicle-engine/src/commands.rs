@@ -36,7 +36,9 @@ pub(crate) fn validate(
     state: &MutableState,
     commands: &[Command],
     messages: &[crate::api::protocol::v1::Message],
+    limits: &crate::limits::Limits,
 ) -> Result<(), Rejection> {
+    let mut pending_children = crate::child::pending(state);
     let unseen_update = state.updates.values().any(|u| {
         u.stage == crate::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
             && !messages.iter().any(|m| m.protocol_instance_id == u.update_id)
@@ -86,6 +88,52 @@ pub(crate) fn validate(
                 }
                 if !a.namespace.is_empty() && a.namespace != state.namespace {
                     return bad("Canceling a workflow in another namespace is not supported by Chronicle yet.".into());
+                }
+            }
+            Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
+                crate::child::validate(state, a, pending_children, limits.max_pending_children)?;
+                pending_children += 1;
+            }
+            Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+                close_command_checks(
+                    unseen,
+                    is_last,
+                    Cause::BadContinueAsNewAttributes,
+                    "ContinueAsNewWorkflowExecution",
+                )?;
+                crate::continuation::validate(a)?;
+            }
+            Some(C::RecordMarkerCommandAttributes(a)) => {
+                if a.marker_name.is_empty() {
+                    return reject(Cause::BadRecordMarkerAttributes, "MarkerName is not set on RecordMarkerCommand.");
+                }
+                if a.details.values().map(prost::Message::encoded_len).sum::<usize>() > MAX_PAYLOAD_BYTES {
+                    return reject(
+                        Cause::BadRecordMarkerAttributes,
+                        "RecordMarkerCommand details exceed the 2 MiB size limit.",
+                    );
+                }
+            }
+            Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+                if a.search_attributes.as_ref().is_none_or(|s| s.indexed_fields.is_empty()) {
+                    return reject(
+                        Cause::BadSearchAttributes,
+                        "SearchAttributes are not set on UpsertWorkflowSearchAttributesCommand.",
+                    );
+                }
+                if too_big(&a.search_attributes) {
+                    return reject(Cause::BadSearchAttributes, "Search attributes exceed the 2 MiB size limit.");
+                }
+            }
+            Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => {
+                if a.upserted_memo.as_ref().is_none_or(|m| m.fields.is_empty()) {
+                    return reject(
+                        Cause::BadModifyWorkflowPropertiesAttributes,
+                        "UpsertedMemo is not set on ModifyWorkflowPropertiesCommand.",
+                    );
+                }
+                if too_big(&a.upserted_memo) {
+                    return reject(Cause::BadModifyWorkflowPropertiesAttributes, "Memo exceeds the 2 MiB size limit.");
                 }
             }
             Some(C::ProtocolMessageCommandAttributes(a)) => {
@@ -288,19 +336,6 @@ fn activity_timeouts(
 
 fn unsupported(attrs: &C) -> (Cause, &'static str) {
     match attrs {
-        C::RecordMarkerCommandAttributes(_) => (Cause::BadRecordMarkerAttributes, "RecordMarker"),
-        C::ContinueAsNewWorkflowExecutionCommandAttributes(_) => {
-            (Cause::BadContinueAsNewAttributes, "ContinueAsNewWorkflowExecution")
-        }
-        C::StartChildWorkflowExecutionCommandAttributes(_) => {
-            (Cause::BadStartChildExecutionAttributes, "StartChildWorkflowExecution")
-        }
-        C::UpsertWorkflowSearchAttributesCommandAttributes(_) => {
-            (Cause::BadSearchAttributes, "UpsertWorkflowSearchAttributes")
-        }
-        C::ModifyWorkflowPropertiesCommandAttributes(_) => {
-            (Cause::BadModifyWorkflowPropertiesAttributes, "ModifyWorkflowProperties")
-        }
         C::ScheduleNexusOperationCommandAttributes(_) => {
             (Cause::BadScheduleNexusOperationAttributes, "ScheduleNexusOperation")
         }
@@ -361,13 +396,78 @@ pub(crate) fn apply(
             ctx.close(WorkflowExecutionStatus::Completed);
         }
         Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
+            let failure = a.failure.unwrap_or_default();
+            let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
+            let (retry_state, new_execution_run_id) = match &retry {
+                Ok(_) => (RetryState::InProgress, ctx.new_run_id.clone()),
+                Err(state) => (*state, String::new()),
+            };
             ctx.add(WorkflowExecutionFailedEventAttributes {
-                failure: a.failure,
-                retry_state: RetryState::RetryPolicyNotSet as i32,
+                failure: Some(failure.clone()),
+                retry_state: retry_state as i32,
                 workflow_task_completed_event_id: completed_id,
-                new_execution_run_id: String::new(),
+                new_execution_run_id,
             });
-            ctx.close(WorkflowExecutionStatus::Failed);
+            match retry {
+                Ok(backoff) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::Failed),
+                Err(_) => ctx.close(WorkflowExecutionStatus::Failed),
+            }
+        }
+        Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
+            crate::continuation::continue_as_new(ctx, a, completed_id)
+        }
+        Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
+            crate::child::initiate(ctx, a, completed_id);
+            if let Some(e) = ctx.events.last_mut() {
+                e.user_metadata = command.user_metadata;
+            }
+        }
+        Some(C::RecordMarkerCommandAttributes(a)) => {
+            ctx.add(MarkerRecordedEventAttributes {
+                marker_name: a.marker_name,
+                details: a.details,
+                workflow_task_completed_event_id: completed_id,
+                header: a.header,
+                failure: a.failure,
+            });
+        }
+        Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+            let upserted = a.search_attributes.unwrap_or_default();
+            let current = ctx.state.search_attributes.take();
+            let mut merged = current
+                .or_else(|| ctx.state.started.as_ref().and_then(|s| s.search_attributes.clone()))
+                .unwrap_or_default();
+            for (k, v) in &upserted.indexed_fields {
+                // An empty (or JSON null) value removes the attribute, as on Temporal.
+                if v.data.is_empty() || v.data == b"null" {
+                    merged.indexed_fields.remove(k);
+                } else {
+                    merged.indexed_fields.insert(k.clone(), v.clone());
+                }
+            }
+            ctx.state.search_attributes = Some(merged);
+            ctx.add(UpsertWorkflowSearchAttributesEventAttributes {
+                workflow_task_completed_event_id: completed_id,
+                search_attributes: Some(upserted),
+            });
+        }
+        Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => {
+            let upserted = a.upserted_memo.unwrap_or_default();
+            let current = ctx.state.memo.take();
+            let mut merged =
+                current.or_else(|| ctx.state.started.as_ref().and_then(|s| s.memo.clone())).unwrap_or_default();
+            for (k, v) in &upserted.fields {
+                if v.data.is_empty() || v.data == b"null" {
+                    merged.fields.remove(k);
+                } else {
+                    merged.fields.insert(k.clone(), v.clone());
+                }
+            }
+            ctx.state.memo = Some(merged);
+            ctx.add(WorkflowPropertiesModifiedEventAttributes {
+                workflow_task_completed_event_id: completed_id,
+                upserted_memo: Some(upserted),
+            });
         }
         _ => unreachable!("validate() admits only supported commands"),
     }

@@ -6,9 +6,10 @@ use crate::api::{
     history::v1::{history_event::Attributes, *},
     taskqueue::v1::TaskQueue,
 };
+use crate::limits::Limits;
 use crate::state::{MutableState, WorkflowTaskInfo};
 use crate::time;
-use crate::transition::{Outcome, Task, TimerKind, TimerTask, Transition};
+use crate::transition::{Env, Outcome, Task, TimerKind, TimerTask, Transition};
 use prost::Message;
 use prost_types::Timestamp;
 
@@ -22,16 +23,43 @@ pub(crate) struct Ctx {
     /// A command produced an event the workflow must see (e.g. an activity
     /// canceled before it started): schedule a workflow task after them.
     pub wake_workflow: bool,
+    pub limits: Limits,
+    /// Run id for a run this transition starts (continue-as-new, retry).
+    pub new_run_id: String,
+    pub new_run: Option<Box<Transition>>,
 }
 
 impl Ctx {
     pub fn new(state: MutableState, now: Timestamp) -> Self {
-        Ctx { state, events: Vec::new(), tasks: Vec::new(), now, outcome: Outcome::None, wake_workflow: false }
+        Ctx {
+            state,
+            events: Vec::new(),
+            tasks: Vec::new(),
+            now,
+            outcome: Outcome::None,
+            wake_workflow: false,
+            limits: Limits::default(),
+            new_run_id: String::new(),
+            new_run: None,
+        }
+    }
+
+    pub fn with_env(state: MutableState, env: &Env) -> Self {
+        let mut ctx = Ctx::new(state, env.now);
+        ctx.limits = env.limits.clone();
+        ctx.new_run_id = env.new_run_id.clone();
+        ctx
     }
 
     pub fn finish(mut self) -> Transition {
         self.state.db_version += 1;
-        Transition { state: self.state, events: self.events, tasks: self.tasks, outcome: self.outcome }
+        Transition {
+            state: self.state,
+            events: self.events,
+            tasks: self.tasks,
+            outcome: self.outcome,
+            new_run: self.new_run,
+        }
     }
 
     /// Writes an event now, with the next id.
@@ -57,9 +85,16 @@ impl Ctx {
     /// dropped first: its virtual ids would collide with the new event, and a
     /// fresh, persisted task is scheduled after it.
     pub fn add_for_workflow(&mut self, attrs: impl Into<Attributes>) {
-        if self.add_or_buffer(attrs).is_some() {
+        self.add_for_workflow_id(attrs);
+    }
+
+    /// `add_for_workflow`, returning the event's id (None while buffered).
+    pub fn add_for_workflow_id(&mut self, attrs: impl Into<Attributes>) -> Option<i64> {
+        let id = self.add_or_buffer(attrs);
+        if id.is_some() {
             self.schedule_workflow_task(1);
         }
+        id
     }
 
     /// Writes an event without scheduling a workflow task: buffered while
@@ -82,9 +117,25 @@ impl Ctx {
         let buffered = std::mem::take(&mut self.state.buffered_events);
         let any = !buffered.is_empty();
         let mut started_ids = std::collections::HashMap::new();
+        let mut child_started_ids = std::collections::HashMap::new();
         for mut event in buffered {
             use Attributes as A;
             match event.attributes.as_mut() {
+                Some(A::ChildWorkflowExecutionCompletedEventAttributes(a)) => {
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                }
+                Some(A::ChildWorkflowExecutionFailedEventAttributes(a)) => {
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                }
+                Some(A::ChildWorkflowExecutionCanceledEventAttributes(a)) => {
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                }
+                Some(A::ChildWorkflowExecutionTerminatedEventAttributes(a)) => {
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                }
+                Some(A::ChildWorkflowExecutionTimedOutEventAttributes(a)) => {
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                }
                 Some(A::ActivityTaskCompletedEventAttributes(a)) => {
                     fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
                 }
@@ -103,9 +154,19 @@ impl Ctx {
                 Some(A::ActivityTaskStartedEventAttributes(a)) => Some(a.scheduled_event_id),
                 _ => None,
             };
+            let child_initiated = match event.attributes.as_ref() {
+                Some(A::ChildWorkflowExecutionStartedEventAttributes(a)) => Some(a.initiated_event_id),
+                _ => None,
+            };
             let id = self.append(event);
             if let Some(scheduled) = scheduled {
                 started_ids.insert(scheduled, id);
+            }
+            if let Some(initiated) = child_initiated {
+                child_started_ids.insert(initiated, id);
+                if let Some(child) = self.state.children.get_mut(&initiated) {
+                    child.started_event_id = id;
+                }
             }
         }
         any
@@ -123,7 +184,9 @@ impl Ctx {
     }
 
     fn schedule_workflow_task_of(&mut self, attempt: i32, speculative: bool) {
-        if self.state.workflow_task.is_some() || !self.state.is_running() {
+        // During a retry backoff the first workflow task waits for its timer;
+        // events that arrive meanwhile are seen by it.
+        if self.state.workflow_task.is_some() || !self.state.is_running() || self.state.backoff_until.is_some() {
             return;
         }
         let transient = attempt > 1 || speculative;
@@ -156,6 +219,7 @@ impl Ctx {
             request_id: String::new(),
             transient,
             speculative,
+            ..Default::default()
         });
         if sticky.is_some() {
             let timeout = self.state.sticky_schedule_to_start_timeout.filter(|d| time::is_set(Some(d)));
@@ -213,6 +277,9 @@ impl Ctx {
     }
 
     /// Closes the run: status, close time, and no more pending work.
+    /// Closes the run: pending work is dropped; the parent is to be told
+    /// (unless a new run continues the chain) and the children's parent
+    /// close policies are to be applied.
     pub fn close(&mut self, status: crate::api::enums::v1::WorkflowExecutionStatus) {
         self.state.status = status as i32;
         self.state.close_time = Some(self.now);
@@ -222,6 +289,13 @@ impl Ctx {
         self.state.timers.clear();
         self.state.external_requests.clear();
         self.state.buffered_events.clear();
+        self.state.backoff_until = None;
+        let has_parent = self.state.started.as_ref().is_some_and(|s| s.parent_workflow_execution.is_some());
+        if has_parent && self.state.new_execution_run_id.is_empty() {
+            self.state.parent_notification_pending = true;
+            self.tasks.push(Task::NotifyParent);
+        }
+        crate::child::on_parent_close(self);
     }
 }
 
@@ -287,6 +361,8 @@ pub(crate) fn transient_workflow_task_events(state: &MutableState, wt: &Workflow
                 identity: wt.identity.clone(),
                 request_id: wt.request_id.clone(),
                 history_size_bytes: state.history_size_bytes,
+                suggest_continue_as_new: wt.suggest_continue_as_new,
+                suggest_continue_as_new_reasons: wt.suggest_continue_as_new_reasons.clone(),
                 ..Default::default()
             }
             .into(),
@@ -338,6 +414,17 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
         A::TimerFiredEventAttributes(_) => EventType::TimerFired,
         A::TimerCanceledEventAttributes(_) => EventType::TimerCanceled,
+        A::MarkerRecordedEventAttributes(_) => EventType::MarkerRecorded,
+        A::UpsertWorkflowSearchAttributesEventAttributes(_) => EventType::UpsertWorkflowSearchAttributes,
+        A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
+        A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => EventType::StartChildWorkflowExecutionInitiated,
+        A::StartChildWorkflowExecutionFailedEventAttributes(_) => EventType::StartChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionStartedEventAttributes(_) => EventType::ChildWorkflowExecutionStarted,
+        A::ChildWorkflowExecutionCompletedEventAttributes(_) => EventType::ChildWorkflowExecutionCompleted,
+        A::ChildWorkflowExecutionFailedEventAttributes(_) => EventType::ChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionCanceledEventAttributes(_) => EventType::ChildWorkflowExecutionCanceled,
+        A::ChildWorkflowExecutionTimedOutEventAttributes(_) => EventType::ChildWorkflowExecutionTimedOut,
+        A::ChildWorkflowExecutionTerminatedEventAttributes(_) => EventType::ChildWorkflowExecutionTerminated,
         _ => EventType::Unspecified,
     }
 }

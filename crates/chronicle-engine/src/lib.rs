@@ -14,10 +14,13 @@
 
 mod activity;
 mod apply;
+mod child;
 mod commands;
+mod continuation;
 mod events;
 mod external;
 mod info;
+mod limits;
 mod retry;
 mod signal;
 mod start;
@@ -28,14 +31,16 @@ mod transition;
 mod update;
 mod workflow_task;
 
-pub use apply::apply;
+pub use apply::{apply, apply_env};
+pub use child::{child_request_id, reuse_policy as child_reuse_policy, start_args as child_start_args};
 pub use commands::{MAX_PAYLOAD_BYTES, too_big};
-pub use retry::{default_activity_retry_policy, next_retry_delay};
-pub use start::{StartArgs, start};
+pub use limits::Limits;
+pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
+pub use start::{Continued, ParentInfo, StartArgs, start};
 pub use state::{ActivityInfo, ChildInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{
-    ActivityTaskDispatch, EngineError, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask, Transition,
-    WorkflowTaskCompletion,
+    ActivityTaskDispatch, ChildClose, EngineError, Env, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask,
+    Transition, WorkflowTaskCompletion,
 };
 pub use workflow_task::server_failure;
 

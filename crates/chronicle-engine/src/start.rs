@@ -1,15 +1,16 @@
 //! Starting a new run.
 
 use crate::api::{
-    common::v1::{Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowType},
-    enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
+    common::v1::{Header, Memo, Payloads, Priority, RetryPolicy, SearchAttributes, WorkflowExecution, WorkflowType},
+    enums::v1::{ContinueAsNewInitiator, TaskQueueKind, WorkflowExecutionStatus},
+    failure::v1::Failure,
     history::v1::WorkflowExecutionStartedEventAttributes,
     taskqueue::v1::TaskQueue,
 };
 use crate::events::{Ctx, run_timeout_timer};
 use crate::state::MutableState;
 use crate::time;
-use crate::transition::Transition;
+use crate::transition::{TimerKind, Transition};
 use prost_types::{Duration, Timestamp};
 
 /// Temporal's default and maximum workflow task timeout.
@@ -39,6 +40,37 @@ pub struct StartArgs {
     pub cron_schedule: String,
     /// SignalWithStart: delivered right after WorkflowExecutionStarted.
     pub signal: Option<crate::transition::SignalArgs>,
+    /// Set when a parent workflow starts this run as its child (and carried
+    /// along the child's continue-as-new chain).
+    pub parent: Option<ParentInfo>,
+    /// The top of the parent chain; None for a top-level workflow.
+    pub root_execution: Option<WorkflowExecution>,
+    /// For a run that continues another (continue-as-new, retry).
+    pub continued: Option<Continued>,
+}
+
+/// The parent of a child workflow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ParentInfo {
+    pub namespace: String,
+    pub namespace_id: String,
+    pub execution: WorkflowExecution,
+    pub initiated_event_id: i64,
+}
+
+/// What a run continuing another inherits from it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Continued {
+    pub previous_run_id: String,
+    pub first_execution_run_id: String,
+    pub initiator: ContinueAsNewInitiator,
+    pub attempt: i32,
+    pub failure: Option<Failure>,
+    pub last_completion_result: Option<Payloads>,
+    /// The first workflow task waits this long (retry backoff).
+    pub backoff: Option<Duration>,
+    /// The execution timeout spans the whole chain.
+    pub execution_expiration_time: Option<Timestamp>,
 }
 
 /// Temporal's timeout rules: a run timeout defaults to (and is capped by)
@@ -74,9 +106,23 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
 /// WorkflowTaskScheduled.
 pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     normalize_timeouts(&mut args);
-    let expiration = args.execution_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d));
+    let continued = args.continued.take().unwrap_or_default();
+    let expiration = continued
+        .execution_expiration_time
+        .or_else(|| args.execution_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d)));
+    let backoff = continued.backoff.filter(|d| time::dur_nanos(d) > 0);
+    let first_execution_run_id = if continued.first_execution_run_id.is_empty() {
+        args.run_id.clone()
+    } else {
+        continued.first_execution_run_id.clone()
+    };
+    let parent = args.parent.take();
     let attrs = WorkflowExecutionStartedEventAttributes {
         workflow_type: Some(WorkflowType { name: args.workflow_type.clone() }),
+        parent_workflow_namespace: parent.as_ref().map(|p| p.namespace.clone()).unwrap_or_default(),
+        parent_workflow_namespace_id: parent.as_ref().map(|p| p.namespace_id.clone()).unwrap_or_default(),
+        parent_workflow_execution: parent.as_ref().map(|p| p.execution.clone()),
+        parent_initiated_event_id: parent.as_ref().map(|p| p.initiated_event_id).unwrap_or_default(),
         task_queue: Some(TaskQueue {
             name: args.task_queue.clone(),
             kind: TaskQueueKind::Normal as i32,
@@ -87,22 +133,35 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         workflow_execution_timeout: args.execution_timeout.filter(|d| time::is_set(Some(d))),
         workflow_run_timeout: args.run_timeout.filter(|d| time::is_set(Some(d))),
         workflow_task_timeout: args.task_timeout,
+        continued_execution_run_id: continued.previous_run_id.clone(),
+        initiator: if continued.previous_run_id.is_empty() { 0 } else { continued.initiator as i32 },
+        continued_failure: continued.failure,
+        last_completion_result: continued.last_completion_result,
         original_execution_run_id: args.run_id.clone(),
         identity: args.identity,
-        first_execution_run_id: args.run_id.clone(),
+        first_execution_run_id,
         retry_policy: args.retry_policy,
-        attempt: 1,
+        attempt: continued.attempt.max(1),
         workflow_execution_expiration_time: expiration,
         cron_schedule: args.cron_schedule,
-        first_workflow_task_backoff: Some(Duration::default()),
+        first_workflow_task_backoff: Some(backoff.unwrap_or_default()),
         memo: args.memo,
         search_attributes: args.search_attributes,
         header: args.header,
         workflow_id: args.workflow_id.clone(),
+        root_workflow_execution: args.root_execution.or_else(|| parent.as_ref().map(|p| p.execution.clone())),
         priority: args.priority,
         ..Default::default()
     };
-    let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d));
+    let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| {
+        let from = backoff.map(|b| time::add(&now, &b)).unwrap_or(now);
+        let run_deadline = time::add(&from, &d);
+        // The run never outlives the execution timeout.
+        match expiration {
+            Some(e) if time::ts_nanos(&e) < time::ts_nanos(&run_deadline) => e,
+            _ => run_deadline,
+        }
+    });
     let state = MutableState {
         namespace: args.namespace,
         namespace_id: args.namespace_id,
@@ -115,6 +174,7 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         start_request_id: args.request_id,
         run_expiration_time,
         execution_expiration_time: expiration,
+        backoff_until: backoff.map(|b| time::add(&now, &b)),
         ..Default::default()
     };
     let mut ctx = Ctx::new(state, now);
@@ -122,7 +182,10 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     if let Some(signal) = args.signal {
         crate::signal::record(&mut ctx, signal);
     }
-    ctx.schedule_workflow_task(1);
+    match ctx.state.backoff_until {
+        Some(at) => ctx.timer(at, TimerKind::WorkflowBackoff),
+        None => ctx.schedule_workflow_task(1),
+    }
     run_timeout_timer(&mut ctx);
     ctx.finish()
 }

@@ -220,6 +220,11 @@ pub struct WorkflowTaskInfo {
     /// update leaves no trace in the history (Temporal's speculative task).
     #[prost(bool, tag = "11")]
     pub speculative: bool,
+    /// What WorkflowTaskStarted said: continue-as-new suggested, and why.
+    #[prost(bool, tag = "12")]
+    pub suggest_continue_as_new: bool,
+    #[prost(enumeration = "crate::api::enums::v1::SuggestContinueAsNewReason", repeated, tag = "13")]
+    pub suggest_continue_as_new_reasons: Vec<i32>,
 }
 
 impl WorkflowTaskInfo {
@@ -311,9 +316,7 @@ impl MutableState {
     /// closed with its parent still to be told or close policies still to
     /// apply to its children. Recovery loads exactly these runs.
     pub fn needs_recovery(&self) -> bool {
-        self.is_running()
-            || self.parent_notification_pending
-            || self.children.values().any(|c| c.close_policy_pending)
+        self.is_running() || self.parent_notification_pending || self.children.values().any(|c| c.close_policy_pending)
     }
 
     /// The workflow task currently in flight on a worker, if any.

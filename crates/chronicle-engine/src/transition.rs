@@ -2,7 +2,7 @@
 
 use crate::api::{
     command::v1::Command,
-    common::v1::{MeteringMetadata, Payloads, WorkerVersionStamp},
+    common::v1::{MeteringMetadata, Payloads, WorkerVersionStamp, WorkflowExecution},
     enums::v1::{TimeoutType, WorkflowTaskFailedCause},
     failure::v1::Failure,
     history::v1::HistoryEvent,
@@ -92,6 +92,49 @@ pub enum Input {
         initiated_event_id: i64,
         delivered: bool,
     },
+    /// The server started the child initiated at this event.
+    ChildStarted {
+        initiated_event_id: i64,
+        run_id: String,
+    },
+    /// The server could not start the child (its id is taken).
+    ChildStartFailed {
+        initiated_event_id: i64,
+        cause: crate::api::enums::v1::StartChildWorkflowExecutionFailedCause,
+    },
+    /// A child's last run closed (`run_id`: its first run, in case its
+    /// start has not been recorded yet).
+    ChildClosed {
+        initiated_event_id: i64,
+        run_id: String,
+        closed: ChildClose,
+    },
+    /// On a closed child: its parent has been told.
+    ParentNotified,
+    /// On a closed parent: the child's close policy has been applied.
+    ChildClosePolicyApplied {
+        initiated_event_id: i64,
+    },
+}
+
+/// How a child workflow ended, as its parent records it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChildClose {
+    Completed { execution: WorkflowExecution, result: Option<Payloads> },
+    Failed { execution: WorkflowExecution, failure: Option<Failure>, retry_state: i32 },
+    Canceled { execution: WorkflowExecution, details: Option<Payloads> },
+    Terminated { execution: WorkflowExecution },
+    TimedOut { execution: WorkflowExecution, retry_state: i32 },
+}
+
+/// Everything an input is applied with besides the state: the time, the
+/// limits, and a fresh run id should the input start a new run
+/// (continue-as-new, workflow retry).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Env {
+    pub now: Timestamp,
+    pub limits: crate::limits::Limits,
+    pub new_run_id: String,
 }
 
 /// A signal sent to a run (SignalWorkflowExecution, SignalWithStart).
@@ -142,6 +185,17 @@ pub enum Task {
     External {
         initiated_event_id: i64,
     },
+    /// Start the child workflow initiated at this event.
+    StartChild {
+        initiated_event_id: i64,
+    },
+    /// This run closed: tell its parent (then `Input::ParentNotified`).
+    NotifyParent,
+    /// This run closed: apply the parent close policy to the child
+    /// initiated at this event (then `Input::ChildClosePolicyApplied`).
+    ApplyParentClosePolicy {
+        initiated_event_id: i64,
+    },
     Timer(TimerTask),
 }
 
@@ -183,6 +237,8 @@ pub enum TimerKind {
     UserTimer {
         started_event_id: i64,
     },
+    /// The first workflow task of a retried (or delayed) run may start.
+    WorkflowBackoff,
 }
 
 /// The result of one input: new events (contiguous ids from the old
@@ -193,6 +249,9 @@ pub struct Transition {
     pub events: Vec<HistoryEvent>,
     pub tasks: Vec<Task>,
     pub outcome: Outcome,
+    /// The run that continues this one (continue-as-new, workflow retry),
+    /// committed in the same transaction.
+    pub new_run: Option<Box<Transition>>,
 }
 
 /// What the caller of an input gets back beyond the events.
@@ -221,6 +280,11 @@ pub enum Outcome {
     ActivityTaskStarted(Box<ActivityInfo>),
     Heartbeat {
         cancel_requested: bool,
+    },
+    /// The input would have taken the history past its limit: the run was
+    /// terminated instead and the input dropped (the caller gets this error).
+    HistoryLimitExceeded {
+        message: String,
     },
 }
 

@@ -38,6 +38,8 @@ pub(crate) fn started(
     wt.started_time = Some(ctx.now);
     wt.identity = identity.clone();
     wt.request_id = request_id.clone();
+    wt.suggest_continue_as_new_reasons = suggest_continue_as_new(&ctx.state, &ctx.limits);
+    wt.suggest_continue_as_new = !wt.suggest_continue_as_new_reasons.is_empty();
     wt.started_event_id = if wt.transient {
         wt.scheduled_event_id + 1
     } else {
@@ -47,6 +49,8 @@ pub(crate) fn started(
             request_id,
             history_size_bytes: ctx.state.history_size_bytes,
             worker_version,
+            suggest_continue_as_new: wt.suggest_continue_as_new,
+            suggest_continue_as_new_reasons: wt.suggest_continue_as_new_reasons.clone(),
             ..Default::default()
         })
     };
@@ -64,7 +68,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     if !wt.is_started() {
         return Err(EngineError::WorkflowTaskNotFound);
     }
-    if let Err(rejection) = commands::validate(&ctx.state, &done.commands, &done.messages) {
+    if let Err(rejection) = commands::validate(&ctx.state, &done.commands, &done.messages, &ctx.limits) {
         fail_by_server(ctx, &wt, rejection.cause, rejection.message, &done.identity);
         return Ok(());
     }
@@ -139,6 +143,26 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Why the workflow should continue as new, as WorkflowTaskStarted tells it:
+/// the history nears its limits, or the run nears its update limit.
+fn suggest_continue_as_new(state: &crate::state::MutableState, limits: &crate::limits::Limits) -> Vec<i32> {
+    use crate::api::enums::v1::SuggestContinueAsNewReason as Reason;
+    let mut reasons = Vec::new();
+    if state.history_size_bytes >= limits.history_size_suggest_continue_as_new {
+        reasons.push(Reason::HistorySizeTooLarge as i32);
+    }
+    // The Started event about to be written counts, as on Temporal.
+    if state.next_event_id >= limits.history_count_suggest_continue_as_new {
+        reasons.push(Reason::TooManyHistoryEvents as i32);
+    }
+    let updates_threshold =
+        (update::MAX_UPDATES_PER_RUN as f64 * crate::limits::UPDATES_SUGGEST_CONTINUE_AS_NEW_RATIO) as i64;
+    if state.update_count >= updates_threshold {
+        reasons.push(Reason::TooManyUpdates as i32);
+    }
+    reasons
 }
 
 /// The server fails the task (bad command, unhandled events): a

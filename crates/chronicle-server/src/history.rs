@@ -2,6 +2,8 @@
 //! every open run), applies the pure engine, commits durably, and only then
 //! hands out the transition's tasks and wakes history watchers.
 
+mod family;
+
 use crate::matching::{MatchTask, Matching, QueueKey};
 use crate::queries::Queries;
 use crate::timers::{Due, Timers};
@@ -40,6 +42,7 @@ struct RunEntry {
 
 pub struct History {
     store: Arc<dyn Store>,
+    limits: engine::Limits,
     matching: Arc<Matching>,
     queries: Arc<Queries>,
     timers: Arc<Timers>,
@@ -67,10 +70,11 @@ fn now() -> prost_types::Timestamp {
 
 impl History {
     /// Must be called inside a tokio runtime: it starts the timer loop.
-    pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>, limits: engine::Limits) -> Arc<Self> {
         let timers = Arc::new(Timers::default());
         let history = Arc::new_cyclic(|me| History {
             store,
+            limits,
             matching,
             queries: Arc::default(),
             timers: timers.clone(),
@@ -230,26 +234,64 @@ impl History {
         if state.namespace != namespace || state.workflow_id != workflow_id {
             return Err(not_found(workflow_id, run_id));
         }
-        let transition = engine::apply(state, input, now())?;
-        let write = ExecutionWrite {
+        let env = engine::Env { now: now(), limits: self.limits.clone(), new_run_id: uuid::Uuid::new_v4().to_string() };
+        let transition = engine::apply_env(state, input, &env)?;
+        let mut writes = vec![ExecutionWrite {
             state: transition.state.clone(),
             expected_version: state.db_version,
             events: transition.events.clone(),
             set_current: None,
-        };
-        if let Err(e) = self.store.commit(vec![write]).await {
+        }];
+        if let Some(next) = &transition.new_run {
+            writes.push(ExecutionWrite {
+                state: next.state.clone(),
+                expected_version: 0,
+                events: next.events.clone(),
+                set_current: Some(Some(state.run_id.clone())),
+            });
+        }
+        self.warn_on_history_size(state, &transition.state);
+        if let Err(e) = self.store.commit(writes).await {
             // The cached copy may be ahead of or behind the store: reload.
             *guard = self.store.load_execution(namespace, workflow_id, run_id).await.ok().flatten();
             return Err(e.into());
         }
         self.after_commit(&entry, &mut guard, &transition);
+        if let Some(next) = &transition.new_run {
+            let entry = self.insert_entry(&next.state.run_id, next.state.clone());
+            entry.changed.send_replace(next.state.db_version);
+            self.dispatch(&next.state, next.tasks.clone());
+        }
+        if let engine::Outcome::HistoryLimitExceeded { message } = &transition.outcome {
+            return Err(HistoryError::InvalidArgument(message.clone()));
+        }
         Ok(transition)
+    }
+
+    /// Temporal's warning threshold: logged once, when a run crosses it.
+    fn warn_on_history_size(&self, before: &MutableState, after: &MutableState) {
+        let l = &self.limits;
+        let crossed = |b: i64, a: i64, limit: i64| b <= limit && a > limit;
+        if crossed(before.next_event_id - 1, after.next_event_id - 1, l.history_count_warn)
+            || crossed(before.history_size_bytes, after.history_size_bytes, l.history_size_warn)
+        {
+            tracing::warn!(
+                workflow_id = %after.workflow_id,
+                run_id = %after.run_id,
+                events = after.next_event_id - 1,
+                bytes = after.history_size_bytes,
+                "history size exceeds warn limit"
+            );
+        }
     }
 
     fn after_commit(&self, entry: &RunEntry, guard: &mut Option<MutableState>, t: &Transition) {
         let open = t.state.is_running();
-        *guard = if open { Some(t.state.clone()) } else { None };
-        if !open {
+        // A closed run stays cached while it has post-close work (telling
+        // its parent, applying close policies to its children).
+        let keep = t.state.needs_recovery();
+        *guard = if keep { Some(t.state.clone()) } else { None };
+        if !keep {
             self.runs.lock().unwrap().remove(&t.state.run_id);
         }
         entry.changed.send_replace(t.state.db_version);
@@ -300,6 +342,30 @@ impl History {
                     tokio::spawn(async move {
                         if let Some(history) = me.upgrade() {
                             history.deliver_external(base, request).await;
+                        }
+                    });
+                }
+                Task::StartChild { initiated_event_id } => {
+                    let me = self.me.clone();
+                    tokio::spawn(async move {
+                        if let Some(history) = me.upgrade() {
+                            history.start_child(base, initiated_event_id).await;
+                        }
+                    });
+                }
+                Task::NotifyParent => {
+                    let me = self.me.clone();
+                    tokio::spawn(async move {
+                        if let Some(history) = me.upgrade() {
+                            history.notify_parent(base).await;
+                        }
+                    });
+                }
+                Task::ApplyParentClosePolicy { initiated_event_id } => {
+                    let me = self.me.clone();
+                    tokio::spawn(async move {
+                        if let Some(history) = me.upgrade() {
+                            history.apply_parent_close_policy(base, initiated_event_id).await;
                         }
                     });
                 }

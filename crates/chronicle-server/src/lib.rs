@@ -35,9 +35,12 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Largest request accepted (Temporal's default gRPC limit).
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 
+#[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     /// Namespaces to create if absent (`default` always exists).
     pub namespaces: Vec<String>,
+    /// Per-execution limits (history size, pending children).
+    pub limits: chronicle_engine::Limits,
 }
 
 /// Everything the server needs, built from a store before serving.
@@ -51,7 +54,7 @@ impl Server {
     /// timers) from the store.
     pub async fn build(store: Arc<dyn Store>, options: ServerOptions) -> anyhow::Result<Self> {
         let matching = Arc::new(matching::Matching::default());
-        let history = history::History::new(store.clone(), matching.clone());
+        let history = history::History::new(store.clone(), matching.clone(), options.limits.clone());
         let namespaces = Arc::new(namespaces::Namespaces::load(store, &options.namespaces).await?);
         let recovered = history.recover().await?;
         if recovered > 0 {

@@ -1,6 +1,7 @@
 //! The `chronicle` binary.
 
 mod cli;
+mod dynamic_config;
 
 use anyhow::Context;
 use chronicle_server::{Server, ServerOptions};
@@ -54,6 +55,10 @@ struct StartDev {
     /// SQLite reader connections.
     #[arg(long, default_value_t = 2, hide = true)]
     readers: usize,
+    /// Override a limit, as KEY=VALUE with Temporal's key names (repeatable),
+    /// e.g. limit.historyCount.suggestContinueAsNew=4096.
+    #[arg(long = "dynamic-config-value")]
+    dynamic_config_values: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,7 +92,8 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         let path = (!args.in_memory).then(|| args.db_filename.clone());
         let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        let server = Server::build(store, ServerOptions { namespaces: args.namespaces }).await?;
+        let limits = dynamic_config::limits(&args.dynamic_config_values)?;
+        let server = Server::build(store, ServerOptions { namespaces: args.namespaces, limits }).await?;
         let local = listener.local_addr()?;
         match &path {
             Some(p) => say(&format!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display())),

@@ -7,13 +7,15 @@ use crate::tokens::HistoryPageToken;
 use chronicle_engine::{
     Input, MutableState, SignalArgs, StartArgs,
     api::{
-        common::v1::{Payloads, WorkflowExecution, WorkflowType},
+        common::v1::{Payloads, WorkflowExecution},
         enums::v1::{
             HistoryEventFilterType, PendingActivityState, PendingWorkflowTaskState, WorkflowIdConflictPolicy,
             WorkflowIdReusePolicy,
         },
         history::v1::History as HistoryProto,
-        workflow::v1::{PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo},
+        workflow::v1::{
+            PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
+        },
         workflowservice::v1::*,
     },
     time,
@@ -185,9 +187,11 @@ impl Frontend {
         if !r.cron_schedule.is_empty() {
             return Err(Status::unimplemented("Cron schedules are not implemented by Chronicle yet."));
         }
-        if r.workflow_start_delay.as_ref().is_some_and(|d| time::dur_nanos(d) > 0) {
-            return Err(Status::unimplemented("workflow_start_delay is not implemented by Chronicle yet."));
-        }
+        check_duration("WorkflowStartDelay", &r.workflow_start_delay)?;
+        let retry_policy = match r.retry_policy {
+            Some(p) => Some(chronicle_engine::normalize_retry_policy(Some(p)).map_err(errors::invalid)?),
+            None => None,
+        };
         let reuse = WorkflowIdReusePolicy::try_from(r.workflow_id_reuse_policy)
             .map_err(|_| errors::invalid("Unknown WorkflowIdReusePolicy."))?;
         let conflict = WorkflowIdConflictPolicy::try_from(r.workflow_id_conflict_policy)
@@ -212,12 +216,19 @@ impl Frontend {
             task_timeout: r.workflow_task_timeout,
             identity: r.identity,
             request_id: if r.request_id.is_empty() { uuid::Uuid::new_v4().to_string() } else { r.request_id },
-            retry_policy: r.retry_policy,
+            retry_policy,
             memo: r.memo,
             search_attributes: r.search_attributes,
             header: r.header,
             priority: r.priority,
             cron_schedule: r.cron_schedule,
+            // A start delay is the first workflow task's backoff.
+            continued: r
+                .workflow_start_delay
+                .filter(|d| time::dur_nanos(d) > 0)
+                .map(|d| chronicle_engine::Continued { backoff: Some(d), ..Default::default() }),
+            parent: None,
+            root_execution: None,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }
@@ -389,6 +400,18 @@ fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
         workflow_execution_info: Some(s.execution_info()),
         pending_activities,
         pending_workflow_task,
+        pending_children: s
+            .children
+            .values()
+            .filter(|_| s.is_running())
+            .map(|c| PendingChildExecutionInfo {
+                workflow_id: c.workflow_id.clone(),
+                run_id: c.run_id.clone(),
+                workflow_type_name: c.workflow_type.clone(),
+                initiated_id: c.initiated_event_id,
+                parent_close_policy: c.parent_close_policy,
+            })
+            .collect(),
         ..Default::default()
     }
 }
