@@ -868,3 +868,146 @@ async fn updates_accepted_and_rejected() {
     assert_eq!(count(&events, EventType::WorkflowExecutionUpdateCompleted), 1, "{}", describe(&events));
     w.shutdown().await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Children and continue-as-new across a server kill
+// ------------------------------------------------------------------------------------------------
+
+fn family_worker_options(task_queue: String) -> WorkerOptions {
+    WorkerOptions::new(task_queue)
+        .register_workflow::<workflows::FanOutWorkflow>()
+        .expect("register FanOutWorkflow")
+        .register_workflow::<workflows::SleepyChildWorkflow>()
+        .expect("register SleepyChildWorkflow")
+        .register_workflow::<workflows::CountingContinueWorkflow>()
+        .expect("register CountingContinueWorkflow")
+        .build()
+}
+
+async fn start_family_worker(server: &TestServer, name: &str, task_queue: &str) -> RunningWorker {
+    let tq = task_queue.to_owned();
+    start_worker(server.addr(), NS, name, move || family_worker_options(tq)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn children_complete_exactly_once_across_a_server_kill() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("children-kill");
+    let w = start_family_worker(&server, "children-kill-1", &tq).await;
+    let wf_id = unique("fan-out");
+    let items: Vec<String> = (0..10).map(|i| format!("item-{i}")).collect();
+    let handle = client
+        .start_workflow(
+            workflows::FanOutWorkflow::run,
+            (items.clone(), 1500u64),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let run_id = handle.run_id().unwrap_or_default().to_string();
+    // Kill while every child runs (its timer pending).
+    wait_for_history(&client, &wf_id, &run_id, HISTORY_TIMEOUT, "10 children started", |ev| {
+        count(ev, EventType::ChildWorkflowExecutionStarted) == 10
+    })
+    .await;
+    w.shutdown().await;
+    server.kill();
+    server.restart().await;
+
+    let client = connect(server.addr(), NS).await;
+    let w = start_family_worker(&server, "children-kill-2", &tq).await;
+    let result = await_with_workers(
+        client
+            .get_workflow_handle::<workflows::FanOutWorkflow>(wf_id.clone())
+            .get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "fan-out result after restart",
+    )
+    .await
+    .expect("get_result after restart");
+    assert_eq!(result, items.iter().map(|i| i.to_uppercase()).collect::<Vec<_>>());
+    let events = fetch_history(&client, &wf_id, &run_id).await;
+    assert_gapless(&events);
+    assert_no_duplicate_events(&events);
+    for t in [
+        EventType::StartChildWorkflowExecutionInitiated,
+        EventType::ChildWorkflowExecutionStarted,
+        EventType::ChildWorkflowExecutionCompleted,
+    ] {
+        assert_eq!(count(&events, t), 10, "{t:?} once per child: {}", describe(&events));
+    }
+    // Each child ran once: one run, one start, one completion.
+    for i in 0..10 {
+        let child = fetch_history(&client, &format!("{wf_id}-{i}"), "").await;
+        assert_eq!(count(&child, EventType::WorkflowExecutionStarted), 1, "{}", describe(&child));
+        assert_eq!(count(&child, EventType::WorkflowExecutionCompleted), 1, "{}", describe(&child));
+        let Some(Attributes::WorkflowExecutionStartedEventAttributes(a)) = &child[0].attributes else {
+            panic!("first event is not WorkflowExecutionStarted")
+        };
+        assert_eq!(a.parent_workflow_execution.as_ref().map(|p| p.run_id.as_str()), Some(run_id.as_str()));
+    }
+    w.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn continue_as_new_chain_survives_a_server_kill() {
+    let mut server = TestServer::start().await;
+    let client = connect(server.addr(), NS).await;
+    let tq = unique("can-kill");
+    let w = start_family_worker(&server, "can-kill-1", &tq).await;
+    let wf_id = unique("counting");
+    let handle = client
+        .start_workflow(
+            workflows::CountingContinueWorkflow::run,
+            (0u32, 6u32, 300u64),
+            WorkflowStartOptions::new(tq.clone(), wf_id.clone()).build(),
+        )
+        .await
+        .expect("start_workflow");
+    let first_run = handle.run_id().unwrap_or_default().to_string();
+    // Kill once the chain is under way: the first run continued as new.
+    wait_for_history(&client, &wf_id, &first_run, HISTORY_TIMEOUT, "first run continued as new", |ev| {
+        last_type(ev) == Some(EventType::WorkflowExecutionContinuedAsNew)
+    })
+    .await;
+    w.shutdown().await;
+    server.kill();
+    server.restart().await;
+
+    let client = connect(server.addr(), NS).await;
+    let w = start_family_worker(&server, "can-kill-2", &tq).await;
+    let result = await_with_workers(
+        client
+            .get_workflow_handle::<workflows::CountingContinueWorkflow>(wf_id.clone())
+            .get_result(WorkflowGetResultOptions::default()),
+        &[&w],
+        RESULT_TIMEOUT,
+        "chain result after restart",
+    )
+    .await
+    .expect("get_result after restart");
+    assert_eq!(result, 6);
+    // Follow the chain from the first run: 7 runs (done = 0..=6), each
+    // continued exactly once, the last completed.
+    let mut run = first_run.clone();
+    let mut runs = 0;
+    loop {
+        let events = fetch_history(&client, &wf_id, &run).await;
+        assert_gapless(&events);
+        assert_no_duplicate_events(&events);
+        let Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) = &events[0].attributes else {
+            panic!("first event is not WorkflowExecutionStarted")
+        };
+        assert_eq!(started.first_execution_run_id, first_run);
+        runs += 1;
+        match events.last().and_then(|e| e.attributes.clone()) {
+            Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a)) => run = a.new_execution_run_id,
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(_)) => break,
+            other => panic!("run {run} ended with {other:?}"),
+        }
+    }
+    assert_eq!(runs, 7);
+    w.shutdown().await;
+}

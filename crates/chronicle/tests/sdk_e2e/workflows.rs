@@ -173,3 +173,59 @@ impl CounterWorkflow {
         std::mem::replace(&mut self.total, value)
     }
 }
+
+/// Starts one `SleepyChildWorkflow` per item in parallel (ids `<parent id>-<i>`),
+/// each sleeping `millis`; returns the children's results in input order.
+#[workflow]
+#[derive(Default)]
+pub struct FanOutWorkflow;
+
+#[workflow_methods]
+impl FanOutWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (Vec<String>, u64)) -> WorkflowResult<Vec<String>> {
+        let (items, millis) = input;
+        let parent_id = ctx.workflow_id().to_string();
+        let mut started = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let opts = temporalio_sdk::ChildWorkflowOptions::builder().workflow_id(format!("{parent_id}-{i}")).build();
+            started.push(ctx.start_child_workflow(SleepyChildWorkflow::run, (item, millis), opts).await?);
+        }
+        let results = futures::future::join_all(started.into_iter().map(|c| c.result())).await;
+        Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// Sleeps `millis` on a timer, then returns the item upper-cased.
+#[workflow]
+#[derive(Default)]
+pub struct SleepyChildWorkflow;
+
+#[workflow_methods]
+impl SleepyChildWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (String, u64)) -> WorkflowResult<String> {
+        ctx.timer(Duration::from_millis(input.1)).await;
+        Ok(input.0.to_uppercase())
+    }
+}
+
+/// Counts up to `target`, one run per step: each run sleeps `millis` and
+/// continues as new with `(done + 1, target, millis)`; returns `done`.
+#[workflow]
+#[derive(Default)]
+pub struct CountingContinueWorkflow;
+
+#[workflow_methods]
+impl CountingContinueWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: (u32, u32, u64)) -> WorkflowResult<u32> {
+        let (done, target, millis) = input;
+        if done >= target {
+            return Ok(done);
+        }
+        ctx.timer(Duration::from_millis(millis)).await;
+        ctx.continue_as_new((done + 1, target, millis), temporalio_sdk::ContinueAsNewOptions::default())?;
+        unreachable!("continue_as_new always ends the run")
+    }
+}
