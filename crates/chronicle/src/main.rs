@@ -6,7 +6,7 @@ mod dynamic_config;
 use anyhow::Context;
 use chronicle_server::{Server, ServerOptions};
 use chronicle_store::{SqliteOptions, SqliteStore};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -62,22 +62,29 @@ struct StartDev {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // `workflow list` and `workflow count` join the derived `workflow` command.
+    let matches = cli::list::augment(Cli::command()).get_matches_from(cli::list::table_is_text(std::env::args_os()));
+    if let Some(cmd) = cli::list::from_matches(&matches)? {
+        return client(cli::list::run(cmd));
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Server(ServerCommand::StartDev(args)) => start_dev(args),
-        Command::Workflow(cmd) => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            if let Err(e) = runtime.block_on(cli::workflow::run(cmd)) {
-                // A user-facing message, not a backtrace.
-                match e.downcast_ref::<tonic::Status>() {
-                    Some(status) => eprintln!("Error: {:?}: {}", status.code(), status.message()),
-                    None => eprintln!("Error: {e:#}"),
-                }
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        Command::Workflow(cmd) => client(cli::workflow::run(cmd)),
     }
+}
+
+/// Runs a client command; a failure is a user-facing message, not a backtrace.
+fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Err(e) = runtime.block_on(command) {
+        match e.downcast_ref::<tonic::Status>() {
+            Some(status) => eprintln!("Error: {:?}: {}", status.code(), status.message()),
+            None => eprintln!("Error: {e:#}"),
+        }
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn start_dev(args: StartDev) -> anyhow::Result<()> {

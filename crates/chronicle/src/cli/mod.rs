@@ -1,4 +1,5 @@
 //! Client commands (the `temporal` CLI's habits).
 
+pub mod list;
 mod payloads;
 pub mod workflow;
