@@ -182,10 +182,14 @@ async fn malformed_requests_are_rejected() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
-    // Not built yet: UNIMPLEMENTED, naming the RPC.
     let err = c.list_workflow_executions(ListWorkflowExecutionsRequest::default()).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "Namespace not set on request."));
+
+    // Not built yet: UNIMPLEMENTED, naming the RPC.
+    let err =
+        c.list_schedules(ListSchedulesRequest { namespace: "default".into(), ..Default::default() }).await.unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ListWorkflowExecutions"), "{}", err.message());
+    assert!(err.message().contains("ListSchedules"), "{}", err.message());
 }
 
 #[tokio::test]
@@ -626,4 +630,188 @@ async fn bad_updates_are_rejected() {
         temporalio_protos::temporal::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
     );
     assert!(resp.outcome.is_none());
+}
+
+#[tokio::test]
+async fn visibility_lists_counts_and_pages() {
+    use temporalio_protos::temporal::api::{
+        common::v1::SearchAttributes,
+        enums::v1::IndexedValueType,
+        filter::v1::{StatusFilter, WorkflowExecutionFilter},
+        workflow::v1::WorkflowExecutionInfo,
+        workflowservice::v1::{
+            list_closed_workflow_executions_request as closed, list_open_workflow_executions_request as open,
+        },
+    };
+    let mut server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let list = |query: &str, page_size: i32, token: Vec<u8>| ListWorkflowExecutionsRequest {
+        namespace: "default".into(),
+        page_size,
+        next_page_token: token,
+        query: query.into(),
+    };
+    let ids = |infos: &[WorkflowExecutionInfo]| -> Vec<String> {
+        infos.iter().map(|i| i.execution.as_ref().unwrap().workflow_id.clone()).collect()
+    };
+
+    // Started in this order, so listed in the reverse one.
+    let mut runs = Vec::new();
+    for (id, ty) in
+        [("vis-a-0", "VisA"), ("vis-b-0", "VisB"), ("vis-a-1", "VisA"), ("vis-a-2", "VisA"), ("vis-b-1", "VisB")]
+    {
+        let mut r = start_request(id, "vis-q");
+        r.workflow_type = Some(WorkflowType { name: ty.into() });
+        if id == "vis-b-1" {
+            let blue = Payload {
+                metadata: [("encoding".to_string(), b"json/plain".to_vec()), ("type".to_string(), b"Keyword".to_vec())]
+                    .into_iter()
+                    .collect(),
+                data: b"\"blue\"".to_vec(),
+                ..Default::default()
+            };
+            r.search_attributes = Some(SearchAttributes {
+                indexed_fields: [("CustomKeywordField".to_string(), blue)].into_iter().collect(),
+            });
+        }
+        runs.push(c.start_workflow_execution(r).await.unwrap().into_inner().run_id);
+    }
+    c.terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: "vis-a-1".into(), run_id: String::new() }),
+        reason: "test".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let newest_first = ["vis-b-1", "vis-a-2", "vis-a-1", "vis-b-0", "vis-a-0"];
+
+    // Paging: 2 + 2 + 1, the last page with an empty token.
+    let mut seen = Vec::new();
+    let mut token = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = c.list_workflow_executions(list("", 2, token)).await.unwrap().into_inner();
+        pages += 1;
+        seen.extend(ids(&r.executions));
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        token = r.next_page_token;
+    }
+    assert_eq!((seen, pages), (newest_first.map(String::from).to_vec(), 3));
+    let all = c.list_workflow_executions(list("", 0, vec![])).await.unwrap().into_inner();
+    assert_eq!(ids(&all.executions), newest_first);
+    assert!(all.next_page_token.is_empty());
+    let a0 = all.executions.last().unwrap();
+    assert_eq!(a0.execution.as_ref().unwrap().run_id, runs[0]);
+    assert_eq!(a0.r#type.as_ref().unwrap().name, "VisA");
+    assert_eq!(a0.task_queue, "vis-q");
+    assert!(a0.start_time.is_some() && a0.close_time.is_none());
+
+    let query = |q: &'static str| {
+        let mut c = c.clone();
+        async move { ids(&c.list_workflow_executions(list(q, 0, vec![])).await.unwrap().into_inner().executions) }
+    };
+    assert_eq!(query("WorkflowType = 'VisA' AND ExecutionStatus = 'Running'").await, ["vis-a-2", "vis-a-0"]);
+    assert_eq!(query("ExecutionStatus = 'Terminated'").await, ["vis-a-1"]);
+    assert_eq!(
+        query("WorkflowId = 'vis-b-0' OR (WorkflowType = 'VisA' AND CloseTime IS NOT NULL)").await,
+        ["vis-a-1", "vis-b-0"]
+    );
+    assert_eq!(query("WorkflowId STARTS_WITH 'vis-b' ORDER BY WorkflowId").await, ["vis-b-0", "vis-b-1"]);
+    assert_eq!(query("CustomKeywordField = 'blue'").await, ["vis-b-1"]);
+    let by_run = format!("RunId = '{}'", runs[3]);
+    let r = c.list_workflow_executions(list(&by_run, 0, vec![])).await.unwrap().into_inner();
+    assert_eq!(ids(&r.executions), ["vis-a-2"]);
+
+    // Count, and count per status with Temporal's Keyword payloads.
+    let count = |q: &str| CountWorkflowExecutionsRequest { namespace: "default".into(), query: q.into() };
+    assert_eq!(c.count_workflow_executions(count("")).await.unwrap().into_inner().count, 5);
+    assert_eq!(c.count_workflow_executions(count("WorkflowType = 'VisB'")).await.unwrap().into_inner().count, 2);
+    let grouped = c.count_workflow_executions(count("GROUP BY ExecutionStatus")).await.unwrap().into_inner();
+    assert_eq!(grouped.count, 5);
+    let groups: Vec<(String, i64)> = grouped
+        .groups
+        .iter()
+        .map(|g| {
+            let value = &g.group_values[0];
+            assert_eq!(value.metadata["encoding"], b"json/plain");
+            assert_eq!(value.metadata["type"], b"Keyword");
+            (String::from_utf8(value.data.clone()).unwrap(), g.count)
+        })
+        .collect();
+    assert_eq!(groups, [("\"Running\"".to_string(), 4), ("\"Terminated\"".to_string(), 1)]);
+
+    // Errors: bad queries, page tokens and namespaces.
+    for bad in ["WorkflowId = ", "ExecutionStatus = 'running'", "StartTime > 'yesterday'", "GROUP BY WorkflowType"] {
+        let err = c.list_workflow_executions(list(bad, 0, vec![])).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+        assert!(err.message().starts_with("invalid query: "), "{bad}: {}", err.message());
+        let err = c.count_workflow_executions(count(bad)).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+    }
+    let err = c.list_workflow_executions(list("", 0, b"garbage".to_vec())).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut other = list("", 0, vec![]);
+    other.namespace = "nope".into();
+    let err = c.list_workflow_executions(other).await.unwrap_err();
+    assert_eq!((err.code(), detail::<NamespaceNotFoundFailure>(&err).namespace), (Code::NotFound, "nope".to_string()));
+
+    // Scan is List; the deprecated open and closed listings filter too.
+    let scan = ScanWorkflowExecutionsRequest {
+        namespace: "default".into(),
+        page_size: 3,
+        query: "WorkflowType = 'VisA'".into(),
+        ..Default::default()
+    };
+    let r = c.scan_workflow_executions(scan).await.unwrap().into_inner();
+    assert_eq!(ids(&r.executions), ["vis-a-2", "vis-a-1", "vis-a-0"]);
+    let open_runs = c
+        .list_open_workflow_executions(ListOpenWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            filters: Some(open::Filters::TypeFilter(
+                temporalio_protos::temporal::api::filter::v1::WorkflowTypeFilter { name: "VisA".into() },
+            )),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(&open_runs.executions), ["vis-a-2", "vis-a-0"]);
+    let closed_runs = c
+        .list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            filters: Some(closed::Filters::StatusFilter(StatusFilter { status: 5 })),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(&closed_runs.executions), ["vis-a-1"]);
+    let by_id = c
+        .list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest {
+            namespace: "default".into(),
+            filters: Some(closed::Filters::ExecutionFilter(WorkflowExecutionFilter {
+                workflow_id: "vis-a-0".into(),
+                run_id: String::new(),
+            })),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(by_id.executions.is_empty());
+
+    let keys = c.get_search_attributes(GetSearchAttributesRequest {}).await.unwrap().into_inner().keys;
+    assert_eq!(keys["WorkflowId"], IndexedValueType::Keyword as i32);
+    assert_eq!(keys["ExecutionStatus"], IndexedValueType::Keyword as i32);
+    assert_eq!(keys["StartTime"], IndexedValueType::Datetime as i32);
+    assert_eq!(keys["HistoryLength"], IndexedValueType::Int as i32);
+
+    // Visibility is durable: the same listing after a crash.
+    server.restart().await;
+    let mut c = client(&server).await;
+    let r = c.list_workflow_executions(list("", 0, vec![])).await.unwrap().into_inner();
+    assert_eq!(ids(&r.executions), newest_first);
 }
