@@ -39,3 +39,9 @@ mod update;
 
 #[path = "engine/external.rs"]
 mod external;
+
+#[path = "engine/child.rs"]
+mod child;
+
+#[path = "engine/continuation.rs"]
+mod continuation;

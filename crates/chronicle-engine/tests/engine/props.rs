@@ -47,6 +47,12 @@ enum Step {
     Update,
     AnswerUpdates(bool),
     Terminate,
+    StartChild,
+    ChildStarted(u8),
+    ChildStartFailed(u8),
+    ChildClosed(u8, u8),
+    ContinueAsNew,
+    Marker,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -72,6 +78,12 @@ fn step() -> impl Strategy<Value = Step> {
         3 => Just(Step::Update),
         4 => any::<bool>().prop_map(Step::AnswerUpdates),
         1 => Just(Step::Terminate),
+        4 => Just(Step::StartChild),
+        5 => any::<u8>().prop_map(Step::ChildStarted),
+        1 => any::<u8>().prop_map(Step::ChildStartFailed),
+        4 => (any::<u8>(), any::<u8>()).prop_map(|(i, k)| Step::ChildClosed(i, k)),
+        1 => Just(Step::ContinueAsNew),
+        2 => Just(Step::Marker),
     ]
 }
 
@@ -336,6 +348,62 @@ impl Sim {
             Step::Terminate => {
                 Some(Input::Terminate { reason: "random".into(), details: None, identity: "admin".into() })
             }
+            Step::StartChild => {
+                self.next_activity += 1;
+                completion(vec![start_child(&format!("kid-{}", self.next_activity))], false, false)
+            }
+            Step::ChildStarted(i) | Step::ChildStartFailed(i) => {
+                let unstarted: Vec<i64> = self
+                    .state
+                    .children
+                    .values()
+                    .filter(|c| c.started_event_id == 0)
+                    .map(|c| c.initiated_event_id)
+                    .collect();
+                let initiated_event_id = pick(&unstarted, *i)?;
+                Some(match step {
+                    Step::ChildStarted(_) => {
+                        Input::ChildStarted { initiated_event_id, run_id: format!("kid-run-{initiated_event_id}") }
+                    }
+                    _ => Input::ChildStartFailed {
+                        initiated_event_id,
+                        cause: chronicle_engine::api::enums::v1::StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                    },
+                })
+            }
+            Step::ChildClosed(i, kind) => {
+                use chronicle_engine::ChildClose;
+                let ids: Vec<i64> = self.state.children.keys().copied().collect();
+                let initiated_event_id = pick(&ids, *i)?;
+                let run_id = format!("kid-run-{initiated_event_id}");
+                let execution = chronicle_engine::api::common::v1::WorkflowExecution {
+                    workflow_id: format!("kid-{initiated_event_id}"),
+                    run_id: run_id.clone(),
+                };
+                let closed = match kind % 5 {
+                    0 => ChildClose::Completed { execution, result: Some(payloads("r")) },
+                    1 => ChildClose::Failed { execution, failure: Some(app_failure("x", "E", true)), retry_state: 0 },
+                    2 => ChildClose::Canceled { execution, details: None },
+                    3 => ChildClose::Terminated { execution },
+                    _ => ChildClose::TimedOut { execution, retry_state: 0 },
+                };
+                Some(Input::ChildClosed { initiated_event_id, run_id, closed })
+            }
+            Step::ContinueAsNew => completion(vec![continue_as_new("next")], false, false),
+            Step::Marker => completion(
+                vec![command(
+                    chronicle_engine::api::enums::v1::CommandType::RecordMarker,
+                    chronicle_engine::api::command::v1::command::Attributes::RecordMarkerCommandAttributes(
+                        chronicle_engine::api::command::v1::RecordMarkerCommandAttributes {
+                            marker_name: "core_patch".into(),
+                            details: [("data".to_string(), payloads("d"))].into(),
+                            ..Default::default()
+                        },
+                    ),
+                )],
+                false,
+                false,
+            ),
         }
     }
 
@@ -357,6 +425,21 @@ impl Sim {
         if matches!(input, Input::WorkflowTaskStarted { .. }) {
             let started = matches!(t.outcome, Outcome::WorkflowTaskStarted { .. });
             prop_assert!(started, "poll outcome {:?}", t.outcome);
+        }
+        // A run that continues this one exists exactly when the close event names it.
+        let new_run_named = t.events.last().and_then(|e| match e.attributes.as_ref() {
+            Some(A::WorkflowExecutionContinuedAsNewEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+            Some(A::WorkflowExecutionFailedEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+            Some(A::WorkflowExecutionTimedOutEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+            _ => None,
+        });
+        let new_run_named = new_run_named.filter(|id| !id.is_empty());
+        prop_assert_eq!(new_run_named.clone(), t.new_run.as_ref().map(|n| n.state.run_id.clone()));
+        if let Some(next) = &t.new_run {
+            prop_assert_eq!(ty(&next.events[0]), EventType::WorkflowExecutionStarted);
+            prop_assert_eq!(ids(&next.events), (1..=next.events.len() as i64).collect::<Vec<_>>());
+            prop_assert_eq!(&next.state.workflow_id, &t.state.workflow_id);
+            check_invariants(&next.state, &next.events)?;
         }
         self.history.extend(t.events);
         self.state = t.state;
@@ -391,6 +474,8 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
     let is = |id: i64, t: EventType| by_id.get(&id).is_some_and(|e| ty(e) == t);
     let mut ended_wfts = HashSet::new();
     let mut finished_activities = HashSet::new();
+    let mut children_started = HashMap::new();
+    let mut children_ended = HashSet::new();
     for (i, e) in history.iter().enumerate() {
         let id = e.event_id;
         let wft_pair = |sched: i64, started: i64| -> Result<(), TestCaseError> {
@@ -486,6 +571,31 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
                 }
                 prop_assert!(finished_activities.insert(a.scheduled_event_id));
             }
+            A::ChildWorkflowExecutionStartedEventAttributes(a) => {
+                prop_assert!(is(a.initiated_event_id, EventType::StartChildWorkflowExecutionInitiated));
+                prop_assert!(a.initiated_event_id < id);
+                prop_assert!(children_started.insert(a.initiated_event_id, id).is_none(), "child started twice");
+            }
+            A::StartChildWorkflowExecutionFailedEventAttributes(a) => {
+                prop_assert!(is(a.initiated_event_id, EventType::StartChildWorkflowExecutionInitiated));
+                prop_assert!(!children_started.contains_key(&a.initiated_event_id));
+                prop_assert!(children_ended.insert(a.initiated_event_id), "child ended twice");
+            }
+            A::ChildWorkflowExecutionCompletedEventAttributes(a) => {
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+            }
+            A::ChildWorkflowExecutionFailedEventAttributes(a) => {
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+            }
+            A::ChildWorkflowExecutionCanceledEventAttributes(a) => {
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+            }
+            A::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+            }
+            A::ChildWorkflowExecutionTimedOutEventAttributes(a) => {
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+            }
             _ => {}
         }
         if is_close(ty(e)) {
@@ -499,7 +609,13 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
     if closed {
         prop_assert_eq!(state.close_event_id, history.len() as i64);
         prop_assert!(state.workflow_task.is_none() && state.activities.is_empty());
-        prop_assert!(state.pending_tasks().is_empty());
+        // Only post-close work remains: close policies for the children.
+        prop_assert!(
+            state.pending_tasks().iter().all(|t| matches!(t, Task::ApplyParentClosePolicy { .. })),
+            "{:?}",
+            state.pending_tasks()
+        );
+        prop_assert!(state.children.values().all(|c| c.close_policy_pending));
     } else {
         prop_assert_eq!(state.close_event_id, 0);
     }
@@ -529,9 +645,32 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
         prop_assert!(!finished_activities.contains(sched));
     }
 
+    // Every child in the state is initiated and not yet ended; a started one
+    // points at its Started event.
+    for (initiated, child) in &state.children {
+        prop_assert!(is(*initiated, EventType::StartChildWorkflowExecutionInitiated));
+        prop_assert!(!children_ended.contains(initiated));
+        if child.started_event_id > 0 {
+            prop_assert_eq!(children_started.get(initiated), Some(&child.started_event_id));
+        } else if !closed {
+            prop_assert!(child.started_event_id == 0 || !state.buffered_events.is_empty());
+        }
+    }
+
     // The state survives a protobuf round trip.
     let decoded = MutableState::decode(state.encode_to_vec().as_slice());
     prop_assert_eq!(decoded.as_ref(), Ok(state));
+    Ok(())
+}
+
+fn child_closed(
+    started: &HashMap<i64, i64>,
+    ended: &mut HashSet<i64>,
+    initiated: i64,
+    started_event_id: i64,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(started.get(&initiated), Some(&started_event_id), "child close refs its Started event");
+    prop_assert!(ended.insert(initiated), "child {} ended twice", initiated);
     Ok(())
 }
 

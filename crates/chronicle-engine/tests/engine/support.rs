@@ -372,3 +372,30 @@ pub fn activity_dispatches(tasks: &[Task]) -> Vec<chronicle_engine::ActivityTask
 pub fn wft_task(scheduled_event_id: i64, attempt: i32) -> Task {
     Task::WorkflowTask { task_queue: TQ.into(), sticky: false, scheduled_event_id, attempt }
 }
+
+pub fn start_child(workflow_id: &str) -> Command {
+    start_child_with(chronicle_engine::api::command::v1::StartChildWorkflowExecutionCommandAttributes {
+        workflow_id: workflow_id.into(),
+        workflow_type: Some(chronicle_engine::api::common::v1::WorkflowType { name: "ChildWorkflow".into() }),
+        input: Some(payloads("child-input")),
+        ..Default::default()
+    })
+}
+
+pub fn start_child_with(
+    a: chronicle_engine::api::command::v1::StartChildWorkflowExecutionCommandAttributes,
+) -> Command {
+    command(CommandType::StartChildWorkflowExecution, C::StartChildWorkflowExecutionCommandAttributes(a))
+}
+
+pub fn continue_as_new(input: &str) -> Command {
+    command(
+        CommandType::ContinueAsNewWorkflowExecution,
+        C::ContinueAsNewWorkflowExecutionCommandAttributes(
+            chronicle_engine::api::command::v1::ContinueAsNewWorkflowExecutionCommandAttributes {
+                input: Some(payloads(input)),
+                ..Default::default()
+            },
+        ),
+    )
+}
