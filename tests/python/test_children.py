@@ -228,3 +228,31 @@ async def test_child_id_conflict_fails_the_start(client: Client) -> None:
         history = await client.get_workflow_handle(taken).fetch_history()
         assert history.events[0].workflow_execution_started_event_attributes.parent_workflow_execution.workflow_id == ""
         await blocker.terminate(reason="test cleanup")
+
+
+async def test_cli_describe_shows_the_family(client: Client, chronicle_server: str) -> None:
+    import json
+    import subprocess
+
+    from conftest import _chronicle_bin
+
+    tq = f"children-{uuid.uuid4()}"
+    wid = f"family-{uuid.uuid4()}"
+    async with worker(client, tq):
+        await asyncio.wait_for(
+            client.execute_workflow(ParentWorkflow.run, ["a", "b", "c"], id=wid, task_queue=tq), TIMEOUT_S
+        )
+
+    def describe(workflow_id: str) -> dict:
+        cmd = [str(_chronicle_bin()), "workflow", "--address", chronicle_server, "-o", "json"]
+        out = subprocess.run([*cmd, "describe", "-w", workflow_id], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    parent = describe(wid)
+    assert sorted(c["workflowId"] for c in parent["children"]) == [f"{wid}-a", f"{wid}-b", f"{wid}-c"]
+    assert all(c["status"] == "COMPLETED" for c in parent["children"])
+    assert parent["parent"] is None
+    child = describe(f"{wid}-b")
+    assert child["parent"]["workflowId"] == wid
+    assert child["root"]["workflowId"] == wid
+    assert [r["runId"] for r in child["runs"]] == [child["runId"]]

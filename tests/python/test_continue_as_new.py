@@ -129,6 +129,17 @@ async def test_continue_as_new_loop_runs_five_runs(client: Client) -> None:
     # The chain is listed newest first, and each run by its id.
     only_second = [w async for w in client.list_workflows(f"WorkflowId = '{wid}' AND RunId = '{second}'")]
     assert [w.run_id for w in only_second] == [second]
+    # `chronicle workflow describe` shows the chain, newest first.
+    import json
+    import subprocess
+
+    from conftest import _chronicle_bin
+
+    address = client.service_client.config.target_host
+    cmd = [str(_chronicle_bin()), "workflow", "--address", address, "-o", "json", "describe", "-w", wid]
+    described = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert [r["runId"] for r in described["runs"]] == [r.run_id for r in runs]
+    assert described["firstRunId"] == first.run_id
 
 
 async def test_suggest_continue_as_new_flips_at_threshold(client: Client) -> None:

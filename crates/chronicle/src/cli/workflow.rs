@@ -283,32 +283,63 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
         Action::Describe { target } => {
             let r = client
                 .describe_workflow_execution(DescribeWorkflowExecutionRequest {
-                    namespace: ns,
+                    namespace: ns.clone(),
                     execution: execution(&target),
                 })
                 .await?
                 .into_inner();
             let info = r.workflow_execution_info.unwrap_or_default();
-            let exec = info.execution.unwrap_or_default();
+            let exec = info.execution.clone().unwrap_or_default();
+            let family = family(&mut client, &ns, &exec).await?;
+            let parent = info.parent_execution.clone().unwrap_or_default();
+            let root = info.root_execution.clone().unwrap_or_default();
             let json = serde_json::json!({
                 "workflowId": exec.workflow_id,
                 "runId": exec.run_id,
-                "type": info.r#type.map(|t| t.name).unwrap_or_default(),
+                "type": info.r#type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
                 "status": status_name(info.status),
                 "taskQueue": info.task_queue,
                 "historyLength": info.history_length,
                 "pendingActivities": r.pending_activities.len(),
+                "firstRunId": info.first_run_id,
+                "parent": (!parent.workflow_id.is_empty())
+                    .then(|| serde_json::json!({ "workflowId": parent.workflow_id, "runId": parent.run_id })),
+                "root": serde_json::json!({ "workflowId": root.workflow_id, "runId": root.run_id }),
+                "pendingChildren": r.pending_children.iter().map(|c| serde_json::json!({
+                    "workflowId": c.workflow_id, "runId": c.run_id, "type": c.workflow_type_name,
+                })).collect::<Vec<_>>(),
+                "children": family.children.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+                "runs": family.runs.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
             });
-            let text = format!(
-                "WorkflowId      {}\nRunId           {}\nType            {}\nStatus          {}\nTaskQueue       {}\nHistoryLength   {}\nPendingActivities {}",
-                json["workflowId"].as_str().unwrap_or_default(),
-                json["runId"].as_str().unwrap_or_default(),
+            let mut text = format!(
+                "WorkflowId        {}\nRunId             {}\nType              {}\nStatus            {}\nTaskQueue         {}\nHistoryLength     {}\nPendingActivities {}",
+                exec.workflow_id,
+                exec.run_id,
                 json["type"].as_str().unwrap_or_default(),
                 json["status"].as_str().unwrap_or_default(),
-                json["taskQueue"].as_str().unwrap_or_default(),
+                info.task_queue,
                 info.history_length,
                 r.pending_activities.len(),
             );
+            if !parent.workflow_id.is_empty() {
+                text.push_str(&format!("\nParent            {} ({})", parent.workflow_id, parent.run_id));
+            }
+            if !root.workflow_id.is_empty() && root.run_id != exec.run_id {
+                text.push_str(&format!("\nRoot              {} ({})", root.workflow_id, root.run_id));
+            }
+            if !family.children.is_empty() {
+                text.push_str(&format!("\nChildren ({}):", family.children.len()));
+                for c in &family.children {
+                    text.push_str(&format!("\n  {:<12} {}  {}  {}", c.status, c.workflow_id, c.run_id, c.r#type));
+                }
+            }
+            if family.runs.len() > 1 {
+                text.push_str(&format!("\nRuns of {} (newest first):", exec.workflow_id));
+                for run in &family.runs {
+                    let me = if run.run_id == exec.run_id { "  <- this run" } else { "" };
+                    text.push_str(&format!("\n  {:<16} {}{me}", run.status, run.run_id));
+                }
+            }
             print(cmd.output, json, text);
         }
         Action::Show { target } => {
@@ -325,7 +356,8 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                     .await?
                     .into_inner();
                 for e in r.history.map(|h| h.events).unwrap_or_default() {
-                    let time = e.event_time.map(|t| format!("{}.{:09}", t.seconds, t.nanos)).unwrap_or_default();
+                    // RFC 3339, as the temporal CLI prints event times.
+                    let time = e.event_time.map(|t| t.to_string()).unwrap_or_default();
                     rows.push((e.event_id, time, event_name(e.event_type)));
                 }
                 if r.next_page_token.is_empty() {
@@ -338,9 +370,9 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                     .map(|(id, time, ty)| serde_json::json!({ "eventId": id, "time": time, "type": ty }))
                     .collect(),
             );
-            let mut text = format!("{:>5}  {:<22}  Type", "ID", "Time (unix s)");
+            let mut text = format!("{:>5}  {:<30}  Type", "ID", "Time");
             for (id, time, ty) in &rows {
-                text.push_str(&format!("\n{id:>5}  {time:<22}  {ty}"));
+                text.push_str(&format!("\n{id:>5}  {time:<30}  {ty}"));
             }
             print(cmd.output, json, text);
         }
@@ -398,5 +430,73 @@ async fn result(
             Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => bail!("workflow timed out"),
             _ => bail!("unexpected close event {}", event_name(event.event_type)),
         }
+    }
+}
+
+/// A run as listed by visibility.
+struct Listed {
+    workflow_id: String,
+    run_id: String,
+    r#type: String,
+    status: String,
+}
+
+impl Listed {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "workflowId": self.workflow_id, "runId": self.run_id, "type": self.r#type, "status": self.status,
+        })
+    }
+}
+
+/// The family of a run: its children (every run whose parent it is) and
+/// the runs of its workflow id (the continue-as-new and retry chain).
+struct Family {
+    children: Vec<Listed>,
+    runs: Vec<Listed>,
+}
+
+async fn family(
+    client: &mut WorkflowServiceClient<Channel>,
+    ns: &str,
+    exec: &WorkflowExecution,
+) -> anyhow::Result<Family> {
+    let quote = |s: &str| s.replace('\'', "\\'");
+    let children = list(
+        client,
+        ns,
+        format!("ParentWorkflowId = '{}' AND ParentRunId = '{}'", quote(&exec.workflow_id), quote(&exec.run_id)),
+    )
+    .await?;
+    let runs = list(client, ns, format!("WorkflowId = '{}'", quote(&exec.workflow_id))).await?;
+    Ok(Family { children, runs })
+}
+
+async fn list(client: &mut WorkflowServiceClient<Channel>, ns: &str, query: String) -> anyhow::Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    let mut token = Vec::new();
+    loop {
+        let r = client
+            .list_workflow_executions(ListWorkflowExecutionsRequest {
+                namespace: ns.to_string(),
+                page_size: 1000,
+                next_page_token: token,
+                query: query.clone(),
+            })
+            .await?
+            .into_inner();
+        for info in r.executions {
+            let exec = info.execution.unwrap_or_default();
+            out.push(Listed {
+                workflow_id: exec.workflow_id,
+                run_id: exec.run_id,
+                r#type: info.r#type.map(|t| t.name).unwrap_or_default(),
+                status: status_name(info.status),
+            });
+        }
+        if r.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        token = r.next_page_token;
     }
 }
