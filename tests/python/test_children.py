@@ -256,3 +256,56 @@ async def test_cli_describe_shows_the_family(client: Client, chronicle_server: s
     assert child["parent"]["workflowId"] == wid
     assert child["root"]["workflowId"] == wid
     assert [r["runId"] for r in child["runs"]] == [child["runId"]]
+
+
+@workflow.defn
+class ChattyChildWorkflow:
+    """Signals its parent, then waits for the parent's reply signal."""
+
+    def __init__(self) -> None:
+        self.reply: str | None = None
+
+    @workflow.run
+    async def run(self, parent_id: str) -> str:
+        await workflow.get_external_workflow_handle(parent_id).signal("from_child", "hello parent")
+        await workflow.wait_condition(lambda: self.reply is not None)
+        return f"child got: {self.reply}"
+
+    @workflow.signal
+    def from_parent(self, message: str) -> None:
+        self.reply = message
+
+
+@workflow.defn
+class ChattyParentWorkflow:
+    def __init__(self) -> None:
+        self.heard: str | None = None
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        child = await workflow.start_child_workflow(
+            ChattyChildWorkflow.run, workflow.info().workflow_id, id=f"{workflow.info().workflow_id}-child"
+        )
+        await workflow.wait_condition(lambda: self.heard is not None)
+        await child.signal(ChattyChildWorkflow.from_parent, "hello child")
+        return [f"parent got: {self.heard}", await child]
+
+    @workflow.signal
+    def from_child(self, message: str) -> None:
+        self.heard = message
+
+
+async def test_parent_and_child_signal_each_other(client: Client) -> None:
+    tq = f"children-{uuid.uuid4()}"
+    wid = f"chatty-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[ChattyParentWorkflow, ChattyChildWorkflow]):
+        result = await asyncio.wait_for(client.execute_workflow(ChattyParentWorkflow.run, id=wid, task_queue=tq), TIMEOUT_S)
+    assert result == ["parent got: hello parent", "child got: hello child"]
+    from temporalio.api.enums.v1 import EventType
+
+    parent = await client.get_workflow_handle(wid).fetch_history()
+    types = [e.event_type for e in parent.events]
+    assert EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED in types
+    assert EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED in types
+    signaled = [e for e in parent.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+    assert signaled[0].workflow_execution_signaled_event_attributes.external_workflow_execution.workflow_id == f"{wid}-child"
