@@ -26,6 +26,8 @@ CHRONICLE_SERVER_ARGS = [
     f"limit.historyCount.suggestContinueAsNew={SUGGEST_AT}",
     "--dynamic-config-value",
     f"limit.historyCount.error={ERROR_AT}",
+    "--dynamic-config-value",
+    "limit.numPendingChildExecutions.error=3",
 ]
 TIMEOUT_S = 60.0
 
@@ -95,11 +97,34 @@ class HugeContinueWorkflow:
             workflow.continue_as_new("x" * (3 * 1024 * 1024))
 
 
+@workflow.defn
+class SleeperWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        await asyncio.sleep(3600)
+
+
+@workflow.defn
+class ManyChildrenWorkflow:
+    @workflow.run
+    async def run(self, n: int) -> None:
+        for i in range(n):
+            await workflow.start_child_workflow(SleeperWorkflow.run, id=f"{workflow.info().workflow_id}-{i}")
+
+
 def worker(client: Client, tq: str) -> Worker:
     return Worker(
         client,
         task_queue=tq,
-        workflows=[BatchWorkflow, SuggestedWorkflow, EndlessWorkflow, FlakyWorkflow, HugeContinueWorkflow],
+        workflows=[
+            BatchWorkflow,
+            SuggestedWorkflow,
+            EndlessWorkflow,
+            FlakyWorkflow,
+            HugeContinueWorkflow,
+            SleeperWorkflow,
+            ManyChildrenWorkflow,
+        ],
         activities=[process_batch],
     )
 
@@ -219,3 +244,33 @@ async def test_continue_as_new_with_oversized_input_fails_the_task(client: Clien
         assert "2 MiB" in message
         assert (await handle.describe()).status == Status.RUNNING  # not lost: the task is retried
         await handle.terminate(reason="test cleanup")
+
+
+async def test_pending_children_limit_fails_the_task(client: Client) -> None:
+    tq = f"can-{uuid.uuid4()}"
+    wid = f"many-{uuid.uuid4()}"
+    async with worker(client, tq):
+        handle = await client.start_workflow(ManyChildrenWorkflow.run, 5, id=wid, task_queue=tq)
+        failed = []
+        for _ in range(100):
+            history = await handle.fetch_history()
+            failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+            if failed:
+                break
+            await asyncio.sleep(0.1)
+        assert failed
+        attrs = failed[0].workflow_task_failed_event_attributes
+        assert attrs.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED
+        initiated = [
+            e for e in history.events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+        ]
+        assert len(initiated) <= 3
+        await handle.terminate(reason="test cleanup")
+        # TERMINATE is the default close policy: the started children go too.
+        for i in range(len(initiated)):
+            child = client.get_workflow_handle(f"{wid}-{i}")
+            for _ in range(50):
+                if (await child.describe()).status == Status.TERMINATED:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await child.describe()).status == Status.TERMINATED
