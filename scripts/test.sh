@@ -115,6 +115,8 @@ cargo build -p chronicle
 export CHRONICLE_BIN="$CARGO_TARGET_DIR/debug/chronicle"
 [ -x "$CHRONICLE_BIN" ] || die "built binary not found at $CHRONICLE_BIN"
 echo "CHRONICLE_BIN=$CHRONICLE_BIN"
+cargo build -p chronicle-examples
+export CHRONICLE_EXAMPLES_BIN="$CARGO_TARGET_DIR/debug/chronicle-examples"
 
 # ---------------------------------------------------------------------------
 section "Python SDK end-to-end: pytest tests/python"
