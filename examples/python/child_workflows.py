@@ -52,12 +52,3 @@ async def main(client: Client, items: list[str] | None = None) -> list[dict]:
         return await client.execute_workflow(
             ParentWorkflow.run, items, id=f"parent-{uuid.uuid4().hex[:8]}", task_queue=task_queue
         )
-
-
-if __name__ == "__main__":
-    import sys
-
-    async def _cli() -> None:
-        print(await main(await Client.connect(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233")))
-
-    asyncio.run(_cli())

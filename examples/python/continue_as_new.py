@@ -3,7 +3,6 @@ history) every `max_iterations` batches, carrying its state over as the new run'
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -89,12 +88,3 @@ async def main(client: Client, total_batches: int = 23, max_iterations: int = 5)
         "state": state,
         "runs": [{"run_id": wf.run_id, "status": wf.status.name if wf.status else None} for wf in runs],
     }
-
-
-if __name__ == "__main__":
-    import sys
-
-    async def _cli() -> None:
-        print(await main(await Client.connect(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233")))
-
-    asyncio.run(_cli())

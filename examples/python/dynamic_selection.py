@@ -104,12 +104,3 @@ async def main(client: Client, types: list[str] | None = None) -> dict[str, Resu
             )
         )
     return dict(zip(types, results))
-
-
-if __name__ == "__main__":
-    import sys
-
-    async def _cli() -> None:
-        print(await main(await Client.connect(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233")))
-
-    asyncio.run(_cli())
