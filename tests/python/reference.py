@@ -79,6 +79,9 @@ class ReferenceServer(ServerProcess):
             str(self.db_path),
             "--log-level",
             "warn",
+            # Chronicle takes any custom search attribute; Temporal needs it registered.
+            "--search-attribute",
+            "CustomKeywordField=Keyword",
         ]
         self.spawn(cmd, cwd=self.db_path.parent, merge_stderr=True)
         try:

@@ -11,11 +11,13 @@ by nature between two servers/runs:
   * run ids: run_id, original_execution_run_id, first_execution_run_id,
     continued_execution_run_id, new_execution_run_id -> "<run-id>";
   * request_id -> "<request-id>"; identity -> "<identity>"; task_id -> "<task-id>";
+    namespace_id, parent_workflow_namespace_id -> "<namespace-id>";
   * worker versioning: worker_version, worker_deployment_version, deployment, build_id,
     binary_checksum -> "<worker-version>";
   * sdk_metadata, metering_metadata -> "<present>" (presence only);
   * history_size_bytes -> ">0" or "0";
   * the name of a sticky task queue (the worker generates it) -> "<sticky-queue>";
+  * the SDK's clock readings inside a local activity marker's payload -> "<timestamp>";
   * search attributes / memo entries the server adds on its own (BuildIds,
     TemporalChangeVersion) -> "<present>".
 
@@ -209,7 +211,72 @@ class DiffSenderWorkflow:
         return "no error"
 
 
+@workflow.defn
+class DiffChildWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        # Long enough that the parent's task after ChildWorkflowExecutionStarted
+        # is done before the child completes, on both servers.
+        await asyncio.sleep(1)
+        if name == "fail":
+            raise ApplicationError("child failed on purpose", type="ChildError", non_retryable=True)
+        return f"child:{name}"
+
+
+@workflow.defn
+class DiffParentWorkflow:
+    @workflow.run
+    async def run(self) -> list[str]:
+        out = [await workflow.execute_child_workflow(DiffChildWorkflow.run, "ok", id=f"{workflow.info().workflow_id}-ok")]
+        try:
+            await workflow.execute_child_workflow(DiffChildWorkflow.run, "fail", id=f"{workflow.info().workflow_id}-fail")
+        except Exception as e:
+            out.append(type(e).__name__)
+        return out
+
+
+@workflow.defn
+class DiffContinueWorkflow:
+    @workflow.run
+    async def run(self, iteration: int) -> int:
+        await asyncio.sleep(0.1)
+        if iteration < 1:
+            workflow.continue_as_new(iteration + 1)
+        return iteration
+
+
+@workflow.defn
+class DiffRetriedWorkflow:
+    @workflow.run
+    async def run(self) -> int:
+        if workflow.info().attempt < 2:
+            raise ApplicationError("first attempt fails on purpose")
+        return workflow.info().attempt
+
+
+@workflow.defn
+class DiffPropertiesWorkflow:
+    """Patches (a marker), upserts a search attribute and the memo, runs a local activity."""
+
+    @workflow.run
+    async def run(self) -> str:
+        from temporalio.common import SearchAttributeKey
+
+        patched = workflow.patched("diff-patch")
+        workflow.upsert_search_attributes([SearchAttributeKey.for_keyword("CustomKeywordField").value_set("diff")])
+        workflow.upsert_memo({"note": "diff"})
+        greeting = await workflow.execute_local_activity(
+            diff_say_hello, "local", start_to_close_timeout=timedelta(seconds=10)
+        )
+        return f"{patched}:{greeting}"
+
+
 WORKFLOWS = [
+    DiffChildWorkflow,
+    DiffParentWorkflow,
+    DiffContinueWorkflow,
+    DiffRetriedWorkflow,
+    DiffPropertiesWorkflow,
     DiffSenderWorkflow,
     DiffUpdateWorkflow,
     DiffCancelWorkflow,
@@ -241,6 +308,7 @@ WORKER_VERSION_FIELDS = {
 PRESENCE_ONLY_FIELDS = {"sdk_metadata", "metering_metadata"}
 FIXED_PLACEHOLDERS = {
     "namespace_id": "<namespace-id>",
+    "parent_workflow_namespace_id": "<namespace-id>",
     "request_id": "<request-id>",
     "identity": "<identity>",
     "task_id": "<task-id>",
@@ -310,8 +378,27 @@ def event_to_dict(event: HistoryEvent) -> dict[str, Any]:
     return MessageToDict(event, preserving_proto_field_name=True)
 
 
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+LOCAL_ACTIVITY_TIMES = {"complete_time", "original_schedule_time"}
+
+
+def _normalise_local_activity_marker(event: dict[str, Any]) -> None:
+    """The SDK writes the local activity's own clock readings into its marker
+    payload (JSON): compare the payload with those masked."""
+    import base64
+
+    attrs = event.get("marker_recorded_event_attributes", {})
+    if attrs.get("marker_name") != LOCAL_ACTIVITY_MARKER:
+        return
+    for payload in attrs.get("details", {}).get("data", {}).get("payloads", []):
+        data = json.loads(base64.b64decode(payload["data"]))
+        payload["data"] = {k: ("<timestamp>" if k in LOCAL_ACTIVITY_TIMES else v) for k, v in data.items()}
+
+
 def normalise_event(event: HistoryEvent) -> dict[str, Any]:
-    return _normalise_message(HistoryEvent.DESCRIPTOR, event_to_dict(event))
+    normalised = _normalise_message(HistoryEvent.DESCRIPTOR, event_to_dict(event))
+    _normalise_local_activity_marker(normalised)
+    return normalised
 
 
 # --- diff ----------------------------------------------------------------------
@@ -470,7 +557,68 @@ async def run_external(client: Client, workflow_id: str, task_queue: str) -> Any
     return handle
 
 
+async def run_children(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffParentWorkflow.run, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == ["child:ok", "ChildWorkflowError"]
+    return handle
+
+
+async def run_continue_as_new_first(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffContinueWorkflow.run, 0, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == 1
+    # The first run, which ends in WorkflowExecutionContinuedAsNew.
+    return client.get_workflow_handle(workflow_id, run_id=handle.first_execution_run_id)
+
+
+async def run_continue_as_new_last(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffContinueWorkflow.run, 0, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == 1
+    return client.get_workflow_handle(workflow_id)  # the latest run
+
+
+async def run_workflow_retry(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffRetriedWorkflow.run,
+        id=workflow_id,
+        task_queue=task_queue,
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3),
+    )
+    assert await handle.result() == 2
+    return handle  # the latest run: attempt 2, started by the retry
+
+
+async def run_workflow_retry_first(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffRetriedWorkflow.run,
+        id=workflow_id,
+        task_queue=task_queue,
+        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3),
+    )
+    assert await handle.result() == 2
+    # The first run: WorkflowExecutionFailed with retry state IN_PROGRESS.
+    return client.get_workflow_handle(workflow_id, run_id=handle.first_execution_run_id)
+
+
+async def run_child_run(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffParentWorkflow.run, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == ["child:ok", "ChildWorkflowError"]
+    return client.get_workflow_handle(f"{workflow_id}-ok")  # the child's own history
+
+
+async def run_properties(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(DiffPropertiesWorkflow.run, id=workflow_id, task_queue=task_queue)
+    assert await handle.result() == "True:Hello, local!"
+    return handle
+
+
 SCENARIOS = [
+    Scenario("children", run_children),
+    Scenario("continue_as_new_first_run", run_continue_as_new_first),
+    Scenario("continue_as_new_last_run", run_continue_as_new_last),
+    Scenario("workflow_retry_last_run", run_workflow_retry),
+    Scenario("workflow_retry_first_run", run_workflow_retry_first),
+    Scenario("child_run", run_child_run),
+    Scenario("markers_and_upserts", run_properties),
     Scenario("hello", run_hello),
     Scenario("external", run_external),
     Scenario("updates", run_updates),

@@ -109,7 +109,8 @@ pub(crate) fn initiate(ctx: &mut Ctx, a: Command, completed_id: i64) -> i64 {
         task_queue: a.task_queue.clone(),
         input: a.input.clone(),
         workflow_execution_timeout: a.workflow_execution_timeout,
-        workflow_run_timeout: a.workflow_run_timeout,
+        // Temporal writes an unset run timeout as zero here.
+        workflow_run_timeout: Some(a.workflow_run_timeout.unwrap_or_default()),
         workflow_task_timeout: a.workflow_task_timeout,
         parent_close_policy: a.parent_close_policy,
         control: a.control.clone(),
@@ -118,9 +119,11 @@ pub(crate) fn initiate(ctx: &mut Ctx, a: Command, completed_id: i64) -> i64 {
         retry_policy: a.retry_policy.clone(),
         cron_schedule: a.cron_schedule.clone(),
         header: a.header.clone(),
-        memo: a.memo.clone(),
+        // An empty memo is dropped, as Temporal does.
+        memo: a.memo.clone().filter(|m| !m.fields.is_empty()),
         search_attributes: a.search_attributes.clone(),
         priority: a.priority.clone(),
+        inherit_build_id: a.inherit_build_id,
         ..Default::default()
     });
     ctx.state.children.insert(
@@ -161,7 +164,7 @@ pub fn start_args(parent: &MutableState, initiated_event_id: i64, run_id: String
         identity: String::new(),
         request_id: child_request_id(&parent.run_id, initiated_event_id),
         retry_policy: a.retry_policy.map(|p| crate::retry::normalize_retry_policy(Some(p)).unwrap_or_default()),
-        memo: a.memo,
+        memo: a.memo.filter(|m| !m.fields.is_empty()),
         search_attributes: a.search_attributes,
         header: a.header,
         priority: a.priority,

@@ -61,7 +61,8 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
         execution_timeout: s.workflow_execution_timeout,
         run_timeout: s.workflow_run_timeout,
         task_timeout: s.workflow_task_timeout,
-        identity: s.identity,
+        // Temporal records no identity on a run the server started.
+        identity: String::new(),
         request_id: new_run_id.to_string(),
         retry_policy: s.retry_policy,
         memo: state.memo.clone().or(s.memo),
@@ -86,6 +87,7 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
             last_completion_result: None,
             backoff: None,
             execution_expiration_time: state.execution_expiration_time,
+            reset_points: state.auto_reset_points.clone(),
         }),
     }
 }
@@ -137,11 +139,13 @@ pub(crate) fn continue_as_new(ctx: &mut Ctx, a: Command, completed_id: i64) {
             normal_name: String::new(),
         }),
         input: a.input,
-        workflow_run_timeout: args.run_timeout.filter(|d| time::is_set(Some(d))),
+        workflow_run_timeout: Some(args.run_timeout.unwrap_or_default()),
         workflow_task_timeout: args.task_timeout,
         workflow_task_completed_event_id: completed_id,
         backoff_start_interval: backoff,
-        initiator: initiator as i32,
+        // As the command has it (SDKs leave it unset); the new run says WORKFLOW.
+        initiator: a.initiator,
+        inherit_build_id: a.inherit_build_id,
         failure: a.failure,
         last_completion_result: a.last_completion_result,
         header: a.header,

@@ -35,6 +35,7 @@ impl MutableState {
             root_execution: Some(started.root_workflow_execution.clone().unwrap_or(me)),
             first_run_id: started.first_execution_run_id.clone(),
             priority: started.priority.clone(),
+            auto_reset_points: self.auto_reset_points.clone(),
             ..Default::default()
         }
     }

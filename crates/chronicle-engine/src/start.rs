@@ -71,6 +71,8 @@ pub struct Continued {
     pub backoff: Option<Duration>,
     /// The execution timeout spans the whole chain.
     pub execution_expiration_time: Option<Timestamp>,
+    /// The previous run's auto-reset points.
+    pub reset_points: Option<crate::api::workflow::v1::ResetPoints>,
 }
 
 /// Temporal's timeout rules: a run timeout defaults to (and is capped by)
@@ -117,6 +119,8 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         continued.first_execution_run_id.clone()
     };
     let parent = args.parent.take();
+    let continued_as_new =
+        !continued.previous_run_id.is_empty() && continued.initiator == ContinueAsNewInitiator::Workflow;
     let attrs = WorkflowExecutionStartedEventAttributes {
         workflow_type: Some(WorkflowType { name: args.workflow_type.clone() }),
         parent_workflow_namespace: parent.as_ref().map(|p| p.namespace.clone()).unwrap_or_default(),
@@ -131,7 +135,13 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         input: args.input,
         // Unset stays unset, as Temporal writes it.
         workflow_execution_timeout: args.execution_timeout.filter(|d| time::is_set(Some(d))),
-        workflow_run_timeout: args.run_timeout.filter(|d| time::is_set(Some(d))),
+        workflow_run_timeout: if continued_as_new || parent.is_some() {
+            // Temporal writes the unset run timeout of a continued run or a
+            // child as zero.
+            Some(args.run_timeout.unwrap_or_default())
+        } else {
+            args.run_timeout.filter(|d| time::is_set(Some(d)))
+        },
         workflow_task_timeout: args.task_timeout,
         continued_execution_run_id: continued.previous_run_id.clone(),
         initiator: if continued.previous_run_id.is_empty() { 0 } else { continued.initiator as i32 },
@@ -144,7 +154,13 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         attempt: continued.attempt.max(1),
         workflow_execution_expiration_time: expiration,
         cron_schedule: args.cron_schedule,
-        first_workflow_task_backoff: Some(backoff.unwrap_or_default()),
+        // Temporal leaves it unset on a run continued without a backoff.
+        first_workflow_task_backoff: match (backoff, continued.previous_run_id.is_empty()) {
+            (Some(b), _) => Some(b),
+            (None, true) => Some(Duration::default()),
+            (None, false) => None,
+        },
+        prev_auto_reset_points: continued.reset_points.clone(),
         memo: args.memo,
         search_attributes: args.search_attributes,
         header: args.header,

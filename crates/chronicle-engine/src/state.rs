@@ -114,6 +114,10 @@ pub struct MutableState {
     /// The run that continues this one (continue-as-new, retry, cron).
     #[prost(string, tag = "34")]
     pub new_execution_run_id: String,
+    /// Where the run could be reset to: the first workflow task each worker
+    /// build completed (carried to runs that continue this one).
+    #[prost(message, optional, tag = "35")]
+    pub auto_reset_points: Option<crate::api::workflow::v1::ResetPoints>,
 }
 
 /// A child workflow started by a StartChildWorkflowExecution command.
