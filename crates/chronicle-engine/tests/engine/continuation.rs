@@ -22,7 +22,7 @@ fn continue_as_new_closes_the_run_and_starts_the_next() {
     let next = t.new_run.clone().expect("the next run");
     assert_eq!(a.new_execution_run_id, next.state.run_id);
     assert_eq!(a.initiator, ContinueAsNewInitiator::Unspecified as i32, "as the command has it");
-    assert_eq!(a.workflow_run_timeout, Some(secs(0)), "Temporal writes an unset run timeout as zero");
+    assert_eq!(a.workflow_run_timeout, Some(secs(3600)), "the run timeout defaults to the execution timeout");
     assert_eq!(a.task_queue.as_ref().unwrap().name, TQ);
     assert_eq!(run.state.new_execution_run_id, next.state.run_id);
     // The new run: same id, carried input, memo, task queue, chain ids.
