@@ -137,3 +137,21 @@ fn the_history_count_limit_terminates_instead() {
     assert!(matches!(t.outcome, chronicle_engine::Outcome::HistoryLimitExceeded { .. }));
     assert_eq!(t.state.status(), WorkflowExecutionStatus::Terminated);
 }
+
+#[test]
+fn many_updates_suggest_continue_as_new() {
+    use chronicle_engine::api::enums::v1::SuggestContinueAsNewReason as Reason;
+    let mut run = Run::new();
+    // 90% of the per-run update limit (2000) admitted so far.
+    run.state.update_count = 1799;
+    let t = run.poll_wft();
+    let a = attrs!(t.events[0], WorkflowTaskStartedEventAttributes);
+    assert!(!a.suggest_continue_as_new);
+    run.complete_wft(vec![]);
+    run.state.update_count = 1800;
+    run.apply(Input::Signal(chronicle_engine::SignalArgs { signal_name: "s".into(), ..Default::default() })).unwrap();
+    let t = run.poll_wft();
+    let a = attrs!(t.events[0], WorkflowTaskStartedEventAttributes);
+    assert!(a.suggest_continue_as_new);
+    assert_eq!(a.suggest_continue_as_new_reasons, vec![Reason::TooManyUpdates as i32]);
+}
