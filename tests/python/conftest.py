@@ -93,6 +93,10 @@ class ChronicleServer(ServerProcess):
                 self._ready.set()
 
 
+# Running servers by address, so a test can read its server's output.
+SERVERS: dict[str, ChronicleServer] = {}
+
+
 @pytest.fixture(scope="module")
 def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """Start a Chronicle server (fresh SQLite file per test module); yield its host:port.
@@ -115,9 +119,11 @@ def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
         extra_args = getattr(request.module, "CHRONICLE_SERVER_ARGS", [])
         server = ChronicleServer(binary, Path(tmp) / "chronicle.db", extra_args)
         address = server.start()
+        SERVERS[address] = server
         try:
             yield address
         finally:
+            SERVERS.pop(address, None)
             exited_early = server.proc is not None and server.proc.poll() is not None
             server.stop()
             if exited_early:

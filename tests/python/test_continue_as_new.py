@@ -20,8 +20,11 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
 SUGGEST_AT = 40
+WARN_AT = 100
 ERROR_AT = 300
 CHRONICLE_SERVER_ARGS = [
+    "--dynamic-config-value",
+    f"limit.historyCount.warn={WARN_AT}",
     "--dynamic-config-value",
     f"limit.historyCount.suggestContinueAsNew={SUGGEST_AT}",
     "--dynamic-config-value",
@@ -200,6 +203,13 @@ async def test_history_count_limit_terminates(client: Client) -> None:
     assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED
     assert last.workflow_execution_terminated_event_attributes.reason == "Workflow history count exceeds limit."
     assert last.workflow_execution_terminated_event_attributes.identity == "history-service"
+    # On its way it passed the warning threshold, which the server logs once.
+    from conftest import SERVERS
+
+    server = SERVERS.get(client.service_client.config.target_host)
+    if server is not None:  # not when CHRONICLE_ADDRESS points at another server
+        logged = [line for line in server.output if "history size exceeds warn limit" in line and wid in line]
+        assert len(logged) == 1, server.tail()
 
 
 async def test_workflow_retry_policy_runs_until_attempt_three(client: Client) -> None:
