@@ -611,7 +611,25 @@ async def run_properties(client: Client, workflow_id: str, task_queue: str) -> A
     return handle
 
 
+async def run_update_with_start(client: Client, workflow_id: str, task_queue: str) -> Any:
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    start = WithStartWorkflowOperation(
+        DiffUpdateWorkflow.run, id=workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+    )
+    result = await client.execute_update_with_start_workflow(
+        DiffUpdateWorkflow.add, 4, id="uws-update", start_workflow_operation=start
+    )
+    assert result == 4
+    handle = await start.workflow_handle()
+    await handle.signal(DiffUpdateWorkflow.finish)
+    assert await handle.result() == 4
+    return handle
+
+
 SCENARIOS = [
+    Scenario("update_with_start", run_update_with_start),
     Scenario("children", run_children),
     Scenario("continue_as_new_first_run", run_continue_as_new_first),
     Scenario("continue_as_new_last_run", run_continue_as_new_last),

@@ -97,3 +97,66 @@ async def test_update_on_a_closed_workflow_fails(client: Client) -> None:
         with pytest.raises(RPCError) as closed:
             await handle.execute_update(LedgerWorkflow.add, 1)
         assert "completed" in str(closed.value)
+
+
+async def test_update_with_start_starts_the_workflow_with_the_update(client: Client) -> None:
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    task_queue = f"update-{uuid.uuid4()}"
+    wid = f"uws-{uuid.uuid4()}"
+    async with worker_for(client, task_queue):
+        start = WithStartWorkflowOperation(
+            LedgerWorkflow.run, id=wid, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+        )
+        result = await asyncio.wait_for(
+            client.execute_update_with_start_workflow(LedgerWorkflow.add, 7, start_workflow_operation=start),
+            TEST_TIMEOUT_S,
+        )
+        assert result == 7
+        handle = await start.workflow_handle()
+        # The update rode the first workflow task: accepted and completed there.
+        history = await handle.fetch_history()
+        types = [e.event_type for e in history.events]
+        assert types[:6] == [
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+            EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+        ], types
+        await handle.signal(LedgerWorkflow.close)
+        assert await asyncio.wait_for(handle.result(), TEST_TIMEOUT_S) == 7
+
+
+async def test_update_with_start_uses_the_running_workflow(client: Client) -> None:
+    from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateStage
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    task_queue = f"update-{uuid.uuid4()}"
+    wid = f"uws-{uuid.uuid4()}"
+    async with worker_for(client, task_queue):
+        existing = await client.start_workflow(LedgerWorkflow.run, id=wid, task_queue=task_queue)
+        await existing.execute_update(LedgerWorkflow.add, 1)
+        start = WithStartWorkflowOperation(
+            LedgerWorkflow.run, id=wid, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING
+        )
+        update = await asyncio.wait_for(
+            client.start_update_with_start_workflow(
+                LedgerWorkflow.add, 2, start_workflow_operation=start, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            ),
+            TEST_TIMEOUT_S,
+        )
+        assert await update.result() == 3
+        assert (await start.workflow_handle()).result_run_id == existing.result_run_id
+        # FAIL with a running workflow: the start fails, the update is aborted.
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
+        failing = WithStartWorkflowOperation(
+            LedgerWorkflow.run, id=wid, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+        )
+        with pytest.raises(WorkflowAlreadyStartedError):
+            await client.execute_update_with_start_workflow(LedgerWorkflow.add, 5, start_workflow_operation=failing)
+        await existing.signal(LedgerWorkflow.close)
+        assert await asyncio.wait_for(existing.result(), TEST_TIMEOUT_S) == 3

@@ -178,6 +178,7 @@ pub fn start_args(parent: &MutableState, initiated_event_id: i64, run_id: String
         }),
         root_execution: Some(root),
         continued: None,
+        update: None,
     })
 }
 

@@ -89,6 +89,7 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
             execution_expiration_time: state.execution_expiration_time,
             reset_points: state.auto_reset_points.clone(),
         }),
+        update: None,
     }
 }
 

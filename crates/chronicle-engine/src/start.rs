@@ -47,6 +47,9 @@ pub struct StartArgs {
     pub root_execution: Option<WorkflowExecution>,
     /// For a run that continues another (continue-as-new, retry).
     pub continued: Option<Continued>,
+    /// Update-with-start: admitted with the start, delivered on the first
+    /// workflow task.
+    pub update: Option<Box<crate::api::update::v1::Request>>,
 }
 
 /// The parent of a child workflow.
@@ -201,6 +204,10 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     match ctx.state.backoff_until {
         Some(at) => ctx.timer(at, TimerKind::WorkflowBackoff),
         None => ctx.schedule_workflow_task(1),
+    }
+    if let Some(update) = args.update {
+        // A fresh run is far from the update limits: admission cannot fail.
+        let _ = crate::update::admit(&mut ctx, *update);
     }
     run_timeout_timer(&mut ctx);
     ctx.finish()

@@ -512,10 +512,18 @@ impl History {
             if current.is_running() {
                 let terminate = match (policies.conflict, policies.reuse) {
                     (Conflict::UseExisting, _) => {
-                        // Signal-with-start delivers its signal to the running run.
+                        // Signal-with-start and update-with-start deliver
+                        // to the running run.
+                        let (ns, wf, run) = (&current.namespace, &current.workflow_id, &current.run_id);
                         if let Some(signal) = args.signal {
-                            let (ns, wf, run) = (&current.namespace, &current.workflow_id, &current.run_id);
                             self.execute(ns, wf, run, Input::Signal(signal)).await?;
+                        }
+                        if let Some(update) = args.update {
+                            let known =
+                                update.meta.as_ref().is_some_and(|m| current.updates.contains_key(&m.update_id));
+                            if !known {
+                                self.execute(ns, wf, run, Input::UpdateAdmit(update)).await?;
+                            }
                         }
                         return Ok(Started { run_id: current.run_id, started: false });
                     }

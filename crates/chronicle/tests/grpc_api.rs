@@ -815,3 +815,67 @@ async fn visibility_lists_counts_and_pages() {
     let r = c.list_workflow_executions(list("", 0, vec![])).await.unwrap().into_inner();
     assert_eq!(ids(&r.executions), newest_first);
 }
+
+#[tokio::test]
+async fn bad_update_with_start_requests_are_rejected() {
+    use temporalio_protos::temporal::api::{
+        enums::v1::WorkflowIdConflictPolicy,
+        errordetails::v1::MultiOperationExecutionFailure,
+        update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest},
+        workflowservice::v1::execute_multi_operation_request::{Operation, operation::Operation as Op},
+    };
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let start = |id: &str| Operation {
+        operation: Some(Op::StartWorkflow(StartWorkflowExecutionRequest {
+            workflow_id_conflict_policy: WorkflowIdConflictPolicy::Fail as i32,
+            ..start_request(id, "tq-uws")
+        })),
+    };
+    let update = |id: &str| Operation {
+        operation: Some(Op::UpdateWorkflow(UpdateWorkflowExecutionRequest {
+            namespace: "default".into(),
+            workflow_execution: Some(WorkflowExecution { workflow_id: id.into(), run_id: String::new() }),
+            request: Some(UpdateRequest {
+                meta: Some(Meta { update_id: "u1".into(), identity: "t".into() }),
+                input: Some(UpdateInput { name: "u".into(), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })),
+    };
+    let multi = |operations: Vec<Operation>| ExecuteMultiOperationRequest {
+        namespace: "default".into(),
+        operations,
+        ..Default::default()
+    };
+    // Only [Start, Update] is a valid composition.
+    let err = c.execute_multi_operation(multi(vec![update("w"), start("w")])).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "Operations have to be exactly [Start, Update]."));
+    let err = c.execute_multi_operation(multi(vec![start("w")])).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // Different workflow ids: the update fails, the start is aborted.
+    let err = c.execute_multi_operation(multi(vec![start("w"), update("other")])).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let failure: MultiOperationExecutionFailure = detail(&err);
+    let codes: Vec<i32> = failure.statuses.iter().map(|s| s.code).collect();
+    assert_eq!(codes, vec![Code::Aborted as i32, Code::InvalidArgument as i32]);
+    assert_eq!(failure.statuses[1].message, "WorkflowId is not consistent with previous operation(s).");
+    // Nothing was started.
+    let err = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "w".into(), run_id: String::new() }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    // A running workflow with FAIL: AlreadyExists, the start's own detail inside.
+    c.start_workflow_execution(start_request("taken", "tq-uws")).await.unwrap();
+    let err = c.execute_multi_operation(multi(vec![start("taken"), update("taken")])).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::AlreadyExists, "Update-with-Start could not be executed."));
+    let failure: MultiOperationExecutionFailure = detail(&err);
+    assert_eq!(failure.statuses[0].code, Code::AlreadyExists as i32);
+    assert!(failure.statuses[0].details[0].type_url.ends_with("WorkflowExecutionAlreadyStartedFailure"));
+    assert_eq!(failure.statuses[1].code, Code::Aborted as i32);
+}

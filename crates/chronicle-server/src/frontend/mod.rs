@@ -3,6 +3,7 @@
 //! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
 //! naming themselves (see chronicle-proto's build script).
 
+mod multi_operation;
 mod queries;
 mod system;
 mod tasks;
@@ -267,6 +268,13 @@ impl WorkflowService for Frontend {
         r: Request<RespondQueryTaskCompletedRequest>,
     ) -> Rpc<RespondQueryTaskCompletedResponse> {
         self.query_completed(r.into_inner()).map(Response::new)
+    }
+    async fn execute_multi_operation(
+        &self,
+        r: Request<ExecuteMultiOperationRequest>,
+    ) -> Rpc<ExecuteMultiOperationResponse> {
+        let deadline = crate::longpoll::deadline(&r);
+        self.execute_multi_operation(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn update_workflow_execution(
         &self,

@@ -18,14 +18,31 @@ use tonic::Status;
 
 use super::workflows::MAX_ID_LENGTH;
 
-fn wanted(policy: &Option<WaitPolicy>) -> Stage {
+/// Validates an update request; returns its update id.
+pub(super) fn check_update_request(request: &chronicle_engine::api::update::v1::Request) -> Result<String, Status> {
+    let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
+    if update_id.is_empty() {
+        return Err(errors::invalid("Update id is not set on request."));
+    }
+    if update_id.len() > MAX_ID_LENGTH {
+        return Err(errors::invalid("Update id exceeds length limit."));
+    }
+    let input = request.input.as_ref().ok_or_else(|| errors::invalid("Update input is not set on request."))?;
+    if input.name.is_empty() {
+        return Err(errors::invalid("Update name is not set on request."));
+    }
+    check_payloads("Update arguments", &input.args)?;
+    Ok(update_id)
+}
+
+pub(super) fn wanted(policy: &Option<WaitPolicy>) -> Stage {
     match policy.as_ref().and_then(|p| Stage::try_from(p.lifecycle_stage).ok()) {
         Some(Stage::Unspecified) | None => Stage::Admitted,
         Some(stage) => stage,
     }
 }
 
-fn update_ref(s: &MutableState, update_id: &str) -> Option<UpdateRef> {
+pub(super) fn update_ref(s: &MutableState, update_id: &str) -> Option<UpdateRef> {
     Some(UpdateRef {
         workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
         update_id: update_id.to_string(),
@@ -39,18 +56,7 @@ impl Frontend {
         deadline: Instant,
     ) -> Result<UpdateWorkflowExecutionResponse, Status> {
         let request = r.request.ok_or_else(|| errors::invalid("Request is not set on request."))?;
-        let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
-        if update_id.is_empty() {
-            return Err(errors::invalid("Update id is not set on request."));
-        }
-        if update_id.len() > MAX_ID_LENGTH {
-            return Err(errors::invalid("Update id exceeds length limit."));
-        }
-        let input = request.input.as_ref().ok_or_else(|| errors::invalid("Update input is not set on request."))?;
-        if input.name.is_empty() {
-            return Err(errors::invalid("Update name is not set on request."));
-        }
-        check_payloads("Update arguments", &input.args)?;
+        let update_id = check_update_request(&request)?;
         let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
         super::workflows::check_first_run(&s, &r.first_execution_run_id)?;
         if !s.updates.contains_key(&update_id) {
@@ -86,7 +92,7 @@ impl Frontend {
     /// Waits until the update reaches `wanted` (or completes), the run closes
     /// (the update will not progress: NotFound), or the deadline passes (the
     /// stage so far).
-    async fn wait_update(
+    pub(super) async fn wait_update(
         &self,
         s: &MutableState,
         update_id: &str,

@@ -158,7 +158,7 @@ impl Frontend {
     }
 
     /// Validates a start request (shared by start and signal-with-start).
-    fn start_args(&self, r: StartWorkflowExecutionRequest) -> Result<(StartArgs, StartPolicies), Status> {
+    pub(super) fn start_args(&self, r: StartWorkflowExecutionRequest) -> Result<(StartArgs, StartPolicies), Status> {
         self.check_namespace(&r.namespace)?;
         if r.workflow_id.is_empty() {
             return Err(errors::invalid("WorkflowId is not set on request."));
@@ -229,6 +229,7 @@ impl Frontend {
                 .map(|d| chronicle_engine::Continued { backoff: Some(d), ..Default::default() }),
             parent: None,
             root_execution: None,
+            update: None,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }
