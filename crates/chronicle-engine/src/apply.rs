@@ -163,16 +163,30 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
             ctx.flush_buffered();
             let failure = crate::continuation::run_timeout_failure();
             let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
+            let cron = retry.is_err().then(|| crate::continuation::cron_backoff(&ctx.state, &ctx.now)).flatten();
             ctx.add(WorkflowExecutionTimedOutEventAttributes {
                 retry_state: match &retry {
                     Ok(_) => crate::api::enums::v1::RetryState::InProgress as i32,
                     Err(_) => crate::api::enums::v1::RetryState::Timeout as i32,
                 },
-                new_execution_run_id: if retry.is_ok() { ctx.new_run_id.clone() } else { String::new() },
+                new_execution_run_id: if retry.is_ok() || cron.is_some() {
+                    ctx.new_run_id.clone()
+                } else {
+                    String::new()
+                },
             });
-            match retry {
-                Ok(backoff) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::TimedOut),
-                Err(_) => ctx.close(WorkflowExecutionStatus::TimedOut),
+            match (retry, cron) {
+                (Ok(backoff), _) => {
+                    crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::TimedOut)
+                }
+                (Err(_), Some(backoff)) => crate::continuation::next_cron_run(
+                    ctx,
+                    backoff,
+                    None,
+                    Some(failure),
+                    WorkflowExecutionStatus::TimedOut,
+                ),
+                (Err(_), None) => ctx.close(WorkflowExecutionStatus::TimedOut),
             }
             Ok(())
         }

@@ -50,8 +50,10 @@ pub(crate) fn validate(state: &MutableState, a: &Command, pending: usize, max_pe
     if let Err(m) = crate::retry::normalize_retry_policy(a.retry_policy.clone()) {
         return bad(m);
     }
-    if !a.cron_schedule.is_empty() {
-        return bad("Cron schedules are not supported by Chronicle yet.".into());
+    if !a.cron_schedule.is_empty()
+        && let Err(m) = crate::cron::validate(&a.cron_schedule)
+    {
+        return bad(m);
     }
     if too_big(&a.input) {
         return bad("StartChildWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());

@@ -388,18 +388,27 @@ pub(crate) fn apply(
             crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity)
         }
         Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
+            let cron = crate::continuation::cron_backoff(&ctx.state, &ctx.now);
             ctx.add(WorkflowExecutionCompletedEventAttributes {
-                result: a.result,
+                result: a.result.clone(),
                 workflow_task_completed_event_id: completed_id,
-                new_execution_run_id: String::new(),
+                new_execution_run_id: if cron.is_some() { ctx.new_run_id.clone() } else { String::new() },
             });
-            ctx.close(WorkflowExecutionStatus::Completed);
+            match cron {
+                Some(backoff) => {
+                    crate::continuation::next_cron_run(ctx, backoff, a.result, None, WorkflowExecutionStatus::Completed)
+                }
+                None => ctx.close(WorkflowExecutionStatus::Completed),
+            }
         }
         Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
             let failure = a.failure.unwrap_or_default();
             let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
+            // A cron workflow whose retries are exhausted waits for its next time.
+            let cron = retry.is_err().then(|| crate::continuation::cron_backoff(&ctx.state, &ctx.now)).flatten();
             let (retry_state, new_execution_run_id) = match &retry {
                 Ok(_) => (RetryState::InProgress, ctx.new_run_id.clone()),
+                Err(state) if cron.is_some() => (*state, ctx.new_run_id.clone()),
                 Err(state) => (*state, String::new()),
             };
             ctx.add(WorkflowExecutionFailedEventAttributes {
@@ -408,9 +417,16 @@ pub(crate) fn apply(
                 workflow_task_completed_event_id: completed_id,
                 new_execution_run_id,
             });
-            match retry {
-                Ok(backoff) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::Failed),
-                Err(_) => ctx.close(WorkflowExecutionStatus::Failed),
+            match (retry, cron) {
+                (Ok(backoff), _) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::Failed),
+                (Err(_), Some(backoff)) => crate::continuation::next_cron_run(
+                    ctx,
+                    backoff,
+                    None,
+                    Some(failure),
+                    WorkflowExecutionStatus::Failed,
+                ),
+                (Err(_), None) => ctx.close(WorkflowExecutionStatus::Failed),
             }
         }
         Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {

@@ -38,8 +38,10 @@ pub(crate) fn validate(a: &Command) -> Result<(), Rejection> {
     {
         return bad(m);
     }
-    if !a.cron_schedule.is_empty() {
-        return bad("Cron schedules are not supported by Chronicle yet.".into());
+    if !a.cron_schedule.is_empty()
+        && let Err(m) = crate::cron::validate(&a.cron_schedule)
+    {
+        return bad(m);
     }
     if too_big(&a.input) {
         return bad("ContinueAsNewWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
@@ -114,6 +116,9 @@ pub(crate) fn continue_as_new(ctx: &mut Ctx, a: Command, completed_id: i64) {
     }
     if a.memo.is_some() {
         args.memo = a.memo.clone();
+    }
+    if !a.cron_schedule.is_empty() {
+        args.cron_schedule = a.cron_schedule.clone();
     }
     if a.search_attributes.is_some() {
         args.search_attributes = a.search_attributes.clone();
@@ -211,4 +216,45 @@ pub(crate) fn run_timeout_failure() -> Failure {
         })),
         ..Default::default()
     }
+}
+
+/// The wait before a cron workflow's next run, if the run has a schedule and
+/// the next time falls within the chain's execution timeout.
+pub(crate) fn cron_backoff(state: &MutableState, now: &prost_types::Timestamp) -> Option<Duration> {
+    let started = state.started.as_ref()?;
+    if started.cron_schedule.is_empty() {
+        return None;
+    }
+    // Measured from when this run's first workflow task could start.
+    let start = state.execution_info().execution_time.unwrap_or(*now);
+    let backoff = crate::cron::backoff(&started.cron_schedule, &start, now)?;
+    if let Some(deadline) = state.execution_expiration_time
+        && time::ts_nanos(&time::add(now, &backoff)) >= time::ts_nanos(&deadline)
+    {
+        return None;
+    }
+    Some(backoff)
+}
+
+/// Starts a cron workflow's next run (the close event already written with
+/// `new_run_id`): same input, initiator CRON_SCHEDULE, the last result or
+/// failure carried.
+pub(crate) fn next_cron_run(
+    ctx: &mut Ctx,
+    backoff: Duration,
+    result: Option<Payloads>,
+    failure: Option<Failure>,
+    status: crate::api::enums::v1::WorkflowExecutionStatus,
+) {
+    let new_run_id = ctx.new_run_id.clone();
+    let mut args = base_args(&ctx.state, &new_run_id);
+    if let Some(c) = args.continued.as_mut() {
+        c.initiator = ContinueAsNewInitiator::CronSchedule;
+        c.backoff = Some(backoff);
+        // The last successful result stays available to later runs.
+        c.last_completion_result =
+            result.or_else(|| ctx.state.started.as_ref().and_then(|s| s.last_completion_result.clone()));
+        c.failure = failure;
+    }
+    start_next_run(ctx, args, status);
 }

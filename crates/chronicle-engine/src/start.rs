@@ -111,11 +111,16 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
 /// WorkflowTaskScheduled.
 pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
     normalize_timeouts(&mut args);
+    let is_continuation = args.continued.as_ref().is_some_and(|c| !c.previous_run_id.is_empty());
     let continued = args.continued.take().unwrap_or_default();
     let expiration = continued
         .execution_expiration_time
         .or_else(|| args.execution_timeout.filter(|d| time::is_set(Some(d))).map(|d| time::add(&now, &d)));
-    let backoff = continued.backoff.filter(|d| time::dur_nanos(d) > 0);
+    // A cron workflow's first run waits for the schedule's first time.
+    let cron_first = (!is_continuation && !args.cron_schedule.is_empty())
+        .then(|| crate::cron::backoff(&args.cron_schedule, &now, &now))
+        .flatten();
+    let backoff = continued.backoff.or(cron_first).filter(|d| time::dur_nanos(d) > 0);
     let first_execution_run_id = if continued.first_execution_run_id.is_empty() {
         args.run_id.clone()
     } else {

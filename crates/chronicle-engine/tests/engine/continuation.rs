@@ -155,3 +155,29 @@ fn many_updates_suggest_continue_as_new() {
     assert!(a.suggest_continue_as_new);
     assert_eq!(a.suggest_continue_as_new_reasons, vec![Reason::TooManyUpdates as i32]);
 }
+
+#[test]
+fn a_cron_workflow_waits_for_its_schedule_and_continues_after_each_close() {
+    // T0 = 2023-11-14T22:13:20Z; the next */5 minute is 22:15:00, 100 s later.
+    let (mut run, t) = Run::start_with(StartArgs { cron_schedule: "*/5 * * * *".into(), ..args() });
+    assert_eq!(types(&t.events), vec![E::WorkflowExecutionStarted], "no workflow task before the first time");
+    let s = attrs!(t.events[0], WorkflowExecutionStartedEventAttributes);
+    assert_eq!(s.first_workflow_task_backoff, Some(secs(100)));
+    run.advance(100);
+    run.apply(Input::TimerFired(TimerKind::WorkflowBackoff)).unwrap();
+    run.advance(20);
+    let t = run.first_wft(vec![complete_workflow("r1")]);
+    let done = attrs!(t.events[1], WorkflowExecutionCompletedEventAttributes);
+    let next = t.new_run.expect("the next cron run");
+    assert_eq!(done.new_execution_run_id, next.state.run_id);
+    assert_eq!(run.state.status(), WorkflowExecutionStatus::Completed);
+    let s = attrs!(next.events[0], WorkflowExecutionStartedEventAttributes);
+    assert_eq!(s.initiator, ContinueAsNewInitiator::CronSchedule as i32);
+    assert_eq!(s.first_workflow_task_backoff, Some(secs(280)), "until 22:20:00");
+    assert_eq!(s.last_completion_result, Some(payloads("r1")));
+    assert_eq!(s.cron_schedule, "*/5 * * * *");
+    // A terminated run ends the chain.
+    let mut last = Run { state: next.state.clone(), history: next.events.clone(), now: run.now };
+    let t = last.apply(Input::Terminate { reason: "r".into(), details: None, identity: "i".into() }).unwrap();
+    assert!(t.new_run.is_none());
+}

@@ -185,7 +185,7 @@ impl Frontend {
         check_duration("WorkflowTaskTimeout", &r.workflow_task_timeout)?;
         check_payloads("Workflow input", &r.input)?;
         if !r.cron_schedule.is_empty() {
-            return Err(Status::unimplemented("Cron schedules are not implemented by Chronicle yet."));
+            chronicle_engine::validate_cron_schedule(&r.cron_schedule).map_err(errors::invalid)?;
         }
         check_duration("WorkflowStartDelay", &r.workflow_start_delay)?;
         let retry_policy = match r.retry_policy {
