@@ -11,7 +11,7 @@ use chronicle_engine::{
     Input, Outcome, WorkflowTaskCompletion,
     api::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
-        enums::v1::{QueryResultType, WorkflowTaskFailedCause},
+        enums::v1::{QueryResultType, TaskQueueKind, WorkflowTaskFailedCause},
         failure::v1::Failure,
         history::v1::History as HistoryProto,
         protocol::v1::{Message, message},
@@ -133,9 +133,14 @@ impl Frontend {
             .into_iter()
             .map(|(id, q)| (id.to_string(), q))
             .collect();
-        let mut events = self.history.store().read_history(&s.run_id, 1, MAX_EVENTS_IN_POLL).await?;
-        events.extend(transient_events);
         let wt = s.workflow_task.clone().unwrap_or_default();
+        // On a sticky queue the worker holds the run: it gets only the events
+        // after the last task it completed, as Temporal sends them (a worker
+        // that evicted the run fetches the rest itself).
+        let sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+        let first_event_id = if sticky { s.last_completed_wft_started_event_id + 1 } else { 1 };
+        let mut events = self.history.store().read_history(&s.run_id, first_event_id, MAX_EVENTS_IN_POLL).await?;
+        events.extend(transient_events);
         let token = TaskToken {
             namespace: s.namespace.clone(),
             workflow_id: s.workflow_id.clone(),
