@@ -309,3 +309,64 @@ async def test_parent_and_child_signal_each_other(client: Client) -> None:
     assert EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED in types
     signaled = [e for e in parent.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
     assert signaled[0].workflow_execution_signaled_event_attributes.external_workflow_execution.workflow_id == f"{wid}-child"
+
+
+@workflow.defn
+class CancellingParentWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        child = await workflow.start_child_workflow(
+            ItemWorkflow.run, "sleep", id=f"{workflow.info().workflow_id}-child"
+        )
+        await asyncio.sleep(0.2)
+        child.cancel()
+        try:
+            await child
+        except ChildWorkflowError as err:
+            return f"{type(err.cause).__name__}"
+        return "not canceled"
+
+
+@workflow.defn
+class TimingOutParentWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_child_workflow(
+                ItemWorkflow.run,
+                "sleep",
+                id=f"{workflow.info().workflow_id}-child",
+                execution_timeout=timedelta(seconds=1),
+            )
+        except ChildWorkflowError as err:
+            return f"{type(err.cause).__name__}"
+        return "no timeout"
+
+
+async def test_parent_cancels_its_child(client: Client) -> None:
+    tq = f"children-{uuid.uuid4()}"
+    wid = f"canceller-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[CancellingParentWorkflow, ItemWorkflow]):
+        result = await asyncio.wait_for(
+            client.execute_workflow(CancellingParentWorkflow.run, id=wid, task_queue=tq), TIMEOUT_S
+        )
+    assert result == "CancelledError"
+    assert (await client.get_workflow_handle(f"{wid}-child").describe()).status == Status.CANCELED
+    from temporalio.api.enums.v1 import EventType
+
+    parent = await client.get_workflow_handle(wid).fetch_history()
+    types = [e.event_type for e in parent.events]
+    assert EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED in types
+    assert EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED in types
+    assert EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED in types
+
+
+async def test_child_execution_timeout_reaches_the_parent(client: Client) -> None:
+    tq = f"children-{uuid.uuid4()}"
+    wid = f"timeout-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[TimingOutParentWorkflow, ItemWorkflow]):
+        result = await asyncio.wait_for(
+            client.execute_workflow(TimingOutParentWorkflow.run, id=wid, task_queue=tq), TIMEOUT_S
+        )
+    assert result == "TimeoutError"
+    assert (await client.get_workflow_handle(f"{wid}-child").describe()).status == Status.TIMED_OUT
