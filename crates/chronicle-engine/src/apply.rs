@@ -129,6 +129,10 @@ fn apply_running(state: &MutableState, input: Input, env: &Env) -> Result<Transi
             crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?
         }
         Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
+        Input::ResetSticky => {
+            ctx.state.sticky_task_queue = None;
+            ctx.state.sticky_schedule_to_start_timeout = None;
+        }
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
             workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
         }

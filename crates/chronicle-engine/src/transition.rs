@@ -111,6 +111,9 @@ pub enum Input {
     },
     /// On a closed child: its parent has been told.
     ParentNotified,
+    /// ResetStickyTaskQueue: the run's next workflow tasks go to the normal
+    /// queue (no event).
+    ResetSticky,
     /// On a closed parent: the child's close policy has been applied.
     ChildClosePolicyApplied {
         initiated_event_id: i64,

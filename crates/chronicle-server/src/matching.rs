@@ -43,7 +43,12 @@ struct Queue {
     waiters: VecDeque<Arc<Waiter>>,
     /// When a poll last ended here (a poll in progress counts as now).
     last_poll: Option<Instant>,
+    /// Who polled lately, and when (DescribeTaskQueue's pollers).
+    pollers: HashMap<String, std::time::SystemTime>,
 }
+
+/// Pollers not seen for this long are no longer listed (as Temporal).
+const POLLER_LISTED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A sticky queue with no poll for this long has no worker behind it
 /// (Temporal's sticky poller unavailable window).
@@ -109,6 +114,24 @@ impl Matching {
         queues
             .get(key)
             .is_some_and(|q| !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW))
+    }
+
+    /// Notes that `identity` polls the queue now.
+    pub fn record_poller(&self, key: &QueueKey, identity: &str) {
+        let mut queues = self.queues.lock().unwrap();
+        let queue = queues.entry(key.clone()).or_default();
+        queue.pollers.insert(identity.to_string(), std::time::SystemTime::now());
+    }
+
+    /// The queue's recent pollers, most recent first.
+    pub fn pollers(&self, key: &QueueKey) -> Vec<(String, std::time::SystemTime)> {
+        let mut queues = self.queues.lock().unwrap();
+        let Some(queue) = queues.get_mut(key) else { return Vec::new() };
+        let now = std::time::SystemTime::now();
+        queue.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_LISTED_FOR);
+        let mut out: Vec<_> = queue.pollers.iter().map(|(id, seen)| (id.clone(), *seen)).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out
     }
 
     /// Tasks waiting in a queue (backlog hint for pollers).

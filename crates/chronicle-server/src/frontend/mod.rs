@@ -6,6 +6,7 @@
 mod multi_operation;
 mod queries;
 mod system;
+mod task_queues;
 mod tasks;
 mod updates;
 mod visibility;
@@ -269,6 +270,30 @@ impl WorkflowService for Frontend {
     ) -> Rpc<RespondQueryTaskCompletedResponse> {
         self.query_completed(r.into_inner()).map(Response::new)
     }
+    async fn describe_task_queue(&self, r: Request<DescribeTaskQueueRequest>) -> Rpc<DescribeTaskQueueResponse> {
+        self.describe_task_queue(r.into_inner()).await.map(Response::new)
+    }
+    async fn reset_sticky_task_queue(
+        &self,
+        r: Request<ResetStickyTaskQueueRequest>,
+    ) -> Rpc<ResetStickyTaskQueueResponse> {
+        self.reset_sticky_task_queue(r.into_inner()).await.map(Response::new)
+    }
+    async fn record_worker_heartbeat(
+        &self,
+        r: Request<RecordWorkerHeartbeatRequest>,
+    ) -> Rpc<RecordWorkerHeartbeatResponse> {
+        // Worker heartbeats feed Temporal's worker listing, which Chronicle
+        // does not keep yet: acknowledged and dropped.
+        self.check_namespace(&r.get_ref().namespace)?;
+        Ok(Response::new(RecordWorkerHeartbeatResponse::default()))
+    }
+    async fn get_workflow_execution_history_reverse(
+        &self,
+        r: Request<GetWorkflowExecutionHistoryReverseRequest>,
+    ) -> Rpc<GetWorkflowExecutionHistoryReverseResponse> {
+        self.workflow_history_reverse(r.into_inner()).await.map(Response::new)
+    }
     async fn execute_multi_operation(
         &self,
         r: Request<ExecuteMultiOperationRequest>,
@@ -320,8 +345,8 @@ impl WorkflowService for Frontend {
     ) -> Rpc<ListClosedWorkflowExecutionsResponse> {
         self.list_closed_workflows(r.into_inner()).await.map(Response::new)
     }
-    async fn get_search_attributes(&self, _: Request<GetSearchAttributesRequest>) -> Rpc<GetSearchAttributesResponse> {
-        Ok(Response::new(self.search_attributes()))
+    async fn get_search_attributes(&self, r: Request<GetSearchAttributesRequest>) -> Rpc<GetSearchAttributesResponse> {
+        Ok(Response::new(self.search_attributes(r.metadata())))
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();

@@ -88,6 +88,7 @@ impl Frontend {
         let name = queue_name(&r.task_queue)?;
         let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
+        self.matching.record_poller(&key, &r.identity);
         while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
             if task.query_id != 0 {
                 match self.query_task(&task).await {
@@ -251,6 +252,7 @@ impl Frontend {
         let name = queue_name(&r.task_queue)?;
         let stamp = version_stamp(&r.worker_version_capabilities)?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
+        self.matching.record_poller(&key, &r.identity);
         while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
             let input = Input::ActivityTaskStarted {
                 scheduled_event_id: task.scheduled_event_id,

@@ -281,6 +281,46 @@ impl Frontend {
         Ok(TerminateWorkflowExecutionResponse {})
     }
 
+    /// GetWorkflowExecutionHistoryReverse: newest events first, paged down.
+    pub(super) async fn workflow_history_reverse(
+        &self,
+        r: GetWorkflowExecutionHistoryReverseRequest,
+    ) -> Result<GetWorkflowExecutionHistoryReverseResponse, Status> {
+        let mut execution = r.execution.clone();
+        let token = if r.next_page_token.is_empty() {
+            None
+        } else {
+            let t = HistoryPageToken::decode(r.next_page_token.as_slice())
+                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+            if let Some(e) = execution.as_mut() {
+                e.run_id = t.run_id.clone();
+            }
+            Some(t)
+        };
+        let state = self.resolve(&r.namespace, &execution).await?;
+        let page_size =
+            if r.maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (r.maximum_page_size as usize).min(10_000) };
+        // The token holds the first id not yet returned, counting down.
+        let below = token.map(|t| t.next_event_id).unwrap_or(state.next_event_id).min(state.next_event_id);
+        let from = (below - page_size as i64).max(1);
+        let mut events = if below > 1 {
+            self.history
+                .store()
+                .read_history(&state.run_id, from, (below - from) as usize)
+                .await
+                .map_err(errors::from_store)?
+        } else {
+            Vec::new()
+        };
+        events.reverse();
+        let next_page_token = if from > 1 {
+            HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from }.encode_to_vec()
+        } else {
+            Vec::new()
+        };
+        Ok(GetWorkflowExecutionHistoryReverseResponse { history: Some(HistoryProto { events }), next_page_token })
+    }
+
     pub(super) async fn workflow_history(
         &self,
         r: GetWorkflowExecutionHistoryRequest,
