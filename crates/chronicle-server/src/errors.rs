@@ -64,6 +64,7 @@ pub fn from_store(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(m) => Status::aborted(format!("concurrent update, retry: {m}")),
         StoreError::AlreadyExists(m) => Status::already_exists(m),
+        StoreError::NotFound(m) => not_found(m),
         StoreError::Internal(m) => Status::unavailable(format!("storage unavailable: {m}")),
     }
 }

@@ -12,6 +12,7 @@ mod matching;
 mod namespaces;
 mod operator;
 mod queries;
+pub mod search_attributes;
 mod timers;
 mod tokens;
 mod visibility;
@@ -41,11 +42,41 @@ pub struct ServerOptions {
     pub namespaces: Vec<String>,
     /// Per-execution limits (history size, pending children).
     pub limits: chronicle_engine::Limits,
+    /// Custom search attributes to register in every namespace created at
+    /// start (`start-dev --search-attribute`).
+    pub search_attributes: chronicle_store::CustomSearchAttributes,
+}
+
+/// Registers `--search-attribute`s in the namespaces created at start, as
+/// `temporal server start-dev` does (again on every start: a name already
+/// registered with the same type is left alone).
+async fn register_search_attributes(
+    namespaces: &namespaces::Namespaces,
+    options: &ServerOptions,
+) -> anyhow::Result<()> {
+    if options.search_attributes.is_empty() {
+        return Ok(());
+    }
+    for (name, ty) in &options.search_attributes {
+        search_attributes::check(name, *ty as i32).map_err(|e| anyhow::anyhow!("--search-attribute {name}: {e}"))?;
+    }
+    for namespace in std::iter::once("default").chain(options.namespaces.iter().map(String::as_str)) {
+        let registry = namespaces.search_attributes();
+        match registry.add(namespace, options.search_attributes.clone()).await {
+            Ok(()) => {}
+            Err(chronicle_store::StoreError::AlreadyExists(m)) => {
+                anyhow::bail!("--search-attribute: {m} Namespace {namespace} has it with another type.")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Everything the server needs, built from a store before serving.
 pub struct Server {
     frontend: Frontend,
+    operator: operator::Operator,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -56,12 +87,14 @@ impl Server {
         let matching = Arc::new(matching::Matching::default());
         let history = history::History::new(store.clone(), matching.clone(), options.limits.clone());
         let namespaces = Arc::new(namespaces::Namespaces::load(store, &options.namespaces).await?);
+        register_search_attributes(&namespaces, &options).await?;
         let recovered = history.recover().await?;
         if recovered > 0 {
             tracing::info!(recovered, "recovered open workflow runs");
         }
         let (stop, stopping) = tokio::sync::watch::channel(false);
-        Ok(Server { frontend: Frontend::new(history, matching, namespaces, stopping), stop })
+        let operator = operator::Operator::new(namespaces.clone());
+        Ok(Server { frontend: Frontend::new(history, matching, namespaces, stopping), operator, stop })
     }
 
     /// Serves gRPC on `listener` until `shutdown` resolves.
@@ -74,7 +107,7 @@ impl Server {
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let operator = OperatorServiceServer::new(operator::Operator).accept_compressed(CompressionEncoding::Gzip);
+        let operator = OperatorServiceServer::new(self.operator).accept_compressed(CompressionEncoding::Gzip);
         let mut stopped = self.stop.subscribe();
         let serving = tonic::transport::Server::builder()
             .add_service(health_service)

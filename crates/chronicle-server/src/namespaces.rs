@@ -1,5 +1,7 @@
-//! Namespace registry: cached in memory, persisted in the store.
+//! Namespace registry: cached in memory, persisted in the store, with each
+//! namespace's registered custom search attributes.
 
+use crate::search_attributes;
 use chronicle_store::{NamespaceRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -7,6 +9,7 @@ use std::sync::{Arc, RwLock};
 pub struct Namespaces {
     store: Arc<dyn Store>,
     by_name: RwLock<HashMap<String, NamespaceRecord>>,
+    search_attributes: search_attributes::Registry,
 }
 
 /// Temporal's default retention for the dev server's namespaces.
@@ -21,7 +24,8 @@ pub fn valid_name(name: &str) -> bool {
 impl Namespaces {
     /// Loads the registry and makes sure `ensure` (plus `default`) exist.
     pub async fn load(store: Arc<dyn Store>, ensure: &[String]) -> Result<Self, StoreError> {
-        let ns = Namespaces { store, by_name: RwLock::new(HashMap::new()) };
+        let registry = search_attributes::Registry::load(store.clone()).await?;
+        let ns = Namespaces { store, by_name: RwLock::new(HashMap::new()), search_attributes: registry };
         ns.reload().await?;
         for name in std::iter::once("default").chain(ensure.iter().map(String::as_str)) {
             if ns.get(name).is_none() {
@@ -32,6 +36,11 @@ impl Namespaces {
             }
         }
         Ok(ns)
+    }
+
+    /// Custom search attributes registered per namespace.
+    pub fn search_attributes(&self) -> &search_attributes::Registry {
+        &self.search_attributes
     }
 
     async fn reload(&self) -> Result<(), StoreError> {

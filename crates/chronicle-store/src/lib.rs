@@ -6,6 +6,7 @@
 //! conditional on each execution's `db_version`. It returns only once the
 //! transaction is durable.
 
+mod search_attributes;
 mod sqlite;
 mod visibility;
 
@@ -13,9 +14,9 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 
 use chronicle_engine::{
     MutableState,
-    api::{history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
+    api::{enums::v1::IndexedValueType, history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
 };
-use std::{future::Future, pin::Pin};
+use std::{collections::BTreeMap, future::Future, pin::Pin};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -28,6 +29,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("already exists: {0}")]
     AlreadyExists(String),
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("storage failure: {0}")]
     Internal(String),
 }
@@ -61,6 +64,9 @@ pub struct NamespaceRecord {
     #[prost(btree_map = "string, string", tag = "6")]
     pub data: std::collections::BTreeMap<String, String>,
 }
+
+/// A namespace's registered custom search attributes: name → type.
+pub type CustomSearchAttributes = BTreeMap<String, IndexedValueType>;
 
 /// Where a visibility listing stopped: the last run returned. Listings go
 /// newest first, by start time, then run id, both descending.
@@ -111,6 +117,21 @@ pub trait Store: Send + Sync + 'static {
     fn create_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>>;
 
     fn list_namespaces(&self) -> BoxFuture<'_, Result<Vec<NamespaceRecord>>>;
+
+    /// Registers custom search attributes in `namespace`, all or nothing: a
+    /// name registered with the same type stays as it is; one registered
+    /// with another type fails the call (AlreadyExists, "Search attribute X
+    /// already exists.") and nothing changes.
+    fn add_search_attributes(&self, namespace: &str, attributes: CustomSearchAttributes) -> BoxFuture<'_, Result<()>>;
+
+    /// Unregisters custom search attributes, all or nothing: a name not
+    /// registered fails the call (NotFound, "Search attribute X doesn't
+    /// exist.") and nothing changes.
+    fn remove_search_attributes(&self, namespace: &str, names: Vec<String>) -> BoxFuture<'_, Result<()>>;
+
+    /// Every namespace's registered custom search attributes (namespaces
+    /// with none are absent).
+    fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>>;
 
     /// Visibility: up to `limit` runs of `namespace` (as of their last
     /// commit) strictly after `after`, newest first (start time, then run

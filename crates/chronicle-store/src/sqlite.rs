@@ -2,13 +2,18 @@
 //! (every request waiting when a transaction starts joins it), reader
 //! threads with their own connections.
 
-use crate::{BoxFuture, ExecutionWrite, NamespaceRecord, Result, Store, StoreError, VisibilityCursor, visibility};
+use crate::search_attributes::{self, Change};
+use crate::{
+    BoxFuture, CustomSearchAttributes, ExecutionWrite, NamespaceRecord, Result, Store, StoreError, VisibilityCursor,
+    visibility,
+};
 use chronicle_engine::{
     MutableState,
     api::{history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
 };
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
@@ -28,6 +33,7 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 enum WriteJob {
     Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>),
     Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
+    SearchAttributes(Change, oneshot::Sender<Result<()>>),
     Read(Job),
 }
 
@@ -73,7 +79,7 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Brings a database file written by an earlier version up to `SCHEMA`
-/// (and the visibility table).
+/// (and the visibility and search attribute tables).
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let has_active: bool =
         conn.prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'active'")?.exists([])?;
@@ -86,6 +92,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         "DROP INDEX IF EXISTS executions_by_status;
          CREATE INDEX IF NOT EXISTS executions_active ON executions(active) WHERE active = 1;",
     )?;
+    search_attributes::ensure_table(conn)?;
     visibility::ensure_table(conn)
 }
 
@@ -217,6 +224,9 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
                 (reply_to, in_savepoint(&tx, |sp| writes.iter().try_for_each(|w| write_execution(sp, w))))
             }
             WriteJob::Namespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| insert_namespace(sp, &ns))),
+            WriteJob::SearchAttributes(change, reply_to) => {
+                (reply_to, in_savepoint(&tx, |sp| search_attributes::apply(sp, &change)))
+            }
             WriteJob::Read(_) => unreachable!("reads are split off before committing"),
         };
         results.push((reply_to, outcome));
@@ -237,7 +247,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
 
 fn reply(job: WriteJob, outcome: Result<()>) {
     match job {
-        WriteJob::Commit(_, r) | WriteJob::Namespace(_, r) => {
+        WriteJob::Commit(_, r) | WriteJob::Namespace(_, r) | WriteJob::SearchAttributes(_, r) => {
             let _ = r.send(outcome);
         }
         WriteJob::Read(_) => {}
@@ -401,6 +411,22 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
             rows.map(|b| b.and_then(decode)).collect()
         })
+    }
+
+    fn add_search_attributes(&self, namespace: &str, attributes: CustomSearchAttributes) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        let change = Change::Add { namespace: namespace.to_string(), attributes };
+        self.write(WriteJob::SearchAttributes(change, tx), rx)
+    }
+
+    fn remove_search_attributes(&self, namespace: &str, names: Vec<String>) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        let change = Change::Remove { namespace: namespace.to_string(), names };
+        self.write(WriteJob::SearchAttributes(change, tx), rx)
+    }
+
+    fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>> {
+        self.read(|conn| search_attributes::all(conn))
     }
 
     fn list_runs(

@@ -9,12 +9,13 @@ use chronicle_engine::api::{
         command::Attributes as C,
     },
     common::v1::{ActivityType, Payload, Payloads},
-    enums::v1::{CommandType, EventType, WorkflowExecutionStatus},
+    enums::v1::{CommandType, EventType, IndexedValueType, WorkflowExecutionStatus},
     history::v1::HistoryEvent,
 };
 use chronicle_engine::{Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion, apply, start};
 use chronicle_store::{
-    ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
+    CustomSearchAttributes, ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError,
+    VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -517,6 +518,65 @@ pub async fn namespaces_create_conflict_and_list(store: DynStore) {
     assert_eq!(store.list_namespaces().await.unwrap(), vec![a, b], "sorted by name, the original kept");
 }
 
+fn attributes(pairs: &[(&str, IndexedValueType)]) -> CustomSearchAttributes {
+    pairs.iter().map(|(name, ty)| (name.to_string(), *ty)).collect()
+}
+
+pub async fn search_attributes_register_per_namespace(store: DynStore) {
+    use IndexedValueType::{Bool, Int, Keyword, KeywordList};
+    assert!(store.search_attributes().await.unwrap().is_empty());
+    store.add_search_attributes("a-ns", attributes(&[("Color", Keyword), ("Size", Int)])).await.unwrap();
+    // The same name with the same type: nothing to do.
+    store.add_search_attributes("a-ns", attributes(&[("Color", Keyword)])).await.unwrap();
+    // Another type: refused as a whole (Tags is not added either).
+    let clash = store.add_search_attributes("a-ns", attributes(&[("Tags", KeywordList), ("Size", Bool)])).await;
+    assert_eq!(clash, Err(StoreError::AlreadyExists("Search attribute Size already exists.".into())));
+    // Names are per namespace.
+    store.add_search_attributes("b-ns", attributes(&[("Size", Bool)])).await.unwrap();
+    let all = store.search_attributes().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all["a-ns"], attributes(&[("Color", Keyword), ("Size", Int)]));
+    assert_eq!(all["b-ns"], attributes(&[("Size", Bool)]));
+
+    // Removing an unknown name is refused as a whole (Color stays).
+    let missing = store.remove_search_attributes("a-ns", vec!["Color".into(), "Nope".into()]).await;
+    assert_eq!(missing, Err(StoreError::NotFound("Search attribute Nope doesn't exist.".into())));
+    let missing = store.remove_search_attributes("c-ns", vec!["Size".into()]).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    store.remove_search_attributes("a-ns", vec!["Color".into(), "Size".into()]).await.unwrap();
+    let all = store.search_attributes().await.unwrap();
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["b-ns"], "a namespace with none left is absent");
+    // Once removed, the name can come back with another type.
+    store.add_search_attributes("a-ns", attributes(&[("Size", Keyword)])).await.unwrap();
+    assert_eq!(store.search_attributes().await.unwrap()["a-ns"], attributes(&[("Size", Keyword)]));
+}
+
+/// Registrations racing on one name with different types: one type wins,
+/// every caller asking for it succeeds, the others get AlreadyExists.
+pub async fn search_attributes_racers_agree_on_one_type(store: DynStore) {
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        let ty = if i % 2 == 0 { IndexedValueType::Int } else { IndexedValueType::Keyword };
+        handles.push(tokio::spawn(async move {
+            (ty, store.add_search_attributes(NS, attributes(&[("Race", ty), (&format!("Own{i}"), ty)])).await)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for h in handles {
+        outcomes.push(h.await.unwrap());
+    }
+    let registered = store.search_attributes().await.unwrap()[NS]["Race"];
+    for (ty, result) in &outcomes {
+        if *ty == registered {
+            assert_eq!(result, &Ok(()));
+        } else {
+            assert!(matches!(result, Err(StoreError::AlreadyExists(_))), "{result:?}");
+        }
+    }
+    assert_eq!(store.search_attributes().await.unwrap()[NS].len(), 1 + 8, "the losers added nothing");
+}
+
 pub async fn concurrent_commits_all_land(store: DynStore) {
     const RUNS: usize = 200;
     let mut handles = Vec::new();
@@ -600,6 +660,8 @@ pub async fn concurrent_racers_exactly_one_wins(store: DynStore) {
 pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     let store = open();
     store.create_namespace(namespace("default", "durable")).await.unwrap();
+    let registered = attributes(&[("Color", IndexedValueType::Keyword), ("When", IndexedValueType::Datetime)]);
+    store.add_search_attributes(NS, registered.clone()).await.unwrap();
     let (mut running, create) = RunDriver::start(NS, "wf-1", "run-1");
     commit1(&store, create).await.unwrap();
     for w in running.activity_cycle(0) {
@@ -619,6 +681,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     assert_eq!(store.current_run(NS, "wf-2").await.unwrap().as_deref(), Some("run-2"));
     assert_eq!(store.open_executions().await.unwrap(), vec![running.state.clone()]);
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("default", "durable")]);
+    assert_eq!(store.search_attributes().await.unwrap(), BTreeMap::from([(NS.to_string(), registered)]));
 
     // Conditional writes continue from the stored versions.
     let mut stale = running.clone().step(running.poll_input());
@@ -667,6 +730,8 @@ suite!(sqlite_file_store, super::sqlite_file;
     history_ranges_and_paging,
     open_executions_returns_only_running,
     namespaces_create_conflict_and_list,
+    search_attributes_register_per_namespace,
+    search_attributes_racers_agree_on_one_type,
     concurrent_commits_all_land,
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,
@@ -681,6 +746,8 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     history_ranges_and_paging,
     open_executions_returns_only_running,
     namespaces_create_conflict_and_list,
+    search_attributes_register_per_namespace,
+    search_attributes_racers_agree_on_one_type,
     concurrent_commits_all_land,
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,

@@ -59,6 +59,11 @@ struct StartDev {
     /// e.g. limit.historyCount.suggestContinueAsNew=4096.
     #[arg(long = "dynamic-config-value")]
     dynamic_config_values: Vec<String>,
+    /// Register a custom search attribute as KEY=TYPE in every namespace
+    /// created at start (repeatable); TYPE is one of Text, Keyword, Int,
+    /// Double, Bool, Datetime, KeywordList.
+    #[arg(long = "search-attribute", value_name = "KEY=TYPE")]
+    search_attributes: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,7 +105,9 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let limits = dynamic_config::limits(&args.dynamic_config_values)?;
-        let server = Server::build(store, ServerOptions { namespaces: args.namespaces, limits }).await?;
+        let search_attributes = search_attributes(&args.search_attributes)?;
+        let options = ServerOptions { namespaces: args.namespaces, limits, search_attributes };
+        let server = Server::build(store, options).await?;
         let local = listener.local_addr()?;
         match &path {
             Some(p) => say(&format!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display())),
@@ -111,6 +118,23 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         say("Chronicle stopped");
         Ok(())
     })
+}
+
+/// `--search-attribute KEY=TYPE` flags, with `temporal server start-dev`'s
+/// messages; a name given twice must have one type.
+fn search_attributes(flags: &[String]) -> anyhow::Result<chronicle_store::CustomSearchAttributes> {
+    let mut attributes = chronicle_store::CustomSearchAttributes::new();
+    for flag in flags {
+        let (name, ty) = flag
+            .split_once('=')
+            .with_context(|| format!("invalid search attributes: missing expected '=' in {flag:?}"))?;
+        let ty = chronicle_server::search_attributes::parse_type(ty)
+            .with_context(|| format!("invalid search attribute value type {ty:?}"))?;
+        if attributes.insert(name.to_string(), ty).is_some_and(|earlier| earlier != ty) {
+            anyhow::bail!("search attribute {name:?} is given two types");
+        }
+    }
+    Ok(attributes)
 }
 
 /// Prints a status line; a closed stdout (the parent went away) is no

@@ -879,3 +879,151 @@ async fn bad_update_with_start_requests_are_rejected() {
     assert!(failure.statuses[0].details[0].type_url.ends_with("WorkflowExecutionAlreadyStartedFailure"));
     assert_eq!(failure.statuses[1].code, Code::Aborted as i32);
 }
+
+#[tokio::test]
+async fn operator_search_attributes() {
+    use temporalio_protos::temporal::api::{
+        common::v1::SearchAttributes,
+        enums::v1::IndexedValueType as T,
+        operatorservice::v1::{operator_service_client::OperatorServiceClient, *},
+    };
+    let mut server = TestServer::start_with_namespaces(&["other"]).await;
+    let operator = |server: &TestServer| {
+        let addr = format!("http://{}", server.addr());
+        async move { OperatorServiceClient::new(Channel::from_shared(addr).unwrap().connect().await.unwrap()) }
+    };
+    let mut op = operator(&server).await;
+    let mut c = client(&server).await;
+    let add = |namespace: &str, attrs: &[(&str, i32)]| AddSearchAttributesRequest {
+        namespace: namespace.into(),
+        search_attributes: attrs.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+    };
+    let remove = |namespace: &str, names: &[&str]| RemoveSearchAttributesRequest {
+        namespace: namespace.into(),
+        search_attributes: names.iter().map(|n| n.to_string()).collect(),
+    };
+    let listed = |namespace: &str| ListSearchAttributesRequest { namespace: namespace.into() };
+
+    // Nothing registered yet; the system attributes as Temporal lists them.
+    let r = op.list_search_attributes(listed("default")).await.unwrap().into_inner();
+    assert!(r.custom_attributes.is_empty() && r.storage_schema.is_empty());
+    assert_eq!(r.system_attributes.len(), 33);
+    assert_eq!(r.system_attributes["WorkflowId"], T::Keyword as i32);
+    assert_eq!(r.system_attributes["BuildIds"], T::KeywordList as i32);
+    assert_eq!(r.system_attributes["TemporalSchedulePaused"], T::Bool as i32);
+
+    let registered = [("Color", T::Keyword as i32), ("Size", T::Int as i32), ("Due", T::Datetime as i32)];
+    op.add_search_attributes(add("default", &registered)).await.unwrap();
+    op.add_search_attributes(add("default", &[("Note", T::Text as i32)])).await.unwrap();
+    // The same name and type again: nothing to do.
+    op.add_search_attributes(add("default", &[("Color", T::Keyword as i32)])).await.unwrap();
+
+    // Refusals, with Temporal's codes and messages.
+    let refused = |r: Result<tonic::Response<AddSearchAttributesResponse>, tonic::Status>| r.unwrap_err();
+    let e = refused(op.add_search_attributes(add("default", &[("Color", T::Int as i32)])).await);
+    assert_eq!((e.code(), e.message()), (Code::AlreadyExists, "Search attribute Color already exists."));
+    let e = refused(op.add_search_attributes(add("default", &[("WorkflowId", T::Keyword as i32)])).await);
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "Search attribute WorkflowId is reserved by system."));
+    let e = refused(op.add_search_attributes(add("default", &[("TemporalMine", T::Keyword as i32)])).await);
+    assert_eq!(e.message(), "Search attribute TemporalMine is reserved by system.");
+    let e = refused(op.add_search_attributes(add("default", &[("Odd", 99)])).await);
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "Unknown search attribute type: 99."));
+    let e = refused(op.add_search_attributes(add("default", &[])).await);
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "SearchAttributes are not set on request."));
+    let e = refused(op.add_search_attributes(add("", &[("Odd", T::Bool as i32)])).await);
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "Namespace is not set on request."));
+    let e = refused(op.add_search_attributes(add("nope", &[("Odd", T::Bool as i32)])).await);
+    assert_eq!((e.code(), e.message()), (Code::NotFound, "Namespace nope is not found."));
+    assert_eq!(detail::<NamespaceNotFoundFailure>(&e).namespace, "nope");
+    let e = op.list_search_attributes(listed("")).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+
+    // Per namespace: `other` has none of them.
+    let custom = |r: ListSearchAttributesResponse| {
+        let mut all: Vec<(String, i32)> = r.custom_attributes.into_iter().collect();
+        all.sort();
+        all
+    };
+    let expected = |pairs: &[(&str, T)]| pairs.iter().map(|(n, t)| (n.to_string(), *t as i32)).collect::<Vec<_>>();
+    let r = op.list_search_attributes(listed("default")).await.unwrap().into_inner();
+    assert_eq!(
+        custom(r),
+        expected(&[("Color", T::Keyword), ("Due", T::Datetime), ("Note", T::Text), ("Size", T::Int)])
+    );
+    assert!(op.list_search_attributes(listed("other")).await.unwrap().into_inner().custom_attributes.is_empty());
+
+    // GetSearchAttributes: `default`'s, or those of the namespace in Temporal's header.
+    let keys = c.get_search_attributes(GetSearchAttributesRequest {}).await.unwrap().into_inner().keys;
+    assert_eq!((keys["Color"], keys["WorkflowId"]), (T::Keyword as i32, T::Keyword as i32));
+    let mut r = Request::new(GetSearchAttributesRequest {});
+    r.metadata_mut().insert("temporal-namespace", "other".parse().unwrap());
+    let keys = c.get_search_attributes(r).await.unwrap().into_inner().keys;
+    assert!(!keys.contains_key("Color") && keys.contains_key("WorkflowId"));
+
+    // Queries read registered attributes as their types: a payload without
+    // type metadata is still a Datetime, a string literal is no Int.
+    let json = |data: &str| Payload {
+        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into_iter().collect(),
+        data: data.as_bytes().to_vec(),
+        ..Default::default()
+    };
+    let mut start = start_request("sa-1", "sa-q");
+    start.search_attributes = Some(SearchAttributes {
+        indexed_fields: [
+            ("Size", json("5")),
+            ("Due", json("\"2024-06-01T00:00:00Z\"")),
+            ("Note", json("\"Big Red Box\"")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+    });
+    c.start_workflow_execution(start).await.unwrap();
+    let count = |query: &str| {
+        let mut c = c.clone();
+        let request = CountWorkflowExecutionsRequest { namespace: "default".into(), query: query.into() };
+        async move { c.count_workflow_executions(request).await.map(|r| r.into_inner().count) }
+    };
+    assert_eq!(count("Size >= 5").await.unwrap(), 1);
+    assert_eq!(count("Due > '2024-01-01T00:00:00Z'").await.unwrap(), 1);
+    assert_eq!(count("Note = 'red box'").await.unwrap(), 1);
+    assert_eq!(count("Note = 'red fox'").await.unwrap(), 0);
+    let e = count("Size = '5'").await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "invalid query: invalid expression: invalid value type for search attribute Size of type Int: \"5\" (type: string)"
+    );
+    let e = count("Note > 'a'").await.unwrap_err();
+    assert!(e.message().contains("operator '>' not supported for Text type search attribute 'Note'"), "{e:?}");
+    // Unregistered names are still accepted (Chronicle needs no registration).
+    assert_eq!(count("Unregistered = 'x'").await.unwrap(), 0);
+
+    // Removal.
+    let e = op.remove_search_attributes(remove("default", &["Nope"])).await.unwrap_err();
+    assert_eq!((e.code(), e.message()), (Code::NotFound, "Search attribute Nope doesn't exist."));
+    let e = op.remove_search_attributes(remove("default", &["WorkflowId"])).await.unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::InvalidArgument, "Unable to remove non-custom search attributes: WorkflowId.")
+    );
+    let e = op.remove_search_attributes(remove("default", &[])).await.unwrap_err();
+    assert_eq!(e.message(), "SearchAttributes are not set on request.");
+    op.remove_search_attributes(remove("default", &["Size"])).await.unwrap();
+    // No longer registered: the literal is taken as written (and matches nothing).
+    assert_eq!(count("Size = '5'").await.unwrap(), 0);
+
+    // Other OperatorService RPCs name themselves.
+    let e = op.delete_namespace(DeleteNamespaceRequest { namespace: "other".into(), ..Default::default() }).await;
+    let e = e.unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::Unimplemented, "OperatorService/DeleteNamespace is not implemented by Chronicle")
+    );
+
+    // Registrations are durable.
+    server.restart().await;
+    let mut op = operator(&server).await;
+    let r = op.list_search_attributes(listed("default")).await.unwrap().into_inner();
+    assert_eq!(custom(r), expected(&[("Color", T::Keyword), ("Due", T::Datetime), ("Note", T::Text)]));
+}

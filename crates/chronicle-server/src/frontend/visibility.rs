@@ -1,7 +1,8 @@
 //! Visibility RPCs: ListWorkflowExecutions, ScanWorkflowExecutions,
 //! CountWorkflowExecutions, the deprecated ListOpen/ListClosed ones, and
 //! GetSearchAttributes. The store lists a namespace's runs newest first;
-//! queries are evaluated here, in memory.
+//! queries are evaluated here, in memory, reading the namespace's
+//! registered custom search attributes as their types.
 
 use super::Frontend;
 use crate::errors;
@@ -38,10 +39,6 @@ struct PageToken {
 }
 
 type Page = (Vec<WorkflowExecutionInfo>, Vec<u8>);
-
-fn parse(query: &str) -> Result<Query, Status> {
-    Query::parse(query).map_err(|e| errors::invalid(e.to_string()))
-}
 
 fn bad_token() -> Status {
     errors::invalid("Invalid NextPageToken.")
@@ -84,12 +81,17 @@ fn type_is(filter: Expr, name: String) -> Expr {
 }
 
 impl Frontend {
+    fn parse(&self, namespace: &str, query: &str) -> Result<Query, Status> {
+        let registered = self.namespaces.search_attributes().get(namespace);
+        Query::parse(query, &registered).map_err(|e| errors::invalid(e.to_string()))
+    }
+
     pub(super) async fn list_workflows(
         &self,
         r: ListWorkflowExecutionsRequest,
     ) -> Result<ListWorkflowExecutionsResponse, Status> {
         self.check_namespace(&r.namespace)?;
-        let query = parse(&r.query)?;
+        let query = self.parse(&r.namespace, &r.query)?;
         let (executions, next_page_token) = self.page(&r.namespace, &query, r.page_size, &r.next_page_token).await?;
         Ok(ListWorkflowExecutionsResponse { executions, next_page_token })
     }
@@ -99,7 +101,7 @@ impl Frontend {
         r: ScanWorkflowExecutionsRequest,
     ) -> Result<ScanWorkflowExecutionsResponse, Status> {
         self.check_namespace(&r.namespace)?;
-        let query = parse(&r.query)?;
+        let query = self.parse(&r.namespace, &r.query)?;
         let (executions, next_page_token) = self.page(&r.namespace, &query, r.page_size, &r.next_page_token).await?;
         Ok(ScanWorkflowExecutionsResponse { executions, next_page_token })
     }
@@ -109,7 +111,7 @@ impl Frontend {
         r: CountWorkflowExecutionsRequest,
     ) -> Result<CountWorkflowExecutionsResponse, Status> {
         self.check_namespace(&r.namespace)?;
-        let query = parse(&r.query)?;
+        let query = self.parse(&r.namespace, &r.query)?;
         let mut count = 0;
         let mut by_status = BTreeMap::<i32, i64>::new();
         self.scan(&r.namespace, None, |info| {
@@ -172,12 +174,15 @@ impl Frontend {
         Ok(ListClosedWorkflowExecutionsResponse { executions, next_page_token })
     }
 
-    /// Temporal's system search attributes and their types (custom ones
-    /// need no registration in Chronicle).
-    pub(super) fn search_attributes(&self) -> GetSearchAttributesResponse {
-        let system = System::ALL.iter().map(|s| (s.name().to_string(), s.kind().indexed_type() as i32));
-        let stored = fields::STORED_SYSTEM_ATTRIBUTES.iter().map(|(name, ty)| (name.to_string(), *ty as i32));
-        GetSearchAttributesResponse { keys: system.chain(stored).collect() }
+    /// Temporal's system search attributes and the namespace's registered
+    /// custom ones, with their types. The request names no namespace:
+    /// callers that send Temporal's `temporal-namespace` header get theirs,
+    /// others `default`'s.
+    pub(super) fn search_attributes(&self, metadata: &tonic::metadata::MetadataMap) -> GetSearchAttributesResponse {
+        let namespace = metadata.get("temporal-namespace").and_then(|v| v.to_str().ok()).unwrap_or("default");
+        let system = fields::system_attributes().map(|(name, ty)| (name.to_string(), ty as i32));
+        let custom = self.namespaces.search_attributes().get(namespace).into_iter().map(|(n, ty)| (n, ty as i32));
+        GetSearchAttributesResponse { keys: system.chain(custom).collect() }
     }
 
     /// One page of the runs matching `query`; the token is empty on the

@@ -2,11 +2,12 @@
 //! three-valued logic: a condition on a NULL (absent) attribute, or between
 //! values of different types, is unknown, and a run matches only when the
 //! whole filter is true (so `CloseTime > x` and `NOT CloseTime > x` both
-//! leave out running workflows, as on Temporal).
+//! leave out running workflows, as on Temporal). A registered Text
+//! attribute matches by words.
 
-use super::fields::{Value, parse_datetime};
+use super::fields::{Field, Value, parse_datetime, words};
 use super::query::{Expr, Op, Query};
-use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
+use chronicle_engine::api::{enums::v1::IndexedValueType, workflow::v1::WorkflowExecutionInfo};
 use std::cmp::Ordering;
 
 impl Query {
@@ -48,6 +49,10 @@ fn eval(expr: &Expr, info: &WorkflowExecutionInfo) -> Option<bool> {
             _ => None,
         },
         Expr::Not(e) => eval(e, info).map(|b| !b),
+        Expr::Compare { field, op, value } if is_text(field) => {
+            let matched = text_match(&field.value(info)?, value)?;
+            Some(if *op == Op::Ne { !matched } else { matched })
+        }
         Expr::Compare { field, op, value } => compare(&field.value(info)?, *op, value),
         Expr::In { field, values } => {
             let actual = field.value(info)?;
@@ -65,6 +70,18 @@ fn eval(expr: &Expr, info: &WorkflowExecutionInfo) -> Option<bool> {
         }
         Expr::IsNull { field } => Some(field.value(info).is_none()),
     }
+}
+
+fn is_text(field: &Field) -> bool {
+    field.custom_type() == Some(IndexedValueType::Text)
+}
+
+/// Every word of the literal is a word of the value (unknown if the value
+/// is not a string).
+fn text_match(actual: &Value, literal: &Value) -> Option<bool> {
+    let (Value::Str(actual), Value::Str(literal)) = (actual, literal) else { return None };
+    let have = words(actual);
+    Some(words(literal).iter().all(|w| have.contains(w)))
 }
 
 /// A condition on a keyword list holds if it holds for one element.
@@ -122,7 +139,9 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 mod tests {
     use crate::visibility::Query;
     use chronicle_engine::api::common::v1::{Payload, SearchAttributes, WorkflowExecution, WorkflowType};
+    use chronicle_engine::api::enums::v1::IndexedValueType;
     use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
+    use chronicle_store::CustomSearchAttributes;
     use prost_types::{Duration, Timestamp};
 
     /// 2024-01-01T00:00:00Z plus `secs`.
@@ -168,6 +187,8 @@ mod tests {
                 ("Vip".to_string(), attr("true", "Bool")),
                 ("Due".to_string(), attr("\"2024-06-01T00:00:00Z\"", "Datetime")),
                 ("Tags".to_string(), attr("[\"a\",\"b\"]", "KeywordList")),
+                ("Note".to_string(), attr("\"Hello big World\"", "Text")),
+                ("Plain".to_string(), attr("\"2024-06-01T00:00:00Z\"", "Keyword")),
             ]
             .into_iter()
             .collect(),
@@ -187,8 +208,14 @@ mod tests {
         vec![invoice, order2, order1]
     }
 
+    /// Note is registered as Text, Plain as Datetime; the others are not
+    /// registered.
+    fn registered() -> CustomSearchAttributes {
+        [("Note".to_string(), IndexedValueType::Text), ("Plain".to_string(), IndexedValueType::Datetime)].into()
+    }
+
     fn matching(q: &str) -> Vec<String> {
-        let query = Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let query = Query::parse(q, &registered()).unwrap_or_else(|e| panic!("{q}: {e}"));
         runs().iter().filter(|r| query.matches(r)).map(|r| r.execution.as_ref().unwrap().workflow_id.clone()).collect()
     }
 
@@ -279,9 +306,25 @@ mod tests {
     }
 
     #[test]
+    fn registered_types() {
+        // Text: every word of the literal, in any case and order.
+        check("Note = 'world'", &["order-1"]);
+        check("Note = 'hello, WORLD!'", &["order-1"]);
+        check("Note = 'world big'", &["order-1"]);
+        check("Note = 'hel'", &[]);
+        check("Note = 'hello moon'", &[]);
+        check("Note != 'moon'", &["order-1"]);
+        check("Note != 'world'", &[]);
+        check("Note IS NULL", &["invoice-1", "order-2"]);
+        // Datetime by registration, though the payload says Keyword.
+        check("Plain > '2024-05-01T00:00:00Z'", &["order-1"]);
+        check("Plain < 1", &[]);
+    }
+
+    #[test]
     fn order_by() {
         let sorted = |q: &str| {
-            let query = Query::parse(q).unwrap();
+            let query = Query::parse(q, &registered()).unwrap();
             let mut all = runs();
             all.sort_by(|a, b| query.compare(a, b));
             all.iter().map(|r| r.execution.as_ref().unwrap().workflow_id.clone()).collect::<Vec<_>>()

@@ -1,6 +1,7 @@
 //! Search attributes: Temporal's system attributes, read from a run's
 //! `WorkflowExecutionInfo`, and custom ones, read from its search
-//! attributes (JSON payloads); and the typed values a query compares.
+//! attributes (JSON payloads) as their registered type; and the typed
+//! values a query compares.
 
 use super::QueryError;
 use chronicle_engine::api::{
@@ -9,6 +10,7 @@ use chronicle_engine::api::{
     workflow::v1::WorkflowExecutionInfo,
 };
 use chronicle_engine::time;
+use chronicle_store::CustomSearchAttributes;
 
 /// A literal of a query, or the value of a run's attribute.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +104,8 @@ pub const STORED_SYSTEM_ATTRIBUTES: &[(&str, IndexedValueType)] = &[
     ("BinaryChecksums", IndexedValueType::KeywordList),
     ("BuildIds", IndexedValueType::KeywordList),
     ("TemporalChangeVersion", IndexedValueType::KeywordList),
+    ("TemporalExternalPayloadCount", IndexedValueType::Int),
+    ("TemporalExternalPayloadSizeBytes", IndexedValueType::Int),
     ("TemporalNamespaceDivision", IndexedValueType::Keyword),
     ("TemporalPauseInfo", IndexedValueType::KeywordList),
     ("TemporalReportedProblems", IndexedValueType::KeywordList),
@@ -114,32 +118,71 @@ pub const STORED_SYSTEM_ATTRIBUTES: &[(&str, IndexedValueType)] = &[
     ("TemporalWorkflowVersioningBehavior", IndexedValueType::Keyword),
 ];
 
+/// Every system attribute and its type, as Temporal lists them (the
+/// `WorkflowExecutionInfo` fields, then the stored ones).
+pub fn system_attributes() -> impl Iterator<Item = (&'static str, IndexedValueType)> {
+    let fields = System::ALL.iter().map(|s| (s.name(), s.kind().indexed_type()));
+    fields.chain(STORED_SYSTEM_ATTRIBUTES.iter().copied())
+}
+
+/// Temporal's name of a search attribute type ('Keyword', 'KeywordList').
+pub fn type_name(ty: IndexedValueType) -> &'static str {
+    match ty {
+        IndexedValueType::Unspecified => "Unspecified",
+        IndexedValueType::Text => "Text",
+        IndexedValueType::Keyword => "Keyword",
+        IndexedValueType::Int => "Int",
+        IndexedValueType::Double => "Double",
+        IndexedValueType::Bool => "Bool",
+        IndexedValueType::Datetime => "Datetime",
+        IndexedValueType::KeywordList => "KeywordList",
+    }
+}
+
 /// An attribute a query names.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
     System(System),
-    /// Looked up in the run's search attributes; absent means NULL.
-    Custom(String),
+    /// Looked up in the run's search attributes; absent means NULL. `ty`
+    /// is the registered (or stored system) type; None: not registered,
+    /// so literals are taken as written and values as their payloads say.
+    Custom {
+        name: String,
+        ty: Option<IndexedValueType>,
+    },
 }
 
 impl Field {
-    /// Custom attributes need no registration in Chronicle, so any name
-    /// is accepted, except a system attribute's name in the wrong case,
-    /// which is a typo rather than an attribute nobody has set.
-    pub fn parse(name: &str) -> Result<Field, QueryError> {
+    /// Unregistered custom attributes are accepted (Chronicle does not
+    /// require registration), except a known name in the wrong case, which
+    /// is a typo rather than an attribute nobody has set.
+    pub fn parse(name: &str, registered: &CustomSearchAttributes) -> Result<Field, QueryError> {
         if let Some(s) = System::ALL.iter().find(|s| s.name() == name) {
             return Ok(Field::System(*s));
         }
-        match System::ALL.iter().find(|s| s.name().eq_ignore_ascii_case(name)) {
-            Some(s) => Err(QueryError(format!("invalid search attribute: {name} (did you mean {}?)", s.name()))),
-            None => Ok(Field::Custom(name.to_string())),
+        let stored = STORED_SYSTEM_ATTRIBUTES.iter().find(|(n, _)| *n == name).map(|(_, ty)| ty);
+        if let Some(ty) = registered.get(name).or(stored) {
+            return Ok(Field::Custom { name: name.to_string(), ty: Some(*ty) });
+        }
+        let mut known = system_attributes().map(|(n, _)| n).chain(registered.keys().map(String::as_str));
+        match known.find(|n| n.eq_ignore_ascii_case(name)) {
+            Some(n) => Err(QueryError(format!("invalid search attribute: {name} (did you mean {n}?)"))),
+            None => Ok(Field::Custom { name: name.to_string(), ty: None }),
         }
     }
 
     pub fn name(&self) -> &str {
         match self {
             Field::System(s) => s.name(),
-            Field::Custom(name) => name,
+            Field::Custom { name, .. } => name,
+        }
+    }
+
+    /// The registered type of a custom attribute.
+    pub fn custom_type(&self) -> Option<IndexedValueType> {
+        match self {
+            Field::Custom { ty, .. } => *ty,
+            Field::System(_) => None,
         }
     }
 
@@ -147,9 +190,11 @@ impl Field {
     pub fn value(&self, info: &WorkflowExecutionInfo) -> Option<Value> {
         match self {
             Field::System(s) => system_value(*s, info),
-            Field::Custom(name) => {
-                info.search_attributes.as_ref().and_then(|sa| sa.indexed_fields.get(name)).and_then(payload_value)
-            }
+            Field::Custom { name, ty } => info
+                .search_attributes
+                .as_ref()
+                .and_then(|sa| sa.indexed_fields.get(name))
+                .and_then(|p| payload_value(p, *ty)),
         }
     }
 }
@@ -185,11 +230,14 @@ fn system_value(field: System, info: &WorkflowExecutionInfo) -> Option<Value> {
     }
 }
 
-/// A search attribute payload (JSON; its `type` metadata, when SDKs set
-/// it, tells a Datetime from a plain string).
-fn payload_value(p: &Payload) -> Option<Value> {
+/// A search attribute payload (JSON; the registered type, or else its
+/// `type` metadata when SDKs set it, tells a Datetime from a string).
+fn payload_value(p: &Payload, ty: Option<IndexedValueType>) -> Option<Value> {
     let json: serde_json::Value = serde_json::from_slice(&p.data).ok()?;
-    let datetime = p.metadata.get("type").is_some_and(|t| t.as_slice() == b"Datetime");
+    let datetime = match ty {
+        Some(ty) => ty == IndexedValueType::Datetime,
+        None => p.metadata.get("type").is_some_and(|t| t.as_slice() == b"Datetime"),
+    };
     json_value(&json, datetime)
 }
 
@@ -217,32 +265,54 @@ fn describe(v: &Value) -> String {
     }
 }
 
+fn wrong_type(name: &str, type_name: &str, v: &Value) -> QueryError {
+    QueryError(format!(
+        "invalid expression: invalid value type for search attribute {name} of type {type_name}: {}",
+        describe(v)
+    ))
+}
+
+fn bad_datetime(s: &str) -> QueryError {
+    QueryError(format!("invalid expression: unable to parse datetime '{s}'"))
+}
+
 /// A literal read as the system attribute's type.
 pub fn convert(field: System, literal: Value) -> Result<Value, QueryError> {
-    let wrong_type = |v: &Value| {
-        QueryError(format!(
-            "invalid expression: invalid value type for search attribute {} of type {}: {}",
-            field.name(),
-            field.kind().name(),
-            describe(v)
-        ))
-    };
     match (field.kind(), literal) {
         (Kind::Keyword, v @ Value::Str(_)) => Ok(v),
         (Kind::Status, Value::Str(s)) => parse_status(&s)
             .map(|n| Value::Int(n as i64))
             .ok_or_else(|| QueryError(format!("invalid expression: invalid ExecutionStatus value '{s}'"))),
         (Kind::Status, v @ Value::Int(_)) => Ok(v),
-        (Kind::Datetime, Value::Str(s)) => parse_datetime(&s)
-            .map(Value::Time)
-            .ok_or_else(|| QueryError(format!("invalid expression: unable to parse datetime '{s}'"))),
+        (Kind::Datetime, Value::Str(s)) => parse_datetime(&s).map(Value::Time).ok_or_else(|| bad_datetime(&s)),
         (Kind::Datetime, Value::Int(n)) => Ok(Value::Time(n as i128)),
         (Kind::Int | Kind::Duration, v @ (Value::Int(_) | Value::Float(_))) => Ok(v),
         (Kind::Duration, Value::Str(s)) => parse_duration(&s)
             .map(|n| Value::Int(n.min(i64::MAX as i128) as i64))
             .ok_or_else(|| QueryError(format!("invalid expression: invalid duration '{s}'"))),
-        (_, v) => Err(wrong_type(&v)),
+        (_, v) => Err(wrong_type(field.name(), field.kind().name(), &v)),
     }
+}
+
+/// A literal read as a custom attribute's registered type (Temporal takes
+/// a float for an Int and compares numerically).
+pub fn convert_custom(name: &str, ty: IndexedValueType, literal: Value) -> Result<Value, QueryError> {
+    use IndexedValueType as T;
+    match (ty, literal) {
+        (T::Keyword | T::Text | T::KeywordList, v @ Value::Str(_)) => Ok(v),
+        (T::Int | T::Double, v @ (Value::Int(_) | Value::Float(_))) => Ok(v),
+        (T::Bool, v @ Value::Bool(_)) => Ok(v),
+        (T::Datetime, Value::Str(s)) => parse_datetime(&s).map(Value::Time).ok_or_else(|| bad_datetime(&s)),
+        (T::Datetime, Value::Int(n)) => Ok(Value::Time(n as i128)),
+        (T::Unspecified, v) => Ok(v),
+        (_, v) => Err(wrong_type(name, type_name(ty), &v)),
+    }
+}
+
+/// The words of a Text value or literal: Temporal matches Text by words,
+/// case-insensitively ('big, WORLD!' matches 'hello big world').
+pub fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// The status names queries use and CountWorkflowExecutions groups by.
@@ -374,11 +444,51 @@ mod tests {
 
     #[test]
     fn field_names() {
-        assert_eq!(Field::parse("WorkflowId").unwrap(), Field::System(System::WorkflowId));
-        assert_eq!(Field::parse("CustomKeywordField").unwrap(), Field::Custom("CustomKeywordField".into()));
-        assert_eq!(Field::parse("BuildIds").unwrap(), Field::Custom("BuildIds".into()));
-        let err = Field::parse("workflowid").unwrap_err();
+        let registered = CustomSearchAttributes::from([("Color".to_string(), IndexedValueType::Keyword)]);
+        let parse = |name: &str| Field::parse(name, &registered);
+        let custom = |name: &str, ty| Field::Custom { name: name.into(), ty };
+        assert_eq!(parse("WorkflowId").unwrap(), Field::System(System::WorkflowId));
+        assert_eq!(parse("CustomKeywordField").unwrap(), custom("CustomKeywordField", None));
+        assert_eq!(parse("Color").unwrap(), custom("Color", Some(IndexedValueType::Keyword)));
+        assert_eq!(parse("BuildIds").unwrap(), custom("BuildIds", Some(IndexedValueType::KeywordList)));
+        let err = parse("workflowid").unwrap_err();
         assert_eq!(err.0, "invalid search attribute: workflowid (did you mean WorkflowId?)");
+        assert_eq!(parse("COLOR").unwrap_err().0, "invalid search attribute: COLOR (did you mean Color?)");
+        assert_eq!(parse("buildids").unwrap_err().0, "invalid search attribute: buildids (did you mean BuildIds?)");
+        assert_eq!(system_attributes().count(), 33, "as Temporal 1.32 lists them");
+    }
+
+    #[test]
+    fn literals_take_the_registered_type() {
+        use IndexedValueType as T;
+        let conv = |ty, v| convert_custom("Attr", ty, v);
+        assert_eq!(conv(T::Keyword, Value::Str("a".into())), Ok(Value::Str("a".into())));
+        assert_eq!(conv(T::Text, Value::Str("a b".into())), Ok(Value::Str("a b".into())));
+        assert_eq!(conv(T::KeywordList, Value::Str("a".into())), Ok(Value::Str("a".into())));
+        assert_eq!(conv(T::Int, Value::Float(42.0)), Ok(Value::Float(42.0)));
+        assert_eq!(conv(T::Double, Value::Int(2)), Ok(Value::Int(2)));
+        assert_eq!(conv(T::Bool, Value::Bool(false)), Ok(Value::Bool(false)));
+        assert_eq!(
+            conv(T::Datetime, Value::Str("2024-01-01T00:00:00Z".into())),
+            Ok(Value::Time(1_704_067_200_000_000_000))
+        );
+        assert_eq!(conv(T::Datetime, Value::Int(7)), Ok(Value::Time(7)));
+        assert_eq!(
+            conv(T::Int, Value::Str("42".into())).unwrap_err().0,
+            "invalid expression: invalid value type for search attribute Attr of type Int: \"42\" (type: string)"
+        );
+        assert_eq!(
+            conv(T::KeywordList, Value::Int(5)).unwrap_err().0,
+            "invalid expression: invalid value type for search attribute Attr of type KeywordList: 5 (type: int64)"
+        );
+        assert!(conv(T::Bool, Value::Str("true".into())).unwrap_err().0.contains("of type Bool"));
+        assert!(conv(T::Double, Value::Bool(true)).unwrap_err().0.contains("of type Double"));
+        assert_eq!(
+            conv(T::Datetime, Value::Str("2024-01-01".into())).unwrap_err().0,
+            "invalid expression: unable to parse datetime '2024-01-01'"
+        );
+        assert_eq!(words("Hello, big-WORLD! 42"), ["hello", "big", "world", "42"]);
+        assert!(words(" ,. ").is_empty());
     }
 
     #[test]
@@ -429,7 +539,7 @@ mod tests {
             execution_duration: Some(prost_types::Duration { seconds: 1, nanos: 0 }),
             ..Default::default()
         };
-        let sa = |name: &str| Field::Custom(name.into());
+        let sa = |name: &str| Field::Custom { name: name.into(), ty: None };
         let sys = |s: System| Field::System(s);
         assert_eq!(sys(System::WorkflowId).value(&info), Some(Value::Str("wf".into())));
         assert_eq!(sys(System::WorkflowType).value(&info), Some(Value::Str("T".into())));
@@ -459,5 +569,12 @@ mod tests {
         assert_eq!(sa("When").value(&info), Some(Value::Time(1_704_067_200 * 1_000_000_000)));
         assert_eq!(sa("Tags").value(&info), Some(Value::List(vec![Value::Str("a".into()), Value::Str("b".into())])));
         assert_eq!(sa("Broken").value(&info), None);
+
+        // A registered Datetime is read as one even without the metadata.
+        let fields = info.search_attributes.as_mut().unwrap();
+        fields.indexed_fields.insert("Due".into(), payload("\"2024-01-01T00:00:00Z\"", None));
+        assert_eq!(sa("Due").value(&info), Some(Value::Str("2024-01-01T00:00:00Z".into())));
+        let due = Field::Custom { name: "Due".into(), ty: Some(IndexedValueType::Datetime) };
+        assert_eq!(due.value(&info), Some(Value::Time(1_704_067_200 * 1_000_000_000)));
     }
 }

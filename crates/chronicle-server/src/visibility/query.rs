@@ -1,12 +1,15 @@
 //! Temporal's list filter language: a SQL WHERE clause over search
 //! attributes (`WorkflowType = 'Order' AND ExecutionStatus = 'Running'`),
 //! optionally followed by GROUP BY ExecutionStatus (for counts) and
-//! ORDER BY. Literals are read as their attribute's type at parse time, so
-//! a bad value is an error before any run is read.
+//! ORDER BY. Literals are read as their attribute's type (system, or
+//! registered custom) at parse time, so a bad value is an error before any
+//! run is read.
 
 use super::QueryError;
-use super::fields::{self, Field, Kind, System, Value};
+use super::fields::{self, Field, Kind, System, Value, type_name};
 use super::lexer::{Tok, Token, syntax_error, tokenize};
+use chronicle_engine::api::enums::v1::IndexedValueType;
+use chronicle_store::CustomSearchAttributes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -16,6 +19,19 @@ pub enum Op {
     Le,
     Gt,
     Ge,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
 }
 
 /// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
@@ -59,8 +75,10 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn parse(input: &str) -> Result<Query, QueryError> {
-        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1 };
+    /// Parses `input`; `registered` are the namespace's custom search
+    /// attributes, whose literals are read as their types.
+    pub fn parse(input: &str, registered: &CustomSearchAttributes) -> Result<Query, QueryError> {
+        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, registered };
         let mut query = Query::default();
         if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
             query.filter = Some(p.or()?);
@@ -83,6 +101,9 @@ impl Query {
             p.expect_keyword("BY")?;
             loop {
                 let field = p.field()?;
+                if field.custom_type() == Some(IndexedValueType::Text) {
+                    return Err(unsupported("unable to sort by search attribute type Text"));
+                }
                 let descending = p.eat_keyword("DESC");
                 if !descending {
                     p.eat_keyword("ASC");
@@ -108,14 +129,42 @@ fn unsupported(what: &str) -> QueryError {
     QueryError(format!("operation is not supported: {what}"))
 }
 
-struct Parser {
+struct Parser<'a> {
     tokens: Vec<Token>,
     next: usize,
     /// Position reported for errors at the end of the query.
     end: usize,
+    registered: &'a CustomSearchAttributes,
 }
 
-impl Parser {
+/// What Temporal allows on Text (word match: = and != only) and
+/// KeywordList (element match: =, !=, IN) attributes.
+fn check_operator(field: &Field, operator: &str) -> Result<(), QueryError> {
+    let Some(ty @ (IndexedValueType::Text | IndexedValueType::KeywordList)) = field.custom_type() else {
+        return Ok(());
+    };
+    let allowed = match ty {
+        IndexedValueType::Text => ["=", "!="].as_slice(),
+        _ => ["=", "!=", "IN", "NOT IN"].as_slice(),
+    };
+    if operator.ends_with("BETWEEN") {
+        return Err(QueryError(format!(
+            "invalid expression: cannot do range condition on search attribute '{}' of type {}",
+            field.name(),
+            type_name(ty)
+        )));
+    }
+    if allowed.contains(&operator) {
+        return Ok(());
+    }
+    Err(unsupported(&format!(
+        "operator '{operator}' not supported for {} type search attribute '{}'",
+        type_name(ty),
+        field.name()
+    )))
+}
+
+impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
         self.tokens.get(self.next).map(|t| &t.tok)
     }
@@ -186,7 +235,7 @@ impl Parser {
     fn field(&mut self) -> Result<Field, QueryError> {
         match self.peek() {
             Some(Tok::Ident(name)) => {
-                let field = Field::parse(name)?;
+                let field = Field::parse(name, self.registered)?;
                 self.next += 1;
                 Ok(field)
             }
@@ -203,6 +252,7 @@ impl Parser {
     fn predicate(&mut self) -> Result<Expr, QueryError> {
         let field = self.field()?;
         let negated = self.eat_keyword("NOT");
+        let not = if negated { "NOT " } else { "" };
         let at = self.next;
         let expr = match self.bump().map(|t| t.tok) {
             Some(Tok::Op(op)) if !negated => {
@@ -214,10 +264,20 @@ impl Parser {
                     ">" => Op::Gt,
                     _ => Op::Ge,
                 };
+                check_operator(&field, op.symbol())?;
                 let value = self.operand(&field)?;
+                if field.custom_type() == Some(IndexedValueType::Text)
+                    && matches!(&value, Value::Str(s) if fields::words(s).is_empty())
+                {
+                    return Err(QueryError(format!(
+                        "invalid expression: no tokens found filtering on Text type search attribute {}",
+                        field.name()
+                    )));
+                }
                 Expr::Compare { field, op, value }
             }
             Some(Tok::Keyword("IN")) => {
+                check_operator(&field, &format!("{not}IN"))?;
                 if !self.eat(&Tok::LParen) {
                     return Err(self.syntax_error());
                 }
@@ -231,12 +291,14 @@ impl Parser {
                 Expr::In { field, values }
             }
             Some(Tok::Keyword("BETWEEN")) => {
+                check_operator(&field, &format!("{not}BETWEEN"))?;
                 let low = self.operand(&field)?;
                 self.expect_keyword("AND")?;
                 let high = self.operand(&field)?;
                 Expr::Between { field, low, high }
             }
             Some(Tok::Keyword("STARTS_WITH")) => {
+                check_operator(&field, &format!("{not}STARTS_WITH"))?;
                 if let Field::System(s) = &field
                     && s.kind() != Kind::Keyword
                 {
@@ -278,7 +340,7 @@ impl Parser {
         Ok(if negated { Expr::Not(Box::new(expr)) } else { expr })
     }
 
-    /// A literal, read as `field`'s type when it is a system attribute.
+    /// A literal, read as `field`'s type when it has one.
     fn operand(&mut self, field: &Field) -> Result<Value, QueryError> {
         let negative = self.eat(&Tok::Minus);
         let at = self.next;
@@ -303,7 +365,8 @@ impl Parser {
         };
         match field {
             Field::System(s) => fields::convert(*s, literal),
-            Field::Custom(_) => Ok(literal),
+            Field::Custom { name, ty: Some(ty) } => fields::convert_custom(name, *ty, literal),
+            Field::Custom { ty: None, .. } => Ok(literal),
         }
     }
 }
@@ -328,7 +391,7 @@ mod tests {
     use super::*;
 
     fn parse(q: &str) -> Query {
-        Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"))
+        Query::parse(q, &CustomSearchAttributes::new()).unwrap_or_else(|e| panic!("{q}: {e}"))
     }
 
     fn filter(q: &str) -> Expr {
@@ -336,10 +399,23 @@ mod tests {
     }
 
     fn err(q: &str) -> String {
-        match Query::parse(q) {
+        match Query::parse(q, &registered()) {
             Ok(parsed) => panic!("{q} parsed as {parsed:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    fn registered() -> CustomSearchAttributes {
+        use IndexedValueType as T;
+        [("Kw", T::Keyword), ("Txt", T::Text), ("Num", T::Int), ("Dbl", T::Double), ("Flag", T::Bool)]
+            .into_iter()
+            .chain([("When", T::Datetime), ("Tags", T::KeywordList)])
+            .map(|(n, t)| (n.to_string(), t))
+            .collect()
+    }
+
+    fn custom(name: &str, ty: Option<IndexedValueType>) -> Field {
+        Field::Custom { name: name.into(), ty }
     }
 
     fn sys(s: System, op: Op, v: Value) -> Expr {
@@ -385,12 +461,87 @@ mod tests {
         );
         assert_eq!(
             filter("CustomBool = true"),
-            Expr::Compare { field: Field::Custom("CustomBool".into()), op: Op::Eq, value: Value::Bool(true) }
+            Expr::Compare { field: custom("CustomBool", None), op: Op::Eq, value: Value::Bool(true) }
         );
         assert_eq!(
             filter("CustomInt > 3"),
-            Expr::Compare { field: Field::Custom("CustomInt".into()), op: Op::Gt, value: Value::Int(3) }
+            Expr::Compare { field: custom("CustomInt", None), op: Op::Gt, value: Value::Int(3) }
         );
+    }
+
+    #[test]
+    fn registered_attributes_take_their_types() {
+        use IndexedValueType as T;
+        let typed = |q: &str| Query::parse(q, &registered()).unwrap_or_else(|e| panic!("{q}: {e}")).filter.unwrap();
+        assert_eq!(
+            typed("When > '2024-01-01T00:00:00Z'"),
+            Expr::Compare {
+                field: custom("When", Some(T::Datetime)),
+                op: Op::Gt,
+                value: Value::Time(1_704_067_200_000_000_000)
+            }
+        );
+        assert_eq!(
+            typed("Num IN (1, 2.0)"),
+            Expr::In { field: custom("Num", Some(T::Int)), values: vec![Value::Int(1), Value::Float(2.0)] }
+        );
+        assert_eq!(
+            typed("Tags NOT IN ('a')"),
+            not(Expr::In { field: custom("Tags", Some(T::KeywordList)), values: vec![str("a")] })
+        );
+        assert_eq!(
+            typed("Txt != 'hello'"),
+            Expr::Compare { field: custom("Txt", Some(T::Text)), op: Op::Ne, value: str("hello") }
+        );
+        assert_eq!(
+            typed("Kw STARTS_WITH 'a'"),
+            Expr::StartsWith { field: custom("Kw", Some(T::Keyword)), prefix: "a".into() }
+        );
+        assert_eq!(typed("Tags IS NULL"), Expr::IsNull { field: custom("Tags", Some(T::KeywordList)) });
+        assert!(Query::parse("ORDER BY Num DESC, Kw", &registered()).is_ok());
+    }
+
+    #[test]
+    fn registered_attributes_refuse_what_temporal_refuses() {
+        assert_eq!(
+            err("Num = '42'"),
+            "invalid query: invalid expression: invalid value type for search attribute Num of type Int: \"42\" (type: string)"
+        );
+        assert!(err("Kw = 5").contains("search attribute Kw of type Keyword: 5 (type: int64)"));
+        assert!(err("Flag = 'true'").contains("search attribute Flag of type Bool"));
+        assert!(err("Dbl = 'x'").contains("search attribute Dbl of type Double"));
+        assert_eq!(
+            err("When > 'yesterday'"),
+            "invalid query: invalid expression: unable to parse datetime 'yesterday'"
+        );
+        assert_eq!(
+            err("Txt > 'a'"),
+            "invalid query: operation is not supported: operator '>' not supported for Text type search attribute 'Txt'"
+        );
+        assert!(err("Txt IN ('a')").contains("operator 'IN' not supported for Text type search attribute 'Txt'"));
+        assert!(err("Txt NOT IN ('a')").contains("operator 'NOT IN' not supported for Text type"));
+        assert!(err("Txt STARTS_WITH 'a'").contains("operator 'STARTS_WITH' not supported for Text type"));
+        assert!(err("Txt NOT STARTS_WITH 'a'").contains("operator 'NOT STARTS_WITH' not supported for Text type"));
+        assert_eq!(
+            err("Txt BETWEEN 'a' AND 'b'"),
+            "invalid query: invalid expression: cannot do range condition on search attribute 'Txt' of type Text"
+        );
+        assert_eq!(
+            err("Txt = ' ,'"),
+            "invalid query: invalid expression: no tokens found filtering on Text type search attribute Txt"
+        );
+        assert!(err("Txt = 5").contains("search attribute Txt of type Text: 5 (type: int64)"));
+        assert!(
+            err("Tags <= 'a'").contains("operator '<=' not supported for KeywordList type search attribute 'Tags'")
+        );
+        assert!(err("Tags STARTS_WITH 'a'").contains("operator 'STARTS_WITH' not supported for KeywordList type"));
+        assert!(err("Tags NOT BETWEEN 'a' AND 'b'").contains("cannot do range condition on search attribute 'Tags'"));
+        assert!(err("Tags = 5").contains("search attribute Tags of type KeywordList"));
+        assert_eq!(
+            err("ORDER BY Txt"),
+            "invalid query: operation is not supported: unable to sort by search attribute type Text"
+        );
+        assert_eq!(err("kw = 'a'"), "invalid query: invalid search attribute: kw (did you mean Kw?)");
     }
 
     #[test]
