@@ -9,6 +9,15 @@ use crate::state::MutableState;
 use crate::time;
 
 impl MutableState {
+    /// Whether a field that visibility lists and filters on differs between
+    /// two states of a run (status, close time, memo, search attributes).
+    pub fn visibility_differs(&self, other: &MutableState) -> bool {
+        self.status != other.status
+            || self.close_time != other.close_time
+            || self.memo != other.memo
+            || self.search_attributes != other.search_attributes
+    }
+
     pub fn execution_info(&self) -> WorkflowExecutionInfo {
         let started = self.started.clone().unwrap_or_default();
         let me = WorkflowExecution { workflow_id: self.workflow_id.clone(), run_id: self.run_id.clone() };

@@ -241,6 +241,7 @@ impl History {
             expected_version: state.db_version,
             events: transition.events.clone(),
             set_current: None,
+            update_visibility: state.visibility_differs(&transition.state),
         }];
         if let Some(next) = &transition.new_run {
             writes.push(ExecutionWrite {
@@ -248,6 +249,7 @@ impl History {
                 expected_version: 0,
                 events: next.events.clone(),
                 set_current: Some(Some(state.run_id.clone())),
+                update_visibility: true,
             });
         }
         self.warn_on_history_size(state, &transition.state);
@@ -553,6 +555,7 @@ impl History {
                     expected_version: state.db_version,
                     events: t.events.clone(),
                     set_current: None,
+                    update_visibility: true,
                 });
                 terminated = Some((entry, t));
             } else {
@@ -581,6 +584,7 @@ impl History {
             expected_version: 0,
             events: t.events.clone(),
             set_current: Some(current_id),
+            update_visibility: true,
         });
         self.store.commit(writes).await?;
         if let Some((entry, term)) = terminated {

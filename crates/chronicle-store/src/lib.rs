@@ -46,6 +46,11 @@ pub struct ExecutionWrite {
     /// For a new run: make it the workflow id's current run, provided the
     /// current run is still this one (None: there must be none).
     pub set_current: Option<Option<String>>,
+    /// Rewrite the run's visibility record (always done for a new run): set
+    /// when a field that lists show changed (`MutableState::visibility_differs`).
+    /// Like Temporal's, a running run's record is not rewritten on every
+    /// transition, so its history length there is as of the last rewrite.
+    pub update_visibility: bool,
 }
 
 /// A namespace record.

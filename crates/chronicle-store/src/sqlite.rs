@@ -301,7 +301,9 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
             return Err(StoreError::Conflict(format!("run {} changed concurrently", s.run_id)));
         }
     }
-    visibility::upsert(tx, s).map_err(internal)?;
+    if w.expected_version == 0 || w.update_visibility {
+        visibility::upsert(tx, s).map_err(internal)?;
+    }
     if let Some(expected_current) = &w.set_current {
         let current: Option<String> = tx
             .query_row(
