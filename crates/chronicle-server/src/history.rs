@@ -206,6 +206,22 @@ impl History {
             .ok_or_else(|| HistoryError::NotFound(format!("workflow not found for ID: {workflow_id}")))
     }
 
+    /// Deletes a closed run (see Store::delete_execution).
+    pub async fn delete(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<(), HistoryError> {
+        if let Some(entry) = self.cached(run_id) {
+            // Hold the run's lock so no commit lands in between.
+            let mut guard = entry.state.lock().await;
+            if guard.as_ref().is_some_and(|s| s.needs_recovery()) {
+                return Err(EngineError::FailedPrecondition("the run still has work in progress".into()).into());
+            }
+            self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;
+            *guard = None;
+            self.runs.lock().unwrap().remove(run_id);
+            return Ok(());
+        }
+        self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)
+    }
+
     /// Subscribes to commits of a run; None if the run is not open here.
     pub fn watch(&self, run_id: &str) -> Option<watch::Receiver<i64>> {
         self.cached(run_id).map(|e| e.changed.subscribe())
@@ -595,6 +611,13 @@ impl History {
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());
         Ok(Started { run_id: t.state.run_id, started: true })
+    }
+}
+
+fn store_not_found(e: StoreError) -> HistoryError {
+    match e {
+        StoreError::NotFound(m) => HistoryError::NotFound(m),
+        e => e.into(),
     }
 }
 

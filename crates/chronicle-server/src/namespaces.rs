@@ -62,6 +62,13 @@ impl Namespaces {
         all
     }
 
+    /// Replaces a namespace's record (UpdateNamespace).
+    pub async fn update(&self, ns: NamespaceRecord) -> Result<NamespaceRecord, StoreError> {
+        self.store.update_namespace(ns.clone()).await?;
+        self.by_name.write().unwrap().insert(ns.name.clone(), ns.clone());
+        Ok(ns)
+    }
+
     pub async fn register(&self, mut ns: NamespaceRecord) -> Result<NamespaceRecord, StoreError> {
         if ns.id.is_empty() {
             ns.id = uuid::Uuid::new_v4().to_string();

@@ -123,6 +123,13 @@ pub trait Store: Send + Sync + 'static {
 
     fn list_namespaces(&self) -> BoxFuture<'_, Result<Vec<NamespaceRecord>>>;
 
+    /// Replaces a namespace record; NotFound if there is none by that name.
+    fn update_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>>;
+
+    /// Deletes a run: its state, history, visibility record and, if it is
+    /// the workflow id's current run, that pointer. NotFound if absent.
+    fn delete_execution(&self, namespace: &str, workflow_id: &str, run_id: &str) -> BoxFuture<'_, Result<()>>;
+
     /// Registers custom search attributes in `namespace`, all or nothing: a
     /// name registered with the same type stays as it is; one registered
     /// with another type fails the call (AlreadyExists, "Search attribute X

@@ -34,6 +34,10 @@ enum WriteJob {
     Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>),
     Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     SearchAttributes(Change, oneshot::Sender<Result<()>>),
+    /// Replace an existing namespace record.
+    UpdateNamespace(NamespaceRecord, oneshot::Sender<Result<()>>),
+    /// Delete a run: (namespace, workflow id, run id).
+    Delete((String, String, String), oneshot::Sender<Result<()>>),
     Read(Job),
 }
 
@@ -227,6 +231,8 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
             WriteJob::SearchAttributes(change, reply_to) => {
                 (reply_to, in_savepoint(&tx, |sp| search_attributes::apply(sp, &change)))
             }
+            WriteJob::UpdateNamespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| update_namespace(sp, &ns))),
+            WriteJob::Delete(key, reply_to) => (reply_to, in_savepoint(&tx, |sp| delete_execution(sp, &key))),
             WriteJob::Read(_) => unreachable!("reads are split off before committing"),
         };
         results.push((reply_to, outcome));
@@ -247,7 +253,11 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
 
 fn reply(job: WriteJob, outcome: Result<()>) {
     match job {
-        WriteJob::Commit(_, r) | WriteJob::Namespace(_, r) | WriteJob::SearchAttributes(_, r) => {
+        WriteJob::Commit(_, r)
+        | WriteJob::Namespace(_, r)
+        | WriteJob::SearchAttributes(_, r)
+        | WriteJob::UpdateNamespace(_, r)
+        | WriteJob::Delete(_, r) => {
             let _ = r.send(outcome);
         }
         WriteJob::Read(_) => {}
@@ -346,6 +356,43 @@ fn insert_namespace(tx: &rusqlite::Transaction<'_>, ns: &NamespaceRecord) -> Res
     Ok(())
 }
 
+fn update_namespace(tx: &rusqlite::Transaction<'_>, ns: &NamespaceRecord) -> Result<()> {
+    let updated = tx
+        .execute("UPDATE namespaces SET record = ?2 WHERE name = ?1", params![ns.name, ns.encode_to_vec()])
+        .map_err(internal)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound(format!("Namespace {} is not found.", ns.name)));
+    }
+    Ok(())
+}
+
+/// Removes a run and everything about it; the workflow id's current-run
+/// pointer goes too if it named this run.
+fn delete_execution(
+    tx: &rusqlite::Transaction<'_>,
+    (namespace, workflow_id, run_id): &(String, String, String),
+) -> Result<()> {
+    let deleted = tx
+        .execute(
+            "DELETE FROM executions WHERE run_id = ?1 AND namespace = ?2 AND workflow_id = ?3",
+            params![run_id, namespace, workflow_id],
+        )
+        .map_err(internal)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound(format!(
+            "workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"
+        )));
+    }
+    tx.execute("DELETE FROM history WHERE run_id = ?1", params![run_id]).map_err(internal)?;
+    visibility::delete(tx, run_id).map_err(internal)?;
+    tx.execute(
+        "DELETE FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2 AND run_id = ?3",
+        params![namespace, workflow_id, run_id],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
 fn decode<M: Message + Default>(bytes: Vec<u8>) -> rusqlite::Result<M> {
     M::decode(bytes.as_slice()).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
@@ -413,6 +460,17 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
             rows.map(|b| b.and_then(decode)).collect()
         })
+    }
+
+    fn update_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.write(WriteJob::UpdateNamespace(ns, tx), rx)
+    }
+
+    fn delete_execution(&self, namespace: &str, workflow_id: &str, run_id: &str) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        let key = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
+        self.write(WriteJob::Delete(key, tx), rx)
     }
 
     fn add_search_attributes(&self, namespace: &str, attributes: CustomSearchAttributes) -> BoxFuture<'_, Result<()>> {

@@ -68,6 +68,11 @@ pub(crate) fn upsert(conn: &Connection, s: &MutableState) -> rusqlite::Result<()
     Ok(())
 }
 
+pub(crate) fn delete(conn: &Connection, run_id: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM visibility WHERE run_id = ?1", params![run_id])?;
+    Ok(())
+}
+
 /// Up to `limit` runs of `namespace` after `after`, newest first.
 pub(crate) fn page(
     conn: &Connection,

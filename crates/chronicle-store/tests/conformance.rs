@@ -508,6 +508,40 @@ pub async fn visibility_follows_visible_changes(store: DynStore) {
     assert_ne!(running.state.execution_info(), before, "the state moved on (history length, ...)");
 }
 
+pub async fn delete_removes_a_run_entirely(store: DynStore) {
+    let (mut first, create) = RunDriver::start_at(NS, "wf-del", "run-a", 1);
+    commit1(&store, create).await.unwrap();
+    for w in first.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
+    let (_, create) = RunDriver::start_at(NS, "wf-del", "run-b", 2);
+    commit1(&store, ExecutionWrite { set_current: Some(Some("run-a".into())), ..create }).await.unwrap();
+    // Deleting an older run keeps the current pointer on the newer one.
+    store.delete_execution(NS, "wf-del", "run-a").await.unwrap();
+    assert_eq!(store.load_execution(NS, "wf-del", "run-a").await.unwrap(), None);
+    assert!(store.read_history("run-a", 1, 100).await.unwrap().is_empty());
+    assert_eq!(run_ids(&all_runs(&store, NS).await), ["run-b"]);
+    assert_eq!(store.current_run(NS, "wf-del").await.unwrap().as_deref(), Some("run-b"));
+    // Deleting the current run removes the pointer; a second delete is NotFound.
+    store.delete_execution(NS, "wf-del", "run-b").await.unwrap();
+    assert_eq!(store.current_run(NS, "wf-del").await.unwrap(), None);
+    assert!(all_runs(&store, NS).await.is_empty());
+    assert!(matches!(
+        store.delete_execution(NS, "wf-del", "run-b").await,
+        Err(chronicle_store::StoreError::NotFound(_))
+    ));
+}
+
+pub async fn namespaces_update(store: DynStore) {
+    store.create_namespace(namespace("ns-u", "before")).await.unwrap();
+    store.update_namespace(namespace("ns-u", "after")).await.unwrap();
+    assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("ns-u", "after")]);
+    assert!(matches!(
+        store.update_namespace(namespace("nobody", "x")).await,
+        Err(chronicle_store::StoreError::NotFound(_))
+    ));
+}
+
 fn namespace(name: &str, description: &str) -> NamespaceRecord {
     NamespaceRecord {
         name: name.into(),
@@ -750,6 +784,8 @@ suite!(sqlite_file_store, super::sqlite_file;
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
+    delete_removes_a_run_entirely,
+    namespaces_update,
 );
 
 suite!(sqlite_memory_store, super::sqlite_memory;
@@ -766,6 +802,8 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
+    delete_removes_a_run_entirely,
+    namespaces_update,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

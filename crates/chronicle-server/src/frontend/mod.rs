@@ -270,6 +270,15 @@ impl WorkflowService for Frontend {
     ) -> Rpc<RespondQueryTaskCompletedResponse> {
         self.query_completed(r.into_inner()).map(Response::new)
     }
+    async fn delete_workflow_execution(
+        &self,
+        r: Request<DeleteWorkflowExecutionRequest>,
+    ) -> Rpc<DeleteWorkflowExecutionResponse> {
+        self.delete_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn update_namespace(&self, r: Request<UpdateNamespaceRequest>) -> Rpc<UpdateNamespaceResponse> {
+        self.update_ns(r.into_inner()).await.map(Response::new)
+    }
     async fn describe_task_queue(&self, r: Request<DescribeTaskQueueRequest>) -> Rpc<DescribeTaskQueueResponse> {
         self.describe_task_queue(r.into_inner()).await.map(Response::new)
     }

@@ -91,6 +91,42 @@ impl Frontend {
         Ok(describe(found))
     }
 
+    /// UpdateNamespace: description, owner, data (merged) and retention.
+    pub(super) async fn update_ns(&self, r: UpdateNamespaceRequest) -> Result<UpdateNamespaceResponse, Status> {
+        let mut ns = self.namespaces.get(&r.namespace).ok_or_else(|| errors::namespace_not_found(&r.namespace))?;
+        if let Some(info) = r.update_info {
+            if !info.description.is_empty() {
+                ns.description = info.description;
+            }
+            if !info.owner_email.is_empty() {
+                ns.owner_email = info.owner_email;
+            }
+            ns.data.extend(info.data);
+        }
+        if let Some(config) = r.config {
+            if let Some(d) = config.workflow_execution_retention_ttl {
+                if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
+                    return Err(errors::invalid("Workflow execution retention period must not be negative."));
+                }
+                if d.seconds > 0 || d.nanos > 0 {
+                    ns.retention = Some(d);
+                }
+            }
+        }
+        if r.promote_namespace || r.replication_config.is_some() {
+            return Err(Status::unimplemented("Namespace replication is not implemented by Chronicle."));
+        }
+        let ns = self.namespaces.update(ns).await.map_err(errors::from_store)?;
+        let d = describe(ns);
+        Ok(UpdateNamespaceResponse {
+            namespace_info: d.namespace_info,
+            config: d.config,
+            replication_config: d.replication_config,
+            failover_version: 0,
+            is_global_namespace: false,
+        })
+    }
+
     pub(super) fn list_ns(&self, r: ListNamespacesRequest) -> Result<ListNamespacesResponse, Status> {
         let page_size = if r.page_size <= 0 { 100 } else { r.page_size as usize };
         let start: usize = if r.next_page_token.is_empty() {

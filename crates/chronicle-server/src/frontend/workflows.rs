@@ -2,7 +2,7 @@
 
 use super::{Frontend, map_err};
 use crate::errors;
-use crate::history::StartPolicies;
+use crate::history::{HistoryError, StartPolicies};
 use crate::tokens::HistoryPageToken;
 use chronicle_engine::{
     Input, MutableState, SignalArgs, StartArgs,
@@ -279,6 +279,34 @@ impl Frontend {
         let input = Input::Terminate { reason: r.reason, details: r.details, identity: r.identity };
         self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
         Ok(TerminateWorkflowExecutionResponse {})
+    }
+
+    /// DeleteWorkflowExecution: a running run is terminated first; the run
+    /// is deleted once its post-close work (telling its parent, applying
+    /// its children's close policies) is done.
+    pub(super) async fn delete_workflow(
+        &self,
+        r: DeleteWorkflowExecutionRequest,
+    ) -> Result<DeleteWorkflowExecutionResponse, Status> {
+        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        if s.is_running() {
+            let input = chronicle_engine::Input::Terminate {
+                reason: "Delete workflow execution".into(),
+                details: None,
+                identity: String::new(),
+            };
+            match self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await {
+                Ok(_) | Err(HistoryError::Engine(chronicle_engine::EngineError::WorkflowClosed)) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (latest, done) = self.wait_for_state(&s, deadline, |st| !st.needs_recovery()).await?;
+        if !done {
+            return Err(Status::unavailable("the run's post-close work is still in progress; retry the delete"));
+        }
+        self.history.delete(&latest.namespace, &latest.workflow_id, &latest.run_id).await.map_err(map_err)?;
+        Ok(DeleteWorkflowExecutionResponse {})
     }
 
     /// GetWorkflowExecutionHistoryReverse: newest events first, paged down.
