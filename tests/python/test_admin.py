@@ -63,6 +63,15 @@ async def test_delete_closed_and_running_workflows(client: Client, chronicle_ser
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
             assert out.returncode == 0, out.stderr
             await wait_gone(client, cli_id)
+        # Chronicle's own CLI too.
+        from conftest import _chronicle_bin
+
+        own_id = f"own-{uuid.uuid4()}"
+        await client.start_workflow(IdleWorkflow.run, True, id=own_id, task_queue=tq)
+        cmd = [str(_chronicle_bin()), "workflow", "--address", chronicle_server, "delete", "-w", own_id]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and "Workflow deleted" in out.stdout, out.stderr
+        await wait_gone(client, own_id)
         # The id can be used again.
         await client.execute_workflow(IdleWorkflow.run, False, id=done_id, task_queue=tq)
     with pytest.raises(RPCError) as err:

@@ -110,6 +110,11 @@ enum Action {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Delete a workflow execution (a running one is terminated first).
+    Delete {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Wait for a workflow's result.
     Result {
         #[command(flatten)]
@@ -278,6 +283,15 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 })
                 .await?;
             print(cmd.output, serde_json::json!({ "terminated": true }), "Workflow terminated".into());
+        }
+        Action::Delete { target } => {
+            client
+                .delete_workflow_execution(DeleteWorkflowExecutionRequest {
+                    namespace: ns,
+                    workflow_execution: execution(&target),
+                })
+                .await?;
+            print(cmd.output, serde_json::json!({ "deleted": true }), "Workflow deleted".into());
         }
         Action::Result { target } => result(&mut client, ns, target, cmd.output).await?,
         Action::Describe { target } => {
