@@ -6,6 +6,7 @@
 //! conditional on each execution's `db_version`. It returns only once the
 //! transaction is durable.
 
+mod schedules;
 mod search_attributes;
 mod sqlite;
 mod visibility;
@@ -68,6 +69,36 @@ pub struct NamespaceRecord {
     pub retention: Option<prost_types::Duration>,
     #[prost(btree_map = "string, string", tag = "6")]
     pub data: std::collections::BTreeMap<String, String>,
+}
+
+/// A schedule and the scheduler's state for it. `version` is the storage
+/// version (bumped on every write); `conflict_token` is the one clients
+/// see, bumped only by UpdateSchedule, as Temporal's.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ScheduleRecord {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub schedule_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub schedule: Option<chronicle_engine::api::schedule::v1::Schedule>,
+    /// Counters, running workflows, recent actions, create/update time
+    /// (future action times are computed when read).
+    #[prost(message, optional, tag = "4")]
+    pub info: Option<chronicle_engine::api::schedule::v1::ScheduleInfo>,
+    #[prost(message, optional, tag = "5")]
+    pub memo: Option<chronicle_engine::api::common::v1::Memo>,
+    #[prost(message, optional, tag = "6")]
+    pub search_attributes: Option<chronicle_engine::api::common::v1::SearchAttributes>,
+    #[prost(int64, tag = "7")]
+    pub conflict_token: i64,
+    /// Action times up to and including this one have been handled.
+    #[prost(message, optional, tag = "8")]
+    pub processed_until: Option<prost_types::Timestamp>,
+    #[prost(int64, tag = "9")]
+    pub version: i64,
+    #[prost(string, tag = "10")]
+    pub create_request_id: String,
 }
 
 /// A namespace's registered custom search attributes: name → type.
@@ -144,6 +175,20 @@ pub trait Store: Send + Sync + 'static {
     /// Every namespace's registered custom search attributes (namespaces
     /// with none are absent).
     fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>>;
+
+    /// Writes a schedule: `expected_version` 0 inserts it (AlreadyExists if
+    /// the id is taken); otherwise the stored row must be at that version
+    /// (NotFound if absent, Conflict if it moved on). The caller sets
+    /// `record.version` to the new version.
+    fn write_schedule(&self, record: ScheduleRecord, expected_version: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// Deletes a schedule; NotFound if absent.
+    fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> BoxFuture<'_, Result<()>>;
+
+    fn load_schedule(&self, namespace: &str, schedule_id: &str) -> BoxFuture<'_, Result<Option<ScheduleRecord>>>;
+
+    /// Every schedule (of `namespace`, if given), by namespace then id.
+    fn list_schedules(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<ScheduleRecord>>>;
 
     /// Visibility: up to `limit` runs of `namespace` (as of their last
     /// commit) strictly after `after`, newest first (start time, then run

@@ -2,10 +2,11 @@
 //! (every request waiting when a transaction starts joins it), reader
 //! threads with their own connections.
 
+use crate::schedules;
 use crate::search_attributes::{self, Change};
 use crate::{
-    BoxFuture, CustomSearchAttributes, ExecutionWrite, NamespaceRecord, Result, Store, StoreError, VisibilityCursor,
-    visibility,
+    BoxFuture, CustomSearchAttributes, ExecutionWrite, NamespaceRecord, Result, ScheduleRecord, Store, StoreError,
+    VisibilityCursor, visibility,
 };
 use chronicle_engine::{
     MutableState,
@@ -34,6 +35,7 @@ enum WriteJob {
     Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>),
     Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     SearchAttributes(Change, oneshot::Sender<Result<()>>),
+    Schedule(schedules::Change, oneshot::Sender<Result<()>>),
     /// Replace an existing namespace record.
     UpdateNamespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     /// Delete a run: (namespace, workflow id, run id).
@@ -97,6 +99,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
          CREATE INDEX IF NOT EXISTS executions_active ON executions(active) WHERE active = 1;",
     )?;
     search_attributes::ensure_table(conn)?;
+    schedules::ensure_table(conn)?;
     visibility::ensure_table(conn)
 }
 
@@ -232,6 +235,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
                 (reply_to, in_savepoint(&tx, |sp| search_attributes::apply(sp, &change)))
             }
             WriteJob::UpdateNamespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| update_namespace(sp, &ns))),
+            WriteJob::Schedule(change, reply_to) => (reply_to, in_savepoint(&tx, |sp| schedules::apply(sp, &change))),
             WriteJob::Delete(key, reply_to) => (reply_to, in_savepoint(&tx, |sp| delete_execution(sp, &key))),
             WriteJob::Read(_) => unreachable!("reads are split off before committing"),
         };
@@ -256,6 +260,7 @@ fn reply(job: WriteJob, outcome: Result<()>) {
         WriteJob::Commit(_, r)
         | WriteJob::Namespace(_, r)
         | WriteJob::SearchAttributes(_, r)
+        | WriteJob::Schedule(_, r)
         | WriteJob::UpdateNamespace(_, r)
         | WriteJob::Delete(_, r) => {
             let _ = r.send(outcome);
@@ -487,6 +492,28 @@ impl Store for SqliteStore {
 
     fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>> {
         self.read(|conn| search_attributes::all(conn))
+    }
+
+    fn write_schedule(&self, record: ScheduleRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        self.write(WriteJob::Schedule(schedules::Change::Write { record, expected_version }, tx), rx)
+    }
+
+    fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> BoxFuture<'_, Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        let change =
+            schedules::Change::Delete { namespace: namespace.to_string(), schedule_id: schedule_id.to_string() };
+        self.write(WriteJob::Schedule(change, tx), rx)
+    }
+
+    fn load_schedule(&self, namespace: &str, schedule_id: &str) -> BoxFuture<'_, Result<Option<ScheduleRecord>>> {
+        let (ns, id) = (namespace.to_string(), schedule_id.to_string());
+        self.read(move |conn| schedules::load(conn, &ns, &id))
+    }
+
+    fn list_schedules(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<ScheduleRecord>>> {
+        let ns = namespace.map(str::to_string);
+        self.read(move |conn| schedules::list(conn, ns.as_deref()))
     }
 
     fn list_runs(

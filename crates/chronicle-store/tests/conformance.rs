@@ -14,8 +14,8 @@ use chronicle_engine::api::{
 };
 use chronicle_engine::{Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion, apply, start};
 use chronicle_store::{
-    CustomSearchAttributes, ExecutionWrite, NamespaceRecord, SqliteOptions, SqliteStore, Store, StoreError,
-    VisibilityCursor,
+    CustomSearchAttributes, ExecutionWrite, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore, Store,
+    StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -710,6 +710,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     store.create_namespace(namespace("default", "durable")).await.unwrap();
     let registered = attributes(&[("Color", IndexedValueType::Keyword), ("When", IndexedValueType::Datetime)]);
     store.add_search_attributes(NS, registered.clone()).await.unwrap();
+    store.write_schedule(schedule(NS, "sched", 1, "kept"), 0).await.unwrap();
     let (mut running, create) = RunDriver::start(NS, "wf-1", "run-1");
     commit1(&store, create).await.unwrap();
     for w in running.activity_cycle(0) {
@@ -730,6 +731,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     assert_eq!(store.open_executions().await.unwrap(), vec![running.state.clone()]);
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("default", "durable")]);
     assert_eq!(store.search_attributes().await.unwrap(), BTreeMap::from([(NS.to_string(), registered)]));
+    assert_eq!(store.list_schedules(None).await.unwrap(), vec![schedule(NS, "sched", 1, "kept")]);
 
     // Conditional writes continue from the stored versions.
     let mut stale = running.clone().step(running.poll_input());
@@ -741,6 +743,66 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     let store = open();
     assert_stored(&store, &running).await;
     assert_eq!(all_runs(&store, NS).await, vec![done.listed.clone(), running.listed.clone()]);
+}
+
+fn schedule(namespace: &str, id: &str, version: i64, notes: &str) -> ScheduleRecord {
+    use chronicle_engine::api::schedule::v1::{Schedule, ScheduleState};
+    ScheduleRecord {
+        namespace: namespace.into(),
+        schedule_id: id.into(),
+        schedule: Some(Schedule {
+            state: Some(ScheduleState { notes: notes.into(), ..Default::default() }),
+            ..Default::default()
+        }),
+        version,
+        conflict_token: 1,
+        processed_until: Some(at(version)),
+        ..Default::default()
+    }
+}
+
+pub async fn schedules_create_conditional_update_delete(store: DynStore) {
+    store.write_schedule(schedule(NS, "s1", 1, "first"), 0).await.unwrap();
+    assert!(matches!(store.write_schedule(schedule(NS, "s1", 1, "again"), 0).await, Err(StoreError::AlreadyExists(_))));
+    // Same id in another namespace is another schedule.
+    store.write_schedule(schedule("other", "s1", 1, "elsewhere"), 0).await.unwrap();
+    assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 1, "first")));
+
+    store.write_schedule(schedule(NS, "s1", 2, "second"), 1).await.unwrap();
+    assert!(is_conflict(store.write_schedule(schedule(NS, "s1", 3, "stale"), 1).await), "a stale version loses");
+    assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 2, "second")));
+    assert!(matches!(store.write_schedule(schedule(NS, "nope", 2, ""), 1).await, Err(StoreError::NotFound(_))));
+
+    store.write_schedule(schedule(NS, "s0", 1, "zero"), 0).await.unwrap();
+    let ids = |v: Vec<ScheduleRecord>| {
+        v.into_iter().map(|r| format!("{}/{}", r.namespace, r.schedule_id)).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(store.list_schedules(Some(NS)).await.unwrap()), ["default/s0", "default/s1"]);
+    assert_eq!(ids(store.list_schedules(None).await.unwrap()), ["default/s0", "default/s1", "other/s1"]);
+
+    store.delete_schedule(NS, "s1").await.unwrap();
+    assert!(matches!(store.delete_schedule(NS, "s1").await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), None);
+    assert_eq!(store.load_schedule("other", "s1").await.unwrap(), Some(schedule("other", "s1", 1, "elsewhere")));
+    // A deleted id can be created again.
+    store.write_schedule(schedule(NS, "s1", 1, "reborn"), 0).await.unwrap();
+}
+
+pub async fn schedules_racers_exactly_one_wins(store: DynStore) {
+    store.write_schedule(schedule(NS, "race", 1, "start"), 0).await.unwrap();
+    let racers = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.write_schedule(schedule(NS, "race", 2, &format!("r{i}")), 1).await })
+    });
+    let mut wins = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(e) => assert!(matches!(e, StoreError::Conflict(_)), "{e:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.load_schedule(NS, "race").await.unwrap().unwrap().version, 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -786,6 +848,8 @@ suite!(sqlite_file_store, super::sqlite_file;
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
     namespaces_update,
+    schedules_create_conditional_update_delete,
+    schedules_racers_exactly_one_wins,
 );
 
 suite!(sqlite_memory_store, super::sqlite_memory;
@@ -804,6 +868,8 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
     namespaces_update,
+    schedules_create_conditional_update_delete,
+    schedules_racers_exactly_one_wins,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
