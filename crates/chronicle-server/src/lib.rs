@@ -12,6 +12,7 @@ mod matching;
 mod namespaces;
 mod operator;
 mod queries;
+mod schedules;
 pub mod search_attributes;
 mod timers;
 mod tokens;
@@ -86,7 +87,7 @@ impl Server {
     pub async fn build(store: Arc<dyn Store>, options: ServerOptions) -> anyhow::Result<Self> {
         let matching = Arc::new(matching::Matching::default());
         let history = history::History::new(store.clone(), matching.clone(), options.limits.clone());
-        let namespaces = Arc::new(namespaces::Namespaces::load(store, &options.namespaces).await?);
+        let namespaces = Arc::new(namespaces::Namespaces::load(store.clone(), &options.namespaces).await?);
         register_search_attributes(&namespaces, &options).await?;
         let recovered = history.recover().await?;
         if recovered > 0 {
@@ -94,7 +95,10 @@ impl Server {
         }
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let operator = operator::Operator::new(namespaces.clone());
-        Ok(Server { frontend: Frontend::new(history, matching, namespaces, stopping), operator, stop })
+        // After recovery: the scheduler's overlap checks read open runs.
+        let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
+        let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
+        Ok(Server { frontend, operator, stop })
     }
 
     /// Serves gRPC on `listener` until `shutdown` resolves.

@@ -496,7 +496,7 @@ impl Store for SqliteStore {
 
     fn write_schedule(&self, record: ScheduleRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
         let (tx, rx) = oneshot::channel();
-        self.write(WriteJob::Schedule(schedules::Change::Write { record, expected_version }, tx), rx)
+        self.write(WriteJob::Schedule(schedules::Change::Write { record: Box::new(record), expected_version }, tx), rx)
     }
 
     fn delete_schedule(&self, namespace: &str, schedule_id: &str) -> BoxFuture<'_, Result<()>> {

@@ -5,6 +5,7 @@
 
 mod multi_operation;
 mod queries;
+mod schedules;
 mod system;
 mod task_queues;
 mod tasks;
@@ -26,6 +27,7 @@ pub struct Frontend {
     pub(crate) history: Arc<History>,
     pub(crate) matching: Arc<Matching>,
     pub(crate) namespaces: Arc<Namespaces>,
+    pub(crate) schedules: Arc<crate::schedules::Scheduler>,
     /// Turns true when the server stops: long polls answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -37,9 +39,10 @@ impl Frontend {
         history: Arc<History>,
         matching: Arc<Matching>,
         namespaces: Arc<Namespaces>,
+        schedules: Arc<crate::schedules::Scheduler>,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        Frontend { history, matching, namespaces, stopping }
+        Frontend { history, matching, namespaces, schedules, stopping }
     }
 
     /// Waits until `done` holds for the run, re-reading it after every
@@ -356,6 +359,30 @@ impl WorkflowService for Frontend {
     }
     async fn get_search_attributes(&self, r: Request<GetSearchAttributesRequest>) -> Rpc<GetSearchAttributesResponse> {
         Ok(Response::new(self.search_attributes(r.metadata())))
+    }
+    async fn create_schedule(&self, r: Request<CreateScheduleRequest>) -> Rpc<CreateScheduleResponse> {
+        self.create_schedule(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_schedule(&self, r: Request<DescribeScheduleRequest>) -> Rpc<DescribeScheduleResponse> {
+        self.describe_schedule(r.into_inner()).await.map(Response::new)
+    }
+    async fn update_schedule(&self, r: Request<UpdateScheduleRequest>) -> Rpc<UpdateScheduleResponse> {
+        self.update_schedule(r.into_inner()).await.map(Response::new)
+    }
+    async fn patch_schedule(&self, r: Request<PatchScheduleRequest>) -> Rpc<PatchScheduleResponse> {
+        self.patch_schedule(r.into_inner()).await.map(Response::new)
+    }
+    async fn delete_schedule(&self, r: Request<DeleteScheduleRequest>) -> Rpc<DeleteScheduleResponse> {
+        self.delete_schedule(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_schedules(&self, r: Request<ListSchedulesRequest>) -> Rpc<ListSchedulesResponse> {
+        self.list_schedules(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_schedule_matching_times(
+        &self,
+        r: Request<ListScheduleMatchingTimesRequest>,
+    ) -> Rpc<ListScheduleMatchingTimesResponse> {
+        self.list_schedule_matching_times(r.into_inner()).await.map(Response::new)
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
         let r = r.into_inner();

@@ -1,0 +1,163 @@
+"""Schedules: the Python SDK's schedule client and the temporal CLI against
+Chronicle's native scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import uuid
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    import pytest
+    from temporalio.client import (
+        Client,
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleSpec,
+        ScheduleUpdate,
+        ScheduleUpdateInput,
+    )
+    from temporalio.service import RPCError, RPCStatusCode
+    from temporalio.worker import Worker
+
+    from reference import temporal_bin, temporal_bin_missing_reason
+
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+@workflow.defn
+class Scheduled:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return f"hello {name}"
+
+
+def every(seconds: float) -> ScheduleSpec:
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
+
+
+async def wait_actions(handle, at_least: int, timeout: float = 6.0):
+    for _ in range(int(timeout / 0.1)):
+        desc = await handle.describe()
+        if desc.info.num_actions >= at_least:
+            return desc
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {at_least} actions: {desc.info}")
+
+
+async def test_schedule_lifecycle(client: Client) -> None:
+    tq, sid, wid = f"sched-{uuid.uuid4()}", f"s-{uuid.uuid4()}", f"w-{uuid.uuid4()}"
+    action = ScheduleActionStartWorkflow(Scheduled.run, "world", id=wid, task_queue=tq)
+    async with Worker(client, task_queue=tq, workflows=[Scheduled]):
+        handle = await client.create_schedule(
+            sid, Schedule(action=action, spec=every(1)), memo={"owner": "tests"}
+        )
+        with pytest.raises(ScheduleAlreadyRunningError):
+            await client.create_schedule(sid, Schedule(action=action, spec=every(1)))
+
+        desc = await wait_actions(handle, 2)
+        started = [a.action.workflow_id for a in desc.info.recent_actions]
+        assert all(re.fullmatch(re.escape(wid) + "-" + STAMP, w) for w in started), started
+        assert await client.get_workflow_handle(started[0]).result() == "hello world"
+        futures = desc.info.next_action_times
+        assert len(futures) == 10
+        assert all(b - a == timedelta(seconds=1) for a, b in zip(futures, futures[1:])), futures
+        assert all(a.scheduled_at.microsecond == 0 for a in desc.info.recent_actions)
+        assert await desc.memo() == {"owner": "tests"}
+        assert desc.info.created_at is not None
+
+        # Pause: no more actions.
+        await handle.pause(note="maintenance")
+        paused = await handle.describe()
+        assert paused.schedule.state.paused and paused.schedule.state.note == "maintenance"
+        await asyncio.sleep(2.2)
+        assert (await handle.describe()).info.num_actions == paused.info.num_actions
+
+        # Trigger starts one at once, paused or not.
+        await handle.trigger()
+        await wait_actions(handle, paused.info.num_actions + 1, timeout=2)
+
+        # Update: a new spec; the conflict token moves on.
+        def hourly(input: ScheduleUpdateInput) -> ScheduleUpdate:
+            input.description.schedule.spec = every(3600)
+            return ScheduleUpdate(schedule=input.description.schedule)
+
+        await handle.update(hourly)
+        updated = await handle.describe()
+        assert updated.schedule.spec.intervals[0].every == timedelta(hours=1)
+        assert updated.info.last_updated_at is not None
+        await handle.unpause(note="back")
+        assert not (await handle.describe()).schedule.state.paused
+
+        listed = [s async for s in await client.list_schedules()]
+        entry = next(s for s in listed if s.id == sid)
+        assert entry.schedule is not None and entry.schedule.action.workflow == "Scheduled"
+        assert entry.info is not None and len(entry.info.next_action_times) == 5
+
+        await handle.delete()
+        with pytest.raises(RPCError) as err:
+            await handle.describe()
+        assert err.value.status == RPCStatusCode.NOT_FOUND
+        assert sid not in [s.id async for s in await client.list_schedules()]
+
+
+async def test_limited_actions_and_overlap_skip(client: Client) -> None:
+    tq, sid = f"sched-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+    action = ScheduleActionStartWorkflow(Scheduled.run, "x", id=f"w-{uuid.uuid4()}", task_queue=tq)
+    schedule = Schedule(action=action, spec=every(1))
+    schedule.state.limited_actions, schedule.state.remaining_actions = True, 1
+    # No worker: the first workflow stays running, so SKIP skips the next ones.
+    handle = await client.create_schedule(sid, schedule)
+    desc = await wait_actions(handle, 1)
+    assert len(desc.info.running_actions) == 1 and desc.info.next_action_times == []
+    await asyncio.sleep(1.5)
+    desc = await handle.describe()
+    assert desc.info.num_actions == 1 and desc.schedule.state.remaining_actions == 0
+    await handle.delete()
+
+
+async def test_schedule_errors(client: Client) -> None:
+    action = ScheduleActionStartWorkflow(Scheduled.run, "x", id="w", task_queue="q")
+    spec = ScheduleSpec(cron_expressions=["0 12 * * *"], time_zone_name="Europe/Paris")
+    with pytest.raises(RPCError) as err:
+        await client.create_schedule(f"s-{uuid.uuid4()}", Schedule(action=action, spec=spec))
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT and "UTC" in err.value.message
+    with pytest.raises(RPCError) as err:
+        await client.create_schedule(
+            f"s-{uuid.uuid4()}", Schedule(action=action, spec=ScheduleSpec(cron_expressions=["0 99 * * *"]))
+        )
+    assert err.value.message == "Invalid schedule spec: Hour is not in range [0-23]"
+    with pytest.raises(RPCError) as err:
+        await client.get_schedule_handle("nobody").describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+@pytest.mark.skipif(temporal_bin_missing_reason() is not None, reason=str(temporal_bin_missing_reason()))
+def test_temporal_cli_schedules(chronicle_server: str) -> None:
+    sid = f"cli-{uuid.uuid4()}"
+
+    def cli(*args: str) -> str:
+        cmd = [str(temporal_bin()), "schedule", *args, "--address", chronicle_server]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    cli("create", "--schedule-id", sid, "--cron", "0 12 * * MON-FRI", "--workflow-id", "cw", "--task-queue", "q", "--type", "T")
+    desc = json.loads(cli("describe", "--schedule-id", sid, "-o", "json"))
+    calendar = desc["schedule"]["spec"]["structuredCalendar"][0]
+    assert calendar["hour"] == [{"start": 12, "end": 12, "step": 1}]
+    assert calendar["dayOfWeek"] == [{"start": 1, "end": 5, "step": 1}]
+    assert len(desc["info"]["futureActionTimes"]) == 10
+    assert all(t.endswith("T12:00:00Z") for t in desc["info"]["futureActionTimes"])
+    cli("toggle", "--schedule-id", sid, "--pause", "--reason", "cli pause")
+    assert json.loads(cli("describe", "--schedule-id", sid, "-o", "json"))["schedule"]["state"]["paused"]
+    assert sid in cli("list")
+    cli("delete", "--schedule-id", sid)
+    assert sid not in cli("list")
