@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduleActionStartWorkflow,
         ScheduleAlreadyRunningError,
         ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
         ScheduleSpec,
         ScheduleUpdate,
         ScheduleUpdateInput,
@@ -161,3 +162,31 @@ def test_temporal_cli_schedules(chronicle_server: str) -> None:
     assert sid in cli("list")
     cli("delete", "--schedule-id", sid)
     assert sid not in cli("list")
+
+
+async def test_catch_up_after_restart(tmp_path) -> None:
+    """Action times missed while the server was down are taken at restart
+    (within the catch-up window), with their own times in the workflow ids."""
+    from conftest import ChronicleServer, _chronicle_bin
+
+    server = ChronicleServer(_chronicle_bin(), tmp_path / "chronicle.db")
+    address = server.start()
+    try:
+        client = await Client.connect(address)
+        sid, wid = f"s-{uuid.uuid4()}", f"w-{uuid.uuid4()}"
+        action = ScheduleActionStartWorkflow(Scheduled.run, "x", id=wid, task_queue="nobody")
+        schedule = Schedule(action=action, spec=every(1))
+        schedule.policy.overlap = ScheduleOverlapPolicy.ALLOW_ALL
+        handle = await client.create_schedule(sid, schedule)
+        before = (await wait_actions(handle, 1)).info.num_actions
+        server.stop()
+        await asyncio.sleep(2.5)
+        server = ChronicleServer(_chronicle_bin(), tmp_path / "chronicle.db")
+        address = server.start()
+        client = await Client.connect(address)
+        desc = await wait_actions(client.get_schedule_handle(sid), before + 3, timeout=3)
+        times = [a.scheduled_at for a in desc.info.recent_actions]
+        assert all(b - a == timedelta(seconds=1) for a, b in zip(times, times[1:])), times
+        assert len({a.action.workflow_id for a in desc.info.recent_actions}) == len(times)
+    finally:
+        server.stop()
