@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS schedules (
 pub(crate) enum Change {
     /// Insert (`expected_version` 0) or replace the row at that version.
     Write {
-        record: ScheduleRecord,
+        record: Box<ScheduleRecord>,
         expected_version: i64,
     },
     Delete {

@@ -186,10 +186,12 @@ async fn malformed_requests_are_rejected() {
     assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "Namespace not set on request."));
 
     // Not built yet: UNIMPLEMENTED, naming the RPC.
-    let err =
-        c.list_schedules(ListSchedulesRequest { namespace: "default".into(), ..Default::default() }).await.unwrap_err();
+    let err = c
+        .list_batch_operations(ListBatchOperationsRequest { namespace: "default".into(), ..Default::default() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ListSchedules"), "{}", err.message());
+    assert!(err.message().contains("ListBatchOperations"), "{}", err.message());
 }
 
 #[tokio::test]

@@ -187,7 +187,7 @@ impl Scheduler {
         if state.limited_actions && state.remaining_actions <= 0 {
             return;
         }
-        let policies = schedule.policies.clone().unwrap_or_default();
+        let policies = schedule.policies.unwrap_or_default();
         let overlap = overlap.filter(|o| *o != Overlap::Unspecified).unwrap_or(policies.overlap_policy());
         self.refresh_running(rec).await;
         if overlap != Overlap::AllowAll && !info(rec).running_workflows.is_empty() {
