@@ -134,11 +134,6 @@ impl Scheduler {
             }
             rec.processed_until = Some(spec::from_nanos(t));
         }
-        if spec.next_after(from).is_none_or(|n| n > now) {
-            // Nothing was due: still move on, so a later spec change does
-            // not reach back before now.
-            rec.processed_until = Some(spec::from_nanos(now.max(from)));
-        }
     }
 
     /// Writes a changed record (conditional on its stored version).
