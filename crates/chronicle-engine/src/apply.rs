@@ -168,10 +168,15 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
             let failure = crate::continuation::run_timeout_failure();
             let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
             let cron = retry.is_err().then(|| crate::continuation::cron_backoff(&ctx.state, &ctx.now)).flatten();
+            // As Temporal: what the retry policy says (NOT_SET without one),
+            // TIMEOUT only once the execution itself has expired.
+            let expired =
+                ctx.state.execution_expiration_time.is_some_and(|e| time::ts_nanos(&e) <= time::ts_nanos(&ctx.now));
             ctx.add(WorkflowExecutionTimedOutEventAttributes {
                 retry_state: match &retry {
                     Ok(_) => crate::api::enums::v1::RetryState::InProgress as i32,
-                    Err(_) => crate::api::enums::v1::RetryState::Timeout as i32,
+                    Err(_) if expired => crate::api::enums::v1::RetryState::Timeout as i32,
+                    Err(state) => *state as i32,
                 },
                 new_execution_run_id: if retry.is_ok() || cron.is_some() {
                     ctx.new_run_id.clone()

@@ -207,9 +207,19 @@ pub(crate) fn started(ctx: &mut Ctx, initiated_event_id: i64, run_id: String) ->
     Ok(())
 }
 
-fn record_started(ctx: &mut Ctx, mut child: ChildInfo, run_id: String) -> ChildInfo {
+fn record_started(ctx: &mut Ctx, child: ChildInfo, run_id: String) -> ChildInfo {
+    let child = record_started_quietly(ctx, child, run_id);
+    if child.started_event_id > 0 {
+        ctx.schedule_workflow_task(1);
+    }
+    child
+}
+
+/// Writes (or buffers) ChildWorkflowExecutionStarted without scheduling a
+/// workflow task.
+fn record_started_quietly(ctx: &mut Ctx, mut child: ChildInfo, run_id: String) -> ChildInfo {
     let header = child.command.as_ref().and_then(|c| c.header.clone());
-    let started_event_id = ctx.add_for_workflow_id(ChildWorkflowExecutionStartedEventAttributes {
+    let started_event_id = ctx.add_or_buffer(ChildWorkflowExecutionStartedEventAttributes {
         namespace: ctx.state.namespace.clone(),
         namespace_id: ctx.state.namespace_id.clone(),
         initiated_event_id: child.initiated_event_id,
@@ -256,8 +266,9 @@ pub(crate) fn closed(
         return Err(EngineError::StaleTimer); // already recorded
     };
     if child.started_event_id == 0 {
-        // The child finished before its start was recorded.
-        child = record_started(ctx, child, run_id);
+        // The child finished before its start was recorded: both events,
+        // then one workflow task (Temporal's order).
+        child = record_started_quietly(ctx, child, run_id);
     }
     ctx.state.children.remove(&initiated_event_id);
     let namespace = ctx.state.namespace.clone();

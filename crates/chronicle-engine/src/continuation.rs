@@ -201,6 +201,8 @@ pub(crate) fn retry(
         c.attempt = attempt;
         c.failure = Some(failure);
         c.backoff = Some(backoff);
+        // A cron chain's last successful result survives a failed attempt.
+        c.last_completion_result = ctx.state.started.as_ref().and_then(|s| s.last_completion_result.clone());
     }
     start_next_run(ctx, args, status);
 }

@@ -8,6 +8,9 @@ use crate::time;
 use chrono::{DateTime, TimeZone, Utc};
 use prost_types::{Duration, Timestamp};
 
+/// Longest `@every` accepted: keeps the arithmetic far from overflow.
+const MAX_EVERY_NANOS: i128 = 100 * 366 * 24 * 3600 * 1_000_000_000;
+
 enum Schedule {
     Cron(Box<croner::Cron>),
     /// `@every d`: times start + k·d.
@@ -21,8 +24,8 @@ fn parse(spec: &str) -> Result<Schedule, String> {
     }
     if let Some(every) = spec.strip_prefix("@every") {
         let nanos = go_duration(every.trim()).ok_or_else(|| format!("Invalid CronSchedule {spec:?}."))?;
-        if nanos <= 0 {
-            return Err(format!("Invalid CronSchedule {spec:?}: the interval must be positive."));
+        if nanos <= 0 || nanos > MAX_EVERY_NANOS {
+            return Err(format!("Invalid CronSchedule {spec:?}: the interval must be positive and at most 100 years."));
         }
         return Ok(Schedule::Every(nanos));
     }
@@ -56,7 +59,7 @@ fn go_duration(s: &str) -> Option<i128> {
         total += value * unit;
         rest = &rest[unit_len..];
     }
-    Some(total as i128)
+    total.is_finite().then_some(total as i128)
 }
 
 pub fn validate(spec: &str) -> Result<(), String> {
@@ -76,7 +79,7 @@ pub fn backoff(spec: &str, start: &Timestamp, close: &Timestamp) -> Option<Durat
         Schedule::Every(every) => {
             let start_nanos = time::ts_nanos(start);
             let k = ((close_nanos - start_nanos).max(0) / every) + 1;
-            start_nanos + k * every
+            start_nanos.checked_add(k.checked_mul(every)?)?
         }
         Schedule::Cron(cron) => {
             let from = if close_nanos > time::ts_nanos(start) { close } else { start };
@@ -111,7 +114,10 @@ mod tests {
 
     #[test]
     fn invalid_schedules_are_refused() {
-        for bad in ["", "61 * * * *", "@every", "@every -1s", "@every 5x", "CRON_TZ=Europe/Paris 0 * * * *", "nope"] {
+        let huge = format!("@every {}h", "9".repeat(41));
+        for bad in
+            ["", "61 * * * *", "@every", "@every -1s", "@every 5x", "CRON_TZ=Europe/Paris 0 * * * *", "nope", &huge]
+        {
             assert!(validate(bad).is_err(), "{bad:?}");
         }
         assert!(validate("0 12 * * MON-FRI").is_ok());

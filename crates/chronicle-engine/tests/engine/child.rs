@@ -87,9 +87,10 @@ fn a_child_that_closes_before_its_start_is_recorded_gets_both_events() {
     let t = run.apply(Input::ChildClosed { initiated_event_id: 5, run_id: "kid-run".into(), closed }).unwrap();
     assert_eq!(
         types(&t.events),
-        vec![E::ChildWorkflowExecutionStarted, E::WorkflowTaskScheduled, E::ChildWorkflowExecutionFailed]
+        vec![E::ChildWorkflowExecutionStarted, E::ChildWorkflowExecutionFailed, E::WorkflowTaskScheduled],
+        "Temporal's order: both events, then one workflow task"
     );
-    let a = attrs!(t.events[2], ChildWorkflowExecutionFailedEventAttributes);
+    let a = attrs!(t.events[1], ChildWorkflowExecutionFailedEventAttributes);
     assert_eq!(a.started_event_id, 6);
     // The late start outcome is stale.
     run.apply_err(Input::ChildStarted { initiated_event_id: 5, run_id: "kid-run".into() });

@@ -233,7 +233,11 @@ fn run_timeout_times_the_run_out() {
         attrs!(t.events[0], WorkflowTaskFailedEventAttributes).cause,
         WorkflowTaskFailedCause::ForceCloseCommand as i32
     );
-    assert_eq!(attrs!(t.events[1], WorkflowExecutionTimedOutEventAttributes).retry_state, RetryState::Timeout as i32);
+    // Without a retry policy (and the execution itself not expired), as Temporal.
+    assert_eq!(
+        attrs!(t.events[1], WorkflowExecutionTimedOutEventAttributes).retry_state,
+        RetryState::RetryPolicyNotSet as i32
+    );
     assert_eq!(run.state.status(), WorkflowExecutionStatus::TimedOut);
     assert_eq!(run.state.close_event_id, 5);
     assert_closed_rejects_everything(&mut run);

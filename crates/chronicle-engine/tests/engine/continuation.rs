@@ -181,3 +181,47 @@ fn a_cron_workflow_waits_for_its_schedule_and_continues_after_each_close() {
     let t = last.apply(Input::Terminate { reason: "r".into(), details: None, identity: "i".into() }).unwrap();
     assert!(t.new_run.is_none());
 }
+
+#[test]
+fn a_run_timeout_records_what_the_retry_policy_says() {
+    use chronicle_engine::api::enums::v1::RetryState;
+    let policy = RetryPolicy { maximum_attempts: 1, ..retry_policy(1) };
+    let (mut run, _) = Run::start_with(StartArgs { run_timeout: Some(secs(60)), retry_policy: Some(policy), ..args() });
+    run.set_time(60);
+    let t = run.apply(Input::TimerFired(TimerKind::WorkflowRunTimeout)).unwrap();
+    let a = attrs!(t.events.last().unwrap(), WorkflowExecutionTimedOutEventAttributes);
+    assert_eq!(a.retry_state, RetryState::MaximumAttemptsReached as i32);
+    // Once the execution timeout itself has passed: TIMEOUT.
+    let (mut run, _) = Run::start_with(StartArgs { execution_timeout: Some(secs(60)), ..args() });
+    run.set_time(60);
+    let t = run.apply(Input::TimerFired(TimerKind::WorkflowRunTimeout)).unwrap();
+    let a = attrs!(t.events.last().unwrap(), WorkflowExecutionTimedOutEventAttributes);
+    assert_eq!(a.retry_state, RetryState::Timeout as i32);
+}
+
+#[test]
+fn a_retried_cron_run_keeps_the_last_completion_result() {
+    let (mut run, _) = Run::start_with(StartArgs {
+        cron_schedule: "@every 60s".into(),
+        retry_policy: Some(retry_policy(3)),
+        ..args()
+    });
+    run.set_time(60);
+    run.apply(Input::TimerFired(TimerKind::WorkflowBackoff)).unwrap();
+    let t = run.first_wft(vec![complete_workflow("first-result")]);
+    let next = t.new_run.expect("next cron run");
+    let mut second = Run { state: next.state.clone(), history: next.events.clone(), now: run.now };
+    second.set_time(120);
+    second.apply(Input::TimerFired(TimerKind::WorkflowBackoff)).unwrap();
+    let t = second.first_wft(vec![fail_workflow("boom")]);
+    let retry = t.new_run.expect("a retry");
+    let s = attrs!(retry.events[0], WorkflowExecutionStartedEventAttributes);
+    assert_eq!(s.initiator, ContinueAsNewInitiator::Retry as i32);
+    assert_eq!(s.last_completion_result, Some(payloads("first-result")), "kept across the retry");
+}
+
+#[test]
+fn a_huge_every_interval_is_refused() {
+    let spec = format!("@every {}h", "9".repeat(41));
+    assert!(chronicle_engine::validate_cron_schedule(&spec).is_err());
+}

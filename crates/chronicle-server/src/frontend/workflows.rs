@@ -186,6 +186,9 @@ impl Frontend {
         check_payloads("Workflow input", &r.input)?;
         if !r.cron_schedule.is_empty() {
             chronicle_engine::validate_cron_schedule(&r.cron_schedule).map_err(errors::invalid)?;
+            if r.workflow_start_delay.as_ref().is_some_and(|d| time::dur_nanos(d) > 0) {
+                return Err(errors::invalid("CronSchedule and WorkflowStartDelay may not be used together."));
+            }
         }
         check_duration("WorkflowStartDelay", &r.workflow_start_delay)?;
         let retry_policy = match r.retry_policy {
