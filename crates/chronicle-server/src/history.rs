@@ -165,20 +165,64 @@ impl History {
     pub async fn recover(&self) -> Result<usize, StoreError> {
         let open = self.store.open_executions().await?;
         let count = open.len();
+        // Every run is cached before any task is handed out: a task for one
+        // run (a close policy, a signal) must find its target open.
+        for state in &open {
+            self.ensure_entry(&state.run_id, state.clone());
+        }
         for state in open {
             let tasks = state.pending_tasks();
-            let run_id = state.run_id.clone();
-            self.insert_entry(&run_id, state.clone());
             self.dispatch(&state, tasks);
         }
         Ok(count)
     }
 
-    fn insert_entry(&self, run_id: &str, state: MutableState) -> Arc<RunEntry> {
-        let (changed, _) = watch::channel(state.db_version);
-        let entry = Arc::new(RunEntry { state: tokio::sync::Mutex::new(Some(state)), changed });
-        self.runs.lock().unwrap().insert(run_id.to_string(), entry.clone());
-        entry
+    /// Caches a run unless it already is (a newer copy may have been loaded
+    /// in the meantime: see `execute`); returns the cached entry.
+    fn ensure_entry(&self, run_id: &str, state: MutableState) -> Arc<RunEntry> {
+        self.ensure_entry_inserted(run_id, state).0
+    }
+
+    /// `ensure_entry`, also saying whether this call inserted it.
+    fn ensure_entry_inserted(&self, run_id: &str, state: MutableState) -> (Arc<RunEntry>, bool) {
+        let mut runs = self.runs.lock().unwrap();
+        let mut inserted = false;
+        let entry = runs
+            .entry(run_id.to_string())
+            .or_insert_with(|| {
+                inserted = true;
+                let (changed, _) = watch::channel(state.db_version);
+                Arc::new(RunEntry { state: tokio::sync::Mutex::new(Some(state)), changed })
+            })
+            .clone();
+        (entry, inserted)
+    }
+
+    /// The cached entry of a run, loading it if the store says the server
+    /// still has work on it: a run committed a moment ago (a continued run,
+    /// a new start) may not be cached yet when another task reaches it.
+    async fn active_entry(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<Arc<RunEntry>, HistoryError> {
+        if let Some(entry) = self.cached(run_id) {
+            return Ok(entry);
+        }
+        match self.store.load_execution(namespace, workflow_id, run_id).await? {
+            Some(state) if state.needs_recovery() => {
+                let (entry, inserted) = self.ensure_entry_inserted(run_id, state.clone());
+                if inserted {
+                    // As recovery does: its pending work is handed out (again;
+                    // a task that no longer applies is refused by the engine).
+                    self.dispatch(&state, state.pending_tasks());
+                }
+                Ok(entry)
+            }
+            Some(_) => Err(EngineError::WorkflowClosed.into()),
+            None => Err(not_found(workflow_id, run_id)),
+        }
     }
 
     fn cached(&self, run_id: &str) -> Option<Arc<RunEntry>> {
@@ -196,7 +240,16 @@ impl History {
         {
             return Ok(state);
         }
-        self.store.load_execution(namespace, workflow_id, &run_id).await?.ok_or_else(|| not_found(workflow_id, &run_id))
+        let state = self
+            .store
+            .load_execution(namespace, workflow_id, &run_id)
+            .await?
+            .ok_or_else(|| not_found(workflow_id, &run_id))?;
+        if state.needs_recovery() {
+            // Committed a moment ago and not cached yet: cache it now.
+            self.active_entry(namespace, workflow_id, &run_id).await?;
+        }
+        Ok(state)
     }
 
     pub async fn current_run_id(&self, namespace: &str, workflow_id: &str) -> Result<String, HistoryError> {
@@ -235,13 +288,12 @@ impl History {
         run_id: &str,
         input: Input,
     ) -> Result<Transition, HistoryError> {
-        let Some(entry) = self.cached(run_id) else {
-            // Not cached means not open (every open run is cached).
-            let state = self.store.load_execution(namespace, workflow_id, run_id).await?;
-            return Err(match state {
-                Some(_) => EngineError::WorkflowClosed.into(),
-                None => not_found(workflow_id, run_id),
-            });
+        let entry = {
+            let first = self.active_entry(namespace, workflow_id, run_id).await?;
+            let emptied = first.state.lock().await.is_none();
+            // Dropped from the cache while we waited (closed, or left to be
+            // reloaded after a storage error): look once more.
+            if emptied { self.active_entry(namespace, workflow_id, run_id).await? } else { first }
         };
         let mut guard = entry.state.lock().await;
         let Some(state) = guard.as_ref() else {
@@ -270,13 +322,30 @@ impl History {
         }
         self.warn_on_history_size(state, &transition.state);
         if let Err(e) = self.store.commit(writes).await {
-            // The cached copy may be ahead of or behind the store: reload.
-            *guard = self.store.load_execution(namespace, workflow_id, run_id).await.ok().flatten();
-            return Err(e.into());
+            // An error may hide a commit that landed: ask the store.
+            match self.store.load_execution(namespace, workflow_id, run_id).await {
+                Ok(Some(stored)) if stored.db_version == transition.state.db_version => {
+                    tracing::warn!(error = %e, %run_id, "the commit landed despite the error");
+                }
+                Ok(stored) => {
+                    // It did not: keep the stored copy (None: the run is gone).
+                    if stored.is_none() {
+                        self.runs.lock().unwrap().remove(run_id);
+                    }
+                    *guard = stored;
+                    return Err(e.into());
+                }
+                Err(_) => {
+                    // Unknown: drop the cached copy; the next call reloads it.
+                    *guard = None;
+                    self.runs.lock().unwrap().remove(run_id);
+                    return Err(e.into());
+                }
+            }
         }
         self.after_commit(&entry, &mut guard, &transition);
         if let Some(next) = &transition.new_run {
-            let entry = self.insert_entry(&next.state.run_id, next.state.clone());
+            let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
             entry.changed.send_replace(next.state.db_version);
             self.dispatch(&next.state, next.tasks.clone());
         }
@@ -511,6 +580,19 @@ impl History {
     /// Starts a run, honouring request-id dedupe and the id reuse and
     /// conflict policies.
     pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
+        // The current run may close (continue as new) or move on between our
+        // read and our write; then the decision is made again.
+        for _ in 0..4 {
+            match self.try_start(args.clone(), policies).await {
+                Err(HistoryError::Engine(EngineError::WorkflowClosed))
+                | Err(HistoryError::Store(StoreError::Conflict(_))) => continue,
+                other => return other,
+            }
+        }
+        self.try_start(args, policies).await
+    }
+
+    async fn try_start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
         use chronicle_engine::api::enums::v1::{WorkflowIdConflictPolicy as Conflict, WorkflowIdReusePolicy as Reuse};
         let lock = self.workflow_lock(&args.namespace, &args.workflow_id);
         let _held = lock.lock().await;
@@ -521,6 +603,15 @@ impl History {
             let current = self.load(&args.namespace, &args.workflow_id, current_id).await?;
             if !args.request_id.is_empty() && current.start_request_id == args.request_id {
                 return Ok(Started { run_id: current.run_id, started: true });
+            }
+            // A parent's retried start of its child: the child may have moved
+            // on (retry, continue-as-new, cron) to a run with another request
+            // id, but it names the same parent and Initiated event.
+            if let (Some(parent), Some(started)) = (&args.parent, current.started.as_ref())
+                && started.parent_workflow_execution.as_ref() == Some(&parent.execution)
+                && started.parent_initiated_event_id == parent.initiated_event_id
+            {
+                return Ok(Started { run_id: started.first_execution_run_id.clone(), started: true });
             }
             let already = |message: String| HistoryError::AlreadyStarted {
                 message,
@@ -607,7 +698,7 @@ impl History {
             let mut guard = entry.state.lock().await;
             self.after_commit(&entry, &mut guard, &term);
         }
-        let entry = self.insert_entry(&t.state.run_id, t.state.clone());
+        let entry = self.ensure_entry(&t.state.run_id, t.state.clone());
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());
         Ok(Started { run_id: t.state.run_id, started: true })

@@ -62,7 +62,13 @@ impl Frontend {
             if done(&state) {
                 return Ok((state, true));
             }
-            let Some(mut changed) = changed else { return Ok((state, true)) };
+            let Some(mut changed) = changed else {
+                // Not cached: closed, or open and cached just now by `load`.
+                if state.is_running() && self.history.watch(&s.run_id).is_some() {
+                    continue;
+                }
+                return Ok((state, true));
+            };
             if self.wait(deadline, changed.changed()).await.is_none() {
                 return Ok((state, false));
             }

@@ -28,20 +28,38 @@ fn settled(e: &HistoryError) -> bool {
 impl History {
     /// Task::StartChild of the parent run `parent`.
     pub(super) async fn start_child(&self, parent: MatchTask, initiated_event_id: i64) {
-        while let Err(e) = self.try_start_child(&parent, initiated_event_id).await {
+        // The child's id and close policy, kept across retries: the parent
+        // may close (and forget the child) in between.
+        let mut known: Option<(String, i32)> = None;
+        while let Err(e) = self.try_start_child(&parent, initiated_event_id, &mut known).await {
             tracing::warn!(error = %e, run_id = %parent.run_id, "starting a child failed; retrying in 1s");
             tokio::time::sleep(RETRY_DELAY).await;
         }
     }
 
-    async fn try_start_child(&self, p: &MatchTask, initiated_event_id: i64) -> Result<(), HistoryError> {
+    async fn try_start_child(
+        &self,
+        p: &MatchTask,
+        initiated_event_id: i64,
+        known: &mut Option<(String, i32)>,
+    ) -> Result<(), HistoryError> {
         let parent = match self.load(&p.namespace, &p.workflow_id, &p.run_id).await {
             Ok(state) => state,
             Err(e) if settled(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
+        if let Some(c) = parent.children.get(&initiated_event_id) {
+            *known = Some((c.workflow_id.clone(), c.parent_close_policy));
+        }
         if !parent.is_running() {
-            return Ok(()); // a closed parent starts nothing
+            // A closed parent starts nothing; a child an earlier attempt
+            // started gets the parent's close policy.
+            if let Some((child_id, policy)) = known.clone()
+                && let Ok(run) = self.current_run_id(&p.namespace, &child_id).await
+            {
+                self.enforce_policy(&p.namespace, &child_id, &run, &p.run_id, policy).await?;
+            }
+            return Ok(());
         }
         let run_id = uuid::Uuid::new_v4().to_string();
         let Some(args) = engine::child_start_args(&parent, initiated_event_id, run_id) else {
@@ -155,6 +173,11 @@ impl History {
         let Some(child) = parent.children.get(&initiated_event_id).filter(|c| c.close_policy_pending).cloned() else {
             return Ok(());
         };
+        // Serialised with a start of the child's id (`History::start` holds
+        // the same lock): a child still being started is seen here, or its
+        // starter sees the parent closed and applies the policy itself.
+        let lock = self.workflow_lock(&p.namespace, &child.workflow_id);
+        let _held = lock.lock().await;
         // The child may have continued as new: its current run carries the
         // same parent.
         match self.current_run_id(&p.namespace, &child.workflow_id).await {
@@ -173,7 +196,9 @@ impl History {
         }
     }
 
-    /// Terminates or cancels the run, if it is open and a child of `parent_run_id`.
+    /// Terminates or cancels the child's chain from `run_id` on: the run if
+    /// it is open and a child of `parent_run_id`, or the run that continued
+    /// it (continue-as-new, retry, cron) if it closed meanwhile.
     async fn enforce_policy(
         &self,
         namespace: &str,
@@ -182,19 +207,6 @@ impl History {
         parent_run_id: &str,
         policy: i32,
     ) -> Result<(), HistoryError> {
-        let target = match self.load(namespace, workflow_id, run_id).await {
-            Ok(state) => state,
-            Err(e) if settled(&e) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let is_child = target
-            .started
-            .as_ref()
-            .and_then(|s| s.parent_workflow_execution.as_ref())
-            .is_some_and(|p| p.run_id == parent_run_id);
-        if !target.is_running() || !is_child {
-            return Ok(());
-        }
         let input = match ParentClosePolicy::try_from(policy).unwrap_or(ParentClosePolicy::Terminate) {
             ParentClosePolicy::Abandon => return Ok(()),
             ParentClosePolicy::RequestCancel => {
@@ -202,10 +214,37 @@ impl History {
             }
             _ => Input::Terminate { reason: POLICY_REASON.into(), details: None, identity: SYSTEM_IDENTITY.into() },
         };
-        match self.execute(namespace, workflow_id, run_id, input).await {
-            Ok(_) => Ok(()),
-            Err(e) if settled(&e) => Ok(()),
-            Err(e) => Err(e),
+        let mut run = run_id.to_string();
+        // Bounded: a chain cannot move on forever while we chase it.
+        for _ in 0..100 {
+            let target = match self.load(namespace, workflow_id, &run).await {
+                Ok(state) => state,
+                Err(e) if settled(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let is_child = target
+                .started
+                .as_ref()
+                .and_then(|s| s.parent_workflow_execution.as_ref())
+                .is_some_and(|p| p.run_id == parent_run_id);
+            if !is_child {
+                return Ok(());
+            }
+            if !target.is_running() {
+                if target.new_execution_run_id.is_empty() {
+                    return Ok(()); // the chain ended on its own
+                }
+                run = target.new_execution_run_id.clone();
+                continue;
+            }
+            match self.execute(namespace, workflow_id, &run, input.clone()).await {
+                Ok(_) => return Ok(()),
+                // Closed meanwhile: look again (and follow the chain).
+                Err(HistoryError::Engine(EngineError::WorkflowClosed)) => continue,
+                Err(e) if settled(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
     }
 }
