@@ -8,8 +8,21 @@ pub fn ts_nanos(ts: &Timestamp) -> i128 {
     ts.seconds as i128 * NANOS_PER_SEC + ts.nanos as i128
 }
 
+/// The range protobuf timestamps cover: 0001-01-01 to 9999-12-31 (UTC).
+const MIN_TS_SECS: i128 = -62_135_596_800;
+const MAX_TS_SECS: i128 = 253_402_300_799;
+
+/// Saturates at the ends of the protobuf timestamp range, so a huge user
+/// duration means "far future", never a wrapped-around past.
 pub fn ts_from_nanos(n: i128) -> Timestamp {
-    Timestamp { seconds: n.div_euclid(NANOS_PER_SEC) as i64, nanos: n.rem_euclid(NANOS_PER_SEC) as i32 }
+    let seconds = n.div_euclid(NANOS_PER_SEC);
+    if seconds > MAX_TS_SECS {
+        return Timestamp { seconds: MAX_TS_SECS as i64, nanos: 999_999_999 };
+    }
+    if seconds < MIN_TS_SECS {
+        return Timestamp { seconds: MIN_TS_SECS as i64, nanos: 0 };
+    }
+    Timestamp { seconds: seconds as i64, nanos: n.rem_euclid(NANOS_PER_SEC) as i32 }
 }
 
 pub fn dur_nanos(d: &Duration) -> i128 {
@@ -17,7 +30,7 @@ pub fn dur_nanos(d: &Duration) -> i128 {
 }
 
 pub fn dur_from_nanos(n: i128) -> Duration {
-    let n = n.max(0);
+    let n = n.clamp(0, i64::MAX as i128 * NANOS_PER_SEC);
     Duration { seconds: (n / NANOS_PER_SEC) as i64, nanos: (n % NANOS_PER_SEC) as i32 }
 }
 
@@ -43,6 +56,22 @@ pub fn from_system(t: std::time::SystemTime) -> Timestamp {
     Timestamp { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 }
 }
 
+/// Saturates (a huge duration is a very long one, never a wrapped short one).
 pub fn to_std(d: &Duration) -> std::time::Duration {
-    std::time::Duration::from_nanos(dur_nanos(d).max(0) as u64)
+    std::time::Duration::from_nanos(dur_nanos(d).clamp(0, u64::MAX as i128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_durations_saturate() {
+        let now = Timestamp { seconds: 1_700_000_000, nanos: 0 };
+        let far = add(&now, &Duration { seconds: i64::MAX, nanos: 999_999_999 });
+        assert!(ts_nanos(&far) > ts_nanos(&now), "never wraps into the past");
+        assert_eq!(far.seconds, MAX_TS_SECS as i64);
+        assert_eq!(to_std(&Duration { seconds: i64::MAX, nanos: 0 }), std::time::Duration::from_nanos(u64::MAX));
+        assert_eq!(since(&far, &now).seconds, (MAX_TS_SECS - 1_700_000_000) as i64);
+    }
 }

@@ -110,8 +110,11 @@ impl History {
     }
 
     /// When a protobuf timestamp falls on the monotonic clock.
+    /// Deadlines beyond a century are parked there (the server is long gone
+    /// by then, and recovery recomputes them anyway).
     fn instant_of(at: &prost_types::Timestamp) -> tokio::time::Instant {
-        let delay = time::to_std(&time::since(at, &now()));
+        const FAR: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
+        let delay = time::to_std(&time::since(at, &now())).min(FAR);
         tokio::time::Instant::now() + delay
     }
 

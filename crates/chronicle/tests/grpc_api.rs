@@ -1029,3 +1029,34 @@ async fn operator_search_attributes() {
     let r = op.list_search_attributes(listed("default")).await.unwrap().into_inner();
     assert_eq!(custom(r), expected(&[("Color", T::Keyword), ("Due", T::Datetime), ("Note", T::Text)]));
 }
+
+#[tokio::test]
+async fn huge_timeouts_mean_the_far_future() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let huge = prost_types::Duration { seconds: i64::MAX, nanos: 0 };
+    c.start_workflow_execution(StartWorkflowExecutionRequest {
+        workflow_execution_timeout: Some(huge),
+        workflow_run_timeout: Some(huge),
+        ..start_request("huge-timeout", "tq-huge")
+    })
+    .await
+    .unwrap();
+    // The run must neither time out at once (a wrapped-around deadline) nor
+    // crash the server.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "huge-timeout".into(), run_id: String::new() }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        d.workflow_execution_info.unwrap().status,
+        temporalio_protos::temporal::api::enums::v1::WorkflowExecutionStatus::Running as i32
+    );
+    let task = c.poll_workflow_task_queue(poll_request("tq-huge")).await.unwrap().into_inner();
+    assert!(!task.task_token.is_empty());
+}
