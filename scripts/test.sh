@@ -130,4 +130,28 @@ case "$pytest_rc" in
     *) die "pytest failed (exit $pytest_rc)" ;;
 esac
 
+# ---------------------------------------------------------------------------
+section "TypeScript SDK end-to-end: tests/typescript"
+# The suite starts $CHRONICLE_BIN itself (CHRONICLE_ADDRESS, unset above, would
+# point it at a running server instead). node_modules lives in tests/typescript;
+# `npm ci` is skipped while the stamp matches package-lock.json and Node's version.
+TS_DIR="tests/typescript"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "node/npm not found: installing nodejs npm via apt-get"
+    apt_install nodejs npm
+fi
+echo "node $(node --version), npm $(npm --version)"
+node -e 'const [maj, min] = process.versions.node.split(".").map(Number); process.exit(maj > 20 || (maj === 20 && min >= 3) ? 0 : 1)' ||
+    die "the Temporal TypeScript SDK needs Node.js >= 20.3, found $(node --version)"
+TS_STAMP="$TS_DIR/node_modules/.chronicle-package-lock.sha256"
+TS_WANT_STAMP="$(sha256sum "$TS_DIR/package-lock.json" | cut -d' ' -f1) $(node --version)"
+if [ -f "$TS_STAMP" ] && [ "$(cat "$TS_STAMP")" = "$TS_WANT_STAMP" ]; then
+    echo "node_modules up to date (stamp matches $TS_DIR/package-lock.json): skipping npm ci"
+else
+    rm -f "$TS_STAMP"
+    (cd "$TS_DIR" && npm ci --no-audit --no-fund)
+    echo "$TS_WANT_STAMP" >"$TS_STAMP"
+fi
+(cd "$TS_DIR" && npm test) || die "TypeScript SDK tests failed"
+
 section "All tests passed"

@@ -1,5 +1,9 @@
 // End-to-end tests of Chronicle driven by the official Temporal TypeScript SDK.
 // One server, one workflow bundle and one worker are shared by all tests.
+//
+// Run: cd tests/typescript && npm ci && npm test
+//   CHRONICLE_BIN      the chronicle binary (default /var/tmp/chronicle-target/debug/chronicle)
+//   CHRONICLE_ADDRESS  host:port of a running server to use instead (e.g. Temporal's dev server)
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
