@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Chronicle's test command: all Rust tests (unit, integration, SDK end-to-end),
-# then the Python SDK end-to-end tests against a freshly built server.
+# then the Python and TypeScript SDK end-to-end tests against a freshly built
+# server.
 #
 # Works on a fresh Debian machine as root with a Rust toolchain installed.
 # Environment:
