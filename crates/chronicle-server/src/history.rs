@@ -249,8 +249,22 @@ impl History {
             .await?
             .ok_or_else(|| not_found(workflow_id, &run_id))?;
         if state.needs_recovery() {
-            // Committed a moment ago and not cached yet: cache it now.
-            self.active_entry(namespace, workflow_id, &run_id).await?;
+            // Committed a moment ago and not cached yet: cache it now, and
+            // answer with the freshest copy (it may have closed meanwhile).
+            match self.active_entry(namespace, workflow_id, &run_id).await {
+                Ok(entry) => {
+                    if let Some(cached) = entry.state.lock().await.clone() {
+                        return Ok(cached);
+                    }
+                }
+                Err(HistoryError::Engine(EngineError::WorkflowClosed)) => {}
+                Err(e) => return Err(e),
+            }
+            return self
+                .store
+                .load_execution(namespace, workflow_id, &run_id)
+                .await?
+                .ok_or_else(|| not_found(workflow_id, &run_id));
         }
         Ok(state)
     }
