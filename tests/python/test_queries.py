@@ -99,3 +99,28 @@ async def test_a_query_sees_every_signal_acknowledged_before_it(client: Client) 
             assert await asyncio.wait_for(handle.query(StatefulWorkflow.get), TEST_TIMEOUT_S) == f"v{i}"
         await handle.signal(StatefulWorkflow.done)
         await asyncio.wait_for(handle.result(), TEST_TIMEOUT_S)
+
+
+async def test_a_query_before_the_first_workflow_task(client: Client) -> None:
+    from datetime import timedelta
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    task_queue = f"query-{uuid.uuid4()}"
+    async with worker_for(client, task_queue):
+        # The first task is a minute away: the query cannot wait that long.
+        late = await client.start_workflow(
+            StatefulWorkflow.run, id=f"late-{uuid.uuid4()}", task_queue=task_queue, start_delay=timedelta(minutes=1)
+        )
+        with pytest.raises(RPCError) as err:
+            await late.query(StatefulWorkflow.get, rpc_timeout=timedelta(seconds=2))
+        assert err.value.status == RPCStatusCode.FAILED_PRECONDITION
+        assert "not scheduled yet" in err.value.message
+        await late.terminate(reason="test cleanup")
+        # A second away: the query waits for it and is answered.
+        soon = await client.start_workflow(
+            StatefulWorkflow.run, id=f"soon-{uuid.uuid4()}", task_queue=task_queue, start_delay=timedelta(seconds=1)
+        )
+        assert await soon.query(StatefulWorkflow.get, rpc_timeout=timedelta(seconds=10)) == "initial"
+        await soon.signal(StatefulWorkflow.done)
+        assert await asyncio.wait_for(soon.result(), TEST_TIMEOUT_S) == "initial"

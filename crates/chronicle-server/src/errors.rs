@@ -54,6 +54,16 @@ pub fn already_started(message: String, start_request_id: &str, run_id: &str) ->
     )
 }
 
+/// Temporal's WorkflowNotReady: the request needs a workflow task that has
+/// not been scheduled yet (e.g. a query during a cron or retry backoff).
+pub fn workflow_not_ready(message: impl Into<String>) -> Status {
+    with_detail(
+        Code::FailedPrecondition,
+        message.into(),
+        chronicle_engine::api::errordetails::v1::WorkflowNotReadyFailure {},
+    )
+}
+
 /// A query handler failed: InvalidArgument with QueryFailedFailure, which
 /// SDKs turn into their query-failed error.
 pub fn query_failed(message: String, detail: chronicle_engine::api::errordetails::v1::QueryFailedFailure) -> Status {

@@ -30,7 +30,22 @@ impl Frontend {
             return Err(errors::invalid("QueryType is not set on request."));
         }
         check_payloads("Query arguments", &query.query_args)?;
-        let s = self.resolve(&r.namespace, &r.execution).await?;
+        let mut s = self.resolve(&r.namespace, &r.execution).await?;
+        if s.is_running()
+            && let Some(until) = s.backoff_until
+        {
+            // No workflow task yet (cron or retry backoff, start delay): as
+            // Temporal, wait for the first one only if it comes in time.
+            let wait = chronicle_engine::time::to_std(&chronicle_engine::time::since(
+                &until,
+                &chronicle_engine::time::from_system(std::time::SystemTime::now()),
+            ));
+            if Instant::now() + wait >= deadline {
+                return Err(errors::workflow_not_ready("Workflow task is not scheduled yet."));
+            }
+            let ready = |st: &chronicle_engine::MutableState| st.backoff_until.is_none() || !st.is_running();
+            s = self.wait_for_state(&s, deadline, ready).await?.0;
+        }
         let status = s.status();
         let condition = QueryRejectCondition::try_from(r.query_reject_condition).unwrap_or(QueryRejectCondition::None);
         let rejected = match condition {
