@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         ScheduleUpdate,
         ScheduleUpdateInput,
     )
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError, RPCStatusCode
     from temporalio.worker import Worker
 
@@ -38,6 +40,38 @@ class Scheduled:
     @workflow.run
     async def run(self, name: str) -> str:
         return f"hello {name}"
+
+
+@workflow.defn
+class Blocking:
+    def __init__(self) -> None:
+        self.released = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.released)
+        return "released"
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+
+@workflow.defn
+class Failing:
+    @workflow.run
+    async def run(self) -> None:
+        raise ApplicationError("boom", non_retryable=True)
+
+
+async def wait_for(handle, check, timeout: float = 5.0):
+    """Describes the schedule until `check(desc)` holds."""
+    for _ in range(int(timeout / 0.1)):
+        desc = await handle.describe()
+        if check(desc):
+            return desc
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met: {desc.info} {desc.schedule.state}")
 
 
 def every(seconds: float) -> ScheduleSpec:
@@ -190,3 +224,75 @@ async def test_catch_up_after_restart(tmp_path) -> None:
         assert len({a.action.workflow_id for a in desc.info.recent_actions}) == len(times)
     finally:
         server.stop()
+
+
+def run_of(action) -> tuple[str, str]:
+    return action.workflow_id, action.first_execution_run_id
+
+
+def hourly_blocking(tq: str, overlap: ScheduleOverlapPolicy) -> Schedule:
+    """Acts only when triggered (within the test), starting Blocking."""
+    action = ScheduleActionStartWorkflow(Blocking.run, id=f"w-{uuid.uuid4()}", task_queue=tq)
+    schedule = Schedule(action=action, spec=every(3600))
+    schedule.policy.overlap = overlap
+    return schedule
+
+
+async def test_overlap_buffer_one(client: Client) -> None:
+    """BUFFER_ONE: one action waits while one runs (the next is skipped);
+    it starts as soon as the running one closes."""
+    tq = f"sched-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[Blocking]):
+        handle = await client.create_schedule(f"s-{uuid.uuid4()}", hourly_blocking(tq, ScheduleOverlapPolicy.BUFFER_ONE))
+        for _ in range(3):
+            await handle.trigger()
+        desc = await handle.describe()
+        assert desc.info.num_actions == 1 and desc.info.num_actions_skipped_overlap == 1
+        assert desc.raw_description.info.buffer_size == 1
+        first = run_of(desc.info.running_actions[0])
+        await client.get_workflow_handle(first[0], run_id=first[1]).signal(Blocking.release)
+        desc = await wait_for(handle, lambda d: d.info.num_actions == 2, timeout=3)
+        assert desc.raw_description.info.buffer_size == 0
+        assert [run_of(a) for a in desc.info.running_actions] == [run_of(desc.info.recent_actions[1].action)]
+        assert run_of(desc.info.recent_actions[0].action) == first
+        await handle.delete()
+
+
+async def test_overlap_terminate_and_cancel_other(client: Client) -> None:
+    """TERMINATE_OTHER terminates the running workflow and starts the new
+    one at once; a trigger's CANCEL_OTHER asks the running one to cancel
+    and starts the new one when it has."""
+    tq = f"sched-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[Blocking]):
+        handle = await client.create_schedule(
+            f"s-{uuid.uuid4()}", hourly_blocking(tq, ScheduleOverlapPolicy.TERMINATE_OTHER)
+        )
+        await handle.trigger()
+        first = run_of((await handle.describe()).info.running_actions[0])
+        await handle.trigger()
+        desc = await handle.describe()
+        assert desc.info.num_actions == 2 and len(desc.info.running_actions) == 1
+        second = run_of(desc.info.running_actions[0])
+        assert second != first
+        assert (await client.get_workflow_handle(first[0], run_id=first[1]).describe()).status == WorkflowExecutionStatus.TERMINATED
+
+        await handle.trigger(overlap=ScheduleOverlapPolicy.CANCEL_OTHER)
+        desc = await wait_for(handle, lambda d: d.info.num_actions == 3, timeout=3)
+        assert (await client.get_workflow_handle(second[0], run_id=second[1]).describe()).status == WorkflowExecutionStatus.CANCELED
+        assert [run_of(a) for a in desc.info.running_actions] == [run_of(desc.info.recent_actions[2].action)]
+        await handle.delete()
+
+
+async def test_pause_on_failure(client: Client) -> None:
+    tq, wid = f"sched-{uuid.uuid4()}", f"w-{uuid.uuid4()}"
+    action = ScheduleActionStartWorkflow(Failing.run, id=wid, task_queue=tq)
+    schedule = Schedule(action=action, spec=every(3600))
+    schedule.policy.pause_on_failure = True
+    async with Worker(client, task_queue=tq, workflows=[Failing]):
+        handle = await client.create_schedule(f"s-{uuid.uuid4()}", schedule)
+        await handle.trigger()
+        desc = await wait_for(handle, lambda d: d.schedule.state.paused, timeout=3)
+        started = desc.info.recent_actions[0].action.workflow_id
+        assert desc.schedule.state.note == f"paused due to workflow failure: {started}: boom"
+        assert desc.info.running_actions == []
+        await handle.delete()

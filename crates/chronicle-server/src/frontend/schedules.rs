@@ -143,7 +143,7 @@ impl Frontend {
         let _held = self.schedules.lock().await;
         let mut rec = self.load_schedule(&r.namespace, &r.schedule_id).await?;
         let before = rec.clone();
-        self.schedules.refresh_running(&mut rec).await;
+        self.schedules.refresh(&mut rec).await;
         if rec != before {
             self.schedules.save(&mut rec).await.map_err(store_err)?;
         }

@@ -16,8 +16,9 @@ use chronicle_engine::api::common::v1::{Payload, SearchAttributes, WorkflowExecu
 use chronicle_engine::api::enums::v1::{
     ScheduleOverlapPolicy as Overlap, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
+use chronicle_engine::api::history::v1::history_event::Attributes;
 use chronicle_engine::api::schedule::v1::{ScheduleActionResult, ScheduleInfo, schedule_action};
-use chronicle_engine::{StartArgs, time};
+use chronicle_engine::{Input, MutableState, StartArgs, time};
 use chronicle_store::{ScheduleRecord, Store, StoreError};
 use spec::Spec;
 use std::sync::{Arc, Weak};
@@ -31,6 +32,11 @@ const RECENT_ACTIONS: usize = 10;
 const MAX_PER_PASS: usize = 1000;
 /// The loop looks again at least this often (clock changes, missed wakes).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
+/// While a schedule's workflows run, the loop looks at them this often,
+/// so a close is acted on (buffered starts, pause on failure) promptly.
+const RUNNING_POLL_NANOS: i128 = 500_000_000;
+/// Buffered actions kept per schedule, as Temporal (more are dropped).
+const MAX_BUFFER: usize = 1000;
 
 pub fn now_nanos() -> i128 {
     time::ts_nanos(&time::from_system(std::time::SystemTime::now()))
@@ -94,21 +100,28 @@ impl Scheduler {
         }
     }
 
-    /// Takes every due action; returns the earliest next action time.
+    /// Notices closed workflows, takes buffered and due actions; returns
+    /// when to look again: the earliest next action time, or soon if any
+    /// schedule has workflows running.
     async fn pass(&self) -> Result<Option<i128>, StoreError> {
         let _held = self.lock().await;
         let now = now_nanos();
         let mut earliest: Option<i128> = None;
+        let mut soonest = |t: i128| earliest = Some(earliest.map_or(t, |e: i128| e.min(t)));
         for mut rec in self.store.list_schedules(None).await? {
             let before = rec.clone();
             let spec = Spec::new(rec.schedule.as_ref().and_then(|s| s.spec.as_ref()).unwrap_or(&Default::default()));
+            self.refresh(&mut rec).await;
             self.catch_up(&mut rec, &spec, now).await;
             if rec != before {
                 self.save(&mut rec).await?;
             }
             let from = rec.processed_until.as_ref().map(spec::to_nanos).unwrap_or(now);
             if let Some(next) = spec.next_after(from) {
-                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+                soonest(next);
+            }
+            if rec.info.as_ref().is_some_and(|i| !i.running_workflows.is_empty()) {
+                soonest(now_nanos() + RUNNING_POLL_NANOS);
             }
         }
         Ok(earliest)
@@ -147,48 +160,192 @@ impl Scheduler {
         saved
     }
 
-    /// Drops running workflows that have closed, recording their final
-    /// status on the recent actions that started them.
-    pub async fn refresh_running(&self, rec: &mut ScheduleRecord) {
-        let running = std::mem::take(&mut info(rec).running_workflows);
+    /// Looks at the running workflows and handles those that have closed:
+    /// records their final status on the recent actions that started them
+    /// and, under `pause_on_failure`, pauses the schedule when one failed or
+    /// timed out (with Temporal's notes). A run that continued as new (or
+    /// was retried, or is a cron run) is followed to the chain's current
+    /// run, as Temporal's watcher does. Returns whether any closed.
+    pub async fn refresh_running(&self, rec: &mut ScheduleRecord) -> bool {
+        let Some(running) = rec.info.as_mut().map(|i| std::mem::take(&mut i.running_workflows)) else { return false };
+        let mut closed_any = false;
         for wf in running {
-            let status = match self.history.load(&rec.namespace, &wf.workflow_id, &wf.run_id).await {
-                Ok(s) => s.status(),
-                Err(HistoryError::NotFound(_)) => WorkflowExecutionStatus::Unspecified,
-                Err(_) => WorkflowExecutionStatus::Running, // look again later
+            let state = match self.history.load(&rec.namespace, &wf.workflow_id, &wf.run_id).await {
+                Ok(s) => Some(self.chain_end(&rec.namespace, s).await),
+                Err(HistoryError::NotFound(_)) => None,
+                Err(_) => {
+                    info(rec).running_workflows.push(wf); // look again later
+                    continue;
+                }
             };
+            let status = state.as_ref().map_or(WorkflowExecutionStatus::Unspecified, |s| s.status());
             if status == WorkflowExecutionStatus::Running {
                 info(rec).running_workflows.push(wf);
                 continue;
             }
-            for a in &mut info(rec).recent_actions {
-                if a.start_workflow_result.as_ref().is_some_and(|r| r.run_id == wf.run_id) {
-                    a.start_workflow_status = status as i32;
+            closed_any = true;
+            if let Some(a) = info(rec).recent_actions.iter_mut().rev().find(|a| {
+                a.start_workflow_result.as_ref().is_some_and(|r| r.workflow_id == wf.workflow_id)
+                    && a.start_workflow_status == WorkflowExecutionStatus::Running as i32
+            }) {
+                a.start_workflow_status = status as i32;
+            }
+            let pause_on_failure =
+                rec.schedule.as_ref().and_then(|s| s.policies.as_ref()).is_some_and(|p| p.pause_on_failure);
+            if pause_on_failure && matches!(status, WorkflowExecutionStatus::Failed | WorkflowExecutionStatus::TimedOut)
+            {
+                let notes = match status {
+                    WorkflowExecutionStatus::Failed => {
+                        let message = match &state {
+                            Some(s) => self.failure_message(s).await,
+                            None => String::new(),
+                        };
+                        format!("paused due to workflow failure: {}: {message}", wf.workflow_id)
+                    }
+                    _ => format!("paused due to workflow timeout: {}", wf.workflow_id),
+                };
+                let state = rec.schedule.get_or_insert_default().state.get_or_insert_default();
+                if !state.paused {
+                    state.paused = true;
+                    state.notes = notes;
                 }
+            }
+        }
+        closed_any
+    }
+
+    /// The current run of `state`'s chain (continue-as-new, retries, cron)
+    /// if `state` closed and the chain went on; `state` otherwise.
+    async fn chain_end(&self, namespace: &str, state: MutableState) -> MutableState {
+        if state.status() == WorkflowExecutionStatus::Running {
+            return state;
+        }
+        let first = |s: &MutableState| s.started.as_ref().map(|a| a.first_execution_run_id.clone()).unwrap_or_default();
+        match self.history.load(namespace, &state.workflow_id, "").await {
+            Ok(current)
+                if current.run_id != state.run_id && !first(&state).is_empty() && first(&current) == first(&state) =>
+            {
+                current
+            }
+            _ => state,
+        }
+    }
+
+    /// The failure message of a failed run (from its close event).
+    async fn failure_message(&self, state: &MutableState) -> String {
+        let events = self.store.read_history(&state.run_id, state.close_event_id, 1).await.unwrap_or_default();
+        match events.into_iter().next().and_then(|e| e.attributes) {
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
+                a.failure.map(|f| f.message).unwrap_or_default()
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Refreshes the running workflows and, if that leaves room, takes
+    /// buffered actions (describe and the loop call it).
+    pub async fn refresh(&self, rec: &mut ScheduleRecord) {
+        let closed = self.refresh_running(rec).await;
+        let idle = rec.info.as_ref().is_none_or(|i| i.running_workflows.is_empty());
+        if (closed || idle) && !read_buffer(rec).is_empty() {
+            self.process_buffer(rec).await;
+        }
+    }
+
+    /// Temporal's `canTakeScheduledAction`: manual actions always may; a
+    /// scheduled one not while paused, nor beyond the remaining actions
+    /// (which `decrement` counts down).
+    fn can_take(rec: &mut ScheduleRecord, manual: bool, decrement: bool) -> bool {
+        if manual {
+            return true;
+        }
+        let Some(state) = rec.schedule.as_mut().and_then(|s| s.state.as_mut()) else { return true };
+        if state.paused {
+            return false;
+        }
+        if !state.limited_actions {
+            return true;
+        }
+        if state.remaining_actions > 0 {
+            if decrement {
+                state.remaining_actions -= 1;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Takes one action at nominal time `at` (`overlap` overrides the
+    /// schedule's policy for it): as Temporal, it joins the buffer (unless
+    /// paused, out of actions, or the buffer is full), then the buffer is
+    /// processed under the overlap policies.
+    pub async fn act(&self, rec: &mut ScheduleRecord, at: i128, reason: Reason, overlap: Option<Overlap>) {
+        let manual = reason == Reason::Manual;
+        if !Self::can_take(rec, manual, false) {
+            return;
+        }
+        let mut buffer = read_buffer(rec);
+        if buffer.len() >= MAX_BUFFER {
+            info(rec).buffer_dropped += 1;
+            return;
+        }
+        buffer.push(Buffered { at, overlap: overlap.unwrap_or(Overlap::Unspecified), manual });
+        write_buffer(rec, &buffer);
+        self.refresh_running(rec).await;
+        self.process_buffer(rec).await;
+    }
+
+    /// Temporal's `processBuffer`: starts what the overlap policies allow
+    /// now, keeps the rest buffered, and cancels or terminates the running
+    /// workflows when a CANCEL_OTHER or TERMINATE_OTHER action waits for
+    /// them (a termination closes them at once, so the waiting action
+    /// starts in the same pass).
+    async fn process_buffer(&self, rec: &mut ScheduleRecord) {
+        for _ in 0..3 {
+            let buffer = read_buffer(rec);
+            if buffer.is_empty() {
+                return;
+            }
+            let policy =
+                rec.schedule.as_ref().and_then(|s| s.policies.as_ref()).map(|p| p.overlap_policy()).unwrap_or_default();
+            let running = rec.info.as_ref().is_some_and(|i| !i.running_workflows.is_empty());
+            let plan = plan(&buffer, running, policy);
+            write_buffer(rec, &plan.new_buffer);
+            info(rec).overlap_skipped += plan.overlap_skipped;
+            for b in plan.overlapping.iter().chain(plan.non_overlapping.iter()) {
+                if Self::can_take(rec, b.manual, true) {
+                    self.start_workflow(rec, b.at).await;
+                }
+            }
+            if !plan.need_terminate && !plan.need_cancel {
+                return;
+            }
+            let running = rec.info.as_ref().map(|i| i.running_workflows.clone()).unwrap_or_default();
+            for wf in running {
+                let identity = "temporal-scheduler".to_string();
+                let input = if plan.need_terminate {
+                    Input::Terminate { reason: "terminated by schedule overlap policy".into(), details: None, identity }
+                } else {
+                    Input::RequestCancel {
+                        reason: "cancelled by schedule overlap policy".into(),
+                        identity,
+                        external: None,
+                    }
+                };
+                if let Err(e) = self.history.execute(&rec.namespace, &wf.workflow_id, &wf.run_id, input).await {
+                    tracing::debug!(schedule_id = %rec.schedule_id, workflow_id = %wf.workflow_id, error = %e, "schedule: overlap cancel/terminate");
+                }
+            }
+            if !plan.need_terminate || !self.refresh_running(rec).await {
+                return;
             }
         }
     }
 
-    /// Takes one action at nominal time `at`, honouring pause, the
-    /// remaining-actions limit and the overlap policy (`overlap` overrides
-    /// the schedule's). SKIP is the default; BUFFER_*, CANCEL_OTHER and
-    /// TERMINATE_OTHER are treated as SKIP; ALLOW_ALL always starts.
-    pub async fn act(&self, rec: &mut ScheduleRecord, at: i128, reason: Reason, overlap: Option<Overlap>) {
+    /// Starts the schedule's workflow for nominal time `at`.
+    async fn start_workflow(&self, rec: &mut ScheduleRecord, at: i128) {
         let Some(schedule) = rec.schedule.clone() else { return };
-        let state = schedule.state.clone().unwrap_or_default();
-        if reason == Reason::Scheduled && state.paused {
-            return;
-        }
-        if state.limited_actions && state.remaining_actions <= 0 {
-            return;
-        }
         let policies = schedule.policies.unwrap_or_default();
-        let overlap = overlap.filter(|o| *o != Overlap::Unspecified).unwrap_or(policies.overlap_policy());
-        self.refresh_running(rec).await;
-        if overlap != Overlap::AllowAll && !info(rec).running_workflows.is_empty() {
-            info(rec).overlap_skipped += 1;
-            return;
-        }
         let Some(schedule_action::Action::StartWorkflow(wf)) = schedule.action.and_then(|a| a.action) else { return };
         let workflow_id = if policies.keep_original_workflow_id {
             wf.workflow_id.clone()
@@ -235,11 +392,6 @@ impl Scheduler {
             }
         };
         let execution = WorkflowExecution { workflow_id, run_id: started.run_id };
-        if let Some(state) = rec.schedule.as_mut().and_then(|s| s.state.as_mut())
-            && state.limited_actions
-        {
-            state.remaining_actions -= 1;
-        }
         let info = info(rec);
         info.action_count += 1;
         info.running_workflows.push(execution.clone());
@@ -252,6 +404,98 @@ impl Scheduler {
         let excess = info.recent_actions.len().saturating_sub(RECENT_ACTIONS);
         info.recent_actions.drain(..excess);
     }
+}
+
+/// An action waiting to be taken (Temporal's BufferedStart): its nominal
+/// time, its overlap policy (Unspecified: the schedule's, resolved when
+/// the buffer is processed), and whether it was asked for (trigger,
+/// backfill), which runs while paused.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Buffered {
+    pub at: i128,
+    pub overlap: Overlap,
+    pub manual: bool,
+}
+
+/// The stored record keeps buffered actions in `info.future_action_times`,
+/// which is otherwise unused in storage (future times are computed when
+/// read): two timestamps each, the nominal time, then the overlap policy
+/// as seconds and `manual` as nanos. `info.buffer_size` counts them.
+fn read_buffer(rec: &ScheduleRecord) -> Vec<Buffered> {
+    let Some(info) = &rec.info else { return vec![] };
+    info.future_action_times
+        .chunks_exact(2)
+        .map(|p| Buffered {
+            at: spec::to_nanos(&p[0]),
+            overlap: Overlap::try_from(p[1].seconds as i32).unwrap_or(Overlap::Unspecified),
+            manual: p[1].nanos == 1,
+        })
+        .collect()
+}
+
+fn write_buffer(rec: &mut ScheduleRecord, buffer: &[Buffered]) {
+    let info = info(rec);
+    info.future_action_times = buffer
+        .iter()
+        .flat_map(|b| {
+            [spec::from_nanos(b.at), prost_types::Timestamp { seconds: b.overlap as i64, nanos: b.manual as i32 }]
+        })
+        .collect();
+    info.buffer_size = buffer.len() as i64;
+}
+
+/// What to do with the buffer (Temporal's ProcessBufferResult).
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// ALLOW_ALL actions: all start now.
+    pub overlapping: Vec<Buffered>,
+    /// The one other action that starts now, if nothing runs.
+    pub non_overlapping: Option<Buffered>,
+    pub new_buffer: Vec<Buffered>,
+    pub need_cancel: bool,
+    pub need_terminate: bool,
+    pub overlap_skipped: i64,
+}
+
+/// Temporal's ProcessBuffer: which buffered actions start now, which stay
+/// buffered, which are skipped, given whether a workflow of the schedule
+/// is running and the schedule's overlap policy.
+pub fn plan(buffer: &[Buffered], running: bool, policy: Overlap) -> Plan {
+    let mut p = Plan::default();
+    for b in buffer {
+        let overlap = match b.overlap {
+            Overlap::Unspecified => policy,
+            o => o,
+        };
+        let overlap = if overlap == Overlap::Unspecified { Overlap::Skip } else { overlap };
+        if overlap == Overlap::AllowAll {
+            p.overlapping.push(*b);
+            continue;
+        }
+        if !running && p.non_overlapping.is_none() {
+            p.non_overlapping = Some(*b);
+            continue;
+        }
+        match overlap {
+            Overlap::BufferOne if p.new_buffer.is_empty() => p.new_buffer.push(*b),
+            Overlap::BufferAll => p.new_buffer.push(*b),
+            Overlap::CancelOther | Overlap::TerminateOther if running => {
+                if overlap == Overlap::CancelOther {
+                    p.need_cancel = true;
+                } else {
+                    p.need_terminate = true;
+                }
+                p.new_buffer.push(*b);
+            }
+            // Not running yet: it replaces the one about to start.
+            Overlap::CancelOther | Overlap::TerminateOther => p.non_overlapping = Some(*b),
+            _ => p.overlap_skipped += 1,
+        }
+    }
+    if p.need_cancel || p.need_terminate {
+        p.overlapping.clear();
+    }
+    p
 }
 
 pub fn info(rec: &mut ScheduleRecord) -> &mut ScheduleInfo {
@@ -269,4 +513,77 @@ fn scheduled_by(sa: &mut SearchAttributes, schedule_id: &str, at: i128) {
     sa.indexed_fields.insert("TemporalScheduledById".into(), json(format!("{schedule_id:?}"), "Keyword"));
     sa.indexed_fields
         .insert("TemporalScheduledStartTime".into(), json(format!("{:?}", spec::id_suffix(at)), "Datetime"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(at: i128, overlap: Overlap) -> Buffered {
+        Buffered { at, overlap, manual: false }
+    }
+
+    #[test]
+    fn idle_starts_the_first_and_applies_the_policy_to_the_rest() {
+        let buffer = [b(1, Overlap::Unspecified), b(2, Overlap::Unspecified), b(3, Overlap::Unspecified)];
+        let p = plan(&buffer, false, Overlap::BufferOne);
+        assert_eq!(p.non_overlapping, Some(buffer[0]));
+        assert_eq!(p.new_buffer, vec![buffer[1]]);
+        assert_eq!(p.overlap_skipped, 1);
+        let p = plan(&buffer, false, Overlap::Skip);
+        assert_eq!((p.non_overlapping, p.new_buffer.len(), p.overlap_skipped), (Some(buffer[0]), 0, 2));
+        let p = plan(&buffer, false, Overlap::BufferAll);
+        assert_eq!(p.new_buffer, vec![buffer[1], buffer[2]]);
+    }
+
+    #[test]
+    fn running_buffers_or_skips() {
+        let buffer = [b(1, Overlap::Unspecified), b(2, Overlap::Unspecified)];
+        let p = plan(&buffer, true, Overlap::BufferOne);
+        assert_eq!((p.non_overlapping, p.new_buffer.clone(), p.overlap_skipped), (None, vec![buffer[0]], 1));
+        let p = plan(&buffer, true, Overlap::BufferAll);
+        assert_eq!(p.new_buffer, buffer.to_vec());
+        let p = plan(&buffer, true, Overlap::Unspecified);
+        assert_eq!((p.new_buffer.len(), p.overlap_skipped), (0, 2));
+    }
+
+    #[test]
+    fn cancel_and_terminate_other() {
+        let buffer = [b(1, Overlap::Unspecified)];
+        let p = plan(&buffer, true, Overlap::TerminateOther);
+        assert!(p.need_terminate && !p.need_cancel && p.non_overlapping.is_none());
+        assert_eq!(p.new_buffer, buffer.to_vec());
+        let p = plan(&buffer, true, Overlap::CancelOther);
+        assert!(p.need_cancel && !p.need_terminate);
+        // Nothing running: the later one replaces the one about to start.
+        let p = plan(&[b(1, Overlap::Unspecified), b(2, Overlap::Unspecified)], false, Overlap::CancelOther);
+        assert_eq!(
+            (p.non_overlapping, p.new_buffer.len(), p.need_cancel),
+            (Some(b(2, Overlap::Unspecified)), 0, false)
+        );
+    }
+
+    #[test]
+    fn allow_all_and_overrides() {
+        // A per-action policy (trigger, backfill) wins over the schedule's.
+        let buffer = [b(1, Overlap::AllowAll), b(2, Overlap::AllowAll), b(3, Overlap::BufferOne)];
+        let p = plan(&buffer, true, Overlap::Skip);
+        assert_eq!(p.overlapping, vec![buffer[0], buffer[1]]);
+        assert_eq!(p.new_buffer, vec![buffer[2]]);
+        // A pending termination starts no overlapping ones.
+        let p = plan(&[b(1, Overlap::AllowAll), b(2, Overlap::TerminateOther)], true, Overlap::Skip);
+        assert!(p.overlapping.is_empty() && p.need_terminate);
+    }
+
+    #[test]
+    fn buffer_round_trips_through_the_record() {
+        let mut rec = ScheduleRecord::default();
+        let buffer = [
+            Buffered { at: 1_700_000_000_123_456_789, overlap: Overlap::TerminateOther, manual: true },
+            b(5, Overlap::Unspecified),
+        ];
+        write_buffer(&mut rec, &buffer);
+        assert_eq!(read_buffer(&rec), buffer.to_vec());
+        assert_eq!(rec.info.unwrap().buffer_size, 2);
+    }
 }
