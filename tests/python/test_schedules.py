@@ -246,12 +246,15 @@ async def test_overlap_buffer_one(client: Client) -> None:
         handle = await client.create_schedule(f"s-{uuid.uuid4()}", hourly_blocking(tq, ScheduleOverlapPolicy.BUFFER_ONE))
         for _ in range(3):
             await handle.trigger()
-        desc = await handle.describe()
-        assert desc.info.num_actions == 1 and desc.info.num_actions_skipped_overlap == 1
-        assert desc.raw_description.info.buffer_size == 1
+            await asyncio.sleep(0.2)  # Temporal takes triggers in one task as one
+        desc = await wait_for(
+            handle,
+            lambda d: d.info.num_actions_skipped_overlap == 1 and d.raw_description.info.buffer_size == 1,
+        )
+        assert desc.info.num_actions == 1 and len(desc.info.running_actions) == 1
         first = run_of(desc.info.running_actions[0])
         await client.get_workflow_handle(first[0], run_id=first[1]).signal(Blocking.release)
-        desc = await wait_for(handle, lambda d: d.info.num_actions == 2, timeout=3)
+        desc = await wait_for(handle, lambda d: d.info.num_actions == 2 and d.info.running_actions, timeout=3)
         assert desc.raw_description.info.buffer_size == 0
         assert [run_of(a) for a in desc.info.running_actions] == [run_of(desc.info.recent_actions[1].action)]
         assert run_of(desc.info.recent_actions[0].action) == first
@@ -259,8 +262,8 @@ async def test_overlap_buffer_one(client: Client) -> None:
 
 
 async def test_overlap_terminate_and_cancel_other(client: Client) -> None:
-    """TERMINATE_OTHER terminates the running workflow and starts the new
-    one at once; a trigger's CANCEL_OTHER asks the running one to cancel
+    """TERMINATE_OTHER terminates the running workflow, then starts the new
+    one (at once here; Temporal waits to see it closed); a trigger's CANCEL_OTHER asks the running one to cancel
     and starts the new one when it has."""
     tq = f"sched-{uuid.uuid4()}"
     async with Worker(client, task_queue=tq, workflows=[Blocking]):
@@ -268,16 +271,16 @@ async def test_overlap_terminate_and_cancel_other(client: Client) -> None:
             f"s-{uuid.uuid4()}", hourly_blocking(tq, ScheduleOverlapPolicy.TERMINATE_OTHER)
         )
         await handle.trigger()
-        first = run_of((await handle.describe()).info.running_actions[0])
+        first = run_of((await wait_for(handle, lambda d: d.info.running_actions)).info.running_actions[0])
         await handle.trigger()
-        desc = await handle.describe()
-        assert desc.info.num_actions == 2 and len(desc.info.running_actions) == 1
+        desc = await wait_for(handle, lambda d: d.info.num_actions == 2 and d.info.running_actions, timeout=3)
+        assert len(desc.info.running_actions) == 1
         second = run_of(desc.info.running_actions[0])
         assert second != first
         assert (await client.get_workflow_handle(first[0], run_id=first[1]).describe()).status == WorkflowExecutionStatus.TERMINATED
 
         await handle.trigger(overlap=ScheduleOverlapPolicy.CANCEL_OTHER)
-        desc = await wait_for(handle, lambda d: d.info.num_actions == 3, timeout=3)
+        desc = await wait_for(handle, lambda d: d.info.num_actions == 3 and d.info.running_actions, timeout=3)
         assert (await client.get_workflow_handle(second[0], run_id=second[1]).describe()).status == WorkflowExecutionStatus.CANCELED
         assert [run_of(a) for a in desc.info.running_actions] == [run_of(desc.info.recent_actions[2].action)]
         await handle.delete()
