@@ -64,6 +64,19 @@ class Failing:
         raise ApplicationError("boom", non_retryable=True)
 
 
+@workflow.defn
+class Counting:
+    """Counts its schedule's completed runs; fails when asked to."""
+
+    @workflow.run
+    async def run(self, fail: bool) -> int:
+        last = workflow.get_last_completion_result(int) if workflow.has_last_completion_result() else 0
+        if fail:
+            raise ApplicationError(f"failed after {last}", non_retryable=True)
+        failure = workflow.get_last_failure()
+        return last + 1 + (100 if failure is not None and "failed after" in failure.message else 0)
+
+
 async def wait_for(handle, check, timeout: float = 5.0):
     """Describes the schedule until `check(desc)` holds."""
     for _ in range(int(timeout / 0.1)):
@@ -298,4 +311,30 @@ async def test_pause_on_failure(client: Client) -> None:
         started = desc.info.recent_actions[0].action.workflow_id
         assert desc.schedule.state.note == f"paused due to workflow failure: {started}: boom"
         assert desc.info.running_actions == []
+        await handle.delete()
+
+
+async def test_last_completion_result_and_failure(client: Client) -> None:
+    """The next run gets the last completed run's result and the failure
+    of a run that failed since, as on Temporal."""
+    tq, sid = f"sched-{uuid.uuid4()}", f"s-{uuid.uuid4()}"
+    action = ScheduleActionStartWorkflow(Counting.run, False, id=f"w-{uuid.uuid4()}", task_queue=tq)
+    async with Worker(client, task_queue=tq, workflows=[Counting]):
+        handle = await client.create_schedule(sid, Schedule(action=action, spec=every(3600)))
+
+        async def run_once(fail: bool, n: int):
+            def with_input(input: ScheduleUpdateInput) -> ScheduleUpdate:
+                input.description.schedule.action.args = [fail]
+                return ScheduleUpdate(schedule=input.description.schedule)
+
+            await handle.update(with_input)
+            await handle.trigger()
+            desc = await wait_for(handle, lambda d: d.info.num_actions == n and not d.info.running_actions)
+            last = desc.info.recent_actions[-1].action
+            return client.get_workflow_handle(last.workflow_id, run_id=last.first_execution_run_id)
+
+        assert await (await run_once(False, 1)).result() == 1
+        assert await (await run_once(False, 2)).result() == 2
+        await run_once(True, 3)
+        assert await (await run_once(False, 4)).result() == 103
         await handle.delete()

@@ -12,13 +12,14 @@ pub mod spec;
 
 use crate::history::{History, HistoryError, StartPolicies};
 use crate::namespaces::Namespaces;
-use chronicle_engine::api::common::v1::{Payload, SearchAttributes, WorkflowExecution};
+use chronicle_engine::api::common::v1::{Payload, Payloads, SearchAttributes, WorkflowExecution};
 use chronicle_engine::api::enums::v1::{
     ScheduleOverlapPolicy as Overlap, WorkflowExecutionStatus, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
+use chronicle_engine::api::failure::v1::Failure;
 use chronicle_engine::api::history::v1::history_event::Attributes;
 use chronicle_engine::api::schedule::v1::{ScheduleActionResult, ScheduleInfo, schedule_action};
-use chronicle_engine::{Input, MutableState, StartArgs, time};
+use chronicle_engine::{Continued, Input, MutableState, StartArgs, time};
 use chronicle_store::{ScheduleRecord, Store, StoreError};
 use spec::Spec;
 use std::sync::{Arc, Weak};
@@ -231,15 +232,43 @@ impl Scheduler {
         }
     }
 
-    /// The failure message of a failed run (from its close event).
-    async fn failure_message(&self, state: &MutableState) -> String {
+    /// A closed run's result (if it completed) or failure (if it failed),
+    /// from its close event.
+    async fn outcome(&self, state: &MutableState) -> (Option<Payloads>, Option<Failure>) {
         let events = self.store.read_history(&state.run_id, state.close_event_id, 1).await.unwrap_or_default();
         match events.into_iter().next().and_then(|e| e.attributes) {
-            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
-                a.failure.map(|f| f.message).unwrap_or_default()
-            }
-            _ => String::new(),
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => (a.result, None),
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => (None, a.failure),
+            _ => (None, None),
         }
+    }
+
+    async fn failure_message(&self, state: &MutableState) -> String {
+        self.outcome(state).await.1.map(|f| f.message).unwrap_or_default()
+    }
+
+    /// What Temporal passes to a scheduled run: the last completed run's
+    /// result, and the failure of a run that failed since. Found from the
+    /// recent actions (Temporal keeps them in the scheduler's state), so
+    /// only the last ten actions are looked at.
+    async fn previous_outcome(&self, rec: &ScheduleRecord) -> (Option<Payloads>, Option<Failure>) {
+        let mut failure = None;
+        let actions = rec.info.as_ref().map(|i| i.recent_actions.clone()).unwrap_or_default();
+        for a in actions.iter().rev() {
+            let completed = a.start_workflow_status == WorkflowExecutionStatus::Completed as i32;
+            if !completed && a.start_workflow_status != WorkflowExecutionStatus::Failed as i32 {
+                continue;
+            }
+            let Some(r) = &a.start_workflow_result else { continue };
+            let Ok(state) = self.history.load(&rec.namespace, &r.workflow_id, &r.run_id).await else { continue };
+            let state = self.chain_end(&rec.namespace, state).await;
+            let (result, failed) = self.outcome(&state).await;
+            if completed {
+                return (result, failure);
+            }
+            failure = failure.or(failed);
+        }
+        (None, failure)
     }
 
     /// Refreshes the running workflows and, if that leaves room, takes
@@ -352,6 +381,12 @@ impl Scheduler {
         } else {
             format!("{}-{}", wf.workflow_id, spec::id_suffix(at))
         };
+        let (last_completion_result, failure) = self.previous_outcome(rec).await;
+        let continued = (last_completion_result.is_some() || failure.is_some()).then(|| Continued {
+            last_completion_result,
+            failure,
+            ..Default::default()
+        });
         let mut search_attributes = wf.search_attributes.clone().unwrap_or_default();
         scheduled_by(&mut search_attributes, &rec.schedule_id, at);
         let args = StartArgs {
@@ -374,7 +409,7 @@ impl Scheduler {
             header: wf.header,
             priority: wf.priority,
             cron_schedule: wf.cron_schedule,
-            continued: None,
+            continued,
             parent: None,
             root_execution: None,
             update: None,
