@@ -99,6 +99,24 @@ pub struct ScheduleRecord {
     pub version: i64,
     #[prost(string, tag = "10")]
     pub create_request_id: String,
+    /// Actions waiting for their turn (overlap policies BUFFER_*,
+    /// CANCEL_OTHER, TERMINATE_OTHER), oldest first.
+    #[prost(message, repeated, tag = "11")]
+    pub buffered_actions: Vec<BufferedAction>,
+}
+
+/// A schedule action waiting to be taken (Temporal's BufferedStart).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BufferedAction {
+    /// The action's nominal time.
+    #[prost(message, optional, tag = "1")]
+    pub nominal_time: Option<prost_types::Timestamp>,
+    /// Unspecified: the schedule's policy, resolved when taken.
+    #[prost(enumeration = "chronicle_engine::api::enums::v1::ScheduleOverlapPolicy", tag = "2")]
+    pub overlap_policy: i32,
+    /// Asked for (trigger, backfill): taken even while paused.
+    #[prost(bool, tag = "3")]
+    pub manual: bool,
 }
 
 /// A namespace's registered custom search attributes: name → type.

@@ -452,31 +452,27 @@ pub struct Buffered {
     pub manual: bool,
 }
 
-/// The stored record keeps buffered actions in `info.future_action_times`,
-/// which is otherwise unused in storage (future times are computed when
-/// read): two timestamps each, the nominal time, then the overlap policy
-/// as seconds and `manual` as nanos. `info.buffer_size` counts them.
 fn read_buffer(rec: &ScheduleRecord) -> Vec<Buffered> {
-    let Some(info) = &rec.info else { return vec![] };
-    info.future_action_times
-        .chunks_exact(2)
-        .map(|p| Buffered {
-            at: spec::to_nanos(&p[0]),
-            overlap: Overlap::try_from(p[1].seconds as i32).unwrap_or(Overlap::Unspecified),
-            manual: p[1].nanos == 1,
+    rec.buffered_actions
+        .iter()
+        .map(|b| Buffered {
+            at: b.nominal_time.as_ref().map(spec::to_nanos).unwrap_or_default(),
+            overlap: Overlap::try_from(b.overlap_policy).unwrap_or(Overlap::Unspecified),
+            manual: b.manual,
         })
         .collect()
 }
 
 fn write_buffer(rec: &mut ScheduleRecord, buffer: &[Buffered]) {
-    let info = info(rec);
-    info.future_action_times = buffer
+    rec.buffered_actions = buffer
         .iter()
-        .flat_map(|b| {
-            [spec::from_nanos(b.at), prost_types::Timestamp { seconds: b.overlap as i64, nanos: b.manual as i32 }]
+        .map(|b| chronicle_store::BufferedAction {
+            nominal_time: Some(spec::from_nanos(b.at)),
+            overlap_policy: b.overlap as i32,
+            manual: b.manual,
         })
         .collect();
-    info.buffer_size = buffer.len() as i64;
+    info(rec).buffer_size = buffer.len() as i64;
 }
 
 /// What to do with the buffer (Temporal's ProcessBufferResult).
