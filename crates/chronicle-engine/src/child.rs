@@ -290,7 +290,7 @@ pub(crate) fn closed(
         }
         ChildClose::Failed { execution, failure, retry_state } => {
             ctx.add_for_workflow(ChildWorkflowExecutionFailedEventAttributes {
-                failure,
+                failure: failure.map(|f| *f),
                 namespace,
                 namespace_id,
                 workflow_execution: Some(execution),

@@ -124,7 +124,7 @@ pub enum Input {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChildClose {
     Completed { execution: WorkflowExecution, result: Option<Payloads> },
-    Failed { execution: WorkflowExecution, failure: Option<Failure>, retry_state: i32 },
+    Failed { execution: WorkflowExecution, failure: Option<Box<Failure>>, retry_state: i32 },
     Canceled { execution: WorkflowExecution, details: Option<Payloads> },
     Terminated { execution: WorkflowExecution },
     TimedOut { execution: WorkflowExecution, retry_state: i32 },

@@ -130,7 +130,7 @@ impl Matching {
         let now = std::time::SystemTime::now();
         queue.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_LISTED_FOR);
         let mut out: Vec<_> = queue.pollers.iter().map(|(id, seen)| (id.clone(), *seen)).collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|p| std::cmp::Reverse(p.1));
         out
     }
 

@@ -382,7 +382,11 @@ impl Sim {
                 };
                 let closed = match kind % 5 {
                     0 => ChildClose::Completed { execution, result: Some(payloads("r")) },
-                    1 => ChildClose::Failed { execution, failure: Some(app_failure("x", "E", true)), retry_state: 0 },
+                    1 => ChildClose::Failed {
+                        execution,
+                        failure: Some(Box::new(app_failure("x", "E", true))),
+                        retry_state: 0,
+                    },
                     2 => ChildClose::Canceled { execution, details: None },
                     3 => ChildClose::Terminated { execution },
                     _ => ChildClose::TimedOut { execution, retry_state: 0 },

@@ -103,14 +103,12 @@ impl Frontend {
             }
             ns.data.extend(info.data);
         }
-        if let Some(config) = r.config {
-            if let Some(d) = config.workflow_execution_retention_ttl {
-                if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
-                    return Err(errors::invalid("Workflow execution retention period must not be negative."));
-                }
-                if d.seconds > 0 || d.nanos > 0 {
-                    ns.retention = Some(d);
-                }
+        if let Some(d) = r.config.and_then(|c| c.workflow_execution_retention_ttl) {
+            if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
+                return Err(errors::invalid("Workflow execution retention period must not be negative."));
+            }
+            if d.seconds > 0 || d.nanos > 0 {
+                ns.retention = Some(d);
             }
         }
         if r.promote_namespace || r.replication_config.is_some() {

@@ -148,7 +148,7 @@ impl History {
                 ChildClose::Completed { execution, result: a.result }
             }
             Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => {
-                ChildClose::Failed { execution, failure: a.failure, retry_state: a.retry_state }
+                ChildClose::Failed { execution, failure: a.failure.map(Box::new), retry_state: a.retry_state }
             }
             Some(Attributes::WorkflowExecutionCanceledEventAttributes(a)) => {
                 ChildClose::Canceled { execution, details: a.details }
