@@ -35,31 +35,9 @@ fn parse(spec: &str) -> Result<Schedule, String> {
         .map_err(|e| format!("Invalid CronSchedule {spec:?}: {e}."))
 }
 
-/// A Go duration string: "90s", "1h30m", "500ms".
+/// A Go duration, in nanoseconds (none if it overflows).
 fn go_duration(s: &str) -> Option<i128> {
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += value * unit;
-        rest = &rest[unit_len..];
-    }
-    total.is_finite().then_some(total as i128)
+    time::parse_go_duration(s, false).filter(|n| n.is_finite()).map(|n| n as i128)
 }
 
 pub fn validate(spec: &str) -> Result<(), String> {

@@ -61,6 +61,36 @@ pub fn to_std(d: &Duration) -> std::time::Duration {
     std::time::Duration::from_nanos(dur_nanos(d).clamp(0, u64::MAX as i128) as u64)
 }
 
+/// Nanoseconds in a Go duration string ("90s", "1h30m", "500ms"), as `@every`
+/// takes it in cron and schedule specs; `days` also accepts "d" (schedules
+/// do, Go itself does not). A float: the caller decides about overflow.
+pub fn parse_go_duration(s: &str, days: bool) -> Option<f64> {
+    let mut total = 0f64;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        total += value
+            * match &rest[..unit_len] {
+                "ns" => 1.0,
+                "us" | "µs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                "d" if days => 86400e9,
+                _ => return None,
+            };
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,32 +139,9 @@ fn parse_cron(s: &str) -> Result<Parsed, String> {
     from_strings(&c).map(Parsed::Calendar)
 }
 
-/// A Go duration: "90s", "1h30m", "500ms".
+/// A Go duration (also in days), in nanoseconds.
 fn go_duration(s: &str) -> Option<i128> {
-    let mut total = 0f64;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        total += value
-            * match &rest[..unit_len] {
-                "ns" => 1.0,
-                "us" | "µs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                "d" => 86400e9,
-                _ => return None,
-            };
-        rest = &rest[unit_len..];
-    }
-    Some(total as i128)
+    time::parse_go_duration(s, true).map(|n| n as i128)
 }
 
 /// A calendar in string form (`"*"`, `"1,5-9/2"`, `"mon-fri"`); an empty
