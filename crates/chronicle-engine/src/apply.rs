@@ -166,37 +166,21 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
             workflow_task::fail_for_force_close(ctx);
             ctx.flush_buffered();
             let failure = crate::continuation::run_timeout_failure();
-            let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
-            let cron = retry.is_err().then(|| crate::continuation::cron_backoff(&ctx.state, &ctx.now)).flatten();
+            let next = crate::continuation::AfterFailure::decide(&ctx.state, &failure, &ctx.now);
             // As Temporal: what the retry policy says (NOT_SET without one),
             // TIMEOUT only once the execution itself has expired.
             let expired =
                 ctx.state.execution_expiration_time.is_some_and(|e| time::ts_nanos(&e) <= time::ts_nanos(&ctx.now));
+            let retry_state = if expired && !matches!(next, crate::continuation::AfterFailure::Retry(_)) {
+                crate::api::enums::v1::RetryState::Timeout
+            } else {
+                next.retry_state()
+            };
             ctx.add(WorkflowExecutionTimedOutEventAttributes {
-                retry_state: match &retry {
-                    Ok(_) => crate::api::enums::v1::RetryState::InProgress as i32,
-                    Err(_) if expired => crate::api::enums::v1::RetryState::Timeout as i32,
-                    Err(state) => *state as i32,
-                },
-                new_execution_run_id: if retry.is_ok() || cron.is_some() {
-                    ctx.new_run_id.clone()
-                } else {
-                    String::new()
-                },
+                retry_state: retry_state as i32,
+                new_execution_run_id: next.new_run_id(&ctx.new_run_id),
             });
-            match (retry, cron) {
-                (Ok(backoff), _) => {
-                    crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::TimedOut)
-                }
-                (Err(_), Some(backoff)) => crate::continuation::next_cron_run(
-                    ctx,
-                    backoff,
-                    None,
-                    Some(failure),
-                    WorkflowExecutionStatus::TimedOut,
-                ),
-                (Err(_), None) => ctx.close(WorkflowExecutionStatus::TimedOut),
-            }
+            next.apply(ctx, failure, WorkflowExecutionStatus::TimedOut);
             Ok(())
         }
         TimerKind::WorkflowBackoff => {

@@ -3,7 +3,7 @@
 
 use crate::api::{
     command::v1::{Command, ScheduleActivityTaskCommandAttributes, command::Attributes as C},
-    enums::v1::{CommandType, RetryState, TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
+    enums::v1::{CommandType, TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
     history::v1::*,
     taskqueue::v1::TaskQueue,
 };
@@ -403,31 +403,14 @@ pub(crate) fn apply(
         }
         Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
             let failure = a.failure.unwrap_or_default();
-            let retry = crate::continuation::retry_delay(&ctx.state, &failure, &ctx.now);
-            // A cron workflow whose retries are exhausted waits for its next time.
-            let cron = retry.is_err().then(|| crate::continuation::cron_backoff(&ctx.state, &ctx.now)).flatten();
-            let (retry_state, new_execution_run_id) = match &retry {
-                Ok(_) => (RetryState::InProgress, ctx.new_run_id.clone()),
-                Err(state) if cron.is_some() => (*state, ctx.new_run_id.clone()),
-                Err(state) => (*state, String::new()),
-            };
+            let next = crate::continuation::AfterFailure::decide(&ctx.state, &failure, &ctx.now);
             ctx.add(WorkflowExecutionFailedEventAttributes {
                 failure: Some(failure.clone()),
-                retry_state: retry_state as i32,
+                retry_state: next.retry_state() as i32,
                 workflow_task_completed_event_id: completed_id,
-                new_execution_run_id,
+                new_execution_run_id: next.new_run_id(&ctx.new_run_id),
             });
-            match (retry, cron) {
-                (Ok(backoff), _) => crate::continuation::retry(ctx, failure, backoff, WorkflowExecutionStatus::Failed),
-                (Err(_), Some(backoff)) => crate::continuation::next_cron_run(
-                    ctx,
-                    backoff,
-                    None,
-                    Some(failure),
-                    WorkflowExecutionStatus::Failed,
-                ),
-                (Err(_), None) => ctx.close(WorkflowExecutionStatus::Failed),
-            }
+            next.apply(ctx, failure, WorkflowExecutionStatus::Failed);
         }
         Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
             crate::continuation::continue_as_new(ctx, a, completed_id)

@@ -172,7 +172,7 @@ fn start_next_run(ctx: &mut Ctx, args: StartArgs, status: crate::api::enums::v1:
 
 /// Whether the run's retry policy allows another attempt after `failure`:
 /// the backoff before it, or the retry state to record.
-pub(crate) fn retry_delay(
+fn retry_delay(
     state: &MutableState,
     failure: &Failure,
     now: &prost_types::Timestamp,
@@ -187,7 +187,7 @@ pub(crate) fn retry_delay(
 
 /// Starts the next attempt of a failed or timed-out run (its close event
 /// already written with retry state IN_PROGRESS and `new_run_id`).
-pub(crate) fn retry(
+fn retry(
     ctx: &mut Ctx,
     failure: Failure,
     backoff: Duration,
@@ -259,4 +259,51 @@ pub(crate) fn next_cron_run(
         c.failure = failure;
     }
     start_next_run(ctx, args, status);
+}
+
+/// What follows a failed or timed-out run: a retry (its policy allows one),
+/// else the cron chain's next run, else nothing; with the retry state its
+/// close event records.
+pub(crate) enum AfterFailure {
+    Retry(Duration),
+    Cron(Duration, RetryState),
+    Close(RetryState),
+}
+
+impl AfterFailure {
+    pub(crate) fn decide(state: &MutableState, failure: &Failure, now: &prost_types::Timestamp) -> Self {
+        match retry_delay(state, failure, now) {
+            Ok(backoff) => AfterFailure::Retry(backoff),
+            // A cron workflow whose retries are exhausted waits for its next time.
+            Err(retry_state) => match cron_backoff(state, now) {
+                Some(backoff) => AfterFailure::Cron(backoff, retry_state),
+                None => AfterFailure::Close(retry_state),
+            },
+        }
+    }
+
+    pub(crate) fn retry_state(&self) -> RetryState {
+        match self {
+            AfterFailure::Retry(_) => RetryState::InProgress,
+            AfterFailure::Cron(_, state) | AfterFailure::Close(state) => *state,
+        }
+    }
+
+    /// The close event's `new_execution_run_id`.
+    pub(crate) fn new_run_id(&self, new_run_id: &str) -> String {
+        match self {
+            AfterFailure::Close(_) => String::new(),
+            _ => new_run_id.to_string(),
+        }
+    }
+
+    /// Closes the run with `status` (its close event already written) and
+    /// starts whatever follows.
+    pub(crate) fn apply(self, ctx: &mut Ctx, failure: Failure, status: crate::api::enums::v1::WorkflowExecutionStatus) {
+        match self {
+            AfterFailure::Retry(backoff) => retry(ctx, failure, backoff, status),
+            AfterFailure::Cron(backoff, _) => next_cron_run(ctx, backoff, None, Some(failure), status),
+            AfterFailure::Close(_) => ctx.close(status),
+        }
+    }
 }
