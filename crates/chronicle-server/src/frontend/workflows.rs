@@ -317,20 +317,9 @@ impl Frontend {
         &self,
         r: GetWorkflowExecutionHistoryReverseRequest,
     ) -> Result<GetWorkflowExecutionHistoryReverseResponse, Status> {
-        let mut execution = r.execution.clone();
-        let token = if r.next_page_token.is_empty() {
-            None
-        } else {
-            let t = HistoryPageToken::decode(r.next_page_token.as_slice())
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if let Some(e) = execution.as_mut() {
-                e.run_id = t.run_id.clone();
-            }
-            Some(t)
-        };
+        let (execution, token) = history_page(&r.execution, &r.next_page_token)?;
         let state = self.resolve(&r.namespace, &execution).await?;
-        let page_size =
-            if r.maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (r.maximum_page_size as usize).min(10_000) };
+        let page_size = history_page_size(r.maximum_page_size);
         // The token holds the first id not yet returned, counting down.
         let below = token.map(|t| t.next_event_id).unwrap_or(state.next_event_id).min(state.next_event_id);
         let from = (below - page_size as i64).max(1);
@@ -357,21 +346,10 @@ impl Frontend {
         r: GetWorkflowExecutionHistoryRequest,
         deadline: Instant,
     ) -> Result<GetWorkflowExecutionHistoryResponse, Status> {
-        let mut execution = r.execution.clone();
-        let token = if r.next_page_token.is_empty() {
-            None
-        } else {
-            let t = HistoryPageToken::decode(r.next_page_token.as_slice())
-                .map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-            if let Some(e) = execution.as_mut() {
-                e.run_id = t.run_id.clone();
-            }
-            Some(t)
-        };
+        let (execution, token) = history_page(&r.execution, &r.next_page_token)?;
         let mut state = self.resolve(&r.namespace, &execution).await?;
         let close_only = r.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
-        let page_size =
-            if r.maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (r.maximum_page_size as usize).min(10_000) };
+        let page_size = history_page_size(r.maximum_page_size);
         let from = token.as_ref().map(|t| t.next_event_id).unwrap_or(1).max(1);
         // Long poll: wait for the close event, or for events past `from`.
         if r.wait_new_event {
@@ -415,6 +393,27 @@ impl Frontend {
             ..Default::default()
         })
     }
+}
+
+/// The run and position a history page token names (the token's run
+/// replaces the request's), or none for the first page.
+fn history_page(
+    execution: &Option<WorkflowExecution>,
+    token: &[u8],
+) -> Result<(Option<WorkflowExecution>, Option<HistoryPageToken>), Status> {
+    let mut execution = execution.clone();
+    if token.is_empty() {
+        return Ok((execution, None));
+    }
+    let t = HistoryPageToken::decode(token).map_err(|_| errors::invalid("Invalid NextPageToken."))?;
+    if let Some(e) = execution.as_mut() {
+        e.run_id = t.run_id.clone();
+    }
+    Ok((execution, Some(t)))
+}
+
+fn history_page_size(maximum_page_size: i32) -> usize {
+    if maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (maximum_page_size as usize).min(10_000) }
 }
 
 fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
