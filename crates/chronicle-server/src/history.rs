@@ -214,18 +214,21 @@ impl History {
             return Ok(entry);
         }
         match self.store.load_execution(namespace, workflow_id, run_id).await? {
-            Some(state) if state.needs_recovery() => {
-                let (entry, inserted) = self.ensure_entry_inserted(run_id, state.clone());
-                if inserted {
-                    // As recovery does: its pending work is handed out (again;
-                    // a task that no longer applies is refused by the engine).
-                    self.dispatch(&state, state.pending_tasks());
-                }
-                Ok(entry)
-            }
+            Some(state) if state.needs_recovery() => Ok(self.cache_active(state)),
             Some(_) => Err(EngineError::WorkflowClosed.into()),
             None => Err(not_found(workflow_id, run_id)),
         }
+    }
+
+    /// Caches an active run read from the store; if this call cached it, its
+    /// pending work is handed out as recovery does (again, maybe: a task that
+    /// no longer applies is refused by the engine).
+    fn cache_active(&self, state: MutableState) -> Arc<RunEntry> {
+        let (entry, inserted) = self.ensure_entry_inserted(&state.run_id, state.clone());
+        if inserted {
+            self.dispatch(&state, state.pending_tasks());
+        }
+        entry
     }
 
     fn cached(&self, run_id: &str) -> Option<Arc<RunEntry>> {
@@ -251,14 +254,9 @@ impl History {
         if state.needs_recovery() {
             // Committed a moment ago and not cached yet: cache it now, and
             // answer with the freshest copy (it may have closed meanwhile).
-            match self.active_entry(namespace, workflow_id, &run_id).await {
-                Ok(entry) => {
-                    if let Some(cached) = entry.state.lock().await.clone() {
-                        return Ok(cached);
-                    }
-                }
-                Err(HistoryError::Engine(EngineError::WorkflowClosed)) => {}
-                Err(e) => return Err(e),
+            let entry = self.cache_active(state);
+            if let Some(cached) = entry.state.lock().await.clone() {
+                return Ok(cached);
             }
             return self
                 .store

@@ -65,7 +65,7 @@ impl History {
         let Some(args) = engine::child_start_args(&parent, initiated_event_id, run_id) else {
             return Ok(()); // already started or failed
         };
-        let policy = parent.children.get(&initiated_event_id).map(|c| c.parent_close_policy).unwrap_or_default();
+        let policy = known.as_ref().map(|(_, policy)| *policy).unwrap_or_default();
         let policies = StartPolicies {
             reuse: engine::child_reuse_policy(&parent, initiated_event_id),
             conflict: WorkflowIdConflictPolicy::Fail,
