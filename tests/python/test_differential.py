@@ -563,16 +563,20 @@ async def run_children(client: Client, workflow_id: str, task_queue: str) -> Any
     return handle
 
 
-async def run_continue_as_new_first(client: Client, workflow_id: str, task_queue: str) -> Any:
+async def run_continue_as_new_chain(client: Client, workflow_id: str, task_queue: str) -> Any:
     handle = await client.start_workflow(DiffContinueWorkflow.run, 0, id=workflow_id, task_queue=task_queue)
     assert await handle.result() == 1
+    return handle
+
+
+async def run_continue_as_new_first(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await run_continue_as_new_chain(client, workflow_id, task_queue)
     # The first run, which ends in WorkflowExecutionContinuedAsNew.
     return client.get_workflow_handle(workflow_id, run_id=handle.first_execution_run_id)
 
 
 async def run_continue_as_new_last(client: Client, workflow_id: str, task_queue: str) -> Any:
-    handle = await client.start_workflow(DiffContinueWorkflow.run, 0, id=workflow_id, task_queue=task_queue)
-    assert await handle.result() == 1
+    await run_continue_as_new_chain(client, workflow_id, task_queue)
     return client.get_workflow_handle(workflow_id)  # the latest run
 
 
@@ -588,13 +592,7 @@ async def run_workflow_retry(client: Client, workflow_id: str, task_queue: str) 
 
 
 async def run_workflow_retry_first(client: Client, workflow_id: str, task_queue: str) -> Any:
-    handle = await client.start_workflow(
-        DiffRetriedWorkflow.run,
-        id=workflow_id,
-        task_queue=task_queue,
-        retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3),
-    )
-    assert await handle.result() == 2
+    handle = await run_workflow_retry(client, workflow_id, task_queue)
     # The first run: WorkflowExecutionFailed with retry state IN_PROGRESS.
     return client.get_workflow_handle(workflow_id, run_id=handle.first_execution_run_id)
 
