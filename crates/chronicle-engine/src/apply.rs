@@ -72,7 +72,8 @@ fn enforce_history_limits(before: &MutableState, t: Transition, env: &Env) -> Tr
     ctx.finish()
 }
 
-fn apply_running(state: &MutableState, input: Input, env: &Env) -> Result<Transition, EngineError> {
+fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Transition, EngineError> {
+    crate::failure::bound_input(&mut input);
     let mut ctx = Ctx::with_env(state.clone(), env);
     match input {
         Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {

@@ -172,11 +172,7 @@ fn start_next_run(ctx: &mut Ctx, args: StartArgs, status: crate::api::enums::v1:
 
 /// Whether the run's retry policy allows another attempt after `failure`:
 /// the backoff before it, or the retry state to record.
-fn retry_delay(
-    state: &MutableState,
-    failure: &Failure,
-    now: &prost_types::Timestamp,
-) -> Result<Duration, RetryState> {
+fn retry_delay(state: &MutableState, failure: &Failure, now: &prost_types::Timestamp) -> Result<Duration, RetryState> {
     let started = state.started.as_ref();
     let Some(policy) = started.and_then(|s| s.retry_policy.clone()) else {
         return Err(RetryState::RetryPolicyNotSet);
@@ -187,12 +183,7 @@ fn retry_delay(
 
 /// Starts the next attempt of a failed or timed-out run (its close event
 /// already written with retry state IN_PROGRESS and `new_run_id`).
-fn retry(
-    ctx: &mut Ctx,
-    failure: Failure,
-    backoff: Duration,
-    status: crate::api::enums::v1::WorkflowExecutionStatus,
-) {
+fn retry(ctx: &mut Ctx, failure: Failure, backoff: Duration, status: crate::api::enums::v1::WorkflowExecutionStatus) {
     let new_run_id = ctx.new_run_id.clone();
     let mut args = base_args(&ctx.state, &new_run_id);
     let attempt = ctx.state.started.as_ref().map(|s| s.attempt).unwrap_or(1).max(1) + 1;

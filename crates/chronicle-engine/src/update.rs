@@ -88,7 +88,10 @@ pub(crate) fn apply(ctx: &mut Ctx, message: &Message) {
             });
             info.stage = Stage::Accepted as i32;
         }
-        Some(Body::Response(r)) if info.stage == Stage::Accepted as i32 => {
+        Some(Body::Response(mut r)) if info.stage == Stage::Accepted as i32 => {
+            if let Some(outcome::Value::Failure(f)) = r.outcome.as_mut().and_then(|o| o.value.as_mut()) {
+                crate::failure::bound_failure(f);
+            }
             ctx.add(WorkflowExecutionUpdateCompletedEventAttributes {
                 meta: r.meta,
                 accepted_event_id: info.accepted_event_id,
@@ -97,7 +100,10 @@ pub(crate) fn apply(ctx: &mut Ctx, message: &Message) {
             info.stage = Stage::Completed as i32;
             info.outcome = r.outcome;
         }
-        Some(Body::Rejection(r)) if info.stage == Stage::Admitted as i32 => {
+        Some(Body::Rejection(mut r)) if info.stage == Stage::Admitted as i32 => {
+            if let Some(f) = r.failure.as_mut() {
+                crate::failure::bound_failure(f);
+            }
             info.stage = Stage::Completed as i32;
             info.outcome = Some(Outcome { value: r.failure.map(outcome::Value::Failure) });
         }

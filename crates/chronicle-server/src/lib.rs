@@ -31,6 +31,12 @@ use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 
+/// A fresh run id: a UUIDv7, as Temporal's (time-ordered; SDK code checks
+/// the version).
+pub(crate) fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// How long a stopping server waits for in-flight calls.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 

@@ -1060,3 +1060,74 @@ async fn huge_timeouts_mean_the_far_future() {
     let task = c.poll_workflow_task_queue(poll_request("tq-huge")).await.unwrap().into_inner();
     assert!(!task.task_token.is_empty());
 }
+
+/// Inputs shaped to exhaust a stack: deeply nested, long repeated or long
+/// chained visibility queries, and failures with deep cause chains. None
+/// may take the server down or leave a run unreadable after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_inputs_are_refused_or_bounded() {
+    use temporalio_protos::temporal::api::{command::v1::FailWorkflowExecutionCommandAttributes, failure::v1::Failure};
+    let mut server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let list =
+        |query: String| ListWorkflowExecutionsRequest { namespace: "default".into(), query, ..Default::default() };
+
+    let deep = format!("{}WorkflowId = 'a'{}", "(".repeat(2000), ")".repeat(2000));
+    let err = c.list_workflow_executions(list(deep)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("max nesting level reached"), "{}", err.message());
+
+    let nots = format!("{}WorkflowId = 'a'", "NOT ".repeat(10_000));
+    c.list_workflow_executions(list(nots)).await.unwrap();
+
+    let or_chain = vec!["WorkflowId = 'a'"; 10_000].join(" OR ");
+    c.list_workflow_executions(list(or_chain)).await.unwrap();
+    let long = vec!["WorkflowId = 'a'"; 100_000].join(" OR ");
+    let err = c.list_workflow_executions(list(long)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+
+    // A failure nested 95 causes deep (the request decoder allows 100).
+    let mut failure = Failure { message: "level 95".into(), ..Default::default() };
+    for level in (1..95).rev() {
+        failure = Failure { message: format!("level {level}"), cause: Some(Box::new(failure)), ..Default::default() };
+    }
+    c.start_workflow_execution(start_request("deep-failure", "tq-deep")).await.unwrap();
+    let task = c.poll_workflow_task_queue(poll_request("tq-deep")).await.unwrap().into_inner();
+    c.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest {
+        namespace: "default".into(),
+        task_token: task.task_token,
+        commands: vec![Command {
+            command_type: CommandType::FailWorkflowExecution as i32,
+            attributes: Some(command::Attributes::FailWorkflowExecutionCommandAttributes(
+                FailWorkflowExecutionCommandAttributes { failure: Some(failure) },
+            )),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+
+    server.restart().await;
+    let mut c = client(&server).await;
+    let events = history(&mut c, "deep-failure").await;
+    let Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) = &events.last().unwrap().attributes else {
+        panic!("{:?}", types(&events));
+    };
+    let mut depth = 0;
+    let mut f = failed.failure.as_ref();
+    while let Some(x) = f {
+        depth += 1;
+        f = x.cause.as_deref();
+    }
+    assert_eq!(depth, 32, "the cause chain is cut at 32 levels");
+    let described = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "deep-failure".into(), run_id: String::new() }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(described.workflow_execution_info.unwrap().status, 3 /* FAILED */);
+}

@@ -210,7 +210,7 @@ impl Frontend {
             namespace_id,
             namespace: r.namespace,
             workflow_id: r.workflow_id,
-            run_id: uuid::Uuid::new_v4().to_string(),
+            run_id: crate::new_run_id(),
             workflow_type,
             task_queue,
             input: r.input,

@@ -61,7 +61,7 @@ impl History {
             }
             return Ok(());
         }
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = crate::new_run_id();
         let Some(args) = engine::child_start_args(&parent, initiated_event_id, run_id) else {
             return Ok(()); // already started or failed
         };

@@ -394,7 +394,7 @@ impl Scheduler {
             namespace_id: self.namespaces.get(&rec.namespace).map(|n| n.id).unwrap_or_default(),
             namespace: rec.namespace.clone(),
             workflow_id: workflow_id.clone(),
-            run_id: uuid::Uuid::new_v4().to_string(),
+            run_id: crate::new_run_id(),
             workflow_type: wf.workflow_type.map(|t| t.name).unwrap_or_default(),
             task_queue: wf.task_queue.map(|q| q.name).unwrap_or_default(),
             input: wf.input,

@@ -38,16 +38,30 @@ impl Query {
 
 fn eval(expr: &Expr, info: &WorkflowExecutionInfo) -> Option<bool> {
     match expr {
-        Expr::And(a, b) => match (eval(a, info), eval(b, info)) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
-        Expr::Or(a, b) => match (eval(a, info), eval(b, info)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
+        // SQL's three-valued AND / OR: a false (true) operand decides,
+        // else any unknown makes the whole unknown.
+        Expr::And(all) => {
+            let mut result = Some(true);
+            for e in all {
+                match eval(e, info) {
+                    Some(false) => return Some(false),
+                    None => result = None,
+                    Some(true) => {}
+                }
+            }
+            result
+        }
+        Expr::Or(any) => {
+            let mut result = Some(false);
+            for e in any {
+                match eval(e, info) {
+                    Some(true) => return Some(true),
+                    None => result = None,
+                    Some(false) => {}
+                }
+            }
+            result
+        }
         Expr::Not(e) => eval(e, info).map(|b| !b),
         Expr::Compare { field, op, value } if is_text(field) => {
             let matched = text_match(&field.value(info)?, value)?;

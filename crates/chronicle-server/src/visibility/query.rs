@@ -34,12 +34,22 @@ impl Op {
     }
 }
 
+/// Longest query text accepted (bytes): a query is evaluated against every
+/// run listed, so its size is bounded like any other input.
+pub const QUERY_BYTES_MAX: usize = 256 * 1024;
+/// Deepest nesting of parentheses accepted, as the SQL parser Temporal uses
+/// ("max nesting level reached"). Chains of AND / OR are flat and NOT
+/// chains fold, so only parentheses nest, and they cannot exhaust a stack.
+pub const NESTING_MAX: usize = 200;
+
 /// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
 /// `Not` of the positive form (SQL's three-valued logic gives the same).
+/// AND and OR hold their operands flat (two or more), so a long chain adds
+/// no depth.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Compare { field: Field, op: Op, value: Value },
     In { field: Field, values: Vec<Value> },
@@ -50,7 +60,13 @@ pub enum Expr {
 
 impl Expr {
     pub fn and(self, other: Expr) -> Expr {
-        Expr::And(Box::new(self), Box::new(other))
+        match self {
+            Expr::And(mut all) => {
+                all.push(other);
+                Expr::And(all)
+            }
+            first => Expr::And(vec![first, other]),
+        }
     }
 
     pub fn system(field: System, op: Op, value: Value) -> Expr {
@@ -78,7 +94,13 @@ impl Query {
     /// Parses `input`; `registered` are the namespace's custom search
     /// attributes, whose literals are read as their types.
     pub fn parse(input: &str, registered: &CustomSearchAttributes) -> Result<Query, QueryError> {
-        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, registered };
+        if input.len() > QUERY_BYTES_MAX {
+            return Err(QueryError(format!(
+                "query is {} bytes long, longer than the {QUERY_BYTES_MAX} bytes allowed",
+                input.len()
+            )));
+        }
+        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered };
         let mut query = Query::default();
         if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
             query.filter = Some(p.or()?);
@@ -134,6 +156,8 @@ struct Parser<'a> {
     next: usize,
     /// Position reported for errors at the end of the query.
     end: usize,
+    /// Parentheses open around the current token.
+    depth: usize,
     registered: &'a CustomSearchAttributes,
 }
 
@@ -203,33 +227,55 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and()?;
-        while self.eat_keyword("OR") {
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        let first = self.and()?;
+        if self.peek() != Some(&Tok::Keyword("OR")) {
+            return Ok(first);
         }
-        Ok(left)
+        let mut any = vec![first];
+        while self.eat_keyword("OR") {
+            any.push(self.and()?);
+        }
+        Ok(Expr::Or(any))
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.unary()?;
-        while self.eat_keyword("AND") {
-            left = left.and(self.unary()?);
+        let first = self.unary()?;
+        if self.peek() != Some(&Tok::Keyword("AND")) {
+            return Ok(first);
         }
-        Ok(left)
+        let mut all = vec![first];
+        while self.eat_keyword("AND") {
+            all.push(self.unary()?);
+        }
+        Ok(Expr::And(all))
     }
 
+    /// `NOT`s fold by parity (NOT NOT x is x under three-valued logic too),
+    /// so a long run of them costs no depth.
     fn unary(&mut self) -> Result<Expr, QueryError> {
-        if self.eat_keyword("NOT") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+        let mut negations = 0usize;
+        while self.eat_keyword("NOT") {
+            negations += 1;
         }
-        if self.eat(&Tok::LParen) {
+        let expr = if self.peek() == Some(&Tok::LParen) {
+            if self.depth >= NESTING_MAX {
+                let pos = self.tokens[self.next].pos;
+                return Err(QueryError(format!(
+                    "malformed SQL query: max nesting level reached at position {pos} (at most {NESTING_MAX} levels of parentheses)"
+                )));
+            }
+            self.next += 1;
+            self.depth += 1;
             let inner = self.or()?;
             if !self.eat(&Tok::RParen) {
                 return Err(self.syntax_error());
             }
-            return Ok(inner);
-        }
-        self.predicate()
+            self.depth -= 1;
+            inner
+        } else {
+            self.predicate()?
+        };
+        Ok(if negations % 2 == 1 { Expr::Not(Box::new(expr)) } else { expr })
     }
 
     fn field(&mut self) -> Result<Field, QueryError> {
@@ -431,7 +477,7 @@ mod tests {
     }
 
     fn or(a: Expr, b: Expr) -> Expr {
-        Expr::Or(Box::new(a), Box::new(b))
+        Expr::Or(vec![a, b])
     }
 
     #[test]
@@ -542,6 +588,27 @@ mod tests {
             "invalid query: operation is not supported: unable to sort by search attribute type Text"
         );
         assert_eq!(err("kw = 'a'"), "invalid query: invalid search attribute: kw (did you mean Kw?)");
+    }
+
+    #[test]
+    fn hostile_shapes_are_bounded_not_recursive() {
+        // Parentheses nest up to the limit, one more is refused.
+        let nested = |n: usize| format!("{}WorkflowId = 'a'{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(filter(&nested(NESTING_MAX)), sys(System::WorkflowId, Op::Eq, str("a")));
+        assert!(err(&nested(NESTING_MAX + 1)).contains("max nesting level reached"), "{}", err(&nested(2000)));
+        assert!(err(&nested(100_000)).contains("max nesting level reached"));
+        // NOT chains fold by parity.
+        let nots = |n: usize| format!("{}WorkflowId = 'a'", "NOT ".repeat(n));
+        assert_eq!(filter(&nots(10_000)), sys(System::WorkflowId, Op::Eq, str("a")));
+        assert_eq!(filter(&nots(10_001)), not(sys(System::WorkflowId, Op::Eq, str("a"))));
+        // Long chains are flat.
+        let chain = vec!["WorkflowId = 'a'"; 10_000].join(" OR ");
+        match filter(&chain) {
+            Expr::Or(any) => assert_eq!(any.len(), 10_000),
+            other => panic!("{other:?}"),
+        }
+        let chain = vec!["WorkflowId = 'a'"; 100_000].join(" AND ");
+        assert!(err(&chain).contains("longer than the 262144 bytes allowed"), "{}", err(&chain));
     }
 
     #[test]
