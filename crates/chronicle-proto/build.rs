@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|_| "temporalio-protos did not export DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")?;
     println!("cargo:rerun-if-changed={descriptor_path}");
     println!("cargo:rerun-if-env-changed=DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH");
-    let mut fds = prost_types::FileDescriptorSet::decode(fs::read(&descriptor_path)?.as_slice())?;
+    let descriptor_bytes = fs::read(&descriptor_path)?;
+    // Every message's descriptor, for protobuf JSON (`json.rs`).
+    fs::write(PathBuf::from(env::var("OUT_DIR")?).join("temporal_descriptors.bin"), &descriptor_bytes)?;
+    let mut fds = prost_types::FileDescriptorSet::decode(descriptor_bytes.as_slice())?;
     fds.file.retain(|f| SERVICE_FILES.contains(&f.name.as_deref().unwrap_or_default()));
     if fds.file.len() != SERVICE_FILES.len() {
         return Err("service protos missing from the temporalio-protos descriptor set".into());

@@ -13,8 +13,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from conftest import _chronicle_bin
-    from temporalio.client import Client
-    from temporalio.worker import Worker
+    from temporalio.client import Client, WorkflowHistory
+    from temporalio.worker import Replayer, Worker
 
 
 @workflow.defn(name="CliGreeter")
@@ -90,6 +90,16 @@ async def test_cli_drives_a_workflow(client: Client, chronicle_server: str) -> N
         assert "WorkflowExecutionStarted" in shown.stdout
         assert shown.stdout.count("WorkflowExecutionSignaled") == 3
         assert "WorkflowExecutionCompleted" in shown.stdout
+
+    # `show -o json` is the whole history as protobuf JSON, the same as the
+    # SDK's own fetch, and the SDK's replayer replays it.
+    shown = await cli(chronicle_server, "show", "--workflow-id", workflow_id, "-o", "json")
+    history = WorkflowHistory.from_json(workflow_id, shown.stdout)
+    fetched = await client.get_workflow_handle(workflow_id).fetch_history()
+    assert history.events == fetched.events
+    assert json.loads(shown.stdout)["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    replayed = await Replayer(workflows=[CliGreeter]).replay_workflow(history)
+    assert replayed.replay_failure is None
 
 
 async def test_cli_cancel_terminate_and_errors(chronicle_server: str) -> None:

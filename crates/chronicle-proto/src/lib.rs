@@ -3,6 +3,8 @@
 
 pub use temporalio_protos as protos;
 
+pub mod json;
+
 pub mod workflowservice {
     tonic::include_proto!("temporal.api.workflowservice.v1");
 }

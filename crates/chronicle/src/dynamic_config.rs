@@ -1,11 +1,15 @@
 //! `--dynamic-config-value KEY=VALUE`, as the `temporal` dev server takes
-//! it, for the limits Chronicle applies.
+//! it (VALUE is JSON: `100`, `true`, `"text"`, `[...]`), so the flag lists
+//! SDK test suites pass to `temporal server start-dev` work unchanged:
+//! the limits Chronicle applies are applied, switches for features Chronicle
+//! always has are accepted silently, and any other key is accepted and
+//! reported once as ignored.
 
 use anyhow::{Context, bail};
 use chronicle_engine::Limits;
 
-/// The keys Chronicle understands (Temporal's names).
-const KEYS: &[&str] = &[
+/// Limits Chronicle applies (Temporal's key names).
+const LIMIT_KEYS: &[&str] = &[
     "limit.historyCount.suggestContinueAsNew",
     "limit.historySize.suggestContinueAsNew",
     "limit.historyCount.warn",
@@ -15,46 +19,124 @@ const KEYS: &[&str] = &[
     "limit.numPendingChildExecutions.error",
 ];
 
-/// Applies each `KEY=VALUE` to Temporal's default limits.
-pub fn limits(values: &[String]) -> anyhow::Result<Limits> {
-    let mut limits = Limits::default();
+/// Feature switches for what Chronicle always does (or for caches it does
+/// not have): accepted and nothing to apply.
+const ALWAYS_ON: &[&str] = &[
+    "system.enableEagerWorkflowStart",
+    "frontend.enableExecuteMultiOperation",
+    "frontend.enableUpdateWorkflowExecution",
+    "frontend.enableUpdateWorkflowExecutionAsyncAccepted",
+    "frontend.enableBatcher",
+    "frontend.enableSchedules",
+    "frontend.enableTokenNamespaceEnforcement",
+    "system.forceSearchAttributesCacheRefreshOnRead",
+    "system.enableActivityEagerExecution",
+    "worker.enableScheduler",
+    "history.enableRequestIdRefLinks",
+    "limit.blobSize.warn",
+    "limit.blobSize.error",
+];
+
+/// What the flags set: the limits, and the keys accepted but not applied.
+#[derive(Debug, Default, PartialEq)]
+pub struct DynamicConfig {
+    pub limits: Limits,
+    pub ignored: Vec<String>,
+}
+
+impl DynamicConfig {
+    /// The one line telling which keys have no effect, if any.
+    pub fn ignored_warning(&self) -> Option<String> {
+        (!self.ignored.is_empty()).then(|| {
+            format!(
+                "--dynamic-config-value: Chronicle does not apply these keys (ignored): {}",
+                self.ignored.join(", ")
+            )
+        })
+    }
+}
+
+/// Reads every `KEY=VALUE` flag over Temporal's default limits.
+pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
+    let mut config = DynamicConfig::default();
     for entry in values {
         let (key, value) =
             entry.split_once('=').with_context(|| format!("--dynamic-config-value {entry}: expected KEY=VALUE"))?;
-        let n: i64 = value
-            .trim()
-            .parse()
-            .with_context(|| format!("--dynamic-config-value {key}: {value} is not a whole number"))?;
-        if n < 0 {
-            bail!("--dynamic-config-value {key}: must not be negative");
+        let (key, value) = (key.trim(), value.trim());
+        if key.is_empty() {
+            bail!("--dynamic-config-value {entry}: the key is empty");
         }
-        match key.trim() {
-            "limit.historyCount.suggestContinueAsNew" => limits.history_count_suggest_continue_as_new = n,
-            "limit.historySize.suggestContinueAsNew" => limits.history_size_suggest_continue_as_new = n,
-            "limit.historyCount.warn" => limits.history_count_warn = n,
-            "limit.historySize.warn" => limits.history_size_warn = n,
-            "limit.historyCount.error" => limits.history_count_error = n,
-            "limit.historySize.error" => limits.history_size_error = n,
-            "limit.numPendingChildExecutions.error" => limits.max_pending_children = n as usize,
-            other => bail!("--dynamic-config-value: unknown key {other}; known keys: {}", KEYS.join(", ")),
+        // Temporal reads the value as YAML; JSON covers what its flags use.
+        // A bare word that is not JSON is a string.
+        let json: serde_json::Value =
+            serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        if LIMIT_KEYS.contains(&key) {
+            let n = json
+                .as_i64()
+                .with_context(|| format!("--dynamic-config-value {key}: {value} is not a whole number"))?;
+            if n < 0 {
+                bail!("--dynamic-config-value {key}: must not be negative");
+            }
+            let limits = &mut config.limits;
+            match key {
+                "limit.historyCount.suggestContinueAsNew" => limits.history_count_suggest_continue_as_new = n,
+                "limit.historySize.suggestContinueAsNew" => limits.history_size_suggest_continue_as_new = n,
+                "limit.historyCount.warn" => limits.history_count_warn = n,
+                "limit.historySize.warn" => limits.history_size_warn = n,
+                "limit.historyCount.error" => limits.history_count_error = n,
+                "limit.historySize.error" => limits.history_size_error = n,
+                _ => limits.max_pending_children = usize::try_from(n).unwrap_or(usize::MAX),
+            }
+        } else if !ALWAYS_ON.contains(&key) && !config.ignored.iter().any(|k| k == key) {
+            config.ignored.push(key.to_string());
         }
     }
-    Ok(limits)
+    Ok(config)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse_all(flags: &[&str]) -> anyhow::Result<DynamicConfig> {
+        parse(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
     #[test]
     fn defaults_and_overrides() {
-        assert_eq!(limits(&[]).unwrap(), Limits::default());
-        let l =
-            limits(&["limit.historyCount.error=100".into(), "limit.numPendingChildExecutions.error=3".into()]).unwrap();
-        assert_eq!(l.history_count_error, 100);
-        assert_eq!(l.max_pending_children, 3);
-        assert!(limits(&["nope=1".into()]).is_err());
-        assert!(limits(&["limit.historyCount.error=x".into()]).is_err());
-        assert!(limits(&["limit.historyCount.error".into()]).is_err());
+        assert_eq!(parse_all(&[]).unwrap(), DynamicConfig::default());
+        let c = parse_all(&["limit.historyCount.error=100", "limit.numPendingChildExecutions.error=3"]).unwrap();
+        assert_eq!(c.limits.history_count_error, 100);
+        assert_eq!(c.limits.max_pending_children, 3);
+        assert!(c.ignored.is_empty());
+        assert!(parse_all(&["limit.historyCount.error=x"]).is_err());
+        assert!(parse_all(&["limit.historyCount.error=-1"]).is_err());
+        assert!(parse_all(&["limit.historyCount.error"]).is_err());
+        assert!(parse_all(&["=1"]).is_err());
+    }
+
+    #[test]
+    fn sdk_suite_flags_are_accepted() {
+        let c = parse_all(&[
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+            "system.enableEagerWorkflowStart=true",
+            "frontend.enableExecuteMultiOperation=true",
+            "limit.historyCount.suggestContinueAsNew=50",
+            "frontend.enableVersioningWorkflowAPIs=true",
+            r#"component.callbacks.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]"#,
+            "frontend.enableVersioningWorkflowAPIs=false",
+            "matching.queryWorkflowTaskTimeoutLogRate=0.5",
+        ])
+        .unwrap();
+        assert_eq!(c.limits.history_count_suggest_continue_as_new, 50);
+        assert_eq!(
+            c.ignored,
+            [
+                "frontend.enableVersioningWorkflowAPIs",
+                "component.callbacks.allowedAddresses",
+                "matching.queryWorkflowTaskTimeoutLogRate"
+            ]
+        );
+        assert!(c.ignored_warning().unwrap().contains("component.callbacks.allowedAddresses"));
     }
 }

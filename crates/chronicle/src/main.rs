@@ -55,8 +55,9 @@ struct StartDev {
     /// SQLite reader connections.
     #[arg(long, default_value_t = 2, hide = true)]
     readers: usize,
-    /// Override a limit, as KEY=VALUE with Temporal's key names (repeatable),
-    /// e.g. limit.historyCount.suggestContinueAsNew=4096.
+    /// Dynamic config, as KEY=VALUE with Temporal's key names and a JSON
+    /// value (repeatable), e.g. limit.historyCount.suggestContinueAsNew=4096;
+    /// keys Chronicle does not apply are accepted with a warning.
     #[arg(long = "dynamic-config-value")]
     dynamic_config_values: Vec<String>,
     /// Register a custom search attribute as KEY=TYPE in every namespace
@@ -104,7 +105,11 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         let path = (!args.in_memory).then(|| args.db_filename.clone());
         let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        let limits = dynamic_config::limits(&args.dynamic_config_values)?;
+        let dynamic = dynamic_config::parse(&args.dynamic_config_values)?;
+        if let Some(warning) = dynamic.ignored_warning() {
+            tracing::warn!("{warning}");
+        }
+        let limits = dynamic.limits;
         let search_attributes = search_attributes(&args.search_attributes)?;
         let options = ServerOptions { namespaces: args.namespaces, limits, search_attributes };
         let server = Server::build(store, options).await?;

@@ -358,7 +358,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
         }
         Action::Show { target } => {
             let mut token = Vec::new();
-            let mut rows = Vec::new();
+            let mut events = Vec::new();
             loop {
                 let r = client
                     .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
@@ -369,25 +369,23 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                     })
                     .await?
                     .into_inner();
-                for e in r.history.map(|h| h.events).unwrap_or_default() {
-                    // RFC 3339, as the temporal CLI prints event times.
-                    let time = e.event_time.map(|t| t.to_string()).unwrap_or_default();
-                    rows.push((e.event_id, time, event_name(e.event_type)));
-                }
+                events.extend(r.history.map(|h| h.events).unwrap_or_default());
                 if r.next_page_token.is_empty() {
                     break;
                 }
                 token = r.next_page_token;
             }
-            let json = serde_json::Value::Array(
-                rows.iter()
-                    .map(|(id, time, ty)| serde_json::json!({ "eventId": id, "time": time, "type": ty }))
-                    .collect(),
-            );
             let mut text = format!("{:>5}  {:<30}  Type", "ID", "Time");
-            for (id, time, ty) in &rows {
-                text.push_str(&format!("\n{id:>5}  {time:<30}  {ty}"));
+            for e in &events {
+                // RFC 3339, as the temporal CLI prints event times.
+                let time = e.event_time.map(|t| t.to_string()).unwrap_or_default();
+                text.push_str(&format!("\n{:>5}  {time:<30}  {}", e.event_id, event_name(e.event_type)));
             }
+            // The whole history as protobuf JSON, as `temporal workflow show
+            // -o json` writes it (an SDK replayer reads it back).
+            let history = temporalio_protos::temporal::api::history::v1::History { events };
+            let json = chronicle_proto::json::to_json("temporal.api.history.v1.History", &history)
+                .map_err(|e| anyhow::anyhow!("cannot write the history as JSON: {e}"))?;
             print(cmd.output, json, text);
         }
     }
