@@ -101,7 +101,12 @@ fn normalize(state: &MutableState, mut a: Command) -> Command {
     a
 }
 
-pub(crate) fn initiate(ctx: &mut Ctx, a: Command, completed_id: i64) -> i64 {
+pub(crate) fn initiate(
+    ctx: &mut Ctx,
+    a: Command,
+    completed_id: i64,
+    user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
+) -> i64 {
     let a = normalize(&ctx.state, a);
     let id = ctx.add(StartChildWorkflowExecutionInitiatedEventAttributes {
         namespace: ctx.state.namespace.clone(),
@@ -139,6 +144,7 @@ pub(crate) fn initiate(ctx: &mut Ctx, a: Command, completed_id: i64) -> i64 {
             parent_close_policy: a.parent_close_policy,
             command: Some(a),
             close_policy_pending: false,
+            user_metadata,
         },
     );
     ctx.tasks.push(Task::StartChild { initiated_event_id: id });
@@ -181,6 +187,7 @@ pub fn start_args(parent: &MutableState, initiated_event_id: i64, run_id: String
         root_execution: Some(root),
         continued: None,
         update: None,
+        user_metadata: child.user_metadata.clone(),
     })
 }
 

@@ -165,8 +165,13 @@ pub(crate) fn validate(
                 if a.timer_id.len() > 1000 {
                     return bad("TimerId exceeds length limit of 1000.".into());
                 }
-                if a.start_to_fire_timeout.as_ref().is_none_or(|d| time::dur_nanos(d) <= 0) {
-                    return bad("A valid StartToFireTimeout is not set on StartTimerCommand.".into());
+                // Zero (or unset) fires at once, in a later transaction, as
+                // on Temporal since 1.22; only a negative duration is bad.
+                if a.start_to_fire_timeout.as_ref().is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
+                    return bad(format!(
+                        "An invalid StartToFireTimeout is set on StartTimerCommand: negative timer duration. TimerId={}",
+                        a.timer_id
+                    ));
                 }
                 if timer_ids.contains(&a.timer_id.as_str()) {
                     return bad(format!("Timer ID '{}' is already in use by a pending timer.", a.timer_id));
@@ -346,7 +351,9 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
     }
 }
 
-/// Writes the events of one validated command.
+/// Writes the events of one validated command. The command's user
+/// metadata (summary, details) goes on the first event it writes, as on
+/// Temporal (protocol messages excepted).
 pub(crate) fn apply(
     ctx: &mut Ctx,
     command: Command,
@@ -354,7 +361,24 @@ pub(crate) fn apply(
     identity: &str,
     messages: &[crate::api::protocol::v1::Message],
 ) {
-    match command.attributes {
+    let Command { attributes, user_metadata, .. } = command;
+    let first_event = ctx.events.len();
+    let protocol = matches!(attributes, Some(C::ProtocolMessageCommandAttributes(_)));
+    apply_attributes(ctx, attributes, user_metadata.clone(), completed_id, identity, messages);
+    if !protocol && let Some(metadata) = user_metadata {
+        ctx.set_user_metadata(first_event, metadata);
+    }
+}
+
+fn apply_attributes(
+    ctx: &mut Ctx,
+    attributes: Option<C>,
+    user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
+    completed_id: i64,
+    identity: &str,
+    messages: &[crate::api::protocol::v1::Message],
+) {
+    match attributes {
         Some(C::ProtocolMessageCommandAttributes(a)) => {
             if let Some(m) = messages.iter().find(|m| m.id == a.message_id) {
                 crate::update::apply(ctx, m);
@@ -364,19 +388,9 @@ pub(crate) fn apply(
         Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
             crate::external::cancel(ctx, a, completed_id)
         }
-        Some(C::StartTimerCommandAttributes(a)) => {
-            crate::timer::start(ctx, a, completed_id);
-            if let Some(e) = ctx.events.last_mut() {
-                e.user_metadata = command.user_metadata;
-            }
-        }
+        Some(C::StartTimerCommandAttributes(a)) => crate::timer::start(ctx, a, completed_id),
         Some(C::CancelTimerCommandAttributes(a)) => crate::timer::cancel(ctx, a, completed_id, identity),
-        Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
-            schedule_activity(ctx, a, completed_id);
-            if let Some(e) = ctx.events.last_mut() {
-                e.user_metadata = command.user_metadata;
-            }
-        }
+        Some(C::ScheduleActivityTaskCommandAttributes(a)) => schedule_activity(ctx, a, completed_id),
         Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
             ctx.add(WorkflowExecutionCanceledEventAttributes {
                 workflow_task_completed_event_id: completed_id,
@@ -416,10 +430,7 @@ pub(crate) fn apply(
             crate::continuation::continue_as_new(ctx, a, completed_id)
         }
         Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
-            crate::child::initiate(ctx, a, completed_id);
-            if let Some(e) = ctx.events.last_mut() {
-                e.user_metadata = command.user_metadata;
-            }
+            crate::child::initiate(ctx, a, completed_id, user_metadata);
         }
         Some(C::RecordMarkerCommandAttributes(a)) => {
             ctx.add(MarkerRecordedEventAttributes {

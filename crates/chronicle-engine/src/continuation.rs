@@ -92,6 +92,8 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
             reset_points: state.auto_reset_points.clone(),
         }),
         update: None,
+        // Not carried to the next run, as on Temporal.
+        user_metadata: None,
     }
 }
 

@@ -68,6 +68,16 @@ impl Ctx {
         self.append(event)
     }
 
+    /// Puts summary and details on the `index`th event of this transition
+    /// (counted in the history size like the rest of the event).
+    pub fn set_user_metadata(&mut self, index: usize, metadata: crate::api::sdk::v1::UserMetadata) {
+        if let Some(event) = self.events.get_mut(index) {
+            let before = event.encoded_len();
+            event.user_metadata = Some(metadata);
+            self.state.history_size_bytes += (event.encoded_len() - before) as i64;
+        }
+    }
+
     fn append(&mut self, mut event: HistoryEvent) -> i64 {
         let id = self.state.next_event_id;
         event.event_id = id;
@@ -290,6 +300,7 @@ impl Ctx {
         self.state.external_requests.clear();
         self.state.buffered_events.clear();
         self.state.backoff_until = None;
+        crate::update::on_close(&mut self.state);
         let has_parent = self.state.started.as_ref().is_some_and(|s| s.parent_workflow_execution.is_some());
         if has_parent && self.state.new_execution_run_id.is_empty() {
             self.state.parent_notification_pending = true;

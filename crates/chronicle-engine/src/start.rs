@@ -50,6 +50,9 @@ pub struct StartArgs {
     /// Update-with-start: admitted with the start, delivered on the first
     /// workflow task.
     pub update: Option<Box<crate::api::update::v1::Request>>,
+    /// Summary and details (StartWorkflowExecution, or a child's start
+    /// command); written on the started event.
+    pub user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
 }
 
 /// The parent of a child workflow.
@@ -199,10 +202,14 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         run_expiration_time,
         execution_expiration_time: expiration,
         backoff_until: backoff.map(|b| time::add(&now, &b)),
+        start_user_metadata: args.user_metadata.clone(),
         ..Default::default()
     };
     let mut ctx = Ctx::new(state, now);
     ctx.add(attrs);
+    if let Some(metadata) = args.user_metadata {
+        ctx.set_user_metadata(0, metadata);
+    }
     if let Some(signal) = args.signal {
         crate::signal::record(&mut ctx, signal);
     }

@@ -118,6 +118,11 @@ pub struct MutableState {
     /// build completed (carried to runs that continue this one).
     #[prost(message, optional, tag = "35")]
     pub auto_reset_points: Option<crate::api::workflow::v1::ResetPoints>,
+    /// The start request's summary and details (on the started event too),
+    /// for DescribeWorkflowExecution. Runs that continue this one do not
+    /// inherit them, as on Temporal.
+    #[prost(message, optional, tag = "36")]
+    pub start_user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
 }
 
 /// A child workflow started by a StartChildWorkflowExecution command.
@@ -143,6 +148,9 @@ pub struct ChildInfo {
     /// The parent closed: its close policy remains to be applied.
     #[prost(bool, tag = "8")]
     pub close_policy_pending: bool,
+    /// The start command's summary and details, for the child's start.
+    #[prost(message, optional, tag = "9")]
+    pub user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
 }
 
 /// A SignalExternalWorkflowExecution or RequestCancelExternalWorkflowExecution

@@ -62,6 +62,36 @@ pub(crate) fn admit(ctx: &mut Ctx, request: Request) -> Result<(), EngineError> 
     Ok(())
 }
 
+/// The outcome Temporal gives an accepted update whose run closed before
+/// the update completed.
+pub fn accepted_update_completed_workflow() -> crate::api::failure::v1::Failure {
+    use crate::api::failure::v1::{ApplicationFailureInfo, Failure, failure::FailureInfo};
+    Failure {
+        message: "Workflow Update failed because the Workflow completed before the Update completed.".into(),
+        source: "Server".into(),
+        failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
+            r#type: "AcceptedUpdateCompletedWorkflow".into(),
+            non_retryable: true,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// The run closed. An accepted update can no longer complete: it completes
+/// with Temporal's failure (no event). An admitted one never reached the
+/// workflow: it is dropped, and its caller is told so (or to retry on the
+/// run that continues this one).
+pub(crate) fn on_close(state: &mut MutableState) {
+    state.updates.retain(|_, u| u.stage != Stage::Admitted as i32);
+    for u in state.updates.values_mut() {
+        if u.stage == Stage::Accepted as i32 {
+            u.stage = Stage::Completed as i32;
+            u.outcome = Some(Outcome { value: Some(outcome::Value::Failure(accepted_update_completed_workflow())) });
+        }
+    }
+}
+
 /// Updates a worker has not seen an answer for yet.
 pub(crate) fn has_admitted(state: &MutableState) -> bool {
     state.updates.values().any(|u| u.stage == Stage::Admitted as i32)

@@ -70,6 +70,21 @@ pub fn query_failed(message: String, detail: chronicle_engine::api::errordetails
     with_detail(Code::InvalidArgument, message, detail)
 }
 
+/// Temporal's ErrWorkflowClosing: the run is being replaced by a new one
+/// (continue-as-new, retry, cron) and the request did not reach it; SDK
+/// clients retry ResourceExhausted, and the retry lands on the new run.
+pub fn workflow_closing() -> Status {
+    use chronicle_engine::api::enums::v1::{ResourceExhaustedCause, ResourceExhaustedScope};
+    with_detail(
+        Code::ResourceExhausted,
+        "workflow operation can not be applied because workflow is closing".into(),
+        chronicle_engine::api::errordetails::v1::ResourceExhaustedFailure {
+            cause: ResourceExhaustedCause::BusyWorkflow as i32,
+            scope: ResourceExhaustedScope::Namespace as i32,
+        },
+    )
+}
+
 pub fn from_store(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(m) => Status::aborted(format!("concurrent update, retry: {m}")),

@@ -608,7 +608,10 @@ impl History {
     }
 
     async fn try_start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
-        use chronicle_engine::api::enums::v1::{WorkflowIdConflictPolicy as Conflict, WorkflowIdReusePolicy as Reuse};
+        use chronicle_engine::api::enums::v1::{
+            UpdateWorkflowExecutionLifecycleStage as UpdateStage, WorkflowIdConflictPolicy as Conflict,
+            WorkflowIdReusePolicy as Reuse,
+        };
         let lock = self.workflow_lock(&args.namespace, &args.workflow_id);
         let _held = lock.lock().await;
         let current_id = self.store.current_run(&args.namespace, &args.workflow_id).await?;
@@ -616,7 +619,23 @@ impl History {
         let mut terminated: Option<(Arc<RunEntry>, Transition)> = None;
         if let Some(current_id) = &current_id {
             let current = self.load(&args.namespace, &args.workflow_id, current_id).await?;
+            // Update-with-start whose update the current run already has:
+            // completed (running or closed), or in flight: the caller attaches
+            // to it, whatever the id policies, as on Temporal.
+            let update_id = args.update.as_ref().and_then(|u| u.meta.as_ref()).map(|m| m.update_id.as_str());
+            if let Some(existing) = update_id.and_then(|id| current.updates.get(id))
+                && (current.is_running() || existing.stage == UpdateStage::Completed as i32)
+            {
+                return Ok(Started { run_id: current.run_id, started: false });
+            }
             if !args.request_id.is_empty() && current.start_request_id == args.request_id {
+                // A repeated start: its update (if new) goes to the run it started.
+                if let Some(update) = args.update
+                    && current.is_running()
+                {
+                    self.execute(&current.namespace, &current.workflow_id, &current.run_id, Input::UpdateAdmit(update))
+                        .await?;
+                }
                 return Ok(Started { run_id: current.run_id, started: true });
             }
             // A parent's retried start of its child: the child may have moved

@@ -75,7 +75,10 @@ fn timer_firing_during_a_workflow_task_is_buffered_and_can_still_be_canceled() {
 fn bad_timer_commands_fail_the_workflow_task() {
     for (commands, message) in [
         (vec![start_timer_named("", 5)], "TimerId is not set"),
-        (vec![start_timer_named("t", 0)], "StartToFireTimeout"),
+        (
+            vec![start_timer_named("t", -1)],
+            "An invalid StartToFireTimeout is set on StartTimerCommand: negative timer duration. TimerId=t",
+        ),
         (vec![start_timer_named("t", 5), start_timer_named("t", 6)], "already in use"),
         (vec![cancel_timer("nope")], "no pending timer"),
     ] {
@@ -91,6 +94,19 @@ fn bad_timer_commands_fail_the_workflow_task() {
         assert!(f.failure.as_ref().unwrap().message.contains(message), "{:?}", f.failure);
         assert!(run.state.timers.is_empty());
     }
+}
+
+#[test]
+fn zero_length_timers_fire_in_a_later_transaction() {
+    let mut run = Run::new();
+    let t = run.first_wft(vec![start_timer_named("t0", 0)]);
+    assert_eq!(types(&t.events), vec![E::WorkflowTaskCompleted, E::TimerStarted]);
+    let started_event_id = t.events[1].event_id;
+    let fire = timers(&t.tasks);
+    assert_eq!(fire.len(), 1);
+    assert_eq!(fire[0].fire_at, run.now, "due at once");
+    let t = run.apply(Input::TimerFired(TimerKind::UserTimer { started_event_id })).unwrap();
+    assert_eq!(types(&t.events), vec![E::TimerFired, E::WorkflowTaskScheduled]);
 }
 
 #[test]

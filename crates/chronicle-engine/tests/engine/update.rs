@@ -158,3 +158,40 @@ fn closing_with_an_unseen_update_is_an_unhandled_command() {
     assert_eq!(ty(&t.events[0]), E::WorkflowTaskFailed);
     assert!(run.state.is_running());
 }
+
+#[test]
+fn closing_completes_accepted_updates_with_temporals_failure() {
+    let mut run = idle_run();
+    run.apply(admit("u1")).unwrap();
+    run.poll_wft();
+    // Accepted, never completed; the workflow completes in the same task.
+    let accept = message(
+        "u1/accept",
+        "u1",
+        "Acceptance",
+        Acceptance {
+            accepted_request_message_id: "u1/request".into(),
+            accepted_request_sequencing_event_id: 5,
+            accepted_request: Some(request("u1")),
+        },
+    );
+    let mut done = run.completion(vec![protocol_command(&accept.id), complete_workflow("done")]);
+    done.messages = vec![accept];
+    let t = run.apply(Input::WorkflowTaskCompleted(Box::new(done))).unwrap();
+    assert_eq!(
+        types(&t.events)[2..],
+        [E::WorkflowTaskCompleted, E::WorkflowExecutionUpdateAccepted, E::WorkflowExecutionCompleted],
+        "no event for the update's end"
+    );
+    let u = &run.state.updates["u1"];
+    assert_eq!(u.stage, Stage::Completed as i32);
+    let Some(outcome::Value::Failure(f)) = u.outcome.as_ref().and_then(|o| o.value.as_ref()) else { panic!("{u:?}") };
+    assert_eq!(f.message, "Workflow Update failed because the Workflow completed before the Update completed.");
+    assert_eq!(f.source, "Server");
+    let Some(chronicle_engine::api::failure::v1::failure::FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
+    else {
+        panic!("{f:?}")
+    };
+    assert_eq!(info.r#type, "AcceptedUpdateCompletedWorkflow");
+    assert!(info.non_retryable);
+}

@@ -9,7 +9,7 @@ use super::updates::{check_update_request, update_ref, wanted};
 use super::{Frontend, map_err};
 use crate::errors;
 use chronicle_engine::api::{
-    enums::v1::{WorkflowExecutionStatus, WorkflowIdConflictPolicy},
+    enums::v1::WorkflowIdConflictPolicy,
     errordetails::v1::{MultiOperationExecutionFailure, multi_operation_execution_failure::OperationStatus},
     failure::v1::MultiOperationExecutionAborted,
     workflowservice::v1::{
@@ -138,7 +138,7 @@ impl Frontend {
         };
         let state = self.history.load(&r.namespace, &workflow_id, &started.run_id).await.map_err(map_err)?;
         let (stage, outcome) = self
-            .wait_update(&state, &update_id, wanted(&update.wait_policy), deadline)
+            .wait_update(&state, &update_id, true, wanted(&update.wait_policy), deadline)
             .await
             .map_err(|s| failure(FAILED, 1, s))?;
         Ok(ExecuteMultiOperationResponse {
@@ -147,7 +147,8 @@ impl Frontend {
                     response: Some(OpResult::StartWorkflow(StartWorkflowExecutionResponse {
                         run_id: started.run_id,
                         started: started.started,
-                        status: WorkflowExecutionStatus::Running as i32,
+                        // The run attached to may have closed already.
+                        status: state.status,
                         ..Default::default()
                     })),
                 },

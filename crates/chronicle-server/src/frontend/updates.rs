@@ -57,16 +57,28 @@ impl Frontend {
     ) -> Result<UpdateWorkflowExecutionResponse, Status> {
         let request = r.request.ok_or_else(|| errors::invalid("Request is not set on request."))?;
         let update_id = check_update_request(&request)?;
-        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
-        super::workflows::check_first_run(&s, &r.first_execution_run_id)?;
-        if !s.updates.contains_key(&update_id) {
+        let follow_current = r.workflow_execution.as_ref().is_some_and(|e| e.run_id.is_empty());
+        let mut attempts = 0;
+        let s = loop {
+            attempts += 1;
+            let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+            super::workflows::check_first_run(&s, &r.first_execution_run_id)?;
+            if s.updates.contains_key(&update_id) {
+                break s;
+            }
             if !s.is_running() {
                 return Err(errors::not_found("workflow execution already completed"));
             }
-            let input = Input::UpdateAdmit(Box::new(request));
-            self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await.map_err(map_err)?;
-        }
-        let (stage, outcome) = self.wait_update(&s, &update_id, wanted(&r.wait_policy), deadline).await?;
+            let input = Input::UpdateAdmit(Box::new(request.clone()));
+            match self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await {
+                Ok(_) => break s,
+                // The run closed meanwhile; the current run may be its successor.
+                Err(crate::history::HistoryError::Engine(chronicle_engine::EngineError::WorkflowClosed))
+                    if follow_current && attempts < 3 => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        };
+        let (stage, outcome) = self.wait_update(&s, &update_id, true, wanted(&r.wait_policy), deadline).await?;
         Ok(UpdateWorkflowExecutionResponse {
             update_ref: update_ref(&s, &update_id),
             outcome,
@@ -85,17 +97,25 @@ impl Frontend {
             return Err(errors::invalid("Update id is not set on request."));
         }
         let s = self.resolve(&r.namespace, &reference.workflow_execution).await?;
-        let (stage, outcome) = self.wait_update(&s, &reference.update_id, wanted(&r.wait_policy), deadline).await?;
+        let known = s.updates.contains_key(&reference.update_id);
+        let (stage, outcome) =
+            self.wait_update(&s, &reference.update_id, known, wanted(&r.wait_policy), deadline).await?;
         Ok(PollWorkflowExecutionUpdateResponse { outcome, stage, update_ref: update_ref(&s, &reference.update_id) })
     }
 
     /// Waits until the update reaches `wanted` (or completes), the run closes
-    /// (the update will not progress: NotFound), or the deadline passes (the
-    /// stage so far).
+    /// (the update will not progress), or the deadline passes (the stage so
+    /// far). `known`: the update was on the run when the wait began.
+    ///
+    /// A closed run has completed its accepted updates (with Temporal's
+    /// AcceptedUpdateCompletedWorkflow failure) and dropped the admitted
+    /// ones: their callers are told to retry when a new run continues the
+    /// chain, and that the update was aborted otherwise.
     pub(super) async fn wait_update(
         &self,
         s: &MutableState,
         update_id: &str,
+        known: bool,
         wanted: Stage,
         deadline: Instant,
     ) -> Result<(i32, Option<Outcome>), Status> {
@@ -106,6 +126,9 @@ impl Frontend {
         };
         let (state, _) = self.wait_for_state(s, deadline, settled).await?;
         let Some(update) = state.updates.get(update_id) else {
+            if known && !state.is_running() {
+                return Err(closed_before_acceptance(&state));
+            }
             return Err(errors::not_found(format!("update {update_id} not found")));
         };
         if update.stage >= wanted as i32 || update.stage == completed {
@@ -113,8 +136,18 @@ impl Frontend {
             return Ok((update.stage, outcome));
         }
         if !state.is_running() {
-            return Err(errors::not_found("workflow execution already completed"));
+            return Err(closed_before_acceptance(&state));
         }
         Ok((update.stage, None))
+    }
+}
+
+/// What the caller of an update is told when the run closed before the
+/// workflow accepted it.
+fn closed_before_acceptance(state: &MutableState) -> Status {
+    if state.new_execution_run_id.is_empty() {
+        errors::not_found("workflow update was aborted by closing workflow")
+    } else {
+        errors::workflow_closing()
     }
 }

@@ -233,6 +233,7 @@ impl Frontend {
             parent: None,
             root_execution: None,
             update: None,
+            user_metadata: r.user_metadata,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }
@@ -466,7 +467,7 @@ fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
             workflow_execution_timeout: started.workflow_execution_timeout,
             workflow_run_timeout: started.workflow_run_timeout,
             default_workflow_task_timeout: started.workflow_task_timeout,
-            user_metadata: None,
+            user_metadata: s.start_user_metadata.clone(),
         }),
         workflow_execution_info: Some(s.execution_info()),
         pending_activities,

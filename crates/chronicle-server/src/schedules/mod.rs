@@ -413,6 +413,7 @@ impl Scheduler {
             parent: None,
             root_execution: None,
             update: None,
+            user_metadata: wf.user_metadata,
         };
         let reuse = match WorkflowIdReusePolicy::try_from(wf.workflow_id_reuse_policy) {
             Ok(WorkflowIdReusePolicy::Unspecified) | Err(_) => WorkflowIdReusePolicy::AllowDuplicate,
