@@ -1077,14 +1077,18 @@ async fn hostile_inputs_are_refused_or_bounded() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("max nesting level reached"), "{}", err.message());
 
-    let nots = format!("{}WorkflowId = 'a'", "NOT ".repeat(10_000));
-    c.list_workflow_executions(list(nots)).await.unwrap();
-
-    let or_chain = vec!["WorkflowId = 'a'"; 10_000].join(" OR ");
-    c.list_workflow_executions(list(or_chain)).await.unwrap();
-    let long = vec!["WorkflowId = 'a'"; 100_000].join(" OR ");
-    let err = c.list_workflow_executions(list(long)).await.unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // Limits as Temporal's: 200 NOTs nest too deep, an OR of 10,000 terms
+    // is too deep a tree, and a 2 MB query is too long.
+    for (query, message) in [
+        (format!("{}WorkflowId = 'a'", "NOT ".repeat(10_000)), "max nesting level reached"),
+        (vec!["WorkflowId = 'a'"; 10_000].join(" OR "), "max ast depth reached"),
+        (vec!["WorkflowId = 'a'"; 100_000].join(" OR "), "bytes allowed"),
+    ] {
+        let err = c.list_workflow_executions(list(query)).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains(message), "{}", err.message());
+    }
+    c.list_workflow_executions(list(vec!["WorkflowId = 'a'"; 995].join(" OR "))).await.unwrap();
 
     // A failure nested 95 causes deep (the request decoder allows 100).
     let mut failure = Failure { message: "level 95".into(), ..Default::default() };

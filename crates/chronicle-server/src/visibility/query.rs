@@ -35,17 +35,22 @@ impl Op {
 }
 
 /// Longest query text accepted (bytes): a query is evaluated against every
-/// run listed, so its size is bounded like any other input.
-pub const QUERY_BYTES_MAX: usize = 256 * 1024;
-/// Deepest nesting of parentheses accepted, as the SQL parser Temporal uses
-/// ("max nesting level reached"). Chains of AND / OR are flat and NOT
-/// chains fold, so only parentheses nest, and they cannot exhaust a stack.
-pub const NESTING_MAX: usize = 200;
+/// run listed, so its size is bounded like any other input (Temporal takes
+/// up to its 4 MiB message limit; a legitimate query is far shorter).
+pub const QUERY_BYTES_MAX: usize = 1024 * 1024;
+/// Parentheses and NOTs open around a token, at most: Temporal's SQL parser
+/// refuses the 200th level ("max nesting level reached").
+pub const NESTING_MAX: usize = 199;
+/// Deepest filter accepted, counted as in the binary syntax tree Temporal's
+/// parser builds (an AND / OR chain of n operands is n - 1 levels, a
+/// comparison 1, parentheses and NOT 1 each): Temporal refuses a tree
+/// deeper than this ("max ast depth reached"), e.g. an OR of 996 terms.
+pub const AST_DEPTH_MAX: usize = 995;
 
 /// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
 /// `Not` of the positive form (SQL's three-valued logic gives the same).
-/// AND and OR hold their operands flat (two or more), so a long chain adds
-/// no depth.
+/// AND and OR hold their operands flat (two or more), so evaluating and
+/// dropping a long chain needs no deep recursion.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     And(Vec<Expr>),
@@ -103,7 +108,7 @@ impl Query {
         let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered };
         let mut query = Query::default();
         if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
-            query.filter = Some(p.or()?);
+            query.filter = Some(p.or()?.0);
         }
         if p.eat_keyword("GROUP") {
             p.expect_keyword("BY")?;
@@ -147,6 +152,10 @@ impl Query {
     }
 }
 
+fn too_deep() -> QueryError {
+    QueryError("malformed SQL query: max ast depth reached".into())
+}
+
 fn unsupported(what: &str) -> QueryError {
     QueryError(format!("operation is not supported: {what}"))
 }
@@ -156,7 +165,7 @@ struct Parser<'a> {
     next: usize,
     /// Position reported for errors at the end of the query.
     end: usize,
-    /// Parentheses open around the current token.
+    /// Parentheses and NOTs open around the current token.
     depth: usize,
     registered: &'a CustomSearchAttributes,
 }
@@ -226,56 +235,81 @@ impl Parser<'_> {
         syntax_error(t.pos, &show(&t.tok))
     }
 
-    fn or(&mut self) -> Result<Expr, QueryError> {
-        let first = self.and()?;
-        if self.peek() != Some(&Tok::Keyword("OR")) {
-            return Ok(first);
-        }
-        let mut any = vec![first];
-        while self.eat_keyword("OR") {
-            any.push(self.and()?);
-        }
-        Ok(Expr::Or(any))
+    fn or(&mut self) -> Result<(Expr, usize), QueryError> {
+        self.chain("OR", Self::and, Expr::Or)
     }
 
-    fn and(&mut self) -> Result<Expr, QueryError> {
-        let first = self.unary()?;
-        if self.peek() != Some(&Tok::Keyword("AND")) {
-            return Ok(first);
-        }
-        let mut all = vec![first];
-        while self.eat_keyword("AND") {
-            all.push(self.unary()?);
-        }
-        Ok(Expr::And(all))
+    fn and(&mut self) -> Result<(Expr, usize), QueryError> {
+        self.chain("AND", Self::unary, Expr::And)
     }
 
-    /// `NOT`s fold by parity (NOT NOT x is x under three-valued logic too),
-    /// so a long run of them costs no depth.
-    fn unary(&mut self) -> Result<Expr, QueryError> {
+    /// `operand (KEYWORD operand)*`, kept flat, with the depth Temporal's
+    /// left-deep binary tree would have: the i-th of n operands sits
+    /// n - max(i, 1) levels below the top.
+    fn chain(
+        &mut self,
+        keyword: &'static str,
+        operand: fn(&mut Self) -> Result<(Expr, usize), QueryError>,
+        build: fn(Vec<Expr>) -> Expr,
+    ) -> Result<(Expr, usize), QueryError> {
+        let (first, first_depth) = operand(self)?;
+        if self.peek() != Some(&Tok::Keyword(keyword)) {
+            return Ok((first, first_depth));
+        }
+        let mut operands = vec![(first, first_depth)];
+        while self.eat_keyword(keyword) {
+            operands.push(operand(self)?);
+            // A chain this long is too deep whatever follows.
+            if operands.len() > AST_DEPTH_MAX {
+                return Err(too_deep());
+            }
+        }
+        let n = operands.len();
+        let depth = operands.iter().enumerate().map(|(i, (_, d))| d + n - i.max(1)).max().unwrap_or(0);
+        self.check_depth(depth)?;
+        Ok((build(operands.into_iter().map(|(e, _)| e).collect()), depth))
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), QueryError> {
+        if depth + self.depth > AST_DEPTH_MAX { Err(too_deep()) } else { Ok(()) }
+    }
+
+    /// NOT and parentheses nest; `NOT`s fold by parity (NOT NOT x is x
+    /// under three-valued logic too), so no run of them recurses.
+    fn unary(&mut self) -> Result<(Expr, usize), QueryError> {
+        let outer = self.depth;
         let mut negations = 0usize;
-        while self.eat_keyword("NOT") {
+        while self.peek() == Some(&Tok::Keyword("NOT")) {
+            self.enter("not")?;
+            self.next += 1;
             negations += 1;
         }
-        let expr = if self.peek() == Some(&Tok::LParen) {
-            if self.depth >= NESTING_MAX {
-                let pos = self.tokens[self.next].pos;
-                return Err(QueryError(format!(
-                    "malformed SQL query: max nesting level reached at position {pos} (at most {NESTING_MAX} levels of parentheses)"
-                )));
-            }
+        let (expr, depth) = if self.peek() == Some(&Tok::LParen) {
+            self.enter("")?;
             self.next += 1;
-            self.depth += 1;
-            let inner = self.or()?;
+            let (inner, depth) = self.or()?;
             if !self.eat(&Tok::RParen) {
                 return Err(self.syntax_error());
             }
-            self.depth -= 1;
-            inner
+            (inner, depth + 1)
         } else {
-            self.predicate()?
+            (self.predicate()?, 1)
         };
-        Ok(if negations % 2 == 1 { Expr::Not(Box::new(expr)) } else { expr })
+        self.depth = outer;
+        let depth = depth + negations;
+        self.check_depth(depth)?;
+        Ok((if negations % 2 == 1 { Expr::Not(Box::new(expr)) } else { expr }, depth))
+    }
+
+    /// One more level of nesting at the current token.
+    fn enter(&mut self, near: &str) -> Result<(), QueryError> {
+        if self.depth >= NESTING_MAX {
+            let pos = self.tokens.get(self.next).map_or(self.end, |t| t.pos);
+            let near = if near.is_empty() { String::new() } else { format!(" near '{near}'") };
+            return Err(QueryError(format!("malformed SQL query: max nesting level reached at position {pos}{near}")));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn field(&mut self) -> Result<Field, QueryError> {
@@ -591,24 +625,43 @@ mod tests {
     }
 
     #[test]
-    fn hostile_shapes_are_bounded_not_recursive() {
-        // Parentheses nest up to the limit, one more is refused.
+    fn nesting_and_depth_are_bounded_as_on_temporal() {
+        // Limits measured on Temporal's dev server: 199 levels of
+        // parentheses or NOTs pass, 200 do not; an OR (or AND) chain of 995
+        // comparisons passes, 996 do not, nor 995 parenthesised ones.
+        let a = || sys(System::WorkflowId, Op::Eq, str("a"));
         let nested = |n: usize| format!("{}WorkflowId = 'a'{}", "(".repeat(n), ")".repeat(n));
-        assert_eq!(filter(&nested(NESTING_MAX)), sys(System::WorkflowId, Op::Eq, str("a")));
-        assert!(err(&nested(NESTING_MAX + 1)).contains("max nesting level reached"), "{}", err(&nested(2000)));
+        assert_eq!(filter(&nested(199)), a());
+        assert!(err(&nested(200)).contains("max nesting level reached"), "{}", err(&nested(200)));
         assert!(err(&nested(100_000)).contains("max nesting level reached"));
-        // NOT chains fold by parity.
         let nots = |n: usize| format!("{}WorkflowId = 'a'", "NOT ".repeat(n));
-        assert_eq!(filter(&nots(10_000)), sys(System::WorkflowId, Op::Eq, str("a")));
-        assert_eq!(filter(&nots(10_001)), not(sys(System::WorkflowId, Op::Eq, str("a"))));
-        // Long chains are flat.
-        let chain = vec!["WorkflowId = 'a'"; 10_000].join(" OR ");
-        match filter(&chain) {
-            Expr::Or(any) => assert_eq!(any.len(), 10_000),
+        assert_eq!(filter(&nots(198)), a());
+        assert_eq!(filter(&nots(199)), not(a()));
+        assert!(
+            err(&nots(200)).contains("max nesting level reached at position 797 near 'not'"),
+            "{}",
+            err(&nots(200))
+        );
+        assert!(err(&nots(10_000)).contains("max nesting level reached"));
+        assert!(err(&format!("{}WorkflowId = 'a'{}", "(NOT ".repeat(100), ")".repeat(100))).contains("nesting"));
+        let chain = |n: usize, op: &str, term: &str| vec![term; n].join(op);
+        match filter(&chain(995, " OR ", "WorkflowId = 'a'")) {
+            Expr::Or(any) => assert_eq!(any.len(), 995),
             other => panic!("{other:?}"),
         }
-        let chain = vec!["WorkflowId = 'a'"; 100_000].join(" AND ");
-        assert!(err(&chain).contains("longer than the 262144 bytes allowed"), "{}", err(&chain));
+        filter(&chain(995, " AND ", "WorkflowId = 'a'"));
+        filter(&chain(994, " OR ", "WorkflowId = 'a' AND WorkflowId = 'b'"));
+        for q in [
+            chain(996, " OR ", "WorkflowId = 'a'"),
+            chain(996, " AND ", "WorkflowId = 'a'"),
+            chain(995, " OR ", "(WorkflowId = 'a')"),
+            format!("{}{}{}", "(".repeat(100), chain(945, " OR ", "WorkflowId = 'a'"), ")".repeat(100)),
+            chain(50_000, " OR ", "WorkflowId = 'a'"),
+        ] {
+            assert_eq!(err(&q), "invalid query: malformed SQL query: max ast depth reached");
+        }
+        let long = format!("WorkflowId = '{}'", "a".repeat(QUERY_BYTES_MAX));
+        assert!(err(&long).contains("bytes allowed"), "{}", err(&long));
     }
 
     #[test]

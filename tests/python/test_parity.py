@@ -1,0 +1,266 @@
+"""Behaviour an SDK must not be able to tell apart from Temporal's: the
+flags SDK test suites start a dev server with, run ids, user metadata,
+zero-length timers, updates at the end of a run, update-with-start on an
+update the run already has, and hostile queries. The same workflows that
+write events are also compared with Temporal's histories in
+test_differential.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    import pytest
+    from conftest import SERVERS
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import (
+        Client,
+        WithStartWorkflowOperation,
+        WorkflowUpdateFailedError,
+        WorkflowUpdateStage,
+    )
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+    from temporalio.exceptions import ApplicationError
+    from temporalio.service import RPCError, RPCStatusCode
+    from temporalio.worker import Worker
+
+# The dynamic config the Python SDK's own test suite starts its dev server with.
+CHRONICLE_SERVER_ARGS = [
+    arg
+    for value in [
+        "system.forceSearchAttributesCacheRefreshOnRead=true",
+        "limit.historyCount.suggestContinueAsNew=50",
+        "system.enableEagerWorkflowStart=true",
+        "frontend.enableExecuteMultiOperation=true",
+        "frontend.workerVersioningWorkflowAPIs=true",
+        "frontend.workerVersioningDataAPIs=true",
+        "system.enableDeploymentVersions=true",
+        "frontend.activityAPIsEnabled=true",
+        "component.nexusoperations.recordCancelRequestCompletionEvents=true",
+        "frontend.enableServerVersionCheck=false",
+        "frontend.enableUpdateWorkflowExecution=true",
+        "frontend.enableUpdateWorkflowExecutionAsyncAccepted=true",
+        'component.callbacks.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]',
+    ]
+    for arg in ("--dynamic-config-value", value)
+]
+
+
+@activity.defn
+async def parity_echo(text: str) -> str:
+    return text
+
+
+@workflow.defn
+class ParityChild:
+    @workflow.run
+    async def run(self) -> str:
+        return "child done"
+
+
+@workflow.defn
+class ParityMetadataWorkflow:
+    """Summaries on a zero-length timer, a timer, an activity and a child."""
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.sleep(0, summary="zero nap")
+        await workflow.sleep(timedelta(milliseconds=50), summary="short nap")
+        echoed = await workflow.execute_activity(
+            parity_echo, "hi", start_to_close_timeout=timedelta(seconds=10), summary="echo it"
+        )
+        child = await workflow.execute_child_workflow(
+            ParityChild.run,
+            id=f"{workflow.info().workflow_id}-child",
+            static_summary="child summary",
+            static_details="child details",
+        )
+        return f"{echoed}:{child}"
+
+
+@workflow.defn
+class ParityUnfinishedUpdate:
+    """Completes on a signal while an accepted update's handler still waits."""
+
+    def __init__(self) -> None:
+        self.finish = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.finish)
+        return "finished"
+
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def never_done(self) -> str:
+        await workflow.wait_condition(lambda: False)
+        return "unreachable"
+
+    @workflow.update
+    def quick(self, value: int) -> int:
+        return value * 2
+
+    @workflow.signal
+    def done(self) -> None:
+        self.finish = True
+
+
+def metadata_text(client: Client, payload) -> str:
+    return client.data_converter.payload_converter.from_payload(payload, str)
+
+
+async def test_sdk_suite_dynamic_config_is_accepted(client: Client, chronicle_server: str) -> None:
+    """The server started with the SDK suite's flags, applied the limit it
+    knows (suggest continue-as-new at 50 events) and named the rest once."""
+    server = SERVERS.get(chronicle_server)
+    if server is None:
+        pytest.skip("an external server: its flags are not ours")
+    warnings = [line for line in server.output if "does not apply these keys" in line]
+    assert len(warnings) == 1, list(server.output)
+    assert "frontend.workerVersioningWorkflowAPIs" in warnings[0]
+    assert "system.enableEagerWorkflowStart" not in warnings[0]
+
+
+async def test_run_ids_are_uuid_v7(client: Client) -> None:
+    queue = f"parity-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ParityChild]):
+        handle = await client.start_workflow(ParityChild.run, id=f"parity-v7-{uuid.uuid4()}", task_queue=queue)
+        assert await handle.result() == "child done"
+    assert uuid.UUID(handle.result_run_id).version == 7
+
+
+async def test_user_metadata_and_zero_length_timers(client: Client) -> None:
+    queue = f"parity-{uuid.uuid4()}"
+    workflow_id = f"parity-metadata-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ParityMetadataWorkflow, ParityChild], activities=[parity_echo]):
+        handle = await client.start_workflow(
+            ParityMetadataWorkflow.run,
+            id=workflow_id,
+            task_queue=queue,
+            static_summary="my summary",
+            static_details="my details",
+        )
+        assert await handle.result() == "hi:child done"
+
+    described = await handle.describe()
+    assert await described.static_summary() == "my summary"
+    assert await described.static_details() == "my details"
+    child = await client.get_workflow_handle(f"{workflow_id}-child").describe()
+    assert await child.static_summary() == "child summary"
+    assert await child.static_details() == "child details"
+
+    events = (await handle.fetch_history()).events
+    started = events[0]
+    assert metadata_text(client, started.user_metadata.summary) == "my summary"
+    timers = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    assert [metadata_text(client, e.user_metadata.summary) for e in timers] == ["zero nap", "short nap"]
+    assert timers[0].timer_started_event_attributes.start_to_fire_timeout.ToNanoseconds() == 0
+    fired = [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    assert len(fired) == 2
+    scheduled = next(e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    assert metadata_text(client, scheduled.user_metadata.summary) == "echo it"
+    initiated = next(
+        e for e in events if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    )
+    assert metadata_text(client, initiated.user_metadata.summary) == "child summary"
+
+
+async def test_update_unfinished_when_the_workflow_completes(client: Client) -> None:
+    queue = f"parity-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ParityUnfinishedUpdate]):
+        handle = await client.start_workflow(
+            ParityUnfinishedUpdate.run, id=f"parity-unfinished-{uuid.uuid4()}", task_queue=queue
+        )
+        update = await handle.start_update(
+            ParityUnfinishedUpdate.never_done, id="pending", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        await handle.signal(ParityUnfinishedUpdate.done)
+        assert await handle.result() == "finished"
+        for outcome in (update, handle.get_update_handle("pending")):
+            with pytest.raises(WorkflowUpdateFailedError) as err:
+                await outcome.result()
+            cause = err.value.cause
+            assert isinstance(cause, ApplicationError), cause
+            assert cause.type == "AcceptedUpdateCompletedWorkflow"
+            assert cause.non_retryable
+            assert cause.message == "Workflow Update failed because the Workflow completed before the Update completed."
+        # The closed run refuses new updates.
+        with pytest.raises(RPCError) as rpc:
+            await handle.execute_update(ParityUnfinishedUpdate.quick, 1, id="too-late")
+        assert rpc.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_update_with_start_attaches_to_an_update_the_run_has(client: Client) -> None:
+    queue = f"parity-{uuid.uuid4()}"
+    workflow_id = f"parity-uws-{uuid.uuid4()}"
+
+    def start_op(conflict: WorkflowIDConflictPolicy, reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE):
+        return WithStartWorkflowOperation(
+            ParityUnfinishedUpdate.run,
+            id=workflow_id,
+            task_queue=queue,
+            id_conflict_policy=conflict,
+            id_reuse_policy=reuse,
+        )
+
+    async with Worker(client, task_queue=queue, workflows=[ParityUnfinishedUpdate]):
+        first = start_op(WorkflowIDConflictPolicy.FAIL)
+        assert await client.execute_update_with_start_workflow(
+            ParityUnfinishedUpdate.quick, 21, id="answer", start_workflow_operation=first
+        ) == 42
+        handle = await first.workflow_handle()
+        # The same update id again, with every conflict policy: the outcome
+        # it already has, no second run and no AlreadyStarted.
+        for conflict in (
+            WorkflowIDConflictPolicy.FAIL,
+            WorkflowIDConflictPolicy.USE_EXISTING,
+        ):
+            op = start_op(conflict)
+            assert await client.execute_update_with_start_workflow(
+                ParityUnfinishedUpdate.quick, 21, id="answer", start_workflow_operation=op
+            ) == 42
+            assert (await op.workflow_handle()).first_execution_run_id == handle.first_execution_run_id
+        # Once the run closed, the completed update is still the answer.
+        await handle.signal(ParityUnfinishedUpdate.done)
+        await handle.result()
+        op = start_op(WorkflowIDConflictPolicy.FAIL)
+        assert await client.execute_update_with_start_workflow(
+            ParityUnfinishedUpdate.quick, 21, id="answer", start_workflow_operation=op
+        ) == 42
+        assert (await op.workflow_handle()).first_execution_run_id == handle.first_execution_run_id
+        # A new update id starts a new run.
+        op = start_op(WorkflowIDConflictPolicy.FAIL)
+        assert await client.execute_update_with_start_workflow(
+            ParityUnfinishedUpdate.quick, 5, id="another", start_workflow_operation=op
+        ) == 10
+        fresh = await op.workflow_handle()
+        assert fresh.first_execution_run_id != handle.first_execution_run_id
+        await fresh.signal(ParityUnfinishedUpdate.done)
+        await fresh.result()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("(" * 2000 + "WorkflowId = 'a'" + ")" * 2000, "max nesting level reached"),
+        ("NOT " * 10_000 + "WorkflowId = 'a'", "max nesting level reached"),
+        (" OR ".join(["WorkflowId = 'a'"] * 10_000), "max ast depth reached"),
+    ],
+    ids=["deep-parentheses", "many-nots", "long-or-chain"],
+)
+async def test_hostile_queries_are_refused_as_on_temporal(client: Client, query: str, message: str) -> None:
+    """Queries that once overflowed a stack: refused with Temporal's own
+    messages (these pass against Temporal's dev server too)."""
+    with pytest.raises(RPCError) as err:
+        async for _ in client.list_workflows(query):
+            pass
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert message in err.value.message
+    # Still serving, and just inside the limits.
+    async for _ in client.list_workflows("(" * 199 + "WorkflowId = 'a'" + ")" * 199):
+        pass
+    async for _ in client.list_workflows(" OR ".join(["WorkflowId = 'a'"] * 995)):
+        pass
