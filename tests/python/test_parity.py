@@ -8,6 +8,7 @@ test_differential.py."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import timedelta
 
@@ -21,8 +22,12 @@ with workflow.unsafe.imports_passed_through():
         Client,
         WithStartWorkflowOperation,
         WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
         WorkflowUpdateStage,
     )
+    from temporalio.api.update.v1 import UpdateRef
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
     from temporalio.exceptions import ApplicationError
     from temporalio.service import RPCError, RPCStatusCode
@@ -264,3 +269,187 @@ async def test_hostile_queries_are_refused_as_on_temporal(client: Client, query:
         pass
     async for _ in client.list_workflows(" OR ".join(["WorkflowId = 'a'"] * 995)):
         pass
+
+
+@workflow.defn
+class ParityWaitForFinish:
+    def __init__(self) -> None:
+        self.finish = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.finish)
+        return "finished"
+
+    @workflow.signal
+    def finish_sig(self) -> None:
+        self.finish = True
+
+    @workflow.query
+    def simple_query(self) -> bool:
+        return True
+
+
+async def wait_for_first_task(handle) -> None:
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the first workflow task never completed")
+
+
+async def test_query_with_no_worker_then_restart_moves_on(client: Client) -> None:
+    """A query with nobody polling fails at the caller's own deadline
+    (client-side, so CANCELLED); a new worker then takes the signal and
+    the workflow completes well within its execution timeout."""
+    queue = f"parity-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ParityWaitForFinish]):
+        handle = await client.start_workflow(
+            ParityWaitForFinish.run,
+            id=f"parity-liveness-{uuid.uuid4()}",
+            task_queue=queue,
+            execution_timeout=timedelta(minutes=1),
+        )
+        await wait_for_first_task(handle)
+    with pytest.raises(RPCError) as err:
+        await handle.query(ParityWaitForFinish.simple_query, rpc_timeout=timedelta(seconds=1))
+    assert err.value.status == RPCStatusCode.CANCELLED, err.value
+    async with Worker(client, task_queue=queue, workflows=[ParityWaitForFinish]):
+        await handle.signal(ParityWaitForFinish.finish_sig)
+        assert await asyncio.wait_for(handle.result(), 20) == "finished"
+
+
+# Set by the test once its update is admitted; the first run's first task
+# blocks on it, so the update arrives while that task is in flight.
+UNBLOCK_FIRST_TASK = threading.Event()
+
+
+@workflow.defn(sandboxed=False)
+class ParityContinueWithUpdate:
+    def __init__(self) -> None:
+        self.finish = False
+
+    @workflow.run
+    async def run(self, first: bool) -> str:
+        if first:
+            UNBLOCK_FIRST_TASK.wait(20)
+            workflow.continue_as_new(False)
+        await workflow.wait_condition(lambda: self.finish)
+        return "done"
+
+    @workflow.update
+    def which_run(self) -> str:
+        return workflow.info().run_id
+
+    @workflow.signal
+    def done(self) -> None:
+        self.finish = True
+
+
+async def update_admitted(client: Client, workflow_id: str, update_id: str) -> bool:
+    try:
+        await client.workflow_service.poll_workflow_execution_update(
+            PollWorkflowExecutionUpdateRequest(
+                namespace=client.namespace,
+                update_ref=UpdateRef(
+                    workflow_execution=WorkflowExecution(workflow_id=workflow_id), update_id=update_id
+                ),
+            )
+        )
+        return True
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+
+
+def admit_update_then_unblock(address: str, workflow_id: str, out: list) -> None:
+    """From its own thread and event loop (the first task blocks the
+    worker's): waits for that task to start, sends the update, waits until
+    it is admitted, then lets the task continue-as-new."""
+
+    async def run() -> None:
+        client = await Client.connect(address)
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            for _ in range(400):
+                events = (await handle.fetch_history()).events
+                if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED for e in events):
+                    break
+                await asyncio.sleep(0.025)
+            update = asyncio.create_task(handle.execute_update(ParityContinueWithUpdate.which_run, id="update-id"))
+            for _ in range(400):
+                if await update_admitted(client, workflow_id, "update-id"):
+                    break
+                await asyncio.sleep(0.025)
+            else:
+                raise AssertionError("the update was never admitted")
+            UNBLOCK_FIRST_TASK.set()
+            out.append(await asyncio.wait_for(update, 30))
+        except BaseException as e:
+            out.append(e)
+        finally:
+            UNBLOCK_FIRST_TASK.set()
+
+    asyncio.run(run())
+
+
+async def test_update_admitted_during_a_task_that_continues_as_new_lands_on_the_new_run(
+    client: Client, chronicle_server: str
+) -> None:
+    """Admitted updates do not block continue-as-new: the caller is told to
+    retry, and its retry lands on the new run (its events only there)."""
+    UNBLOCK_FIRST_TASK.clear()
+    queue = f"parity-{uuid.uuid4()}"
+    workflow_id = f"parity-can-update-{uuid.uuid4()}"
+    out: list = []
+    async with Worker(client, task_queue=queue, workflows=[ParityContinueWithUpdate], debug_mode=True):
+        handle = await client.start_workflow(ParityContinueWithUpdate.run, True, id=workflow_id, task_queue=queue)
+        sender = threading.Thread(target=admit_update_then_unblock, args=(chronicle_server, workflow_id, out))
+        sender.start()
+        await asyncio.to_thread(sender.join, 60)
+        assert len(out) == 1 and isinstance(out[0], str), out
+        assert out[0] != handle.first_execution_run_id, "expected the update to run on the post-CAN run"
+        first = await client.get_workflow_handle(workflow_id, run_id=handle.first_execution_run_id).fetch_history()
+        assert not any(
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for e in first.events
+        ), "no update events on the first run"
+        assert first.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        latest = client.get_workflow_handle(workflow_id)
+        await latest.signal(ParityContinueWithUpdate.done)
+        assert await latest.result() == "done"
+
+
+@workflow.defn
+class ParitySlowUpdate:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def slow(self) -> None:
+        await asyncio.sleep(1000)
+
+
+async def test_update_waits_end_at_the_callers_deadline(client: Client) -> None:
+    """An update wait is held until the caller's own deadline (the SDK
+    raises its timeout error), not answered empty just before it."""
+    handle = await client.start_workflow(
+        ParitySlowUpdate.run, id=f"parity-update-timeout-{uuid.uuid4()}", task_queue=f"does-not-exist-{uuid.uuid4()}"
+    )
+    with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+        await handle.start_update(
+            ParitySlowUpdate.slow, wait_for_stage=WorkflowUpdateStage.ACCEPTED, rpc_timeout=timedelta(milliseconds=1)
+        )
+    await handle.terminate()
+
+    queue = f"parity-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ParitySlowUpdate]):
+        handle = await client.start_workflow(ParitySlowUpdate.run, id=f"parity-update-poll-{uuid.uuid4()}", task_queue=queue)
+        update = await handle.start_update(ParitySlowUpdate.slow, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        for timeout in (timedelta(milliseconds=1), timedelta(seconds=1)):
+            with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
+                await asyncio.wait_for(update.result(rpc_timeout=timeout), 10)
+        # The run is still usable.
+        await handle.terminate()

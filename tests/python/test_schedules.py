@@ -8,7 +8,7 @@ import json
 import re
 import subprocess
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
 
@@ -19,6 +19,10 @@ with workflow.unsafe.imports_passed_through():
         Schedule,
         ScheduleActionStartWorkflow,
         ScheduleAlreadyRunningError,
+        ScheduleCalendarSpec,
+        SchedulePolicy,
+        ScheduleRange,
+        ScheduleState,
         ScheduleIntervalSpec,
         ScheduleOverlapPolicy,
         ScheduleSpec,
@@ -30,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.service import RPCError, RPCStatusCode
     from temporalio.worker import Worker
 
-    from reference import temporal_bin, temporal_bin_missing_reason
+    from reference import reference_server, temporal_bin, temporal_bin_missing_reason  # noqa: F401 (fixture)
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -338,3 +342,82 @@ async def test_last_completion_result_and_failure(client: Client) -> None:
         await run_once(True, 3)
         assert await (await run_once(False, 4)).result() == 103
         await handle.delete()
+
+
+def described_schedules() -> dict[str, Schedule]:
+    """Schedules with every part set, or almost none: each is described
+    right after it is created, on Chronicle and on Temporal."""
+    from temporalio.common import RetryPolicy
+
+    return {
+        "full": Schedule(
+            action=ScheduleActionStartWorkflow(
+                "some workflow",
+                [1, 2, 3],
+                id="workflow-fixed",
+                task_queue="tq-fixed",
+                execution_timeout=timedelta(hours=1),
+                run_timeout=timedelta(minutes=30),
+                task_timeout=timedelta(minutes=10),
+                retry_policy=RetryPolicy(maximum_attempts=20),
+                memo={"memokey1": ["memoval1", "memoval2"]},
+            ),
+            spec=ScheduleSpec(
+                calendars=[
+                    ScheduleCalendarSpec(
+                        second=(ScheduleRange(1, step=1),),
+                        minute=(ScheduleRange(2, 3),),
+                        hour=(ScheduleRange(4, 5, 6),),
+                        day_of_month=(ScheduleRange(7),),
+                        month=(ScheduleRange(9),),
+                        year=(ScheduleRange(2080),),
+                        comment="spec comment 1",
+                    )
+                ],
+                intervals=[ScheduleIntervalSpec(every=timedelta(days=10), offset=timedelta(days=2))],
+                cron_expressions=["0 12 * * MON"],
+                skip=[ScheduleCalendarSpec(year=(ScheduleRange(2050),))],
+                start_at=datetime(2060, 7, 8, 9, 10, 11, tzinfo=timezone.utc),
+                jitter=timedelta(seconds=80),
+            ),
+            policy=SchedulePolicy(
+                overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=timedelta(minutes=5), pause_on_failure=True
+            ),
+            state=ScheduleState(note="sched note 1", paused=True, limited_actions=True, remaining_actions=30),
+        ),
+        "minimal": Schedule(
+            action=ScheduleActionStartWorkflow("wf", id="wf-min", task_queue="tq"),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        ),
+        "crons": Schedule(
+            action=ScheduleActionStartWorkflow("wf", id="wf-cron", task_queue="tq"),
+            spec=ScheduleSpec(cron_expressions=["@hourly", "*/5 1-3 * * *", "@every 90m"]),
+            state=ScheduleState(paused=True),
+        ),
+        "calendar": Schedule(
+            action=ScheduleActionStartWorkflow("wf", id="wf-cal", task_queue="tq"),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(9)], day_of_week=[ScheduleRange(1, 5)])],
+                end_at=datetime(2090, 1, 1, tzinfo=timezone.utc),
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+            state=ScheduleState(limited_actions=True, remaining_actions=3, paused=True),
+        ),
+    }
+
+
+@pytest.mark.skipif(temporal_bin_missing_reason() is not None, reason=temporal_bin_missing_reason() or "")
+async def test_described_schedule_matches_reference(client: Client, reference_server: str) -> None:
+    """Described right after creation, a schedule reads as on Temporal:
+    defaults filled (catch-up window, overlap policy, task queue kind), the
+    spec in canonical form in Temporal's order, unset jitter left unset."""
+    from google.protobuf.json_format import MessageToDict
+
+    reference = await Client.connect(reference_server)
+    for name, schedule in described_schedules().items():
+        described = {}
+        for server, c in (("reference", reference), ("chronicle", client)):
+            handle = await c.create_schedule(f"described-{name}-{uuid.uuid4()}", schedule)
+            described[server] = MessageToDict((await handle.describe()).raw_description.schedule)
+            await handle.delete()
+        assert described["chronicle"] == described["reference"], name

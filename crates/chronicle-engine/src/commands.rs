@@ -39,11 +39,10 @@ pub(crate) fn validate(
     limits: &crate::limits::Limits,
 ) -> Result<(), Rejection> {
     let mut pending_children = crate::child::pending(state);
-    let unseen_update = state.updates.values().any(|u| {
-        u.stage == crate::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
-            && !messages.iter().any(|m| m.protocol_instance_id == u.update_id)
-    });
-    let unseen = !state.buffered_events.is_empty() || unseen_update;
+    // Admitted updates do not hold a close back, as on Temporal (they are
+    // not durable there): the close drops them and their callers retry on
+    // the next run or learn the workflow completed.
+    let unseen = !state.buffered_events.is_empty();
     let mut pending_signals = crate::external::pending_signals(state);
     for m in messages {
         if crate::update::body(m).is_none() || !state.updates.contains_key(&m.protocol_instance_id) {
@@ -262,8 +261,8 @@ pub(crate) fn validate(
     Ok(())
 }
 
-/// `unseen`: events buffered or updates admitted that the worker has not
-/// seen; closing now would lose them.
+/// `unseen`: events buffered that the worker has not seen; closing now
+/// would lose them.
 fn close_command_checks(unseen: bool, is_last: bool, cause: Cause, name: &str) -> Result<(), Rejection> {
     if unseen {
         // New events arrived while the worker decided to close: it must see

@@ -9,8 +9,35 @@ const MAX_POLL: Duration = Duration::from_secs(60);
 /// How early we answer before the caller's deadline.
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// Longest an update call waits for the stage asked for before answering
+/// with the stage reached (the SDK asks again), as Temporal's history
+/// service (`history.longPollExpirationInterval`, 20 s).
+pub const UPDATE_WAIT_MAX: Duration = Duration::from_secs(20);
+/// Longest a query waits for a worker's answer.
+pub const QUERY_WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// How long past the caller's own deadline a wait that must not answer
+/// first (see `wait_past_caller`) still holds on.
+const PAST_CALLER: Duration = Duration::from_millis(500);
+
+fn caller_timeout<T>(request: &tonic::Request<T>) -> Option<Duration> {
+    request.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout)
+}
+
+/// For waits whose empty answer the SDK would only repeat (an update's
+/// outcome, a query's answer): hold on until the caller gives up (a little
+/// past its deadline, so the caller sees its own timeout, as Temporal's
+/// clients do), at most `cap` when it is later or unset.
+pub fn wait_past_caller<T>(request: &tonic::Request<T>, cap: Duration) -> Instant {
+    let wait = match caller_timeout(request) {
+        Some(t) => (t + PAST_CALLER).min(cap),
+        None => cap,
+    };
+    Instant::now() + wait
+}
+
 pub fn deadline<T>(request: &tonic::Request<T>) -> Instant {
-    let timeout = request.metadata().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
+    let timeout = caller_timeout(request);
     let wait = match timeout {
         Some(t) if t > MARGIN * 2 => t - MARGIN,
         Some(t) => t.mul_f32(0.8),

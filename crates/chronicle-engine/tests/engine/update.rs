@@ -150,13 +150,14 @@ fn the_same_update_id_is_one_update_and_in_flight_updates_are_limited() {
 }
 
 #[test]
-fn closing_with_an_unseen_update_is_an_unhandled_command() {
+fn closing_drops_an_update_the_worker_has_not_seen() {
     let mut run = Run::new();
     run.poll_wft();
     run.apply(admit("late")).unwrap(); // arrives while the task is in flight
     let t = run.complete_wft(vec![complete_workflow("done")]);
-    assert_eq!(ty(&t.events[0]), E::WorkflowTaskFailed);
-    assert!(run.state.is_running());
+    assert_eq!(ty(t.events.last().unwrap()), E::WorkflowExecutionCompleted);
+    assert!(!run.state.is_running());
+    assert!(run.state.updates.is_empty(), "admitted updates are not durable past the close");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use super::Frontend;
 use crate::errors;
 use crate::schedules::{Reason, info, now_nanos, spec};
-use chronicle_engine::api::enums::v1::ScheduleOverlapPolicy as Overlap;
+use chronicle_engine::api::enums::v1::{ScheduleOverlapPolicy as Overlap, TaskQueueKind};
 use chronicle_engine::api::schedule::v1::{
     Schedule, ScheduleListEntry, ScheduleListInfo, SchedulePatch, ScheduleState, schedule_action,
 };
@@ -50,6 +50,13 @@ fn check_schedule(schedule: Option<Schedule>) -> Result<Schedule, Status> {
     }
     if wf.task_queue.as_ref().is_none_or(|q| q.name.is_empty()) {
         return Err(errors::invalid("TaskQueue is not set on request."));
+    }
+    // Temporal describes the action's task queue as a normal one.
+    if let Some(schedule_action::Action::StartWorkflow(wf)) = s.action.as_mut().and_then(|a| a.action.as_mut())
+        && let Some(queue) = wf.task_queue.as_mut()
+        && queue.kind == TaskQueueKind::Unspecified as i32
+    {
+        queue.kind = TaskQueueKind::Normal as i32;
     }
     s.spec = Some(spec::canonicalize(&s.spec.unwrap_or_default()).map_err(errors::invalid)?);
     let policies = s.policies.get_or_insert_default();

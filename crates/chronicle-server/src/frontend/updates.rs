@@ -146,7 +146,7 @@ impl Frontend {
 /// workflow accepted it.
 fn closed_before_acceptance(state: &MutableState) -> Status {
     if state.new_execution_run_id.is_empty() {
-        errors::not_found("workflow update was aborted by closing workflow")
+        errors::not_found("workflow execution already completed")
     } else {
         errors::workflow_closing()
     }

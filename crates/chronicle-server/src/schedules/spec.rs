@@ -44,24 +44,21 @@ pub fn canonicalize(spec: &ScheduleSpec) -> Result<ScheduleSpec, String> {
             spec.timezone_name
         )));
     }
+    // Unset jitter stays unset, as Temporal describes it.
     let mut out = ScheduleSpec {
         start_time: spec.start_time,
         end_time: spec.end_time,
-        jitter: Some(spec.jitter.unwrap_or_default()),
+        jitter: spec.jitter,
         timezone_name: spec.timezone_name.clone(),
         ..Default::default()
     };
-    for cron in &spec.cron_string {
-        match parse_cron(cron)? {
-            Parsed::Calendar(c) => out.structured_calendar.push(c),
-            Parsed::Interval(i) => out.interval.push(i),
-        }
+    // Temporal's order: structured calendars, then string calendars, then
+    // cron strings (intervals: given ones, then `@every` crons).
+    for c in &spec.structured_calendar {
+        out.structured_calendar.push(normalize(c)?);
     }
     for c in &spec.calendar {
         out.structured_calendar.push(from_strings(c)?);
-    }
-    for c in &spec.structured_calendar {
-        out.structured_calendar.push(normalize(c)?);
     }
     for c in &spec.exclude_calendar {
         out.exclude_structured_calendar.push(from_strings(c)?);
@@ -79,6 +76,12 @@ pub fn canonicalize(spec: &ScheduleSpec) -> Result<ScheduleSpec, String> {
             return Err(invalid("Phase must not be negative"));
         }
         out.interval.push(*i);
+    }
+    for cron in &spec.cron_string {
+        match parse_cron(cron)? {
+            Parsed::Calendar(c) => out.structured_calendar.push(c),
+            Parsed::Interval(i) => out.interval.push(i),
+        }
     }
     if let (Some(s), Some(e)) = (&out.start_time, &out.end_time)
         && time::ts_nanos(e) < time::ts_nanos(s)
