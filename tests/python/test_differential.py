@@ -271,7 +271,48 @@ class DiffPropertiesWorkflow:
         return f"{patched}:{greeting}"
 
 
+@workflow.defn
+class DiffMetadataWorkflow:
+    """Summaries on a zero-length timer, a timer, an activity and a child."""
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.sleep(0, summary="zero nap")
+        await workflow.sleep(timedelta(milliseconds=100), summary="short nap")
+        greeting = await workflow.execute_activity(
+            diff_say_hello, "meta", start_to_close_timeout=timedelta(seconds=10), summary="say it"
+        )
+        child = await workflow.execute_child_workflow(
+            DiffChildWorkflow.run, "meta", id=f"{workflow.info().workflow_id}-child", static_summary="the child"
+        )
+        return f"{greeting}|{child}"
+
+
+@workflow.defn
+class DiffUnfinishedUpdateWorkflow:
+    """Completes on a signal while an accepted update's handler still waits."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.done)
+        return "finished"
+
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def pending(self) -> str:
+        await workflow.wait_condition(lambda: False)
+        return "unreachable"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
 WORKFLOWS = [
+    DiffMetadataWorkflow,
+    DiffUnfinishedUpdateWorkflow,
     DiffChildWorkflow,
     DiffParentWorkflow,
     DiffContinueWorkflow,
@@ -626,7 +667,41 @@ async def run_update_with_start(client: Client, workflow_id: str, task_queue: st
     return handle
 
 
+async def run_user_metadata(client: Client, workflow_id: str, task_queue: str) -> Any:
+    handle = await client.start_workflow(
+        DiffMetadataWorkflow.run,
+        id=workflow_id,
+        task_queue=task_queue,
+        static_summary="diff summary",
+        static_details="diff details",
+    )
+    assert await handle.result() == "Hello, meta!|child:meta"
+    return handle
+
+
+async def run_update_unfinished(client: Client, workflow_id: str, task_queue: str) -> Any:
+    from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+
+    handle = await client.start_workflow(DiffUnfinishedUpdateWorkflow.run, id=workflow_id, task_queue=task_queue)
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
+            break
+        await asyncio.sleep(0.05)
+    update = await handle.start_update(
+        DiffUnfinishedUpdateWorkflow.pending, id="pending", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
+    await handle.signal(DiffUnfinishedUpdateWorkflow.finish)
+    assert await handle.result() == "finished"
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await update.result()
+    assert isinstance(err.value.cause, ApplicationError) and err.value.cause.type == "AcceptedUpdateCompletedWorkflow"
+    return handle
+
+
 SCENARIOS = [
+    Scenario("user_metadata", run_user_metadata),
+    Scenario("update_unfinished", run_update_unfinished),
     Scenario("update_with_start", run_update_with_start),
     Scenario("children", run_children),
     Scenario("continue_as_new_first_run", run_continue_as_new_first),

@@ -8,7 +8,9 @@ test_differential.py."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -29,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.api.common.v1 import WorkflowExecution
     from temporalio.api.workflowservice.v1 import PollWorkflowExecutionUpdateRequest
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-    from temporalio.exceptions import ApplicationError
+    from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
     from temporalio.service import RPCError, RPCStatusCode
     from temporalio.worker import Worker
 
@@ -453,3 +455,62 @@ async def test_update_waits_end_at_the_callers_deadline(client: Client) -> None:
                 await asyncio.wait_for(update.result(rpc_timeout=timeout), 10)
         # The run is still usable.
         await handle.terminate()
+
+
+@activity.defn
+def parity_sync_heartbeater(n: int) -> int:
+    # Heartbeats while it works, and returns soon: a cancel may reach the
+    # worker just after it returned.
+    for _ in range(4):
+        activity.heartbeat(n)
+        time.sleep(0.05)
+    return n
+
+
+@workflow.defn
+class ParityCancelAfterReturn:
+    @workflow.run
+    async def run(self) -> list[str]:
+        seen = []
+        for i in range(3):
+            handle = workflow.start_activity(
+                parity_sync_heartbeater,
+                i,
+                start_to_close_timeout=timedelta(seconds=10),
+                heartbeat_timeout=timedelta(seconds=2),
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+            await workflow.sleep(0.18)
+            handle.cancel()
+            try:
+                seen.append(f"done {await handle}")
+            except ActivityError as e:
+                seen.append(type(e.cause).__name__)
+        # The pool's only thread is free again.
+        seen.append(
+            f"after {await workflow.execute_activity(parity_sync_heartbeater, 9, start_to_close_timeout=timedelta(seconds=10))}"
+        )
+        return seen
+
+
+async def test_cancel_around_a_sync_activity_return_leaves_the_pool_usable(client: Client) -> None:
+    """Cancels that reach a thread-pool activity around the moment it
+    returns: the server's answers to its heartbeats and completion (as
+    Temporal's) leave the one-thread pool free for the next activity."""
+    queue = f"parity-{uuid.uuid4()}"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        async with Worker(
+            client,
+            task_queue=queue,
+            workflows=[ParityCancelAfterReturn],
+            activities=[parity_sync_heartbeater],
+            activity_executor=pool,
+        ):
+            result = await asyncio.wait_for(
+                client.execute_workflow(
+                    ParityCancelAfterReturn.run, id=f"parity-cancel-return-{uuid.uuid4()}", task_queue=queue
+                ),
+                30,
+            )
+    assert result[-1] == "after 9", result
+    assert all(r.startswith("done") or r == "CancelledError" for r in result[:-1]), result

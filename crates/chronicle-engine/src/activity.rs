@@ -155,8 +155,8 @@ pub(crate) fn canceled(
 ) -> Result<(), EngineError> {
     let info = started_current(ctx, scheduled_event_id, attempt)?;
     if !info.cancel_requested {
-        return Err(EngineError::FailedPrecondition(
-            "Activity task cannot be canceled: no cancellation was requested.".into(),
+        return Err(EngineError::InvalidArgument(
+            "unable to mark activity as canceled without activity being request canceled first".into(),
         ));
     }
     let written = write_started(ctx, &info);
@@ -200,6 +200,10 @@ pub(crate) fn heartbeat(
 
 /// Schedules the next attempt if the policy allows it; no events.
 fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &str) -> Result<(), RetryState> {
+    // The workflow asked for the activity to end: no further attempt.
+    if info.cancel_requested {
+        return Err(RetryState::CancelRequested);
+    }
     let policy = info.retry_policy.clone().unwrap_or_default();
     let deadline = info
         .schedule_to_close_timeout

@@ -98,7 +98,10 @@ pub fn from_engine(e: EngineError) -> Status {
     match e {
         EngineError::WorkflowClosed => not_found("workflow execution already completed"),
         EngineError::WorkflowTaskNotFound => not_found("Workflow task not found."),
-        EngineError::ActivityTaskNotFound => not_found("Activity task not found."),
+        // Temporal's ErrActivityTaskNotFound.
+        EngineError::ActivityTaskNotFound => {
+            not_found("invalid activityID or activity already timed out or invoking workflow is completed")
+        }
         EngineError::StaleTimer => Status::internal("stale timer"),
         EngineError::InvalidArgument(m) => Status::invalid_argument(m),
         EngineError::FailedPrecondition(m) => Status::failed_precondition(m),

@@ -100,7 +100,12 @@ fn cancel_without_request_is_refused() {
     let mut run = run_with_activity(activity_attrs("a1"));
     run.start_activity(5);
     let cancel = Input::ActivityTaskCanceled { scheduled_event_id: 5, attempt: 1, details: None, identity: "x".into() };
-    assert!(matches!(run.apply_err(cancel), EngineError::FailedPrecondition(_)));
+    assert_eq!(
+        run.apply_err(cancel),
+        EngineError::InvalidArgument(
+            "unable to mark activity as canceled without activity being request canceled first".into()
+        )
+    );
 }
 
 /// Two activities (5, 6); the first completes (7, 8) and its workflow task

@@ -118,3 +118,18 @@ fn cancel_workflow_while_a_signal_is_buffered_is_an_unhandled_command() {
     assert_eq!(f.cause, WorkflowTaskFailedCause::UnhandledCommand as i32);
     assert!(run.state.is_running());
 }
+
+#[test]
+fn a_failure_after_a_cancel_request_is_not_retried() {
+    let mut run = Run::new();
+    run.first_wft(vec![schedule_activity("a")]);
+    run.start_activity(5);
+    run.apply(Input::Signal(chronicle_engine::SignalArgs { signal_name: "s".into(), ..Default::default() })).unwrap();
+    run.poll_wft();
+    run.complete_wft(vec![cancel_activity(5)]);
+    // The default policy retries, but the workflow asked the activity to end.
+    let t = run.fail_activity(5, app_failure("boom", "Boom", false));
+    assert_eq!(types(&t.events), vec![E::ActivityTaskStarted, E::ActivityTaskFailed, E::WorkflowTaskScheduled]);
+    let f = attrs!(t.events[1], ActivityTaskFailedEventAttributes);
+    assert_eq!(f.retry_state, chronicle_engine::api::enums::v1::RetryState::CancelRequested as i32);
+}

@@ -345,7 +345,11 @@ impl Frontend {
             .activities
             .values()
             .find(|a| a.activity_id == activity_id)
-            .ok_or_else(|| errors::not_found(format!("Activity {activity_id} not found.")))?;
+            .ok_or_else(|| {
+                errors::not_found(format!(
+                    "cannot find pending activity with ActivityID {activity_id}, check workflow execution history for more details"
+                ))
+            })?;
         Ok(ActivityTarget {
             namespace: s.namespace.clone(),
             workflow_id: s.workflow_id.clone(),
