@@ -17,8 +17,9 @@ use crate::api::{
     history::v1::*,
     taskqueue::v1::TaskQueue,
 };
-use crate::commands::{Rejection, too_big};
 use crate::events::Ctx;
+use crate::payload::too_big;
+use crate::rejection::Rejection;
 use crate::start::{ParentInfo, StartArgs, normalize_timeouts};
 use crate::state::{ChildInfo, MutableState};
 use crate::time;

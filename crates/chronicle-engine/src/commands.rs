@@ -8,29 +8,13 @@ use crate::api::{
     taskqueue::v1::TaskQueue,
 };
 use crate::events::Ctx;
+use crate::payload::{MAX_PAYLOAD_BYTES, too_big};
+use crate::rejection::{Rejection, reject};
 use crate::retry::normalize_retry_policy;
 use crate::state::{ActivityInfo, MutableState};
 use crate::time;
 use crate::transition::{ActivityTaskDispatch, Task, TimerKind};
-use prost::Message;
 use prost_types::Duration;
-
-/// Temporal's per-payload blob limit (BlobSizeLimitError).
-pub const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
-
-/// Whether payloads exceed Temporal's blob limit.
-pub fn too_big<M: Message>(payloads: &Option<M>) -> bool {
-    payloads.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES)
-}
-
-pub(crate) struct Rejection {
-    pub cause: Cause,
-    pub message: String,
-}
-
-fn reject(cause: Cause, message: impl Into<String>) -> Result<(), Rejection> {
-    Err(Rejection { cause, message: message.into() })
-}
 
 pub(crate) fn validate(
     state: &MutableState,

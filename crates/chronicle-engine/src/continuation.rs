@@ -12,8 +12,9 @@ use crate::api::{
     history::v1::*,
     taskqueue::v1::TaskQueue,
 };
-use crate::commands::{Rejection, too_big};
 use crate::events::Ctx;
+use crate::payload::too_big;
+use crate::rejection::Rejection;
 use crate::start::{Continued, ParentInfo, StartArgs};
 use crate::state::MutableState;
 use crate::time;
