@@ -1,19 +1,189 @@
-//! Activity lifecycle: started by a poll; completed, failed, canceled or
-//! timed out, with server-side retries that write no events until the
-//! final outcome (then ActivityTaskStarted is written with that attempt).
+//! Activities: the ScheduleActivityTask and RequestCancelActivityTask
+//! commands, then the lifecycle: started by a poll; completed, failed,
+//! canceled or timed out, with server-side retries that write no events
+//! until the final outcome (then ActivityTaskStarted is written with that
+//! attempt).
 
 use crate::api::{
+    command::v1::{RequestCancelActivityTaskCommandAttributes, ScheduleActivityTaskCommandAttributes},
     common::v1::Payloads,
-    enums::v1::{RetryState, TimeoutType},
+    enums::v1::{RetryState, TaskQueueKind, TimeoutType, WorkflowTaskFailedCause as Cause},
     failure::v1::{Failure, TimeoutFailureInfo, failure::FailureInfo},
     history::v1::*,
+    taskqueue::v1::TaskQueue,
 };
-use crate::commands::activity_dispatch_tasks;
 use crate::events::Ctx;
-use crate::retry::next_retry_delay;
-use crate::state::ActivityInfo;
+use crate::payload::too_big;
+use crate::rejection::{Rejection, reject};
+use crate::retry::{next_retry_delay, normalize_retry_policy};
+use crate::state::{ActivityInfo, MutableState};
 use crate::time;
-use crate::transition::{EngineError, Outcome, TimerKind};
+use crate::transition::{ActivityTaskDispatch, EngineError, Outcome, Task, TimerKind};
+use prost_types::Duration;
+
+/// ScheduleActivityTask on its own (duplicate ids are the dispatcher's).
+pub(crate) fn validate_schedule(
+    state: &MutableState,
+    a: &ScheduleActivityTaskCommandAttributes,
+) -> Result<(), Rejection> {
+    let bad = |m: String| reject(Cause::BadScheduleActivityAttributes, m);
+    if a.activity_id.is_empty() {
+        return bad("ActivityId is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
+        return bad("ActivityType is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if a.activity_id.len() > 1000 || a.activity_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
+        return bad("ActivityId or ActivityType exceeds length limit of 1000.".into());
+    }
+    for (name, d) in [
+        ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),
+        ("ScheduleToStartTimeout", &a.schedule_to_start_timeout),
+        ("StartToCloseTimeout", &a.start_to_close_timeout),
+        ("HeartbeatTimeout", &a.heartbeat_timeout),
+    ] {
+        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
+            return bad(format!("Invalid {name}: it must not be negative."));
+        }
+    }
+    if timeouts(state, a).is_none() {
+        return bad("A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.".into());
+    }
+    if let Err(m) = normalize_retry_policy(a.retry_policy.clone()) {
+        return bad(m);
+    }
+    if too_big(&a.input) {
+        return bad("ScheduleActivityTaskCommand input exceeds the 2 MiB size limit.".into());
+    }
+    Ok(())
+}
+
+/// Temporal's deduction of missing activity timeouts:
+/// (schedule_to_close, schedule_to_start, start_to_close, heartbeat).
+fn timeouts(
+    state: &MutableState,
+    a: &ScheduleActivityTaskCommandAttributes,
+) -> Option<(Duration, Duration, Duration, Duration)> {
+    let n = |d: &Option<Duration>| d.as_ref().map(time::dur_nanos).unwrap_or(0).max(0);
+    let run = state.started.as_ref().map(|s| n(&s.workflow_run_timeout)).unwrap_or(0);
+    let (mut s2close, mut s2start, mut s2c) =
+        (n(&a.schedule_to_close_timeout), n(&a.schedule_to_start_timeout), n(&a.start_to_close_timeout));
+    let min_nonzero = |x: i128, cap: i128| if cap > 0 && (x == 0 || x > cap) { cap } else { x };
+    if s2close > 0 {
+        s2close = min_nonzero(s2close, run);
+        s2start = if s2start == 0 { s2close } else { s2start.min(s2close) };
+        s2c = if s2c == 0 { s2close } else { s2c.min(s2close) };
+    } else if s2c > 0 {
+        s2close = run;
+        s2start = if s2start == 0 { s2close } else { min_nonzero(s2start, s2close) };
+    } else {
+        return None;
+    }
+    let heartbeat = n(&a.heartbeat_timeout).min(s2c);
+    Some((
+        time::dur_from_nanos(s2close),
+        time::dur_from_nanos(s2start),
+        time::dur_from_nanos(s2c),
+        time::dur_from_nanos(heartbeat),
+    ))
+}
+
+pub(crate) fn validate_request_cancel(
+    state: &MutableState,
+    a: &RequestCancelActivityTaskCommandAttributes,
+) -> Result<(), Rejection> {
+    if !state.activities.contains_key(&a.scheduled_event_id) {
+        return reject(
+            Cause::BadRequestCancelActivityAttributes,
+            format!("RequestCancelActivityTask: no pending activity scheduled at event {}.", a.scheduled_event_id),
+        );
+    }
+    Ok(())
+}
+
+/// ActivityTaskScheduled, and the first attempt waiting for a worker.
+pub(crate) fn schedule(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, completed_id: i64) {
+    let (s2close, s2start, s2c, heartbeat) = timeouts(&ctx.state, &a).expect("validated before apply");
+    let retry_policy = normalize_retry_policy(a.retry_policy.clone()).expect("validated before apply");
+    let task_queue = match a.task_queue.as_ref().filter(|t| !t.name.is_empty()) {
+        Some(t) => TaskQueue { name: t.name.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() },
+        None => TaskQueue {
+            name: ctx.state.task_queue_name().to_string(),
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        },
+    };
+    let id = ctx.add(ActivityTaskScheduledEventAttributes {
+        activity_id: a.activity_id.clone(),
+        activity_type: a.activity_type.clone(),
+        task_queue: Some(task_queue.clone()),
+        header: a.header.clone(),
+        input: a.input.clone(),
+        schedule_to_close_timeout: Some(s2close),
+        schedule_to_start_timeout: Some(s2start),
+        start_to_close_timeout: Some(s2c),
+        heartbeat_timeout: Some(heartbeat),
+        workflow_task_completed_event_id: completed_id,
+        retry_policy: Some(retry_policy.clone()),
+        use_workflow_build_id: a.use_workflow_build_id,
+        priority: a.priority.clone(),
+    });
+    let info = ActivityInfo {
+        scheduled_event_id: id,
+        activity_id: a.activity_id,
+        activity_type: a.activity_type,
+        task_queue: Some(task_queue),
+        header: a.header,
+        input: a.input,
+        schedule_to_close_timeout: Some(s2close),
+        schedule_to_start_timeout: Some(s2start),
+        start_to_close_timeout: Some(s2c),
+        heartbeat_timeout: Some(heartbeat),
+        retry_policy: Some(retry_policy),
+        attempt: 1,
+        scheduled_time: Some(ctx.now),
+        current_attempt_scheduled_time: Some(ctx.now),
+        workflow_task_completed_event_id: completed_id,
+        priority: a.priority,
+        ..Default::default()
+    };
+    for task in dispatch_tasks(&info) {
+        ctx.tasks.push(task);
+    }
+    ctx.state.activities.insert(id, info);
+}
+
+/// The tasks of an activity attempt waiting for a worker: dispatch at its
+/// scheduled time, and its schedule-to-start / schedule-to-close timers.
+pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
+    use crate::api::enums::v1::TimeoutType;
+    let visible_at = info.current_attempt_scheduled_time.unwrap_or_default();
+    let mut tasks = vec![Task::ActivityTask(ActivityTaskDispatch {
+        task_queue: info.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+        scheduled_event_id: info.scheduled_event_id,
+        attempt: info.attempt,
+        visible_at,
+    })];
+    let timer = |fire_at, timeout_type| {
+        Task::Timer(crate::transition::TimerTask {
+            fire_at,
+            kind: TimerKind::ActivityTimeout {
+                scheduled_event_id: info.scheduled_event_id,
+                attempt: info.attempt,
+                timeout_type,
+            },
+        })
+    };
+    if let Some(d) = info.schedule_to_start_timeout.filter(|d| time::is_set(Some(d))) {
+        tasks.push(timer(time::add(&visible_at, &d), TimeoutType::ScheduleToStart));
+    }
+    if let (Some(d), Some(scheduled)) =
+        (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
+    {
+        tasks.push(timer(time::add(&scheduled, &d), TimeoutType::ScheduleToClose));
+    }
+    tasks
+}
 
 fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
     ctx.state
@@ -218,7 +388,7 @@ fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &s
     info.started_request_id.clear();
     info.last_failure = Some(failure.clone());
     info.last_worker_identity = identity.to_string();
-    for task in activity_dispatch_tasks(info) {
+    for task in dispatch_tasks(info) {
         // The schedule-to-close timer of attempt 1 still stands.
         if !matches!(&task, crate::transition::Task::Timer(t) if matches!(t.kind, TimerKind::ActivityTimeout { timeout_type: TimeoutType::ScheduleToClose, .. }))
         {

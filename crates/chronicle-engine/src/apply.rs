@@ -5,7 +5,6 @@ use crate::api::{
     enums::v1::{TaskQueueKind, WorkflowExecutionStatus},
     history::v1::*,
 };
-use crate::commands::activity_dispatch_tasks;
 use crate::events::{Ctx, wft_timeout_fire_at};
 use crate::limits::Limits;
 use crate::state::MutableState;
@@ -279,7 +278,7 @@ impl MutableState {
                     tasks.push(timer(&d, &s, TimeoutType::ScheduleToClose));
                 }
             } else {
-                tasks.extend(activity_dispatch_tasks(info));
+                tasks.extend(activity::dispatch_tasks(info));
             }
         }
         for initiated_event_id in self.external_requests.keys() {

@@ -2,19 +2,14 @@
 //! the workflow task and writes nothing else), then turned into events.
 
 use crate::api::{
-    command::v1::{Command, ScheduleActivityTaskCommandAttributes, command::Attributes as C},
-    enums::v1::{CommandType, TaskQueueKind, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
+    command::v1::{Command, command::Attributes as C},
+    enums::v1::{CommandType, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
     history::v1::*,
-    taskqueue::v1::TaskQueue,
 };
 use crate::events::Ctx;
 use crate::payload::{MAX_PAYLOAD_BYTES, too_big};
 use crate::rejection::{Rejection, reject};
-use crate::retry::normalize_retry_policy;
-use crate::state::{ActivityInfo, MutableState};
-use crate::time;
-use crate::transition::{ActivityTaskDispatch, Task, TimerKind};
-use prost_types::Duration;
+use crate::state::MutableState;
 
 pub(crate) fn validate(
     state: &MutableState,
@@ -131,7 +126,7 @@ pub(crate) fn validate(
                 }
             }
             Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
-                validate_activity(state, a)?;
+                crate::activity::validate_schedule(state, a)?;
                 if activity_ids.contains(&a.activity_id.as_str()) {
                     return reject(
                         Cause::BadScheduleActivityAttributes,
@@ -192,15 +187,7 @@ pub(crate) fn validate(
                 }
             }
             Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
-                if !state.activities.contains_key(&a.scheduled_event_id) {
-                    return reject(
-                        Cause::BadRequestCancelActivityAttributes,
-                        format!(
-                            "RequestCancelActivityTask: no pending activity scheduled at event {}.",
-                            a.scheduled_event_id
-                        ),
-                    );
-                }
+                crate::activity::validate_request_cancel(state, a)?;
             }
             Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
@@ -259,69 +246,6 @@ fn close_command_checks(unseen: bool, is_last: bool, cause: Cause, name: &str) -
     Ok(())
 }
 
-fn validate_activity(state: &MutableState, a: &ScheduleActivityTaskCommandAttributes) -> Result<(), Rejection> {
-    let bad = |m: String| reject(Cause::BadScheduleActivityAttributes, m);
-    if a.activity_id.is_empty() {
-        return bad("ActivityId is not set on ScheduleActivityTaskCommand.".into());
-    }
-    if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
-        return bad("ActivityType is not set on ScheduleActivityTaskCommand.".into());
-    }
-    if a.activity_id.len() > 1000 || a.activity_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
-        return bad("ActivityId or ActivityType exceeds length limit of 1000.".into());
-    }
-    for (name, d) in [
-        ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),
-        ("ScheduleToStartTimeout", &a.schedule_to_start_timeout),
-        ("StartToCloseTimeout", &a.start_to_close_timeout),
-        ("HeartbeatTimeout", &a.heartbeat_timeout),
-    ] {
-        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
-            return bad(format!("Invalid {name}: it must not be negative."));
-        }
-    }
-    if activity_timeouts(state, a).is_none() {
-        return bad("A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.".into());
-    }
-    if let Err(m) = normalize_retry_policy(a.retry_policy.clone()) {
-        return bad(m);
-    }
-    if too_big(&a.input) {
-        return bad("ScheduleActivityTaskCommand input exceeds the 2 MiB size limit.".into());
-    }
-    Ok(())
-}
-
-/// Temporal's deduction of missing activity timeouts:
-/// (schedule_to_close, schedule_to_start, start_to_close, heartbeat).
-fn activity_timeouts(
-    state: &MutableState,
-    a: &ScheduleActivityTaskCommandAttributes,
-) -> Option<(Duration, Duration, Duration, Duration)> {
-    let n = |d: &Option<Duration>| d.as_ref().map(time::dur_nanos).unwrap_or(0).max(0);
-    let run = state.started.as_ref().map(|s| n(&s.workflow_run_timeout)).unwrap_or(0);
-    let (mut s2close, mut s2start, mut s2c) =
-        (n(&a.schedule_to_close_timeout), n(&a.schedule_to_start_timeout), n(&a.start_to_close_timeout));
-    let min_nonzero = |x: i128, cap: i128| if cap > 0 && (x == 0 || x > cap) { cap } else { x };
-    if s2close > 0 {
-        s2close = min_nonzero(s2close, run);
-        s2start = if s2start == 0 { s2close } else { s2start.min(s2close) };
-        s2c = if s2c == 0 { s2close } else { s2c.min(s2close) };
-    } else if s2c > 0 {
-        s2close = run;
-        s2start = if s2start == 0 { s2close } else { min_nonzero(s2start, s2close) };
-    } else {
-        return None;
-    }
-    let heartbeat = n(&a.heartbeat_timeout).min(s2c);
-    Some((
-        time::dur_from_nanos(s2close),
-        time::dur_from_nanos(s2start),
-        time::dur_from_nanos(s2c),
-        time::dur_from_nanos(heartbeat),
-    ))
-}
-
 fn unsupported(attrs: &C) -> (Cause, &'static str) {
     match attrs {
         C::ScheduleNexusOperationCommandAttributes(_) => {
@@ -373,7 +297,7 @@ fn apply_attributes(
         }
         Some(C::StartTimerCommandAttributes(a)) => crate::timer::start(ctx, a, completed_id),
         Some(C::CancelTimerCommandAttributes(a)) => crate::timer::cancel(ctx, a, completed_id, identity),
-        Some(C::ScheduleActivityTaskCommandAttributes(a)) => schedule_activity(ctx, a, completed_id),
+        Some(C::ScheduleActivityTaskCommandAttributes(a)) => crate::activity::schedule(ctx, a, completed_id),
         Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
             ctx.add(WorkflowExecutionCanceledEventAttributes {
                 workflow_task_completed_event_id: completed_id,
@@ -464,87 +388,4 @@ fn apply_attributes(
         }
         _ => unreachable!("validate() admits only supported commands"),
     }
-}
-
-fn schedule_activity(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, completed_id: i64) {
-    let (s2close, s2start, s2c, heartbeat) = activity_timeouts(&ctx.state, &a).expect("validated before apply");
-    let retry_policy = normalize_retry_policy(a.retry_policy.clone()).expect("validated before apply");
-    let task_queue = match a.task_queue.as_ref().filter(|t| !t.name.is_empty()) {
-        Some(t) => TaskQueue { name: t.name.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() },
-        None => TaskQueue {
-            name: ctx.state.task_queue_name().to_string(),
-            kind: TaskQueueKind::Normal as i32,
-            normal_name: String::new(),
-        },
-    };
-    let id = ctx.add(ActivityTaskScheduledEventAttributes {
-        activity_id: a.activity_id.clone(),
-        activity_type: a.activity_type.clone(),
-        task_queue: Some(task_queue.clone()),
-        header: a.header.clone(),
-        input: a.input.clone(),
-        schedule_to_close_timeout: Some(s2close),
-        schedule_to_start_timeout: Some(s2start),
-        start_to_close_timeout: Some(s2c),
-        heartbeat_timeout: Some(heartbeat),
-        workflow_task_completed_event_id: completed_id,
-        retry_policy: Some(retry_policy.clone()),
-        use_workflow_build_id: a.use_workflow_build_id,
-        priority: a.priority.clone(),
-    });
-    let info = ActivityInfo {
-        scheduled_event_id: id,
-        activity_id: a.activity_id,
-        activity_type: a.activity_type,
-        task_queue: Some(task_queue),
-        header: a.header,
-        input: a.input,
-        schedule_to_close_timeout: Some(s2close),
-        schedule_to_start_timeout: Some(s2start),
-        start_to_close_timeout: Some(s2c),
-        heartbeat_timeout: Some(heartbeat),
-        retry_policy: Some(retry_policy),
-        attempt: 1,
-        scheduled_time: Some(ctx.now),
-        current_attempt_scheduled_time: Some(ctx.now),
-        workflow_task_completed_event_id: completed_id,
-        priority: a.priority,
-        ..Default::default()
-    };
-    for task in activity_dispatch_tasks(&info) {
-        ctx.tasks.push(task);
-    }
-    ctx.state.activities.insert(id, info);
-}
-
-/// The tasks of an activity attempt waiting for a worker: dispatch at its
-/// scheduled time, and its schedule-to-start / schedule-to-close timers.
-pub(crate) fn activity_dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
-    use crate::api::enums::v1::TimeoutType;
-    let visible_at = info.current_attempt_scheduled_time.unwrap_or_default();
-    let mut tasks = vec![Task::ActivityTask(ActivityTaskDispatch {
-        task_queue: info.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
-        scheduled_event_id: info.scheduled_event_id,
-        attempt: info.attempt,
-        visible_at,
-    })];
-    let timer = |fire_at, timeout_type| {
-        Task::Timer(crate::transition::TimerTask {
-            fire_at,
-            kind: TimerKind::ActivityTimeout {
-                scheduled_event_id: info.scheduled_event_id,
-                attempt: info.attempt,
-                timeout_type,
-            },
-        })
-    };
-    if let Some(d) = info.schedule_to_start_timeout.filter(|d| time::is_set(Some(d))) {
-        tasks.push(timer(time::add(&visible_at, &d), TimeoutType::ScheduleToStart));
-    }
-    if let (Some(d), Some(scheduled)) =
-        (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
-    {
-        tasks.push(timer(time::add(&scheduled, &d), TimeoutType::ScheduleToClose));
-    }
-    tasks
 }
