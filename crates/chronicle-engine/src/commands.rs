@@ -23,14 +23,7 @@ pub(crate) fn validate(
     // the next run or learn the workflow completed.
     let unseen = !state.buffered_events.is_empty();
     let mut pending_signals = crate::external::pending_signals(state);
-    for m in messages {
-        if crate::update::body(m).is_none() || !state.updates.contains_key(&m.protocol_instance_id) {
-            return reject(
-                Cause::BadUpdateWorkflowExecutionMessage,
-                format!("Protocol message {} is not a known update's acceptance, rejection or response.", m.id),
-            );
-        }
-    }
+    crate::update::validate_messages(state, messages)?;
     let mut activity_ids: Vec<&str> = state.activities.values().map(|a| a.activity_id.as_str()).collect();
     // Timer ids pending after the commands so far, to check starts and cancels in order.
     let mut timer_ids: Vec<&str> = state.timers.keys().map(String::as_str).collect();
@@ -38,35 +31,11 @@ pub(crate) fn validate(
         let is_last = i + 1 == commands.len();
         match &command.attributes {
             Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)) => {
-                let bad = |m: String| reject(Cause::BadSignalWorkflowExecutionAttributes, m);
-                if a.execution.as_ref().is_none_or(|e| e.workflow_id.is_empty()) {
-                    return bad("WorkflowId is not set on SignalExternalWorkflowExecutionCommand.".into());
-                }
-                if a.signal_name.is_empty() {
-                    return bad("SignalName is not set on SignalExternalWorkflowExecutionCommand.".into());
-                }
-                if !a.namespace.is_empty() && a.namespace != state.namespace {
-                    return bad("Signaling a workflow in another namespace is not supported by Chronicle yet.".into());
-                }
-                if too_big(&a.input) {
-                    return bad("SignalExternalWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
-                }
+                crate::external::validate_signal(state, a, pending_signals)?;
                 pending_signals += 1;
-                if pending_signals > crate::external::MAX_PENDING_SIGNALS {
-                    return reject(
-                        Cause::PendingSignalsLimitExceeded,
-                        format!("Too many pending outgoing signals: at most {}.", crate::external::MAX_PENDING_SIGNALS),
-                    );
-                }
             }
             Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
-                let bad = |m: String| reject(Cause::BadRequestCancelExternalWorkflowExecutionAttributes, m);
-                if a.workflow_id.is_empty() {
-                    return bad("WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.".into());
-                }
-                if !a.namespace.is_empty() && a.namespace != state.namespace {
-                    return bad("Canceling a workflow in another namespace is not supported by Chronicle yet.".into());
-                }
+                crate::external::validate_cancel(state, a)?;
             }
             Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
                 crate::child::validate(state, a, pending_children, limits.max_pending_children)?;
@@ -115,15 +84,7 @@ pub(crate) fn validate(
                 }
             }
             Some(C::ProtocolMessageCommandAttributes(a)) => {
-                if !messages.iter().any(|m| m.id == a.message_id) {
-                    return reject(
-                        Cause::BadUpdateWorkflowExecutionMessage,
-                        format!(
-                            "ProtocolMessage command refers to message {} which is not in the request.",
-                            a.message_id
-                        ),
-                    );
-                }
+                crate::update::validate_message_command(a, messages)?;
             }
             Some(C::ScheduleActivityTaskCommandAttributes(a)) => {
                 crate::activity::validate_schedule(state, a)?;
@@ -136,40 +97,17 @@ pub(crate) fn validate(
                 activity_ids.push(&a.activity_id);
             }
             Some(C::StartTimerCommandAttributes(a)) => {
-                let bad = |m: String| reject(Cause::BadStartTimerAttributes, m);
-                if a.timer_id.is_empty() {
-                    return bad("TimerId is not set on StartTimerCommand.".into());
-                }
-                if a.timer_id.len() > 1000 {
-                    return bad("TimerId exceeds length limit of 1000.".into());
-                }
-                // Zero (or unset) fires at once, in a later transaction, as
-                // on Temporal since 1.22; only a negative duration is bad.
-                if a.start_to_fire_timeout.as_ref().is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
-                    return bad(format!(
-                        "An invalid StartToFireTimeout is set on StartTimerCommand: negative timer duration. TimerId={}",
-                        a.timer_id
-                    ));
-                }
+                crate::timer::validate_start(a)?;
                 if timer_ids.contains(&a.timer_id.as_str()) {
-                    return bad(format!("Timer ID '{}' is already in use by a pending timer.", a.timer_id));
+                    return reject(
+                        Cause::BadStartTimerAttributes,
+                        format!("Timer ID '{}' is already in use by a pending timer.", a.timer_id),
+                    );
                 }
                 timer_ids.push(&a.timer_id);
             }
             Some(C::CancelTimerCommandAttributes(a)) => {
-                let pending = timer_ids.contains(&a.timer_id.as_str());
-                let fired_unseen =
-                    !state.timers.contains_key(&a.timer_id) && crate::timer::fired_unseen(state, &a.timer_id);
-                let known = pending || fired_unseen;
-                if a.timer_id.is_empty() {
-                    return reject(Cause::BadCancelTimerAttributes, "TimerId is not set on CancelTimerCommand.");
-                }
-                if !known {
-                    return reject(
-                        Cause::BadCancelTimerAttributes,
-                        format!("CancelTimer: no pending timer with ID '{}'.", a.timer_id),
-                    );
-                }
+                crate::timer::validate_cancel(state, a, timer_ids.contains(&a.timer_id.as_str()))?;
                 timer_ids.retain(|t| *t != a.timer_id);
             }
             Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
@@ -288,7 +226,7 @@ fn apply_attributes(
     match attributes {
         Some(C::ProtocolMessageCommandAttributes(a)) => {
             if let Some(m) = messages.iter().find(|m| m.id == a.message_id) {
-                crate::update::apply(ctx, m);
+                crate::update::apply_message(ctx, m);
             }
         }
         Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)) => crate::external::signal(ctx, a, completed_id),

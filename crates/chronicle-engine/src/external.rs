@@ -9,15 +9,63 @@ use crate::api::{
         RequestCancelExternalWorkflowExecutionCommandAttributes, SignalExternalWorkflowExecutionCommandAttributes,
     },
     common::v1::WorkflowExecution,
-    enums::v1::{CancelExternalWorkflowExecutionFailedCause, SignalExternalWorkflowExecutionFailedCause},
+    enums::v1::{
+        CancelExternalWorkflowExecutionFailedCause, SignalExternalWorkflowExecutionFailedCause,
+        WorkflowTaskFailedCause as Cause,
+    },
     history::v1::*,
 };
 use crate::events::Ctx;
-use crate::state::ExternalRequest;
+use crate::payload::too_big;
+use crate::rejection::{Rejection, reject};
+use crate::state::{ExternalRequest, MutableState};
 use crate::transition::{EngineError, Task};
 
 /// Temporal's default limit of pending outgoing signals per execution.
 pub const MAX_PENDING_SIGNALS: usize = 2000;
+
+/// SignalExternalWorkflowExecution. `pending`: outgoing signals pending
+/// before this one (the run's and the earlier commands').
+pub(crate) fn validate_signal(
+    state: &MutableState,
+    a: &SignalExternalWorkflowExecutionCommandAttributes,
+    pending: usize,
+) -> Result<(), Rejection> {
+    let bad = |m: String| reject(Cause::BadSignalWorkflowExecutionAttributes, m);
+    if a.execution.as_ref().is_none_or(|e| e.workflow_id.is_empty()) {
+        return bad("WorkflowId is not set on SignalExternalWorkflowExecutionCommand.".into());
+    }
+    if a.signal_name.is_empty() {
+        return bad("SignalName is not set on SignalExternalWorkflowExecutionCommand.".into());
+    }
+    if !a.namespace.is_empty() && a.namespace != state.namespace {
+        return bad("Signaling a workflow in another namespace is not supported by Chronicle yet.".into());
+    }
+    if too_big(&a.input) {
+        return bad("SignalExternalWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
+    }
+    if pending >= MAX_PENDING_SIGNALS {
+        return reject(
+            Cause::PendingSignalsLimitExceeded,
+            format!("Too many pending outgoing signals: at most {MAX_PENDING_SIGNALS}."),
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_cancel(
+    state: &MutableState,
+    a: &RequestCancelExternalWorkflowExecutionCommandAttributes,
+) -> Result<(), Rejection> {
+    let bad = |m: String| reject(Cause::BadRequestCancelExternalWorkflowExecutionAttributes, m);
+    if a.workflow_id.is_empty() {
+        return bad("WorkflowId is not set on RequestCancelExternalWorkflowExecutionCommand.".into());
+    }
+    if !a.namespace.is_empty() && a.namespace != state.namespace {
+        return bad("Canceling a workflow in another namespace is not supported by Chronicle yet.".into());
+    }
+    Ok(())
+}
 
 pub(crate) fn signal(ctx: &mut Ctx, a: SignalExternalWorkflowExecutionCommandAttributes, completed_id: i64) {
     let execution = a.execution.clone().unwrap_or_default();
@@ -77,7 +125,7 @@ fn record(ctx: &mut Ctx, request: ExternalRequest) {
     ctx.state.external_requests.insert(request.initiated_event_id, request);
 }
 
-pub(crate) fn pending_signals(state: &crate::state::MutableState) -> usize {
+pub(crate) fn pending_signals(state: &MutableState) -> usize {
     state.external_requests.values().filter(|r| !r.is_cancel).count()
 }
 

@@ -1,11 +1,53 @@
 //! User timers: StartTimer / CancelTimer commands, TimerStarted, TimerFired,
 //! TimerCanceled.
 
-use crate::api::{command::v1::*, history::v1::*};
+use crate::api::{command::v1::*, enums::v1::WorkflowTaskFailedCause as Cause, history::v1::*};
 use crate::events::Ctx;
-use crate::state::TimerInfo;
+use crate::rejection::{Rejection, reject};
+use crate::state::{MutableState, TimerInfo};
 use crate::time;
 use crate::transition::{EngineError, TimerKind};
+
+/// StartTimer on its own (duplicate ids are the dispatcher's).
+pub(crate) fn validate_start(a: &StartTimerCommandAttributes) -> Result<(), Rejection> {
+    let bad = |m: String| reject(Cause::BadStartTimerAttributes, m);
+    if a.timer_id.is_empty() {
+        return bad("TimerId is not set on StartTimerCommand.".into());
+    }
+    if a.timer_id.len() > 1000 {
+        return bad("TimerId exceeds length limit of 1000.".into());
+    }
+    // Zero (or unset) fires at once, in a later transaction, as on
+    // Temporal since 1.22; only a negative duration is bad.
+    if a.start_to_fire_timeout.as_ref().is_some_and(|d| d.seconds < 0 || d.nanos < 0) {
+        return bad(format!(
+            "An invalid StartToFireTimeout is set on StartTimerCommand: negative timer duration. TimerId={}",
+            a.timer_id
+        ));
+    }
+    Ok(())
+}
+
+/// CancelTimer. `pending`: the timer is pending after the commands before
+/// this one (the dispatcher tracks starts and cancels in order).
+pub(crate) fn validate_cancel(
+    state: &MutableState,
+    a: &CancelTimerCommandAttributes,
+    pending: bool,
+) -> Result<(), Rejection> {
+    let fired_unseen = !state.timers.contains_key(&a.timer_id) && fired_unseen(state, &a.timer_id);
+    let known = pending || fired_unseen;
+    if a.timer_id.is_empty() {
+        return reject(Cause::BadCancelTimerAttributes, "TimerId is not set on CancelTimerCommand.");
+    }
+    if !known {
+        return reject(
+            Cause::BadCancelTimerAttributes,
+            format!("CancelTimer: no pending timer with ID '{}'.", a.timer_id),
+        );
+    }
+    Ok(())
+}
 
 pub(crate) fn start(ctx: &mut Ctx, a: StartTimerCommandAttributes, completed_id: i64) {
     let timeout = a.start_to_fire_timeout.unwrap_or_default();
@@ -38,11 +80,11 @@ pub(crate) fn cancel(ctx: &mut Ctx, a: CancelTimerCommandAttributes, completed_i
 
 /// Whether `timer_id` fired while the workflow task was in flight, so the
 /// workflow has not seen it yet and may still cancel it.
-pub(crate) fn fired_unseen(state: &crate::state::MutableState, timer_id: &str) -> bool {
+fn fired_unseen(state: &MutableState, timer_id: &str) -> bool {
     buffered_fired_index(state, timer_id).is_some()
 }
 
-fn buffered_fired_index(state: &crate::state::MutableState, timer_id: &str) -> Option<usize> {
+fn buffered_fired_index(state: &MutableState, timer_id: &str) -> Option<usize> {
     state.buffered_events.iter().position(|e| {
         matches!(&e.attributes, Some(history_event::Attributes::TimerFiredEventAttributes(f)) if f.timer_id == timer_id)
     })

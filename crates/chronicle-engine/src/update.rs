@@ -3,12 +3,14 @@
 //! rejected (no event) or completed (event) by the worker's reply.
 
 use crate::api::{
-    enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
+    command::v1::ProtocolMessageCommandAttributes,
+    enums::v1::{UpdateWorkflowExecutionLifecycleStage as Stage, WorkflowTaskFailedCause as Cause},
     history::v1::{WorkflowExecutionUpdateAcceptedEventAttributes, WorkflowExecutionUpdateCompletedEventAttributes},
     protocol::v1::Message,
     update::v1::{Acceptance, Outcome, Rejection, Request, Response, outcome},
 };
 use crate::events::Ctx;
+use crate::rejection::reject;
 use crate::state::{MutableState, UpdateInfo};
 use crate::transition::EngineError;
 use prost::Message as _;
@@ -33,6 +35,33 @@ pub(crate) fn body(message: &Message) -> Option<Body> {
         "temporal.api.update.v1.Response" => Response::decode(any.value.as_slice()).ok().map(Body::Response),
         _ => None,
     }
+}
+
+/// Every message a worker sends must answer an update this run knows.
+pub(crate) fn validate_messages(state: &MutableState, messages: &[Message]) -> Result<(), crate::rejection::Rejection> {
+    for m in messages {
+        if body(m).is_none() || !state.updates.contains_key(&m.protocol_instance_id) {
+            return reject(
+                Cause::BadUpdateWorkflowExecutionMessage,
+                format!("Protocol message {} is not a known update's acceptance, rejection or response.", m.id),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A ProtocolMessage command places one of the request's messages.
+pub(crate) fn validate_message_command(
+    a: &ProtocolMessageCommandAttributes,
+    messages: &[Message],
+) -> Result<(), crate::rejection::Rejection> {
+    if !messages.iter().any(|m| m.id == a.message_id) {
+        return reject(
+            Cause::BadUpdateWorkflowExecutionMessage,
+            format!("ProtocolMessage command refers to message {} which is not in the request.", a.message_id),
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn admit(ctx: &mut Ctx, request: Request) -> Result<(), EngineError> {
@@ -105,7 +134,7 @@ pub(crate) fn only_rejections(messages: &[Message]) -> bool {
 
 /// Applies one worker message: acceptance and response write events;
 /// rejection completes the update with its failure and writes none.
-pub(crate) fn apply(ctx: &mut Ctx, message: &Message) {
+pub(crate) fn apply_message(ctx: &mut Ctx, message: &Message) {
     let id = message.protocol_instance_id.clone();
     let Some(mut info) = ctx.state.updates.get(&id).cloned() else { return };
     match body(message) {

@@ -81,7 +81,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         && update::only_rejections(&done.messages)
     {
         for m in &done.messages {
-            update::apply(ctx, m);
+            update::apply_message(ctx, m);
         }
         ctx.state.workflow_task = None;
         ctx.outcome =
@@ -134,7 +134,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     }
     // Messages no command placed (rejections) take effect after the commands.
     for m in done.messages.iter().filter(|m| !referenced.contains(&m.id)) {
-        update::apply(ctx, m);
+        update::apply_message(ctx, m);
     }
     if ctx.state.is_running() {
         let flushed = ctx.flush_buffered();
