@@ -7,7 +7,7 @@ use crate::api::{
     history::v1::*,
 };
 use crate::events::Ctx;
-use crate::payload::{MAX_PAYLOAD_BYTES, too_big};
+use crate::payload::too_big;
 use crate::rejection::{Rejection, reject};
 use crate::state::MutableState;
 
@@ -50,39 +50,11 @@ pub(crate) fn validate(
                 )?;
                 crate::continuation::validate(a)?;
             }
-            Some(C::RecordMarkerCommandAttributes(a)) => {
-                if a.marker_name.is_empty() {
-                    return reject(Cause::BadRecordMarkerAttributes, "MarkerName is not set on RecordMarkerCommand.");
-                }
-                if a.details.values().map(prost::Message::encoded_len).sum::<usize>() > MAX_PAYLOAD_BYTES {
-                    return reject(
-                        Cause::BadRecordMarkerAttributes,
-                        "RecordMarkerCommand details exceed the 2 MiB size limit.",
-                    );
-                }
-            }
+            Some(C::RecordMarkerCommandAttributes(a)) => crate::marker::validate(a)?,
             Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-                if a.search_attributes.as_ref().is_none_or(|s| s.indexed_fields.is_empty()) {
-                    return reject(
-                        Cause::BadSearchAttributes,
-                        "SearchAttributes are not set on UpsertWorkflowSearchAttributesCommand.",
-                    );
-                }
-                if too_big(&a.search_attributes) {
-                    return reject(Cause::BadSearchAttributes, "Search attributes exceed the 2 MiB size limit.");
-                }
+                crate::properties::validate_upsert_search_attributes(a)?
             }
-            Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => {
-                if a.upserted_memo.as_ref().is_none_or(|m| m.fields.is_empty()) {
-                    return reject(
-                        Cause::BadModifyWorkflowPropertiesAttributes,
-                        "UpsertedMemo is not set on ModifyWorkflowPropertiesCommand.",
-                    );
-                }
-                if too_big(&a.upserted_memo) {
-                    return reject(Cause::BadModifyWorkflowPropertiesAttributes, "Memo exceeds the 2 MiB size limit.");
-                }
-            }
+            Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => crate::properties::validate_modify(a)?,
             Some(C::ProtocolMessageCommandAttributes(a)) => {
                 crate::update::validate_message_command(a, messages)?;
             }
@@ -277,53 +249,11 @@ fn apply_attributes(
         Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
             crate::child::initiate(ctx, a, completed_id, user_metadata);
         }
-        Some(C::RecordMarkerCommandAttributes(a)) => {
-            ctx.add(MarkerRecordedEventAttributes {
-                marker_name: a.marker_name,
-                details: a.details,
-                workflow_task_completed_event_id: completed_id,
-                header: a.header,
-                failure: a.failure,
-            });
-        }
+        Some(C::RecordMarkerCommandAttributes(a)) => crate::marker::record(ctx, a, completed_id),
         Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-            let upserted = a.search_attributes.unwrap_or_default();
-            let current = ctx.state.search_attributes.take();
-            let mut merged = current
-                .or_else(|| ctx.state.started.as_ref().and_then(|s| s.search_attributes.clone()))
-                .unwrap_or_default();
-            for (k, v) in &upserted.indexed_fields {
-                // An empty (or JSON null) value removes the attribute, as on Temporal.
-                if v.data.is_empty() || v.data == b"null" {
-                    merged.indexed_fields.remove(k);
-                } else {
-                    merged.indexed_fields.insert(k.clone(), v.clone());
-                }
-            }
-            ctx.state.search_attributes = Some(merged);
-            ctx.add(UpsertWorkflowSearchAttributesEventAttributes {
-                workflow_task_completed_event_id: completed_id,
-                search_attributes: Some(upserted),
-            });
+            crate::properties::upsert_search_attributes(ctx, a, completed_id)
         }
-        Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => {
-            let upserted = a.upserted_memo.unwrap_or_default();
-            let current = ctx.state.memo.take();
-            let mut merged =
-                current.or_else(|| ctx.state.started.as_ref().and_then(|s| s.memo.clone())).unwrap_or_default();
-            for (k, v) in &upserted.fields {
-                if v.data.is_empty() || v.data == b"null" {
-                    merged.fields.remove(k);
-                } else {
-                    merged.fields.insert(k.clone(), v.clone());
-                }
-            }
-            ctx.state.memo = Some(merged);
-            ctx.add(WorkflowPropertiesModifiedEventAttributes {
-                workflow_task_completed_event_id: completed_id,
-                upserted_memo: Some(upserted),
-            });
-        }
+        Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => crate::properties::modify(ctx, a, completed_id),
         _ => unreachable!("validate() admits only supported commands"),
     }
 }
