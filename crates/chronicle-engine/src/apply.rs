@@ -66,7 +66,7 @@ fn enforce_history_limits(before: &MutableState, t: Transition, env: &Env) -> Tr
         details: None,
         identity: "history-service".to_string(),
     });
-    ctx.close(WorkflowExecutionStatus::Terminated);
+    crate::close::close(&mut ctx, WorkflowExecutionStatus::Terminated);
     ctx.outcome = Outcome::HistoryLimitExceeded { message: message.to_string() };
     ctx.finish()
 }
@@ -140,7 +140,7 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
             workflow_task::fail_for_force_close(&mut ctx);
             ctx.flush_buffered();
             ctx.add(WorkflowExecutionTerminatedEventAttributes { reason, details, identity });
-            ctx.close(WorkflowExecutionStatus::Terminated);
+            crate::close::close(&mut ctx, WorkflowExecutionStatus::Terminated);
         }
     }
     Ok(ctx.finish())

@@ -213,7 +213,7 @@ fn apply_attributes(
                 workflow_task_completed_event_id: completed_id,
                 details: a.details,
             });
-            ctx.close(WorkflowExecutionStatus::Canceled);
+            crate::close::close(ctx, WorkflowExecutionStatus::Canceled);
         }
         Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
             crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity)
@@ -229,7 +229,7 @@ fn apply_attributes(
                 Some(backoff) => {
                     crate::continuation::next_cron_run(ctx, backoff, a.result, None, WorkflowExecutionStatus::Completed)
                 }
-                None => ctx.close(WorkflowExecutionStatus::Completed),
+                None => crate::close::close(ctx, WorkflowExecutionStatus::Completed),
             }
         }
         Some(C::FailWorkflowExecutionCommandAttributes(a)) => {

@@ -167,7 +167,7 @@ pub(crate) fn continue_as_new(ctx: &mut Ctx, a: Command, completed_id: i64) {
 
 fn start_next_run(ctx: &mut Ctx, args: StartArgs, status: crate::api::enums::v1::WorkflowExecutionStatus) {
     ctx.state.new_execution_run_id = args.run_id.clone();
-    ctx.close(status);
+    crate::close::close(ctx, status);
     let mut next = crate::start::start(args, ctx.now);
     next.state.namespace_id = ctx.state.namespace_id.clone();
     ctx.new_run = Some(Box::new(next));
@@ -297,7 +297,7 @@ impl AfterFailure {
         match self {
             AfterFailure::Retry(backoff) => retry(ctx, failure, backoff, status),
             AfterFailure::Cron(backoff, _) => next_cron_run(ctx, backoff, None, Some(failure), status),
-            AfterFailure::Close(_) => ctx.close(status),
+            AfterFailure::Close(_) => crate::close::close(ctx, status),
         }
     }
 }

@@ -285,29 +285,6 @@ impl Ctx {
             wt.speculative = false;
         }
     }
-
-    /// Closes the run: status, close time, and no more pending work.
-    /// Closes the run: pending work is dropped; the parent is to be told
-    /// (unless a new run continues the chain) and the children's parent
-    /// close policies are to be applied.
-    pub fn close(&mut self, status: crate::api::enums::v1::WorkflowExecutionStatus) {
-        self.state.status = status as i32;
-        self.state.close_time = Some(self.now);
-        self.state.close_event_id = self.state.next_event_id - 1;
-        self.state.workflow_task = None;
-        self.state.activities.clear();
-        self.state.timers.clear();
-        self.state.external_requests.clear();
-        self.state.buffered_events.clear();
-        self.state.backoff_until = None;
-        crate::update::on_close(&mut self.state);
-        let has_parent = self.state.started.as_ref().is_some_and(|s| s.parent_workflow_execution.is_some());
-        if has_parent && self.state.new_execution_run_id.is_empty() {
-            self.state.parent_notification_pending = true;
-            self.tasks.push(Task::NotifyParent);
-        }
-        crate::child::on_parent_close(self);
-    }
 }
 
 const DEFAULT_STICKY_SCHEDULE_TO_START_SECS: i64 = 10;

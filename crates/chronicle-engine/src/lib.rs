@@ -15,6 +15,7 @@
 mod activity;
 mod apply;
 mod child;
+mod close;
 mod commands;
 mod continuation;
 mod cron;
