@@ -3,11 +3,9 @@
 
 use crate::api::{
     command::v1::{Command, command::Attributes as C},
-    enums::v1::{CommandType, WorkflowExecutionStatus, WorkflowTaskFailedCause as Cause},
-    history::v1::*,
+    enums::v1::{CommandType, WorkflowTaskFailedCause as Cause},
 };
 use crate::events::Ctx;
-use crate::payload::too_big;
 use crate::rejection::{Rejection, reject};
 use crate::state::MutableState;
 
@@ -89,12 +87,7 @@ pub(crate) fn validate(
                     Cause::BadCancelWorkflowExecutionAttributes,
                     "CancelWorkflowExecution",
                 )?;
-                if too_big(&a.details) {
-                    return reject(
-                        Cause::BadCancelWorkflowExecutionAttributes,
-                        "Cancellation details exceed the 2 MiB size limit.",
-                    );
-                }
+                crate::close_commands::validate_cancel(a)?;
             }
             Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
                 crate::activity::validate_request_cancel(state, a)?;
@@ -106,12 +99,7 @@ pub(crate) fn validate(
                     Cause::BadCompleteWorkflowExecutionAttributes,
                     "CompleteWorkflowExecution",
                 )?;
-                if too_big(&a.result) {
-                    return reject(
-                        Cause::BadCompleteWorkflowExecutionAttributes,
-                        "Workflow result exceeds the 2 MiB size limit.",
-                    );
-                }
+                crate::close_commands::validate_complete(a)?;
             }
             Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
                 close_command_checks(
@@ -120,12 +108,7 @@ pub(crate) fn validate(
                     Cause::BadFailWorkflowExecutionAttributes,
                     "FailWorkflowExecution",
                 )?;
-                if a.failure.is_none() {
-                    return reject(
-                        Cause::BadFailWorkflowExecutionAttributes,
-                        "Failure is not set on FailWorkflowExecution command.",
-                    );
-                }
+                crate::close_commands::validate_fail(a)?;
             }
             Some(other) => {
                 let (cause, name) = unsupported(other);
@@ -208,41 +191,12 @@ fn apply_attributes(
         Some(C::StartTimerCommandAttributes(a)) => crate::timer::start(ctx, a, completed_id),
         Some(C::CancelTimerCommandAttributes(a)) => crate::timer::cancel(ctx, a, completed_id, identity),
         Some(C::ScheduleActivityTaskCommandAttributes(a)) => crate::activity::schedule(ctx, a, completed_id),
-        Some(C::CancelWorkflowExecutionCommandAttributes(a)) => {
-            ctx.add(WorkflowExecutionCanceledEventAttributes {
-                workflow_task_completed_event_id: completed_id,
-                details: a.details,
-            });
-            crate::close::close(ctx, WorkflowExecutionStatus::Canceled);
-        }
+        Some(C::CancelWorkflowExecutionCommandAttributes(a)) => crate::close_commands::cancel(ctx, a, completed_id),
         Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
             crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity)
         }
-        Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => {
-            let cron = crate::continuation::cron_backoff(&ctx.state, &ctx.now);
-            ctx.add(WorkflowExecutionCompletedEventAttributes {
-                result: a.result.clone(),
-                workflow_task_completed_event_id: completed_id,
-                new_execution_run_id: if cron.is_some() { ctx.new_run_id.clone() } else { String::new() },
-            });
-            match cron {
-                Some(backoff) => {
-                    crate::continuation::next_cron_run(ctx, backoff, a.result, None, WorkflowExecutionStatus::Completed)
-                }
-                None => crate::close::close(ctx, WorkflowExecutionStatus::Completed),
-            }
-        }
-        Some(C::FailWorkflowExecutionCommandAttributes(a)) => {
-            let failure = a.failure.unwrap_or_default();
-            let next = crate::continuation::AfterFailure::decide(&ctx.state, &failure, &ctx.now);
-            ctx.add(WorkflowExecutionFailedEventAttributes {
-                failure: Some(failure.clone()),
-                retry_state: next.retry_state() as i32,
-                workflow_task_completed_event_id: completed_id,
-                new_execution_run_id: next.new_run_id(&ctx.new_run_id),
-            });
-            next.apply(ctx, failure, WorkflowExecutionStatus::Failed);
-        }
+        Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => crate::close_commands::complete(ctx, a, completed_id),
+        Some(C::FailWorkflowExecutionCommandAttributes(a)) => crate::close_commands::fail(ctx, a, completed_id),
         Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
             crate::continuation::continue_as_new(ctx, a, completed_id)
         }

@@ -16,6 +16,7 @@ mod activity;
 mod apply;
 mod child;
 mod close;
+mod close_commands;
 mod commands;
 mod continuation;
 mod cron;
