@@ -180,7 +180,7 @@ fn timer_fired(ctx: &mut Ctx, kind: TimerKind) -> Result<(), EngineError> {
                 retry_state: retry_state as i32,
                 new_execution_run_id: next.new_run_id(&ctx.new_run_id),
             });
-            next.apply(ctx, failure, WorkflowExecutionStatus::TimedOut);
+            next.carry_out(ctx, failure, WorkflowExecutionStatus::TimedOut);
             Ok(())
         }
         TimerKind::WorkflowBackoff => {

@@ -68,7 +68,7 @@ pub(crate) fn fail(ctx: &mut Ctx, a: FailWorkflowExecutionCommandAttributes, com
         workflow_task_completed_event_id: completed_id,
         new_execution_run_id: next.new_run_id(&ctx.new_run_id),
     });
-    next.apply(ctx, failure, WorkflowExecutionStatus::Failed);
+    next.carry_out(ctx, failure, WorkflowExecutionStatus::Failed);
 }
 
 pub(crate) fn cancel(ctx: &mut Ctx, a: CancelWorkflowExecutionCommandAttributes, completed_id: i64) {

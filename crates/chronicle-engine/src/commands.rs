@@ -1,5 +1,8 @@
 //! Workflow task commands: validated as a whole first (a bad command fails
 //! the workflow task and writes nothing else), then turned into events.
+//! Only the dispatch is here, with the checks that span commands (ids in
+//! use, pending counts, a close command coming last); each command's own
+//! checks and events live in its feature module.
 
 use crate::api::{
     command::v1::{Command, command::Attributes as C},
@@ -154,7 +157,7 @@ fn unsupported(attrs: &C) -> (Cause, &'static str) {
 /// Writes the events of one validated command. The command's user
 /// metadata (summary, details) goes on the first event it writes, as on
 /// Temporal (protocol messages excepted).
-pub(crate) fn apply(
+pub(crate) fn record_command(
     ctx: &mut Ctx,
     command: Command,
     completed_id: i64,
@@ -164,13 +167,13 @@ pub(crate) fn apply(
     let Command { attributes, user_metadata, .. } = command;
     let first_event = ctx.events.len();
     let protocol = matches!(attributes, Some(C::ProtocolMessageCommandAttributes(_)));
-    apply_attributes(ctx, attributes, user_metadata.clone(), completed_id, identity, messages);
+    record_attributes(ctx, attributes, user_metadata.clone(), completed_id, identity, messages);
     if !protocol && let Some(metadata) = user_metadata {
         ctx.set_user_metadata(first_event, metadata);
     }
 }
 
-fn apply_attributes(
+fn record_attributes(
     ctx: &mut Ctx,
     attributes: Option<C>,
     user_metadata: Option<crate::api::sdk::v1::UserMetadata>,

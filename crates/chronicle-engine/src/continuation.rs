@@ -293,7 +293,12 @@ impl AfterFailure {
 
     /// Closes the run with `status` (its close event already written) and
     /// starts whatever follows.
-    pub(crate) fn apply(self, ctx: &mut Ctx, failure: Failure, status: crate::api::enums::v1::WorkflowExecutionStatus) {
+    pub(crate) fn carry_out(
+        self,
+        ctx: &mut Ctx,
+        failure: Failure,
+        status: crate::api::enums::v1::WorkflowExecutionStatus,
+    ) {
         match self {
             AfterFailure::Retry(backoff) => retry(ctx, failure, backoff, status),
             AfterFailure::Cron(backoff, _) => next_cron_run(ctx, backoff, None, Some(failure), status),

@@ -130,7 +130,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         })
         .collect();
     for command in done.commands {
-        commands::apply(ctx, command, completed_id, &done.identity, &done.messages);
+        commands::record_command(ctx, command, completed_id, &done.identity, &done.messages);
     }
     // Messages no command placed (rejections) take effect after the commands.
     for m in done.messages.iter().filter(|m| !referenced.contains(&m.id)) {
