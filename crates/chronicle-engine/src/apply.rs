@@ -293,6 +293,44 @@ impl MutableState {
         if let Some(deadline) = self.run_expiration_time {
             tasks.push(Task::Timer(TimerTask { fire_at: deadline, kind: TimerKind::WorkflowRunTimeout }));
         }
+        debug_assert!(self.holds_all(&tasks), "a pending task refers to something the state does not hold: {tasks:?}");
         tasks
+    }
+
+    /// Whether every task refers to something this state holds (the current
+    /// workflow task, a pending activity attempt, timer, child or request),
+    /// so recovery never hands out work for nothing.
+    fn holds_all(&self, tasks: &[Task]) -> bool {
+        let workflow_task = |scheduled_event_id: i64, attempt: i32| {
+            self.workflow_task
+                .as_ref()
+                .is_some_and(|wt| wt.scheduled_event_id == scheduled_event_id && wt.attempt == attempt)
+        };
+        let activity = |scheduled_event_id: i64, attempt: i32| {
+            self.activities.get(&scheduled_event_id).is_some_and(|a| a.attempt == attempt)
+        };
+        let timers: std::collections::BTreeSet<i64> = self.timers.values().map(|t| t.started_event_id).collect();
+        tasks.iter().all(|task| match task {
+            Task::WorkflowTask { scheduled_event_id, attempt, .. } => workflow_task(*scheduled_event_id, *attempt),
+            Task::ActivityTask(d) => activity(d.scheduled_event_id, d.attempt),
+            Task::External { initiated_event_id } => self.external_requests.contains_key(initiated_event_id),
+            Task::StartChild { initiated_event_id } => {
+                self.children.get(initiated_event_id).is_some_and(|c| c.started_event_id == 0)
+            }
+            Task::NotifyParent => self.parent_notification_pending,
+            Task::ApplyParentClosePolicy { initiated_event_id } => {
+                self.children.get(initiated_event_id).is_some_and(|c| c.close_policy_pending)
+            }
+            Task::Timer(t) => match t.kind {
+                TimerKind::WorkflowTaskTimeout { scheduled_event_id, attempt }
+                | TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt } => {
+                    workflow_task(scheduled_event_id, attempt)
+                }
+                TimerKind::ActivityTimeout { scheduled_event_id, attempt, .. } => activity(scheduled_event_id, attempt),
+                TimerKind::WorkflowRunTimeout => self.run_expiration_time.is_some(),
+                TimerKind::UserTimer { started_event_id } => timers.contains(&started_event_id),
+                TimerKind::WorkflowBackoff => self.backoff_until.is_some(),
+            },
+        })
     }
 }

@@ -27,11 +27,14 @@ pub(crate) struct Ctx {
     /// Run id for a run this transition starts (continue-as-new, retry).
     pub new_run_id: String,
     pub new_run: Option<Box<Transition>>,
+    /// The input state's `next_event_id`: this transition's events start there.
+    first_event_id: i64,
 }
 
 impl Ctx {
     pub fn new(state: MutableState, now: Timestamp) -> Self {
         Ctx {
+            first_event_id: state.next_event_id,
             state,
             events: Vec::new(),
             tasks: Vec::new(),
@@ -52,6 +55,7 @@ impl Ctx {
     }
 
     pub fn finish(mut self) -> Transition {
+        self.debug_assert_invariants();
         self.state.db_version += 1;
         Transition {
             state: self.state,
@@ -60,6 +64,26 @@ impl Ctx {
             outcome: self.outcome,
             new_run: self.new_run,
         }
+    }
+
+    /// What every transition must keep, whichever path built it (checked in
+    /// debug builds only; O(events)).
+    fn debug_assert_invariants(&self) {
+        debug_assert!(
+            self.events.iter().zip(self.first_event_id..).all(|(e, id)| e.event_id == id),
+            "events must have contiguous ids from the input's next_event_id {}: {:?}",
+            self.first_event_id,
+            self.events.iter().map(|e| e.event_id).collect::<Vec<_>>()
+        );
+        debug_assert_eq!(
+            self.state.next_event_id,
+            self.first_event_id + self.events.len() as i64,
+            "next_event_id must follow the last event written"
+        );
+        debug_assert!(
+            self.state.buffered_events.is_empty() || self.state.started_workflow_task().is_some(),
+            "events are buffered only while a workflow task is started"
+        );
     }
 
     /// Writes an event now, with the next id.
