@@ -14,6 +14,7 @@ mod operator;
 mod queries;
 mod schedules;
 pub mod search_attributes;
+mod sync;
 mod timers;
 mod tokens;
 mod visibility;

@@ -63,10 +63,10 @@ pub struct Matching {
 
 impl Matching {
     pub fn add(&self, key: QueueKey, mut task: MatchTask) {
-        let mut queues = self.queues.lock().unwrap();
+        let mut queues = crate::sync::lock(&self.queues);
         let queue = queues.entry(key).or_default();
         while let Some(waiter) = queue.waiters.pop_front() {
-            let mut slot = waiter.slot.lock().unwrap();
+            let mut slot = crate::sync::lock(&waiter.slot);
             if slot.closed {
                 continue;
             }
@@ -82,7 +82,7 @@ impl Matching {
     /// poller that went away goes back to the front of the queue.
     pub async fn poll(self: &Arc<Self>, key: &QueueKey, deadline: Instant) -> Option<MatchTask> {
         let waiter = {
-            let mut queues = self.queues.lock().unwrap();
+            let mut queues = crate::sync::lock(&self.queues);
             let queue = queues.entry(key.clone()).or_default();
             queue.last_poll = Some(Instant::now());
             if let Some(task) = queue.tasks.pop_front() {
@@ -99,18 +99,18 @@ impl Matching {
 
     /// Closes a queue nobody will poll again; returns the tasks it held.
     pub fn close(&self, key: &QueueKey) -> Vec<MatchTask> {
-        self.closed.lock().unwrap().insert(key.clone());
-        let mut queues = self.queues.lock().unwrap();
+        crate::sync::lock(&self.closed).insert(key.clone());
+        let mut queues = crate::sync::lock(&self.queues);
         queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
     }
 
     /// Whether a worker is behind a sticky queue: someone is polling it or
     /// did recently, and it was not closed by ShutdownWorker.
     pub fn has_live_poller(&self, key: &QueueKey) -> bool {
-        if self.closed.lock().unwrap().contains(key) {
+        if crate::sync::lock(&self.closed).contains(key) {
             return false;
         }
-        let queues = self.queues.lock().unwrap();
+        let queues = crate::sync::lock(&self.queues);
         queues
             .get(key)
             .is_some_and(|q| !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW))
@@ -118,14 +118,14 @@ impl Matching {
 
     /// Notes that `identity` polls the queue now.
     pub fn record_poller(&self, key: &QueueKey, identity: &str) {
-        let mut queues = self.queues.lock().unwrap();
+        let mut queues = crate::sync::lock(&self.queues);
         let queue = queues.entry(key.clone()).or_default();
         queue.pollers.insert(identity.to_string(), std::time::SystemTime::now());
     }
 
     /// The queue's recent pollers, most recent first.
     pub fn pollers(&self, key: &QueueKey) -> Vec<(String, std::time::SystemTime)> {
-        let mut queues = self.queues.lock().unwrap();
+        let mut queues = crate::sync::lock(&self.queues);
         let Some(queue) = queues.get_mut(key) else { return Vec::new() };
         let now = std::time::SystemTime::now();
         queue.pollers.retain(|_, seen| now.duration_since(*seen).unwrap_or_default() < POLLER_LISTED_FOR);
@@ -136,11 +136,11 @@ impl Matching {
 
     /// Tasks waiting in a queue (backlog hint for pollers).
     pub fn backlog(&self, key: &QueueKey) -> i64 {
-        self.queues.lock().unwrap().get(key).map(|q| q.tasks.len() as i64).unwrap_or(0)
+        crate::sync::lock(&self.queues).get(key).map(|q| q.tasks.len() as i64).unwrap_or(0)
     }
 
     fn requeue_front(&self, key: QueueKey, task: MatchTask) {
-        let mut queues = self.queues.lock().unwrap();
+        let mut queues = crate::sync::lock(&self.queues);
         queues.entry(key).or_default().tasks.push_front(task);
     }
 }
@@ -153,7 +153,7 @@ struct WaiterGuard {
 
 impl WaiterGuard {
     fn close(&self) -> Option<MatchTask> {
-        let mut slot = self.waiter.slot.lock().unwrap();
+        let mut slot = crate::sync::lock(&self.waiter.slot);
         slot.closed = true;
         slot.task.take()
     }
@@ -170,7 +170,7 @@ impl Drop for WaiterGuard {
             self.matching.requeue_front(self.key.clone(), task);
         }
         // Forget this waiter so idle queues do not accumulate closed ones.
-        let mut queues = self.matching.queues.lock().unwrap();
+        let mut queues = crate::sync::lock(&self.matching.queues);
         if let Some(queue) = queues.get_mut(&self.key) {
             queue.waiters.retain(|w| !Arc::ptr_eq(w, &self.waiter));
             queue.last_poll = Some(Instant::now());

@@ -45,7 +45,7 @@ impl Namespaces {
 
     async fn reload(&self) -> Result<(), StoreError> {
         let all = self.store.list_namespaces().await?;
-        let mut map = self.by_name.write().unwrap();
+        let mut map = crate::sync::write(&self.by_name);
         for ns in all {
             map.insert(ns.name.clone(), ns);
         }
@@ -53,11 +53,11 @@ impl Namespaces {
     }
 
     pub fn get(&self, name: &str) -> Option<NamespaceRecord> {
-        self.by_name.read().unwrap().get(name).cloned()
+        crate::sync::read(&self.by_name).get(name).cloned()
     }
 
     pub fn list(&self) -> Vec<NamespaceRecord> {
-        let mut all: Vec<_> = self.by_name.read().unwrap().values().cloned().collect();
+        let mut all: Vec<_> = crate::sync::read(&self.by_name).values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -65,7 +65,7 @@ impl Namespaces {
     /// Replaces a namespace's record (UpdateNamespace).
     pub async fn update(&self, ns: NamespaceRecord) -> Result<NamespaceRecord, StoreError> {
         self.store.update_namespace(ns.clone()).await?;
-        self.by_name.write().unwrap().insert(ns.name.clone(), ns.clone());
+        crate::sync::write(&self.by_name).insert(ns.name.clone(), ns.clone());
         Ok(ns)
     }
 
@@ -77,7 +77,7 @@ impl Namespaces {
             ns.retention = Some(prost_types::Duration { seconds: DEFAULT_RETENTION_SECS, nanos: 0 });
         }
         self.store.create_namespace(ns.clone()).await?;
-        self.by_name.write().unwrap().insert(ns.name.clone(), ns.clone());
+        crate::sync::write(&self.by_name).insert(ns.name.clone(), ns.clone());
         Ok(ns)
     }
 }

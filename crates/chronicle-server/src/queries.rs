@@ -48,7 +48,7 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.queries.pending.lock().unwrap().remove(&self.id);
+        crate::sync::lock(&self.queries.pending).remove(&self.id);
     }
 }
 
@@ -56,18 +56,18 @@ impl Queries {
     pub fn register(self: &Arc<Self>, query: WorkflowQuery) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (reply, answer) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id, Pending { query, reply });
+        crate::sync::lock(&self.pending).insert(id, Pending { query, reply });
         Registration { id, answer, queries: self.clone() }
     }
 
     /// The query, if its caller still waits.
     pub fn get(&self, id: u64) -> Option<WorkflowQuery> {
-        self.pending.lock().unwrap().get(&id).map(|p| p.query.clone())
+        crate::sync::lock(&self.pending).get(&id).map(|p| p.query.clone())
     }
 
     /// Delivers an answer; false if nobody waits for it any more.
     pub fn answer(&self, id: u64, answer: QueryAnswer) -> bool {
-        match self.pending.lock().unwrap().remove(&id) {
+        match crate::sync::lock(&self.pending).remove(&id) {
             Some(p) => p.reply.send(answer).is_ok(),
             None => false,
         }
@@ -75,12 +75,12 @@ impl Queries {
 
     /// Parks a query until the run's pending workflow task starts.
     pub fn park(&self, run_id: &str, id: u64) {
-        self.by_run.lock().unwrap().entry(run_id.to_string()).or_default().push(Waiting { id, attached_to: 0 });
+        crate::sync::lock(&self.by_run).entry(run_id.to_string()).or_default().push(Waiting { id, attached_to: 0 });
     }
 
     /// A workflow task started: every parked query rides on it.
     pub fn attach(&self, run_id: &str, started_event_id: i64) {
-        if let Some(waiting) = self.by_run.lock().unwrap().get_mut(run_id) {
+        if let Some(waiting) = crate::sync::lock(&self.by_run).get_mut(run_id) {
             for w in waiting.iter_mut().filter(|w| w.attached_to == 0) {
                 w.attached_to = started_event_id;
             }
@@ -89,10 +89,7 @@ impl Queries {
 
     /// The queries riding on a workflow task, for its poll response.
     pub fn attached(&self, run_id: &str, started_event_id: i64) -> Vec<(u64, WorkflowQuery)> {
-        let ids: Vec<u64> = self
-            .by_run
-            .lock()
-            .unwrap()
+        let ids: Vec<u64> = crate::sync::lock(&self.by_run)
             .get(run_id)
             .map(|w| w.iter().filter(|w| w.attached_to == started_event_id).map(|w| w.id).collect())
             .unwrap_or_default();
@@ -103,14 +100,14 @@ impl Queries {
     /// in flight are parked again; if the run has no pending workflow task,
     /// every parked query is returned for dispatch as a legacy query task.
     pub fn settle(&self, run_id: &str, started_event_id: Option<i64>, has_pending_task: bool) -> Vec<u64> {
-        let mut by_run = self.by_run.lock().unwrap();
+        let mut by_run = crate::sync::lock(&self.by_run);
         let Some(waiting) = by_run.get_mut(run_id) else { return Vec::new() };
         for w in waiting.iter_mut() {
             if w.attached_to != 0 && Some(w.attached_to) != started_event_id {
                 w.attached_to = 0;
             }
         }
-        let pending = self.pending.lock().unwrap();
+        let pending = crate::sync::lock(&self.pending);
         waiting.retain(|w| pending.contains_key(&w.id));
         drop(pending);
         if has_pending_task {

@@ -68,14 +68,14 @@ impl Registry {
     }
 
     pub fn get(&self, namespace: &str) -> CustomSearchAttributes {
-        self.by_namespace.read().unwrap().get(namespace).cloned().unwrap_or_default()
+        crate::sync::read(&self.by_namespace).get(namespace).cloned().unwrap_or_default()
     }
 
     /// Registers `attributes` (already checked); see `Store::add_search_attributes`.
     pub async fn add(&self, namespace: &str, attributes: CustomSearchAttributes) -> Result<(), StoreError> {
         let _one_at_a_time = self.changing.lock().await;
         self.store.add_search_attributes(namespace, attributes.clone()).await?;
-        self.by_namespace.write().unwrap().entry(namespace.to_string()).or_default().extend(attributes);
+        crate::sync::write(&self.by_namespace).entry(namespace.to_string()).or_default().extend(attributes);
         Ok(())
     }
 
@@ -83,7 +83,7 @@ impl Registry {
     pub async fn remove(&self, namespace: &str, names: Vec<String>) -> Result<(), StoreError> {
         let _one_at_a_time = self.changing.lock().await;
         self.store.remove_search_attributes(namespace, names.clone()).await?;
-        let mut by_namespace = self.by_namespace.write().unwrap();
+        let mut by_namespace = crate::sync::write(&self.by_namespace);
         if let Some(registered) = by_namespace.get_mut(namespace) {
             registered.retain(|name, _| !names.contains(name));
         }

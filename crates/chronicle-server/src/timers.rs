@@ -28,7 +28,7 @@ pub struct Timers {
 impl Timers {
     pub fn schedule(&self, at: Instant, due: Due) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock().unwrap();
+        let mut entries = crate::sync::lock(&self.entries);
         let earliest = entries.keys().next().is_none_or(|(first, _)| at < *first);
         entries.insert((at, seq), due);
         drop(entries);
@@ -40,11 +40,11 @@ impl Timers {
     /// Waits for the next due entries and returns them, earliest first.
     pub async fn next_due(&self) -> Vec<Due> {
         loop {
-            let next = self.entries.lock().unwrap().keys().next().map(|(at, _)| *at);
+            let next = crate::sync::lock(&self.entries).keys().next().map(|(at, _)| *at);
             match next {
                 Some(at) if at <= Instant::now() => {
                     let now = Instant::now();
-                    let mut entries = self.entries.lock().unwrap();
+                    let mut entries = crate::sync::lock(&self.entries);
                     let later = entries.split_off(&(now, u64::MAX));
                     let due = std::mem::replace(&mut *entries, later);
                     return due.into_values().collect();
@@ -62,7 +62,7 @@ impl Timers {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap().len()
+        crate::sync::lock(&self.entries).len()
     }
 }
 

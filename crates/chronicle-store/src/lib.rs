@@ -160,6 +160,10 @@ pub trait Store: Send + Sync + 'static {
         run_id: &str,
     ) -> BoxFuture<'_, Result<Option<MutableState>>>;
 
+    /// The state of a workflow id's current run, in one read.
+    fn load_current_execution(&self, namespace: &str, workflow_id: &str)
+    -> BoxFuture<'_, Result<Option<MutableState>>>;
+
     /// Events with `from_event_id <= id`, at most `max` of them, in order.
     fn read_history(&self, run_id: &str, from_event_id: i64, max: usize) -> BoxFuture<'_, Result<Vec<HistoryEvent>>>;
 

@@ -435,6 +435,24 @@ impl Store for SqliteStore {
         })
     }
 
+    fn load_current_execution(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+    ) -> BoxFuture<'_, Result<Option<MutableState>>> {
+        let (ns, id) = (namespace.to_string(), workflow_id.to_string());
+        self.read(move |conn| {
+            let bytes: Option<Vec<u8>> = conn
+                .prepare_cached(
+                    "SELECT e.state FROM current_executions c JOIN executions e ON e.run_id = c.run_id
+                     WHERE c.namespace = ?1 AND c.workflow_id = ?2",
+                )?
+                .query_row(params![ns, id], |r| r.get(0))
+                .optional()?;
+            bytes.map(decode).transpose()
+        })
+    }
+
     fn read_history(&self, run_id: &str, from_event_id: i64, max: usize) -> BoxFuture<'_, Result<Vec<HistoryEvent>>> {
         let run = run_id.to_string();
         self.read(move |conn| {

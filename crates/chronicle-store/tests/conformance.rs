@@ -219,6 +219,9 @@ pub async fn create_run_and_current_pointer(store: DynStore) {
     assert_eq!(store.current_run(NS, "wf").await.unwrap().as_deref(), Some("run-1"));
     assert_stored(&store, &run).await;
     assert_eq!(ids(&full_history(&store, "run-1").await), vec![1, 2]);
+    assert_eq!(store.load_current_execution(NS, "wf").await.unwrap().as_ref(), Some(&run.state));
+    assert_eq!(store.load_current_execution(NS, "other-wf").await.unwrap(), None);
+    assert_eq!(store.load_current_execution("other-ns", "wf").await.unwrap(), None);
 
     // The run is addressed by namespace and workflow id too.
     assert_eq!(store.load_execution("other-ns", "wf", "run-1").await.unwrap(), None);

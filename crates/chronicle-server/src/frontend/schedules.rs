@@ -120,7 +120,7 @@ impl Frontend {
             ..Default::default()
         };
         info(&mut rec).create_time = Some(spec::from_nanos(now));
-        let _held = self.schedules.lock().await;
+        let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
         if let Some(existing) =
             self.schedules.store.load_schedule(&r.namespace, &r.schedule_id).await.map_err(store_err)?
         {
@@ -147,7 +147,7 @@ impl Frontend {
         r: DescribeScheduleRequest,
     ) -> Result<DescribeScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
-        let _held = self.schedules.lock().await;
+        let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
         let mut rec = self.load_schedule(&r.namespace, &r.schedule_id).await?;
         let before = rec.clone();
         self.schedules.refresh(&mut rec).await;
@@ -168,7 +168,7 @@ impl Frontend {
     pub(super) async fn update_schedule(&self, r: UpdateScheduleRequest) -> Result<UpdateScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
         let schedule = check_schedule(r.schedule)?;
-        let _held = self.schedules.lock().await;
+        let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
         let mut rec = self.load_schedule(&r.namespace, &r.schedule_id).await?;
         if !r.conflict_token.is_empty() && r.conflict_token != token(&rec) {
             return Err(Status::failed_precondition(
@@ -196,7 +196,7 @@ impl Frontend {
     pub(super) async fn patch_schedule(&self, r: PatchScheduleRequest) -> Result<PatchScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
         let patch = r.patch.ok_or_else(|| errors::invalid("Patch is not set on request."))?;
-        let _held = self.schedules.lock().await;
+        let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
         let mut rec = self.load_schedule(&r.namespace, &r.schedule_id).await?;
         self.apply_patch(&mut rec, patch).await?;
         self.schedules.save(&mut rec).await.map_err(store_err)?;
@@ -237,7 +237,7 @@ impl Frontend {
 
     pub(super) async fn delete_schedule(&self, r: DeleteScheduleRequest) -> Result<DeleteScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
-        let _held = self.schedules.lock().await;
+        let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
         match self.schedules.store.delete_schedule(&r.namespace, &r.schedule_id).await {
             Ok(()) => Ok(DeleteScheduleResponse::default()),
             Err(StoreError::NotFound(_)) => Err(not_found(&r.schedule_id)),

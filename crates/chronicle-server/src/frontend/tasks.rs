@@ -140,7 +140,7 @@ impl Frontend {
         // that evicted the run fetches the rest itself).
         let sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
         let first_event_id = if sticky { s.last_completed_wft_started_event_id + 1 } else { 1 };
-        let mut events = self.history.store().read_history(&s.run_id, first_event_id, MAX_EVENTS_IN_POLL).await?;
+        let mut events = self.history.read_history(&s.run_id, first_event_id, MAX_EVENTS_IN_POLL).await?;
         events.extend(transient_events);
         let token = TaskToken {
             namespace: s.namespace.clone(),

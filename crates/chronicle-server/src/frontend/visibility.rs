@@ -211,7 +211,9 @@ impl Frontend {
             return Ok((page, Vec::new()));
         }
         page.truncate(page_size);
-        let last = VisibilityCursor::after(page.last().expect("a full page"));
+        let Some(last) = page.last().map(VisibilityCursor::after) else {
+            return Ok((page, Vec::new()));
+        };
         let next = PageToken { start_time: last.start_time, run_id: last.run_id, offset: 0 }.encode_to_vec();
         Ok((page, next))
     }
@@ -257,12 +259,7 @@ impl Frontend {
         mut f: impl FnMut(WorkflowExecutionInfo) -> bool,
     ) -> Result<(), Status> {
         loop {
-            let batch = self
-                .history
-                .store()
-                .list_runs(namespace, after.take(), SCAN_BATCH)
-                .await
-                .map_err(errors::from_store)?;
+            let batch = self.history.list_runs(namespace, after.take(), SCAN_BATCH).await.map_err(super::map_err)?;
             let last_batch = batch.len() < SCAN_BATCH;
             after = batch.last().map(VisibilityCursor::after);
             for info in batch {

@@ -325,11 +325,7 @@ impl Frontend {
         let below = token.map(|t| t.next_event_id).unwrap_or(state.next_event_id).min(state.next_event_id);
         let from = (below - page_size as i64).max(1);
         let mut events = if below > 1 {
-            self.history
-                .store()
-                .read_history(&state.run_id, from, (below - from) as usize)
-                .await
-                .map_err(errors::from_store)?
+            self.history.read_history(&state.run_id, from, (below - from) as usize).await.map_err(map_err)?
         } else {
             Vec::new()
         };
@@ -368,19 +364,18 @@ impl Frontend {
             }
             state = latest;
         }
-        let store = self.history.store();
         if close_only {
             let events = if state.is_running() {
                 vec![]
             } else {
-                store.read_history(&state.run_id, state.close_event_id, 1).await.map_err(errors::from_store)?
+                self.history.read_history(&state.run_id, state.close_event_id, 1).await.map_err(map_err)?
             };
             return Ok(GetWorkflowExecutionHistoryResponse {
                 history: Some(HistoryProto { events }),
                 ..Default::default()
             });
         }
-        let events = store.read_history(&state.run_id, from, page_size).await.map_err(errors::from_store)?;
+        let events = self.history.read_history(&state.run_id, from, page_size).await.map_err(map_err)?;
         let next = events.last().map(|e| e.event_id + 1).unwrap_or(from);
         let more = next < state.next_event_id || (r.wait_new_event && state.is_running());
         let next_page_token = if more {

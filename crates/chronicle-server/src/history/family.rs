@@ -140,7 +140,7 @@ impl History {
 
     /// How a closed run ended, from its close event.
     async fn child_close(&self, state: &MutableState) -> Result<ChildClose, HistoryError> {
-        let events = self.store().read_history(&state.run_id, state.close_event_id, 1).await?;
+        let events = self.store.read_history(&state.run_id, state.close_event_id, 1).await?;
         let execution = WorkflowExecution { workflow_id: state.workflow_id.clone(), run_id: state.run_id.clone() };
         let attrs = events.into_iter().next().and_then(|e| e.attributes);
         Ok(match attrs {

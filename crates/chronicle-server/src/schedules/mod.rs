@@ -2,7 +2,8 @@
 //! records live in the store, and one task per server wakes at the next
 //! action time of any schedule and starts its workflows through
 //! `History::start`. Every change to a schedule, by that task or by an
-//! RPC, happens under one lock, so they never interleave.
+//! RPC, happens under that schedule's own lock, so they never interleave;
+//! different schedules do not wait for each other.
 //!
 //! A start's workflow id and request id are derived from the schedule and
 //! the action time, so a crash between the start and recording it repeats
@@ -22,8 +23,9 @@ use chronicle_engine::api::schedule::v1::{ScheduleActionResult, ScheduleInfo, sc
 use chronicle_engine::{Continued, Input, MutableState, StartArgs, time};
 use chronicle_store::{ScheduleRecord, Store, StoreError};
 use spec::Spec;
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use tokio::sync::{Mutex, MutexGuard, Notify};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 /// Temporal's default catch-up window (one year).
 const DEFAULT_CATCHUP_SECS: i64 = 365 * 24 * 3600;
@@ -47,7 +49,8 @@ pub struct Scheduler {
     pub(crate) store: Arc<dyn Store>,
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
-    lock: Mutex<()>,
+    /// One lock per schedule, kept while somebody holds it.
+    locks: std::sync::Mutex<HashMap<(String, String), Weak<Mutex<()>>>>,
     /// Shared with the loop, which waits on it without holding the scheduler.
     wake: Arc<Notify>,
 }
@@ -63,14 +66,27 @@ pub enum Reason {
 impl Scheduler {
     /// Starts the schedule loop; it ends when the scheduler is dropped.
     pub fn start(store: Arc<dyn Store>, history: Arc<History>, namespaces: Arc<Namespaces>) -> Arc<Self> {
-        let me = Arc::new(Scheduler { store, history, namespaces, lock: Mutex::new(()), wake: Arc::default() });
+        let me = Arc::new(Scheduler { store, history, namespaces, locks: Default::default(), wake: Arc::default() });
         tokio::spawn(Self::run(Arc::downgrade(&me)));
         me
     }
 
-    /// Held by every change to any schedule.
-    pub async fn lock(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().await
+    /// Held by every change to one schedule.
+    pub async fn lock(&self, namespace: &str, schedule_id: &str) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = crate::sync::lock(&self.locks);
+            let key = (namespace.to_string(), schedule_id.to_string());
+            match locks.get(&key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    locks.retain(|_, held| held.strong_count() > 0);
+                    let lock = Arc::new(Mutex::new(()));
+                    locks.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
     }
 
     /// Makes the loop re-read schedules now (after a create or an edit).
@@ -105,11 +121,16 @@ impl Scheduler {
     /// when to look again: the earliest next action time, or soon if any
     /// schedule has workflows running.
     async fn pass(&self) -> Result<Option<i128>, StoreError> {
-        let _held = self.lock().await;
         let now = now_nanos();
         let mut earliest: Option<i128> = None;
         let mut soonest = |t: i128| earliest = Some(earliest.map_or(t, |e: i128| e.min(t)));
-        for mut rec in self.store.list_schedules(None).await? {
+        for listed in self.store.list_schedules(None).await? {
+            let _held = self.lock(&listed.namespace, &listed.schedule_id).await;
+            // Read again under its lock: an RPC may have changed or deleted
+            // it since the listing.
+            let Some(mut rec) = self.store.load_schedule(&listed.namespace, &listed.schedule_id).await? else {
+                continue;
+            };
             let before = rec.clone();
             let spec = Spec::new(rec.schedule.as_ref().and_then(|s| s.spec.as_ref()).unwrap_or(&Default::default()));
             self.refresh(&mut rec).await;
@@ -235,7 +256,7 @@ impl Scheduler {
     /// A closed run's result (if it completed) or failure (if it failed),
     /// from its close event.
     async fn outcome(&self, state: &MutableState) -> (Option<Payloads>, Option<Failure>) {
-        let events = self.store.read_history(&state.run_id, state.close_event_id, 1).await.unwrap_or_default();
+        let events = self.history.read_history(&state.run_id, state.close_event_id, 1).await.unwrap_or_default();
         match events.into_iter().next().and_then(|e| e.attributes) {
             Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => (a.result, None),
             Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => (None, a.failure),

@@ -1,0 +1,120 @@
+//! Applying an input to a run: the pure engine, the durable commit (and
+//! what to believe when a commit reports an error), then the transition's
+//! tasks and the watchers.
+
+use super::*;
+
+impl History {
+    /// Applies `input` to an open run and commits it.
+    pub async fn execute(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        input: Input,
+    ) -> Result<Transition, HistoryError> {
+        let entry = {
+            let first = self.active_entry(namespace, workflow_id, run_id).await?;
+            let emptied = first.state.lock().await.is_none();
+            // Dropped from the cache while we waited (closed, or left to be
+            // reloaded after a storage error): look once more.
+            if emptied { self.active_entry(namespace, workflow_id, run_id).await? } else { first }
+        };
+        let mut guard = entry.state.lock().await;
+        let Some(state) = guard.as_ref() else {
+            return Err(EngineError::WorkflowClosed.into());
+        };
+        if state.namespace != namespace || state.workflow_id != workflow_id {
+            return Err(not_found(workflow_id, run_id));
+        }
+        let env = engine::Env { now: now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
+        let transition = engine::apply_env(state, input, &env)?;
+        let mut writes = vec![ExecutionWrite {
+            state: transition.state.clone(),
+            expected_version: state.db_version,
+            events: transition.events.clone(),
+            set_current: None,
+            update_visibility: state.visibility_differs(&transition.state),
+        }];
+        if let Some(next) = &transition.new_run {
+            writes.push(ExecutionWrite {
+                state: next.state.clone(),
+                expected_version: 0,
+                events: next.events.clone(),
+                set_current: Some(Some(state.run_id.clone())),
+                update_visibility: true,
+            });
+        }
+        self.warn_on_history_size(state, &transition.state);
+        if let Err(e) = self.store.commit(writes).await {
+            // An error may hide a commit that landed: ask the store.
+            match self.store.load_execution(namespace, workflow_id, run_id).await {
+                Ok(Some(stored)) if stored.db_version == transition.state.db_version => {
+                    tracing::warn!(error = %e, %run_id, "the commit landed despite the error");
+                }
+                Ok(stored) => {
+                    // It did not: keep the stored copy (None: the run is gone).
+                    if stored.is_none() {
+                        crate::sync::lock(&self.runs).remove(run_id);
+                    }
+                    *guard = stored;
+                    return Err(e.into());
+                }
+                Err(_) => {
+                    // Unknown: drop the cached copy; the next call reloads it.
+                    *guard = None;
+                    crate::sync::lock(&self.runs).remove(run_id);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.after_commit(&entry, &mut guard, &transition);
+        if let Some(next) = &transition.new_run {
+            let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
+            entry.changed.send_replace(next.state.db_version);
+            self.dispatch(&next.state, next.tasks.clone());
+        }
+        if let engine::Outcome::HistoryLimitExceeded { message } = &transition.outcome {
+            return Err(HistoryError::InvalidArgument(message.clone()));
+        }
+        Ok(transition)
+    }
+
+    /// Temporal's warning threshold: logged once, when a run crosses it.
+    pub(super) fn warn_on_history_size(&self, before: &MutableState, after: &MutableState) {
+        let l = &self.limits;
+        let crossed = |b: i64, a: i64, limit: i64| b <= limit && a > limit;
+        if crossed(before.next_event_id - 1, after.next_event_id - 1, l.history_count_warn)
+            || crossed(before.history_size_bytes, after.history_size_bytes, l.history_size_warn)
+        {
+            tracing::warn!(
+                workflow_id = %after.workflow_id,
+                run_id = %after.run_id,
+                events = after.next_event_id - 1,
+                bytes = after.history_size_bytes,
+                "history size exceeds warn limit"
+            );
+        }
+    }
+
+    pub(super) fn after_commit(&self, entry: &RunEntry, guard: &mut Option<MutableState>, t: &Transition) {
+        let open = t.state.is_running();
+        // A closed run stays cached while it has post-close work (telling
+        // its parent, applying close policies to its children).
+        let keep = t.state.needs_recovery();
+        *guard = if keep { Some(t.state.clone()) } else { None };
+        if !keep {
+            crate::sync::lock(&self.runs).remove(&t.state.run_id);
+        }
+        entry.changed.send_replace(t.state.db_version);
+        self.dispatch(&t.state, t.tasks.clone());
+        if let chronicle_engine::Outcome::WorkflowTaskStarted { started_event_id, .. } = &t.outcome {
+            self.queries.attach(&t.state.run_id, *started_event_id);
+        }
+        let started = t.state.started_workflow_task().map(|wt| wt.started_event_id);
+        let pending = open && t.state.workflow_task.is_some();
+        for id in self.queries.settle(&t.state.run_id, started, pending) {
+            self.dispatch_query(&t.state, id);
+        }
+    }
+}

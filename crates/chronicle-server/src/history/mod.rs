@@ -1,0 +1,149 @@
+//! The history service: one writer per run. Loads mutable state (cached for
+//! every open run), applies the pure engine, commits durably, and only then
+//! hands out the transition's tasks and wakes history watchers.
+
+mod cache;
+mod commit;
+mod dispatch;
+mod external;
+mod family;
+mod start;
+
+use crate::matching::{MatchTask, Matching, QueueKey};
+use crate::queries::Queries;
+use crate::timers::{Due, Timers};
+use chronicle_engine::{
+    self as engine, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition,
+    api::enums::v1::WorkflowExecutionStatus, time,
+};
+use chronicle_store::{ExecutionWrite, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    AlreadyStarted { message: String, start_request_id: String, run_id: String },
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+/// Serialises starts of one workflow id; dropped when nobody holds it.
+type WorkflowLock = Weak<tokio::sync::Mutex<()>>;
+
+/// A cached open run: its state behind an async lock (one writer), and a
+/// watch channel ticking on every commit.
+struct RunEntry {
+    state: tokio::sync::Mutex<Option<MutableState>>,
+    changed: watch::Sender<i64>,
+}
+
+pub struct History {
+    store: Arc<dyn Store>,
+    limits: engine::Limits,
+    matching: Arc<Matching>,
+    queries: Arc<Queries>,
+    timers: Arc<Timers>,
+    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    workflow_locks: Mutex<HashMap<(String, String), WorkflowLock>>,
+    me: Weak<History>,
+}
+
+/// Outcome of a start request.
+pub struct Started {
+    pub run_id: String,
+    pub started: bool,
+}
+
+/// How a start treats an existing workflow id.
+#[derive(Clone, Copy, Debug)]
+pub struct StartPolicies {
+    pub reuse: chronicle_engine::api::enums::v1::WorkflowIdReusePolicy,
+    pub conflict: chronicle_engine::api::enums::v1::WorkflowIdConflictPolicy,
+}
+
+fn now() -> prost_types::Timestamp {
+    time::from_system(std::time::SystemTime::now())
+}
+
+impl History {
+    /// Must be called inside a tokio runtime: it starts the timer loop.
+    pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>, limits: engine::Limits) -> Arc<Self> {
+        let timers = Arc::new(Timers::default());
+        let history = Arc::new_cyclic(|me| History {
+            store,
+            limits,
+            matching,
+            queries: Arc::default(),
+            timers: timers.clone(),
+            runs: Mutex::new(HashMap::new()),
+            workflow_locks: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        });
+        tokio::spawn(Self::timer_loop(Arc::downgrade(&history), timers));
+        history
+    }
+
+    /// Events of a run from `from_event_id` on, at most `max` of them.
+    pub async fn read_history(
+        &self,
+        run_id: &str,
+        from_event_id: i64,
+        max: usize,
+    ) -> Result<Vec<chronicle_engine::api::history::v1::HistoryEvent>, HistoryError> {
+        Ok(self.store.read_history(run_id, from_event_id, max).await?)
+    }
+
+    /// A page of the visibility index: runs newest first, after `after`.
+    pub async fn list_runs(
+        &self,
+        namespace: &str,
+        after: Option<chronicle_store::VisibilityCursor>,
+        limit: usize,
+    ) -> Result<Vec<chronicle_engine::api::workflow::v1::WorkflowExecutionInfo>, HistoryError> {
+        Ok(self.store.list_runs(namespace, after, limit).await?)
+    }
+
+    pub fn queries(&self) -> &Arc<Queries> {
+        &self.queries
+    }
+
+    /// Deletes a closed run (see Store::delete_execution).
+    pub async fn delete(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<(), HistoryError> {
+        if let Some(entry) = self.cached(run_id) {
+            // Hold the run's lock so no commit lands in between.
+            let mut guard = entry.state.lock().await;
+            if guard.as_ref().is_some_and(|s| s.needs_recovery()) {
+                return Err(EngineError::FailedPrecondition("the run still has work in progress".into()).into());
+            }
+            self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;
+            *guard = None;
+            crate::sync::lock(&self.runs).remove(run_id);
+            return Ok(());
+        }
+        self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)
+    }
+
+    /// Subscribes to commits of a run; None if the run is not open here.
+    pub fn watch(&self, run_id: &str) -> Option<watch::Receiver<i64>> {
+        self.cached(run_id).map(|e| e.changed.subscribe())
+    }
+}
+
+fn store_not_found(e: StoreError) -> HistoryError {
+    match e {
+        StoreError::NotFound(m) => HistoryError::NotFound(m),
+        e => e.into(),
+    }
+}
+
+fn not_found(workflow_id: &str, run_id: &str) -> HistoryError {
+    HistoryError::NotFound(format!("workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"))
+}
