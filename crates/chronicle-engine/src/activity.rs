@@ -13,6 +13,7 @@ use crate::api::{
     taskqueue::v1::TaskQueue,
 };
 use crate::events::Ctx;
+use crate::limits::ID_BYTES_MAX;
 use crate::payload::too_big;
 use crate::rejection::{Rejection, reject};
 use crate::retry::{next_retry_delay, normalize_retry_policy};
@@ -33,8 +34,8 @@ pub(crate) fn validate_schedule(
     if a.activity_type.as_ref().is_none_or(|t| t.name.is_empty()) {
         return bad("ActivityType is not set on ScheduleActivityTaskCommand.".into());
     }
-    if a.activity_id.len() > 1000 || a.activity_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
-        return bad("ActivityId or ActivityType exceeds length limit of 1000.".into());
+    if a.activity_id.len() > ID_BYTES_MAX || a.activity_type.as_ref().is_some_and(|t| t.name.len() > ID_BYTES_MAX) {
+        return bad(format!("ActivityId or ActivityType exceeds length limit of {ID_BYTES_MAX}."));
     }
     for (name, d) in [
         ("ScheduleToCloseTimeout", &a.schedule_to_close_timeout),

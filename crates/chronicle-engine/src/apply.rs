@@ -51,9 +51,9 @@ fn enforce_history_limits(before: &MutableState, t: Transition, env: &Env) -> Tr
     let size = t.state.history_size_bytes;
     let message = if !t.state.is_running() {
         return t;
-    } else if count > env.limits.history_count_error {
+    } else if count > env.limits.history_events_max {
         "Workflow history count exceeds limit."
-    } else if size > env.limits.history_size_error {
+    } else if size > env.limits.history_bytes_max {
         "Workflow history size exceeds limit."
     } else {
         return t;
@@ -240,7 +240,7 @@ impl MutableState {
                     let timeout = self
                         .sticky_schedule_to_start_timeout
                         .filter(|d| time::is_set(Some(d)))
-                        .unwrap_or(time::dur_secs(10));
+                        .unwrap_or(time::dur_secs(crate::limits::STICKY_SCHEDULE_TO_START_SECS_DEFAULT));
                     let since = wt.scheduled_time.unwrap_or_default();
                     tasks.push(Task::Timer(TimerTask {
                         fire_at: time::add(&since, &timeout),

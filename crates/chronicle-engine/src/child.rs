@@ -18,6 +18,7 @@ use crate::api::{
     taskqueue::v1::TaskQueue,
 };
 use crate::events::Ctx;
+use crate::limits::ID_BYTES_MAX;
 use crate::payload::too_big;
 use crate::rejection::Rejection;
 use crate::start::{ParentInfo, StartArgs, normalize_timeouts};
@@ -36,8 +37,8 @@ pub(crate) fn validate(state: &MutableState, a: &Command, pending: usize, max_pe
     if a.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
         return bad("Required field WorkflowType is not set on StartChildWorkflowExecutionCommand.".into());
     }
-    if a.workflow_id.len() > 1000 || a.workflow_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
-        return bad("WorkflowId or WorkflowType exceeds length limit of 1000.".into());
+    if a.workflow_id.len() > ID_BYTES_MAX || a.workflow_type.as_ref().is_some_and(|t| t.name.len() > ID_BYTES_MAX) {
+        return bad(format!("WorkflowId or WorkflowType exceeds length limit of {ID_BYTES_MAX}."));
     }
     for (name, d) in [
         ("WorkflowExecutionTimeout", &a.workflow_execution_timeout),

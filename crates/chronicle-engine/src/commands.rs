@@ -39,7 +39,7 @@ pub(crate) fn validate(
                 crate::external::validate_cancel(state, a)?;
             }
             Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
-                crate::child::validate(state, a, pending_children, limits.max_pending_children)?;
+                crate::child::validate(state, a, pending_children, limits.pending_children_max)?;
                 pending_children += 1;
             }
             Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {

@@ -13,6 +13,7 @@ use crate::api::{
     taskqueue::v1::TaskQueue,
 };
 use crate::events::Ctx;
+use crate::limits::ID_BYTES_MAX;
 use crate::payload::too_big;
 use crate::rejection::Rejection;
 use crate::start::{Continued, ParentInfo, StartArgs};
@@ -22,8 +23,8 @@ use prost_types::Duration;
 
 pub(crate) fn validate(a: &Command) -> Result<(), Rejection> {
     let bad = |m: String| Err(Rejection { cause: Cause::BadContinueAsNewAttributes, message: m });
-    if a.workflow_type.as_ref().is_some_and(|t| t.name.len() > 1000) {
-        return bad("WorkflowType exceeds length limit of 1000.".into());
+    if a.workflow_type.as_ref().is_some_and(|t| t.name.len() > ID_BYTES_MAX) {
+        return bad(format!("WorkflowType exceeds length limit of {ID_BYTES_MAX}."));
     }
     for (name, d) in [
         ("WorkflowRunTimeout", &a.workflow_run_timeout),

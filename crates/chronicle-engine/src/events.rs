@@ -257,7 +257,7 @@ impl Ctx {
         });
         if sticky.is_some() {
             let timeout = self.state.sticky_schedule_to_start_timeout.filter(|d| time::is_set(Some(d)));
-            let timeout = timeout.unwrap_or(time::dur_secs(DEFAULT_STICKY_SCHEDULE_TO_START_SECS));
+            let timeout = timeout.unwrap_or(time::dur_secs(crate::limits::STICKY_SCHEDULE_TO_START_SECS_DEFAULT));
             self.timer(
                 time::add(&self.now, &timeout),
                 TimerKind::StickyScheduleToStartTimeout { scheduled_event_id, attempt },
@@ -311,7 +311,6 @@ impl Ctx {
     }
 }
 
-const DEFAULT_STICKY_SCHEDULE_TO_START_SECS: i64 = 10;
 /// After this many attempts a failing workflow task gets more time per
 /// attempt (Temporal's backoff: 5 s doubling, at most 10 min extra).
 const WFT_BACKOFF_MIN_ATTEMPTS: i32 = 3;

@@ -22,7 +22,6 @@ use crate::state::{ExternalRequest, MutableState};
 use crate::transition::{EngineError, Task};
 
 /// Temporal's default limit of pending outgoing signals per execution.
-pub const MAX_PENDING_SIGNALS: usize = 2000;
 
 /// SignalExternalWorkflowExecution. `pending`: outgoing signals pending
 /// before this one (the run's and the earlier commands').
@@ -44,10 +43,10 @@ pub(crate) fn validate_signal(
     if too_big(&a.input) {
         return bad("SignalExternalWorkflowExecutionCommand input exceeds the 2 MiB size limit.".into());
     }
-    if pending >= MAX_PENDING_SIGNALS {
+    if pending >= crate::limits::PENDING_SIGNALS_MAX {
         return reject(
             Cause::PendingSignalsLimitExceeded,
-            format!("Too many pending outgoing signals: at most {MAX_PENDING_SIGNALS}."),
+            format!("Too many pending outgoing signals: at most {}.", crate::limits::PENDING_SIGNALS_MAX),
         );
     }
     Ok(())

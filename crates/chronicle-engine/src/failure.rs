@@ -7,15 +7,14 @@
 use crate::api::{command::v1::command::Attributes, failure::v1::Failure};
 use crate::transition::Input;
 
-/// Longest cause chain recorded, counting the failure itself.
-pub const FAILURE_DEPTH_MAX: usize = 32;
+pub use crate::limits::FAILURE_CAUSES_MAX;
 
-/// Drops the causes beyond `FAILURE_DEPTH_MAX` levels.
+/// Drops the causes beyond `FAILURE_CAUSES_MAX` levels.
 pub fn bound_failure(failure: &mut Failure) {
     let mut depth = 1;
     let mut current = failure;
     loop {
-        if depth >= FAILURE_DEPTH_MAX {
+        if depth >= FAILURE_CAUSES_MAX {
             current.cause = None;
             return;
         }
@@ -71,10 +70,10 @@ mod tests {
 
     #[test]
     fn chains_are_cut_at_the_limit() {
-        for n in [1, 2, FAILURE_DEPTH_MAX - 1, FAILURE_DEPTH_MAX, FAILURE_DEPTH_MAX + 1, 99] {
+        for n in [1, 2, FAILURE_CAUSES_MAX - 1, FAILURE_CAUSES_MAX, FAILURE_CAUSES_MAX + 1, 99] {
             let mut f = chain(n);
             bound_failure(&mut f);
-            assert_eq!(depth(&f), n.min(FAILURE_DEPTH_MAX), "chain of {n}");
+            assert_eq!(depth(&f), n.min(FAILURE_CAUSES_MAX), "chain of {n}");
             assert_eq!(f.message, "level 1");
         }
     }

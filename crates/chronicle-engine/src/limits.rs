@@ -1,38 +1,189 @@
-//! Per-execution limits, with Temporal's defaults. The server may configure
-//! them (tests use small ones to reach each threshold quickly).
+//! Every limit Chronicle applies, in one table: names end with their unit,
+//! each says Temporal's default and, where Temporal has one, its dynamic
+//! config key. `Limits` holds the ones a server may configure
+//! (`--dynamic-config-value KEY=VALUE`; tests use small ones to reach each
+//! threshold quickly); the constants are fixed. Handlers name these, never
+//! a literal number.
 
-/// History and fan-out limits applied by the engine.
+use std::time::Duration;
+
+const MIB: i64 = 1024 * 1024;
+
+/// The configurable limits (per execution).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
-    /// WorkflowTaskStarted carries `suggest_continue_as_new` from here on.
-    pub history_count_suggest_continue_as_new: i64,
-    pub history_size_suggest_continue_as_new: i64,
-    /// The server logs a warning past these.
-    pub history_count_warn: i64,
-    pub history_size_warn: i64,
+    /// WorkflowTaskStarted carries `suggest_continue_as_new` from this many
+    /// events on (`limit.historyCount.suggestContinueAsNew`, 4,096).
+    pub history_events_suggest_continue_as_new: i64,
+    /// ... or this many bytes (`limit.historySize.suggestContinueAsNew`, 4 MiB).
+    pub history_bytes_suggest_continue_as_new: i64,
+    /// The server logs a warning past these (`limit.historyCount.warn`,
+    /// 10,240; `limit.historySize.warn`, 10 MiB).
+    pub history_events_warn: i64,
+    pub history_bytes_warn: i64,
     /// A transition that would take the history past these terminates the
-    /// run instead.
-    pub history_count_error: i64,
-    pub history_size_error: i64,
-    /// Children started and not yet closed, per run.
-    pub max_pending_children: usize,
+    /// run instead (`limit.historyCount.error`, 51,200;
+    /// `limit.historySize.error`, 50 MiB).
+    pub history_events_max: i64,
+    pub history_bytes_max: i64,
+    /// Children started and not yet closed, per run
+    /// (`limit.numPendingChildExecutions.error`, 2,000).
+    pub pending_children_max: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        const MIB: i64 = 1024 * 1024;
         Limits {
-            history_count_suggest_continue_as_new: 4096,
-            history_size_suggest_continue_as_new: 4 * MIB,
-            history_count_warn: 10_240,
-            history_size_warn: 10 * MIB,
-            history_count_error: 51_200,
-            history_size_error: 50 * MIB,
-            max_pending_children: 2000,
+            history_events_suggest_continue_as_new: 4096,
+            history_bytes_suggest_continue_as_new: 4 * MIB,
+            history_events_warn: 10_240,
+            history_bytes_warn: 10 * MIB,
+            history_events_max: 51_200,
+            history_bytes_max: 50 * MIB,
+            pending_children_max: 2000,
         }
     }
 }
 
-/// Temporal suggests continue-as-new once this share of the per-run update
-/// limit has been admitted.
-pub(crate) const UPDATES_SUGGEST_CONTINUE_AS_NEW_RATIO: f64 = 0.9;
+/// Sets one configurable limit from a non-negative whole number.
+type Setter = fn(&mut Limits, i64);
+
+impl Limits {
+    /// Temporal's dynamic config keys for the configurable limits.
+    pub const KEYS: &[(&str, Setter)] = &[
+        ("limit.historyCount.suggestContinueAsNew", |l, n| l.history_events_suggest_continue_as_new = n),
+        ("limit.historySize.suggestContinueAsNew", |l, n| l.history_bytes_suggest_continue_as_new = n),
+        ("limit.historyCount.warn", |l, n| l.history_events_warn = n),
+        ("limit.historySize.warn", |l, n| l.history_bytes_warn = n),
+        ("limit.historyCount.error", |l, n| l.history_events_max = n),
+        ("limit.historySize.error", |l, n| l.history_bytes_max = n),
+        ("limit.numPendingChildExecutions.error", |l, n| {
+            l.pending_children_max = usize::try_from(n).unwrap_or(usize::MAX);
+        }),
+    ];
+
+    /// Sets the limit Temporal names `key`; false if there is none.
+    pub fn set(&mut self, key: &str, value: i64) -> bool {
+        match Self::KEYS.iter().find(|(k, _)| *k == key) {
+            Some((_, set)) => {
+                set(self, value.max(0));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+// --- Per execution (engine) ------------------------------------------------
+
+/// One payload set (input, result, details, ...): Temporal's blob size
+/// limit (`limit.blobSize.error`, 2 MiB).
+pub const PAYLOAD_BYTES_MAX: usize = 2 * 1024 * 1024;
+/// Ids and names: workflow, run, activity, timer, update, signal and type
+/// names (`limit.maxIDLength`, 1,000).
+pub const ID_BYTES_MAX: usize = 1000;
+/// A namespace name (Temporal's namespace name rule, 255).
+pub const NAMESPACE_NAME_BYTES_MAX: usize = 255;
+/// Causes kept in a failure from outside, counting the failure itself
+/// (Chronicle's own: stored state must stay under the protobuf decoders'
+/// 100 levels of nesting).
+pub const FAILURE_CAUSES_MAX: usize = 32;
+/// Signals over a run's life (`limit.maxSignalsPerExecution`; Chronicle's
+/// default, Temporal's is unlimited).
+pub const SIGNALS_PER_RUN_MAX: i64 = 10_000;
+/// Signals sent to other workflows and not yet delivered
+/// (`limit.numPendingSignals.error`, 2,000).
+pub const PENDING_SIGNALS_MAX: usize = 2000;
+/// Updates admitted or accepted and not completed
+/// (`limit.workflowExecution.maxInFlightUpdates`, 10).
+pub const UPDATES_IN_FLIGHT_MAX: usize = 10;
+/// Updates over a run's life (`limit.workflowExecution.maxTotalUpdates`, 2,000).
+pub const UPDATES_PER_RUN_MAX: i64 = 2000;
+/// Continue-as-new is suggested once this share of `UPDATES_PER_RUN_MAX`
+/// has been admitted (`limit.workflowExecution.maxTotalUpdates.suggestContinueAsNewThreshold`, 0.9).
+pub const UPDATES_SUGGEST_CONTINUE_AS_NEW_RATIO: f64 = 0.9;
+/// Auto-reset points kept per run (Temporal keeps 20).
+pub const RESET_POINTS_MAX: usize = 20;
+/// A workflow task's start-to-close timeout: default and most allowed
+/// (10 s and 120 s).
+pub const WORKFLOW_TASK_TIMEOUT_SECS_DEFAULT: i64 = 10;
+pub const WORKFLOW_TASK_TIMEOUT_SECS_MAX: i64 = 120;
+/// A sticky queue's schedule-to-start timeout when the worker names none
+/// (the SDKs' default, 10 s).
+pub const STICKY_SCHEDULE_TO_START_SECS_DEFAULT: i64 = 10;
+
+// --- Requests and pages (server) --------------------------------------------
+
+/// Largest gRPC message accepted.
+pub const GRPC_MESSAGE_BYTES_MAX: usize = 128 * 1024 * 1024;
+/// Events in one poll response's history (`frontend.historyMaxPageSize`
+/// covers Temporal's first page; Chronicle sends the rest with it).
+pub const POLL_HISTORY_EVENTS_MAX: usize = 50_000;
+/// Events per GetWorkflowExecutionHistory page when the caller names no
+/// size (`frontend.historyMaxPageSize`, 1,000 for reads).
+pub const HISTORY_PAGE_EVENTS_DEFAULT: usize = 1000;
+/// Runs per ListWorkflowExecutions page when the caller names no size
+/// (`frontend.visibilityMaxPageSize` default, 100 here as the CLI asks).
+pub const LIST_PAGE_RUNS_DEFAULT: usize = 100;
+/// Runs read from the store per visibility scan batch.
+pub const LIST_SCAN_BATCH_RUNS: usize = 500;
+/// Namespaces per ListNamespaces page when the caller names no size.
+pub const NAMESPACE_PAGE_DEFAULT: usize = 100;
+/// Schedules per ListSchedules page when the caller names no size.
+pub const SCHEDULE_PAGE_DEFAULT: usize = 1000;
+/// A visibility query's text (Chronicle's own bound; Temporal accepts up
+/// to its message limit).
+pub const QUERY_BYTES_MAX: usize = 1024 * 1024;
+/// Parentheses and NOTs open around a query token: Temporal's SQL parser
+/// refuses the 200th level ("max nesting level reached").
+pub const QUERY_NESTING_MAX: usize = 199;
+/// Depth of a query's syntax tree, counted as Temporal's parser builds it
+/// (an AND / OR chain of n operands is n - 1 levels, a comparison 1,
+/// parentheses and NOT 1 each): deeper is "max ast depth reached".
+pub const QUERY_SYNTAX_DEPTH_MAX: usize = 995;
+
+/// Commit requests one SQLite transaction takes at most (group commit).
+pub const COMMIT_GROUP_WRITES_MAX: usize = 256;
+
+// --- Waits -----------------------------------------------------------------
+
+/// Longest a task-queue poll or history long poll is held.
+pub const LONG_POLL_MAX: Duration = Duration::from_secs(60);
+/// How early a task-queue poll answers before the caller's deadline.
+pub const LONG_POLL_MARGIN: Duration = Duration::from_secs(1);
+/// Longest an update call waits for its stage before answering with the
+/// stage reached (`history.longPollExpirationInterval`, 20 s).
+pub const UPDATE_WAIT_MAX: Duration = Duration::from_secs(20);
+/// Longest a query waits for a worker's answer.
+pub const QUERY_WAIT_MAX: Duration = Duration::from_secs(60);
+
+// --- Schedules -------------------------------------------------------------
+
+/// Action times taken per schedule per pass of the scheduler.
+pub const SCHEDULE_ACTIONS_PER_PASS_MAX: usize = 1000;
+/// Buffered actions per schedule (BUFFER_ALL), as Temporal's 1,000.
+pub const SCHEDULE_BUFFERED_ACTIONS_MAX: usize = 1000;
+/// Recent actions kept on a schedule's info (Temporal keeps 10).
+pub const SCHEDULE_RECENT_ACTIONS_MAX: usize = 10;
+/// Future action times in DescribeSchedule and ListSchedules (10 and 5).
+pub const SCHEDULE_FUTURE_TIMES_DESCRIBE: usize = 10;
+pub const SCHEDULE_FUTURE_TIMES_LIST: usize = 5;
+/// Matching times answered by ListScheduleMatchingTimes.
+pub const SCHEDULE_MATCHING_TIMES_MAX: usize = 1000;
+/// Catch-up window when the schedule names none (1 year, as Temporal).
+pub const SCHEDULE_CATCHUP_WINDOW_SECS_DEFAULT: i64 = 365 * 24 * 3600;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_sets_its_limit() {
+        for (key, _) in Limits::KEYS {
+            let mut limits = Limits::default();
+            assert!(limits.set(key, 7), "{key}");
+            assert_ne!(limits, Limits::default(), "{key} changed nothing");
+        }
+        assert!(!Limits::default().set("limit.nope", 1));
+    }
+}

@@ -6,7 +6,7 @@ use crate::api::{
     history::v1::MarkerRecordedEventAttributes,
 };
 use crate::events::Ctx;
-use crate::payload::MAX_PAYLOAD_BYTES;
+use crate::limits::PAYLOAD_BYTES_MAX;
 use crate::rejection::{Rejection, reject};
 
 pub(crate) fn validate(a: &RecordMarkerCommandAttributes) -> Result<(), Rejection> {
@@ -14,7 +14,7 @@ pub(crate) fn validate(a: &RecordMarkerCommandAttributes) -> Result<(), Rejectio
         return reject(Cause::BadRecordMarkerAttributes, "MarkerName is not set on RecordMarkerCommand.");
     }
     // The details together, not each payload, are held to the blob limit.
-    if a.details.values().map(prost::Message::encoded_len).sum::<usize>() > MAX_PAYLOAD_BYTES {
+    if a.details.values().map(prost::Message::encoded_len).sum::<usize>() > PAYLOAD_BYTES_MAX {
         return reject(Cause::BadRecordMarkerAttributes, "RecordMarkerCommand details exceed the 2 MiB size limit.");
     }
     Ok(())

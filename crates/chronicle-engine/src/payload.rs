@@ -3,10 +3,9 @@
 
 use prost::Message;
 
-/// Temporal's per-payload blob limit (BlobSizeLimitError).
-pub const MAX_PAYLOAD_BYTES: usize = 2 * 1024 * 1024;
+use crate::limits::PAYLOAD_BYTES_MAX;
 
 /// Whether payloads exceed Temporal's blob limit.
 pub fn too_big<M: Message>(payloads: &Option<M>) -> bool {
-    payloads.as_ref().is_some_and(|p| p.encoded_len() > MAX_PAYLOAD_BYTES)
+    payloads.as_ref().is_some_and(|p| p.encoded_len() > PAYLOAD_BYTES_MAX)
 }

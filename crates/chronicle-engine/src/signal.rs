@@ -5,16 +5,16 @@ use crate::events::Ctx;
 use crate::transition::{EngineError, SignalArgs};
 
 /// Temporal's default limit of signals per execution.
-pub const MAX_SIGNALS_PER_EXECUTION: i64 = 10_000;
+use crate::limits::SIGNALS_PER_RUN_MAX;
 
 pub(crate) fn signal(ctx: &mut Ctx, args: SignalArgs) -> Result<(), EngineError> {
     if !args.request_id.is_empty() && ctx.state.signal_request_ids.contains(&args.request_id) {
         return Ok(()); // the same signal again: delivered once
     }
-    if ctx.state.signal_count >= MAX_SIGNALS_PER_EXECUTION {
+    if ctx.state.signal_count >= SIGNALS_PER_RUN_MAX {
         // InvalidArgument, as Temporal answers this limit.
         return Err(EngineError::InvalidArgument(format!(
-            "Signal count limit exceeded: a workflow execution accepts at most {MAX_SIGNALS_PER_EXECUTION} signals."
+            "Signal count limit exceeded: a workflow execution accepts at most {SIGNALS_PER_RUN_MAX} signals."
         )));
     }
     record(ctx, args);

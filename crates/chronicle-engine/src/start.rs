@@ -14,8 +14,7 @@ use crate::transition::{TimerKind, Transition};
 use prost_types::{Duration, Timestamp};
 
 /// Temporal's default and maximum workflow task timeout.
-const DEFAULT_WORKFLOW_TASK_TIMEOUT_SECS: i64 = 10;
-const MAX_WORKFLOW_TASK_TIMEOUT_SECS: i64 = 120;
+use crate::limits::{WORKFLOW_TASK_TIMEOUT_SECS_DEFAULT, WORKFLOW_TASK_TIMEOUT_SECS_MAX};
 
 /// A validated start request.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -96,9 +95,9 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
     let mut task = args
         .task_timeout
         .filter(|d| time::is_set(Some(d)))
-        .unwrap_or(time::dur_secs(DEFAULT_WORKFLOW_TASK_TIMEOUT_SECS));
-    if time::dur_nanos(&task) > time::dur_nanos(&time::dur_secs(MAX_WORKFLOW_TASK_TIMEOUT_SECS)) {
-        task = time::dur_secs(MAX_WORKFLOW_TASK_TIMEOUT_SECS);
+        .unwrap_or(time::dur_secs(WORKFLOW_TASK_TIMEOUT_SECS_DEFAULT));
+    if time::dur_nanos(&task) > time::dur_nanos(&time::dur_secs(WORKFLOW_TASK_TIMEOUT_SECS_MAX)) {
+        task = time::dur_secs(WORKFLOW_TASK_TIMEOUT_SECS_MAX);
     }
     if let Some(run) = run
         && time::dur_nanos(&task) > time::dur_nanos(&run)

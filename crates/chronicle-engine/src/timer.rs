@@ -3,6 +3,7 @@
 
 use crate::api::{command::v1::*, enums::v1::WorkflowTaskFailedCause as Cause, history::v1::*};
 use crate::events::Ctx;
+use crate::limits::ID_BYTES_MAX;
 use crate::rejection::{Rejection, reject};
 use crate::state::{MutableState, TimerInfo};
 use crate::time;
@@ -14,8 +15,8 @@ pub(crate) fn validate_start(a: &StartTimerCommandAttributes) -> Result<(), Reje
     if a.timer_id.is_empty() {
         return bad("TimerId is not set on StartTimerCommand.".into());
     }
-    if a.timer_id.len() > 1000 {
-        return bad("TimerId exceeds length limit of 1000.".into());
+    if a.timer_id.len() > ID_BYTES_MAX {
+        return bad(format!("TimerId exceeds length limit of {ID_BYTES_MAX}."));
     }
     // Zero (or unset) fires at once, in a later transaction, as on
     // Temporal since 1.22; only a negative duration is bad.

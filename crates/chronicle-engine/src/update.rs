@@ -16,8 +16,7 @@ use crate::transition::EngineError;
 use prost::Message as _;
 
 /// Temporal's defaults: updates in flight at once, and over a run's life.
-pub const MAX_IN_FLIGHT_UPDATES: usize = 10;
-pub const MAX_UPDATES_PER_RUN: i64 = 2000;
+use crate::limits::{UPDATES_IN_FLIGHT_MAX, UPDATES_PER_RUN_MAX};
 
 pub(crate) enum Body {
     Acceptance(Acceptance),
@@ -70,14 +69,14 @@ pub(crate) fn admit(ctx: &mut Ctx, request: Request) -> Result<(), EngineError> 
         return Ok(()); // the same update again: one update
     }
     let in_flight = ctx.state.updates.values().filter(|u| u.stage != Stage::Completed as i32).count();
-    if in_flight >= MAX_IN_FLIGHT_UPDATES {
+    if in_flight >= UPDATES_IN_FLIGHT_MAX {
         return Err(EngineError::LimitExceeded(format!(
-            "Too many updates in flight: at most {MAX_IN_FLIGHT_UPDATES} per workflow execution; retry later."
+            "Too many updates in flight: at most {UPDATES_IN_FLIGHT_MAX} per workflow execution; retry later."
         )));
     }
-    if ctx.state.update_count >= MAX_UPDATES_PER_RUN {
+    if ctx.state.update_count >= UPDATES_PER_RUN_MAX {
         return Err(EngineError::FailedPrecondition(format!(
-            "Update limit reached: a workflow run accepts at most {MAX_UPDATES_PER_RUN} updates; continue-as-new to accept more."
+            "Update limit reached: a workflow run accepts at most {UPDATES_PER_RUN_MAX} updates; continue-as-new to accept more."
         )));
     }
     ctx.state.update_count += 1;

@@ -148,7 +148,6 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
 }
 
 /// Most reset points a run keeps (the oldest go first), as Temporal.
-const MAX_RESET_POINTS: usize = 20;
 /// How long a reset point stays usable: the namespace retention, which is a
 /// day for namespaces Chronicle creates.
 const RESET_POINT_TTL_SECS: i64 = 24 * 3600;
@@ -169,7 +168,7 @@ fn record_reset_point(ctx: &mut Ctx, build_id: &str, binary_checksum: &str, comp
     if known {
         return;
     }
-    if points.points.len() >= MAX_RESET_POINTS {
+    if points.points.len() >= crate::limits::RESET_POINTS_MAX {
         points.points.remove(0);
     }
     points.points.push(ResetPointInfo {
@@ -188,15 +187,15 @@ fn record_reset_point(ctx: &mut Ctx, build_id: &str, binary_checksum: &str, comp
 fn suggest_continue_as_new(state: &crate::state::MutableState, limits: &crate::limits::Limits) -> Vec<i32> {
     use crate::api::enums::v1::SuggestContinueAsNewReason as Reason;
     let mut reasons = Vec::new();
-    if state.history_size_bytes >= limits.history_size_suggest_continue_as_new {
+    if state.history_size_bytes >= limits.history_bytes_suggest_continue_as_new {
         reasons.push(Reason::HistorySizeTooLarge as i32);
     }
     // The Started event about to be written counts, as on Temporal.
-    if state.next_event_id >= limits.history_count_suggest_continue_as_new {
+    if state.next_event_id >= limits.history_events_suggest_continue_as_new {
         reasons.push(Reason::TooManyHistoryEvents as i32);
     }
     let updates_threshold =
-        (update::MAX_UPDATES_PER_RUN as f64 * crate::limits::UPDATES_SUGGEST_CONTINUE_AS_NEW_RATIO) as i64;
+        (crate::limits::UPDATES_PER_RUN_MAX as f64 * crate::limits::UPDATES_SUGGEST_CONTINUE_AS_NEW_RATIO) as i64;
     if state.update_count >= updates_threshold {
         reasons.push(Reason::TooManyUpdates as i32);
     }

@@ -41,9 +41,6 @@ pub(crate) fn new_run_id() -> String {
 /// How long a stopping server waits for in-flight calls.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Largest request accepted (Temporal's default gRPC limit).
-const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
-
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     /// Namespaces to create if absent (`default` always exists).
@@ -116,8 +113,8 @@ impl Server {
         // go uncompressed: per-message deflate state dominated CPU profiles.
         let workflow = WorkflowServiceServer::new(self.frontend)
             .accept_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            .max_decoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX);
         let operator = OperatorServiceServer::new(self.operator).accept_compressed(CompressionEncoding::Gzip);
         let mut stopped = self.stop.subscribe();
         let serving = tonic::transport::Server::builder()

@@ -1,20 +1,9 @@
 //! Long-poll deadlines: answer before the caller's `grpc-timeout` expires,
 //! with an empty response meaning "nothing yet".
 
+use chronicle_engine::limits::{LONG_POLL_MARGIN, LONG_POLL_MAX};
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Longest we hold a poll, whatever the caller allows.
-const MAX_POLL: Duration = Duration::from_secs(60);
-/// How early we answer before the caller's deadline.
-const MARGIN: Duration = Duration::from_secs(1);
-
-/// Longest an update call waits for the stage asked for before answering
-/// with the stage reached (the SDK asks again), as Temporal's history
-/// service (`history.longPollExpirationInterval`, 20 s).
-pub const UPDATE_WAIT_MAX: Duration = Duration::from_secs(20);
-/// Longest a query waits for a worker's answer.
-pub const QUERY_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// How long past the caller's own deadline a wait that must not answer
 /// first (see `wait_past_caller`) still holds on.
@@ -39,11 +28,11 @@ pub fn wait_past_caller<T>(request: &tonic::Request<T>, cap: Duration) -> Instan
 pub fn deadline<T>(request: &tonic::Request<T>) -> Instant {
     let timeout = caller_timeout(request);
     let wait = match timeout {
-        Some(t) if t > MARGIN * 2 => t - MARGIN,
+        Some(t) if t > LONG_POLL_MARGIN * 2 => t - LONG_POLL_MARGIN,
         Some(t) => t.mul_f32(0.8),
-        None => MAX_POLL,
+        None => LONG_POLL_MAX,
     };
-    Instant::now() + wait.min(MAX_POLL)
+    Instant::now() + wait.min(LONG_POLL_MAX)
 }
 
 /// `grpc-timeout` is digits followed by a unit: H, M, S, m, u or n.

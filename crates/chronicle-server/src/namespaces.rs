@@ -17,7 +17,7 @@ pub const DEFAULT_RETENTION_SECS: i64 = 24 * 3600;
 
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 255
+        && name.len() <= chronicle_engine::limits::NAMESPACE_NAME_BYTES_MAX
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 

@@ -19,9 +19,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use tokio::sync::oneshot;
 
-/// Most requests folded into one transaction.
-const MAX_GROUP: usize = 256;
-
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     /// None: an in-memory database (nothing survives the process).
@@ -189,7 +186,7 @@ impl SqliteStore {
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        while group.len() < chronicle_engine::limits::COMMIT_GROUP_WRITES_MAX {
             match rx.try_recv() {
                 Ok(job) => group.push(job),
                 Err(_) => break,

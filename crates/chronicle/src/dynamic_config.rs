@@ -8,17 +8,6 @@
 use anyhow::{Context, bail};
 use chronicle_engine::Limits;
 
-/// Limits Chronicle applies (Temporal's key names).
-const LIMIT_KEYS: &[&str] = &[
-    "limit.historyCount.suggestContinueAsNew",
-    "limit.historySize.suggestContinueAsNew",
-    "limit.historyCount.warn",
-    "limit.historySize.warn",
-    "limit.historyCount.error",
-    "limit.historySize.error",
-    "limit.numPendingChildExecutions.error",
-];
-
 /// Feature switches for what Chronicle always does (or for caches it does
 /// not have): accepted and nothing to apply.
 const ALWAYS_ON: &[&str] = &[
@@ -70,23 +59,14 @@ pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
         // A bare word that is not JSON is a string.
         let json: serde_json::Value =
             serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
-        if LIMIT_KEYS.contains(&key) {
+        if Limits::KEYS.iter().any(|(k, _)| *k == key) {
             let n = json
                 .as_i64()
                 .with_context(|| format!("--dynamic-config-value {key}: {value} is not a whole number"))?;
             if n < 0 {
                 bail!("--dynamic-config-value {key}: must not be negative");
             }
-            let limits = &mut config.limits;
-            match key {
-                "limit.historyCount.suggestContinueAsNew" => limits.history_count_suggest_continue_as_new = n,
-                "limit.historySize.suggestContinueAsNew" => limits.history_size_suggest_continue_as_new = n,
-                "limit.historyCount.warn" => limits.history_count_warn = n,
-                "limit.historySize.warn" => limits.history_size_warn = n,
-                "limit.historyCount.error" => limits.history_count_error = n,
-                "limit.historySize.error" => limits.history_size_error = n,
-                _ => limits.max_pending_children = usize::try_from(n).unwrap_or(usize::MAX),
-            }
+            config.limits.set(key, n);
         } else if !ALWAYS_ON.contains(&key) && !config.ignored.iter().any(|k| k == key) {
             config.ignored.push(key.to_string());
         }
@@ -106,8 +86,8 @@ mod tests {
     fn defaults_and_overrides() {
         assert_eq!(parse_all(&[]).unwrap(), DynamicConfig::default());
         let c = parse_all(&["limit.historyCount.error=100", "limit.numPendingChildExecutions.error=3"]).unwrap();
-        assert_eq!(c.limits.history_count_error, 100);
-        assert_eq!(c.limits.max_pending_children, 3);
+        assert_eq!(c.limits.history_events_max, 100);
+        assert_eq!(c.limits.pending_children_max, 3);
         assert!(c.ignored.is_empty());
         assert!(parse_all(&["limit.historyCount.error=x"]).is_err());
         assert!(parse_all(&["limit.historyCount.error=-1"]).is_err());
@@ -128,7 +108,7 @@ mod tests {
             "matching.queryWorkflowTaskTimeoutLogRate=0.5",
         ])
         .unwrap();
-        assert_eq!(c.limits.history_count_suggest_continue_as_new, 50);
+        assert_eq!(c.limits.history_events_suggest_continue_as_new, 50);
         assert_eq!(
             c.ignored,
             [

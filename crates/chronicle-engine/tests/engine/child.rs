@@ -172,7 +172,7 @@ fn the_pending_children_limit_is_enforced() {
     let mut run = Run::new();
     let env = chronicle_engine::Env {
         now: run.now,
-        limits: chronicle_engine::Limits { max_pending_children: 2, ..Default::default() },
+        limits: chronicle_engine::Limits { pending_children_max: 2, ..Default::default() },
         new_run_id: "next".into(),
     };
     run.poll_wft();

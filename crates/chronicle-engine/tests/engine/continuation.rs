@@ -100,7 +100,7 @@ fn without_a_retry_policy_a_failure_is_final() {
 
 #[test]
 fn suggest_continue_as_new_flips_at_the_threshold() {
-    let limits = chronicle_engine::Limits { history_count_suggest_continue_as_new: 10, ..Default::default() };
+    let limits = chronicle_engine::Limits { history_events_suggest_continue_as_new: 10, ..Default::default() };
     let mut run = Run::new();
     let mut seen = Vec::new();
     for _ in 0..4 {
@@ -124,7 +124,7 @@ fn suggest_continue_as_new_flips_at_the_threshold() {
 
 #[test]
 fn the_history_count_limit_terminates_instead() {
-    let limits = chronicle_engine::Limits { history_count_error: 5, ..Default::default() };
+    let limits = chronicle_engine::Limits { history_events_max: 5, ..Default::default() };
     let mut run = Run::new();
     run.poll_wft();
     let env = chronicle_engine::Env { now: run.now, limits, new_run_id: "n".into() };

@@ -270,7 +270,7 @@ impl WorkflowService for Frontend {
         self.signal_with_start(r.into_inner()).await.map(Response::new)
     }
     async fn query_workflow(&self, r: Request<QueryWorkflowRequest>) -> Rpc<QueryWorkflowResponse> {
-        let deadline = crate::longpoll::wait_past_caller(&r, crate::longpoll::QUERY_WAIT_MAX);
+        let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::QUERY_WAIT_MAX);
         self.query(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn respond_query_task_completed(
@@ -316,21 +316,21 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<ExecuteMultiOperationRequest>,
     ) -> Rpc<ExecuteMultiOperationResponse> {
-        let deadline = crate::longpoll::wait_past_caller(&r, crate::longpoll::UPDATE_WAIT_MAX);
+        let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.execute_multi_operation(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn update_workflow_execution(
         &self,
         r: Request<UpdateWorkflowExecutionRequest>,
     ) -> Rpc<UpdateWorkflowExecutionResponse> {
-        let deadline = crate::longpoll::wait_past_caller(&r, crate::longpoll::UPDATE_WAIT_MAX);
+        let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.update_workflow(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn poll_workflow_execution_update(
         &self,
         r: Request<PollWorkflowExecutionUpdateRequest>,
     ) -> Rpc<PollWorkflowExecutionUpdateResponse> {
-        let deadline = crate::longpoll::wait_past_caller(&r, crate::longpoll::UPDATE_WAIT_MAX);
+        let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.poll_update(r.into_inner(), deadline).await.map(Response::new)
     }
     async fn list_workflow_executions(

@@ -3,7 +3,7 @@
 //! its worker is there, otherwise on the normal queue; closed runs are
 //! queried too (the worker replays them).
 
-use super::{Frontend, tasks::MAX_EVENTS_IN_POLL, workflows::check_payloads};
+use super::{Frontend, workflows::check_payloads};
 use crate::errors;
 use crate::matching::MatchTask;
 use crate::queries::QueryAnswer;
@@ -16,6 +16,7 @@ use chronicle_engine::api::{
     query::v1::QueryRejected,
     workflowservice::v1::*,
 };
+use chronicle_engine::limits;
 use tokio::time::Instant;
 use tonic::Status;
 
@@ -81,7 +82,7 @@ impl Frontend {
     pub(super) async fn query_task(&self, task: &MatchTask) -> Option<PollWorkflowTaskQueueResponse> {
         let query = self.history.queries().get(task.query_id)?;
         let s = self.history.load(&task.namespace, &task.workflow_id, &task.run_id).await.ok()?;
-        let events = self.history.read_history(&s.run_id, 1, MAX_EVENTS_IN_POLL).await.ok()?;
+        let events = self.history.read_history(&s.run_id, 1, limits::POLL_HISTORY_EVENTS_MAX).await.ok()?;
         let token = TaskToken {
             namespace: s.namespace.clone(),
             workflow_id: s.workflow_id.clone(),

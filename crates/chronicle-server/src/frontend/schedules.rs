@@ -10,14 +10,10 @@ use chronicle_engine::api::schedule::v1::{
     Schedule, ScheduleListEntry, ScheduleListInfo, SchedulePatch, ScheduleState, schedule_action,
 };
 use chronicle_engine::api::workflowservice::v1::*;
+use chronicle_engine::limits;
 use chronicle_engine::time;
 use chronicle_store::{ScheduleRecord, StoreError};
 use tonic::Status;
-
-/// Future action times in Describe and in List, as Temporal.
-const DESCRIBE_FUTURE: usize = 10;
-const LIST_FUTURE: usize = 5;
-const MAX_ID_LENGTH: usize = 1000;
 
 fn token(rec: &ScheduleRecord) -> Vec<u8> {
     rec.conflict_token.to_be_bytes().to_vec()
@@ -42,7 +38,7 @@ fn check_schedule(schedule: Option<Schedule>) -> Result<Schedule, Status> {
     if wf.workflow_id.is_empty() {
         return Err(errors::invalid("WorkflowId is not set on request."));
     }
-    if wf.workflow_id.len() > MAX_ID_LENGTH {
+    if wf.workflow_id.len() > limits::ID_BYTES_MAX {
         return Err(errors::invalid("WorkflowId exceeds length limit."));
     }
     if wf.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
@@ -64,7 +60,7 @@ fn check_schedule(schedule: Option<Schedule>) -> Result<Schedule, Status> {
         policies.overlap_policy = Overlap::Skip as i32;
     }
     if policies.catchup_window.as_ref().is_none_or(|w| time::dur_nanos(w) <= 0) {
-        policies.catchup_window = Some(time::dur_secs(365 * 24 * 3600));
+        policies.catchup_window = Some(time::dur_secs(limits::SCHEDULE_CATCHUP_WINDOW_SECS_DEFAULT));
     }
     s.state.get_or_insert_default();
     Ok(s)
@@ -88,7 +84,7 @@ impl Frontend {
         if schedule_id.is_empty() {
             return Err(errors::invalid("ScheduleId is not set on request."));
         }
-        if schedule_id.len() > MAX_ID_LENGTH {
+        if schedule_id.len() > limits::ID_BYTES_MAX {
             return Err(errors::invalid("ScheduleId exceeds length limit."));
         }
         Ok(())
@@ -155,7 +151,7 @@ impl Frontend {
             self.schedules.save(&mut rec).await.map_err(store_err)?;
         }
         let mut info = rec.info.clone().unwrap_or_default();
-        info.future_action_times = future_times(&rec, DESCRIBE_FUTURE);
+        info.future_action_times = future_times(&rec, limits::SCHEDULE_FUTURE_TIMES_DESCRIBE);
         Ok(DescribeScheduleResponse {
             conflict_token: token(&rec),
             schedule: rec.schedule,
@@ -227,7 +223,11 @@ impl Frontend {
             let (Some(start), Some(end)) = (&backfill.start_time, &backfill.end_time) else {
                 return Err(errors::invalid("Backfill request needs a start time and an end time."));
             };
-            let times = spec_of(rec).times(spec::to_nanos(start) - 1, Some(spec::to_nanos(end)), 1000);
+            let times = spec_of(rec).times(
+                spec::to_nanos(start) - 1,
+                Some(spec::to_nanos(end)),
+                limits::SCHEDULE_MATCHING_TIMES_MAX,
+            );
             for t in times {
                 self.schedules.act(rec, t, Reason::Manual, Some(backfill.overlap_policy())).await;
             }
@@ -252,7 +252,7 @@ impl Frontend {
         if !r.query.trim().is_empty() {
             return Err(errors::invalid("Chronicle does not filter schedules by query yet: list them all."));
         }
-        let size = if r.maximum_page_size <= 0 { 1000 } else { r.maximum_page_size as usize };
+        let size = if r.maximum_page_size <= 0 { limits::SCHEDULE_PAGE_DEFAULT } else { r.maximum_page_size as usize };
         let after = String::from_utf8(r.next_page_token).map_err(|_| errors::invalid("Invalid NextPageToken."))?;
         let all = self.schedules.store.list_schedules(Some(&r.namespace)).await.map_err(store_err)?;
         let mut rest = all.into_iter().filter(|s| after.is_empty() || s.schedule_id > after).peekable();
@@ -267,7 +267,7 @@ impl Frontend {
                 None => None,
             };
             let mut recent = rec.info.as_ref().map(|i| i.recent_actions.clone()).unwrap_or_default();
-            recent.drain(..recent.len().saturating_sub(LIST_FUTURE));
+            recent.drain(..recent.len().saturating_sub(limits::SCHEDULE_FUTURE_TIMES_LIST));
             schedules.push(ScheduleListEntry {
                 schedule_id: rec.schedule_id.clone(),
                 memo: rec.memo.clone(),
@@ -278,7 +278,7 @@ impl Frontend {
                     notes: state.notes,
                     paused: state.paused,
                     recent_actions: recent,
-                    future_action_times: future_times(&rec, LIST_FUTURE),
+                    future_action_times: future_times(&rec, limits::SCHEDULE_FUTURE_TIMES_LIST),
                     state_size_bytes: 0,
                 }),
             });
@@ -299,7 +299,11 @@ impl Frontend {
             return Err(errors::invalid("StartTime and EndTime are required."));
         };
         let rec = self.load_schedule(&r.namespace, &r.schedule_id).await?;
-        let times = spec_of(&rec).times(spec::to_nanos(start) - 1, Some(spec::to_nanos(end)), 1000);
+        let times = spec_of(&rec).times(
+            spec::to_nanos(start) - 1,
+            Some(spec::to_nanos(end)),
+            limits::SCHEDULE_MATCHING_TIMES_MAX,
+        );
         Ok(ListScheduleMatchingTimesResponse { start_time: times.into_iter().map(spec::from_nanos).collect() })
     }
 }

@@ -9,6 +9,7 @@ use chronicle_engine::api::{
     replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig},
     workflowservice::v1::{get_system_info_response::Capabilities, *},
 };
+use chronicle_engine::limits;
 use chronicle_store::{NamespaceRecord, StoreError};
 use tonic::Status;
 
@@ -52,8 +53,9 @@ impl Frontend {
     pub(super) async fn register_ns(&self, r: RegisterNamespaceRequest) -> Result<RegisterNamespaceResponse, Status> {
         if !valid_name(&r.namespace) {
             return Err(errors::invalid(format!(
-                "Namespace name '{}' is invalid: use 1-255 letters, digits, '-', '_' or '.'.",
-                r.namespace
+                "Namespace name '{}' is invalid: use 1-{} letters, digits, '-', '_' or '.'.",
+                r.namespace,
+                limits::NAMESPACE_NAME_BYTES_MAX
             )));
         }
         if let Some(d) = &r.workflow_execution_retention_period
@@ -126,7 +128,7 @@ impl Frontend {
     }
 
     pub(super) fn list_ns(&self, r: ListNamespacesRequest) -> Result<ListNamespacesResponse, Status> {
-        let page_size = if r.page_size <= 0 { 100 } else { r.page_size as usize };
+        let page_size = if r.page_size <= 0 { limits::NAMESPACE_PAGE_DEFAULT } else { r.page_size as usize };
         let start: usize = if r.next_page_token.is_empty() {
             0
         } else {

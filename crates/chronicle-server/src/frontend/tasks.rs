@@ -7,6 +7,7 @@ use crate::history::HistoryError;
 use crate::matching::{MatchTask, QueueKey};
 use crate::queries::QueryAnswer;
 use crate::tokens::TaskToken;
+use chronicle_engine::limits;
 use chronicle_engine::{
     Input, Outcome, WorkflowTaskCompletion,
     api::{
@@ -24,8 +25,6 @@ use prost::Message as _;
 use tokio::time::Instant;
 use tonic::Status;
 
-/// Most events put in a poll response; the worker pages for the rest.
-pub(super) const MAX_EVENTS_IN_POLL: usize = 50_000;
 use chronicle_engine::too_big;
 
 /// The activity a completion or heartbeat is for.
@@ -140,7 +139,7 @@ impl Frontend {
         // that evicted the run fetches the rest itself).
         let sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
         let first_event_id = if sticky { s.last_completed_wft_started_event_id + 1 } else { 1 };
-        let mut events = self.history.read_history(&s.run_id, first_event_id, MAX_EVENTS_IN_POLL).await?;
+        let mut events = self.history.read_history(&s.run_id, first_event_id, limits::POLL_HISTORY_EVENTS_MAX).await?;
         events.extend(transient_events);
         let token = TaskToken {
             namespace: s.namespace.clone(),

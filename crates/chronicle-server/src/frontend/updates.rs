@@ -4,6 +4,7 @@
 
 use super::{Frontend, map_err, workflows::check_payloads};
 use crate::errors;
+use chronicle_engine::limits;
 use chronicle_engine::{
     Input, MutableState,
     api::{
@@ -16,15 +17,13 @@ use chronicle_engine::{
 use tokio::time::Instant;
 use tonic::Status;
 
-use super::workflows::MAX_ID_LENGTH;
-
 /// Validates an update request; returns its update id.
 pub(super) fn check_update_request(request: &chronicle_engine::api::update::v1::Request) -> Result<String, Status> {
     let update_id = request.meta.as_ref().map(|m| m.update_id.clone()).unwrap_or_default();
     if update_id.is_empty() {
         return Err(errors::invalid("Update id is not set on request."));
     }
-    if update_id.len() > MAX_ID_LENGTH {
+    if update_id.len() > limits::ID_BYTES_MAX {
         return Err(errors::invalid("Update id exceeds length limit."));
     }
     let input = request.input.as_ref().ok_or_else(|| errors::invalid("Update input is not set on request."))?;

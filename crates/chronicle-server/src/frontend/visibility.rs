@@ -17,14 +17,11 @@ use chronicle_engine::api::{
         list_open_workflow_executions_request as open, *,
     },
 };
+use chronicle_engine::limits;
 use chronicle_store::VisibilityCursor;
 use prost::Message;
 use std::collections::BTreeMap;
 use tonic::Status;
-
-const DEFAULT_PAGE_SIZE: usize = 100;
-/// Runs read from the store per round trip while filtering.
-const SCAN_BATCH: usize = 500;
 
 /// Where the next page starts: after the last run returned (newest-first
 /// listings), or at an offset (ORDER BY listings, sorted in memory).
@@ -188,7 +185,7 @@ impl Frontend {
     /// One page of the runs matching `query`; the token is empty on the
     /// last page.
     async fn page(&self, namespace: &str, query: &Query, page_size: i32, token: &[u8]) -> Result<Page, Status> {
-        let page_size = if page_size <= 0 { DEFAULT_PAGE_SIZE } else { page_size as usize };
+        let page_size = if page_size <= 0 { limits::LIST_PAGE_RUNS_DEFAULT } else { page_size as usize };
         let token = if token.is_empty() { None } else { Some(PageToken::decode(token).map_err(|_| bad_token())?) };
         if !query.order_by.is_empty() {
             return self.sorted_page(namespace, query, page_size, token).await;
@@ -259,8 +256,12 @@ impl Frontend {
         mut f: impl FnMut(WorkflowExecutionInfo) -> bool,
     ) -> Result<(), Status> {
         loop {
-            let batch = self.history.list_runs(namespace, after.take(), SCAN_BATCH).await.map_err(super::map_err)?;
-            let last_batch = batch.len() < SCAN_BATCH;
+            let batch = self
+                .history
+                .list_runs(namespace, after.take(), limits::LIST_SCAN_BATCH_RUNS)
+                .await
+                .map_err(super::map_err)?;
+            let last_batch = batch.len() < limits::LIST_SCAN_BATCH_RUNS;
             after = batch.last().map(VisibilityCursor::after);
             for info in batch {
                 if !f(info) {

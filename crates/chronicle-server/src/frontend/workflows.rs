@@ -4,6 +4,7 @@ use super::{Frontend, map_err};
 use crate::errors;
 use crate::history::{HistoryError, StartPolicies};
 use crate::tokens::HistoryPageToken;
+use chronicle_engine::limits;
 use chronicle_engine::{
     Input, MutableState, SignalArgs, StartArgs,
     api::{
@@ -24,18 +25,14 @@ use prost::Message;
 use tokio::time::Instant;
 use tonic::Status;
 
-use chronicle_engine::MAX_PAYLOAD_BYTES;
-/// Longest id or name Temporal accepts.
-pub(super) const MAX_ID_LENGTH: usize = 1000;
-const DEFAULT_HISTORY_PAGE: usize = 1000;
-
 pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Status> {
     if let Some(p) = p
-        && p.encoded_len() > MAX_PAYLOAD_BYTES
+        && p.encoded_len() > limits::PAYLOAD_BYTES_MAX
     {
         return Err(errors::invalid(format!(
-            "{what} size {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes.",
-            p.encoded_len()
+            "{what} size {} bytes exceeds the limit of {} bytes.",
+            p.encoded_len(),
+            limits::PAYLOAD_BYTES_MAX
         )));
     }
     Ok(())
@@ -54,7 +51,7 @@ fn check_signal_name(name: &str) -> Result<(), Status> {
     if name.is_empty() {
         return Err(errors::invalid("SignalName is not set on request."));
     }
-    if name.len() > MAX_ID_LENGTH {
+    if name.len() > limits::ID_BYTES_MAX {
         return Err(errors::invalid("SignalName exceeds length limit."));
     }
     Ok(())
@@ -163,21 +160,21 @@ impl Frontend {
         if r.workflow_id.is_empty() {
             return Err(errors::invalid("WorkflowId is not set on request."));
         }
-        if r.workflow_id.len() > MAX_ID_LENGTH {
+        if r.workflow_id.len() > limits::ID_BYTES_MAX {
             return Err(errors::invalid("WorkflowId exceeds length limit."));
         }
         let workflow_type = r.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
         if workflow_type.is_empty() {
             return Err(errors::invalid("WorkflowType is not set on request."));
         }
-        if workflow_type.len() > MAX_ID_LENGTH {
+        if workflow_type.len() > limits::ID_BYTES_MAX {
             return Err(errors::invalid("WorkflowType exceeds length limit."));
         }
         let task_queue = r.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default();
         if task_queue.is_empty() {
             return Err(errors::invalid("TaskQueue is not set on request."));
         }
-        if r.request_id.len() > MAX_ID_LENGTH {
+        if r.request_id.len() > limits::ID_BYTES_MAX {
             return Err(errors::invalid("RequestId exceeds length limit."));
         }
         check_duration("WorkflowExecutionTimeout", &r.workflow_execution_timeout)?;
@@ -409,7 +406,7 @@ fn history_page(
 }
 
 fn history_page_size(maximum_page_size: i32) -> usize {
-    if maximum_page_size <= 0 { DEFAULT_HISTORY_PAGE } else { (maximum_page_size as usize).min(10_000) }
+    if maximum_page_size <= 0 { limits::HISTORY_PAGE_EVENTS_DEFAULT } else { (maximum_page_size as usize).min(10_000) }
 }
 
 fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {

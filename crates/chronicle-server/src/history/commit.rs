@@ -84,8 +84,8 @@ impl History {
     pub(super) fn warn_on_history_size(&self, before: &MutableState, after: &MutableState) {
         let l = &self.limits;
         let crossed = |b: i64, a: i64, limit: i64| b <= limit && a > limit;
-        if crossed(before.next_event_id - 1, after.next_event_id - 1, l.history_count_warn)
-            || crossed(before.history_size_bytes, after.history_size_bytes, l.history_size_warn)
+        if crossed(before.next_event_id - 1, after.next_event_id - 1, l.history_events_warn)
+            || crossed(before.history_size_bytes, after.history_size_bytes, l.history_bytes_warn)
         {
             tracing::warn!(
                 workflow_id = %after.workflow_id,

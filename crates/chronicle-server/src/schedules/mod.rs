@@ -20,6 +20,7 @@ use chronicle_engine::api::enums::v1::{
 use chronicle_engine::api::failure::v1::Failure;
 use chronicle_engine::api::history::v1::history_event::Attributes;
 use chronicle_engine::api::schedule::v1::{ScheduleActionResult, ScheduleInfo, schedule_action};
+use chronicle_engine::limits;
 use chronicle_engine::{Continued, Input, MutableState, StartArgs, time};
 use chronicle_store::{ScheduleRecord, Store, StoreError};
 use spec::Spec;
@@ -27,19 +28,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-/// Temporal's default catch-up window (one year).
-const DEFAULT_CATCHUP_SECS: i64 = 365 * 24 * 3600;
-/// Recent actions kept per schedule, as Temporal.
-const RECENT_ACTIONS: usize = 10;
-/// Due times handled per schedule per pass (the rest wait for the next).
-const MAX_PER_PASS: usize = 1000;
 /// The loop looks again at least this often (clock changes, missed wakes).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// While a schedule's workflows run, the loop looks at them this often,
 /// so a close is acted on (buffered starts, pause on failure) promptly.
 const RUNNING_POLL_NANOS: i128 = 500_000_000;
-/// Buffered actions kept per schedule, as Temporal (more are dropped).
-const MAX_BUFFER: usize = 1000;
 
 pub fn now_nanos() -> i128 {
     time::ts_nanos(&time::from_system(std::time::SystemTime::now()))
@@ -160,8 +153,8 @@ impl Scheduler {
             .and_then(|p| p.catchup_window.as_ref())
             .map(time::dur_nanos)
             .filter(|w| *w > 0)
-            .unwrap_or(DEFAULT_CATCHUP_SECS as i128 * 1_000_000_000);
-        for t in spec.times(from, Some(now), MAX_PER_PASS) {
+            .unwrap_or(limits::SCHEDULE_CATCHUP_WINDOW_SECS_DEFAULT as i128 * 1_000_000_000);
+        for t in spec.times(from, Some(now), limits::SCHEDULE_ACTIONS_PER_PASS_MAX) {
             if now - t > window {
                 info(rec).missed_catchup_window += 1;
             } else {
@@ -335,7 +328,7 @@ impl Scheduler {
             return;
         }
         let mut buffer = read_buffer(rec);
-        if buffer.len() >= MAX_BUFFER {
+        if buffer.len() >= limits::SCHEDULE_BUFFERED_ACTIONS_MAX {
             info(rec).buffer_dropped += 1;
             return;
         }
@@ -458,7 +451,7 @@ impl Scheduler {
             start_workflow_result: Some(execution),
             start_workflow_status: WorkflowExecutionStatus::Running as i32,
         });
-        let excess = info.recent_actions.len().saturating_sub(RECENT_ACTIONS);
+        let excess = info.recent_actions.len().saturating_sub(limits::SCHEDULE_RECENT_ACTIONS_MAX);
         info.recent_actions.drain(..excess);
     }
 }

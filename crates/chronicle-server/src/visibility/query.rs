@@ -34,18 +34,9 @@ impl Op {
     }
 }
 
-/// Longest query text accepted (bytes): a query is evaluated against every
-/// run listed, so its size is bounded like any other input (Temporal takes
-/// up to its 4 MiB message limit; a legitimate query is far shorter).
-pub const QUERY_BYTES_MAX: usize = 1024 * 1024;
-/// Parentheses and NOTs open around a token, at most: Temporal's SQL parser
-/// refuses the 200th level ("max nesting level reached").
-pub const NESTING_MAX: usize = 199;
-/// Deepest filter accepted, counted as in the binary syntax tree Temporal's
-/// parser builds (an AND / OR chain of n operands is n - 1 levels, a
-/// comparison 1, parentheses and NOT 1 each): Temporal refuses a tree
-/// deeper than this ("max ast depth reached"), e.g. an OR of 996 terms.
-pub const AST_DEPTH_MAX: usize = 995;
+use chronicle_engine::limits::{
+    QUERY_BYTES_MAX, QUERY_NESTING_MAX as NESTING_MAX, QUERY_SYNTAX_DEPTH_MAX as AST_DEPTH_MAX,
+};
 
 /// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
 /// `Not` of the positive form (SQL's three-valued logic gives the same).
