@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Chronicle's test command: all Rust tests (unit, integration, SDK end-to-end),
-# then the Python and TypeScript SDK end-to-end tests against a freshly built
-# server.
+# Chronicle's test command: first the fast tier (rustfmt, clippy with
+# warnings as errors), then all Rust tests (unit, integration, SDK
+# end-to-end), then the Python and TypeScript SDK end-to-end tests against a
+# freshly built server. Nothing to install but a Rust toolchain: the protos
+# build with a pure-Rust protobuf compiler.
 #
 # Works on a fresh Debian machine as root with a Rust toolchain installed.
 # Environment:
@@ -54,19 +56,6 @@ fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install a Rust toolchain (https://rustup.rs)"
 cargo --version
 
-# protoc needs the well-known types (google/protobuf/*.proto) too; with
-# --no-install-recommends they come only from libprotobuf-dev.
-if ! command -v protoc >/dev/null 2>&1; then
-    echo "protoc not found: installing protobuf-compiler via apt-get"
-    apt_install protobuf-compiler libprotobuf-dev
-fi
-if ! printf 'syntax = "proto3"; import "google/protobuf/field_mask.proto";' >/tmp/chronicle-wkt-check.proto ||
-    ! protoc -I/tmp --descriptor_set_out=/dev/null /tmp/chronicle-wkt-check.proto >/dev/null 2>&1; then
-    echo "protoc cannot find the well-known types: installing libprotobuf-dev via apt-get"
-    apt_install libprotobuf-dev
-fi
-protoc --version
-
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     echo "$PYTHON not found: installing python3 via apt-get"
     apt_install python3 python3-venv
@@ -75,6 +64,17 @@ fi
 "$PYTHON" --version
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
 echo "CHRONICLE_VENV=$CHRONICLE_VENV"
+
+# ---------------------------------------------------------------------------
+section "Fast tier: cargo fmt --check, cargo clippy -D warnings"
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 || die "cargo $component missing and no rustup to install it"
+        rustup component add "$component"
+    fi
+done
+cargo fmt --all --check || die "cargo fmt --check: run 'cargo fmt' and commit"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # ---------------------------------------------------------------------------
 section "Python venv ($CHRONICLE_VENV)"

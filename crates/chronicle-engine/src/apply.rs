@@ -36,7 +36,7 @@ fn apply_closed(state: &MutableState, input: Input, env: &Env) -> Result<Transit
     match input {
         Input::ParentNotified if state.parent_notification_pending => ctx.state.parent_notification_pending = false,
         Input::ChildClosePolicyApplied { initiated_event_id } => {
-            crate::child::policy_applied(&mut ctx, initiated_event_id)?
+            crate::child::policy_applied(&mut ctx, initiated_event_id)?;
         }
         Input::TimerFired(_) | Input::ParentNotified => return Err(EngineError::StaleTimer),
         _ => return Err(EngineError::WorkflowClosed),
@@ -76,26 +76,26 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
     let mut ctx = Ctx::with_env(state.clone(), env);
     match input {
         Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
-            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?
+            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?;
         }
         Input::WorkflowTaskCompleted(done) => workflow_task::completed(&mut ctx, *done)?,
         Input::WorkflowTaskFailed { scheduled_event_id, attempt, cause, failure, identity, binary_checksum } => {
-            workflow_task::failed(&mut ctx, scheduled_event_id, attempt, cause, failure, identity, binary_checksum)?
+            workflow_task::failed(&mut ctx, scheduled_event_id, attempt, cause, failure, identity, binary_checksum)?;
         }
         Input::ActivityTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
-            activity::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?
+            activity::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?;
         }
         Input::ActivityTaskCompleted { scheduled_event_id, attempt, result, identity } => {
-            activity::completed(&mut ctx, scheduled_event_id, attempt, result, identity)?
+            activity::completed(&mut ctx, scheduled_event_id, attempt, result, identity)?;
         }
         Input::ActivityTaskFailed { scheduled_event_id, attempt, failure, last_heartbeat_details, identity } => {
-            activity::failed(&mut ctx, scheduled_event_id, attempt, failure, last_heartbeat_details, identity)?
+            activity::failed(&mut ctx, scheduled_event_id, attempt, failure, last_heartbeat_details, identity)?;
         }
         Input::ActivityTaskCanceled { scheduled_event_id, attempt, details, identity } => {
-            activity::canceled(&mut ctx, scheduled_event_id, attempt, details, identity)?
+            activity::canceled(&mut ctx, scheduled_event_id, attempt, details, identity)?;
         }
         Input::ActivityTaskHeartbeat { scheduled_event_id, attempt, details } => {
-            activity::heartbeat(&mut ctx, scheduled_event_id, attempt, details)?
+            activity::heartbeat(&mut ctx, scheduled_event_id, attempt, details)?;
         }
         Input::TimerFired(kind) => timer_fired(&mut ctx, kind)?,
         Input::Signal(args) => crate::signal::signal(&mut ctx, args)?,
@@ -117,16 +117,16 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
             }
         }
         Input::ExternalRequestDone { initiated_event_id, delivered } => {
-            crate::external::done(&mut ctx, initiated_event_id, delivered)?
+            crate::external::done(&mut ctx, initiated_event_id, delivered)?;
         }
         Input::ChildStarted { initiated_event_id, run_id } => {
-            crate::child::started(&mut ctx, initiated_event_id, run_id)?
+            crate::child::started(&mut ctx, initiated_event_id, run_id)?;
         }
         Input::ChildStartFailed { initiated_event_id, cause } => {
-            crate::child::start_failed(&mut ctx, initiated_event_id, cause)?
+            crate::child::start_failed(&mut ctx, initiated_event_id, cause)?;
         }
         Input::ChildClosed { initiated_event_id, run_id, closed } => {
-            crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?
+            crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?;
         }
         Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
         Input::ResetSticky => {
@@ -134,7 +134,7 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
             ctx.state.sticky_schedule_to_start_timeout = None;
         }
         Input::StickyWorkerUnavailable { scheduled_event_id, attempt } => {
-            workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?
+            workflow_task::sticky_unavailable(&mut ctx, scheduled_event_id, attempt)?;
         }
         Input::Terminate { reason, details, identity } => {
             workflow_task::fail_for_force_close(&mut ctx);

@@ -295,7 +295,7 @@ pub(crate) fn closed(
                 workflow_type,
                 initiated_event_id,
                 started_event_id,
-            })
+            });
         }
         ChildClose::Failed { execution, failure, retry_state } => {
             ctx.add_for_workflow(ChildWorkflowExecutionFailedEventAttributes {
@@ -307,7 +307,7 @@ pub(crate) fn closed(
                 initiated_event_id,
                 started_event_id,
                 retry_state,
-            })
+            });
         }
         ChildClose::Canceled { execution, details } => {
             ctx.add_for_workflow(ChildWorkflowExecutionCanceledEventAttributes {
@@ -318,7 +318,7 @@ pub(crate) fn closed(
                 workflow_type,
                 initiated_event_id,
                 started_event_id,
-            })
+            });
         }
         ChildClose::Terminated { execution } => ctx.add_for_workflow(ChildWorkflowExecutionTerminatedEventAttributes {
             namespace,
@@ -337,7 +337,7 @@ pub(crate) fn closed(
                 initiated_event_id,
                 started_event_id,
                 retry_state,
-            })
+            });
         }
     }
     Ok(())

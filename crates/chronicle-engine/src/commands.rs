@@ -53,7 +53,7 @@ pub(crate) fn validate(
             }
             Some(C::RecordMarkerCommandAttributes(a)) => crate::marker::validate(a)?,
             Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-                crate::properties::validate_upsert_search_attributes(a)?
+                crate::properties::validate_upsert_search_attributes(a)?;
             }
             Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => crate::properties::validate_modify(a)?,
             Some(C::ProtocolMessageCommandAttributes(a)) => {
@@ -189,26 +189,26 @@ fn record_attributes(
         }
         Some(C::SignalExternalWorkflowExecutionCommandAttributes(a)) => crate::external::signal(ctx, a, completed_id),
         Some(C::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
-            crate::external::cancel(ctx, a, completed_id)
+            crate::external::cancel(ctx, a, completed_id);
         }
         Some(C::StartTimerCommandAttributes(a)) => crate::timer::start(ctx, a, completed_id),
         Some(C::CancelTimerCommandAttributes(a)) => crate::timer::cancel(ctx, a, completed_id, identity),
         Some(C::ScheduleActivityTaskCommandAttributes(a)) => crate::activity::schedule(ctx, a, completed_id),
         Some(C::CancelWorkflowExecutionCommandAttributes(a)) => crate::close_commands::cancel(ctx, a, completed_id),
         Some(C::RequestCancelActivityTaskCommandAttributes(a)) => {
-            crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity)
+            crate::activity::request_cancel(ctx, a.scheduled_event_id, completed_id, identity);
         }
         Some(C::CompleteWorkflowExecutionCommandAttributes(a)) => crate::close_commands::complete(ctx, a, completed_id),
         Some(C::FailWorkflowExecutionCommandAttributes(a)) => crate::close_commands::fail(ctx, a, completed_id),
         Some(C::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => {
-            crate::continuation::continue_as_new(ctx, a, completed_id)
+            crate::continuation::continue_as_new(ctx, a, completed_id);
         }
         Some(C::StartChildWorkflowExecutionCommandAttributes(a)) => {
             crate::child::initiate(ctx, a, completed_id, user_metadata);
         }
         Some(C::RecordMarkerCommandAttributes(a)) => crate::marker::record(ctx, a, completed_id),
         Some(C::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
-            crate::properties::upsert_search_attributes(ctx, a, completed_id)
+            crate::properties::upsert_search_attributes(ctx, a, completed_id);
         }
         Some(C::ModifyWorkflowPropertiesCommandAttributes(a)) => crate::properties::modify(ctx, a, completed_id),
         _ => unreachable!("validate() admits only supported commands"),

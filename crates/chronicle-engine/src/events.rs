@@ -156,31 +156,31 @@ impl Ctx {
             use Attributes as A;
             match event.attributes.as_mut() {
                 Some(A::ChildWorkflowExecutionCompletedEventAttributes(a)) => {
-                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id);
                 }
                 Some(A::ChildWorkflowExecutionFailedEventAttributes(a)) => {
-                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id);
                 }
                 Some(A::ChildWorkflowExecutionCanceledEventAttributes(a)) => {
-                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id);
                 }
                 Some(A::ChildWorkflowExecutionTerminatedEventAttributes(a)) => {
-                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id);
                 }
                 Some(A::ChildWorkflowExecutionTimedOutEventAttributes(a)) => {
-                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id)
+                    fix_started(&child_started_ids, a.initiated_event_id, &mut a.started_event_id);
                 }
                 Some(A::ActivityTaskCompletedEventAttributes(a)) => {
-                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id);
                 }
                 Some(A::ActivityTaskFailedEventAttributes(a)) => {
-                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id);
                 }
                 Some(A::ActivityTaskTimedOutEventAttributes(a)) => {
-                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id);
                 }
                 Some(A::ActivityTaskCanceledEventAttributes(a)) => {
-                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id)
+                    fix_started(&started_ids, a.scheduled_event_id, &mut a.started_event_id);
                 }
                 _ => {}
             }

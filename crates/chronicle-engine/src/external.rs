@@ -21,8 +21,6 @@ use crate::rejection::{Rejection, reject};
 use crate::state::{ExternalRequest, MutableState};
 use crate::transition::{EngineError, Task};
 
-/// Temporal's default limit of pending outgoing signals per execution.
-
 /// SignalExternalWorkflowExecution. `pending`: outgoing signals pending
 /// before this one (the run's and the earlier commands').
 pub(crate) fn validate_signal(

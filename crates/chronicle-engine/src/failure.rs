@@ -29,7 +29,7 @@ pub fn bound_failure(failure: &mut Failure) {
 pub(crate) fn bound_input(input: &mut Input) {
     match input {
         Input::WorkflowTaskFailed { failure: Some(f), .. } | Input::ActivityTaskFailed { failure: Some(f), .. } => {
-            bound_failure(f)
+            bound_failure(f);
         }
         Input::WorkflowTaskCompleted(done) => {
             for command in &mut done.commands {

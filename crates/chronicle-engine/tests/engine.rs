@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Engine rules, one test per rule, plus a property test over random input
 //! sequences. The engine is pure: every test drives it with a fixed clock.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Structural rules of the engine crate, checked from its sources so they
 //! cannot erode unnoticed: it stays pure (no runtime, network or database
 //! dependencies), and its modules import each other without cycles, so
@@ -38,7 +39,7 @@ fn references_are_found_in_code_only() {
         fn l<'a>(x: &'a str) -> &'a str { mycrate::h(x) }
     "#;
     let found = references(src);
-    assert_eq!(found, ["a", "b", "c", "f"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
+    assert_eq!(found, ["a", "b", "c", "f"].iter().map(std::string::ToString::to_string).collect::<BTreeSet<_>>());
 }
 
 #[test]
@@ -285,7 +286,7 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
             match marks.get(next.as_str()).copied().unwrap_or(Mark::New) {
                 Mark::OnPath => {
                     let from = path.iter().position(|m| *m == next).unwrap();
-                    let mut cycle: Vec<String> = path[from..].iter().map(|m| m.to_string()).collect();
+                    let mut cycle: Vec<String> = path[from..].iter().map(std::string::ToString::to_string).collect();
                     cycle.push(next.clone());
                     return Some(cycle);
                 }

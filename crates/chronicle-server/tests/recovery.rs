@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Recovery: a closed parent's pending close policy must reach its running
 //! child even when the child comes late in recovery order (thousands of runs
 //! in between). Recovery caches every run before handing out any task, and a

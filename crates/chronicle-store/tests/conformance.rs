@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Store conformance: every backend must pass these. Each check is a generic
 //! async fn over `Arc<dyn Store>`, so a new backend (PostgreSQL) only adds
 //! its own `suite!` instantiation at the bottom.

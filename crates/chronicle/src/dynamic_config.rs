@@ -79,7 +79,7 @@ mod tests {
     use super::*;
 
     fn parse_all(flags: &[&str]) -> anyhow::Result<DynamicConfig> {
-        parse(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse(&flags.iter().map(std::string::ToString::to_string).collect::<Vec<_>>())
     }
 
     #[test]

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! The gRPC surface driven directly (no SDK): request validation, error
 //! codes and Temporal error details, workflow-task timeouts and transient
 //! retries, unsupported commands, long-poll deadlines.
@@ -930,7 +931,7 @@ async fn operator_search_attributes() {
     };
     let remove = |namespace: &str, names: &[&str]| RemoveSearchAttributesRequest {
         namespace: namespace.into(),
-        search_attributes: names.iter().map(|n| n.to_string()).collect(),
+        search_attributes: names.iter().map(std::string::ToString::to_string).collect(),
     };
     let listed = |namespace: &str| ListSearchAttributesRequest { namespace: namespace.into() };
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! End-to-end tests: the official Temporal Rust SDK (client + worker) against a real
 //! `chronicle server start-dev` child process.
 //!
@@ -132,7 +133,11 @@ fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
     assert_gapless(events);
     assert_no_duplicate_events(events);
     let d = describe(events);
-    assert_eq!(events.first().map(|e| e.event_type()), Some(EventType::WorkflowExecutionStarted), "first event: {d}");
+    assert_eq!(
+        events.first().map(temporalio_protos::temporal::api::history::v1::HistoryEvent::event_type),
+        Some(EventType::WorkflowExecutionStarted),
+        "first event: {d}"
+    );
     assert_eq!(last_type(events), Some(EventType::WorkflowExecutionCompleted), "last event: {d}");
     for t in [
         EventType::WorkflowExecutionStarted,
@@ -150,7 +155,12 @@ fn assert_single_activity_history_ok(events: &[HistoryEvent]) {
         "activity events out of order: {d}"
     );
     // Every WorkflowTaskStarted/Completed refers to an earlier event of the right type.
-    let type_of = |id: i64| events.iter().find(|e| e.event_id == id).map(|e| e.event_type());
+    let type_of = |id: i64| {
+        events
+            .iter()
+            .find(|e| e.event_id == id)
+            .map(temporalio_protos::temporal::api::history::v1::HistoryEvent::event_type)
+    };
     for e in events {
         match &e.attributes {
             Some(Attributes::WorkflowTaskStartedEventAttributes(a)) => assert_eq!(
@@ -474,7 +484,7 @@ async fn unknown_namespace_is_not_found() {
         .expect("start in unknown namespace must fail");
     match &err {
         WorkflowStartError::Rpc(status) => {
-            assert_eq!(status.code(), Code::NotFound, "status: {status:?}")
+            assert_eq!(status.code(), Code::NotFound, "status: {status:?}");
         }
         other => panic!("expected WorkflowStartError::Rpc(NotFound), got {other:?}"),
     }

@@ -586,19 +586,19 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
                 prop_assert!(children_ended.insert(a.initiated_event_id), "child ended twice");
             }
             A::ChildWorkflowExecutionCompletedEventAttributes(a) => {
-                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?;
             }
             A::ChildWorkflowExecutionFailedEventAttributes(a) => {
-                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?;
             }
             A::ChildWorkflowExecutionCanceledEventAttributes(a) => {
-                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?;
             }
             A::ChildWorkflowExecutionTerminatedEventAttributes(a) => {
-                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?;
             }
             A::ChildWorkflowExecutionTimedOutEventAttributes(a) => {
-                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?
+                child_closed(&children_started, &mut children_ended, a.initiated_event_id, a.started_event_id)?;
             }
             _ => {}
         }
@@ -733,7 +733,7 @@ fn run_case(args: StartArgs, steps: Vec<Step>, cov: &RefCell<Coverage>) -> Resul
                     c.buffered += 1;
                 }
                 drop(c);
-                sim.commit(&input, t)?
+                sim.commit(&input, t)?;
             }
             Err(e) => {
                 // Tasks the state itself lists as dispatchable must be

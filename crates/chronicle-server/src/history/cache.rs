@@ -85,7 +85,7 @@ impl History {
                 .await?
                 .ok_or_else(|| HistoryError::NotFound(format!("workflow not found for ID: {workflow_id}")));
         }
-        if let Some(entry) = self.cached(&run_id)
+        if let Some(entry) = self.cached(run_id)
             && let Some(state) = entry.state.lock().await.clone()
             && state.namespace == namespace
             && state.workflow_id == workflow_id

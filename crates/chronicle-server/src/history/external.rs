@@ -20,7 +20,7 @@ impl History {
                     continue;
                 }
             };
-            let delivered = match target.filter(|t| t.is_running()) {
+            let delivered = match target.filter(chronicle_engine::MutableState::is_running) {
                 None => false,
                 Some(t) => {
                     let input = if request.is_cancel {

@@ -183,7 +183,7 @@ impl History {
         match self.current_run_id(&p.namespace, &child.workflow_id).await {
             Ok(run) => {
                 self.enforce_policy(&p.namespace, &child.workflow_id, &run, &p.run_id, child.parent_close_policy)
-                    .await?
+                    .await?;
             }
             Err(e) if settled(&e) => {}
             Err(e) => return Err(e),

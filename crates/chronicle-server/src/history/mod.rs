@@ -120,7 +120,7 @@ impl History {
         if let Some(entry) = self.cached(run_id) {
             // Hold the run's lock so no commit lands in between.
             let mut guard = entry.state.lock().await;
-            if guard.as_ref().is_some_and(|s| s.needs_recovery()) {
+            if guard.as_ref().is_some_and(chronicle_engine::MutableState::needs_recovery) {
                 return Err(EngineError::FailedPrecondition("the run still has work in progress".into()).into());
             }
             self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;

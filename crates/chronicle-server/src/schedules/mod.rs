@@ -38,12 +38,15 @@ pub fn now_nanos() -> i128 {
     time::ts_nanos(&time::from_system(std::time::SystemTime::now()))
 }
 
+/// (namespace, schedule id).
+type ScheduleKey = (String, String);
+
 pub struct Scheduler {
     pub(crate) store: Arc<dyn Store>,
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
     /// One lock per schedule, kept while somebody holds it.
-    locks: std::sync::Mutex<HashMap<(String, String), Weak<Mutex<()>>>>,
+    locks: std::sync::Mutex<HashMap<ScheduleKey, Weak<Mutex<()>>>>,
     /// Shared with the loop, which waits on it without holding the scheduler.
     wake: Arc<Notify>,
 }
@@ -193,7 +196,8 @@ impl Scheduler {
                     continue;
                 }
             };
-            let status = state.as_ref().map_or(WorkflowExecutionStatus::Unspecified, |s| s.status());
+            let status =
+                state.as_ref().map_or(WorkflowExecutionStatus::Unspecified, chronicle_engine::MutableState::status);
             if status == WorkflowExecutionStatus::Running {
                 info(rec).running_workflows.push(wf);
                 continue;
@@ -349,8 +353,12 @@ impl Scheduler {
             if buffer.is_empty() {
                 return;
             }
-            let policy =
-                rec.schedule.as_ref().and_then(|s| s.policies.as_ref()).map(|p| p.overlap_policy()).unwrap_or_default();
+            let policy = rec
+                .schedule
+                .as_ref()
+                .and_then(|s| s.policies.as_ref())
+                .map(chronicle_engine::api::schedule::v1::SchedulePolicies::overlap_policy)
+                .unwrap_or_default();
             let running = rec.info.as_ref().is_some_and(|i| !i.running_workflows.is_empty());
             let plan = plan(&buffer, running, policy);
             write_buffer(rec, &plan.new_buffer);

@@ -291,7 +291,7 @@ impl Calendar {
         let mut t = from.with_nanosecond(0)?;
         let limit = from.year() + 400;
         while t.year() <= limit {
-            let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap());
+            let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN));
             if !self.year_ok(t.year()) {
                 t = midnight(NaiveDate::from_ymd_opt(t.year() + 1, 1, 1)?);
             } else if !has(self.month, t.month()) {
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn interval_with_phase_counts_from_the_epoch() {
         let s = spec(|s| {
-            s.interval.push(IntervalSpec { interval: Some(time::dur_secs(10)), phase: Some(time::dur_secs(3)) })
+            s.interval.push(IntervalSpec { interval: Some(time::dur_secs(10)), phase: Some(time::dur_secs(3)) });
         });
         assert_eq!(
             show(s.times(at("2026-11-26T17:15:47Z"), None, 3)),
@@ -484,7 +484,7 @@ mod tests {
                 day_of_month: vec![range(29, 0, 0)],
                 month: vec![range(2, 0, 0)],
                 ..Default::default()
-            })
+            });
         });
         assert_eq!(
             show(s.times(at("2026-01-01T00:00:00Z"), None, 4)),
@@ -492,7 +492,11 @@ mod tests {
         );
         // Day of month and day of week must both match: Friday the 13th.
         let s = spec(|s| {
-            s.calendar.push(CalendarSpec { day_of_month: "13".into(), day_of_week: "fri".into(), ..Default::default() })
+            s.calendar.push(CalendarSpec {
+                day_of_month: "13".into(),
+                day_of_week: "fri".into(),
+                ..Default::default()
+            });
         });
         assert_eq!(
             show(s.times(at("2026-01-01T00:00:00Z"), None, 2)),

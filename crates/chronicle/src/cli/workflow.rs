@@ -322,8 +322,8 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 "pendingChildren": r.pending_children.iter().map(|c| serde_json::json!({
                     "workflowId": c.workflow_id, "runId": c.run_id, "type": c.workflow_type_name,
                 })).collect::<Vec<_>>(),
-                "children": family.children.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
-                "runs": family.runs.iter().map(|c| c.to_json()).collect::<Vec<_>>(),
+                "children": family.children.iter().map(Listed::to_json).collect::<Vec<_>>(),
+                "runs": family.runs.iter().map(Listed::to_json).collect::<Vec<_>>(),
             });
             let mut text = format!(
                 "WorkflowId        {}\nRunId             {}\nType              {}\nStatus            {}\nTaskQueue         {}\nHistoryLength     {}\nPendingActivities {}",

@@ -78,7 +78,7 @@ pub async fn wait_for_history(
 }
 
 pub fn event_types(events: &[HistoryEvent]) -> Vec<EventType> {
-    events.iter().map(|e| e.event_type()).collect()
+    events.iter().map(temporalio_protos::temporal::api::history::v1::HistoryEvent::event_type).collect()
 }
 
 /// `[id:Type, ...]` for assertion messages.
@@ -96,7 +96,7 @@ pub fn has(events: &[HistoryEvent], t: EventType) -> bool {
 }
 
 pub fn last_type(events: &[HistoryEvent]) -> Option<EventType> {
-    events.last().map(|e| e.event_type())
+    events.last().map(temporalio_protos::temporal::api::history::v1::HistoryEvent::event_type)
 }
 
 /// Event ids are exactly 1..=n in order.

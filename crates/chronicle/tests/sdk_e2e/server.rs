@@ -41,7 +41,7 @@ impl TestServer {
     pub async fn start_with_namespaces(namespaces: &[&str]) -> Self {
         let dir = tempfile::Builder::new().prefix("chronicle-e2e-").tempdir().expect("create temp dir");
         let db_path = dir.path().join("chronicle.db");
-        let extra_namespaces: Vec<String> = namespaces.iter().map(|s| s.to_string()).collect();
+        let extra_namespaces: Vec<String> = namespaces.iter().map(std::string::ToString::to_string).collect();
         let (child, addr) = spawn_server(&db_path, &extra_namespaces, 1).await;
         Self { child: Some(child), addr, db_path, extra_namespaces, generation: 1, _dir: dir }
     }

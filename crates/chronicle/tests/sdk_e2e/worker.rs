@@ -141,7 +141,7 @@ impl RunningWorker {
     /// Resolves when `Worker::run` has returned (with its result).
     pub async fn exited(&self) -> Result<(), String> {
         let mut rx = self.status.clone();
-        match rx.wait_for(|s| s.is_some()).await {
+        match rx.wait_for(std::option::Option::is_some).await {
             Ok(v) => v.clone().expect("checked is_some"),
             Err(_) => Err("worker thread ended without reporting a result".to_owned()),
         }

@@ -191,7 +191,8 @@ impl FanOutWorkflow {
             let opts = temporalio_sdk::ChildWorkflowOptions::builder().workflow_id(format!("{parent_id}-{i}")).build();
             started.push(ctx.start_child_workflow(SleepyChildWorkflow::run, (item, millis), opts).await?);
         }
-        let results = futures::future::join_all(started.into_iter().map(|c| c.result())).await;
+        let results =
+            futures::future::join_all(started.into_iter().map(temporalio_sdk::StartedChildWorkflow::result)).await;
         Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
     }
 }
