@@ -222,3 +222,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>>;
 }
+
+/// Whether `events` have contiguous ids ending at `last` (true when empty):
+/// a commit's events continue the run's history exactly.
+pub(crate) fn contiguous_ending_at(events: &[HistoryEvent], last: i64) -> bool {
+    events.last().is_none_or(|e| e.event_id == last) && events.windows(2).all(|w| w[1].event_id == w[0].event_id + 1)
+}

@@ -282,6 +282,11 @@ fn in_savepoint(
 
 fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result<()> {
     let s = &w.state;
+    debug_assert!(
+        crate::contiguous_ending_at(&w.events, s.next_event_id - 1),
+        "run {}: events written must be contiguous and end at next_event_id - 1",
+        s.run_id
+    );
     if w.expected_version == 0 {
         let inserted = tx
             .execute(
@@ -457,7 +462,13 @@ impl Store for SqliteStore {
                 "SELECT event FROM history WHERE run_id = ?1 AND event_id >= ?2 ORDER BY event_id LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![run, from_event_id, max as i64], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.map(|b| b.and_then(decode)).collect()
+            let events: Vec<HistoryEvent> = rows.map(|b| b.and_then(decode)).collect::<rusqlite::Result<_>>()?;
+            debug_assert!(
+                events.first().is_none_or(|e| e.event_id == from_event_id.max(1))
+                    && events.windows(2).all(|w| w[1].event_id == w[0].event_id + 1),
+                "history of {run} read from {from_event_id} has a gap"
+            );
+            Ok(events)
         })
     }
 

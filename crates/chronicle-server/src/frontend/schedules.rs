@@ -91,12 +91,7 @@ impl Frontend {
     }
 
     async fn load_schedule(&self, namespace: &str, schedule_id: &str) -> Result<ScheduleRecord, Status> {
-        self.schedules
-            .store
-            .load_schedule(namespace, schedule_id)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| not_found(schedule_id))
+        self.schedules.load(namespace, schedule_id).await.map_err(store_err)?.ok_or_else(|| not_found(schedule_id))
     }
 
     pub(super) async fn create_schedule(&self, r: CreateScheduleRequest) -> Result<CreateScheduleResponse, Status> {
@@ -117,9 +112,7 @@ impl Frontend {
         };
         info(&mut rec).create_time = Some(spec::from_nanos(now));
         let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
-        if let Some(existing) =
-            self.schedules.store.load_schedule(&r.namespace, &r.schedule_id).await.map_err(store_err)?
-        {
+        if let Some(existing) = self.schedules.load(&r.namespace, &r.schedule_id).await.map_err(store_err)? {
             // A retried create (same request id) succeeds again.
             if !r.request_id.is_empty() && existing.create_request_id == r.request_id {
                 return Ok(CreateScheduleResponse { conflict_token: token(&existing) });
@@ -133,7 +126,7 @@ impl Frontend {
         if let Some(patch) = r.initial_patch {
             self.apply_patch(&mut rec, patch).await?;
         }
-        self.schedules.store.write_schedule(rec.clone(), 0).await.map_err(store_err)?;
+        self.schedules.create(rec.clone()).await.map_err(store_err)?;
         self.schedules.poke();
         Ok(CreateScheduleResponse { conflict_token: token(&rec) })
     }
@@ -238,7 +231,7 @@ impl Frontend {
     pub(super) async fn delete_schedule(&self, r: DeleteScheduleRequest) -> Result<DeleteScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
         let _held = self.schedules.lock(&r.namespace, &r.schedule_id).await;
-        match self.schedules.store.delete_schedule(&r.namespace, &r.schedule_id).await {
+        match self.schedules.delete(&r.namespace, &r.schedule_id).await {
             Ok(()) => Ok(DeleteScheduleResponse::default()),
             Err(StoreError::NotFound(_)) => Err(not_found(&r.schedule_id)),
             Err(e) => Err(store_err(e)),
@@ -254,7 +247,7 @@ impl Frontend {
         }
         let size = if r.maximum_page_size <= 0 { limits::SCHEDULE_PAGE_DEFAULT } else { r.maximum_page_size as usize };
         let after = String::from_utf8(r.next_page_token).map_err(|_| errors::invalid("Invalid NextPageToken."))?;
-        let all = self.schedules.store.list_schedules(Some(&r.namespace)).await.map_err(store_err)?;
+        let all = self.schedules.list(&r.namespace).await.map_err(store_err)?;
         let mut rest = all.into_iter().filter(|s| after.is_empty() || s.schedule_id > after).peekable();
         let mut schedules = Vec::new();
         while schedules.len() < size

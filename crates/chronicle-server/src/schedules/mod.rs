@@ -42,7 +42,7 @@ pub fn now_nanos() -> i128 {
 type ScheduleKey = (String, String);
 
 pub struct Scheduler {
-    pub(crate) store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
     /// One lock per schedule, kept while somebody holds it.
@@ -83,6 +83,25 @@ impl Scheduler {
             }
         };
         lock.lock_owned().await
+    }
+
+    /// A schedule's record.
+    pub async fn load(&self, namespace: &str, schedule_id: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.store.load_schedule(namespace, schedule_id).await
+    }
+
+    /// Stores a new schedule; AlreadyExists if the id is taken.
+    pub async fn create(&self, rec: ScheduleRecord) -> Result<(), StoreError> {
+        self.store.write_schedule(rec, 0).await
+    }
+
+    pub async fn delete(&self, namespace: &str, schedule_id: &str) -> Result<(), StoreError> {
+        self.store.delete_schedule(namespace, schedule_id).await
+    }
+
+    /// Every schedule of a namespace.
+    pub async fn list(&self, namespace: &str) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.store.list_schedules(Some(namespace)).await
     }
 
     /// Makes the loop re-read schedules now (after a create or an edit).
