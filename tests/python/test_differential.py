@@ -499,6 +499,16 @@ def diff_histories(reference: WorkflowHistory, chronicle: WorkflowHistory) -> li
 # --- running a scenario on both servers ----------------------------------------------
 
 
+async def wait_for_first_workflow_task(handle: Any) -> None:
+    """Until the run's first workflow task completed, so both servers see
+    the same interleaving of what the scenario sends next and that task."""
+    for _ in range(200):
+        history = await handle.fetch_history()
+        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
+            return
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Scenario:
     name: str
@@ -540,11 +550,7 @@ async def run_signals(client: Client, workflow_id: str, task_queue: str) -> Any:
     )
     # Wait until the first workflow task is done, so both servers see the
     # same interleaving of signals and tasks.
-    for _ in range(200):
-        history = await handle.fetch_history()
-        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
-            break
-        await asyncio.sleep(0.05)
+    await wait_for_first_workflow_task(handle)
     await handle.signal(DiffSignalWorkflow.add, "b")
     for _ in range(200):
         history = await handle.fetch_history()
@@ -574,11 +580,7 @@ async def run_updates(client: Client, workflow_id: str, task_queue: str) -> Any:
     handle = await client.start_workflow(DiffUpdateWorkflow.run, id=workflow_id, task_queue=task_queue)
     # After the first workflow task, so the update gets a task of its own on
     # both servers (otherwise which task it rides on is a race).
-    for _ in range(200):
-        history = await handle.fetch_history()
-        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
-            break
-        await asyncio.sleep(0.05)
+    await wait_for_first_workflow_task(handle)
     assert await handle.execute_update(DiffUpdateWorkflow.add, 5, id="first") == 5
     with pytest.raises(Exception):
         await handle.execute_update(DiffUpdateWorkflow.add, -1, id="rejected")
@@ -683,11 +685,7 @@ async def run_update_unfinished(client: Client, workflow_id: str, task_queue: st
     from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
     handle = await client.start_workflow(DiffUnfinishedUpdateWorkflow.run, id=workflow_id, task_queue=task_queue)
-    for _ in range(200):
-        history = await handle.fetch_history()
-        if any(e.HasField("workflow_task_completed_event_attributes") for e in history.events):
-            break
-        await asyncio.sleep(0.05)
+    await wait_for_first_workflow_task(handle)
     update = await handle.start_update(
         DiffUnfinishedUpdateWorkflow.pending, id="pending", wait_for_stage=WorkflowUpdateStage.ACCEPTED
     )

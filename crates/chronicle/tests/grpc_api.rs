@@ -611,21 +611,16 @@ async fn bad_updates_are_rejected() {
         Code::InvalidArgument
     );
     assert_eq!(c.update_workflow_execution(update("nobody", "u1", "u")).await.unwrap_err().code(), Code::NotFound);
-    let poll = c
-        .poll_workflow_execution_update(PollWorkflowExecutionUpdateRequest {
-            namespace: "default".into(),
-            update_ref: Some(UpdateRef {
-                workflow_execution: Some(WorkflowExecution {
-                    workflow_id: "update-target".into(),
-                    run_id: String::new(),
-                }),
-                update_id: "never-sent".into(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(poll.code(), Code::NotFound);
+    let poll = |update_id: &str| PollWorkflowExecutionUpdateRequest {
+        namespace: "default".into(),
+        update_ref: Some(UpdateRef {
+            workflow_execution: Some(WorkflowExecution { workflow_id: "update-target".into(), run_id: String::new() }),
+            update_id: update_id.into(),
+        }),
+        ..Default::default()
+    };
+    let never = c.poll_workflow_execution_update(poll("never-sent")).await.unwrap_err();
+    assert_eq!(never.code(), Code::NotFound);
     // Admitted with no worker: the call waits for acceptance until the
     // caller gives up (an early empty answer would only be asked again).
     let mut r = Request::new(UpdateWorkflowExecutionRequest {
@@ -641,21 +636,7 @@ async fn bad_updates_are_rejected() {
     assert!(matches!(err.code(), Code::Cancelled | Code::DeadlineExceeded), "{err:?}");
     assert!(asked.elapsed() >= Duration::from_secs(2), "answered after {:?}", asked.elapsed());
     // A poll with no wait policy answers at once with the stage reached.
-    let resp = c
-        .poll_workflow_execution_update(PollWorkflowExecutionUpdateRequest {
-            namespace: "default".into(),
-            update_ref: Some(UpdateRef {
-                workflow_execution: Some(WorkflowExecution {
-                    workflow_id: "update-target".into(),
-                    run_id: String::new(),
-                }),
-                update_id: "u1".into(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = c.poll_workflow_execution_update(poll("u1")).await.unwrap().into_inner();
     assert_eq!(
         resp.stage,
         temporalio_protos::temporal::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Admitted as i32
