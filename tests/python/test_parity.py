@@ -249,6 +249,62 @@ async def test_update_with_start_attaches_to_an_update_the_run_has(client: Clien
         await fresh.result()
 
 
+@pytest.mark.parametrize("reuse", [WorkflowIDReusePolicy.ALLOW_DUPLICATE, WorkflowIDReusePolicy.REJECT_DUPLICATE])
+async def test_update_with_start_does_not_attach_to_an_update_the_close_left_unfinished(
+    client: Client, reuse: WorkflowIDReusePolicy
+) -> None:
+    """An update accepted and left unfinished by a run's close has no
+    outcome in history: update-with-start with its id is a new start, which
+    the id reuse policy allows (the update runs on the new run) or refuses."""
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    queue = f"parity-{uuid.uuid4()}"
+    workflow_id = f"parity-uws-closed-{uuid.uuid4()}"
+
+    def start_op() -> WithStartWorkflowOperation:
+        return WithStartWorkflowOperation(
+            ParityUnfinishedUpdate.run,
+            id=workflow_id,
+            task_queue=queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=reuse,
+        )
+
+    async with Worker(client, task_queue=queue, workflows=[ParityUnfinishedUpdate]):
+        first = start_op()
+        await client.start_update_with_start_workflow(
+            ParityUnfinishedUpdate.never_done,
+            id="shared",
+            start_workflow_operation=first,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        handle = await first.workflow_handle()
+        await handle.signal(ParityUnfinishedUpdate.done)
+        await handle.result()
+        again = start_op()
+        if reuse == WorkflowIDReusePolicy.REJECT_DUPLICATE:
+            with pytest.raises(WorkflowAlreadyStartedError):
+                await client.start_update_with_start_workflow(
+                    ParityUnfinishedUpdate.never_done,
+                    id="shared",
+                    start_workflow_operation=again,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                )
+            with pytest.raises(WorkflowAlreadyStartedError):
+                await again.workflow_handle()
+            return
+        await client.start_update_with_start_workflow(
+            ParityUnfinishedUpdate.never_done,
+            id="shared",
+            start_workflow_operation=again,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        fresh = await again.workflow_handle()
+        assert fresh.first_execution_run_id != handle.first_execution_run_id
+        await fresh.signal(ParityUnfinishedUpdate.done)
+        await fresh.result()
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

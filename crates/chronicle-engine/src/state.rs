@@ -190,6 +190,21 @@ pub struct UpdateInfo {
     pub accepted_event_id: i64,
     #[prost(message, optional, tag = "5")]
     pub outcome: Option<crate::api::update::v1::Outcome>,
+    /// Completed by the run's close, not by the workflow (its outcome is
+    /// Temporal's AcceptedUpdateCompletedWorkflow failure, with no event).
+    #[prost(bool, tag = "6")]
+    pub completed_by_close: bool,
+}
+
+impl UpdateInfo {
+    /// Completed by the workflow, with a WorkflowExecutionUpdateCompleted
+    /// event: the outcome Temporal keeps in history and hands to anyone who
+    /// asks for this update id later, even after the run closed.
+    pub fn completed_in_history(&self) -> bool {
+        self.stage == crate::api::enums::v1::UpdateWorkflowExecutionLifecycleStage::Completed as i32
+            && self.accepted_event_id != 0
+            && !self.completed_by_close
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -116,6 +116,7 @@ pub(crate) fn on_close(state: &mut MutableState) {
         if u.stage == Stage::Accepted as i32 {
             u.stage = Stage::Completed as i32;
             u.outcome = Some(Outcome { value: Some(outcome::Value::Failure(accepted_update_completed_workflow())) });
+            u.completed_by_close = true;
         }
     }
 }

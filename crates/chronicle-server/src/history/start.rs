@@ -33,10 +33,7 @@ impl History {
     }
 
     pub(super) async fn try_start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
-        use chronicle_engine::api::enums::v1::{
-            UpdateWorkflowExecutionLifecycleStage as UpdateStage, WorkflowIdConflictPolicy as Conflict,
-            WorkflowIdReusePolicy as Reuse,
-        };
+        use chronicle_engine::api::enums::v1::{WorkflowIdConflictPolicy as Conflict, WorkflowIdReusePolicy as Reuse};
         let lock = self.workflow_lock(&args.namespace, &args.workflow_id);
         let _held = lock.lock().await;
         // One read: the current run's state (the write below is conditional
@@ -47,11 +44,14 @@ impl History {
         let mut terminated: Option<(Arc<RunEntry>, Transition)> = None;
         if let Some(current) = current {
             // Update-with-start whose update the current run already has:
-            // completed (running or closed), or in flight: the caller attaches
-            // to it, whatever the id policies, as on Temporal.
+            // in flight in a running run, or completed by the workflow (the
+            // outcome is in history, even after the run closed): the caller
+            // attaches to it, whatever the id policies, as on Temporal. One
+            // the run's close left unfinished does not count: the id
+            // policies decide, and a new run takes the update.
             let update_id = args.update.as_ref().and_then(|u| u.meta.as_ref()).map(|m| m.update_id.as_str());
             if let Some(existing) = update_id.and_then(|id| current.updates.get(id))
-                && (current.is_running() || existing.stage == UpdateStage::Completed as i32)
+                && (current.is_running() || existing.completed_in_history())
             {
                 return Ok(Started { run_id: current.run_id, started: false });
             }
