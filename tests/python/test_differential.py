@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from reference import reference_server, temporal_bin_missing_reason  # noqa: F401 (fixture)
+    from test_parity import ParityUnfinishedUpdate  # an update its workflow's end leaves unfinished
 
 NAMESPACE = "default"
 # Bound on each scenario, so a misbehaving server fails the test instead of hanging it.
@@ -288,31 +289,9 @@ class DiffMetadataWorkflow:
         return f"{greeting}|{child}"
 
 
-@workflow.defn
-class DiffUnfinishedUpdateWorkflow:
-    """Completes on a signal while an accepted update's handler still waits."""
-
-    def __init__(self) -> None:
-        self.done = False
-
-    @workflow.run
-    async def run(self) -> str:
-        await workflow.wait_condition(lambda: self.done)
-        return "finished"
-
-    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
-    async def pending(self) -> str:
-        await workflow.wait_condition(lambda: False)
-        return "unreachable"
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
-
-
 WORKFLOWS = [
     DiffMetadataWorkflow,
-    DiffUnfinishedUpdateWorkflow,
+    ParityUnfinishedUpdate,
     DiffChildWorkflow,
     DiffParentWorkflow,
     DiffContinueWorkflow,
@@ -684,12 +663,12 @@ async def run_user_metadata(client: Client, workflow_id: str, task_queue: str) -
 async def run_update_unfinished(client: Client, workflow_id: str, task_queue: str) -> Any:
     from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
-    handle = await client.start_workflow(DiffUnfinishedUpdateWorkflow.run, id=workflow_id, task_queue=task_queue)
+    handle = await client.start_workflow(ParityUnfinishedUpdate.run, id=workflow_id, task_queue=task_queue)
     await wait_for_first_workflow_task(handle)
     update = await handle.start_update(
-        DiffUnfinishedUpdateWorkflow.pending, id="pending", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        ParityUnfinishedUpdate.never_done, id="pending", wait_for_stage=WorkflowUpdateStage.ACCEPTED
     )
-    await handle.signal(DiffUnfinishedUpdateWorkflow.finish)
+    await handle.signal(ParityUnfinishedUpdate.done)
     assert await handle.result() == "finished"
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await update.result()

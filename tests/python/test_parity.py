@@ -114,6 +114,10 @@ class ParityUnfinishedUpdate:
     def done(self) -> None:
         self.finish = True
 
+    @workflow.query
+    def simple_query(self) -> bool:
+        return True
+
 
 def metadata_text(client: Client, payload) -> str:
     return client.data_converter.payload_converter.from_payload(payload, str)
@@ -329,25 +333,6 @@ async def test_hostile_queries_are_refused_as_on_temporal(client: Client, query:
         pass
 
 
-@workflow.defn
-class ParityWaitForFinish:
-    def __init__(self) -> None:
-        self.finish = False
-
-    @workflow.run
-    async def run(self) -> str:
-        await workflow.wait_condition(lambda: self.finish)
-        return "finished"
-
-    @workflow.signal
-    def finish_sig(self) -> None:
-        self.finish = True
-
-    @workflow.query
-    def simple_query(self) -> bool:
-        return True
-
-
 async def wait_for_first_task(handle) -> None:
     for _ in range(200):
         history = await handle.fetch_history()
@@ -362,19 +347,19 @@ async def test_query_with_no_worker_then_restart_moves_on(client: Client) -> Non
     (client-side, so CANCELLED); a new worker then takes the signal and
     the workflow completes well within its execution timeout."""
     queue = f"parity-{uuid.uuid4()}"
-    async with Worker(client, task_queue=queue, workflows=[ParityWaitForFinish]):
+    async with Worker(client, task_queue=queue, workflows=[ParityUnfinishedUpdate]):
         handle = await client.start_workflow(
-            ParityWaitForFinish.run,
+            ParityUnfinishedUpdate.run,
             id=f"parity-liveness-{uuid.uuid4()}",
             task_queue=queue,
             execution_timeout=timedelta(minutes=1),
         )
         await wait_for_first_task(handle)
     with pytest.raises(RPCError) as err:
-        await handle.query(ParityWaitForFinish.simple_query, rpc_timeout=timedelta(seconds=1))
+        await handle.query(ParityUnfinishedUpdate.simple_query, rpc_timeout=timedelta(seconds=1))
     assert err.value.status == RPCStatusCode.CANCELLED, err.value
-    async with Worker(client, task_queue=queue, workflows=[ParityWaitForFinish]):
-        await handle.signal(ParityWaitForFinish.finish_sig)
+    async with Worker(client, task_queue=queue, workflows=[ParityUnfinishedUpdate]):
+        await handle.signal(ParityUnfinishedUpdate.done)
         assert await asyncio.wait_for(handle.result(), 20) == "finished"
 
 
