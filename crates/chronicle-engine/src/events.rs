@@ -352,6 +352,16 @@ pub(crate) fn new_event(id: i64, time: Timestamp, attrs: Attributes) -> HistoryE
 
 /// The Scheduled and Started events of a transient workflow task, with the
 /// ids they will get when persisted.
+/// The virtual events of the run's started workflow task, if it is
+/// transient (or speculative): a poll response's history ends with them,
+/// and so does the last page when the worker pages that history.
+pub fn started_task_transient_events(state: &MutableState) -> Vec<HistoryEvent> {
+    match state.started_workflow_task() {
+        Some(wt) if wt.transient => transient_workflow_task_events(state, wt),
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) fn transient_workflow_task_events(state: &MutableState, wt: &WorkflowTaskInfo) -> Vec<HistoryEvent> {
     let mut events = vec![new_event(
         wt.scheduled_event_id,

@@ -29,6 +29,14 @@ pub struct Limits {
     /// Children started and not yet closed, per run
     /// (`limit.numPendingChildExecutions.error`, 2,000).
     pub pending_children_max: usize,
+    /// Events in a poll response's history; the worker pages the rest with
+    /// the response's `next_page_token` (`frontend.historyMaxPageSize` sets
+    /// this and the default read page; Chronicle's default is large, so
+    /// most histories come in one response).
+    pub poll_history_events_max: usize,
+    /// Events per GetWorkflowExecutionHistory page when the caller names no
+    /// size (1,000).
+    pub history_page_events_default: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +49,8 @@ impl Default for Limits {
             history_events_max: 51_200,
             history_bytes_max: 50 * MIB,
             pending_children_max: 2000,
+            poll_history_events_max: 50_000,
+            history_page_events_default: 1000,
         }
     }
 }
@@ -59,6 +69,11 @@ impl Limits {
         ("limit.historySize.error", |l, n| l.history_bytes_max = n),
         ("limit.numPendingChildExecutions.error", |l, n| {
             l.pending_children_max = usize::try_from(n).unwrap_or(usize::MAX);
+        }),
+        ("frontend.historyMaxPageSize", |l, n| {
+            let n = usize::try_from(n).unwrap_or(usize::MAX).max(1);
+            l.poll_history_events_max = n;
+            l.history_page_events_default = n;
         }),
     ];
 
@@ -116,12 +131,11 @@ pub const STICKY_SCHEDULE_TO_START_SECS_DEFAULT: i64 = 10;
 
 /// Largest gRPC message accepted.
 pub const GRPC_MESSAGE_BYTES_MAX: usize = 128 * 1024 * 1024;
-/// Events in one poll response's history (`frontend.historyMaxPageSize`
-/// covers Temporal's first page; Chronicle sends the rest with it).
-pub const POLL_HISTORY_EVENTS_MAX: usize = 50_000;
-/// Events per GetWorkflowExecutionHistory page when the caller names no
-/// size (`frontend.historyMaxPageSize`, 1,000 for reads).
-pub const HISTORY_PAGE_EVENTS_DEFAULT: usize = 1000;
+/// Events in a legacy query task's history (it is answered from a replay
+/// of the whole history in one response).
+pub const QUERY_TASK_HISTORY_EVENTS_MAX: usize = 50_000;
+/// Events per GetWorkflowExecutionHistory page, at most.
+pub const HISTORY_PAGE_EVENTS_MAX: usize = 10_000;
 /// Runs per ListWorkflowExecutions page when the caller names no size
 /// (`frontend.visibilityMaxPageSize` default, 100 here as the CLI asks).
 pub const LIST_PAGE_RUNS_DEFAULT: usize = 100;

@@ -52,4 +52,9 @@ pub struct HistoryPageToken {
     pub run_id: String,
     #[prost(int64, tag = "2")]
     pub next_event_id: i64,
+    /// Set when the pages continue a poll response whose workflow task is
+    /// transient: the last page ends with that task's virtual events, if
+    /// the task (scheduled at this id) is still the one started.
+    #[prost(int64, tag = "3")]
+    pub transient_task_scheduled_event_id: i64,
 }

@@ -82,7 +82,7 @@ impl Frontend {
     pub(super) async fn query_task(&self, task: &MatchTask) -> Option<PollWorkflowTaskQueueResponse> {
         let query = self.history.queries().get(task.query_id)?;
         let s = self.history.load(&task.namespace, &task.workflow_id, &task.run_id).await.ok()?;
-        let events = self.history.read_history(&s.run_id, 1, limits::POLL_HISTORY_EVENTS_MAX).await.ok()?;
+        let events = self.history.read_history(&s.run_id, 1, limits::QUERY_TASK_HISTORY_EVENTS_MAX).await.ok()?;
         let token = TaskToken {
             namespace: s.namespace.clone(),
             workflow_id: s.workflow_id.clone(),

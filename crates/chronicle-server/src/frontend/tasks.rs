@@ -6,8 +6,7 @@ use crate::errors;
 use crate::history::HistoryError;
 use crate::matching::{MatchTask, QueueKey};
 use crate::queries::QueryAnswer;
-use crate::tokens::TaskToken;
-use chronicle_engine::limits;
+use crate::tokens::{HistoryPageToken, TaskToken};
 use chronicle_engine::{
     Input, Outcome, WorkflowTaskCompletion,
     api::{
@@ -139,8 +138,23 @@ impl Frontend {
         // that evicted the run fetches the rest itself).
         let sticky = wt.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
         let first_event_id = if sticky { s.last_completed_wft_started_event_id + 1 } else { 1 };
-        let mut events = self.history.read_history(&s.run_id, first_event_id, limits::POLL_HISTORY_EVENTS_MAX).await?;
-        events.extend(transient_events);
+        // A long history comes in pages: the first here, the rest through
+        // GetWorkflowExecutionHistory with the token; the transient task's
+        // virtual events end the last page.
+        let page = self.history.limits().poll_history_events_max;
+        let mut events = self.history.read_history(&s.run_id, first_event_id, page).await?;
+        let last_read = events.last().map_or(first_event_id - 1, |e| e.event_id);
+        let next_page_token = if last_read < s.next_event_id - 1 {
+            HistoryPageToken {
+                run_id: s.run_id.clone(),
+                next_event_id: last_read + 1,
+                transient_task_scheduled_event_id: if transient_events.is_empty() { 0 } else { wt.scheduled_event_id },
+            }
+            .encode_to_vec()
+        } else {
+            events.extend(transient_events);
+            Vec::new()
+        };
         let token = TaskToken {
             namespace: s.namespace.clone(),
             workflow_id: s.workflow_id.clone(),
@@ -163,6 +177,7 @@ impl Frontend {
             attempt: wt.attempt,
             backlog_count_hint: self.matching.backlog(key),
             history: Some(HistoryProto { events }),
+            next_page_token,
             workflow_execution_task_queue: s.started.as_ref().and_then(|a| a.task_queue.clone()),
             scheduled_time: wt.scheduled_time,
             started_time: wt.started_time,

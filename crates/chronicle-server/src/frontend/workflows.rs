@@ -65,6 +65,17 @@ fn check_duration(what: &str, d: &Option<prost_types::Duration>) -> Result<(), S
 }
 
 impl Frontend {
+    /// A history read's page size: the caller's, at most Temporal's cap,
+    /// or the configured default.
+    fn history_page_size(&self, maximum_page_size: i32) -> usize {
+        match usize::try_from(maximum_page_size) {
+            Ok(n) if n > 0 => n.min(limits::HISTORY_PAGE_EVENTS_MAX),
+            _ => self.history.limits().history_page_events_default,
+        }
+    }
+}
+
+impl Frontend {
     pub(super) async fn start_workflow(
         &self,
         r: StartWorkflowExecutionRequest,
@@ -317,7 +328,7 @@ impl Frontend {
     ) -> Result<GetWorkflowExecutionHistoryReverseResponse, Status> {
         let (execution, token) = history_page(&r.execution, &r.next_page_token)?;
         let state = self.resolve(&r.namespace, &execution).await?;
-        let page_size = history_page_size(r.maximum_page_size);
+        let page_size = self.history_page_size(r.maximum_page_size);
         // The token holds the first id not yet returned, counting down.
         let below = token.map(|t| t.next_event_id).unwrap_or(state.next_event_id).min(state.next_event_id);
         let from = (below - page_size as i64).max(1);
@@ -328,7 +339,7 @@ impl Frontend {
         };
         events.reverse();
         let next_page_token = if from > 1 {
-            HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from }.encode_to_vec()
+            HistoryPageToken { run_id: state.run_id.clone(), next_event_id: from, ..Default::default() }.encode_to_vec()
         } else {
             Vec::new()
         };
@@ -343,8 +354,9 @@ impl Frontend {
         let (execution, token) = history_page(&r.execution, &r.next_page_token)?;
         let mut state = self.resolve(&r.namespace, &execution).await?;
         let close_only = r.history_event_filter_type == HistoryEventFilterType::CloseEvent as i32;
-        let page_size = history_page_size(r.maximum_page_size);
+        let page_size = self.history_page_size(r.maximum_page_size);
         let from = token.as_ref().map(|t| t.next_event_id).unwrap_or(1).max(1);
+        let transient_task = token.as_ref().map_or(0, |t| t.transient_task_scheduled_event_id);
         // Long poll: wait for the close event, or for events past `from`.
         if r.wait_new_event {
             let ready =
@@ -352,7 +364,11 @@ impl Frontend {
             let (latest, ready) = self.wait_for_state(&state, deadline, ready).await?;
             if !ready {
                 // Nothing yet: an empty page with a token to come back with.
-                let token = HistoryPageToken { run_id: latest.run_id.clone(), next_event_id: from };
+                let token = HistoryPageToken {
+                    run_id: latest.run_id.clone(),
+                    next_event_id: from,
+                    transient_task_scheduled_event_id: transient_task,
+                };
                 return Ok(GetWorkflowExecutionHistoryResponse {
                     history: Some(HistoryProto { events: vec![] }),
                     next_page_token: token.encode_to_vec(),
@@ -372,12 +388,24 @@ impl Frontend {
                 ..Default::default()
             });
         }
-        let events = self.history.read_history(&state.run_id, from, page_size).await.map_err(map_err)?;
+        let mut events = self.history.read_history(&state.run_id, from, page_size).await.map_err(map_err)?;
         let next = events.last().map(|e| e.event_id + 1).unwrap_or(from);
         let more = next < state.next_event_id || (r.wait_new_event && state.is_running());
         let next_page_token = if more {
-            HistoryPageToken { run_id: state.run_id.clone(), next_event_id: next }.encode_to_vec()
+            HistoryPageToken {
+                run_id: state.run_id.clone(),
+                next_event_id: next,
+                transient_task_scheduled_event_id: transient_task,
+            }
+            .encode_to_vec()
         } else {
+            // The last page of a poll response's history: its transient
+            // workflow task's events, if that task is still the one started.
+            if transient_task != 0
+                && state.started_workflow_task().is_some_and(|wt| wt.scheduled_event_id == transient_task)
+            {
+                events.extend(chronicle_engine::started_task_transient_events(&state));
+            }
             Vec::new()
         };
         Ok(GetWorkflowExecutionHistoryResponse {
@@ -403,10 +431,6 @@ fn history_page(
         e.run_id = t.run_id.clone();
     }
     Ok((execution, Some(t)))
-}
-
-fn history_page_size(maximum_page_size: i32) -> usize {
-    if maximum_page_size <= 0 { limits::HISTORY_PAGE_EVENTS_DEFAULT } else { (maximum_page_size as usize).min(10_000) }
 }
 
 fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {

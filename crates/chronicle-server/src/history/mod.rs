@@ -91,6 +91,11 @@ impl History {
         history
     }
 
+    /// The limits in force (Temporal's defaults, or as configured).
+    pub fn limits(&self) -> &engine::Limits {
+        &self.limits
+    }
+
     /// Events of a run from `from_event_id` on, at most `max` of them.
     pub async fn read_history(
         &self,
