@@ -555,3 +555,34 @@ async def test_cancel_around_a_sync_activity_return_leaves_the_pool_usable(clien
             )
     assert result[-1] == "after 9", result
     assert all(r.startswith("done") or r == "CancelledError" for r in result[:-1]), result
+
+
+async def test_list_pages_and_task_queue_names_are_bounded_as_on_temporal(client: Client) -> None:
+    """A list page defaults to and is capped at 1,000 runs (Temporal's
+    `frontend.visibilityMaxPageSize`); a task queue name past 1,000 bytes is
+    InvalidArgument on start and on poll."""
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest, PollWorkflowTaskQueueRequest
+
+    queue = f"parity-pages-{uuid.uuid4()}"
+    await asyncio.gather(*[client.start_workflow("Unpolled", id=f"{queue}-{i}", task_queue=queue) for i in range(1005)])
+    for _ in range(100):  # Temporal's visibility is eventually consistent
+        if (await client.count_workflows(f"TaskQueue = '{queue}'")).count == 1005:
+            break
+        await asyncio.sleep(0.1)
+    for page_size in (0, 1001, 5000):
+        page = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace=client.namespace, page_size=page_size, query=f"TaskQueue = '{queue}'")
+        )
+        assert len(page.executions) == 1000, page_size
+        assert page.next_page_token
+    with pytest.raises(RPCError) as err:
+        await client.start_workflow("Unpolled", id=f"{queue}-long", task_queue="q" * 1001)
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+    assert "taskQueue length exceeds limit" in err.value.message
+    with pytest.raises(RPCError) as err:
+        await client.workflow_service.poll_workflow_task_queue(
+            PollWorkflowTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name="q" * 1001)),
+            timeout=timedelta(seconds=5),
+        )
+    assert err.value.status == RPCStatusCode.INVALID_ARGUMENT

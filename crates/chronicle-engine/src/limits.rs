@@ -37,6 +37,10 @@ pub struct Limits {
     /// Events per GetWorkflowExecutionHistory page when the caller names no
     /// size (1,000).
     pub history_page_events_default: usize,
+    /// Runs per visibility list page: the default when the caller names no
+    /// size, and the most it may ask for (`frontend.visibilityMaxPageSize`,
+    /// 1,000; larger requests are capped, as Temporal caps them).
+    pub list_page_runs_max: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +55,7 @@ impl Default for Limits {
             pending_children_max: 2000,
             poll_history_events_max: 50_000,
             history_page_events_default: 1000,
+            list_page_runs_max: 1000,
         }
     }
 }
@@ -74,6 +79,9 @@ impl Limits {
             let n = usize::try_from(n).unwrap_or(usize::MAX).max(1);
             l.poll_history_events_max = n;
             l.history_page_events_default = n;
+        }),
+        ("frontend.visibilityMaxPageSize", |l, n| {
+            l.list_page_runs_max = usize::try_from(n).unwrap_or(usize::MAX).max(1);
         }),
     ];
 
@@ -136,9 +144,6 @@ pub const GRPC_MESSAGE_BYTES_MAX: usize = 128 * 1024 * 1024;
 pub const QUERY_TASK_HISTORY_EVENTS_MAX: usize = 50_000;
 /// Events per GetWorkflowExecutionHistory page, at most.
 pub const HISTORY_PAGE_EVENTS_MAX: usize = 10_000;
-/// Runs per ListWorkflowExecutions page when the caller names no size
-/// (`frontend.visibilityMaxPageSize` default, 100 here as the CLI asks).
-pub const LIST_PAGE_RUNS_DEFAULT: usize = 100;
 /// Runs read from the store per visibility scan batch.
 pub const LIST_SCAN_BATCH_RUNS: usize = 500;
 /// Namespaces per ListNamespaces page when the caller names no size.

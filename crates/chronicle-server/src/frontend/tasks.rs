@@ -61,6 +61,7 @@ fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
         .as_ref()
         .filter(|t| !t.name.is_empty())
         .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
+    super::workflows::check_task_queue_length(&tq.name)?;
     Ok(tq.name.clone())
 }
 

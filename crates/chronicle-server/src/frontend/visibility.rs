@@ -185,7 +185,11 @@ impl Frontend {
     /// One page of the runs matching `query`; the token is empty on the
     /// last page.
     async fn page(&self, namespace: &str, query: &Query, page_size: i32, token: &[u8]) -> Result<Page, Status> {
-        let page_size = if page_size <= 0 { limits::LIST_PAGE_RUNS_DEFAULT } else { page_size as usize };
+        let max = self.history.limits().list_page_runs_max;
+        let page_size = match usize::try_from(page_size) {
+            Ok(n) if n > 0 => n.min(max),
+            _ => max,
+        };
         let token = if token.is_empty() { None } else { Some(PageToken::decode(token).map_err(|_| bad_token())?) };
         if !query.order_by.is_empty() {
             return self.sorted_page(namespace, query, page_size, token).await;

@@ -38,6 +38,15 @@ pub(crate) fn check_payloads(what: &str, p: &Option<Payloads>) -> Result<(), Sta
     Ok(())
 }
 
+/// Task queue names are ids: at most `limit.maxIDLength` bytes, with
+/// Temporal's message.
+pub(super) fn check_task_queue_length(name: &str) -> Result<(), Status> {
+    if name.len() > limits::ID_BYTES_MAX {
+        return Err(errors::invalid("taskQueue length exceeds limit"));
+    }
+    Ok(())
+}
+
 /// Clients pin cancel/terminate to a chain with `first_execution_run_id`.
 pub(super) fn check_first_run(s: &MutableState, first_execution_run_id: &str) -> Result<(), Status> {
     let first = s.started.as_ref().map(|a| a.first_execution_run_id.as_str()).unwrap_or_default();
@@ -185,6 +194,7 @@ impl Frontend {
         if task_queue.is_empty() {
             return Err(errors::invalid("TaskQueue is not set on request."));
         }
+        check_task_queue_length(&task_queue)?;
         if r.request_id.len() > limits::ID_BYTES_MAX {
             return Err(errors::invalid("RequestId exceeds length limit."));
         }
