@@ -22,8 +22,6 @@ const ALWAYS_ON: &[&str] = &[
     "system.enableActivityEagerExecution",
     "worker.enableScheduler",
     "history.enableRequestIdRefLinks",
-    "limit.blobSize.warn",
-    "limit.blobSize.error",
 ];
 
 /// What the flags set: the limits, and the keys accepted but not applied.
