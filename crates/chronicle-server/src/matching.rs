@@ -54,16 +54,49 @@ const POLLER_LISTED_FOR: std::time::Duration = std::time::Duration::from_secs(30
 /// (Temporal's sticky poller unavailable window).
 const STICKY_POLLER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How often idle queues are looked for (on the next add or poll).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Default)]
 pub struct Matching {
     queues: Mutex<HashMap<QueueKey, Queue>>,
-    /// Sticky queues of workers that shut down.
-    closed: Mutex<std::collections::HashSet<QueueKey>>,
+    /// Sticky queues of workers that shut down, and when.
+    closed: Mutex<HashMap<QueueKey, Instant>>,
+    last_sweep: Mutex<Option<Instant>>,
+}
+
+impl Queue {
+    /// Nothing waits here and nobody polled lately: the entry can go (it
+    /// comes back with the next task or poll).
+    fn idle(&self) -> bool {
+        let now = std::time::SystemTime::now();
+        self.tasks.is_empty()
+            && self.waiters.is_empty()
+            && self.last_poll.is_none_or(|t| t.elapsed() >= POLLER_LISTED_FOR)
+            && self.pollers.values().all(|seen| now.duration_since(*seen).unwrap_or_default() >= POLLER_LISTED_FOR)
+    }
 }
 
 impl Matching {
+    /// Drops idle queues and old marks of closed sticky queues, at most
+    /// once per `SWEEP_EVERY`: memory follows the queues in use, not every
+    /// queue (one sticky queue per worker process) ever polled.
+    fn sweep(&self, queues: &mut HashMap<QueueKey, Queue>) {
+        {
+            let mut last = crate::sync::lock(&self.last_sweep);
+            if last.is_some_and(|t| t.elapsed() < SWEEP_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        queues.retain(|_, q| !q.idle());
+        // A closed mark outlives any late poll of the worker that shut down.
+        crate::sync::lock(&self.closed).retain(|_, at| at.elapsed() < POLLER_LISTED_FOR);
+    }
+
     pub fn add(&self, key: QueueKey, mut task: MatchTask) {
         let mut queues = crate::sync::lock(&self.queues);
+        self.sweep(&mut queues);
         let queue = queues.entry(key).or_default();
         while let Some(waiter) = queue.waiters.pop_front() {
             let mut slot = crate::sync::lock(&waiter.slot);
@@ -83,6 +116,7 @@ impl Matching {
     pub async fn poll(self: &Arc<Self>, key: &QueueKey, deadline: Instant) -> Option<MatchTask> {
         let waiter = {
             let mut queues = crate::sync::lock(&self.queues);
+            self.sweep(&mut queues);
             let queue = queues.entry(key.clone()).or_default();
             queue.last_poll = Some(Instant::now());
             if let Some(task) = queue.tasks.pop_front() {
@@ -99,7 +133,7 @@ impl Matching {
 
     /// Closes a queue nobody will poll again; returns the tasks it held.
     pub fn close(&self, key: &QueueKey) -> Vec<MatchTask> {
-        crate::sync::lock(&self.closed).insert(key.clone());
+        crate::sync::lock(&self.closed).insert(key.clone(), Instant::now());
         let mut queues = crate::sync::lock(&self.queues);
         queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
     }
@@ -107,7 +141,7 @@ impl Matching {
     /// Whether a worker is behind a sticky queue: someone is polling it or
     /// did recently, and it was not closed by ShutdownWorker.
     pub fn has_live_poller(&self, key: &QueueKey) -> bool {
-        if crate::sync::lock(&self.closed).contains(key) {
+        if crate::sync::lock(&self.closed).contains_key(key) {
             return false;
         }
         let queues = crate::sync::lock(&self.queues);
@@ -175,5 +209,37 @@ impl Drop for WaiterGuard {
             queue.waiters.retain(|w| !Arc::ptr_eq(w, &self.waiter));
             queue.last_poll = Some(Instant::now());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> QueueKey {
+        QueueKey { namespace: "ns".into(), name: name.into(), activity: false }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_queues_and_closed_marks_go_away() {
+        let matching = Arc::new(Matching::default());
+        // A sticky queue polled once, then its worker shut down; a queue
+        // polled once and left; a queue holding a task.
+        let soon = Instant::now() + std::time::Duration::from_millis(10);
+        assert!(matching.poll(&key("sticky"), soon).await.is_none());
+        matching.close(&key("sticky"));
+        assert!(matching.poll(&key("left"), soon).await.is_none());
+        matching.add(key("busy"), MatchTask { run_id: "r".into(), ..Default::default() });
+        assert_eq!(crate::sync::lock(&matching.queues).len(), 2);
+
+        tokio::time::advance(POLLER_LISTED_FOR + SWEEP_EVERY).await;
+        matching.add(key("other"), MatchTask::default());
+        let queues = crate::sync::lock(&matching.queues);
+        let mut names: Vec<_> = queues.keys().map(|k| k.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["busy", "other"], "the idle queue went, the one with a task stayed");
+        assert!(crate::sync::lock(&matching.closed).is_empty());
+        drop(queues);
+        assert!(!matching.has_live_poller(&key("sticky")));
     }
 }
