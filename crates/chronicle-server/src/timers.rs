@@ -1,11 +1,12 @@
 //! Durable timers, in memory: one task sleeps until the earliest deadline.
 //! Entries are small, so a stale timer (its task already moved on) costs
-//! little until it comes due and the engine ignores it. Durability comes
-//! from the mutable state: recovery re-adds every pending deadline.
+//! little until it comes due and the engine ignores it; a closed run's
+//! deadlines are dropped at once (`forget_run`). Durability comes from the
+//! mutable state: recovery re-adds every pending deadline.
 
 use crate::matching::{MatchTask, QueueKey};
 use chronicle_engine::TimerKind;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
@@ -18,9 +19,36 @@ pub enum Due {
     Dispatch { key: QueueKey, task: MatchTask },
 }
 
+impl Due {
+    fn run_id(&self) -> &str {
+        match self {
+            Due::Timer { run_id, .. } => run_id,
+            Due::Dispatch { task, .. } => &task.run_id,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Entries {
+    by_time: BTreeMap<(Instant, u64), Due>,
+    /// The keys of each run's entries, to drop them when the run closes.
+    by_run: HashMap<String, Vec<(Instant, u64)>>,
+}
+
+impl Entries {
+    fn unindex(&mut self, key: (Instant, u64), run_id: &str) {
+        if let Some(keys) = self.by_run.get_mut(run_id) {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                self.by_run.remove(run_id);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Timers {
-    entries: Mutex<BTreeMap<(Instant, u64), Due>>,
+    entries: Mutex<Entries>,
     seq: AtomicU64,
     changed: Notify,
 }
@@ -29,8 +57,9 @@ impl Timers {
     pub fn schedule(&self, at: Instant, due: Due) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut entries = crate::sync::lock(&self.entries);
-        let earliest = entries.keys().next().is_none_or(|(first, _)| at < *first);
-        entries.insert((at, seq), due);
+        let earliest = entries.by_time.keys().next().is_none_or(|(first, _)| at < *first);
+        entries.by_run.entry(due.run_id().to_string()).or_default().push((at, seq));
+        entries.by_time.insert((at, seq), due);
         drop(entries);
         if earliest {
             self.changed.notify_one();
@@ -40,13 +69,16 @@ impl Timers {
     /// Waits for the next due entries and returns them, earliest first.
     pub async fn next_due(&self) -> Vec<Due> {
         loop {
-            let next = crate::sync::lock(&self.entries).keys().next().map(|(at, _)| *at);
+            let next = crate::sync::lock(&self.entries).by_time.keys().next().map(|(at, _)| *at);
             match next {
                 Some(at) if at <= Instant::now() => {
                     let now = Instant::now();
                     let mut entries = crate::sync::lock(&self.entries);
-                    let later = entries.split_off(&(now, u64::MAX));
-                    let due = std::mem::replace(&mut *entries, later);
+                    let later = entries.by_time.split_off(&(now, u64::MAX));
+                    let due = std::mem::replace(&mut entries.by_time, later);
+                    for (key, d) in &due {
+                        entries.unindex(*key, d.run_id());
+                    }
                     return due.into_values().collect();
                 }
                 Some(at) => {
@@ -60,9 +92,17 @@ impl Timers {
         }
     }
 
+    /// Drops every deadline of a run (it closed: none applies any more).
+    pub fn forget_run(&self, run_id: &str) {
+        let mut entries = crate::sync::lock(&self.entries);
+        for key in entries.by_run.remove(run_id).unwrap_or_default() {
+            entries.by_time.remove(&key);
+        }
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        crate::sync::lock(&self.entries).len()
+        crate::sync::lock(&self.entries).by_time.len()
     }
 }
 
@@ -102,5 +142,19 @@ mod tests {
         let due = timers.next_due().await;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["late"]);
         assert_eq!(timers.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_runs_deadlines_go_at_once() {
+        let timers = Timers::default();
+        let now = Instant::now();
+        timers.schedule(now + Duration::from_secs(5), timer("closed"));
+        timers.schedule(now + Duration::from_secs(6), timer("closed"));
+        timers.schedule(now + Duration::from_secs(7), timer("open"));
+        timers.forget_run("closed");
+        assert_eq!(timers.len(), 1);
+        let due = timers.next_due().await;
+        assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["open"]);
+        assert!(crate::sync::lock(&timers.entries).by_run.is_empty(), "the index empties with the map");
     }
 }

@@ -108,6 +108,10 @@ impl History {
         }
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());
+        if !open {
+            // No deadline of a closed run applies any more.
+            self.timers.forget_run(&t.state.run_id);
+        }
         if let chronicle_engine::Outcome::WorkflowTaskStarted { started_event_id, .. } = &t.outcome {
             self.queries.attach(&t.state.run_id, *started_event_id);
         }
