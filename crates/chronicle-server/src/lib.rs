@@ -4,6 +4,7 @@
 //! durable commits), matching (task queues with long polls) and durable
 //! timers.
 
+pub mod clock;
 mod errors;
 mod frontend;
 mod history;
@@ -89,8 +90,17 @@ impl Server {
     /// Loads namespaces and recovers open runs (their queued tasks and
     /// timers) from the store.
     pub async fn build(store: Arc<dyn Store>, options: ServerOptions) -> anyhow::Result<Self> {
+        Self::build_with_clock(store, options, Arc::new(clock::SystemClock)).await
+    }
+
+    /// `build`, with every "now" read from `clock`.
+    pub async fn build_with_clock(
+        store: Arc<dyn Store>,
+        options: ServerOptions,
+        clock: Arc<dyn clock::Clock>,
+    ) -> anyhow::Result<Self> {
         let matching = Arc::new(matching::Matching::default());
-        let history = history::History::new(store.clone(), matching.clone(), options.limits.clone());
+        let history = history::History::new(store.clone(), matching.clone(), options.limits.clone(), clock);
         let namespaces = Arc::new(namespaces::Namespaces::load(store.clone(), &options.namespaces).await?);
         register_search_attributes(&namespaces, &options).await?;
         let recovered = history.recover().await?;

@@ -37,10 +37,7 @@ impl Frontend {
         {
             // No workflow task yet (cron or retry backoff, start delay): as
             // Temporal, wait for the first one only if it comes in time.
-            let wait = chronicle_engine::time::to_std(&chronicle_engine::time::since(
-                &until,
-                &chronicle_engine::time::from_system(std::time::SystemTime::now()),
-            ));
+            let wait = chronicle_engine::time::to_std(&chronicle_engine::time::since(&until, &self.history.now()));
             if Instant::now() + wait >= deadline {
                 return Err(errors::workflow_not_ready("Workflow task is not scheduled yet."));
             }

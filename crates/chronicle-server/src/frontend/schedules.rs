@@ -4,7 +4,7 @@
 
 use super::Frontend;
 use crate::errors;
-use crate::schedules::{Reason, info, now_nanos, spec};
+use crate::schedules::{Reason, info, spec};
 use chronicle_engine::api::enums::v1::{ScheduleOverlapPolicy as Overlap, TaskQueueKind};
 use chronicle_engine::api::schedule::v1::{
     Schedule, ScheduleListEntry, ScheduleListInfo, SchedulePatch, ScheduleState, schedule_action,
@@ -71,10 +71,10 @@ fn spec_of(rec: &ScheduleRecord) -> spec::Spec {
 }
 
 /// The next `n` action times from now (fewer if the actions are limited).
-fn future_times(rec: &ScheduleRecord, n: usize) -> Vec<prost_types::Timestamp> {
+fn future_times(rec: &ScheduleRecord, n: usize, now: i128) -> Vec<prost_types::Timestamp> {
     let state = rec.schedule.as_ref().and_then(|s| s.state.clone()).unwrap_or_default();
     let n = if state.limited_actions { n.min(state.remaining_actions.max(0) as usize) } else { n };
-    let from = rec.processed_until.as_ref().map(spec::to_nanos).unwrap_or(i128::MIN).max(now_nanos());
+    let from = rec.processed_until.as_ref().map(spec::to_nanos).unwrap_or(i128::MIN).max(now);
     spec_of(rec).times(from, None, n).into_iter().map(spec::from_nanos).collect()
 }
 
@@ -97,7 +97,7 @@ impl Frontend {
     pub(super) async fn create_schedule(&self, r: CreateScheduleRequest) -> Result<CreateScheduleResponse, Status> {
         self.check_schedule_id(&r.namespace, &r.schedule_id)?;
         let schedule = check_schedule(r.schedule)?;
-        let now = now_nanos();
+        let now = self.schedules.now_nanos();
         let mut rec = ScheduleRecord {
             namespace: r.namespace.clone(),
             schedule_id: r.schedule_id.clone(),
@@ -144,7 +144,8 @@ impl Frontend {
             self.schedules.save(&mut rec).await.map_err(store_err)?;
         }
         let mut info = rec.info.clone().unwrap_or_default();
-        info.future_action_times = future_times(&rec, limits::SCHEDULE_FUTURE_TIMES_DESCRIBE);
+        info.future_action_times =
+            future_times(&rec, limits::SCHEDULE_FUTURE_TIMES_DESCRIBE, self.schedules.now_nanos());
         Ok(DescribeScheduleResponse {
             conflict_token: token(&rec),
             schedule: rec.schedule,
@@ -172,7 +173,7 @@ impl Frontend {
             rec.memo = r.memo;
         }
         rec.conflict_token += 1;
-        let now = now_nanos();
+        let now = self.schedules.now_nanos();
         info(&mut rec).update_time = Some(spec::from_nanos(now));
         // The new spec applies from now on: no catch-up under it.
         let processed = rec.processed_until.as_ref().map(spec::to_nanos).unwrap_or(now).max(now);
@@ -196,7 +197,7 @@ impl Frontend {
     /// Pause/unpause (with notes), trigger now, backfill: the caller holds
     /// the scheduler lock and saves the record.
     async fn apply_patch(&self, rec: &mut ScheduleRecord, patch: SchedulePatch) -> Result<(), Status> {
-        let now = now_nanos();
+        let now = self.schedules.now_nanos();
         let set_state = |rec: &mut ScheduleRecord, paused: bool, notes: String| {
             let state: &mut ScheduleState = rec.schedule.get_or_insert_default().state.get_or_insert_default();
             state.paused = paused;
@@ -271,7 +272,11 @@ impl Frontend {
                     notes: state.notes,
                     paused: state.paused,
                     recent_actions: recent,
-                    future_action_times: future_times(&rec, limits::SCHEDULE_FUTURE_TIMES_LIST),
+                    future_action_times: future_times(
+                        &rec,
+                        limits::SCHEDULE_FUTURE_TIMES_LIST,
+                        self.schedules.now_nanos(),
+                    ),
                     state_size_bytes: 0,
                 }),
             });

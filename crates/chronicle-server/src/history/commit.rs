@@ -27,7 +27,7 @@ impl History {
         if state.namespace != namespace || state.workflow_id != workflow_id {
             return Err(not_found(workflow_id, run_id));
         }
-        let env = engine::Env { now: now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
+        let env = engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
         let transition = engine::apply_env(state, input, &env)?;
         let mut writes = vec![ExecutionWrite {
             state: transition.state.clone(),

@@ -31,9 +31,9 @@ impl History {
     /// When a protobuf timestamp falls on the monotonic clock.
     /// Deadlines beyond a century are parked there (the server is long gone
     /// by then, and recovery recomputes them anyway).
-    pub(super) fn instant_of(at: &prost_types::Timestamp) -> tokio::time::Instant {
+    pub(super) fn instant_of(&self, at: &prost_types::Timestamp) -> tokio::time::Instant {
         const FAR: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
-        let delay = time::to_std(&time::since(at, &now())).min(FAR);
+        let delay = time::to_std(&time::since(at, &self.now())).min(FAR);
         tokio::time::Instant::now() + delay
     }
 
@@ -61,10 +61,10 @@ impl History {
                 Task::ActivityTask(a) => {
                     let key = QueueKey { namespace: state.namespace.clone(), name: a.task_queue, activity: true };
                     let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
-                    if time::dur_nanos(&time::since(&a.visible_at, &now())) <= 0 {
+                    if time::dur_nanos(&time::since(&a.visible_at, &self.now())) <= 0 {
                         self.matching.add(key, task);
                     } else {
-                        self.timers.schedule(Self::instant_of(&a.visible_at), Due::Dispatch { key, task });
+                        self.timers.schedule(self.instant_of(&a.visible_at), Due::Dispatch { key, task });
                     }
                 }
                 Task::External { initiated_event_id } => {
@@ -107,7 +107,7 @@ impl History {
                         run_id: base.run_id,
                         kind: timer.kind,
                     };
-                    self.timers.schedule(Self::instant_of(&timer.fire_at), due);
+                    self.timers.schedule(self.instant_of(&timer.fire_at), due);
                 }
             }
         }

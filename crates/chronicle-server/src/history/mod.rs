@@ -9,6 +9,7 @@ mod external;
 mod family;
 mod start;
 
+use crate::clock::Clock;
 use crate::matching::{MatchTask, Matching, QueueKey};
 use crate::queries::Queries;
 use crate::timers::{Due, Timers};
@@ -48,6 +49,7 @@ struct RunEntry {
 pub struct History {
     store: Arc<dyn Store>,
     limits: engine::Limits,
+    clock: Arc<dyn Clock>,
     matching: Arc<Matching>,
     queries: Arc<Queries>,
     timers: Arc<Timers>,
@@ -69,17 +71,19 @@ pub struct StartPolicies {
     pub conflict: chronicle_engine::api::enums::v1::WorkflowIdConflictPolicy,
 }
 
-fn now() -> prost_types::Timestamp {
-    time::from_system(std::time::SystemTime::now())
-}
-
 impl History {
     /// Must be called inside a tokio runtime: it starts the timer loop.
-    pub fn new(store: Arc<dyn Store>, matching: Arc<Matching>, limits: engine::Limits) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        matching: Arc<Matching>,
+        limits: engine::Limits,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         let timers = Arc::new(Timers::default());
         let history = Arc::new_cyclic(|me| History {
             store,
             limits,
+            clock,
             matching,
             queries: Arc::default(),
             timers: timers.clone(),
@@ -89,6 +93,16 @@ impl History {
         });
         tokio::spawn(Self::timer_loop(Arc::downgrade(&history), timers));
         history
+    }
+
+    /// The clock every "now" of the server comes from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Now, as events are stamped.
+    pub fn now(&self) -> prost_types::Timestamp {
+        self.clock.timestamp()
     }
 
     /// The limits in force (Temporal's defaults, or as configured).

@@ -116,7 +116,7 @@ impl History {
                         details: None,
                         identity: args.identity.clone(),
                     },
-                    now(),
+                    self.now(),
                 )?;
                 writes.push(ExecutionWrite {
                     state: t.state.clone(),
@@ -146,7 +146,7 @@ impl History {
                 }
             }
         }
-        let t = engine::start(args, now());
+        let t = engine::start(args, self.now());
         writes.push(ExecutionWrite {
             state: t.state.clone(),
             expected_version: 0,

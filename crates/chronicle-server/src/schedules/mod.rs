@@ -34,10 +34,6 @@ const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// so a close is acted on (buffered starts, pause on failure) promptly.
 const RUNNING_POLL_NANOS: i128 = 500_000_000;
 
-pub fn now_nanos() -> i128 {
-    time::ts_nanos(&time::from_system(std::time::SystemTime::now()))
-}
-
 /// (namespace, schedule id).
 type ScheduleKey = (String, String);
 
@@ -65,6 +61,11 @@ impl Scheduler {
         let me = Arc::new(Scheduler { store, history, namespaces, locks: Default::default(), wake: Arc::default() });
         tokio::spawn(Self::run(Arc::downgrade(&me)));
         me
+    }
+
+    /// Now, from the server's clock, in nanoseconds since the epoch.
+    pub fn now_nanos(&self) -> i128 {
+        self.history.clock().nanos()
     }
 
     /// Held by every change to one schedule.
@@ -116,11 +117,11 @@ impl Scheduler {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %e, "schedules: pass failed; retrying in 1s");
-                    Some(now_nanos() + 1_000_000_000)
+                    Some(scheduler.now_nanos() + 1_000_000_000)
                 }
             };
             let sleep = next
-                .map(|n| std::time::Duration::from_nanos((n - now_nanos()).clamp(0, u64::MAX as i128) as u64))
+                .map(|n| std::time::Duration::from_nanos((n - scheduler.now_nanos()).clamp(0, u64::MAX as i128) as u64))
                 .unwrap_or(MAX_SLEEP)
                 .min(MAX_SLEEP);
             let wake = scheduler.wake.clone();
@@ -136,7 +137,7 @@ impl Scheduler {
     /// when to look again: the earliest next action time, or soon if any
     /// schedule has workflows running.
     async fn pass(&self) -> Result<Option<i128>, StoreError> {
-        let now = now_nanos();
+        let now = self.now_nanos();
         let mut earliest: Option<i128> = None;
         let mut soonest = |t: i128| earliest = Some(earliest.map_or(t, |e: i128| e.min(t)));
         for listed in self.store.list_schedules(None).await? {
@@ -158,7 +159,7 @@ impl Scheduler {
                 soonest(next);
             }
             if rec.info.as_ref().is_some_and(|i| !i.running_workflows.is_empty()) {
-                soonest(now_nanos() + RUNNING_POLL_NANOS);
+                soonest(self.now_nanos() + RUNNING_POLL_NANOS);
             }
         }
         Ok(earliest)
@@ -474,7 +475,7 @@ impl Scheduler {
         info.running_workflows.push(execution.clone());
         info.recent_actions.push(ScheduleActionResult {
             schedule_time: Some(spec::from_nanos(at)),
-            actual_time: Some(time::from_system(std::time::SystemTime::now())),
+            actual_time: Some(self.history.now()),
             start_workflow_result: Some(execution),
             start_workflow_status: WorkflowExecutionStatus::Running as i32,
         });
