@@ -115,7 +115,17 @@ impl History {
         {
             return Ok(Some(state));
         }
-        self.freshest(stored).await.map(Some)
+        if !stored.needs_recovery() {
+            return Ok(Some(stored)); // closed, nothing left to do: final
+        }
+        // Active in our read but not cached now: the read may predate a
+        // commit that closed the run and took it out of the cache. Read it
+        // again after the cache miss (as `load` does), never cache the
+        // older copy.
+        let Some(again) = self.store.load_execution(namespace, workflow_id, &stored.run_id).await? else {
+            return Ok(None);
+        };
+        self.freshest(again).await.map(Some)
     }
 
     /// A state just read from the store. An active run committed a moment
