@@ -176,8 +176,7 @@ impl History {
         // Serialised with a start of the child's id (`History::start` holds
         // the same lock): a child still being started is seen here, or its
         // starter sees the parent closed and applies the policy itself.
-        let lock = self.workflow_lock(&p.namespace, &child.workflow_id);
-        let _held = lock.lock().await;
+        let _held = self.workflow_locks.lock((p.namespace.clone(), child.workflow_id.clone())).await;
         // The child may have continued as new: its current run carries the
         // same parent.
         match self.current_run_id(&p.namespace, &child.workflow_id).await {

@@ -36,9 +36,6 @@ pub enum HistoryError {
     InvalidArgument(String),
 }
 
-/// Serialises starts of one workflow id; dropped when nobody holds it.
-type WorkflowLock = Weak<tokio::sync::Mutex<()>>;
-
 /// A cached open run: its state behind an async lock (one writer), and a
 /// watch channel ticking on every commit.
 struct RunEntry {
@@ -54,7 +51,8 @@ pub struct History {
     queries: Arc<Queries>,
     timers: Arc<Timers>,
     runs: Mutex<HashMap<String, Arc<RunEntry>>>,
-    workflow_locks: Mutex<HashMap<(String, String), WorkflowLock>>,
+    /// Serialises starts of one workflow id.
+    workflow_locks: crate::sync::KeyedLocks<(String, String)>,
     me: Weak<History>,
 }
 
@@ -88,7 +86,7 @@ impl History {
             queries: Arc::default(),
             timers: timers.clone(),
             runs: Mutex::new(HashMap::new()),
-            workflow_locks: Mutex::new(HashMap::new()),
+            workflow_locks: Default::default(),
             me: me.clone(),
         });
         tokio::spawn(Self::timer_loop(Arc::downgrade(&history), timers));

@@ -5,18 +5,6 @@
 use super::*;
 
 impl History {
-    pub(super) fn workflow_lock(&self, namespace: &str, workflow_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = crate::sync::lock(&self.workflow_locks);
-        let key = (namespace.to_string(), workflow_id.to_string());
-        if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
-            return lock;
-        }
-        locks.retain(|_, w| w.strong_count() > 0);
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(key, Arc::downgrade(&lock));
-        lock
-    }
-
     /// Starts a run, honouring request-id dedupe and the id reuse and
     /// conflict policies.
     pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
@@ -34,8 +22,7 @@ impl History {
 
     pub(super) async fn try_start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
         use chronicle_engine::api::enums::v1::{WorkflowIdConflictPolicy as Conflict, WorkflowIdReusePolicy as Reuse};
-        let lock = self.workflow_lock(&args.namespace, &args.workflow_id);
-        let _held = lock.lock().await;
+        let _held = self.workflow_locks.lock((args.namespace.clone(), args.workflow_id.clone())).await;
         // One read: the current run's state (the write below is conditional
         // on it still being current).
         let current = self.current_state(&args.namespace, &args.workflow_id).await?;

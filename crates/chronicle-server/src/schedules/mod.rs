@@ -24,9 +24,8 @@ use chronicle_engine::limits;
 use chronicle_engine::{Continued, Input, MutableState, StartArgs, time};
 use chronicle_store::{ScheduleRecord, Store, StoreError};
 use spec::Spec;
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{Notify, OwnedMutexGuard};
 
 /// The loop looks again at least this often (clock changes, missed wakes).
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
@@ -42,7 +41,7 @@ pub struct Scheduler {
     history: Arc<History>,
     namespaces: Arc<Namespaces>,
     /// One lock per schedule, kept while somebody holds it.
-    locks: std::sync::Mutex<HashMap<ScheduleKey, Weak<Mutex<()>>>>,
+    locks: crate::sync::KeyedLocks<ScheduleKey>,
     /// Shared with the loop, which waits on it without holding the scheduler.
     wake: Arc<Notify>,
 }
@@ -70,20 +69,7 @@ impl Scheduler {
 
     /// Held by every change to one schedule.
     pub async fn lock(&self, namespace: &str, schedule_id: &str) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = crate::sync::lock(&self.locks);
-            let key = (namespace.to_string(), schedule_id.to_string());
-            match locks.get(&key).and_then(Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    locks.retain(|_, held| held.strong_count() > 0);
-                    let lock = Arc::new(Mutex::new(()));
-                    locks.insert(key, Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
+        self.locks.lock((namespace.to_string(), schedule_id.to_string())).await
     }
 
     /// A schedule's record.
