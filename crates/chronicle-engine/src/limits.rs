@@ -9,7 +9,7 @@ use std::time::Duration;
 
 const MIB: i64 = 1024 * 1024;
 
-/// The configurable limits (per execution).
+/// The configurable limits (per execution, and the server's run cache).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
     /// WorkflowTaskStarted carries `suggest_continue_as_new` from this many
@@ -41,6 +41,13 @@ pub struct Limits {
     /// size, and the most it may ask for (`frontend.visibilityMaxPageSize`,
     /// 1,000; larger requests are capped, as Temporal caps them).
     pub list_page_runs_max: usize,
+    /// Runs whose mutable state the server keeps in memory; idle ones past
+    /// this are evicted and read again when needed
+    /// (`history.hostLevelCacheMaxSize`; Chronicle's default 10,000).
+    pub run_cache_runs_max: usize,
+    /// ... and their encoded size in bytes
+    /// (`history.hostLevelCacheMaxSizeBytes`; Chronicle's default 64 MiB).
+    pub run_cache_bytes_max: usize,
 }
 
 impl Default for Limits {
@@ -56,6 +63,8 @@ impl Default for Limits {
             poll_history_events_max: 50_000,
             history_page_events_default: 1000,
             list_page_runs_max: 1000,
+            run_cache_runs_max: 10_000,
+            run_cache_bytes_max: 64 * MIB as usize,
         }
     }
 }
@@ -82,6 +91,10 @@ impl Limits {
         }),
         ("frontend.visibilityMaxPageSize", |l, n| {
             l.list_page_runs_max = usize::try_from(n).unwrap_or(usize::MAX).max(1);
+        }),
+        ("history.hostLevelCacheMaxSize", |l, n| l.run_cache_runs_max = usize::try_from(n).unwrap_or(usize::MAX)),
+        ("history.hostLevelCacheMaxSizeBytes", |l, n| {
+            l.run_cache_bytes_max = usize::try_from(n).unwrap_or(usize::MAX);
         }),
     ];
 
@@ -163,6 +176,26 @@ pub const QUERY_SYNTAX_DEPTH_MAX: usize = 995;
 
 /// Commit requests one SQLite transaction takes at most (group commit).
 pub const COMMIT_GROUP_WRITES_MAX: usize = 256;
+
+// --- Durable queues --------------------------------------------------------
+
+/// Tasks a task queue holds in memory; more wait on disk and are read in
+/// pages of this size as the queue drains.
+pub const TASK_QUEUE_MEMORY_TASKS_MAX: usize = 1000;
+/// A queue with fewer tasks in memory than this reads its backlog.
+pub const TASK_QUEUE_REFILL_BELOW: usize = 250;
+/// A task handed to a poller is not offered again from disk for this long
+/// (its start commit removes its row well before).
+pub const TASK_HANDED_OUT_FOR: Duration = Duration::from_secs(30);
+/// Timers due within this window are held in memory; later ones are read
+/// from disk as the window moves on.
+pub const TIMER_WINDOW: Duration = Duration::from_secs(60);
+/// How often the timer window moves on.
+pub const TIMER_READ_EVERY: Duration = Duration::from_secs(15);
+/// Rows per read of the timer and transfer queues.
+pub const TASK_READ_PAGE: usize = 1000;
+/// Transfer tasks (work between runs) run at once when read at start.
+pub const TRANSFER_STARTUP_CONCURRENCY: usize = 32;
 
 // --- Waits -----------------------------------------------------------------
 

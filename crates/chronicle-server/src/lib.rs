@@ -87,8 +87,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Loads namespaces and recovers open runs (their queued tasks and
-    /// timers) from the store.
+    /// Loads namespaces and starts reading the store's task, timer and
+    /// transfer queues.
     pub async fn build(store: Arc<dyn Store>, options: ServerOptions) -> anyhow::Result<Self> {
         Self::build_with_clock(store, options, Arc::new(clock::SystemClock)).await
     }
@@ -99,17 +99,15 @@ impl Server {
         options: ServerOptions,
         clock: Arc<dyn clock::Clock>,
     ) -> anyhow::Result<Self> {
-        let matching = Arc::new(matching::Matching::default());
+        let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
         let history = history::History::new(store.clone(), matching.clone(), options.limits.clone(), clock);
         let namespaces = Arc::new(namespaces::Namespaces::load(store.clone(), &options.namespaces).await?);
         register_search_attributes(&namespaces, &options).await?;
-        let recovered = history.recover().await?;
-        if recovered > 0 {
-            tracing::info!(recovered, "recovered open workflow runs");
-        }
+        // Pending work is read from the store's queues as it is needed:
+        // serving starts at once, however many runs are open.
+        history.start_queues();
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let operator = operator::Operator::new(namespaces.clone());
-        // After recovery: the scheduler's overlap checks read open runs.
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         Ok(Server { frontend, operator, stop })

@@ -1,7 +1,15 @@
 //! Task queues: tasks wait for pollers, pollers wait for tasks. A task is
-//! handed straight to a waiting poller when there is one. Queues live in
-//! memory; they are refilled from the store's mutable states on start.
+//! handed straight to a waiting poller when there is one. A queue holds at
+//! most `TASK_QUEUE_MEMORY_TASKS_MAX` tasks in memory; every task is also a
+//! row in the store's task table (written with the commit that made it),
+//! so what does not fit, and everything after a restart, is read from
+//! there in pages, oldest first, as pollers drain the queue.
 
+use crate::clock::Clock;
+use chronicle_engine::limits::{
+    TASK_HANDED_OUT_FOR, TASK_QUEUE_MEMORY_TASKS_MAX as MEMORY_MAX, TASK_QUEUE_REFILL_BELOW,
+};
+use chronicle_store::{Store, StoredTask};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -37,7 +45,33 @@ struct WaiterSlot {
     closed: bool,
 }
 
-#[derive(Default)]
+impl MatchTask {
+    /// Which task this is, for telling a row read from disk from one
+    /// already in memory (None for queries, which are never on disk).
+    fn ident(&self) -> Option<TaskIdent> {
+        (self.query_id == 0).then(|| (self.run_id.clone(), self.scheduled_event_id, self.attempt))
+    }
+
+    /// A queued workflow or activity task as read from the store.
+    fn from_stored(row: StoredTask) -> Option<Self> {
+        let (scheduled_event_id, attempt) = match row.task {
+            chronicle_engine::Task::WorkflowTask { scheduled_event_id, attempt, .. } => (scheduled_event_id, attempt),
+            chronicle_engine::Task::ActivityTask(a) => (a.scheduled_event_id, a.attempt),
+            _ => return None,
+        };
+        Some(MatchTask {
+            namespace: row.namespace,
+            workflow_id: row.workflow_id,
+            run_id: row.run_id,
+            scheduled_event_id,
+            attempt,
+            query_id: 0,
+        })
+    }
+}
+
+type TaskIdent = (String, i64, i32);
+
 struct Queue {
     tasks: VecDeque<MatchTask>,
     waiters: VecDeque<Arc<Waiter>>,
@@ -45,6 +79,33 @@ struct Queue {
     last_poll: Option<Instant>,
     /// Who polled lately, and when (DescribeTaskQueue's pollers).
     pollers: HashMap<String, std::time::SystemTime>,
+    /// The store may hold tasks that are not in `tasks`: read them before
+    /// the queue runs dry. True for a new queue (after a restart, or an
+    /// idle queue dropped), and once a task did not fit in memory.
+    backlog: bool,
+    /// A backlog read is under way.
+    reading: bool,
+    /// Tasks that did not fit in memory, ever: a read that started before
+    /// one was dropped must not clear `backlog`.
+    dropped: u64,
+    /// Tasks in `tasks` (None) or handed out lately (when): a row read
+    /// from the store for one of these is not offered again.
+    known: HashMap<TaskIdent, Option<Instant>>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            tasks: VecDeque::new(),
+            waiters: VecDeque::new(),
+            last_poll: None,
+            pollers: HashMap::new(),
+            backlog: true,
+            reading: false,
+            dropped: 0,
+            known: HashMap::new(),
+        }
+    }
 }
 
 /// Pollers not seen for this long are no longer listed (as Temporal).
@@ -63,6 +124,8 @@ pub struct Matching {
     /// Sticky queues of workers that shut down, and when.
     closed: Mutex<HashMap<QueueKey, Instant>>,
     last_sweep: Mutex<Option<Instant>>,
+    /// Where backlogs are read from (none in unit tests: memory only).
+    store: Option<(Arc<dyn Store>, Arc<dyn Clock>)>,
 }
 
 impl Queue {
@@ -71,13 +134,104 @@ impl Queue {
     fn idle(&self) -> bool {
         let now = std::time::SystemTime::now();
         self.tasks.is_empty()
+            && !self.reading
             && self.waiters.is_empty()
             && self.last_poll.is_none_or(|t| t.elapsed() >= POLLER_LISTED_FOR)
             && self.pollers.values().all(|seen| now.duration_since(*seen).unwrap_or_default() >= POLLER_LISTED_FOR)
     }
 }
 
+impl Queue {
+    /// Hands a task to the first poller still waiting, or keeps it.
+    fn offer(&mut self, mut task: MatchTask) {
+        while let Some(waiter) = self.waiters.pop_front() {
+            let mut slot = crate::sync::lock(&waiter.slot);
+            if slot.closed {
+                continue;
+            }
+            if let Some(ident) = task.ident() {
+                self.known.insert(ident, Some(Instant::now()));
+            }
+            slot.task = Some(std::mem::take(&mut task));
+            drop(slot);
+            waiter.notify.notify_one();
+            return;
+        }
+        if let Some(ident) = task.ident() {
+            self.known.insert(ident, None);
+        }
+        self.tasks.push_back(task);
+    }
+
+    /// The next task for a poller, noted as handed out.
+    fn take(&mut self) -> Option<MatchTask> {
+        let task = self.tasks.pop_front()?;
+        if let Some(ident) = task.ident() {
+            self.known.insert(ident, Some(Instant::now()));
+        }
+        Some(task)
+    }
+
+    /// Forgets tasks handed out long enough ago that their start has
+    /// removed their row (or they are worth offering again).
+    fn forget_handed_out(&mut self) {
+        self.known.retain(|_, handed| handed.is_none_or(|t| t.elapsed() < TASK_HANDED_OUT_FOR));
+    }
+
+    fn needs_read(&self) -> bool {
+        self.backlog && !self.reading && self.tasks.len() < TASK_QUEUE_REFILL_BELOW
+    }
+}
+
 impl Matching {
+    /// Matching whose queues read their backlogs from `store`.
+    pub fn with_store(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Matching { store: Some((store, clock)), ..Default::default() }
+    }
+
+    /// Reads a queue's backlog from the store, page by page, until the
+    /// queue holds enough or the store has nothing more for it.
+    async fn read_backlog(self: Arc<Self>, key: QueueKey) {
+        let Some((store, clock)) = self.store.clone() else { return };
+        loop {
+            let dropped = crate::sync::lock(&self.queues).get(&key).map_or(0, |q| q.dropped);
+            let now = i64::try_from(clock.nanos()).unwrap_or(i64::MAX);
+            let rows = store.queued_tasks(&key.namespace, &key.name, key.activity, now, MEMORY_MAX).await;
+            let mut queues = crate::sync::lock(&self.queues);
+            let queue = queues.entry(key.clone()).or_default();
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // The next poll tries again.
+                    tracing::warn!(error = %e, queue = %key.name, "could not read a task queue's backlog");
+                    queue.reading = false;
+                    return;
+                }
+            };
+            queue.forget_handed_out();
+            let mut complete = rows.len() < MEMORY_MAX;
+            let mut added = 0;
+            for task in rows.into_iter().filter_map(MatchTask::from_stored) {
+                if task.ident().is_some_and(|i| queue.known.contains_key(&i)) {
+                    continue;
+                }
+                if queue.tasks.len() >= MEMORY_MAX {
+                    complete = false;
+                    break;
+                }
+                queue.offer(task);
+                added += 1;
+            }
+            if complete && queue.dropped == dropped {
+                queue.backlog = false;
+            }
+            if !(queue.backlog && added > 0 && queue.tasks.len() < TASK_QUEUE_REFILL_BELOW) {
+                queue.reading = false;
+                return;
+            }
+        }
+    }
+
     /// Drops idle queues and old marks of closed sticky queues, at most
     /// once per `SWEEP_EVERY`: memory follows the queues in use, not every
     /// queue (one sticky queue per worker process) ever polled.
@@ -89,26 +243,31 @@ impl Matching {
             }
             *last = Some(Instant::now());
         }
+        for queue in queues.values_mut() {
+            queue.forget_handed_out();
+        }
         queues.retain(|_, q| !q.idle());
         // A closed mark outlives any late poll of the worker that shut down.
         crate::sync::lock(&self.closed).retain(|_, at| at.elapsed() < POLLER_LISTED_FOR);
     }
 
-    pub fn add(&self, key: QueueKey, mut task: MatchTask) {
+    /// Offers a task just committed (or come due). A full queue leaves it
+    /// on disk, where its backlog read finds it.
+    pub fn add(&self, key: QueueKey, task: MatchTask) {
         let mut queues = crate::sync::lock(&self.queues);
         self.sweep(&mut queues);
         let queue = queues.entry(key).or_default();
-        while let Some(waiter) = queue.waiters.pop_front() {
-            let mut slot = crate::sync::lock(&waiter.slot);
-            if slot.closed {
-                continue;
+        if let Some(ident) = task.ident() {
+            if queue.known.contains_key(&ident) {
+                return;
             }
-            slot.task = Some(std::mem::take(&mut task));
-            drop(slot);
-            waiter.notify.notify_one();
-            return;
+            if queue.tasks.len() >= MEMORY_MAX && self.store.is_some() {
+                queue.backlog = true;
+                queue.dropped += 1;
+                return;
+            }
         }
-        queue.tasks.push_back(task);
+        queue.offer(task);
     }
 
     /// Waits for a task until `deadline`. Cancel-safe: a task handed to a
@@ -119,7 +278,11 @@ impl Matching {
             self.sweep(&mut queues);
             let queue = queues.entry(key.clone()).or_default();
             queue.last_poll = Some(Instant::now());
-            if let Some(task) = queue.tasks.pop_front() {
+            if self.store.is_some() && queue.needs_read() {
+                queue.reading = true;
+                tokio::spawn(self.clone().read_backlog(key.clone()));
+            }
+            if let Some(task) = queue.take() {
                 return Some(task);
             }
             let waiter = Arc::new(Waiter { slot: Mutex::new(WaiterSlot::default()), notify: Notify::new() });
@@ -135,7 +298,9 @@ impl Matching {
     pub fn close(&self, key: &QueueKey) -> Vec<MatchTask> {
         crate::sync::lock(&self.closed).insert(key.clone(), Instant::now());
         let mut queues = crate::sync::lock(&self.queues);
-        queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default()
+        let tasks: Vec<MatchTask> = queues.remove(key).map(|q| q.tasks.into_iter().collect()).unwrap_or_default();
+        // Polls that come anyway start a fresh queue, which reads the store.
+        tasks
     }
 
     /// Whether a worker is behind a sticky queue: someone is polling it or
@@ -173,9 +338,25 @@ impl Matching {
         crate::sync::lock(&self.queues).get(key).map(|q| q.tasks.len() as i64).unwrap_or(0)
     }
 
+    /// Tasks waiting in a queue, counted in the store (memory holds only
+    /// the head of a long backlog).
+    pub async fn backlog_count(&self, key: &QueueKey) -> i64 {
+        match &self.store {
+            Some((store, _)) => store
+                .count_queued_tasks(&key.namespace, &key.name, key.activity)
+                .await
+                .unwrap_or_else(|_| self.backlog(key)),
+            None => self.backlog(key),
+        }
+    }
+
     fn requeue_front(&self, key: QueueKey, task: MatchTask) {
         let mut queues = crate::sync::lock(&self.queues);
-        queues.entry(key).or_default().tasks.push_front(task);
+        let queue = queues.entry(key).or_default();
+        if let Some(ident) = task.ident() {
+            queue.known.insert(ident, None);
+        }
+        queue.tasks.push_front(task);
     }
 }
 

@@ -1,16 +1,16 @@
-//! Durable timers, in memory: one task sleeps until the earliest deadline.
-//! Entries are small, so a stale timer (its task already moved on) costs
-//! little until it comes due and the engine ignores it; a closed run's
-//! deadlines are dropped at once (`forget_run`). Durability comes from the
-//! mutable state: recovery re-adds every pending deadline.
+//! The timer queue's window in memory: deadlines up to a horizon (a minute
+//! or so ahead) wait here and one task sleeps until the earliest; later
+//! ones stay on disk (the store's timer queue) until the window reaches
+//! them. A closed run's deadlines are dropped at once (`forget_run`).
+//! Entries are keyed by due time, run and task key, so a deadline read
+//! from disk and the same one handed over by its commit are held once.
 
+use crate::clock::Clock;
 use crate::matching::{MatchTask, QueueKey};
 use chronicle_engine::TimerKind;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 pub enum Due {
     /// Apply `TimerFired(kind)` to a run.
@@ -28,62 +28,94 @@ impl Due {
     }
 }
 
-#[derive(Default)]
+/// Due time (Unix nanoseconds), run id, task key.
+type EntryKey = (i64, String, String);
+
 struct Entries {
-    by_time: BTreeMap<(Instant, u64), Due>,
+    by_time: BTreeMap<EntryKey, Due>,
     /// The keys of each run's entries, to drop them when the run closes.
-    by_run: HashMap<String, Vec<(Instant, u64)>>,
+    by_run: HashMap<String, Vec<EntryKey>>,
+    /// Deadlines up to here are held; later ones are left to the store.
+    horizon: i64,
 }
 
 impl Entries {
-    fn unindex(&mut self, key: (Instant, u64), run_id: &str) {
-        if let Some(keys) = self.by_run.get_mut(run_id) {
-            keys.retain(|k| *k != key);
+    fn unindex(&mut self, key: &EntryKey) {
+        if let Some(keys) = self.by_run.get_mut(&key.1) {
+            keys.retain(|k| k != key);
             if keys.is_empty() {
-                self.by_run.remove(run_id);
+                self.by_run.remove(&key.1);
             }
         }
     }
 }
 
-#[derive(Default)]
 pub struct Timers {
     entries: Mutex<Entries>,
-    seq: AtomicU64,
     changed: Notify,
+    clock: Arc<dyn Clock>,
 }
 
+/// A sleeping timer loop looks at the clock again at least this often (the
+/// clock may be moved by a test).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Timers {
-    pub fn schedule(&self, at: Instant, due: Due) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let entries = Entries { by_time: BTreeMap::new(), by_run: HashMap::new(), horizon: i64::MIN };
+        Timers { entries: Mutex::new(entries), changed: Notify::new(), clock }
+    }
+
+    /// Holds a deadline if it falls within the window; false if it is
+    /// beyond (the timer-queue reader brings it in later).
+    pub fn schedule(&self, at: i64, task_key: String, due: Due) -> bool {
         let mut entries = crate::sync::lock(&self.entries);
-        let earliest = entries.by_time.keys().next().is_none_or(|(first, _)| at < *first);
-        entries.by_run.entry(due.run_id().to_string()).or_default().push((at, seq));
-        entries.by_time.insert((at, seq), due);
+        if at > entries.horizon {
+            return false;
+        }
+        let key = (at, due.run_id().to_string(), task_key);
+        if entries.by_time.contains_key(&key) {
+            return true;
+        }
+        let earliest = entries.by_time.keys().next().is_none_or(|first| key < *first);
+        entries.by_run.entry(key.1.clone()).or_default().push(key.clone());
+        entries.by_time.insert(key, due);
         drop(entries);
         if earliest {
             self.changed.notify_one();
         }
+        true
+    }
+
+    /// Moves the window's end to `until` (never back); returns the old end.
+    /// Set before the store is read, so a deadline committed meanwhile is
+    /// either read or held when its commit hands it over.
+    pub fn extend_horizon(&self, until: i64) -> i64 {
+        let mut entries = crate::sync::lock(&self.entries);
+        let old = entries.horizon;
+        entries.horizon = old.max(until);
+        old
     }
 
     /// Waits for the next due entries and returns them, earliest first.
     pub async fn next_due(&self) -> Vec<Due> {
         loop {
-            let next = crate::sync::lock(&self.entries).by_time.keys().next().map(|(at, _)| *at);
+            let next = crate::sync::lock(&self.entries).by_time.keys().next().map(|k| k.0);
+            let now = i64::try_from(self.clock.nanos()).unwrap_or(i64::MAX);
             match next {
-                Some(at) if at <= Instant::now() => {
-                    let now = Instant::now();
+                Some(at) if at <= now => {
                     let mut entries = crate::sync::lock(&self.entries);
-                    let later = entries.by_time.split_off(&(now, u64::MAX));
+                    let later = entries.by_time.split_off(&(now.saturating_add(1), String::new(), String::new()));
                     let due = std::mem::replace(&mut entries.by_time, later);
-                    for (key, d) in &due {
-                        entries.unindex(*key, d.run_id());
+                    for key in due.keys() {
+                        entries.unindex(key);
                     }
                     return due.into_values().collect();
                 }
                 Some(at) => {
+                    let wait = std::time::Duration::from_nanos(u64::try_from(at - now).unwrap_or(0)).min(RECHECK);
                     tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = self.changed.notified() => {}
                     }
                 }
@@ -111,6 +143,26 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A wall clock that moves with tokio's (paused) clock.
+    struct TokioClock(std::time::SystemTime, tokio::time::Instant);
+
+    impl Clock for TokioClock {
+        fn now(&self) -> std::time::SystemTime {
+            self.0 + self.1.elapsed()
+        }
+    }
+
+    fn timers() -> Arc<Timers> {
+        let clock = Arc::new(TokioClock(std::time::SystemTime::now(), tokio::time::Instant::now()));
+        let timers = Timers::new(clock);
+        timers.extend_horizon(i64::MAX);
+        Arc::new(timers)
+    }
+
+    fn at(timers: &Timers, after: Duration) -> i64 {
+        i64::try_from(timers.clock.nanos()).unwrap() + i64::try_from(after.as_nanos()).unwrap()
+    }
+
     fn timer(run: &str) -> Due {
         Due::Timer {
             namespace: "ns".into(),
@@ -129,16 +181,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fires_in_deadline_order_and_wakes_for_earlier_ones() {
-        let timers = std::sync::Arc::new(Timers::default());
-        let now = Instant::now();
-        timers.schedule(now + Duration::from_secs(10), timer("late"));
+        let timers = timers();
+        let start = tokio::time::Instant::now();
+        timers.schedule(at(&timers, Duration::from_secs(10)), "k".into(), timer("late"));
         let t = timers.clone();
         let waiter = tokio::spawn(async move { t.next_due().await });
         tokio::time::sleep(Duration::from_millis(1)).await;
-        timers.schedule(now + Duration::from_secs(1), timer("early"));
+        timers.schedule(at(&timers, Duration::from_secs(1)), "k".into(), timer("early"));
         let due = waiter.await.unwrap();
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["early"]);
-        assert!(Instant::now() >= now + Duration::from_secs(1));
+        assert!(start.elapsed() >= Duration::from_secs(1));
         let due = timers.next_due().await;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["late"]);
         assert_eq!(timers.len(), 0);
@@ -146,15 +198,30 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_closed_runs_deadlines_go_at_once() {
-        let timers = Timers::default();
-        let now = Instant::now();
-        timers.schedule(now + Duration::from_secs(5), timer("closed"));
-        timers.schedule(now + Duration::from_secs(6), timer("closed"));
-        timers.schedule(now + Duration::from_secs(7), timer("open"));
+        let timers = timers();
+        timers.schedule(at(&timers, Duration::from_secs(5)), "a".into(), timer("closed"));
+        timers.schedule(at(&timers, Duration::from_secs(6)), "b".into(), timer("closed"));
+        timers.schedule(at(&timers, Duration::from_secs(7)), "a".into(), timer("open"));
         timers.forget_run("closed");
         assert_eq!(timers.len(), 1);
         let due = timers.next_due().await;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["open"]);
         assert!(crate::sync::lock(&timers.entries).by_run.is_empty(), "the index empties with the map");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_window_is_held_and_a_deadline_is_held_once() {
+        let clock = Arc::new(TokioClock(std::time::SystemTime::now(), tokio::time::Instant::now()));
+        let timers = Timers::new(clock);
+        let soon = at(&timers, Duration::from_secs(5));
+        let later = at(&timers, Duration::from_secs(120));
+        timers.extend_horizon(at(&timers, Duration::from_secs(60)));
+        assert!(timers.schedule(soon, "k".into(), timer("r")));
+        assert!(timers.schedule(soon, "k".into(), timer("r")), "the same deadline again");
+        assert!(!timers.schedule(later, "k2".into(), timer("r")), "beyond the window: left to the store");
+        assert_eq!(timers.len(), 1);
+        timers.extend_horizon(later);
+        assert!(timers.schedule(later, "k2".into(), timer("r")));
+        assert_eq!(timers.len(), 2);
     }
 }

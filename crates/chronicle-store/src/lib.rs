@@ -1,7 +1,7 @@
 //! Durable storage behind a narrow trait.
 //!
-//! One `commit` writes the new events, the new mutable state (which holds
-//! the pending tasks and timers), the current-run pointer and the
+//! One `commit` writes the new events, the new mutable state, the rows of
+//! its pending tasks and timers, the current-run pointer and the
 //! visibility row of one or more executions in a single transaction,
 //! conditional on each execution's `db_version`. It returns only once the
 //! transaction is durable.
@@ -9,9 +9,11 @@
 mod schedules;
 mod search_attributes;
 mod sqlite;
+mod tasks;
 mod visibility;
 
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use tasks::{StoredTask, task_key};
 
 use chronicle_engine::{
     MutableState,
@@ -211,6 +213,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every schedule (of `namespace`, if given), by namespace then id.
     fn list_schedules(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<ScheduleRecord>>>;
+
+    /// A task queue's backlog: up to `limit` workflow (`activity` false) or
+    /// activity tasks of `queue` visible at `now` (Unix nanoseconds),
+    /// oldest first. Rows are the pending tasks of the states last written.
+    fn queued_tasks(
+        &self,
+        namespace: &str,
+        queue: &str,
+        activity: bool,
+        now: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredTask>>>;
+
+    /// The timer queue: up to `limit` timers (and activity retries waiting
+    /// out their backoff) due after `after` (due time, task id) and no
+    /// later than `until`, by due time then id, each with its due time.
+    fn due_tasks(
+        &self,
+        after: Option<(i64, i64)>,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredTask)>>>;
+
+    /// The transfer queue: up to `limit` tasks between runs (and sticky
+    /// workflow tasks) with ids above `after`, by id.
+    fn transfer_tasks(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredTask>>>;
+
+    /// How many tasks a task queue holds.
+    fn count_queued_tasks(&self, namespace: &str, queue: &str, activity: bool) -> BoxFuture<'_, Result<i64>>;
 
     /// Visibility: up to `limit` runs of `namespace` (as of their last
     /// commit) strictly after `after`, newest first (start time, then run

@@ -4,6 +4,7 @@
 
 use crate::schedules;
 use crate::search_attributes::{self, Change};
+use crate::tasks::{self, StoredTask};
 use crate::{
     BoxFuture, CustomSearchAttributes, ExecutionWrite, NamespaceRecord, Result, ScheduleRecord, Store, StoreError,
     VisibilityCursor, visibility,
@@ -97,7 +98,8 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     search_attributes::ensure_table(conn)?;
     schedules::ensure_table(conn)?;
-    visibility::ensure_table(conn)
+    visibility::ensure_table(conn)?;
+    tasks::ensure_table(conn)
 }
 
 fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
@@ -321,6 +323,7 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
     if w.expected_version == 0 || w.update_visibility {
         visibility::upsert(tx, s).map_err(internal)?;
     }
+    tasks::replace(tx, s, w.expected_version == 0).map_err(internal)?;
     if let Some(expected_current) = &w.set_current {
         let current: Option<String> = tx
             .query_row(
@@ -392,6 +395,7 @@ fn delete_execution(
     }
     tx.execute("DELETE FROM history WHERE run_id = ?1", params![run_id]).map_err(internal)?;
     visibility::delete(tx, run_id).map_err(internal)?;
+    tasks::delete_run(tx, run_id).map_err(internal)?;
     tx.execute(
         "DELETE FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2 AND run_id = ?3",
         params![namespace, workflow_id, run_id],
@@ -540,6 +544,36 @@ impl Store for SqliteStore {
     fn list_schedules(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<ScheduleRecord>>> {
         let ns = namespace.map(str::to_string);
         self.read(move |conn| schedules::list(conn, ns.as_deref()))
+    }
+
+    fn queued_tasks(
+        &self,
+        namespace: &str,
+        queue: &str,
+        activity: bool,
+        now: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredTask>>> {
+        let (ns, q) = (namespace.to_string(), queue.to_string());
+        self.read(move |conn| tasks::queued(conn, &ns, &q, activity, now, limit))
+    }
+
+    fn due_tasks(
+        &self,
+        after: Option<(i64, i64)>,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredTask)>>> {
+        self.read(move |conn| tasks::due(conn, after, until, limit))
+    }
+
+    fn transfer_tasks(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredTask>>> {
+        self.read(move |conn| tasks::transfer(conn, after, limit))
+    }
+
+    fn count_queued_tasks(&self, namespace: &str, queue: &str, activity: bool) -> BoxFuture<'_, Result<i64>> {
+        let (ns, q) = (namespace.to_string(), queue.to_string());
+        self.read(move |conn| tasks::count_queued(conn, &ns, &q, activity))
     }
 
     fn list_runs(

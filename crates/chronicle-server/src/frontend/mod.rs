@@ -48,8 +48,8 @@ impl Frontend {
     /// Waits until `done` holds for the run, re-reading it after every
     /// commit (subscribed before reading, so none slips between). Returns
     /// the last state read and whether `done` held; false means the
-    /// deadline passed or the server is stopping. A run that is no longer
-    /// cached (closed) is returned as read.
+    /// deadline passed or the server is stopping. A run the server has no
+    /// work left on (closed) is returned as read.
     pub(crate) async fn wait_for_state(
         &self,
         s: &MutableState,
@@ -57,16 +57,13 @@ impl Frontend {
         done: impl Fn(&MutableState) -> bool,
     ) -> Result<(MutableState, bool), Status> {
         loop {
-            let changed = self.history.watch(&s.run_id);
+            let changed = self.history.watch(&s.namespace, &s.workflow_id, &s.run_id).await;
             let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
             if done(&state) {
                 return Ok((state, true));
             }
             let Some(mut changed) = changed else {
-                // Not cached: closed, or open and cached just now by `load`.
-                if state.is_running() && self.history.watch(&s.run_id).is_some() {
-                    continue;
-                }
+                // Nothing left to happen to the run (closed, or gone).
                 return Ok((state, true));
             };
             if self.wait(deadline, changed.changed()).await.is_none() {

@@ -31,7 +31,7 @@ impl Frontend {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| errors::invalid("TaskQueue is not set on request."))?;
         if r.api_mode == DescribeTaskQueueMode::Enhanced as i32 {
-            return Ok(self.describe_enhanced(&r, name));
+            return Ok(self.describe_enhanced(&r, name).await);
         }
         let activity = match TaskQueueType::try_from(r.task_queue_type).unwrap_or(TaskQueueType::Unspecified) {
             TaskQueueType::Activity => true,
@@ -41,7 +41,7 @@ impl Frontend {
             }
         };
         let key = QueueKey { namespace: r.namespace.clone(), name, activity };
-        let backlog = self.matching.backlog(&key);
+        let backlog = self.matching.backlog_count(&key).await;
         Ok(DescribeTaskQueueResponse {
             pollers: self.poller_infos(&key),
             stats: r.report_stats.then(|| TaskQueueStats { approximate_backlog_count: backlog, ..Default::default() }),
@@ -68,33 +68,31 @@ impl Frontend {
     /// The (deprecated) enhanced mode the temporal CLI asks for: one
     /// "version" (the unversioned one, build id "") with each requested
     /// task queue type's pollers and backlog.
-    fn describe_enhanced(&self, r: &DescribeTaskQueueRequest, name: String) -> DescribeTaskQueueResponse {
+    async fn describe_enhanced(&self, r: &DescribeTaskQueueRequest, name: String) -> DescribeTaskQueueResponse {
         let mut types = r.task_queue_types.clone();
         if types.is_empty() {
             types = vec![TaskQueueType::Workflow as i32, TaskQueueType::Activity as i32];
         }
-        let types_info = types
-            .into_iter()
-            .filter(|t| *t != TaskQueueType::Nexus as i32)
-            .map(|t| {
-                let key = QueueKey {
-                    namespace: r.namespace.clone(),
-                    name: name.clone(),
-                    activity: t == TaskQueueType::Activity as i32,
-                };
-                let stats = r.report_stats.then(|| TaskQueueStats {
-                    approximate_backlog_count: self.matching.backlog(&key),
+        let mut types_info = Vec::new();
+        for t in types.into_iter().filter(|t| *t != TaskQueueType::Nexus as i32) {
+            let key = QueueKey {
+                namespace: r.namespace.clone(),
+                name: name.clone(),
+                activity: t == TaskQueueType::Activity as i32,
+            };
+            let stats = if r.report_stats {
+                Some(TaskQueueStats {
+                    approximate_backlog_count: self.matching.backlog_count(&key).await,
                     ..Default::default()
-                });
-                (
-                    t,
-                    TaskQueueTypeInfo {
-                        pollers: if r.report_pollers { self.poller_infos(&key) } else { vec![] },
-                        stats,
-                    },
-                )
-            })
-            .collect();
+                })
+            } else {
+                None
+            };
+            types_info.push((
+                t,
+                TaskQueueTypeInfo { pollers: if r.report_pollers { self.poller_infos(&key) } else { vec![] }, stats },
+            ));
+        }
         let reachability = if r.report_task_reachability {
             BuildIdTaskReachability::Reachable
         } else {
@@ -103,7 +101,10 @@ impl Frontend {
         DescribeTaskQueueResponse {
             versions_info: [(
                 String::new(),
-                TaskQueueVersionInfo { types_info, task_reachability: reachability as i32 },
+                TaskQueueVersionInfo {
+                    types_info: types_info.into_iter().collect(),
+                    task_reachability: reachability as i32,
+                },
             )]
             .into(),
             ..Default::default()

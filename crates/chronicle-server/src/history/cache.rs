@@ -1,45 +1,96 @@
-//! The run cache: every active run (open, or closed with post-close work)
-//! is held here behind its own lock, filled by recovery, on start and on
-//! demand; and the reads that find a run's state.
+//! The run cache: active runs (open, or closed with post-close work) are
+//! held here behind their own lock, up to the configured count and bytes;
+//! idle ones past that are evicted, least recently used first, and read
+//! again on the next miss. And the reads that find a run's state.
+//!
+//! One writer per run: an entry is evicted only when nothing but the cache
+//! holds it (no caller waits on its lock, no watcher is subscribed), under
+//! the cache's lock, which is also the only way to a run's entry; so a run
+//! never has two live entries.
 
 use super::*;
+use prost::Message;
+use std::sync::atomic::Ordering;
 
-impl History {
-    /// Loads every open run and hands out its pending tasks and timers.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
-        let open = self.store.open_executions().await?;
-        let count = open.len();
-        // Every run is cached before any task is handed out: a task for one
-        // run (a close policy, a signal) must find its target open.
-        for state in &open {
-            self.ensure_entry(&state.run_id, state.clone());
-        }
-        for state in open {
-            let tasks = state.pending_tasks();
-            self.dispatch(&state, tasks);
-        }
-        Ok(count)
+/// The cached runs, least recently used first.
+#[derive(Default)]
+pub(super) struct RunCache {
+    map: hashlink::LinkedHashMap<String, Arc<RunEntry>>,
+    /// Sum of the entries' `size`.
+    bytes: usize,
+}
+
+/// Entries looked at per eviction pass: busy ones go to the back of the
+/// line, so a pass stays short even when many runs are busy (the cache
+/// then runs over its size until they settle).
+const EVICTION_TRIES: usize = 16;
+
+impl RunCache {
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
     }
 
+    fn remove(&mut self, run_id: &str) {
+        if let Some(entry) = self.map.remove(run_id) {
+            self.bytes = self.bytes.saturating_sub(entry.size.load(Ordering::Relaxed));
+        }
+    }
+
+    fn evict(&mut self, limits: &engine::Limits) {
+        let mut tries = EVICTION_TRIES;
+        while (self.map.len() > limits.run_cache_runs_max || self.bytes > limits.run_cache_bytes_max) && tries > 0 {
+            tries -= 1;
+            let Some((run_id, entry)) = self.map.front() else { return };
+            if Arc::strong_count(entry) == 1 && entry.changed.receiver_count() == 0 {
+                self.bytes = self.bytes.saturating_sub(entry.size.load(Ordering::Relaxed));
+                self.map.pop_front();
+            } else {
+                let run_id = run_id.clone();
+                self.map.to_back(&run_id);
+            }
+        }
+    }
+}
+
+impl History {
     /// Caches a run unless it already is (a newer copy may have been loaded
     /// in the meantime: see `execute`); returns the cached entry.
     pub(super) fn ensure_entry(&self, run_id: &str, state: MutableState) -> Arc<RunEntry> {
-        self.ensure_entry_inserted(run_id, state).0
+        let mut runs = crate::sync::lock(&self.runs);
+        if let Some(entry) = runs.map.to_back(run_id) {
+            return entry.clone();
+        }
+        let size = state.encoded_len();
+        let (changed, _) = watch::channel(state.db_version);
+        let entry = Arc::new(RunEntry {
+            state: tokio::sync::Mutex::new(Some(state)),
+            changed,
+            size: std::sync::atomic::AtomicUsize::new(size),
+        });
+        runs.map.insert(run_id.to_string(), entry.clone());
+        runs.bytes += size;
+        runs.evict(&self.limits);
+        entry
     }
 
-    /// `ensure_entry`, also saying whether this call inserted it.
-    pub(super) fn ensure_entry_inserted(&self, run_id: &str, state: MutableState) -> (Arc<RunEntry>, bool) {
+    /// Drops a run from the cache (closed, deleted, or to be read again).
+    pub(super) fn uncache(&self, run_id: &str) {
+        crate::sync::lock(&self.runs).remove(run_id);
+    }
+
+    /// Notes a cached run's new size after a commit.
+    pub(super) fn resize(&self, entry: &Arc<RunEntry>, state: &MutableState) {
+        let size = state.encoded_len();
+        let old = entry.size.swap(size, Ordering::Relaxed);
         let mut runs = crate::sync::lock(&self.runs);
-        let mut inserted = false;
-        let entry = runs
-            .entry(run_id.to_string())
-            .or_insert_with(|| {
-                inserted = true;
-                let (changed, _) = watch::channel(state.db_version);
-                Arc::new(RunEntry { state: tokio::sync::Mutex::new(Some(state)), changed })
-            })
-            .clone();
-        (entry, inserted)
+        if runs.map.get(&state.run_id).is_some_and(|e| Arc::ptr_eq(e, entry)) {
+            runs.bytes = runs.bytes.saturating_sub(old) + size;
+        }
+    }
+
+    /// How many runs are cached now.
+    pub fn cached_runs(&self) -> usize {
+        crate::sync::lock(&self.runs).len()
     }
 
     /// The cached entry of a run, loading it if the store says the server
@@ -55,25 +106,15 @@ impl History {
             return Ok(entry);
         }
         match self.store.load_execution(namespace, workflow_id, run_id).await? {
-            Some(state) if state.needs_recovery() => Ok(self.cache_active(state)),
+            Some(state) if state.needs_recovery() => Ok(self.ensure_entry(&state.run_id.clone(), state)),
             Some(_) => Err(EngineError::WorkflowClosed.into()),
             None => Err(not_found(workflow_id, run_id)),
         }
     }
 
-    /// Caches an active run read from the store; if this call cached it, its
-    /// pending work is handed out as recovery does (again, maybe: a task that
-    /// no longer applies is refused by the engine).
-    pub(super) fn cache_active(&self, state: MutableState) -> Arc<RunEntry> {
-        let (entry, inserted) = self.ensure_entry_inserted(&state.run_id, state.clone());
-        if inserted {
-            self.dispatch(&state, state.pending_tasks());
-        }
-        entry
-    }
-
+    /// The cached entry of a run, if it is cached (marked as just used).
     pub(super) fn cached(&self, run_id: &str) -> Option<Arc<RunEntry>> {
-        crate::sync::lock(&self.runs).get(run_id).cloned()
+        crate::sync::lock(&self.runs).map.to_back(run_id).cloned()
     }
 
     /// The state of a run (empty `run_id`: the current run): cached if
@@ -137,7 +178,7 @@ impl History {
         }
         let (namespace, workflow_id, run_id) =
             (state.namespace.clone(), state.workflow_id.clone(), state.run_id.clone());
-        let entry = self.cache_active(state);
+        let entry = self.ensure_entry(&run_id, state);
         if let Some(cached) = entry.state.lock().await.clone() {
             return Ok(cached);
         }

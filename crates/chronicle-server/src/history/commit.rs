@@ -55,7 +55,7 @@ impl History {
                 Ok(stored) => {
                     // It did not: keep the stored copy (None: the run is gone).
                     if stored.is_none() {
-                        crate::sync::lock(&self.runs).remove(run_id);
+                        self.uncache(run_id);
                     }
                     *guard = stored;
                     return Err(e.into());
@@ -63,7 +63,7 @@ impl History {
                 Err(_) => {
                     // Unknown: drop the cached copy; the next call reloads it.
                     *guard = None;
-                    crate::sync::lock(&self.runs).remove(run_id);
+                    self.uncache(run_id);
                     return Err(e.into());
                 }
             }
@@ -97,14 +97,16 @@ impl History {
         }
     }
 
-    pub(super) fn after_commit(&self, entry: &RunEntry, guard: &mut Option<MutableState>, t: &Transition) {
+    pub(super) fn after_commit(&self, entry: &Arc<RunEntry>, guard: &mut Option<MutableState>, t: &Transition) {
         let open = t.state.is_running();
         // A closed run stays cached while it has post-close work (telling
         // its parent, applying close policies to its children).
         let keep = t.state.needs_recovery();
         *guard = if keep { Some(t.state.clone()) } else { None };
-        if !keep {
-            crate::sync::lock(&self.runs).remove(&t.state.run_id);
+        if keep {
+            self.resize(entry, &t.state);
+        } else {
+            self.uncache(&t.state.run_id);
         }
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());

@@ -1,6 +1,9 @@
-//! Handing out work after a commit: tasks to matching, durable timers to
-//! the timer loop, queries to workers, and firing timers back into the
-//! engine. This is the part a shard owner wraps.
+//! Handing out work after a commit: tasks to matching, deadlines within the
+//! window to the timer loop, work between runs to its own task, queries to
+//! workers, and firing timers back into the engine. Everything here is
+//! also a row of the commit (see queues.rs for how rows are read back), so
+//! a handout lost to a crash is found again. This is the part a shard
+//! owner wraps.
 
 use super::*;
 
@@ -13,9 +16,6 @@ impl History {
                 match entry {
                     Due::Dispatch { key, task } => history.matching.add(key, task),
                     Due::Timer { namespace, workflow_id, run_id, kind } => {
-                        if history.cached(&run_id).is_none() {
-                            continue; // the run closed; its timers no longer apply
-                        }
                         let me = me.clone();
                         tokio::spawn(async move {
                             if let Some(history) = me.upgrade() {
@@ -28,15 +28,6 @@ impl History {
         }
     }
 
-    /// When a protobuf timestamp falls on the monotonic clock.
-    /// Deadlines beyond a century are parked there (the server is long gone
-    /// by then, and recovery recomputes them anyway).
-    pub(super) fn instant_of(&self, at: &prost_types::Timestamp) -> tokio::time::Instant {
-        const FAR: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
-        let delay = time::to_std(&time::since(at, &self.now())).min(FAR);
-        tokio::time::Instant::now() + delay
-    }
-
     /// Hands tasks to matching and timers; called only after commit.
     pub(super) fn dispatch(&self, state: &MutableState, tasks: Vec<Task>) {
         for task in tasks {
@@ -46,69 +37,84 @@ impl History {
                 run_id: state.run_id.clone(),
                 ..Default::default()
             };
-            match task {
-                Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
-                    let key = QueueKey { namespace: state.namespace.clone(), name: task_queue, activity: false };
-                    if sticky && !self.matching.has_live_poller(&key) {
-                        // No worker behind the sticky queue (shut down, or
-                        // not seen since this server started): the normal
-                        // queue takes the task now.
-                        self.sticky_unavailable(MatchTask { scheduled_event_id, attempt, ..base });
-                    } else {
-                        self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+            let request = match &task {
+                Task::External { initiated_event_id } => state.external_requests.get(initiated_event_id).cloned(),
+                _ => None,
+            };
+            if let Some(work) = self.hand_out(base, task, request) {
+                tokio::spawn(work);
+            }
+        }
+    }
+
+    /// Hands one task of a run out: queued tasks to matching, deadlines to
+    /// the timer window; work between runs comes back as a future to run.
+    pub(super) fn hand_out(
+        &self,
+        base: MatchTask,
+        task: Task,
+        request: Option<engine::ExternalRequest>,
+    ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+        let me = self.me.clone();
+        match task {
+            Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
+                let key = QueueKey { namespace: base.namespace.clone(), name: task_queue, activity: false };
+                if sticky && !self.matching.has_live_poller(&key) {
+                    // No worker behind the sticky queue (shut down, or
+                    // not seen since this server started): the normal
+                    // queue takes the task now.
+                    self.sticky_unavailable(MatchTask { scheduled_event_id, attempt, ..base });
+                } else {
+                    self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+                }
+                None
+            }
+            Task::ActivityTask(a) => {
+                let key = QueueKey { namespace: base.namespace.clone(), name: a.task_queue.clone(), activity: true };
+                let at = time::ts_nanos(&a.visible_at);
+                let task_key = chronicle_store::task_key(&Task::ActivityTask(a.clone()));
+                let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
+                if at <= self.clock.nanos() {
+                    self.matching.add(key, task);
+                } else {
+                    // Held if due within the window; else read when it is.
+                    self.timers.schedule(saturate(at), task_key, Due::Dispatch { key, task });
+                }
+                None
+            }
+            Task::External { .. } => {
+                let request = request?;
+                Some(Box::pin(async move {
+                    if let Some(history) = me.upgrade() {
+                        history.deliver_external(base, request).await;
                     }
+                }))
+            }
+            Task::StartChild { initiated_event_id } => Some(Box::pin(async move {
+                if let Some(history) = me.upgrade() {
+                    history.start_child(base, initiated_event_id).await;
                 }
-                Task::ActivityTask(a) => {
-                    let key = QueueKey { namespace: state.namespace.clone(), name: a.task_queue, activity: true };
-                    let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
-                    if time::dur_nanos(&time::since(&a.visible_at, &self.now())) <= 0 {
-                        self.matching.add(key, task);
-                    } else {
-                        self.timers.schedule(self.instant_of(&a.visible_at), Due::Dispatch { key, task });
-                    }
+            })),
+            Task::NotifyParent => Some(Box::pin(async move {
+                if let Some(history) = me.upgrade() {
+                    history.notify_parent(base).await;
                 }
-                Task::External { initiated_event_id } => {
-                    let Some(request) = state.external_requests.get(&initiated_event_id).cloned() else { continue };
-                    let me = self.me.clone();
-                    tokio::spawn(async move {
-                        if let Some(history) = me.upgrade() {
-                            history.deliver_external(base, request).await;
-                        }
-                    });
+            })),
+            Task::ApplyParentClosePolicy { initiated_event_id } => Some(Box::pin(async move {
+                if let Some(history) = me.upgrade() {
+                    history.apply_parent_close_policy(base, initiated_event_id).await;
                 }
-                Task::StartChild { initiated_event_id } => {
-                    let me = self.me.clone();
-                    tokio::spawn(async move {
-                        if let Some(history) = me.upgrade() {
-                            history.start_child(base, initiated_event_id).await;
-                        }
-                    });
-                }
-                Task::NotifyParent => {
-                    let me = self.me.clone();
-                    tokio::spawn(async move {
-                        if let Some(history) = me.upgrade() {
-                            history.notify_parent(base).await;
-                        }
-                    });
-                }
-                Task::ApplyParentClosePolicy { initiated_event_id } => {
-                    let me = self.me.clone();
-                    tokio::spawn(async move {
-                        if let Some(history) = me.upgrade() {
-                            history.apply_parent_close_policy(base, initiated_event_id).await;
-                        }
-                    });
-                }
-                Task::Timer(timer) => {
-                    let due = Due::Timer {
-                        namespace: base.namespace,
-                        workflow_id: base.workflow_id,
-                        run_id: base.run_id,
-                        kind: timer.kind,
-                    };
-                    self.timers.schedule(self.instant_of(&timer.fire_at), due);
-                }
+            })),
+            Task::Timer(timer) => {
+                let task_key = chronicle_store::task_key(&Task::Timer(timer.clone()));
+                let due = Due::Timer {
+                    namespace: base.namespace,
+                    workflow_id: base.workflow_id,
+                    run_id: base.run_id,
+                    kind: timer.kind,
+                };
+                self.timers.schedule(saturate(time::ts_nanos(&timer.fire_at)), task_key, due);
+                None
             }
         }
     }
@@ -137,13 +143,10 @@ impl History {
 
     pub(super) async fn fire_timer(&self, namespace: &str, workflow_id: &str, run_id: &str, kind: TimerKind) {
         // Storage hiccups must not lose a timer: retry until it applies or
-        // no longer matters.
+        // no longer matters (the run closed or is gone).
         loop {
-            if self.cached(run_id).is_none() {
-                return;
-            }
             match self.execute(namespace, workflow_id, run_id, Input::TimerFired(kind)).await {
-                Ok(_) | Err(HistoryError::Engine(_)) => return,
+                Ok(_) | Err(HistoryError::Engine(_) | HistoryError::NotFound(_)) => return,
                 Err(e) => {
                     tracing::warn!(%workflow_id, %run_id, ?kind, error = %e, "timer failed; retrying in 1s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -156,7 +159,7 @@ impl History {
     /// workflow task pending, otherwise sent to a worker now. Decided under
     /// the run's lock, so no workflow task can end in between.
     pub async fn route_query(&self, state: &MutableState, id: u64) {
-        if let Some(entry) = self.cached(&state.run_id) {
+        if let Ok(entry) = self.active_entry(&state.namespace, &state.workflow_id, &state.run_id).await {
             let guard = entry.state.lock().await;
             if let Some(current) = guard.as_ref().filter(|s| s.workflow_task.is_some()) {
                 self.queries.park(&current.run_id, id);
@@ -189,4 +192,9 @@ impl History {
         });
         self.matching.add(key, task);
     }
+}
+
+/// Unix nanoseconds as the timer window keys them.
+fn saturate(nanos: i128) -> i64 {
+    i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
 }

@@ -1,12 +1,14 @@
-//! The history service: one writer per run. Loads mutable state (cached for
-//! every open run), applies the pure engine, commits durably, and only then
-//! hands out the transition's tasks and wakes history watchers.
+//! The history service: one writer per run. Loads mutable state (a bounded
+//! cache of active runs), applies the pure engine, commits durably (the
+//! state's pending tasks are rows of that same commit), and only then hands
+//! out the transition's tasks and wakes history watchers.
 
 mod cache;
 mod commit;
 mod dispatch;
 mod external;
 mod family;
+mod queues;
 mod start;
 
 use crate::clock::Clock;
@@ -18,7 +20,6 @@ use chronicle_engine::{
     api::enums::v1::WorkflowExecutionStatus, time,
 };
 use chronicle_store::{ExecutionWrite, Store, StoreError};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::watch;
 
@@ -41,6 +42,8 @@ pub enum HistoryError {
 struct RunEntry {
     state: tokio::sync::Mutex<Option<MutableState>>,
     changed: watch::Sender<i64>,
+    /// The state's encoded size, as last cached or committed.
+    size: std::sync::atomic::AtomicUsize,
 }
 
 pub struct History {
@@ -50,7 +53,7 @@ pub struct History {
     matching: Arc<Matching>,
     queries: Arc<Queries>,
     timers: Arc<Timers>,
-    runs: Mutex<HashMap<String, Arc<RunEntry>>>,
+    runs: Mutex<cache::RunCache>,
     /// Serialises starts of one workflow id.
     workflow_locks: crate::sync::KeyedLocks<(String, String)>,
     me: Weak<History>,
@@ -77,7 +80,7 @@ impl History {
         limits: engine::Limits,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
-        let timers = Arc::new(Timers::default());
+        let timers = Arc::new(Timers::new(clock.clone()));
         let history = Arc::new_cyclic(|me| History {
             store,
             limits,
@@ -85,7 +88,7 @@ impl History {
             matching,
             queries: Arc::default(),
             timers: timers.clone(),
-            runs: Mutex::new(HashMap::new()),
+            runs: Mutex::default(),
             workflow_locks: Default::default(),
             me: me.clone(),
         });
@@ -142,15 +145,16 @@ impl History {
             }
             self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;
             *guard = None;
-            crate::sync::lock(&self.runs).remove(run_id);
+            self.uncache(run_id);
             return Ok(());
         }
         self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)
     }
 
-    /// Subscribes to commits of a run; None if the run is not open here.
-    pub fn watch(&self, run_id: &str) -> Option<watch::Receiver<i64>> {
-        self.cached(run_id).map(|e| e.changed.subscribe())
+    /// Subscribes to commits of a run (caching it); None if the server has
+    /// no work left on it (closed, or gone).
+    pub async fn watch(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Option<watch::Receiver<i64>> {
+        self.active_entry(namespace, workflow_id, run_id).await.ok().map(|e| e.changed.subscribe())
     }
 }
 

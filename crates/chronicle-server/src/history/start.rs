@@ -93,8 +93,7 @@ impl History {
                         current.workflow_id, current.run_id
                     )));
                 }
-                let entry =
-                    self.cached(&current.run_id).ok_or_else(|| not_found(&current.workflow_id, &current.run_id))?;
+                let entry = self.active_entry(&current.namespace, &current.workflow_id, &current.run_id).await?;
                 let state = entry.state.lock().await.clone().ok_or(EngineError::WorkflowClosed)?;
                 let t = engine::apply(
                     &state,
