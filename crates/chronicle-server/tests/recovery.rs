@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Recovery: a closed parent's pending close policy must reach its running
-//! child even when the child comes late in recovery order (thousands of runs
-//! in between). Recovery caches every run before handing out any task, and a
-//! run not cached yet is loaded on demand, so the child is never mistaken
+//! child even when the child comes late in the store (thousands of runs in
+//! between). The policy is a row of the transfer queue, read at start; the
+//! child is not cached then and is read on demand, so it is never mistaken
 //! for a closed one.
 #![allow(deprecated)]
 

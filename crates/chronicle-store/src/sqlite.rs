@@ -17,7 +17,8 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone)]
@@ -40,6 +41,9 @@ enum WriteJob {
     Delete((String, String, String), oneshot::Sender<Result<()>>),
     Read(Job),
 }
+
+/// Requests waiting for the writer (or the readers) at most.
+const QUEUED_JOBS_MAX: usize = 4096;
 
 pub struct SqliteStore {
     writer: mpsc::Sender<WriteJob>,
@@ -120,13 +124,15 @@ impl SqliteStore {
         let mut writer_conn = open(&opts).map_err(internal)?;
         writer_conn.execute_batch(SCHEMA).map_err(internal)?;
         migrate(&mut writer_conn).map_err(internal)?;
-        let (wtx, wrx) = mpsc::channel::<WriteJob>();
+        // Bounded: callers wait for room (backpressure) rather than pile
+        // requests up in memory when the disk falls behind.
+        let (wtx, wrx) = mpsc::channel::<WriteJob>(QUEUED_JOBS_MAX);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer_conn, wrx))
             .map_err(internal)?;
         let readers = if opts.path.is_some() && opts.readers > 0 {
-            let (rtx, rrx) = mpsc::channel::<Job>();
+            let (rtx, rrx) = mpsc::channel::<Job>(QUEUED_JOBS_MAX);
             let rrx = Arc::new(Mutex::new(rrx));
             for i in 0..opts.readers {
                 let mut conn = open(&opts).map_err(internal)?;
@@ -136,12 +142,12 @@ impl SqliteStore {
                     .spawn(move || {
                         loop {
                             let job = match rrx.lock() {
-                                Ok(rx) => rx.recv(),
+                                Ok(mut rx) => rx.blocking_recv(),
                                 Err(_) => return,
                             };
                             match job {
-                                Ok(job) => job(&mut conn),
-                                Err(_) => return,
+                                Some(job) => job(&mut conn),
+                                None => return,
                             }
                         }
                     })
@@ -162,11 +168,11 @@ impl SqliteStore {
         let job: Job = Box::new(move |conn| {
             let _ = tx.send(f(conn).map_err(internal));
         });
-        let sent = match &self.readers {
-            Some(readers) => readers.send(job).is_ok(),
-            None => self.writer.send(WriteJob::Read(job)).is_ok(),
-        };
         Box::pin(async move {
+            let sent = match &self.readers {
+                Some(readers) => readers.send(job).await.is_ok(),
+                None => self.writer.send(WriteJob::Read(job)).await.is_ok(),
+            };
             if !sent {
                 return Err(StoreError::Internal("store is shut down".into()));
             }
@@ -175,8 +181,8 @@ impl SqliteStore {
     }
 
     fn write(&self, job: WriteJob, rx: oneshot::Receiver<Result<()>>) -> BoxFuture<'_, Result<()>> {
-        let sent = self.writer.send(job).is_ok();
         Box::pin(async move {
+            let sent = self.writer.send(job).await.is_ok();
             if !sent {
                 return Err(StoreError::Internal("store is shut down".into()));
             }
@@ -185,8 +191,8 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = rx.recv() {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while group.len() < chronicle_engine::limits::COMMIT_GROUP_WRITES_MAX {
             match rx.try_recv() {

@@ -13,7 +13,9 @@ use chronicle_engine::api::{
     enums::v1::{CommandType, EventType, IndexedValueType, WorkflowExecutionStatus},
     history::v1::HistoryEvent,
 };
-use chronicle_engine::{Input, MutableState, StartArgs, Transition, WorkflowTaskCompletion, apply, start};
+use chronicle_engine::{
+    Input, MutableState, StartArgs, Task, TimerKind, TimerTask, Transition, WorkflowTaskCompletion, apply, start,
+};
 use chronicle_store::{
     CustomSearchAttributes, ExecutionWrite, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore, Store,
     StoreError, VisibilityCursor,
@@ -512,6 +514,62 @@ pub async fn visibility_follows_visible_changes(store: DynStore) {
     assert_ne!(running.state.execution_info(), before, "the state moved on (history length, ...)");
 }
 
+/// The task table holds exactly each run's pending work, found through the
+/// task-queue, timer and transfer indexes.
+pub async fn task_rows_follow_pending_work(store: DynStore) {
+    let queued = |activity: bool| {
+        let store = store.clone();
+        async move { store.queued_tasks(NS, "tq", activity, i64::MAX, 100).await.unwrap() }
+    };
+    let due = || {
+        let store = store.clone();
+        async move { store.due_tasks(None, i64::MAX, 100).await.unwrap() }
+    };
+    let (mut a, w1) = RunDriver::start(NS, "wf-a", "run-a");
+    let (mut b, w2) = RunDriver::start(NS, "wf-b", "run-b");
+    commit1(&store, w1).await.unwrap();
+    commit1(&store, w2).await.unwrap();
+    let rows = queued(false).await;
+    assert_eq!(rows.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["run-a", "run-b"], "oldest first");
+    assert!(matches!(rows[0].task, Task::WorkflowTask { scheduled_event_id: 2, attempt: 1, sticky: false, .. }));
+    assert_eq!((rows[0].namespace.as_str(), rows[0].workflow_id.as_str()), (NS, "wf-a"));
+    assert_eq!(store.count_queued_tasks(NS, "tq", false).await.unwrap(), 2);
+    assert!(store.queued_tasks(NS, "tq", false, i64::MAX, 1).await.unwrap().len() == 1, "limited");
+    assert!(store.queued_tasks(NS, "other", false, i64::MAX, 100).await.unwrap().is_empty());
+    assert!(store.transfer_tasks(0, 100).await.unwrap().is_empty());
+
+    // Started: the queued row goes, the start-to-close deadline comes.
+    commit1(&store, a.step(a.poll_input())).await.unwrap();
+    assert_eq!(queued(false).await.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["run-b"]);
+    let timers = due().await;
+    assert_eq!(timers.len(), 1);
+    assert!(matches!(
+        &timers[0].1.task,
+        Task::Timer(TimerTask { kind: TimerKind::WorkflowTaskTimeout { scheduled_event_id: 2, .. }, .. })
+    ));
+    assert_eq!(timers[0].0, (at(a.clock).seconds + 10) * 1_000_000_000, "due at start + 10 s");
+    assert!(store.due_tasks(None, timers[0].0 - 1, 100).await.unwrap().is_empty(), "not due before");
+    assert!(store.due_tasks(Some((timers[0].0, timers[0].1.id)), i64::MAX, 100).await.unwrap().is_empty());
+
+    // Completed with an activity: an activity task, no timer.
+    commit1(&store, a.step(a.complete_input(vec![activity("x")]))).await.unwrap();
+    assert!(due().await.is_empty());
+    let activities = queued(true).await;
+    assert_eq!(activities.len(), 1);
+    assert!(matches!(&activities[0].task, Task::ActivityTask(d) if d.attempt == 1));
+    assert!(store.queued_tasks(NS, "tq", true, 0, 100).await.unwrap().is_empty(), "not visible before scheduled");
+
+    // Closed: nothing of the run is left.
+    commit1(&store, a.step(RunDriver::terminate_input())).await.unwrap();
+    assert!(queued(true).await.is_empty() && due().await.is_empty());
+    assert_eq!(queued(false).await.len(), 1);
+
+    // Deleted: nor of a deleted run.
+    store.delete_execution(NS, "wf-b", "run-b").await.unwrap();
+    assert!(queued(false).await.is_empty());
+    let _ = &mut b;
+}
+
 pub async fn delete_removes_a_run_entirely(store: DynStore) {
     let (mut first, create) = RunDriver::start_at(NS, "wf-del", "run-a", 1);
     commit1(&store, create).await.unwrap();
@@ -851,6 +909,7 @@ suite!(sqlite_file_store, super::sqlite_file;
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
+    task_rows_follow_pending_work,
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,
@@ -871,6 +930,7 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
+    task_rows_follow_pending_work,
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,

@@ -1,0 +1,124 @@
+"""One node at scale, through the Python SDK.
+
+The server runs with a run cache of 3 runs (`history.hostLevelCacheMaxSize`),
+so concurrent workflows are evicted and read back all the time, and with the
+history limit raised (`limit.historyCount.error`) so a run can pass 60,000
+events: its poll response pages past the 50,000-event first page and the
+SDK replays it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import Client
+    from temporalio.worker import Replayer, Worker
+
+CHRONICLE_SERVER_ARGS = [
+    "--dynamic-config-value",
+    "history.hostLevelCacheMaxSize=3",
+    "--dynamic-config-value",
+    "limit.historyCount.error=200000",
+    "--dynamic-config-value",
+    "limit.historyCount.suggestContinueAsNew=200000",
+]
+
+
+@activity.defn
+async def double(n: int) -> int:
+    return 2 * n
+
+
+@workflow.defn(sandboxed=False)
+class EvictedWorkflow:
+    def __init__(self) -> None:
+        self.bonus: int | None = None
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        first = await workflow.execute_activity(double, n, start_to_close_timeout=timedelta(seconds=30))
+        await asyncio.sleep(0.2)
+        await workflow.wait_condition(lambda: self.bonus is not None)
+        assert self.bonus is not None
+        second = await workflow.execute_activity(double, self.bonus, start_to_close_timeout=timedelta(seconds=30))
+        return first + second
+
+    @workflow.signal
+    def give(self, bonus: int) -> None:
+        self.bonus = bonus
+
+    @workflow.query
+    def waiting(self) -> bool:
+        return self.bonus is None
+
+
+async def test_runs_evicted_and_read_back_under_concurrent_work(client: Client) -> None:
+    queue = f"evict-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[EvictedWorkflow], activities=[double]):
+        handles = [
+            await client.start_workflow(EvictedWorkflow.run, n, id=f"evict-{uuid.uuid4()}", task_queue=queue)
+            for n in range(40)
+        ]
+        # Signals and queries race the runs' own tasks, on runs that are
+        # mostly not in the server's cache.
+        await asyncio.gather(*(h.query(EvictedWorkflow.waiting) for h in handles[::5]))
+        await asyncio.gather(*(h.signal(EvictedWorkflow.give, 1000 + n) for n, h in enumerate(handles)))
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
+    assert results == [2 * n + 2 * (1000 + n) for n in range(40)]
+    for h in handles[:5]:
+        events = (await h.fetch_history()).events
+        assert [e.event_id for e in events] == list(range(1, len(events) + 1))
+        assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+ROUNDS = 5
+TIMERS_PER_ROUND = 6000
+
+
+@workflow.defn(sandboxed=False)
+class ManyEventsWorkflow:
+    def __init__(self) -> None:
+        self.finish = False
+
+    @workflow.run
+    async def run(self) -> int:
+        for _ in range(ROUNDS):
+            # Each timer is two events: TimerStarted and TimerFired.
+            await asyncio.gather(*(asyncio.sleep(0.001) for _ in range(TIMERS_PER_ROUND)))
+        await workflow.wait_condition(lambda: self.finish)
+        return ROUNDS * TIMERS_PER_ROUND
+
+    @workflow.signal
+    def done(self) -> None:
+        self.finish = True
+
+
+async def test_sixty_thousand_events_page_and_replay(client: Client) -> None:
+    queue = f"many-{uuid.uuid4()}"
+    workflow_id = f"many-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[ManyEventsWorkflow], debug_mode=True):
+        handle = await client.start_workflow(ManyEventsWorkflow.run, id=workflow_id, task_queue=queue)
+        # Wait until every round's timers fired and the run waits for its signal.
+        for _ in range(600):
+            described = await handle.describe()
+            if (described.raw_description.workflow_execution_info.history_length or 0) > 2 * ROUNDS * TIMERS_PER_ROUND:
+                break
+            await asyncio.sleep(0.5)
+    # A worker without a cache replays the whole history for the last
+    # workflow task: its poll response carries the first 50,000 events and
+    # a page token for the rest.
+    async with Worker(
+        client, task_queue=queue, workflows=[ManyEventsWorkflow], max_cached_workflows=0, debug_mode=True
+    ):
+        await handle.signal(ManyEventsWorkflow.done)
+        assert await asyncio.wait_for(handle.result(), 300) == ROUNDS * TIMERS_PER_ROUND
+    history = await handle.fetch_history()
+    events = history.events
+    assert len(events) > 60_000, len(events)
+    assert [e.event_id for e in events] == list(range(1, len(events) + 1))
+    await Replayer(workflows=[ManyEventsWorkflow], debug_mode=True).replay_workflow(history)
