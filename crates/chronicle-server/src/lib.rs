@@ -13,6 +13,7 @@ mod matching;
 mod namespaces;
 mod operator;
 mod queries;
+mod retention;
 mod schedules;
 pub mod search_attributes;
 mod sync;
@@ -111,6 +112,7 @@ impl Server {
         let operator = operator::Operator::new(namespaces.clone());
         // After recovery: the scheduler's overlap checks read open runs.
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
+        retention::start(&history, namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         Ok(Server { frontend, operator, stop })
     }

@@ -4,6 +4,7 @@
 
 mod cache;
 mod commit;
+mod delete;
 mod dispatch;
 mod external;
 mod family;
@@ -130,22 +131,6 @@ impl History {
 
     pub fn queries(&self) -> &Arc<Queries> {
         &self.queries
-    }
-
-    /// Deletes a closed run (see Store::delete_execution).
-    pub async fn delete(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<(), HistoryError> {
-        if let Some(entry) = self.cached(run_id) {
-            // Hold the run's lock so no commit lands in between.
-            let mut guard = entry.state.lock().await;
-            if guard.as_ref().is_some_and(chronicle_engine::MutableState::needs_recovery) {
-                return Err(EngineError::FailedPrecondition("the run still has work in progress".into()).into());
-            }
-            self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;
-            *guard = None;
-            crate::sync::lock(&self.runs).remove(run_id);
-            return Ok(());
-        }
-        self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)
     }
 
     /// Subscribes to commits of a run; None if the run is not open here.
