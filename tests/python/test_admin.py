@@ -1,5 +1,7 @@
 """Deleting workflow executions and updating namespaces, through the Python
-SDK's service client and the temporal CLI."""
+SDK's service client and the temporal CLI. Deletion after a namespace's
+retention (at least an hour, as on Temporal's dev server) is tested with a
+driven clock in crates/chronicle-server/tests/retention.rs."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import pytest
     from temporalio.api.common.v1 import WorkflowExecution
-    from temporalio.api.namespace.v1 import UpdateNamespaceInfo
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.namespace.v1 import NamespaceConfig, UpdateNamespaceInfo
     from temporalio.api.workflowservice.v1 import (
         DeleteWorkflowExecutionRequest,
         DescribeNamespaceRequest,
+        RegisterNamespaceRequest,
         UpdateNamespaceRequest,
     )
     from temporalio.client import Client
@@ -94,3 +98,41 @@ async def test_update_namespace(client: Client) -> None:
     with pytest.raises(RPCError) as err:
         await client.workflow_service.update_namespace(UpdateNamespaceRequest(namespace="nope"))
     assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_namespace_retention_is_validated_as_on_temporal(client: Client) -> None:
+    """Temporal's dev server keeps closed runs at least an hour: a shorter
+    (or negative) retention is refused on register and on update."""
+    service = client.workflow_service
+    name = f"retention-{uuid.uuid4()}"
+    invalid = "A valid retention period is not set on request."
+
+    async def retention() -> int:
+        described = await service.describe_namespace(DescribeNamespaceRequest(namespace=name))
+        return described.config.workflow_execution_retention_ttl.seconds
+
+    for seconds in (1, 3599, -3600):
+        with pytest.raises(RPCError) as err:
+            await service.register_namespace(
+                RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=seconds))
+            )
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message == invalid
+    await service.register_namespace(
+        RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=3600))
+    )
+    assert await retention() == 3600
+    for seconds in (1800, -1):
+        with pytest.raises(RPCError) as err:
+            await service.update_namespace(
+                UpdateNamespaceRequest(
+                    namespace=name, config=NamespaceConfig(workflow_execution_retention_ttl=Duration(seconds=seconds))
+                )
+            )
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message == invalid
+    assert await retention() == 3600
+    await service.update_namespace(
+        UpdateNamespaceRequest(namespace=name, config=NamespaceConfig(workflow_execution_retention_ttl=Duration(seconds=7200)))
+    )
+    assert await retention() == 7200

@@ -13,6 +13,7 @@ mod matching;
 mod namespaces;
 mod operator;
 mod queries;
+mod retention;
 mod schedules;
 pub mod search_attributes;
 mod sync;
@@ -109,6 +110,7 @@ impl Server {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let operator = operator::Operator::new(namespaces.clone());
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
+        retention::start(&history, namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         Ok(Server { frontend, operator, stop })
     }

@@ -15,6 +15,18 @@ pub struct Namespaces {
 /// Temporal's default retention for the dev server's namespaces.
 pub const DEFAULT_RETENTION_SECS: i64 = 24 * 3600;
 
+/// The shortest retention Temporal's dev server accepts (a shorter one is
+/// "not a valid retention period").
+pub const MIN_RETENTION_SECS: i64 = 3600;
+
+/// Whether a retention given on a request is refused: negative, or set
+/// but shorter than the minimum. Zero means "not set", as in Temporal's
+/// other durations.
+pub fn invalid_retention(d: &prost_types::Duration) -> bool {
+    let nanos = chronicle_engine::time::dur_nanos(d);
+    nanos < 0 || (nanos > 0 && nanos < MIN_RETENTION_SECS as i128 * 1_000_000_000)
+}
+
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= chronicle_engine::limits::NAMESPACE_NAME_BYTES_MAX

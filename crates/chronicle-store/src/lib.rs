@@ -6,12 +6,14 @@
 //! conditional on each execution's `db_version`. It returns only once the
 //! transaction is durable.
 
+mod retention;
 mod schedules;
 mod search_attributes;
 mod sqlite;
 mod tasks;
 mod visibility;
 
+pub use retention::RunKey;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use tasks::{StoredTask, task_key};
 
@@ -182,7 +184,10 @@ pub trait Store: Send + Sync + 'static {
     fn update_namespace(&self, ns: NamespaceRecord) -> BoxFuture<'_, Result<()>>;
 
     /// Deletes a run: its state, history, visibility record and, if it is
-    /// the workflow id's current run, that pointer. NotFound if absent.
+    /// the workflow id's current run, that pointer. Only a run that is
+    /// closed with no post-close work left (checked in the deleting
+    /// transaction): Conflict if the server still has work on it, NotFound
+    /// if absent.
     fn delete_execution(&self, namespace: &str, workflow_id: &str, run_id: &str) -> BoxFuture<'_, Result<()>>;
 
     /// Registers custom search attributes in `namespace`, all or nothing: a
@@ -252,6 +257,22 @@ pub trait Store: Send + Sync + 'static {
         after: Option<VisibilityCursor>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>>;
+
+    /// Retention: up to `limit` runs of `namespace` that closed before
+    /// `closed_before` (Unix nanoseconds) and have no post-close work left,
+    /// oldest close first, found through an index on close time.
+    fn expired_executions(
+        &self,
+        namespace: &str,
+        closed_before: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RunKey>>>;
+
+    /// Deletes runs of `namespace` as `delete_execution` does, all in one
+    /// transaction of their own; runs absent or still active are skipped.
+    /// Returns the runs deleted. Callers keep batches small (the store has
+    /// one writer).
+    fn delete_executions(&self, namespace: &str, runs: Vec<RunKey>) -> BoxFuture<'_, Result<Vec<RunKey>>>;
 }
 
 /// Whether `events` have contiguous ids ending at `last` (true when empty):

@@ -2,6 +2,7 @@
 //! (every request waiting when a transaction starts joins it), reader
 //! threads with their own connections.
 
+use crate::retention::{self, RunKey};
 use crate::schedules;
 use crate::search_attributes::{self, Change};
 use crate::tasks::{self, StoredTask};
@@ -37,9 +38,9 @@ enum WriteJob {
     Schedule(schedules::Change, oneshot::Sender<Result<()>>),
     /// Replace an existing namespace record.
     UpdateNamespace(NamespaceRecord, oneshot::Sender<Result<()>>),
-    /// Delete a run: (namespace, workflow id, run id).
-    Delete((String, String, String), oneshot::Sender<Result<()>>),
     Read(Job),
+    /// Writes in a transaction of its own, after the group's (deleting runs).
+    Alone(Job),
 }
 
 /// Requests waiting for the writer (or the readers) at most.
@@ -103,6 +104,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     search_attributes::ensure_table(conn)?;
     schedules::ensure_table(conn)?;
     visibility::ensure_table(conn)?;
+    retention::ensure_index(conn)?;
     tasks::ensure_table(conn)
 }
 
@@ -180,6 +182,24 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` on the writer's connection as a job of its own.
+    fn alone<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T>> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        Box::pin(async move {
+            let sent = self.writer.send(WriteJob::Alone(job)).await.is_ok();
+            if !sent {
+                return Err(StoreError::Internal("store is shut down".into()));
+            }
+            rx.await.map_err(|_| StoreError::Internal("store writer stopped".into()))?
+        })
+    }
+
     fn write(&self, job: WriteJob, rx: oneshot::Receiver<Result<()>>) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let sent = self.writer.send(job).await.is_ok();
@@ -202,9 +222,11 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
         }
         let mut reads = Vec::new();
         let mut writes = Vec::new();
+        let mut alone = Vec::new();
         for job in group {
             match job {
                 WriteJob::Read(job) => reads.push(job),
+                WriteJob::Alone(job) => alone.push(job),
                 other => writes.push(other),
             }
         }
@@ -213,6 +235,10 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
         }
         if !writes.is_empty() {
             commit_group(&mut conn, writes);
+        }
+        // After the group: live commits waiting with a deletion go first.
+        for job in alone {
+            job(&mut conn);
         }
     }
 }
@@ -241,8 +267,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
             }
             WriteJob::UpdateNamespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| update_namespace(sp, &ns))),
             WriteJob::Schedule(change, reply_to) => (reply_to, in_savepoint(&tx, |sp| schedules::apply(sp, &change))),
-            WriteJob::Delete(key, reply_to) => (reply_to, in_savepoint(&tx, |sp| delete_execution(sp, &key))),
-            WriteJob::Read(_) => unreachable!("reads are split off before committing"),
+            WriteJob::Read(_) | WriteJob::Alone(_) => unreachable!("split off before committing"),
         };
         results.push((reply_to, outcome));
     }
@@ -266,11 +291,10 @@ fn reply(job: WriteJob, outcome: Result<()>) {
         | WriteJob::Namespace(_, r)
         | WriteJob::SearchAttributes(_, r)
         | WriteJob::Schedule(_, r)
-        | WriteJob::UpdateNamespace(_, r)
-        | WriteJob::Delete(_, r) => {
+        | WriteJob::UpdateNamespace(_, r) => {
             let _ = r.send(outcome);
         }
-        WriteJob::Read(_) => {}
+        WriteJob::Read(_) | WriteJob::Alone(_) => {}
     }
 }
 
@@ -382,34 +406,6 @@ fn update_namespace(tx: &rusqlite::Transaction<'_>, ns: &NamespaceRecord) -> Res
     Ok(())
 }
 
-/// Removes a run and everything about it; the workflow id's current-run
-/// pointer goes too if it named this run.
-fn delete_execution(
-    tx: &rusqlite::Transaction<'_>,
-    (namespace, workflow_id, run_id): &(String, String, String),
-) -> Result<()> {
-    let deleted = tx
-        .execute(
-            "DELETE FROM executions WHERE run_id = ?1 AND namespace = ?2 AND workflow_id = ?3",
-            params![run_id, namespace, workflow_id],
-        )
-        .map_err(internal)?;
-    if deleted == 0 {
-        return Err(StoreError::NotFound(format!(
-            "workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"
-        )));
-    }
-    tx.execute("DELETE FROM history WHERE run_id = ?1", params![run_id]).map_err(internal)?;
-    visibility::delete(tx, run_id).map_err(internal)?;
-    tasks::delete_run(tx, run_id).map_err(internal)?;
-    tx.execute(
-        "DELETE FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2 AND run_id = ?3",
-        params![namespace, workflow_id, run_id],
-    )
-    .map_err(internal)?;
-    Ok(())
-}
-
 fn decode<M: Message + Default>(bytes: Vec<u8>) -> rusqlite::Result<M> {
     M::decode(bytes.as_slice()).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
@@ -509,9 +505,8 @@ impl Store for SqliteStore {
     }
 
     fn delete_execution(&self, namespace: &str, workflow_id: &str, run_id: &str) -> BoxFuture<'_, Result<()>> {
-        let (tx, rx) = oneshot::channel();
-        let key = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
-        self.write(WriteJob::Delete(key, tx), rx)
+        let (ns, id, run) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
+        self.alone(move |conn| retention::delete_one(conn, &ns, &id, &run))
     }
 
     fn add_search_attributes(&self, namespace: &str, attributes: CustomSearchAttributes) -> BoxFuture<'_, Result<()>> {
@@ -590,5 +585,20 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>> {
         let ns = namespace.to_string();
         self.read(move |conn| visibility::page(conn, &ns, after.as_ref(), limit))
+    }
+
+    fn expired_executions(
+        &self,
+        namespace: &str,
+        closed_before: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RunKey>>> {
+        let ns = namespace.to_string();
+        self.read(move |conn| retention::expired(conn, &ns, closed_before, limit))
+    }
+
+    fn delete_executions(&self, namespace: &str, runs: Vec<RunKey>) -> BoxFuture<'_, Result<Vec<RunKey>>> {
+        let ns = namespace.to_string();
+        self.alone(move |conn| retention::delete_batch(conn, &ns, &runs))
     }
 }

@@ -564,10 +564,9 @@ pub async fn task_rows_follow_pending_work(store: DynStore) {
     assert!(queued(true).await.is_empty() && due().await.is_empty());
     assert_eq!(queued(false).await.len(), 1);
 
-    // Deleted: nor of a deleted run.
-    store.delete_execution(NS, "wf-b", "run-b").await.unwrap();
+    commit1(&store, b.step(RunDriver::terminate_input())).await.unwrap();
     assert!(queued(false).await.is_empty());
-    let _ = &mut b;
+    assert_eq!(store.count_queued_tasks(NS, "tq", false).await.unwrap(), 0);
 }
 
 pub async fn delete_removes_a_run_entirely(store: DynStore) {
@@ -576,8 +575,11 @@ pub async fn delete_removes_a_run_entirely(store: DynStore) {
     for w in first.complete_workflow() {
         commit1(&store, w).await.unwrap();
     }
-    let (_, create) = RunDriver::start_at(NS, "wf-del", "run-b", 2);
+    let (mut second, create) = RunDriver::start_at(NS, "wf-del", "run-b", 2);
     commit1(&store, ExecutionWrite { set_current: Some(Some("run-a".into())), ..create }).await.unwrap();
+    // A running run is not deleted (the server still has work on it).
+    assert!(is_conflict(store.delete_execution(NS, "wf-del", "run-b").await));
+    assert_stored(&store, &second).await;
     // Deleting an older run keeps the current pointer on the newer one.
     store.delete_execution(NS, "wf-del", "run-a").await.unwrap();
     assert_eq!(store.load_execution(NS, "wf-del", "run-a").await.unwrap(), None);
@@ -585,6 +587,9 @@ pub async fn delete_removes_a_run_entirely(store: DynStore) {
     assert_eq!(run_ids(&all_runs(&store, NS).await), ["run-b"]);
     assert_eq!(store.current_run(NS, "wf-del").await.unwrap().as_deref(), Some("run-b"));
     // Deleting the current run removes the pointer; a second delete is NotFound.
+    for w in second.complete_workflow() {
+        commit1(&store, w).await.unwrap();
+    }
     store.delete_execution(NS, "wf-del", "run-b").await.unwrap();
     assert_eq!(store.current_run(NS, "wf-del").await.unwrap(), None);
     assert!(all_runs(&store, NS).await.is_empty());
@@ -592,6 +597,102 @@ pub async fn delete_removes_a_run_entirely(store: DynStore) {
         store.delete_execution(NS, "wf-del", "run-b").await,
         Err(chronicle_store::StoreError::NotFound(_))
     ));
+}
+
+fn key(workflow_id: &str, run_id: &str) -> (String, String) {
+    (workflow_id.to_string(), run_id.to_string())
+}
+
+fn nanos(ts: Timestamp) -> i64 {
+    chronicle_engine::time::ts_nanos(&ts) as i64
+}
+
+/// Starts a run at `at(secs)` and completes it at `at(secs + 2)`; the last
+/// write is handed to `last` before it is committed.
+async fn closed_run(
+    store: &DynStore,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+    secs: i64,
+    last: impl FnOnce(&mut ExecutionWrite),
+) -> RunDriver {
+    let (mut run, create) = RunDriver::start_at(namespace, workflow_id, run_id, secs);
+    commit1(store, create).await.unwrap();
+    let mut writes = run.complete_workflow();
+    if let Some(w) = writes.last_mut() {
+        last(w);
+        run.state = w.state.clone();
+    }
+    store.commit(writes).await.unwrap();
+    run
+}
+
+pub async fn retention_finds_expired_runs_and_deletes_in_batches(store: DynStore) {
+    // Five runs closed at at(2), at(12), ... at(42); one still running; one
+    // closed at at(2) with its parent still to be told; one closed at
+    // at(102); one closed at at(2) in another namespace.
+    let mut old = Vec::new();
+    for i in 0..5 {
+        let run = closed_run(&store, NS, &format!("old-{i}"), &format!("old-run-{i}"), i * 10, |_| {}).await;
+        old.push(run);
+    }
+    let (open, create) = RunDriver::start_at(NS, "open", "open-run", 0);
+    commit1(&store, create).await.unwrap();
+    let mut pending =
+        closed_run(&store, NS, "pending", "pending-run", 0, |w| w.state.parent_notification_pending = true).await;
+    assert!(pending.state.needs_recovery() && !pending.state.is_running());
+    closed_run(&store, NS, "late", "late-run", 100, |_| {}).await;
+    closed_run(&store, "other-ns", "old-0", "other-run", 0, |_| {}).await;
+    let old_keys: Vec<_> = old.iter().map(|r| key(&r.state.workflow_id, &r.state.run_id)).collect();
+
+    // Oldest close first; open, pending, late and other namespaces' runs left out.
+    let cutoff = nanos(at(50));
+    assert_eq!(store.expired_executions(NS, cutoff, 100).await.unwrap(), old_keys);
+    assert_eq!(store.expired_executions(NS, cutoff, 2).await.unwrap(), old_keys[..2]);
+    // Closed strictly before the cutoff.
+    assert!(store.expired_executions(NS, nanos(at(2)), 10).await.unwrap().is_empty());
+    assert_eq!(store.expired_executions(NS, nanos(at(2)) + 1, 10).await.unwrap(), old_keys[..1]);
+
+    // A batch deletes what may go and skips the rest (running, post-close
+    // work left, absent).
+    let mut batch = old_keys[..3].to_vec();
+    batch.extend([key("open", "open-run"), key("pending", "pending-run"), key("nobody", "no-run")]);
+    assert_eq!(store.delete_executions(NS, batch).await.unwrap(), old_keys[..3]);
+    for (workflow_id, run_id) in &old_keys[..3] {
+        assert_eq!(store.load_execution(NS, workflow_id, run_id).await.unwrap(), None);
+        assert!(store.read_history(run_id, 1, 100).await.unwrap().is_empty());
+        assert_eq!(store.current_run(NS, workflow_id).await.unwrap(), None);
+    }
+    assert_stored(&store, &open).await;
+    assert_stored(&store, &pending).await;
+    assert_eq!(store.current_run(NS, "open").await.unwrap().as_deref(), Some("open-run"));
+    assert_eq!(run_ids(&all_runs(&store, NS).await), ["late-run", "old-run-4", "old-run-3", "pending-run", "open-run"]);
+    // The next batch starts where this one stopped.
+    assert_eq!(store.expired_executions(NS, cutoff, 100).await.unwrap(), old_keys[3..]);
+
+    // Once its post-close work is done, the pending run expires too.
+    let mut notified = pending.state.clone();
+    notified.parent_notification_pending = false;
+    notified.db_version += 1;
+    let expected_version = pending.state.db_version;
+    pending.state = notified.clone();
+    let done = ExecutionWrite {
+        state: notified,
+        expected_version,
+        events: vec![],
+        set_current: None,
+        update_visibility: false,
+    };
+    commit1(&store, done).await.unwrap();
+    let rest = [vec![key("pending", "pending-run")], old_keys[3..].to_vec()].concat();
+    assert_eq!(store.expired_executions(NS, cutoff, 100).await.unwrap(), rest);
+    assert_eq!(store.delete_executions(NS, rest.clone()).await.unwrap(), rest);
+    assert!(store.expired_executions(NS, cutoff, 100).await.unwrap().is_empty());
+    assert_eq!(run_ids(&all_runs(&store, NS).await), ["late-run", "open-run"]);
+    // Another namespace's runs are its own.
+    assert_eq!(store.expired_executions("other-ns", cutoff, 100).await.unwrap(), [key("old-0", "other-run")]);
+    assert!(store.delete_executions(NS, vec![key("old-0", "other-run")]).await.unwrap().is_empty());
 }
 
 pub async fn namespaces_update(store: DynStore) {
@@ -910,6 +1011,7 @@ suite!(sqlite_file_store, super::sqlite_file;
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
     task_rows_follow_pending_work,
+    retention_finds_expired_runs_and_deletes_in_batches,
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,
@@ -931,6 +1033,7 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     visibility_follows_visible_changes,
     delete_removes_a_run_entirely,
     task_rows_follow_pending_work,
+    retention_finds_expired_runs_and_deletes_in_batches,
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,

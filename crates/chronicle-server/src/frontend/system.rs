@@ -2,7 +2,7 @@
 
 use super::Frontend;
 use crate::errors;
-use crate::namespaces::valid_name;
+use crate::namespaces::{invalid_retention, valid_name};
 use chronicle_engine::api::{
     enums::v1::{ArchivalState, NamespaceState},
     namespace::v1::{NamespaceConfig, NamespaceInfo},
@@ -15,6 +15,8 @@ use tonic::Status;
 
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 const CLUSTER_NAME: &str = "active";
+/// Temporal's message for a retention it refuses (negative, or under an hour).
+const INVALID_RETENTION: &str = "A valid retention period is not set on request.";
 
 impl Frontend {
     pub(super) fn system_info(&self, _: GetSystemInfoRequest) -> Result<GetSystemInfoResponse, Status> {
@@ -58,10 +60,8 @@ impl Frontend {
                 limits::NAMESPACE_NAME_BYTES_MAX
             )));
         }
-        if let Some(d) = &r.workflow_execution_retention_period
-            && (d.seconds < 0 || (d.seconds == 0 && d.nanos < 0))
-        {
-            return Err(errors::invalid("Workflow execution retention period must not be negative."));
+        if r.workflow_execution_retention_period.as_ref().is_some_and(invalid_retention) {
+            return Err(errors::invalid(INVALID_RETENTION));
         }
         let record = NamespaceRecord {
             name: r.namespace.clone(),
@@ -106,8 +106,8 @@ impl Frontend {
             ns.data.extend(info.data);
         }
         if let Some(d) = r.config.and_then(|c| c.workflow_execution_retention_ttl) {
-            if d.seconds < 0 || (d.seconds == 0 && d.nanos < 0) {
-                return Err(errors::invalid("Workflow execution retention period must not be negative."));
+            if invalid_retention(&d) {
+                return Err(errors::invalid(INVALID_RETENTION));
             }
             if d.seconds > 0 || d.nanos > 0 {
                 ns.retention = Some(d);

@@ -30,10 +30,10 @@ impl RunCache {
         self.map.len()
     }
 
-    fn remove(&mut self, run_id: &str) {
-        if let Some(entry) = self.map.remove(run_id) {
-            self.bytes = self.bytes.saturating_sub(entry.size.load(Ordering::Relaxed));
-        }
+    pub(super) fn remove(&mut self, run_id: &str) -> Option<Arc<RunEntry>> {
+        let entry = self.map.remove(run_id)?;
+        self.bytes = self.bytes.saturating_sub(entry.size.load(Ordering::Relaxed));
+        Some(entry)
     }
 
     fn evict(&mut self, limits: &engine::Limits) {

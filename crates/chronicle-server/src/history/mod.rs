@@ -5,6 +5,7 @@
 
 mod cache;
 mod commit;
+mod delete;
 mod dispatch;
 mod external;
 mod family;
@@ -133,22 +134,6 @@ impl History {
 
     pub fn queries(&self) -> &Arc<Queries> {
         &self.queries
-    }
-
-    /// Deletes a closed run (see Store::delete_execution).
-    pub async fn delete(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Result<(), HistoryError> {
-        if let Some(entry) = self.cached(run_id) {
-            // Hold the run's lock so no commit lands in between.
-            let mut guard = entry.state.lock().await;
-            if guard.as_ref().is_some_and(chronicle_engine::MutableState::needs_recovery) {
-                return Err(EngineError::FailedPrecondition("the run still has work in progress".into()).into());
-            }
-            self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)?;
-            *guard = None;
-            self.uncache(run_id);
-            return Ok(());
-        }
-        self.store.delete_execution(namespace, workflow_id, run_id).await.map_err(store_not_found)
     }
 
     /// Subscribes to commits of a run (caching it); None if the server has
