@@ -258,7 +258,10 @@ impl Matching {
         self.sweep(&mut queues);
         let queue = queues.entry(key).or_default();
         if let Some(ident) = task.ident() {
-            if queue.known.contains_key(&ident) {
+            // Already waiting here (read from disk first). One handed out
+            // before is offered again: a speculative workflow task (an
+            // update's) reuses its predecessor's event id and attempt.
+            if queue.known.get(&ident).is_some_and(Option::is_none) {
                 return;
             }
             if queue.tasks.len() >= MEMORY_MAX && self.store.is_some() {
