@@ -1,7 +1,8 @@
 """Visibility through the Python SDK and the `temporal` CLI: list_workflows and count_workflows
 with Temporal's filter syntax (WorkflowId, WorkflowType, ExecutionStatus, RunId, AND/OR,
 STARTS_WITH, a custom search attribute), newest first, paging, GROUP BY ExecutionStatus, and
-bad queries; then `temporal workflow list/count` and `chronicle workflow list/count`."""
+bad queries (unregistered search attributes among them, refused as Temporal refuses them); then
+`temporal workflow list/count` and `chronicle workflow list/count`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
 
 TEST_TIMEOUT_S = 60.0
 COLOR = SearchAttributeKey.for_keyword("CustomKeywordField")
+# Queries name registered search attributes only, as on Temporal.
+CHRONICLE_SERVER_ARGS = ["--search-attribute", "CustomKeywordField=Keyword"]
 
 
 @workflow.defn
@@ -172,6 +175,40 @@ async def test_bad_queries_are_invalid_argument(client: Client) -> None:
         with pytest.raises(RPCError) as err:
             await client.count_workflows(bad)
         assert err.value.status == RPCStatusCode.INVALID_ARGUMENT, bad
+
+
+async def test_custom_attribute_lists_and_counts(client: Client, runs: Runs) -> None:
+    short = lambda names: [runs.id(n) for n in names]  # noqa: E731
+    assert await ids(client, f"{runs.mine} AND CustomKeywordField != 'blue'") == short(["w1"])
+    assert await ids(client, f"{runs.mine} AND NOT CustomKeywordField = 'blue'") == short(["w1"])
+    assert await ids(client, f"{runs.mine} AND CustomKeywordField IS NULL") == short(["q1", "q0"])
+    assert await ids(client, f"{runs.mine} AND CustomKeywordField STARTS_WITH 'bl' ORDER BY WorkflowId") == short(
+        ["w0", "w2"]
+    )
+    assert (await client.count_workflows(f"{runs.mine} AND CustomKeywordField = 'blue'")).count == 2
+    grouped = await client.count_workflows(f"{runs.mine} AND CustomKeywordField IS NOT NULL GROUP BY ExecutionStatus")
+    assert grouped.count == 3
+    assert sorted((g.group_values, g.count) for g in grouped.groups) == [(["Running"], 2), (["Terminated"], 1)]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("Foo = 'x'", "Foo"),
+        ("WorkflowId = 'a' OR (Foo IN (1, 2))", "Foo"),
+        ("NOT Foo IS NULL", "Foo"),
+        ("workflowid = 'x'", "workflowid"),
+        ("ORDER BY Foo", "Foo"),
+        ("GROUP BY Foo", "Foo"),
+    ],
+)
+async def test_unregistered_search_attributes_are_invalid_argument(client: Client, query: str, name: str) -> None:
+    """Temporal's code and message (this passes against its dev server too)."""
+    for call in (lambda: ids(client, query), lambda: client.count_workflows(query)):
+        with pytest.raises(RPCError) as err:
+            await call()
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert err.value.message == f"invalid query: invalid search attribute: {name}"
 
 
 def run_cli(cmd: list[str]) -> str:

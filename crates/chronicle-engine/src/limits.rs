@@ -157,8 +157,6 @@ pub const GRPC_MESSAGE_BYTES_MAX: usize = 128 * 1024 * 1024;
 pub const QUERY_TASK_HISTORY_EVENTS_MAX: usize = 50_000;
 /// Events per GetWorkflowExecutionHistory page, at most.
 pub const HISTORY_PAGE_EVENTS_MAX: usize = 10_000;
-/// Runs read from the store per visibility scan batch.
-pub const LIST_SCAN_BATCH_RUNS: usize = 500;
 /// Namespaces per ListNamespaces page when the caller names no size.
 pub const NAMESPACE_PAGE_DEFAULT: usize = 100;
 /// Schedules per ListSchedules page when the caller names no size.

@@ -11,7 +11,7 @@ mod schedules;
 mod search_attributes;
 mod sqlite;
 mod tasks;
-mod visibility;
+pub mod visibility;
 
 pub use retention::RunKey;
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -139,10 +139,36 @@ impl VisibilityCursor {
     /// The cursor just past `info` in a listing.
     pub fn after(info: &WorkflowExecutionInfo) -> Self {
         VisibilityCursor {
-            start_time: visibility::nanos(info.start_time.as_ref()).unwrap_or(0),
+            start_time: visibility::table::nanos(info.start_time.as_ref()).unwrap_or(0),
             run_id: info.execution.as_ref().map(|e| e.run_id.clone()).unwrap_or_default(),
         }
     }
+}
+
+/// Where a visibility listing continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListCursor {
+    /// The default order: after this run.
+    After(VisibilityCursor),
+    /// An ORDER BY: past this many runs.
+    Offset(u64),
+}
+
+/// A page of a visibility listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunsPage {
+    pub runs: Vec<WorkflowExecutionInfo>,
+    /// None on the last page.
+    pub next: Option<ListCursor>,
+}
+
+/// A visibility count.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunCount {
+    pub count: i64,
+    /// (status, count), by status, when the query groups by
+    /// ExecutionStatus; statuses no run has are absent.
+    pub groups: Vec<(i32, i64)>,
 }
 
 /// Summary of a run for listing and recovery.
@@ -249,14 +275,19 @@ pub trait Store: Send + Sync + 'static {
     fn count_queued_tasks(&self, namespace: &str, queue: &str, activity: bool) -> BoxFuture<'_, Result<i64>>;
 
     /// Visibility: up to `limit` runs of `namespace` (as of their last
-    /// commit) strictly after `after`, newest first (start time, then run
-    /// id, both descending). Callers filter in memory.
+    /// commit that updated visibility) matching `query`, in its order,
+    /// continuing at `from`; the page says where the next one starts.
     fn list_runs(
         &self,
         namespace: &str,
-        after: Option<VisibilityCursor>,
+        query: &visibility::Query,
+        from: Option<ListCursor>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>>;
+    ) -> BoxFuture<'_, Result<RunsPage>>;
+
+    /// Visibility: how many runs of `namespace` match `query`, and how many
+    /// per status if it groups by ExecutionStatus.
+    fn count_runs(&self, namespace: &str, query: &visibility::Query) -> BoxFuture<'_, Result<RunCount>>;
 
     /// Retention: up to `limit` runs of `namespace` that closed before
     /// `closed_before` (Unix nanoseconds) and have no post-close work left,

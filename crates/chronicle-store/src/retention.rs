@@ -4,7 +4,7 @@
 //! on the run being closed with no post-close work left (`active = 0`), so a
 //! run the server still has work on is never deleted, whoever asks.
 
-use crate::{Result, StoreError, visibility};
+use crate::{Result, StoreError};
 use chronicle_engine::api::enums::v1::WorkflowExecutionStatus;
 use rusqlite::{Connection, Transaction, params};
 
@@ -66,7 +66,7 @@ fn delete_run(tx: &Transaction<'_>, namespace: &str, workflow_id: &str, run_id: 
         return Ok(if exists { Deleted::Active } else { Deleted::Absent });
     }
     tx.prepare_cached("DELETE FROM history WHERE run_id = ?1")?.execute(params![run_id])?;
-    visibility::delete(tx, run_id)?;
+    crate::visibility::table::delete(tx, run_id)?;
     tx.prepare_cached("DELETE FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2 AND run_id = ?3")?
         .execute(params![namespace, workflow_id, run_id])?;
     // Every table keyed by run id is cleared here, in this transaction, so

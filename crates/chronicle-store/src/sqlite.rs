@@ -7,13 +7,11 @@ use crate::schedules;
 use crate::search_attributes::{self, Change};
 use crate::tasks::{self, StoredTask};
 use crate::{
-    BoxFuture, CustomSearchAttributes, ExecutionWrite, NamespaceRecord, Result, ScheduleRecord, Store, StoreError,
-    VisibilityCursor, visibility,
+    BoxFuture, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, Result, RunCount, RunsPage,
+    ScheduleRecord, Store, StoreError,
+    visibility::{self, sql as visibility_sql, table as visibility_table},
 };
-use chronicle_engine::{
-    MutableState,
-    api::{history::v1::HistoryEvent, workflow::v1::WorkflowExecutionInfo},
-};
+use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -103,7 +101,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     search_attributes::ensure_table(conn)?;
     schedules::ensure_table(conn)?;
-    visibility::ensure_table(conn)?;
+    visibility_table::ensure_tables(conn)?;
     retention::ensure_index(conn)?;
     tasks::ensure_table(conn)
 }
@@ -351,7 +349,7 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
         }
     }
     if w.expected_version == 0 || w.update_visibility {
-        visibility::upsert(tx, s).map_err(internal)?;
+        visibility_table::upsert(tx, s).map_err(internal)?;
     }
     tasks::replace(tx, s, w.expected_version == 0).map_err(internal)?;
     if let Some(expected_current) = &w.set_current {
@@ -580,11 +578,25 @@ impl Store for SqliteStore {
     fn list_runs(
         &self,
         namespace: &str,
-        after: Option<VisibilityCursor>,
+        query: &visibility::Query,
+        from: Option<ListCursor>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<WorkflowExecutionInfo>>> {
-        let ns = namespace.to_string();
-        self.read(move |conn| visibility::page(conn, &ns, after.as_ref(), limit))
+    ) -> BoxFuture<'_, Result<RunsPage>> {
+        let statement = match visibility_sql::list(namespace, query, from.as_ref(), limit) {
+            Ok(s) => s,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let ordered = !query.order_by.is_empty();
+        self.read(move |conn| visibility_sql::page(conn, &statement, ordered, from.as_ref(), limit))
+    }
+
+    fn count_runs(&self, namespace: &str, query: &visibility::Query) -> BoxFuture<'_, Result<RunCount>> {
+        let statement = match visibility_sql::count(namespace, query) {
+            Ok(s) => s,
+            Err(e) => return Box::pin(async move { Err(e) }),
+        };
+        let grouped = query.group_by.is_some();
+        self.read(move |conn| visibility_sql::run_count(conn, &statement, grouped))
     }
 
     fn expired_executions(

@@ -16,13 +16,18 @@ use chronicle_engine::api::{
 use chronicle_engine::{
     Input, MutableState, StartArgs, Task, TimerKind, TimerTask, Transition, WorkflowTaskCompletion, apply, start,
 };
+use chronicle_store::visibility::Query;
 use chronicle_store::{
-    CustomSearchAttributes, ExecutionWrite, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore, Store,
-    StoreError, VisibilityCursor,
+    CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore,
+    Store, StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+#[path = "conformance/visibility.rs"]
+mod visibility;
+pub use visibility::*;
 
 type DynStore = Arc<dyn Store>;
 
@@ -65,7 +70,7 @@ impl RunDriver {
 
     /// Starts a run at `at(secs)`.
     fn start_at(namespace: &str, workflow_id: &str, run_id: &str, secs: i64) -> (RunDriver, ExecutionWrite) {
-        let t = start(
+        Self::start_with(
             StartArgs {
                 namespace: namespace.into(),
                 workflow_id: workflow_id.into(),
@@ -75,8 +80,13 @@ impl RunDriver {
                 request_id: format!("req-{run_id}"),
                 ..Default::default()
             },
-            at(secs),
-        );
+            secs,
+        )
+    }
+
+    /// Starts a run as `args` say at `at(secs)`.
+    fn start_with(args: StartArgs, secs: i64) -> (RunDriver, ExecutionWrite) {
+        let t = start(args, at(secs));
         let write = ExecutionWrite {
             state: t.state.clone(),
             expected_version: 0,
@@ -428,7 +438,7 @@ pub async fn open_executions_returns_only_running(store: DynStore) {
 }
 
 async fn all_runs(store: &DynStore, namespace: &str) -> Vec<WorkflowExecutionInfo> {
-    store.list_runs(namespace, None, usize::MAX).await.unwrap()
+    store.list_runs(namespace, &Query::default(), None, usize::MAX).await.unwrap().runs
 }
 
 fn run_ids(infos: &[WorkflowExecutionInfo]) -> Vec<String> {
@@ -458,21 +468,25 @@ pub async fn visibility_lists_runs_newest_first(store: DynStore) {
     }
     assert_eq!(all_runs(&store, "other-ns").await, vec![other.listed.clone()]);
     assert!(all_runs(&store, "no-such-ns").await.is_empty());
-    assert!(store.list_runs(NS, None, 0).await.unwrap().is_empty());
+    let everything = Query::default();
+    assert!(store.list_runs(NS, &everything, None, 0).await.unwrap().runs.is_empty());
 
     // Paging: each page continues after the last run of the previous one.
     let mut paged = Vec::new();
-    let mut after = None;
+    let mut from = None;
     loop {
-        let page = store.list_runs(NS, after.clone(), 3).await.unwrap();
-        assert!(page.len() <= 3);
-        let Some(last) = page.last() else { break };
-        after = Some(VisibilityCursor::after(last));
-        paged.extend(page);
+        let page = store.list_runs(NS, &everything, from, 3).await.unwrap();
+        assert!(page.runs.len() <= 3);
+        paged.extend(page.runs);
+        match page.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
     }
     assert_eq!(paged, listed);
     let tie = VisibilityCursor { start_time: VisibilityCursor::after(&listed[0]).start_time, run_id: "run-c".into() };
-    assert_eq!(run_ids(&store.list_runs(NS, Some(tie), 10).await.unwrap()), ["run-b", "run-c", "run-a"]);
+    let page = store.list_runs(NS, &everything, Some(ListCursor::After(tie)), 10).await.unwrap();
+    assert_eq!((run_ids(&page.runs), page.next), (vec!["run-b".into(), "run-c".into(), "run-a".into()], None));
 }
 
 pub async fn visibility_follows_visible_changes(store: DynStore) {
@@ -1009,6 +1023,10 @@ suite!(sqlite_file_store, super::sqlite_file;
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
+    visibility_queries_agree_with_the_evaluator,
+    visibility_orders_and_pages_as_the_evaluator,
+    visibility_literals_are_bound_not_spliced,
+    visibility_rows_follow_deletes,
     delete_removes_a_run_entirely,
     task_rows_follow_pending_work,
     retention_finds_expired_runs_and_deletes_in_batches,
@@ -1031,6 +1049,10 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     concurrent_racers_exactly_one_wins,
     visibility_lists_runs_newest_first,
     visibility_follows_visible_changes,
+    visibility_queries_agree_with_the_evaluator,
+    visibility_orders_and_pages_as_the_evaluator,
+    visibility_literals_are_bound_not_spliced,
+    visibility_rows_follow_deletes,
     delete_removes_a_run_entirely,
     task_rows_follow_pending_work,
     retention_finds_expired_runs_and_deletes_in_batches,
@@ -1045,10 +1067,13 @@ async fn sqlite_file_store_durable_across_reopen() {
     durable_across_reopen(|| sqlite_file(&dir)).await;
 }
 
-/// A database written before the visibility table existed gets it filled
+/// A database written before the visibility tables existed, or with the
+/// first layout (fewer columns, no attribute rows), gets them rebuilt
 /// from the stored executions when opened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_store_backfills_visibility() {
+    use chronicle_engine::api::common::v1::SearchAttributes;
+    use chronicle_store::visibility::{Expr, Field, Op, Value};
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_file(&dir);
     let (mut done, create) = RunDriver::start_at(NS, "wf-1", "run-1", 1);
@@ -1056,14 +1081,53 @@ async fn sqlite_file_store_backfills_visibility() {
     for w in done.complete_workflow() {
         commit1(&store, w).await.unwrap();
     }
-    let (running, create) = RunDriver::start_at(NS, "wf-2", "run-2", 2);
+    let blue = Payload { data: b"\"blue\"".to_vec(), ..Default::default() };
+    let (running, create) = RunDriver::start_with(
+        StartArgs {
+            namespace: NS.into(),
+            workflow_id: "wf-2".into(),
+            run_id: "run-2".into(),
+            workflow_type: "Wf".into(),
+            task_queue: "tq".into(),
+            search_attributes: Some(SearchAttributes { indexed_fields: [("Color".to_string(), blue)].into() }),
+            ..Default::default()
+        },
+        2,
+    );
     commit1(&store, create).await.unwrap();
     drop(store);
+    let blue = Query {
+        filter: Some(Expr::Compare {
+            field: Field::Custom { name: "Color".into(), ty: IndexedValueType::Keyword },
+            op: Op::Eq,
+            value: Value::Str("blue".into()),
+        }),
+        ..Default::default()
+    };
 
-    let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
-    conn.execute_batch("DROP TABLE visibility").unwrap();
-    drop(conn);
+    let first_layout = "DROP TABLE visibility; DROP TABLE visibility_attributes;
+        CREATE TABLE visibility (run_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            workflow_type TEXT NOT NULL, status INTEGER NOT NULL, start_time INTEGER NOT NULL, close_time INTEGER,
+            info BLOB NOT NULL);
+        CREATE INDEX visibility_by_start ON visibility(namespace, start_time DESC, run_id DESC);";
+    for before in ["DROP TABLE visibility; DROP TABLE visibility_attributes;", first_layout] {
+        let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
+        conn.execute_batch(before).unwrap();
+        drop(conn);
+        let store = sqlite_file(&dir);
+        assert_eq!(all_runs(&store, NS).await, vec![running.listed.clone(), done.listed.clone()]);
+        let found = store.list_runs(NS, &blue, None, 10).await.unwrap();
+        assert_eq!(run_ids(&found.runs), ["run-2"]);
+    }
+}
 
+/// A deleted run leaves no attribute rows behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_delete_removes_attribute_rows() {
+    let dir = tempfile::tempdir().unwrap();
     let store = sqlite_file(&dir);
-    assert_eq!(all_runs(&store, NS).await, vec![running.listed.clone(), done.listed.clone()]);
+    visibility_rows_follow_deletes(store.clone()).await;
+    let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
+    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM visibility_attributes", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0);
 }

@@ -646,6 +646,9 @@ async fn bad_updates_are_rejected() {
 
 #[tokio::test]
 async fn visibility_lists_counts_and_pages() {
+    use temporalio_protos::temporal::api::operatorservice::v1::{
+        AddSearchAttributesRequest, operator_service_client::OperatorServiceClient,
+    };
     use temporalio_protos::temporal::api::{
         common::v1::SearchAttributes,
         enums::v1::IndexedValueType,
@@ -657,6 +660,15 @@ async fn visibility_lists_counts_and_pages() {
     };
     let mut server = TestServer::start().await;
     let mut c = client(&server).await;
+    // Queries name registered attributes only, as on Temporal.
+    let channel = Channel::from_shared(format!("http://{}", server.addr())).unwrap().connect().await.unwrap();
+    OperatorServiceClient::new(channel)
+        .add_search_attributes(AddSearchAttributesRequest {
+            namespace: "default".into(),
+            search_attributes: [("CustomKeywordField".to_string(), IndexedValueType::Keyword as i32)].into(),
+        })
+        .await
+        .unwrap();
     let list = |query: &str, page_size: i32, token: Vec<u8>| ListWorkflowExecutionsRequest {
         namespace: "default".into(),
         page_size,
@@ -1008,8 +1020,12 @@ async fn operator_search_attributes() {
     );
     let e = count("Note > 'a'").await.unwrap_err();
     assert!(e.message().contains("operator '>' not supported for Text type search attribute 'Note'"), "{e:?}");
-    // Unregistered names are still accepted (Chronicle needs no registration).
-    assert_eq!(count("Unregistered = 'x'").await.unwrap(), 0);
+    // Unregistered names are refused with Temporal's message.
+    let e = count("Unregistered = 'x'").await.unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::InvalidArgument, "invalid query: invalid search attribute: Unregistered")
+    );
 
     // Removal.
     let e = op.remove_search_attributes(remove("default", &["Nope"])).await.unwrap_err();
@@ -1022,8 +1038,9 @@ async fn operator_search_attributes() {
     let e = op.remove_search_attributes(remove("default", &[])).await.unwrap_err();
     assert_eq!(e.message(), "SearchAttributes are not set on request.");
     op.remove_search_attributes(remove("default", &["Size"])).await.unwrap();
-    // No longer registered: the literal is taken as written (and matches nothing).
-    assert_eq!(count("Size = '5'").await.unwrap(), 0);
+    // No longer registered: no longer a name queries know.
+    let e = count("Size = 5").await.unwrap_err();
+    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "invalid query: invalid search attribute: Size"));
 
     // Other OperatorService RPCs name themselves.
     let e = op.delete_namespace(DeleteNamespaceRequest { namespace: "other".into(), ..Default::default() }).await;

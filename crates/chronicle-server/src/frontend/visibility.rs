@@ -1,12 +1,12 @@
 //! Visibility RPCs: ListWorkflowExecutions, ScanWorkflowExecutions,
 //! CountWorkflowExecutions, the deprecated ListOpen/ListClosed ones, and
-//! GetSearchAttributes. The store lists a namespace's runs newest first;
-//! queries are evaluated here, in memory, reading the namespace's
-//! registered custom search attributes as their types.
+//! GetSearchAttributes. Queries are parsed here (the namespace's
+//! registered custom search attributes read as their types) and answered
+//! by the store.
 
 use super::Frontend;
 use crate::errors;
-use crate::visibility::{Expr, Field, Op, Query, System, Value, fields, status_name};
+use crate::visibility::{Expr, Field, Op, Query, System, Value, fields, parse, status_name};
 use chronicle_engine::api::{
     common::v1::Payload,
     enums::v1::WorkflowExecutionStatus,
@@ -17,14 +17,12 @@ use chronicle_engine::api::{
         list_open_workflow_executions_request as open, *,
     },
 };
-use chronicle_engine::limits;
-use chronicle_store::VisibilityCursor;
+use chronicle_store::{ListCursor, VisibilityCursor};
 use prost::Message;
-use std::collections::BTreeMap;
 use tonic::Status;
 
 /// Where the next page starts: after the last run returned (newest-first
-/// listings), or at an offset (ORDER BY listings, sorted in memory).
+/// listings), or at an offset (ORDER BY listings).
 #[derive(Clone, PartialEq, prost::Message)]
 struct PageToken {
     #[prost(int64, tag = "1")]
@@ -80,7 +78,7 @@ fn type_is(filter: Expr, name: String) -> Expr {
 impl Frontend {
     fn parse(&self, namespace: &str, query: &str) -> Result<Query, Status> {
         let registered = self.namespaces.search_attributes().get(namespace);
-        Query::parse(query, &registered).map_err(|e| errors::invalid(e.to_string()))
+        parse(query, &registered).map_err(|e| errors::invalid(e.to_string()))
     }
 
     pub(super) async fn list_workflows(
@@ -109,24 +107,13 @@ impl Frontend {
     ) -> Result<CountWorkflowExecutionsResponse, Status> {
         self.check_namespace(&r.namespace)?;
         let query = self.parse(&r.namespace, &r.query)?;
-        let mut count = 0;
-        let mut by_status = BTreeMap::<i32, i64>::new();
-        self.scan(&r.namespace, None, |info| {
-            if query.matches(&info) {
-                count += 1;
-                *by_status.entry(info.status).or_default() += 1;
-            }
-            true
-        })
-        .await?;
-        let groups = match query.group_by {
-            Some(_) => by_status
-                .into_iter()
-                .map(|(status, count)| AggregationGroup { group_values: vec![status_payload(status)], count })
-                .collect(),
-            None => Vec::new(),
-        };
-        Ok(CountWorkflowExecutionsResponse { count, groups })
+        let counted = self.history.count_runs(&r.namespace, &query).await.map_err(super::map_err)?;
+        let groups = counted
+            .groups
+            .into_iter()
+            .map(|(status, count)| AggregationGroup { group_values: vec![status_payload(status)], count })
+            .collect();
+        Ok(CountWorkflowExecutionsResponse { count: counted.count, groups })
     }
 
     pub(super) async fn list_open_workflows(
@@ -190,91 +177,27 @@ impl Frontend {
             Ok(n) if n > 0 => n.min(max),
             _ => max,
         };
-        let token = if token.is_empty() { None } else { Some(PageToken::decode(token).map_err(|_| bad_token())?) };
-        if !query.order_by.is_empty() {
-            return self.sorted_page(namespace, query, page_size, token).await;
-        }
-        let after = match token {
-            Some(t) if t.run_id.is_empty() => return Err(bad_token()),
-            Some(t) => Some(VisibilityCursor { start_time: t.start_time, run_id: t.run_id }),
-            None => None,
-        };
-        // One match past the page tells whether there is a next page.
-        let mut page = Vec::new();
-        self.scan(namespace, after, |info| {
-            if query.matches(&info) {
-                page.push(info);
-            }
-            page.len() <= page_size
-        })
-        .await?;
-        if page.len() <= page_size {
-            return Ok((page, Vec::new()));
-        }
-        page.truncate(page_size);
-        let Some(last) = page.last().map(VisibilityCursor::after) else {
-            return Ok((page, Vec::new()));
-        };
-        let next = PageToken { start_time: last.start_time, run_id: last.run_id, offset: 0 }.encode_to_vec();
-        Ok((page, next))
-    }
-
-    /// ORDER BY: every match, sorted, paged by offset.
-    async fn sorted_page(
-        &self,
-        namespace: &str,
-        query: &Query,
-        page_size: usize,
-        token: Option<PageToken>,
-    ) -> Result<Page, Status> {
-        let offset = match token {
-            Some(t) if t.offset == 0 => return Err(bad_token()),
-            Some(t) => t.offset as usize,
-            None => 0,
-        };
-        let mut all = Vec::new();
-        self.scan(namespace, None, |info| {
-            if query.matches(&info) {
-                all.push(info);
-            }
-            true
-        })
-        .await?;
-        all.sort_by(|a, b| query.compare(a, b));
-        let start = offset.min(all.len());
-        let end = start.saturating_add(page_size).min(all.len());
-        let next = if end < all.len() {
-            PageToken { offset: end as u64, ..Default::default() }.encode_to_vec()
-        } else {
-            Vec::new()
-        };
-        Ok((all.drain(start..end).collect(), next))
-    }
-
-    /// Feeds `f` the namespace's runs after `after`, newest first, until it
-    /// returns false or there are no more.
-    async fn scan(
-        &self,
-        namespace: &str,
-        mut after: Option<VisibilityCursor>,
-        mut f: impl FnMut(WorkflowExecutionInfo) -> bool,
-    ) -> Result<(), Status> {
-        loop {
-            let batch = self
-                .history
-                .list_runs(namespace, after.take(), limits::LIST_SCAN_BATCH_RUNS)
-                .await
-                .map_err(super::map_err)?;
-            let last_batch = batch.len() < limits::LIST_SCAN_BATCH_RUNS;
-            after = batch.last().map(VisibilityCursor::after);
-            for info in batch {
-                if !f(info) {
-                    return Ok(());
+        let from = match (token.is_empty(), query.order_by.is_empty()) {
+            (true, _) => None,
+            (false, default_order) => {
+                let t = PageToken::decode(token).map_err(|_| bad_token())?;
+                match (default_order, t.run_id.is_empty(), t.offset) {
+                    (true, false, _) => {
+                        Some(ListCursor::After(VisibilityCursor { start_time: t.start_time, run_id: t.run_id }))
+                    }
+                    (false, _, offset) if offset > 0 => Some(ListCursor::Offset(offset)),
+                    _ => return Err(bad_token()),
                 }
             }
-            if last_batch {
-                return Ok(());
+        };
+        let page = self.history.list_runs(namespace, query, from, page_size).await.map_err(super::map_err)?;
+        let next = match page.next {
+            None => Vec::new(),
+            Some(ListCursor::After(c)) => {
+                PageToken { start_time: c.start_time, run_id: c.run_id, offset: 0 }.encode_to_vec()
             }
-        }
+            Some(ListCursor::Offset(offset)) => PageToken { offset, ..Default::default() }.encode_to_vec(),
+        };
+        Ok((page.runs, next))
     }
 }

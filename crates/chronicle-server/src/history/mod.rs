@@ -122,14 +122,24 @@ impl History {
         Ok(self.store.read_history(run_id, from_event_id, max).await?)
     }
 
-    /// A page of the visibility index: runs newest first, after `after`.
+    /// A page of the runs a visibility query matches (see Store::list_runs).
     pub async fn list_runs(
         &self,
         namespace: &str,
-        after: Option<chronicle_store::VisibilityCursor>,
+        query: &chronicle_store::visibility::Query,
+        from: Option<chronicle_store::ListCursor>,
         limit: usize,
-    ) -> Result<Vec<chronicle_engine::api::workflow::v1::WorkflowExecutionInfo>, HistoryError> {
-        Ok(self.store.list_runs(namespace, after, limit).await?)
+    ) -> Result<chronicle_store::RunsPage, HistoryError> {
+        Ok(self.store.list_runs(namespace, query, from, limit).await?)
+    }
+
+    /// How many runs a visibility query matches (see Store::count_runs).
+    pub async fn count_runs(
+        &self,
+        namespace: &str,
+        query: &chronicle_store::visibility::Query,
+    ) -> Result<chronicle_store::RunCount, HistoryError> {
+        Ok(self.store.count_runs(namespace, query).await?)
     }
 
     pub fn queries(&self) -> &Arc<Queries> {

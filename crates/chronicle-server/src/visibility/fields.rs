@@ -1,100 +1,11 @@
-//! Search attributes: Temporal's system attributes, read from a run's
-//! `WorkflowExecutionInfo`, and custom ones, read from its search
-//! attributes (JSON payloads) as their registered type; and the typed
-//! values a query compares.
+//! Search attributes as queries name them: Temporal's system attributes
+//! and the namespace's registered custom ones, and literals read as their
+//! types.
 
 use super::QueryError;
-use chronicle_engine::api::{
-    common::v1::Payload,
-    enums::v1::{IndexedValueType, WorkflowExecutionStatus},
-    workflow::v1::WorkflowExecutionInfo,
-};
-use chronicle_engine::time;
+use chronicle_engine::api::enums::v1::{IndexedValueType, WorkflowExecutionStatus};
 use chronicle_store::CustomSearchAttributes;
-
-/// A literal of a query, or the value of a run's attribute.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// Unix nanoseconds.
-    Time(i128),
-    /// A keyword list: a condition holds if it holds for one of its elements.
-    List(Vec<Value>),
-}
-
-/// How a system attribute's literals are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Keyword,
-    Datetime,
-    Int,
-    /// ExecutionStatus: a keyword naming the status ('Running'), compared
-    /// as the enum's number, as Temporal's SQL visibility does.
-    Status,
-    /// ExecutionDuration: nanoseconds, or a duration string ('1h30m').
-    Duration,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Keyword | Kind::Status => "Keyword",
-            Kind::Datetime => "Datetime",
-            Kind::Int | Kind::Duration => "Int",
-        }
-    }
-
-    /// The type GetSearchAttributes reports.
-    pub fn indexed_type(self) -> IndexedValueType {
-        match self {
-            Kind::Keyword | Kind::Status => IndexedValueType::Keyword,
-            Kind::Datetime => IndexedValueType::Datetime,
-            Kind::Int | Kind::Duration => IndexedValueType::Int,
-        }
-    }
-}
-
-macro_rules! system_attributes {
-    ($($variant:ident: $kind:ident),* $(,)?) => {
-        /// System attributes backed by `WorkflowExecutionInfo` fields.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum System { $($variant),* }
-
-        impl System {
-            pub const ALL: &[System] = &[$(System::$variant),*];
-
-            pub fn name(self) -> &'static str {
-                match self { $(System::$variant => stringify!($variant)),* }
-            }
-
-            pub fn kind(self) -> Kind {
-                match self { $(System::$variant => Kind::$kind),* }
-            }
-        }
-    };
-}
-
-system_attributes! {
-    WorkflowId: Keyword,
-    WorkflowType: Keyword,
-    RunId: Keyword,
-    ExecutionStatus: Status,
-    StartTime: Datetime,
-    CloseTime: Datetime,
-    ExecutionTime: Datetime,
-    TaskQueue: Keyword,
-    ParentWorkflowId: Keyword,
-    ParentRunId: Keyword,
-    RootWorkflowId: Keyword,
-    RootRunId: Keyword,
-    HistoryLength: Int,
-    HistorySizeBytes: Int,
-    StateTransitionCount: Int,
-    ExecutionDuration: Duration,
-}
+pub use chronicle_store::visibility::{Field, Kind, System, Value, parse_datetime, words};
 
 /// Temporal's other system attributes: kept in a run's search attributes
 /// (by SDKs or the server), so read like custom ones.
@@ -139,118 +50,17 @@ pub fn type_name(ty: IndexedValueType) -> &'static str {
     }
 }
 
-/// An attribute a query names.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Field {
-    System(System),
-    /// Looked up in the run's search attributes; absent means NULL. `ty`
-    /// is the registered (or stored system) type; None: not registered,
-    /// so literals are taken as written and values as their payloads say.
-    Custom {
-        name: String,
-        ty: Option<IndexedValueType>,
-    },
-}
-
-impl Field {
-    /// Unregistered custom attributes are accepted (Chronicle does not
-    /// require registration), except a known name in the wrong case, which
-    /// is a typo rather than an attribute nobody has set.
-    pub fn parse(name: &str, registered: &CustomSearchAttributes) -> Result<Field, QueryError> {
-        if let Some(s) = System::ALL.iter().find(|s| s.name() == name) {
-            return Ok(Field::System(*s));
-        }
-        let stored = STORED_SYSTEM_ATTRIBUTES.iter().find(|(n, _)| *n == name).map(|(_, ty)| ty);
-        if let Some(ty) = registered.get(name).or(stored) {
-            return Ok(Field::Custom { name: name.to_string(), ty: Some(*ty) });
-        }
-        let mut known = system_attributes().map(|(n, _)| n).chain(registered.keys().map(String::as_str));
-        match known.find(|n| n.eq_ignore_ascii_case(name)) {
-            Some(n) => Err(QueryError(format!("invalid search attribute: {name} (did you mean {n}?)"))),
-            None => Ok(Field::Custom { name: name.to_string(), ty: None }),
-        }
+/// The attribute `name` names: a system one, or a registered custom one
+/// (as on Temporal, a name nobody registered is an error, and so is a
+/// known name in the wrong case).
+pub fn resolve(name: &str, registered: &CustomSearchAttributes) -> Result<Field, QueryError> {
+    if let Some(s) = System::ALL.iter().find(|s| s.name() == name) {
+        return Ok(Field::System(*s));
     }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Field::System(s) => s.name(),
-            Field::Custom { name, .. } => name,
-        }
-    }
-
-    /// The registered type of a custom attribute.
-    pub fn custom_type(&self) -> Option<IndexedValueType> {
-        match self {
-            Field::Custom { ty, .. } => *ty,
-            Field::System(_) => None,
-        }
-    }
-
-    /// The attribute's value on a run; None is NULL.
-    pub fn value(&self, info: &WorkflowExecutionInfo) -> Option<Value> {
-        match self {
-            Field::System(s) => system_value(*s, info),
-            Field::Custom { name, ty } => info
-                .search_attributes
-                .as_ref()
-                .and_then(|sa| sa.indexed_fields.get(name))
-                .and_then(|p| payload_value(p, *ty)),
-        }
-    }
-}
-
-fn non_empty(s: &str) -> Option<Value> {
-    (!s.is_empty()).then(|| Value::Str(s.to_string()))
-}
-
-fn system_value(field: System, info: &WorkflowExecutionInfo) -> Option<Value> {
-    let exec = info.execution.as_ref();
-    let parent = info.parent_execution.as_ref();
-    let root = info.root_execution.as_ref();
-    let ts = |t: Option<&prost_types::Timestamp>| t.map(|t| Value::Time(time::ts_nanos(t)));
-    match field {
-        System::WorkflowId => non_empty(exec.map(|e| e.workflow_id.as_str()).unwrap_or_default()),
-        System::RunId => non_empty(exec.map(|e| e.run_id.as_str()).unwrap_or_default()),
-        System::WorkflowType => non_empty(info.r#type.as_ref().map(|t| t.name.as_str()).unwrap_or_default()),
-        System::ExecutionStatus => Some(Value::Int(info.status as i64)),
-        System::StartTime => ts(info.start_time.as_ref()),
-        System::CloseTime => ts(info.close_time.as_ref()),
-        System::ExecutionTime => ts(info.execution_time.as_ref()),
-        System::TaskQueue => non_empty(&info.task_queue),
-        System::ParentWorkflowId => parent.and_then(|p| non_empty(&p.workflow_id)),
-        System::ParentRunId => parent.and_then(|p| non_empty(&p.run_id)),
-        System::RootWorkflowId => root.and_then(|r| non_empty(&r.workflow_id)),
-        System::RootRunId => root.and_then(|r| non_empty(&r.run_id)),
-        System::HistoryLength => Some(Value::Int(info.history_length)),
-        System::HistorySizeBytes => Some(Value::Int(info.history_size_bytes)),
-        System::StateTransitionCount => Some(Value::Int(info.state_transition_count)),
-        System::ExecutionDuration => {
-            info.execution_duration.as_ref().map(|d| Value::Int(time::dur_nanos(d).min(i64::MAX as i128) as i64))
-        }
-    }
-}
-
-/// A search attribute payload (JSON; the registered type, or else its
-/// `type` metadata when SDKs set it, tells a Datetime from a string).
-fn payload_value(p: &Payload, ty: Option<IndexedValueType>) -> Option<Value> {
-    let json: serde_json::Value = serde_json::from_slice(&p.data).ok()?;
-    let datetime = match ty {
-        Some(ty) => ty == IndexedValueType::Datetime,
-        None => p.metadata.get("type").is_some_and(|t| t.as_slice() == b"Datetime"),
-    };
-    json_value(&json, datetime)
-}
-
-fn json_value(json: &serde_json::Value, datetime: bool) -> Option<Value> {
-    use serde_json::Value as J;
-    match json {
-        J::Null => None,
-        J::Bool(b) => Some(Value::Bool(*b)),
-        J::Number(n) => n.as_i64().map(Value::Int).or_else(|| n.as_f64().map(Value::Float)),
-        J::String(s) if datetime => parse_datetime(s).map(Value::Time).or_else(|| Some(Value::Str(s.clone()))),
-        J::String(s) => Some(Value::Str(s.clone())),
-        J::Array(items) => Some(Value::List(items.iter().filter_map(|v| json_value(v, datetime)).collect())),
-        J::Object(_) => Some(Value::Str(json.to_string())),
+    let stored = STORED_SYSTEM_ATTRIBUTES.iter().find(|(n, _)| *n == name).map(|(_, ty)| ty);
+    match registered.get(name).or(stored) {
+        Some(ty) => Ok(Field::Custom { name: name.to_string(), ty: *ty }),
+        None => Err(QueryError(format!("invalid search attribute: {name}"))),
     }
 }
 
@@ -309,12 +119,6 @@ pub fn convert_custom(name: &str, ty: IndexedValueType, literal: Value) -> Resul
     }
 }
 
-/// The words of a Text value or literal: Temporal matches Text by words,
-/// case-insensitively ('big, WORLD!' matches 'hello big world').
-pub fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
-}
-
 /// The status names queries use and CountWorkflowExecutions groups by.
 pub fn status_name(status: i32) -> &'static str {
     match WorkflowExecutionStatus::try_from(status).unwrap_or_default() {
@@ -337,18 +141,6 @@ pub fn parse_status(s: &str) -> Option<i32> {
         return Some(status as i32);
     }
     (1..=8).find(|n| status_name(*n) == s)
-}
-
-/// RFC 3339 with a time and a zone ('2024-05-01T10:00:00Z',
-/// '...T12:00:00.5+02:00'), as Go's time.RFC3339Nano.
-pub fn parse_datetime(s: &str) -> Option<i128> {
-    let b = s.as_bytes();
-    let zoned =
-        b.last().is_some_and(|c| matches!(c, b'Z' | b'z')) || s.get(19..).is_some_and(|t| t.contains(['+', '-']));
-    if b.len() < 20 || !matches!(b[10], b'T' | b't') || !zoned {
-        return None;
-    }
-    s.parse::<prost_types::Timestamp>().ok().map(|t| time::ts_nanos(&t))
 }
 
 /// Nanoseconds of a duration: Go's syntax ('1h30m', '1.5s', '300ms',
@@ -395,7 +187,6 @@ pub fn parse_duration(s: &str) -> Option<i128> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chronicle_engine::api::common::v1::{SearchAttributes, WorkflowExecution, WorkflowType};
 
     #[test]
     fn statuses_by_name() {
@@ -407,20 +198,6 @@ mod tests {
         assert_eq!(parse_status("Bogus"), None);
         for n in 1..=7 {
             assert_eq!(parse_status(status_name(n)), Some(n));
-        }
-    }
-
-    #[test]
-    fn datetimes_are_rfc3339() {
-        let base = 1_704_067_200i128 * 1_000_000_000; // 2024-01-01T00:00:00Z
-        assert_eq!(parse_datetime("2024-01-01T00:00:00Z"), Some(base));
-        assert_eq!(parse_datetime("2024-01-01T02:00:00+02:00"), Some(base));
-        assert_eq!(parse_datetime("2023-12-31T23:00:00-01:00"), Some(base));
-        assert_eq!(parse_datetime("2024-01-01T00:00:00.000000001Z"), Some(base + 1));
-        assert_eq!(parse_datetime("2024-01-01t00:00:00.5z"), Some(base + 500_000_000));
-        for bad in ["2024-01-01", "2024-01-01 00:00:00", "2024-01-01T00:00:00", "yesterday", "", "2024-13-01T00:00:00Z"]
-        {
-            assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }
 
@@ -445,16 +222,15 @@ mod tests {
     #[test]
     fn field_names() {
         let registered = CustomSearchAttributes::from([("Color".to_string(), IndexedValueType::Keyword)]);
-        let parse = |name: &str| Field::parse(name, &registered);
+        let parse = |name: &str| resolve(name, &registered);
         let custom = |name: &str, ty| Field::Custom { name: name.into(), ty };
         assert_eq!(parse("WorkflowId").unwrap(), Field::System(System::WorkflowId));
-        assert_eq!(parse("CustomKeywordField").unwrap(), custom("CustomKeywordField", None));
-        assert_eq!(parse("Color").unwrap(), custom("Color", Some(IndexedValueType::Keyword)));
-        assert_eq!(parse("BuildIds").unwrap(), custom("BuildIds", Some(IndexedValueType::KeywordList)));
-        let err = parse("workflowid").unwrap_err();
-        assert_eq!(err.0, "invalid search attribute: workflowid (did you mean WorkflowId?)");
-        assert_eq!(parse("COLOR").unwrap_err().0, "invalid search attribute: COLOR (did you mean Color?)");
-        assert_eq!(parse("buildids").unwrap_err().0, "invalid search attribute: buildids (did you mean BuildIds?)");
+        assert_eq!(parse("Color").unwrap(), custom("Color", IndexedValueType::Keyword));
+        assert_eq!(parse("BuildIds").unwrap(), custom("BuildIds", IndexedValueType::KeywordList));
+        // Temporal's messages: no registration, no attribute; names are case-sensitive.
+        for unknown in ["CustomKeywordField", "workflowid", "COLOR", "buildids"] {
+            assert_eq!(parse(unknown).unwrap_err().0, format!("invalid search attribute: {unknown}"));
+        }
         assert_eq!(system_attributes().count(), 33, "as Temporal 1.32 lists them");
     }
 
@@ -517,64 +293,5 @@ mod tests {
         assert!(convert(System::StartTime, Value::Bool(true)).is_err());
         assert_eq!(convert(System::ExecutionDuration, Value::Str("1m".into())), Ok(Value::Int(60_000_000_000)));
         assert!(convert(System::ExecutionDuration, Value::Str("soon".into())).is_err());
-    }
-
-    fn payload(json: &str, ty: Option<&str>) -> Payload {
-        let mut p = Payload { data: json.as_bytes().to_vec(), ..Default::default() };
-        p.metadata.insert("encoding".into(), b"json/plain".to_vec());
-        if let Some(ty) = ty {
-            p.metadata.insert("type".into(), ty.as_bytes().to_vec());
-        }
-        p
-    }
-
-    #[test]
-    fn values_of_a_run() {
-        let mut info = WorkflowExecutionInfo {
-            execution: Some(WorkflowExecution { workflow_id: "wf".into(), run_id: "run".into() }),
-            r#type: Some(WorkflowType { name: "T".into() }),
-            status: 2,
-            start_time: Some(prost_types::Timestamp { seconds: 10, nanos: 5 }),
-            history_length: 7,
-            execution_duration: Some(prost_types::Duration { seconds: 1, nanos: 0 }),
-            ..Default::default()
-        };
-        let sa = |name: &str| Field::Custom { name: name.into(), ty: None };
-        let sys = |s: System| Field::System(s);
-        assert_eq!(sys(System::WorkflowId).value(&info), Some(Value::Str("wf".into())));
-        assert_eq!(sys(System::WorkflowType).value(&info), Some(Value::Str("T".into())));
-        assert_eq!(sys(System::ExecutionStatus).value(&info), Some(Value::Int(2)));
-        assert_eq!(sys(System::StartTime).value(&info), Some(Value::Time(10_000_000_005)));
-        assert_eq!(sys(System::CloseTime).value(&info), None);
-        assert_eq!(sys(System::ParentWorkflowId).value(&info), None);
-        assert_eq!(sys(System::HistoryLength).value(&info), Some(Value::Int(7)));
-        assert_eq!(sys(System::ExecutionDuration).value(&info), Some(Value::Int(1_000_000_000)));
-        assert_eq!(sa("Missing").value(&info), None);
-
-        let fields = [
-            ("Kw", payload("\"blue\"", Some("Keyword"))),
-            ("Num", payload("42", Some("Int"))),
-            ("Dbl", payload("2.5", None)),
-            ("Flag", payload("true", Some("Bool"))),
-            ("When", payload("\"2024-01-01T00:00:00Z\"", Some("Datetime"))),
-            ("Tags", payload("[\"a\",\"b\"]", Some("KeywordList"))),
-            ("Broken", payload("not json", None)),
-        ];
-        info.search_attributes =
-            Some(SearchAttributes { indexed_fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect() });
-        assert_eq!(sa("Kw").value(&info), Some(Value::Str("blue".into())));
-        assert_eq!(sa("Num").value(&info), Some(Value::Int(42)));
-        assert_eq!(sa("Dbl").value(&info), Some(Value::Float(2.5)));
-        assert_eq!(sa("Flag").value(&info), Some(Value::Bool(true)));
-        assert_eq!(sa("When").value(&info), Some(Value::Time(1_704_067_200 * 1_000_000_000)));
-        assert_eq!(sa("Tags").value(&info), Some(Value::List(vec![Value::Str("a".into()), Value::Str("b".into())])));
-        assert_eq!(sa("Broken").value(&info), None);
-
-        // A registered Datetime is read as one even without the metadata.
-        let fields = info.search_attributes.as_mut().unwrap();
-        fields.indexed_fields.insert("Due".into(), payload("\"2024-01-01T00:00:00Z\"", None));
-        assert_eq!(sa("Due").value(&info), Some(Value::Str("2024-01-01T00:00:00Z".into())));
-        let due = Field::Custom { name: "Due".into(), ty: Some(IndexedValueType::Datetime) };
-        assert_eq!(due.value(&info), Some(Value::Time(1_704_067_200 * 1_000_000_000)));
     }
 }

@@ -1,13 +1,15 @@
-//! Visibility: Temporal's list filter language (`query`), evaluated in
-//! memory (`eval`) over the runs the store lists newest first.
+//! Visibility: Temporal's list filter language, parsed (`query`) into the
+//! store's backend-neutral description of a query, which the store
+//! evaluates in its database.
 
-mod eval;
 pub mod fields;
 mod lexer;
 pub mod query;
+#[cfg(test)]
+mod tests;
 
 pub use fields::{Field, System, Value, status_name};
-pub use query::{Expr, Op, Query};
+pub use query::{Expr, Op, Query, parse};
 
 /// A query Temporal would reject; shown to clients as InvalidArgument
 /// `invalid query: ...`.

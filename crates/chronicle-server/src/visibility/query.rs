@@ -6,140 +6,68 @@
 //! run is read.
 
 use super::QueryError;
-use super::fields::{self, Field, Kind, System, Value, type_name};
+use super::fields::{self, Field, Kind, Value, type_name};
 use super::lexer::{Tok, Token, syntax_error, tokenize};
 use chronicle_engine::api::enums::v1::IndexedValueType;
 use chronicle_store::CustomSearchAttributes;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::Eq => "=",
-            Op::Ne => "!=",
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
-}
+pub use chronicle_store::visibility::{Expr, Op, OrderBy, Query, System};
 
 use chronicle_engine::limits::{
     QUERY_BYTES_MAX, QUERY_NESTING_MAX as NESTING_MAX, QUERY_SYNTAX_DEPTH_MAX as AST_DEPTH_MAX,
 };
 
-/// A filter. NOT IN, NOT BETWEEN, NOT STARTS_WITH and IS NOT NULL are
-/// `Not` of the positive form (SQL's three-valued logic gives the same).
-/// AND and OR hold their operands flat (two or more), so evaluating and
-/// dropping a long chain needs no deep recursion.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    And(Vec<Expr>),
-    Or(Vec<Expr>),
-    Not(Box<Expr>),
-    Compare { field: Field, op: Op, value: Value },
-    In { field: Field, values: Vec<Value> },
-    Between { field: Field, low: Value, high: Value },
-    StartsWith { field: Field, prefix: String },
-    IsNull { field: Field },
-}
-
-impl Expr {
-    pub fn and(self, other: Expr) -> Expr {
-        match self {
-            Expr::And(mut all) => {
-                all.push(other);
-                Expr::And(all)
-            }
-            first => Expr::And(vec![first, other]),
+/// Parses `input`; `registered` are the namespace's custom search
+/// attributes, whose literals are read as their types.
+pub fn parse(input: &str, registered: &CustomSearchAttributes) -> Result<Query, QueryError> {
+    if input.len() > QUERY_BYTES_MAX {
+        return Err(QueryError(format!(
+            "query is {} bytes long, longer than the {QUERY_BYTES_MAX} bytes allowed",
+            input.len()
+        )));
+    }
+    let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered };
+    let mut query = Query::default();
+    if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
+        query.filter = Some(p.or()?.0);
+    }
+    if p.eat_keyword("GROUP") {
+        p.expect_keyword("BY")?;
+        let field = p.field()?;
+        if p.peek() == Some(&Tok::Comma) {
+            return Err(unsupported("'GROUP BY' clause supports only a single field"));
         }
-    }
-
-    pub fn system(field: System, op: Op, value: Value) -> Expr {
-        Expr::Compare { field: Field::System(field), op, value }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderBy {
-    pub field: Field,
-    pub descending: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Query {
-    /// None: every run.
-    pub filter: Option<Expr>,
-    /// Only ExecutionStatus, as on Temporal.
-    pub group_by: Option<Field>,
-    /// Empty: newest first (StartTime DESC).
-    pub order_by: Vec<OrderBy>,
-}
-
-impl Query {
-    /// Parses `input`; `registered` are the namespace's custom search
-    /// attributes, whose literals are read as their types.
-    pub fn parse(input: &str, registered: &CustomSearchAttributes) -> Result<Query, QueryError> {
-        if input.len() > QUERY_BYTES_MAX {
-            return Err(QueryError(format!(
-                "query is {} bytes long, longer than the {QUERY_BYTES_MAX} bytes allowed",
-                input.len()
+        if field != Field::System(System::ExecutionStatus) {
+            return Err(unsupported(&format!(
+                "'GROUP BY' clause is not supported for search attribute {}",
+                field.name()
             )));
         }
-        let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered };
-        let mut query = Query::default();
-        if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
-            query.filter = Some(p.or()?.0);
-        }
-        if p.eat_keyword("GROUP") {
-            p.expect_keyword("BY")?;
+        query.group_by = Some(field);
+    }
+    if p.eat_keyword("ORDER") {
+        p.expect_keyword("BY")?;
+        loop {
             let field = p.field()?;
-            if p.peek() == Some(&Tok::Comma) {
-                return Err(unsupported("'GROUP BY' clause supports only a single field"));
+            if field.custom_type() == Some(IndexedValueType::Text) {
+                return Err(unsupported("unable to sort by search attribute type Text"));
             }
-            if field != Field::System(System::ExecutionStatus) {
-                return Err(unsupported(&format!(
-                    "'GROUP BY' clause is not supported for search attribute {}",
-                    field.name()
-                )));
+            let descending = p.eat_keyword("DESC");
+            if !descending {
+                p.eat_keyword("ASC");
             }
-            query.group_by = Some(field);
-        }
-        if p.eat_keyword("ORDER") {
-            p.expect_keyword("BY")?;
-            loop {
-                let field = p.field()?;
-                if field.custom_type() == Some(IndexedValueType::Text) {
-                    return Err(unsupported("unable to sort by search attribute type Text"));
-                }
-                let descending = p.eat_keyword("DESC");
-                if !descending {
-                    p.eat_keyword("ASC");
-                }
-                query.order_by.push(OrderBy { field, descending });
-                if !p.eat(&Tok::Comma) {
-                    break;
-                }
-            }
-            // The default order spelled out is the default order.
-            if query.order_by == [OrderBy { field: Field::System(System::StartTime), descending: true }] {
-                query.order_by.clear();
+            query.order_by.push(OrderBy { field, descending });
+            if !p.eat(&Tok::Comma) {
+                break;
             }
         }
-        match p.tokens.get(p.next) {
-            None => Ok(query),
-            Some(t) => Err(p.syntax_error_at(t)),
+        // The default order spelled out is the default order.
+        if query.order_by == [OrderBy { field: Field::System(System::StartTime), descending: true }] {
+            query.order_by.clear();
         }
+    }
+    match p.tokens.get(p.next) {
+        None => Ok(query),
+        Some(t) => Err(p.syntax_error_at(t)),
     }
 }
 
@@ -306,7 +234,7 @@ impl Parser<'_> {
     fn field(&mut self) -> Result<Field, QueryError> {
         match self.peek() {
             Some(Tok::Ident(name)) => {
-                let field = Field::parse(name, self.registered)?;
+                let field = fields::resolve(name, self.registered)?;
                 self.next += 1;
                 Ok(field)
             }
@@ -436,8 +364,7 @@ impl Parser<'_> {
         };
         match field {
             Field::System(s) => fields::convert(*s, literal),
-            Field::Custom { name, ty: Some(ty) } => fields::convert_custom(name, *ty, literal),
-            Field::Custom { ty: None, .. } => Ok(literal),
+            Field::Custom { name, ty } => fields::convert_custom(name, *ty, literal),
         }
     }
 }
@@ -462,7 +389,7 @@ mod tests {
     use super::*;
 
     fn parse(q: &str) -> Query {
-        Query::parse(q, &CustomSearchAttributes::new()).unwrap_or_else(|e| panic!("{q}: {e}"))
+        super::parse(q, &registered()).unwrap_or_else(|e| panic!("{q}: {e}"))
     }
 
     fn filter(q: &str) -> Expr {
@@ -470,7 +397,7 @@ mod tests {
     }
 
     fn err(q: &str) -> String {
-        match Query::parse(q, &registered()) {
+        match super::parse(q, &registered()) {
             Ok(parsed) => panic!("{q} parsed as {parsed:?}"),
             Err(e) => e.to_string(),
         }
@@ -485,7 +412,7 @@ mod tests {
             .collect()
     }
 
-    fn custom(name: &str, ty: Option<IndexedValueType>) -> Field {
+    fn custom(name: &str, ty: IndexedValueType) -> Field {
         Field::Custom { name: name.into(), ty }
     }
 
@@ -531,45 +458,45 @@ mod tests {
             sys(System::ExecutionDuration, Op::Gt, Value::Int(1_000_000_000))
         );
         assert_eq!(
-            filter("CustomBool = true"),
-            Expr::Compare { field: custom("CustomBool", None), op: Op::Eq, value: Value::Bool(true) }
+            filter("Flag = true"),
+            Expr::Compare { field: custom("Flag", IndexedValueType::Bool), op: Op::Eq, value: Value::Bool(true) }
         );
         assert_eq!(
-            filter("CustomInt > 3"),
-            Expr::Compare { field: custom("CustomInt", None), op: Op::Gt, value: Value::Int(3) }
+            filter("Num > 3"),
+            Expr::Compare { field: custom("Num", IndexedValueType::Int), op: Op::Gt, value: Value::Int(3) }
         );
     }
 
     #[test]
     fn registered_attributes_take_their_types() {
         use IndexedValueType as T;
-        let typed = |q: &str| Query::parse(q, &registered()).unwrap_or_else(|e| panic!("{q}: {e}")).filter.unwrap();
+        let typed = |q: &str| super::parse(q, &registered()).unwrap_or_else(|e| panic!("{q}: {e}")).filter.unwrap();
         assert_eq!(
             typed("When > '2024-01-01T00:00:00Z'"),
             Expr::Compare {
-                field: custom("When", Some(T::Datetime)),
+                field: custom("When", T::Datetime),
                 op: Op::Gt,
                 value: Value::Time(1_704_067_200_000_000_000)
             }
         );
         assert_eq!(
             typed("Num IN (1, 2.0)"),
-            Expr::In { field: custom("Num", Some(T::Int)), values: vec![Value::Int(1), Value::Float(2.0)] }
+            Expr::In { field: custom("Num", T::Int), values: vec![Value::Int(1), Value::Float(2.0)] }
         );
         assert_eq!(
             typed("Tags NOT IN ('a')"),
-            not(Expr::In { field: custom("Tags", Some(T::KeywordList)), values: vec![str("a")] })
+            not(Expr::In { field: custom("Tags", T::KeywordList), values: vec![str("a")] })
         );
         assert_eq!(
             typed("Txt != 'hello'"),
-            Expr::Compare { field: custom("Txt", Some(T::Text)), op: Op::Ne, value: str("hello") }
+            Expr::Compare { field: custom("Txt", T::Text), op: Op::Ne, value: str("hello") }
         );
         assert_eq!(
             typed("Kw STARTS_WITH 'a'"),
-            Expr::StartsWith { field: custom("Kw", Some(T::Keyword)), prefix: "a".into() }
+            Expr::StartsWith { field: custom("Kw", T::Keyword), prefix: "a".into() }
         );
-        assert_eq!(typed("Tags IS NULL"), Expr::IsNull { field: custom("Tags", Some(T::KeywordList)) });
-        assert!(Query::parse("ORDER BY Num DESC, Kw", &registered()).is_ok());
+        assert_eq!(typed("Tags IS NULL"), Expr::IsNull { field: custom("Tags", T::KeywordList) });
+        assert!(super::parse("ORDER BY Num DESC, Kw", &registered()).is_ok());
     }
 
     #[test]
@@ -612,7 +539,9 @@ mod tests {
             err("ORDER BY Txt"),
             "invalid query: operation is not supported: unable to sort by search attribute type Text"
         );
-        assert_eq!(err("kw = 'a'"), "invalid query: invalid search attribute: kw (did you mean Kw?)");
+        assert_eq!(err("kw = 'a'"), "invalid query: invalid search attribute: kw");
+        assert_eq!(err("Nobody = 'a'"), "invalid query: invalid search attribute: Nobody");
+        assert_eq!(err("ORDER BY Nobody"), "invalid query: invalid search attribute: Nobody");
     }
 
     #[test]
@@ -774,10 +703,7 @@ mod tests {
             "invalid query: operation is not supported: column name on the right side of comparison expression \
              (did you forget to quote \"WorkflowType\"?)"
         );
-        assert_eq!(
-            err("workflowid = 'w1'"),
-            "invalid query: invalid search attribute: workflowid (did you mean WorkflowId?)"
-        );
+        assert_eq!(err("workflowid = 'w1'"), "invalid query: invalid search attribute: workflowid");
         assert_eq!(
             err("ExecutionStatus = 'running'"),
             "invalid query: invalid expression: invalid ExecutionStatus value 'running'"
@@ -792,7 +718,7 @@ mod tests {
         assert!(err("WorkflowId = 5").contains("of type Keyword: 5 (type: int64)"));
         assert!(err("WorkflowId LIKE 'w%'").contains("operator 'LIKE' not supported"));
         assert!(err("HistoryLength STARTS_WITH 'a'").contains("operator 'STARTS_WITH' not supported"));
-        assert!(err("CustomKw STARTS_WITH 5").contains("STARTS_WITH needs a string"));
+        assert!(err("When STARTS_WITH '2024-01-01T00:00:00Z'").contains("STARTS_WITH needs a string"));
         assert!(err("WorkflowId = NULL").contains("IS NULL"));
         assert_eq!(
             err("GROUP BY WorkflowType"),
