@@ -30,6 +30,42 @@ pub fn apply_env(state: &MutableState, input: Input, env: &Env) -> Result<Transi
     Ok(enforce_history_limits(state, transition, env))
 }
 
+/// Applies several inputs in order as one transition (one commit): the
+/// timers of a run that come due together fire in one transaction, as
+/// Temporal's timer queue fires them. An input the engine refuses (a stale
+/// timer) is skipped; inputs after the run closes or continues are not
+/// applied. Err only if none applied (the last refusal).
+pub fn apply_all(state: &MutableState, inputs: Vec<Input>, env: &Env) -> Result<Transition, EngineError> {
+    let mut combined: Option<Transition> = None;
+    let mut refused = EngineError::WorkflowClosed;
+    for input in inputs {
+        let current = combined.as_ref().map_or(state, |t| &t.state);
+        if combined.as_ref().is_some_and(|t| t.new_run.is_some()) || (combined.is_some() && !current.is_running()) {
+            break;
+        }
+        match apply_env(current, input, env) {
+            Ok(next) => {
+                combined = Some(match combined {
+                    None => next,
+                    Some(mut all) => {
+                        all.events.extend(next.events);
+                        all.tasks.extend(next.tasks);
+                        all.state = next.state;
+                        all.outcome = next.outcome;
+                        all.new_run = next.new_run;
+                        all
+                    }
+                });
+            }
+            Err(e) => refused = e,
+        }
+    }
+    let mut all = combined.ok_or(refused)?;
+    // One commit: the version moves on by one, as for any transition.
+    all.state.db_version = state.db_version + 1;
+    Ok(all)
+}
+
 /// A closed run only takes the acknowledgements of its post-close work.
 fn apply_closed(state: &MutableState, input: Input, env: &Env) -> Result<Transition, EngineError> {
     let mut ctx = Ctx::with_env(state.clone(), env);

@@ -39,7 +39,7 @@ mod transition;
 mod update;
 mod workflow_task;
 
-pub use apply::{apply, apply_env};
+pub use apply::{apply, apply_all, apply_env};
 pub use child::{child_request_id, reuse_policy as child_reuse_policy, start_args as child_start_args};
 pub use cron::validate as validate_cron_schedule;
 pub use events::started_task_transient_events;

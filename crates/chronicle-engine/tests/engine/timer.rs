@@ -129,3 +129,21 @@ fn closing_the_run_drops_its_timers() {
     run.advance(10);
     assert_eq!(run.apply_err(Input::TimerFired(TimerKind::UserTimer { started_event_id: 5 })), EngineError::StaleTimer);
 }
+
+#[test]
+fn timers_due_together_fire_in_one_transition_skipping_stale_ones() {
+    let mut run = Run::new();
+    run.first_wft(vec![start_timer_named("t1", 5), start_timer_named("t2", 6)]);
+    run.advance(6);
+    let fire = |started_event_id| Input::TimerFired(TimerKind::UserTimer { started_event_id });
+    let env = chronicle_engine::Env { now: run.now, limits: Default::default(), new_run_id: "next".into() };
+    let inputs = vec![fire(5), fire(5), fire(99), fire(6)];
+    let t = chronicle_engine::apply_all(&run.state, inputs, &env).unwrap();
+    assert_eq!(types(&t.events), vec![E::TimerFired, E::WorkflowTaskScheduled, E::TimerFired]);
+    assert_eq!(t.state.db_version, run.state.db_version + 1, "one commit");
+    let ids: Vec<i64> = t.events.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, (run.state.next_event_id..).take(3).collect::<Vec<_>>());
+    assert!(t.state.timers.is_empty());
+    let none = chronicle_engine::apply_all(&t.state, vec![fire(5)], &env);
+    assert_eq!(none.unwrap_err(), EngineError::StaleTimer, "nothing applied: the refusal");
+}

@@ -13,6 +13,28 @@ impl History {
         run_id: &str,
         input: Input,
     ) -> Result<Transition, HistoryError> {
+        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_env(state, input, env)).await
+    }
+
+    /// Applies several inputs to an open run as one commit (see
+    /// `engine::apply_all`).
+    pub async fn execute_all(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        inputs: Vec<Input>,
+    ) -> Result<Transition, HistoryError> {
+        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_all(state, inputs, env)).await
+    }
+
+    async fn execute_with(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        apply: impl FnOnce(&MutableState, &engine::Env) -> Result<Transition, EngineError>,
+    ) -> Result<Transition, HistoryError> {
         let entry = {
             let first = self.active_entry(namespace, workflow_id, run_id).await?;
             let emptied = first.state.lock().await.is_none();
@@ -28,7 +50,7 @@ impl History {
             return Err(not_found(workflow_id, run_id));
         }
         let env = engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
-        let transition = engine::apply_env(state, input, &env)?;
+        let transition = apply(state, &env)?;
         let mut writes = vec![ExecutionWrite {
             state: transition.state.clone(),
             expected_version: state.db_version,

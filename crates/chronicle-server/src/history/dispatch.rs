@@ -6,24 +6,30 @@
 //! owner wraps.
 
 use super::*;
+use std::collections::HashMap;
 
 impl History {
     pub(super) async fn timer_loop(me: Weak<History>, timers: Arc<Timers>) {
         loop {
             let due = timers.next_due().await;
             let Some(history) = me.upgrade() else { return };
+            // A run's timers due together fire in one commit.
+            let mut by_run: HashMap<(String, String, String), Vec<TimerKind>> = HashMap::new();
             for entry in due {
                 match entry {
                     Due::Dispatch { key, task } => history.matching.add(key, task),
                     Due::Timer { namespace, workflow_id, run_id, kind } => {
-                        let me = me.clone();
-                        tokio::spawn(async move {
-                            if let Some(history) = me.upgrade() {
-                                history.fire_timer(&namespace, &workflow_id, &run_id, kind).await;
-                            }
-                        });
+                        by_run.entry((namespace, workflow_id, run_id)).or_default().push(kind);
                     }
                 }
+            }
+            for ((namespace, workflow_id, run_id), kinds) in by_run {
+                let me = me.clone();
+                tokio::spawn(async move {
+                    if let Some(history) = me.upgrade() {
+                        history.fire_timers(&namespace, &workflow_id, &run_id, kinds).await;
+                    }
+                });
             }
         }
     }
@@ -141,14 +147,15 @@ impl History {
         }
     }
 
-    pub(super) async fn fire_timer(&self, namespace: &str, workflow_id: &str, run_id: &str, kind: TimerKind) {
-        // Storage hiccups must not lose a timer: retry until it applies or
-        // no longer matters (the run closed or is gone).
+    pub(super) async fn fire_timers(&self, namespace: &str, workflow_id: &str, run_id: &str, kinds: Vec<TimerKind>) {
+        // Storage hiccups must not lose a timer: retry until they apply or
+        // no longer matter (the run closed or is gone).
         loop {
-            match self.execute(namespace, workflow_id, run_id, Input::TimerFired(kind)).await {
+            let inputs = kinds.iter().map(|k| Input::TimerFired(*k)).collect();
+            match self.execute_all(namespace, workflow_id, run_id, inputs).await {
                 Ok(_) | Err(HistoryError::Engine(_) | HistoryError::NotFound(_)) => return,
                 Err(e) => {
-                    tracing::warn!(%workflow_id, %run_id, ?kind, error = %e, "timer failed; retrying in 1s");
+                    tracing::warn!(%workflow_id, %run_id, ?kinds, error = %e, "timers failed; retrying in 1s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
