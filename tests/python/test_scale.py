@@ -102,7 +102,11 @@ async def test_sixty_thousand_events_page_and_replay(client: Client) -> None:
     queue = f"many-{uuid.uuid4()}"
     workflow_id = f"many-{uuid.uuid4()}"
     async with Worker(client, task_queue=queue, workflows=[ManyEventsWorkflow], debug_mode=True):
-        handle = await client.start_workflow(ManyEventsWorkflow.run, id=workflow_id, task_queue=queue)
+        # Replaying 60,000 events with no cache may take a debug build on a
+        # busy machine longer than the default 10 s workflow task timeout.
+        handle = await client.start_workflow(
+            ManyEventsWorkflow.run, id=workflow_id, task_queue=queue, task_timeout=timedelta(seconds=60)
+        )
         # Wait until every round's timers fired and the run waits for its signal.
         for _ in range(600):
             described = await handle.describe()

@@ -94,8 +94,9 @@ impl History {
     }
 
     /// The cached entry of a run, loading it if the store says the server
-    /// still has work on it: a run committed a moment ago (a continued run,
-    /// a new start) may not be cached yet when another task reaches it.
+    /// still has work on it. The entry is claimed (cached, its lock held)
+    /// before the store is read, so concurrent callers wait for this one
+    /// read and no copy older than the stored one is ever cached.
     pub(super) async fn active_entry(
         &self,
         namespace: &str,
@@ -105,10 +106,45 @@ impl History {
         if let Some(entry) = self.cached(run_id) {
             return Ok(entry);
         }
-        match self.store.load_execution(namespace, workflow_id, run_id).await? {
-            Some(state) if state.needs_recovery() => Ok(self.ensure_entry(&state.run_id.clone(), state)),
-            Some(_) => Err(EngineError::WorkflowClosed.into()),
-            None => Err(not_found(workflow_id, run_id)),
+        let entry = Arc::new(RunEntry {
+            state: tokio::sync::Mutex::new(None),
+            changed: watch::channel(0).0,
+            size: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let Ok(mut guard) = entry.state.try_lock() else {
+            return Err(HistoryError::NotFound(format!("run {run_id} is busy"))); // a fresh lock is free
+        };
+        {
+            let mut runs = crate::sync::lock(&self.runs);
+            if let Some(existing) = runs.map.to_back(run_id) {
+                return Ok(existing.clone());
+            }
+            runs.map.insert(run_id.to_string(), entry.clone());
+            runs.evict(&self.limits);
+        }
+        let loaded = self.store.load_execution(namespace, workflow_id, run_id).await;
+        let outcome = match loaded {
+            Ok(Some(state)) if state.needs_recovery() => {
+                entry.changed.send_replace(state.db_version);
+                self.resize(&entry, &state);
+                *guard = Some(state);
+                Ok(())
+            }
+            Ok(Some(_)) => Err(EngineError::WorkflowClosed.into()),
+            Ok(None) => Err(not_found(workflow_id, run_id)),
+            Err(e) => Err(e.into()),
+        };
+        drop(guard);
+        match outcome {
+            Ok(()) => Ok(entry),
+            Err(e) => {
+                // Left empty: waiters look again (and read the store).
+                let mut runs = crate::sync::lock(&self.runs);
+                if runs.map.get(run_id).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                    runs.remove(run_id);
+                }
+                Err(e)
+            }
         }
     }
 
@@ -169,23 +205,26 @@ impl History {
         self.freshest(again).await.map(Some)
     }
 
-    /// A state just read from the store. An active run committed a moment
-    /// ago and not cached yet is cached now, and the answer is the freshest
-    /// copy (it may have moved on, or closed, meanwhile).
+    /// A state just read from the store. An active run (committed a moment
+    /// ago, or evicted) is cached now and the answer is the cached copy,
+    /// read again under the claim: it may have moved on, or closed.
     async fn freshest(&self, state: MutableState) -> Result<MutableState, HistoryError> {
         if !state.needs_recovery() {
             return Ok(state);
         }
-        let (namespace, workflow_id, run_id) =
-            (state.namespace.clone(), state.workflow_id.clone(), state.run_id.clone());
-        let entry = self.ensure_entry(&run_id, state);
-        if let Some(cached) = entry.state.lock().await.clone() {
-            return Ok(cached);
+        match self.active_entry(&state.namespace, &state.workflow_id, &state.run_id).await {
+            Ok(entry) => {
+                if let Some(cached) = entry.state.lock().await.clone() {
+                    return Ok(cached);
+                }
+            }
+            Err(HistoryError::Engine(EngineError::WorkflowClosed)) => {}
+            Err(e) => return Err(e),
         }
         self.store
-            .load_execution(&namespace, &workflow_id, &run_id)
+            .load_execution(&state.namespace, &state.workflow_id, &state.run_id)
             .await?
-            .ok_or_else(|| not_found(&workflow_id, &run_id))
+            .ok_or_else(|| not_found(&state.workflow_id, &state.run_id))
     }
 
     pub async fn current_run_id(&self, namespace: &str, workflow_id: &str) -> Result<String, HistoryError> {

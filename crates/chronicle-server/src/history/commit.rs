@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// Tries of one input when commits lose to a stale cached copy.
+const COMMIT_ATTEMPTS: usize = 3;
+
 impl History {
     /// Applies `input` to an open run and commits it.
     pub async fn execute(
@@ -13,7 +16,8 @@ impl History {
         run_id: &str,
         input: Input,
     ) -> Result<Transition, HistoryError> {
-        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_env(state, input, env)).await
+        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_env(state, input.clone(), env))
+            .await
     }
 
     /// Applies several inputs to an open run as one commit (see
@@ -25,7 +29,8 @@ impl History {
         run_id: &str,
         inputs: Vec<Input>,
     ) -> Result<Transition, HistoryError> {
-        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_all(state, inputs, env)).await
+        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_all(state, inputs.clone(), env))
+            .await
     }
 
     async fn execute_with(
@@ -33,7 +38,7 @@ impl History {
         namespace: &str,
         workflow_id: &str,
         run_id: &str,
-        apply: impl FnOnce(&MutableState, &engine::Env) -> Result<Transition, EngineError>,
+        apply: impl Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError>,
     ) -> Result<Transition, HistoryError> {
         let entry = {
             let first = self.active_entry(namespace, workflow_id, run_id).await?;
@@ -43,43 +48,58 @@ impl History {
             if emptied { self.active_entry(namespace, workflow_id, run_id).await? } else { first }
         };
         let mut guard = entry.state.lock().await;
-        let Some(state) = guard.as_ref() else {
-            return Err(EngineError::WorkflowClosed.into());
-        };
-        if state.namespace != namespace || state.workflow_id != workflow_id {
-            return Err(not_found(workflow_id, run_id));
-        }
-        let env = engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
-        let transition = apply(state, &env)?;
-        let mut writes = vec![ExecutionWrite {
-            state: transition.state.clone(),
-            expected_version: state.db_version,
-            events: transition.events.clone(),
-            set_current: None,
-            update_visibility: state.visibility_differs(&transition.state),
-        }];
-        if let Some(next) = &transition.new_run {
-            writes.push(ExecutionWrite {
-                state: next.state.clone(),
-                expected_version: 0,
-                events: next.events.clone(),
-                set_current: Some(Some(state.run_id.clone())),
-                update_visibility: true,
-            });
-        }
-        self.warn_on_history_size(state, &transition.state);
-        if let Err(e) = self.store.commit(writes).await {
+        let mut attempts = 0;
+        let transition = loop {
+            let Some(state) = guard.as_ref() else {
+                return Err(EngineError::WorkflowClosed.into());
+            };
+            if state.namespace != namespace || state.workflow_id != workflow_id {
+                return Err(not_found(workflow_id, run_id));
+            }
+            let env = engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
+            let transition = apply(state, &env)?;
+            let cached_version = state.db_version;
+            let mut writes = vec![ExecutionWrite {
+                state: transition.state.clone(),
+                expected_version: cached_version,
+                events: transition.events.clone(),
+                set_current: None,
+                update_visibility: state.visibility_differs(&transition.state),
+            }];
+            if let Some(next) = &transition.new_run {
+                writes.push(ExecutionWrite {
+                    state: next.state.clone(),
+                    expected_version: 0,
+                    events: next.events.clone(),
+                    set_current: Some(Some(state.run_id.clone())),
+                    update_visibility: true,
+                });
+            }
+            self.warn_on_history_size(state, &transition.state);
+            let Err(e) = self.store.commit(writes).await else { break transition };
             // An error may hide a commit that landed: ask the store.
             match self.store.load_execution(namespace, workflow_id, run_id).await {
                 Ok(Some(stored)) if stored.db_version == transition.state.db_version => {
                     tracing::warn!(error = %e, %run_id, "the commit landed despite the error");
+                    break transition;
                 }
                 Ok(stored) => {
                     // It did not: keep the stored copy (None: the run is gone).
                     if stored.is_none() {
                         self.uncache(run_id);
                     }
+                    // A lost condition with a newer stored run: our copy was
+                    // read before a commit through an entry since evicted.
+                    // Nothing landed, so the input applies again, to the
+                    // stored state, as Temporal's history retries on a lost
+                    // condition.
+                    let stale = matches!(e, StoreError::Conflict(_))
+                        && stored.as_ref().is_some_and(|s| s.db_version != cached_version);
                     *guard = stored;
+                    attempts += 1;
+                    if stale && attempts < COMMIT_ATTEMPTS {
+                        continue;
+                    }
                     return Err(e.into());
                 }
                 Err(_) => {
@@ -89,7 +109,7 @@ impl History {
                     return Err(e.into());
                 }
             }
-        }
+        };
         self.after_commit(&entry, &mut guard, &transition);
         if let Some(next) = &transition.new_run {
             let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
