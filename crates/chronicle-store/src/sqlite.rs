@@ -116,6 +116,9 @@ fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
         // FULL: the WAL is fsynced at every commit, before we acknowledge.
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")?;
     }
+    // Statement journals and sorts stay in memory: no temporary file is
+    // created, written and unlinked inside a commit.
+    conn.execute_batch("PRAGMA temp_store=MEMORY;")?;
     Ok(conn)
 }
 
@@ -319,10 +322,12 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
     );
     if w.expected_version == 0 {
         let inserted = tx
-            .execute(
+            .prepare_cached(
                 "INSERT OR IGNORE INTO executions (run_id, namespace, workflow_id, status, version, state, active)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     s.run_id,
                     s.namespace,
                     s.workflow_id,
@@ -330,19 +335,28 @@ fn write_execution(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Result
                     s.db_version,
                     s.encode_to_vec(),
                     s.needs_recovery()
-                ],
-            )
+                ])
+            })
             .map_err(internal)?;
         if inserted == 0 {
             return Err(StoreError::Conflict(format!("run {} already exists", s.run_id)));
         }
     } else {
         let updated = tx
-            .execute(
+            .prepare_cached(
                 "UPDATE executions SET status = ?1, version = ?2, state = ?3, active = ?4
                  WHERE run_id = ?5 AND version = ?6",
-                params![s.status, s.db_version, s.encode_to_vec(), s.needs_recovery(), s.run_id, w.expected_version],
             )
+            .and_then(|mut update| {
+                update.execute(params![
+                    s.status,
+                    s.db_version,
+                    s.encode_to_vec(),
+                    s.needs_recovery(),
+                    s.run_id,
+                    w.expected_version
+                ])
+            })
             .map_err(internal)?;
         if updated == 0 {
             return Err(StoreError::Conflict(format!("run {} changed concurrently", s.run_id)));

@@ -16,10 +16,14 @@ use chronicle_engine::{
 };
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 
 pub(crate) const TABLE: &str = r#"
 CREATE TABLE tasks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- No AUTOINCREMENT: it costs a write of sqlite_sequence per commit,
+    -- and a reused id (only ever the largest, once deleted) is harmless:
+    -- ids order a backlog and page reads, they name nothing.
+    id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL,
     -- The task's identity within its run (`task_key`).
     key TEXT NOT NULL,
@@ -241,41 +245,65 @@ fn route(task: &Task) -> Route<'_> {
 
 /// Makes the run's rows its state's pending tasks: rows of tasks no longer
 /// pending go, new ones come, changed ones (a moved deadline) are updated
-/// in place, keeping their place in line.
+/// in place, keeping their place in line. The difference is worked out
+/// here from one indexed read of the run's rows, so a commit writes only
+/// the rows that changed (most commits add one task and retire one).
 pub(crate) fn replace(conn: &Connection, s: &MutableState, new_run: bool) -> rusqlite::Result<()> {
     let pending = s.pending_tasks();
-    let keys: Vec<String> = pending.iter().map(task_key).collect();
+    let mut stored: HashMap<String, Vec<u8>> = HashMap::new();
     if !new_run {
-        if pending.is_empty() {
-            conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1")?.execute(params![s.run_id])?;
-        } else {
-            let list = keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(",");
-            conn.prepare_cached(
-                "DELETE FROM tasks WHERE run_id = ?1 AND key NOT IN (SELECT value FROM json_each(?2))",
-            )?
-            .execute(params![s.run_id, format!("[{list}]")])?;
+        let mut read = conn.prepare_cached("SELECT key, record FROM tasks WHERE run_id = ?1")?;
+        let rows = read.query_map(params![s.run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        for row in rows {
+            let (key, record) = row?;
+            stored.insert(key, record);
         }
     }
-    let mut upsert = conn.prepare_cached(
+    let mut insert = conn.prepare_cached(
         "INSERT INTO tasks (run_id, key, namespace, workflow_id, queue, activity, visible_at, fire_at, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (run_id, key) DO UPDATE SET queue = excluded.queue, activity = excluded.activity,
-             visible_at = excluded.visible_at, fire_at = excluded.fire_at, record = excluded.record
-         WHERE record IS NOT excluded.record",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for (task, key) in pending.iter().zip(&keys) {
+    for task in &pending {
+        let key = task_key(task);
+        let record = TaskRecord::of(task).encode_to_vec();
         let r = route(task);
-        upsert.execute(params![
-            s.run_id,
-            key,
-            s.namespace,
-            s.workflow_id,
-            r.queue.map(|q| q.0),
-            r.queue.is_some_and(|q| q.1),
-            r.visible_at,
-            r.fire_at,
-            TaskRecord::of(task).encode_to_vec(),
-        ])?;
+        match stored.remove(&key) {
+            Some(old) if old == record => {}
+            Some(_) => {
+                conn.prepare_cached(
+                    "UPDATE tasks SET queue = ?3, activity = ?4, visible_at = ?5, fire_at = ?6, record = ?7
+                     WHERE run_id = ?1 AND key = ?2",
+                )?
+                .execute(params![
+                    s.run_id,
+                    key,
+                    r.queue.map(|q| q.0),
+                    r.queue.is_some_and(|q| q.1),
+                    r.visible_at,
+                    r.fire_at,
+                    record,
+                ])?;
+            }
+            None => {
+                insert.execute(params![
+                    s.run_id,
+                    key,
+                    s.namespace,
+                    s.workflow_id,
+                    r.queue.map(|q| q.0),
+                    r.queue.is_some_and(|q| q.1),
+                    r.visible_at,
+                    r.fire_at,
+                    record,
+                ])?;
+            }
+        }
+    }
+    if !stored.is_empty() {
+        let mut delete = conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1 AND key = ?2")?;
+        for key in stored.keys() {
+            delete.execute(params![s.run_id, key])?;
+        }
     }
     Ok(())
 }

@@ -146,7 +146,9 @@ pub(crate) fn upsert(conn: &Connection, s: &MutableState) -> rusqlite::Result<()
     write(conn, &s.namespace, &s.execution_info())
 }
 
-/// Writes the rows of one run (replacing any it had).
+/// Writes the rows of one run (replacing any it had). A run's type, start
+/// time, task queue and family never change, so a rewrite sets only what
+/// can: SQLite then leaves the indexes on the other columns alone.
 pub(crate) fn write(conn: &Connection, namespace: &str, info: &WorkflowExecutionInfo) -> rusqlite::Result<()> {
     let exec = info.execution.clone().unwrap_or_default();
     let value = |s: System| match values::system_value(s, info) {
@@ -160,11 +162,8 @@ pub(crate) fn write(conn: &Connection, namespace: &str, info: &WorkflowExecution
              close_time, execution_time, task_queue, parent_workflow_id, parent_run_id, root_workflow_id,
              root_run_id, history_length, history_size_bytes, state_transition_count, execution_duration, info)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-         ON CONFLICT (run_id) DO UPDATE SET workflow_type = excluded.workflow_type, status = excluded.status,
-             start_time = excluded.start_time, close_time = excluded.close_time,
-             execution_time = excluded.execution_time, task_queue = excluded.task_queue,
-             parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id,
-             root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id,
+         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, close_time = excluded.close_time,
+             execution_time = excluded.execution_time,
              history_length = excluded.history_length, history_size_bytes = excluded.history_size_bytes,
              state_transition_count = excluded.state_transition_count,
              execution_duration = excluded.execution_duration, info = excluded.info",
