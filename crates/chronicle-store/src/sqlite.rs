@@ -119,6 +119,10 @@ fn open(opts: &SqliteOptions) -> rusqlite::Result<Connection> {
     // Statement journals and sorts stay in memory: no temporary file is
     // created, written and unlinked inside a commit.
     conn.execute_batch("PRAGMA temp_store=MEMORY;")?;
+    // A commit runs a few dozen distinct statements (executions, history,
+    // tasks, visibility): rusqlite's default cache of 16 would re-prepare
+    // them on every commit.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 
