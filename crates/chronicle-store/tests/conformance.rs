@@ -18,8 +18,8 @@ use chronicle_engine::{
 };
 use chronicle_store::visibility::Query;
 use chronicle_store::{
-    CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore,
-    Store, StoreError, VisibilityCursor,
+    CustomSearchAttributes, ExecutionWrite, ListCursor, Missing, NamespaceRecord, ScheduleRecord, SqliteOptions,
+    SqliteStore, Store, StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -409,8 +409,8 @@ pub async fn history_ranges_and_paging(store: DynStore) {
     assert!(full_history(&store, "no-such-run").await.is_empty());
 }
 
-pub async fn open_executions_returns_only_running(store: DynStore) {
-    assert!(store.open_executions().await.unwrap().is_empty());
+/// Closed runs stay readable, and no work of theirs is left in any queue.
+pub async fn closed_runs_stay_readable_without_work(store: DynStore) {
     let (mut running, c1) = RunDriver::start(NS, "wf-running", "run-running");
     let (mut completed, c2) = RunDriver::start(NS, "wf-completed", "run-completed");
     let (mut terminated, c3) = RunDriver::start(NS, "wf-terminated", "run-terminated");
@@ -423,18 +423,32 @@ pub async fn open_executions_returns_only_running(store: DynStore) {
     assert_eq!(completed.state.status(), WorkflowExecutionStatus::Completed);
     assert_eq!(terminated.state.status(), WorkflowExecutionStatus::Terminated);
 
-    let open = store.open_executions().await.unwrap();
-    assert_eq!(open, vec![running.state.clone()], "only the running run, in its latest state");
+    // Only the running run has work: its started workflow task's timeout.
+    assert_eq!(pending_runs(&store).await, ["run-running"]);
 
     commit1(&store, running.step(RunDriver::terminate_input())).await.unwrap();
-    assert!(store.open_executions().await.unwrap().is_empty());
+    assert!(pending_runs(&store).await.is_empty());
     // Closed runs stay readable.
     assert_stored(&store, &running).await;
     assert_stored(&store, &completed).await;
+    assert_stored(&store, &terminated).await;
     assert_eq!(
         full_history(&store, "run-completed").await.last().map(|e| e.event_type),
         Some(EventType::WorkflowExecutionCompleted as i32)
     );
+}
+
+/// The runs with a row in any queue (task queue "tq", timers, transfer).
+async fn pending_runs(store: &DynStore) -> Vec<String> {
+    let mut runs = BTreeSet::new();
+    for activity in [false, true] {
+        runs.extend(
+            store.queued_tasks(NS, "tq", activity, i64::MAX, 10_000).await.unwrap().into_iter().map(|t| t.run_id),
+        );
+    }
+    runs.extend(store.due_tasks(None, i64::MAX, 10_000).await.unwrap().into_iter().map(|(_, t)| t.run_id));
+    runs.extend(store.transfer_tasks(0, 10_000).await.unwrap().into_iter().map(|t| t.run_id));
+    runs.into_iter().collect()
 }
 
 async fn all_runs(store: &DynStore, namespace: &str) -> Vec<WorkflowExecutionInfo> {
@@ -609,7 +623,7 @@ pub async fn delete_removes_a_run_entirely(store: DynStore) {
     assert!(all_runs(&store, NS).await.is_empty());
     assert!(matches!(
         store.delete_execution(NS, "wf-del", "run-b").await,
-        Err(chronicle_store::StoreError::NotFound(_))
+        Err(StoreError::NotFound(Missing::Execution { workflow_id, run_id })) if workflow_id == "wf-del" && run_id == "run-b"
     ));
 }
 
@@ -715,7 +729,7 @@ pub async fn namespaces_update(store: DynStore) {
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("ns-u", "after")]);
     assert!(matches!(
         store.update_namespace(namespace("nobody", "x")).await,
-        Err(chronicle_store::StoreError::NotFound(_))
+        Err(StoreError::NamespaceNotFound { name }) if name == "nobody"
     ));
 }
 
@@ -738,7 +752,7 @@ pub async fn namespaces_create_conflict_and_list(store: DynStore) {
     store.create_namespace(a.clone()).await.unwrap();
 
     let dup = store.create_namespace(namespace("b-ns", "second")).await;
-    assert!(matches!(dup, Err(StoreError::AlreadyExists(_))), "{dup:?}");
+    assert_eq!(dup, Err(StoreError::NamespaceExists { name: "b-ns".into() }));
 
     assert_eq!(store.list_namespaces().await.unwrap(), vec![a, b], "sorted by name, the original kept");
 }
@@ -755,7 +769,7 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
     store.add_search_attributes("a-ns", attributes(&[("Color", Keyword)])).await.unwrap();
     // Another type: refused as a whole (Tags is not added either).
     let clash = store.add_search_attributes("a-ns", attributes(&[("Tags", KeywordList), ("Size", Bool)])).await;
-    assert_eq!(clash, Err(StoreError::AlreadyExists("Search attribute Size already exists.".into())));
+    assert_eq!(clash, Err(StoreError::SearchAttributeExists { name: "Size".into() }));
     // Names are per namespace.
     store.add_search_attributes("b-ns", attributes(&[("Size", Bool)])).await.unwrap();
     let all = store.search_attributes().await.unwrap();
@@ -765,9 +779,9 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
 
     // Removing an unknown name is refused as a whole (Color stays).
     let missing = store.remove_search_attributes("a-ns", vec!["Color".into(), "Nope".into()]).await;
-    assert_eq!(missing, Err(StoreError::NotFound("Search attribute Nope doesn't exist.".into())));
+    assert_eq!(missing, Err(StoreError::SearchAttributeNotFound { name: "Nope".into() }));
     let missing = store.remove_search_attributes("c-ns", vec!["Size".into()]).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(missing, Err(StoreError::SearchAttributeNotFound { name: "Size".into() }));
     store.remove_search_attributes("a-ns", vec!["Color".into(), "Size".into()]).await.unwrap();
     let all = store.search_attributes().await.unwrap();
     assert_eq!(all.keys().collect::<Vec<_>>(), ["b-ns"], "a namespace with none left is absent");
@@ -777,7 +791,7 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
 }
 
 /// Registrations racing on one name with different types: one type wins,
-/// every caller asking for it succeeds, the others get AlreadyExists.
+/// every caller asking for it succeeds, the others get SearchAttributeExists.
 pub async fn search_attributes_racers_agree_on_one_type(store: DynStore) {
     let mut handles = Vec::new();
     for i in 0..16 {
@@ -796,7 +810,7 @@ pub async fn search_attributes_racers_agree_on_one_type(store: DynStore) {
         if *ty == registered {
             assert_eq!(result, &Ok(()));
         } else {
-            assert!(matches!(result, Err(StoreError::AlreadyExists(_))), "{result:?}");
+            assert_eq!(result, &Err(StoreError::SearchAttributeExists { name: "Race".into() }));
         }
     }
     assert_eq!(store.search_attributes().await.unwrap()[NS].len(), 1 + 8, "the losers added nothing");
@@ -836,8 +850,11 @@ pub async fn concurrent_commits_all_land(store: DynStore) {
         let s = &run.state;
         assert_eq!(store.current_run(NS, &s.workflow_id).await.unwrap().as_deref(), Some(s.run_id.as_str()));
     }
-    let open: BTreeSet<String> = store.open_executions().await.unwrap().into_iter().map(|s| s.run_id).collect();
-    assert_eq!(open, runs.iter().map(|r| r.state.run_id.clone()).collect::<BTreeSet<_>>());
+    // Each run waits on its next workflow task, in the queue's backlog.
+    let queued: BTreeSet<String> =
+        store.queued_tasks(NS, "tq", false, i64::MAX, 10_000).await.unwrap().into_iter().map(|t| t.run_id).collect();
+    assert_eq!(queued, runs.iter().map(|r| r.state.run_id.clone()).collect::<BTreeSet<_>>());
+    assert_eq!(pending_runs(&store).await.len(), RUNS);
     assert_eq!(store.list_namespaces().await.unwrap().len(), 20);
 }
 
@@ -905,7 +922,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     assert_stored(&store, &done).await;
     assert_eq!(store.current_run(NS, "wf-1").await.unwrap().as_deref(), Some("run-1"));
     assert_eq!(store.current_run(NS, "wf-2").await.unwrap().as_deref(), Some("run-2"));
-    assert_eq!(store.open_executions().await.unwrap(), vec![running.state.clone()]);
+    assert_eq!(pending_runs(&store).await, ["run-1"]);
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("default", "durable")]);
     assert_eq!(store.search_attributes().await.unwrap(), BTreeMap::from([(NS.to_string(), registered)]));
     assert_eq!(store.list_schedules(None).await.unwrap(), vec![schedule(NS, "sched", 1, "kept")]);
@@ -940,7 +957,10 @@ fn schedule(namespace: &str, id: &str, version: i64, notes: &str) -> ScheduleRec
 
 pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     store.write_schedule(schedule(NS, "s1", 1, "first"), 0).await.unwrap();
-    assert!(matches!(store.write_schedule(schedule(NS, "s1", 1, "again"), 0).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(
+        store.write_schedule(schedule(NS, "s1", 1, "again"), 0).await,
+        Err(StoreError::ScheduleExists { namespace: NS.into(), schedule_id: "s1".into() })
+    );
     // Same id in another namespace is another schedule.
     store.write_schedule(schedule("other", "s1", 1, "elsewhere"), 0).await.unwrap();
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 1, "first")));
@@ -948,7 +968,9 @@ pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     store.write_schedule(schedule(NS, "s1", 2, "second"), 1).await.unwrap();
     assert!(is_conflict(store.write_schedule(schedule(NS, "s1", 3, "stale"), 1).await), "a stale version loses");
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 2, "second")));
-    assert!(matches!(store.write_schedule(schedule(NS, "nope", 2, ""), 1).await, Err(StoreError::NotFound(_))));
+    let missing =
+        |id: &str| Err(StoreError::NotFound(Missing::Schedule { namespace: NS.into(), schedule_id: id.into() }));
+    assert_eq!(store.write_schedule(schedule(NS, "nope", 2, ""), 1).await, missing("nope"));
 
     store.write_schedule(schedule(NS, "s0", 1, "zero"), 0).await.unwrap();
     let ids = |v: Vec<ScheduleRecord>| {
@@ -958,7 +980,7 @@ pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     assert_eq!(ids(store.list_schedules(None).await.unwrap()), ["default/s0", "default/s1", "other/s1"]);
 
     store.delete_schedule(NS, "s1").await.unwrap();
-    assert!(matches!(store.delete_schedule(NS, "s1").await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.delete_schedule(NS, "s1").await, missing("s1"));
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), None);
     assert_eq!(store.load_schedule("other", "s1").await.unwrap(), Some(schedule("other", "s1", 1, "elsewhere")));
     // A deleted id can be created again.
@@ -1015,7 +1037,7 @@ suite!(sqlite_file_store, super::sqlite_file;
     one_commit_is_all_or_nothing,
     set_current_with_stale_expectation_conflicts,
     history_ranges_and_paging,
-    open_executions_returns_only_running,
+    closed_runs_stay_readable_without_work,
     namespaces_create_conflict_and_list,
     search_attributes_register_per_namespace,
     search_attributes_racers_agree_on_one_type,
@@ -1041,7 +1063,7 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     one_commit_is_all_or_nothing,
     set_current_with_stale_expectation_conflicts,
     history_ranges_and_paging,
-    open_executions_returns_only_running,
+    closed_runs_stay_readable_without_work,
     namespaces_create_conflict_and_list,
     search_attributes_register_per_namespace,
     search_attributes_racers_agree_on_one_type,
@@ -1112,7 +1134,8 @@ async fn sqlite_file_store_backfills_visibility() {
         CREATE INDEX visibility_by_start ON visibility(namespace, start_time DESC, run_id DESC);";
     for before in ["DROP TABLE visibility; DROP TABLE visibility_attributes;", first_layout] {
         let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
-        conn.execute_batch(before).unwrap();
+        // Written before schema versions were kept: user_version 0.
+        conn.execute_batch(&format!("{before} PRAGMA user_version = 0;")).unwrap();
         drop(conn);
         let store = sqlite_file(&dir);
         assert_eq!(all_runs(&store, NS).await, vec![running.listed.clone(), done.listed.clone()]);
