@@ -12,10 +12,10 @@
 #![allow(clippy::unwrap_used)]
 
 use super::visibility_sql as sql;
-use crate::visibility::compile::Compiled;
 use super::visibility_table as table;
 use super::{SqliteOptions, SqliteStore};
 use crate::VisibilityStore;
+use crate::visibility::compile::Compiled;
 use crate::visibility::query::{Expr, Field, Op, Query, System, Value};
 use chronicle_engine::api::common::v1::{Payload, SearchAttributes, WorkflowExecution, WorkflowType};
 use chronicle_engine::api::enums::v1::IndexedValueType;
