@@ -28,6 +28,8 @@ use std::sync::Arc;
 
 #[path = "support/postgres.rs"]
 mod postgres_db;
+#[path = "conformance/postgres_only.rs"]
+mod postgres_only;
 #[path = "conformance/visibility.rs"]
 mod visibility;
 use postgres_db::TestDatabase;
@@ -1260,4 +1262,37 @@ async fn sqlite_delete_removes_attribute_rows() {
     let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
     let rows: i64 = conn.query_row("SELECT COUNT(*) FROM visibility_attributes", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0);
+}
+
+/// SQLite keeps its schema version in `PRAGMA user_version`: status reads
+/// it without creating anything, opening applies what is pending, and a
+/// file from a newer Chronicle is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_schema_versions() {
+    use chronicle_store::{SchemaMigration, SchemaStatus, StoreUrl, parse_url};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chronicle.db");
+    let url = parse_url(&format!("sqlite://{}", path.display())).unwrap();
+    assert_eq!(url, StoreUrl::Sqlite(path.clone()));
+    let init = SchemaMigration { version: 1, name: "0001_init" };
+    let status = chronicle_store::schema_status(&url).await.unwrap();
+    assert_eq!(status, SchemaStatus { current: 0, latest: 1, pending: vec![init] });
+    assert!(!path.exists(), "status creates nothing");
+
+    let report = chronicle_store::migrate(&url).await.unwrap();
+    assert_eq!((report.applied, report.current), (vec![init], 1));
+    assert!(chronicle_store::migrate(&url).await.unwrap().applied.is_empty());
+    let store = chronicle_store::open(&url, 2).await.unwrap();
+    store.create_namespace(namespace("kept", "")).await.unwrap();
+    drop(store);
+    let status = chronicle_store::schema_status(&url).await.unwrap();
+    assert_eq!(status, SchemaStatus { current: 1, latest: 1, pending: vec![] });
+
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 9;").unwrap();
+    let refused = SqliteStore::open(SqliteOptions { path: Some(path.clone()), readers: 1 }).err().unwrap();
+    assert_eq!(refused, StoreError::SchemaTooNew { found: 9, supported: 1 });
+    assert_eq!(chronicle_store::schema_status(&url).await.unwrap().current, 9);
+
+    let memory = chronicle_store::open(&StoreUrl::SqliteMemory, 0).await.unwrap();
+    assert!(memory.list_namespaces().await.unwrap().is_empty());
 }
