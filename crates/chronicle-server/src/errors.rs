@@ -103,7 +103,9 @@ pub fn from_store(e: StoreError) -> Status {
         StoreError::Unavailable(m) | StoreError::Internal(m) => {
             Status::unavailable(format!("storage unavailable: {m}"))
         }
-        e @ StoreError::SchemaTooNew { .. } => Status::unavailable(format!("storage unavailable: {e}")),
+        e @ (StoreError::SchemaTooNew { .. } | StoreError::InvalidUrl(_)) => {
+            Status::unavailable(format!("storage unavailable: {e}"))
+        }
     }
 }
 

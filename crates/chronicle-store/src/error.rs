@@ -27,6 +27,10 @@ pub enum StoreError {
     /// that fails so may or may not have landed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A database URL that cannot be used; the text says why and what
+    /// would do.
+    #[error("{0}")]
+    InvalidUrl(String),
     /// The database was set up by a newer Chronicle.
     #[error(
         "the database schema is at version {found}, newer than this Chronicle knows (version {supported}): \

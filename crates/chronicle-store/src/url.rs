@@ -22,7 +22,7 @@ const EXPECTED: &str = "use postgres://user@host:5432/database, sqlite:///path/t
 
 /// Reads a database URL; the error says what is wrong and what would do.
 pub fn parse_url(url: &str) -> Result<StoreUrl> {
-    let invalid = |why: String| StoreError::Internal(format!("invalid database URL '{}': {why}", redact(url)));
+    let invalid = |why: String| StoreError::InvalidUrl(format!("invalid database URL '{}': {why}", redact(url)));
     let Some((scheme, rest)) = url.split_once(':') else {
         return Err(invalid(format!("no scheme; {EXPECTED}")));
     };
@@ -101,7 +101,7 @@ mod tests {
 
     fn error(url: &str) -> String {
         match parse_url(url) {
-            Err(StoreError::Internal(m)) => m,
+            Err(StoreError::InvalidUrl(m)) => m,
             other => panic!("{url}: {other:?}"),
         }
     }

@@ -5,7 +5,7 @@
 //! it failed before COMMIT in a way that leaves nothing behind: a
 //! serialization failure (40001) or deadlock (40P01), a few times with
 //! jittered backoff; or a connection lost before COMMIT was sent (a pooled
-//! connection the server dropped). A connection lost during COMMIT is
+//! connection the server ended or dropped). A connection lost during COMMIT is
 //! ambiguous (the transaction may have landed) and is reported as
 //! Unavailable: the server then reads the store to find out.
 
@@ -61,7 +61,7 @@ pub(crate) type Attempt<T> = std::result::Result<T, Failure>;
 /// what the URL leaves out.
 pub(crate) fn config(url: &str) -> Result<Config> {
     let mut config = Config::from_str(url)
-        .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL '{}': {e}", redact(url))))?;
+        .map_err(|e| StoreError::InvalidUrl(format!("invalid PostgreSQL URL '{}': {e}", redact(url))))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -115,7 +115,7 @@ impl Db {
                 Err(failed) => failed,
             };
             match failure {
-                Failure::Db(e) if attempt < ATTEMPTS && (contention(&e) || (e.is_closed() && !at_commit)) => {
+                Failure::Db(e) if attempt < ATTEMPTS && (contention(&e) || (connection_lost(&e) && !at_commit)) => {
                     tracing::debug!(attempt, error = %e, "retrying a PostgreSQL transaction");
                     drop(client);
                     backoff(attempt).await;
@@ -132,7 +132,7 @@ impl Db {
         let client = self.get().await?;
         match work(&client, data).await {
             Ok(value) => Ok(value),
-            Err(Failure::Db(e)) if e.is_closed() => {
+            Err(Failure::Db(e)) if connection_lost(&e) => {
                 drop(client);
                 let client = self.get().await?;
                 work(&client, data).await.map_err(Failure::into_store)
@@ -193,11 +193,21 @@ fn contention(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|c| *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
+/// The connection is gone: closed, or ended by the server (57P01 admin
+/// shutdown, 57P02 crash shutdown, 08xxx connection exception). What was
+/// not committed on it was rolled back.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            c.code().starts_with("08") || *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CRASH_SHUTDOWN
+        })
+}
+
 /// A database error as a store error: connection trouble and contention
 /// that outlived the retries are Unavailable (worth retrying later); a
 /// unique row someone else wrote first is a Conflict; the rest, Internal.
 pub(crate) fn error(e: tokio_postgres::Error) -> StoreError {
-    let unavailable = e.is_closed()
+    let unavailable = connection_lost(&e)
         || contention(&e)
         || e.code().is_some_and(|c| {
             let class = &c.code()[..2];

@@ -29,13 +29,23 @@ use connection::{Attempt, Db, Failure};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresOptions {
     /// `postgres://user:password@host:5432/database` (libpq's URL syntax;
     /// `connect_timeout=`, `options=-c search_path=...` and the like).
     pub url: String,
     /// Connections at most; callers beyond them wait for one.
     pub pool_size: usize,
+}
+
+/// Never shows the password.
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &crate::url::redact(&self.url))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 pub struct PostgresStore {
@@ -56,8 +66,24 @@ impl PostgresStore {
         {
             let mut client = db.get().await?;
             migrations::apply(&mut client).await?;
+            warn_if_commits_are_not_durable(&client).await;
         }
         Ok(Arc::new(PostgresStore { db }))
+    }
+}
+
+/// Chronicle acknowledges a commit once COMMIT returns: with
+/// `synchronous_commit` off, a crash of the database can lose it. Never
+/// changed here (a DBA may want `remote_apply`); said once, at start.
+async fn warn_if_commits_are_not_durable(client: &tokio_postgres::Client) {
+    let setting = client.query_one("SHOW synchronous_commit", &[]).await.and_then(|row| row.try_get::<_, String>(0));
+    if let Ok(setting) = setting
+        && setting == "off"
+    {
+        tracing::warn!(
+            "PostgreSQL synchronous_commit is off: commits Chronicle acknowledges can be lost if the database \
+             crashes; turn it on for this database or role"
+        );
     }
 }
 
