@@ -11,6 +11,8 @@ mod connection;
 mod executions;
 mod migrations;
 mod namespaces;
+#[cfg(test)]
+mod plan_tests;
 mod retention;
 mod schedules;
 mod tasks;

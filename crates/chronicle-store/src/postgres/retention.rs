@@ -12,20 +12,19 @@ use deadpool_postgres::{GenericClient, Transaction};
 
 const RUNNING: i32 = WorkflowExecutionStatus::Running as i32;
 
+/// Expired runs, oldest close first, through `visibility_by_close`.
+pub(super) const EXPIRED: &str =
+    "SELECT v.workflow_id, v.run_id FROM visibility v JOIN executions e ON e.run_id = v.run_id
+     WHERE v.namespace = $1 AND v.close_time IS NOT NULL AND v.close_time < $2 AND e.status <> $3 AND NOT e.active
+     ORDER BY v.close_time LIMIT $4";
+
 /// Up to `limit` deletable runs of `namespace` closed before
 /// `closed_before` (Unix nanoseconds), oldest close first.
 pub(crate) async fn expired(
     client: &impl GenericClient,
     (namespace, closed_before, limit): &(String, i64, usize),
 ) -> Attempt<Vec<RunKey>> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT v.workflow_id, v.run_id FROM visibility v JOIN executions e ON e.run_id = v.run_id
-             WHERE v.namespace = $1 AND v.close_time IS NOT NULL AND v.close_time < $2
-                 AND e.status <> $3 AND NOT e.active
-             ORDER BY v.close_time LIMIT $4",
-        )
-        .await?;
+    let stmt = client.prepare_cached(EXPIRED).await?;
     let limit = i64::try_from(*limit).unwrap_or(i64::MAX);
     let rows = client.query(&stmt, &[&escape(namespace), closed_before, &RUNNING, &limit]).await?;
     rows.iter().map(|r| Ok((text::column(r, 0)?, text::column(r, 1)?))).collect()

@@ -70,9 +70,16 @@ pub(crate) async fn delete_run(tx: &Transaction<'_>, run_id: &str) -> Attempt<()
     Ok(())
 }
 
-const COLUMNS: &str = "id, namespace, workflow_id, run_id, record";
+/// The statements of the three queues; `row` reads their first five
+/// columns.
+pub(super) const QUEUED: &str = "SELECT id, namespace, workflow_id, run_id, record FROM tasks
+     WHERE namespace = $1 AND queue = $2 AND activity = $3 AND visible_at <= $4 ORDER BY id LIMIT $5";
+pub(super) const DUE: &str = "SELECT id, namespace, workflow_id, run_id, record, fire_at FROM tasks
+     WHERE fire_at IS NOT NULL AND (fire_at, id) > ($1, $2) AND fire_at <= $3 ORDER BY fire_at, id LIMIT $4";
+pub(super) const TRANSFER: &str = "SELECT id, namespace, workflow_id, run_id, record FROM tasks
+     WHERE queue IS NULL AND fire_at IS NULL AND id > $1 ORDER BY id LIMIT $2";
 
-/// A row of `COLUMNS`; None if written by a later version (not ours to run).
+/// A row of a queue's statement; None if written by a later version (not ours to run).
 fn row(r: &tokio_postgres::Row) -> Attempt<Option<StoredTask>> {
     let Some(task) = decode(r.try_get(4)?) else { return Ok(None) };
     Ok(Some(StoredTask {
@@ -93,12 +100,7 @@ pub(crate) async fn queued(
     client: &impl GenericClient,
     (namespace, queue, activity, now, max): &(String, String, bool, i64, usize),
 ) -> Attempt<Vec<StoredTask>> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE namespace = $1 AND queue = $2 AND activity = $3 AND visible_at <= $4
-             ORDER BY id LIMIT $5"
-        ))
-        .await?;
+    let stmt = client.prepare_cached(QUEUED).await?;
     let rows = client.query(&stmt, &[&escape(namespace), &escape(queue), activity, now, &limit(*max)]).await?;
     rows.iter().filter_map(|r| row(r).transpose()).collect()
 }
@@ -110,13 +112,7 @@ pub(crate) async fn due(
     (after, until, max): &(Option<(i64, i64)>, i64, usize),
 ) -> Attempt<Vec<(i64, StoredTask)>> {
     let (at, id) = after.unwrap_or((i64::MIN, i64::MIN));
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS}, fire_at FROM tasks
-             WHERE fire_at IS NOT NULL AND (fire_at, id) > ($1, $2) AND fire_at <= $3
-             ORDER BY fire_at, id LIMIT $4"
-        ))
-        .await?;
+    let stmt = client.prepare_cached(DUE).await?;
     let rows = client.query(&stmt, &[&at, &id, until, &limit(*max)]).await?;
     let mut due = Vec::with_capacity(rows.len());
     for r in &rows {
@@ -129,11 +125,7 @@ pub(crate) async fn due(
 
 /// Up to `limit` transfer-queue tasks with ids above `after`.
 pub(crate) async fn transfer(client: &impl GenericClient, (after, max): &(i64, usize)) -> Attempt<Vec<StoredTask>> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE queue IS NULL AND fire_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
-        ))
-        .await?;
+    let stmt = client.prepare_cached(TRANSFER).await?;
     let rows = client.query(&stmt, &[after, &limit(*max)]).await?;
     rows.iter().filter_map(|r| row(r).transpose()).collect()
 }

@@ -184,7 +184,7 @@ impl Dialect for Postgres {
 }
 
 /// A parameter as bound: texts escaped, floats as NUMERIC text.
-fn bound(param: &Param) -> Box<dyn ToSql + Sync + Send> {
+pub(super) fn bound(param: &Param) -> Box<dyn ToSql + Sync + Send> {
     let texts = |all: &[String]| all.iter().map(|s| escape(s).into_owned()).collect::<Vec<_>>();
     match param {
         Param::Text(s) => Box::new(escape(s).into_owned()),
