@@ -6,106 +6,258 @@
 //! version = expected; INSERT ... ON CONFLICT DO NOTHING), so it holds
 //! under READ COMMITTED: a concurrent writer of the same row makes this
 //! statement wait for it and then re-check, and a lost condition changes
-//! nothing (the whole transaction rolls back).
+//! nothing (the whole transaction rolls back). The statements of a commit
+//! are pipelined (`Pipeline`): BEGIN, the statements, COMMIT are three
+//! round trips however many rows a commit writes; conditions are checked
+//! once all have answered.
 
 use super::connection::{Attempt, Failure};
 use super::text::{self, escape};
 use super::{decode, tasks, visibility};
-use crate::{ExecutionWrite, StoreError};
+use crate::{BoxFuture, ExecutionWrite, StoreError};
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use deadpool_postgres::{GenericClient, Transaction};
 use prost::Message;
+use std::task::Poll;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 
-/// Writes every execution of a commit; the first lost condition fails the
-/// whole transaction.
-pub(crate) async fn commit(tx: &Transaction<'_>, writes: &[ExecutionWrite]) -> Attempt<()> {
-    // Rows are locked in run-id order, so two commits of the same runs
-    // cannot deadlock each other.
-    let mut ordered: Vec<&ExecutionWrite> = writes.iter().collect();
-    ordered.sort_by(|a, b| a.state.run_id.cmp(&b.state.run_id));
-    for w in ordered {
-        write(tx, w).await?;
+/// Statements sent to the server together and awaited together. The
+/// server runs them one after the other, in the order sent, so this means
+/// what running them in turn means, in one round trip instead of one per
+/// statement. Every statement is prepared before any is sent: one
+/// prepared on the way would go out after those queued behind it.
+#[derive(Default)]
+pub(crate) struct Pipeline<'a> {
+    sent: Vec<BoxFuture<'a, Result<u64, tokio_postgres::Error>>>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// Queues a prepared statement with its parameters; its index in the
+    /// pipeline is returned.
+    pub(crate) fn execute(
+        &mut self,
+        tx: &'a Transaction<'a>,
+        statement: &'a Statement,
+        params: Vec<&'a (dyn ToSql + Sync)>,
+    ) -> usize {
+        self.sent.push(Box::pin(tx.execute_raw(statement, params)));
+        self.sent.len() - 1
     }
-    Ok(())
+
+    /// Sends every statement (a future sends its statement when first
+    /// polled, and each pass polls them in order) and waits for the rows
+    /// each touched. On an error, the statements before the first failing
+    /// one are still awaited, so their counts can tell a lost condition
+    /// from the errors it causes later in the transaction.
+    async fn run(mut self) -> (Vec<Option<u64>>, Option<tokio_postgres::Error>) {
+        let mut counts: Vec<Option<u64>> = vec![None; self.sent.len()];
+        let mut failed: Option<(usize, tokio_postgres::Error)> = None;
+        std::future::poll_fn(|cx| {
+            let end = failed.as_ref().map_or(self.sent.len(), |(at, _)| *at);
+            let mut waiting = false;
+            for (i, statement) in self.sent.iter_mut().enumerate().take(end) {
+                if counts[i].is_some() {
+                    continue;
+                }
+                match statement.as_mut().poll(cx) {
+                    Poll::Ready(Ok(n)) => counts[i] = Some(n),
+                    Poll::Ready(Err(e)) => {
+                        if failed.as_ref().is_none_or(|(at, _)| i < *at) {
+                            failed = Some((i, e));
+                        }
+                        break;
+                    }
+                    Poll::Pending => waiting = true,
+                }
+            }
+            let end = failed.as_ref().map_or(self.sent.len(), |(at, _)| *at);
+            if waiting || counts[..end].iter().any(Option::is_none) { Poll::Pending } else { Poll::Ready(()) }
+        })
+        .await;
+        (counts, failed.map(|(_, e)| e))
+    }
 }
 
-fn conflict(what: String) -> Failure {
-    Failure::Store(StoreError::Conflict(what))
+/// Every statement an execution write may need, prepared (once per
+/// connection: later commits find them in its cache).
+struct Statements {
+    insert_execution: Statement,
+    update_execution: Statement,
+    insert_current: Statement,
+    move_current: Statement,
+    insert_history: Statement,
+    visibility: visibility::Statements,
+    tasks: tasks::Statements,
 }
 
-async fn write(tx: &Transaction<'_>, w: &ExecutionWrite) -> Attempt<()> {
-    let s = &w.state;
-    debug_assert!(
-        crate::records::contiguous_ending_at(&w.events, s.next_event_id - 1),
-        "run {}: events written must be contiguous and end at next_event_id - 1",
-        s.run_id
-    );
-    let (run, ns, wf) = (escape(&s.run_id), escape(&s.namespace), escape(&s.workflow_id));
-    let state = s.encode_to_vec();
-    let active = s.needs_recovery();
-    if w.expected_version == 0 {
-        let insert = tx
-            .prepare_cached(
+impl Statements {
+    async fn prepare(tx: &Transaction<'_>) -> Result<Statements, tokio_postgres::Error> {
+        let (insert_execution, update_execution, insert_current, move_current, insert_history, visibility, tasks) = tokio::try_join!(
+            tx.prepare_cached(
                 "INSERT INTO executions (run_id, namespace, workflow_id, status, version, state, active)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
-            )
-            .await?;
-        if tx.execute(&insert, &[&run, &ns, &wf, &s.status, &s.db_version, &state, &active]).await? == 0 {
-            return Err(conflict(format!("run {} already exists", s.run_id)));
-        }
-    } else {
-        let update = tx
-            .prepare_cached(
+            ),
+            tx.prepare_cached(
                 "UPDATE executions SET status = $1, version = $2, state = $3, active = $4
                  WHERE run_id = $5 AND version = $6",
-            )
-            .await?;
-        if tx.execute(&update, &[&s.status, &s.db_version, &state, &active, &run, &w.expected_version]).await? == 0 {
-            return Err(conflict(format!("run {} changed concurrently", s.run_id)));
-        }
-    }
-    if w.expected_version == 0 || w.update_visibility {
-        visibility::write(tx, &s.namespace, &s.execution_info()).await?;
-    }
-    tasks::replace(tx, s, w.expected_version == 0).await?;
-    if let Some(expected) = &w.set_current {
-        let moved = match expected {
-            None => {
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES ($1, $2, $3)
-                         ON CONFLICT (namespace, workflow_id) DO NOTHING",
-                    )
-                    .await?;
-                tx.execute(&insert, &[&ns, &wf, &run]).await? == 0
-            }
-            Some(previous) => {
-                let update = tx
-                    .prepare_cached(
-                        "UPDATE current_executions SET run_id = $3
-                         WHERE namespace = $1 AND workflow_id = $2 AND run_id = $4",
-                    )
-                    .await?;
-                tx.execute(&update, &[&ns, &wf, &run, &escape(previous)]).await? == 0
-            }
-        };
-        if moved {
-            return Err(conflict(format!("current run of {} moved", s.workflow_id)));
-        }
-    }
-    if !w.events.is_empty() {
-        let ids: Vec<i64> = w.events.iter().map(|e| e.event_id).collect();
-        let events: Vec<Vec<u8>> = w.events.iter().map(Message::encode_to_vec).collect();
-        let insert = tx
-            .prepare_cached(
+            ),
+            tx.prepare_cached(
+                "INSERT INTO current_executions (namespace, workflow_id, run_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (namespace, workflow_id) DO NOTHING",
+            ),
+            tx.prepare_cached(
+                "UPDATE current_executions SET run_id = $3 WHERE namespace = $1 AND workflow_id = $2 AND run_id = $4",
+            ),
+            tx.prepare_cached(
                 "INSERT INTO history (run_id, event_id, event)
                  SELECT $1, e.id, e.event FROM UNNEST($2::int8[], $3::bytea[]) AS e(id, event)",
-            )
-            .await?;
-        // A duplicate event id is a unique violation: a Conflict.
-        tx.execute(&insert, &[&run, &ids, &events]).await?;
+            ),
+            visibility::Statements::prepare(tx),
+            tasks::Statements::prepare(tx),
+        )?;
+        Ok(Statements {
+            insert_execution,
+            update_execution,
+            insert_current,
+            move_current,
+            insert_history,
+            visibility,
+            tasks,
+        })
     }
-    Ok(())
+}
+
+/// One execution's write, escaped and encoded, ready to bind.
+struct Write<'w> {
+    w: &'w ExecutionWrite,
+    run: String,
+    namespace: String,
+    workflow_id: String,
+    state: Vec<u8>,
+    active: bool,
+    visibility: Option<visibility::Rows>,
+    tasks: tasks::Rows,
+    previous_current: Option<String>,
+    event_ids: Vec<i64>,
+    events: Vec<Vec<u8>>,
+}
+
+impl<'w> Write<'w> {
+    fn of(w: &'w ExecutionWrite) -> Write<'w> {
+        let s = &w.state;
+        debug_assert!(
+            crate::records::contiguous_ending_at(&w.events, s.next_event_id - 1),
+            "run {}: events written must be contiguous and end at next_event_id - 1",
+            s.run_id
+        );
+        let new_run = w.expected_version == 0;
+        Write {
+            w,
+            run: escape(&s.run_id).into_owned(),
+            namespace: escape(&s.namespace).into_owned(),
+            workflow_id: escape(&s.workflow_id).into_owned(),
+            state: s.encode_to_vec(),
+            active: s.needs_recovery(),
+            visibility: (new_run || w.update_visibility)
+                .then(|| visibility::Rows::of(&s.namespace, &s.execution_info())),
+            tasks: tasks::Rows::of(s, new_run),
+            previous_current: w.set_current.clone().flatten().map(|p| escape(&p).into_owned()),
+            event_ids: w.events.iter().map(|e| e.event_id).collect(),
+            events: w.events.iter().map(Message::encode_to_vec).collect(),
+        }
+    }
+
+    /// Queues the write's statements: first the conditional write of the
+    /// execution row (so writers of one run queue on its lock before they
+    /// touch anything else of it), then visibility, tasks, the current-run
+    /// pointer and the events. Returns the indexes of the conditional
+    /// statements: the row's, and the pointer's if it moves.
+    fn send<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        st: &'a Statements,
+        pipeline: &mut Pipeline<'a>,
+    ) -> (usize, Option<usize>) {
+        let s = &self.w.state;
+        let row = if self.w.expected_version == 0 {
+            pipeline.execute(
+                tx,
+                &st.insert_execution,
+                vec![
+                    &self.run,
+                    &self.namespace,
+                    &self.workflow_id,
+                    &s.status,
+                    &s.db_version,
+                    &self.state,
+                    &self.active,
+                ],
+            )
+        } else {
+            pipeline.execute(
+                tx,
+                &st.update_execution,
+                vec![&s.status, &s.db_version, &self.state, &self.active, &self.run, &self.w.expected_version],
+            )
+        };
+        if let Some(rows) = &self.visibility {
+            rows.send(tx, &st.visibility, pipeline);
+        }
+        self.tasks.send(tx, &st.tasks, pipeline);
+        let current = match (&self.w.set_current, &self.previous_current) {
+            (None, _) => None,
+            (Some(None), _) => {
+                Some(pipeline.execute(tx, &st.insert_current, vec![&self.namespace, &self.workflow_id, &self.run]))
+            }
+            (Some(Some(_)), previous) => Some(pipeline.execute(
+                tx,
+                &st.move_current,
+                vec![&self.namespace, &self.workflow_id, &self.run, previous],
+            )),
+        };
+        if !self.events.is_empty() {
+            // A duplicate event id is a unique violation: a Conflict.
+            pipeline.execute(tx, &st.insert_history, vec![&self.run, &self.event_ids, &self.events]);
+        }
+        (row, current)
+    }
+
+    /// The Conflict this write's counts show, if a condition was lost.
+    fn lost(&self, counts: &[Option<u64>], (row, current): (usize, Option<usize>)) -> Option<StoreError> {
+        let s = &self.w.state;
+        if counts[row] == Some(0) {
+            return Some(StoreError::Conflict(if self.w.expected_version == 0 {
+                format!("run {} already exists", s.run_id)
+            } else {
+                format!("run {} changed concurrently", s.run_id)
+            }));
+        }
+        if current.is_some_and(|i| counts[i] == Some(0)) {
+            return Some(StoreError::Conflict(format!("current run of {} moved", s.workflow_id)));
+        }
+        None
+    }
+}
+
+/// Writes every execution of a commit, all statements in one pipeline;
+/// the first lost condition fails the whole transaction.
+pub(crate) async fn commit(tx: &Transaction<'_>, writes: &[ExecutionWrite]) -> Attempt<()> {
+    let st = Statements::prepare(tx).await?;
+    // Rows are locked in run-id order, so two commits of the same runs
+    // cannot deadlock each other.
+    let mut writes: Vec<Write<'_>> = writes.iter().map(Write::of).collect();
+    writes.sort_by(|a, b| a.w.state.run_id.cmp(&b.w.state.run_id));
+    let mut pipeline = Pipeline::default();
+    let conditions: Vec<_> = writes.iter().map(|w| w.send(tx, &st, &mut pipeline)).collect();
+    let (counts, failed) = pipeline.run().await;
+    if let Some(lost) = writes.iter().zip(conditions).find_map(|(w, c)| w.lost(&counts, c)) {
+        return Err(Failure::Store(lost));
+    }
+    match failed {
+        Some(e) => Err(Failure::Db(e)),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn current_run(

@@ -8,60 +8,112 @@
 //! hands out itself (ARCHITECTURE.md, "Task ids and cursors").
 
 use super::connection::Attempt;
+use super::executions::Pipeline;
 use super::text::{self, escape};
 use crate::tasks::{StoredTask, TaskRecord, decode, route, task_key};
 use chronicle_engine::MutableState;
 use deadpool_postgres::{GenericClient, Transaction};
 use prost::Message;
 use std::collections::HashSet;
+use tokio_postgres::Statement;
 
-/// Makes the run's rows its state's pending tasks: rows of tasks no longer
-/// pending go, new ones come, changed ones (a moved deadline) are updated
-/// in place, keeping their id (their place in line).
-pub(crate) async fn replace(tx: &Transaction<'_>, s: &MutableState, new_run: bool) -> Attempt<()> {
-    let pending = s.pending_tasks();
-    let mut seen = HashSet::new();
-    // One row per key (an upsert may not touch a row twice).
-    let tasks: Vec<(String, &chronicle_engine::Task)> =
-        pending.iter().map(|t| (task_key(t), t)).filter(|(k, _)| seen.insert(k.clone())).collect();
-    let run = escape(&s.run_id);
-    if !new_run {
-        let keys: Vec<String> = tasks.iter().map(|(k, _)| escape(k).into_owned()).collect();
-        let delete = tx.prepare_cached("DELETE FROM tasks WHERE run_id = $1 AND NOT (key = ANY($2::text[]))").await?;
-        tx.execute(&delete, &[&run, &keys]).await?;
+/// The statements a commit writes task rows with.
+pub(super) struct Statements {
+    delete_stale: Statement,
+    upsert: Statement,
+}
+
+impl Statements {
+    pub(super) async fn prepare(tx: &Transaction<'_>) -> Result<Statements, tokio_postgres::Error> {
+        let (delete_stale, upsert) = tokio::try_join!(
+            tx.prepare_cached("DELETE FROM tasks WHERE run_id = $1 AND NOT (key = ANY($2::text[]))"),
+            tx.prepare_cached(
+                "INSERT INTO tasks (run_id, key, namespace, workflow_id, queue, activity, visible_at, fire_at, record)
+                 SELECT $1, t.key, $2, $3, t.queue, t.activity, t.visible_at, t.fire_at, t.record
+                 FROM UNNEST($4::text[], $5::text[], $6::bool[], $7::int8[], $8::int8[], $9::bytea[])
+                     AS t(key, queue, activity, visible_at, fire_at, record)
+                 ON CONFLICT (run_id, key) DO UPDATE SET queue = excluded.queue, activity = excluded.activity,
+                     visible_at = excluded.visible_at, fire_at = excluded.fire_at, record = excluded.record
+                 WHERE tasks.record IS DISTINCT FROM excluded.record",
+            ),
+        )?;
+        Ok(Statements { delete_stale, upsert })
     }
-    if tasks.is_empty() {
-        return Ok(());
+}
+
+/// A run's task rows as its state has them, ready to bind: the rows of
+/// tasks no longer pending go, new ones come, changed ones (a moved
+/// deadline) are updated in place, keeping their id (their place in line).
+pub(super) struct Rows {
+    run_id: String,
+    namespace: String,
+    workflow_id: String,
+    /// A new run has no rows to remove.
+    new_run: bool,
+    keys: Vec<String>,
+    queues: Vec<Option<String>>,
+    activities: Vec<bool>,
+    visible: Vec<i64>,
+    fire: Vec<Option<i64>>,
+    records: Vec<Vec<u8>>,
+}
+
+impl Rows {
+    pub(super) fn of(s: &MutableState, new_run: bool) -> Rows {
+        let pending = s.pending_tasks();
+        let mut rows = Rows {
+            run_id: escape(&s.run_id).into_owned(),
+            namespace: escape(&s.namespace).into_owned(),
+            workflow_id: escape(&s.workflow_id).into_owned(),
+            new_run,
+            keys: Vec::with_capacity(pending.len()),
+            queues: Vec::with_capacity(pending.len()),
+            activities: Vec::with_capacity(pending.len()),
+            visible: Vec::with_capacity(pending.len()),
+            fire: Vec::with_capacity(pending.len()),
+            records: Vec::with_capacity(pending.len()),
+        };
+        // One row per key (an upsert may not touch a row twice).
+        let mut seen = HashSet::new();
+        for task in &pending {
+            let key = escape(&task_key(task)).into_owned();
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let r = route(task);
+            rows.keys.push(key);
+            rows.queues.push(r.queue.map(|q| escape(q.0).into_owned()));
+            rows.activities.push(r.queue.is_some_and(|q| q.1));
+            rows.visible.push(r.visible_at);
+            rows.fire.push(r.fire_at);
+            rows.records.push(TaskRecord::of(task).encode_to_vec());
+        }
+        rows
     }
-    let mut keys = Vec::with_capacity(tasks.len());
-    let mut queues: Vec<Option<String>> = Vec::with_capacity(tasks.len());
-    let mut activities = Vec::with_capacity(tasks.len());
-    let mut visible = Vec::with_capacity(tasks.len());
-    let mut fire: Vec<Option<i64>> = Vec::with_capacity(tasks.len());
-    let mut records = Vec::with_capacity(tasks.len());
-    for (key, task) in &tasks {
-        let r = route(task);
-        keys.push(escape(key).into_owned());
-        queues.push(r.queue.map(|q| escape(q.0).into_owned()));
-        activities.push(r.queue.is_some_and(|q| q.1));
-        visible.push(r.visible_at);
-        fire.push(r.fire_at);
-        records.push(TaskRecord::of(task).encode_to_vec());
+
+    /// Queues the statements that write these rows (see `Pipeline`).
+    pub(super) fn send<'a>(&'a self, tx: &'a Transaction<'a>, st: &'a Statements, pipeline: &mut Pipeline<'a>) {
+        if !self.new_run {
+            pipeline.execute(tx, &st.delete_stale, vec![&self.run_id, &self.keys]);
+        }
+        if !self.keys.is_empty() {
+            pipeline.execute(
+                tx,
+                &st.upsert,
+                vec![
+                    &self.run_id,
+                    &self.namespace,
+                    &self.workflow_id,
+                    &self.keys,
+                    &self.queues,
+                    &self.activities,
+                    &self.visible,
+                    &self.fire,
+                    &self.records,
+                ],
+            );
+        }
     }
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO tasks (run_id, key, namespace, workflow_id, queue, activity, visible_at, fire_at, record)
-             SELECT $1, t.key, $2, $3, t.queue, t.activity, t.visible_at, t.fire_at, t.record
-             FROM UNNEST($4::text[], $5::text[], $6::bool[], $7::int8[], $8::int8[], $9::bytea[])
-                 AS t(key, queue, activity, visible_at, fire_at, record)
-             ON CONFLICT (run_id, key) DO UPDATE SET queue = excluded.queue, activity = excluded.activity,
-                 visible_at = excluded.visible_at, fire_at = excluded.fire_at, record = excluded.record
-             WHERE tasks.record IS DISTINCT FROM excluded.record",
-        )
-        .await?;
-    let (ns, wf) = (escape(&s.namespace), escape(&s.workflow_id));
-    tx.execute(&upsert, &[&run, &ns, &wf, &keys, &queues, &activities, &visible, &fire, &records]).await?;
-    Ok(())
 }
 
 pub(crate) async fn delete_run(tx: &Transaction<'_>, run_id: &str) -> Attempt<()> {

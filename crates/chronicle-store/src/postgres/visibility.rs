@@ -11,6 +11,7 @@
 //! evaluator rounds the integer to a double first).
 
 use super::connection::{Attempt, Failure};
+use super::executions::Pipeline;
 use super::text::escape;
 use crate::visibility::columns::{AttributeRow, Number, RunRow, attribute_rows};
 use crate::visibility::compile::{self, Compiled, Compiler, Dialect, Param};
@@ -19,95 +20,163 @@ use crate::{ListCursor, RunCount, RunsPage, StoreError};
 use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
 use deadpool_postgres::{Object, Transaction};
 use prost::Message;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
-/// Writes the rows of one run (replacing any it had).
-pub(crate) async fn write(tx: &Transaction<'_>, namespace: &str, info: &WorkflowExecutionInfo) -> Attempt<()> {
-    let r = RunRow::of(namespace, info);
-    let text = |s: &Option<String>| s.as_deref().map(|s| escape(s).into_owned());
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status, start_time,
-                 close_time, execution_time, task_queue, parent_workflow_id, parent_run_id, root_workflow_id,
-                 root_run_id, history_length, history_size_bytes, state_transition_count, execution_duration, info)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-             ON CONFLICT (run_id) DO UPDATE SET workflow_type = excluded.workflow_type, status = excluded.status,
-                 start_time = excluded.start_time, close_time = excluded.close_time,
-                 execution_time = excluded.execution_time, task_queue = excluded.task_queue,
-                 parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id,
-                 root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id,
-                 history_length = excluded.history_length, history_size_bytes = excluded.history_size_bytes,
-                 state_transition_count = excluded.state_transition_count,
-                 execution_duration = excluded.execution_duration, info = excluded.info",
-        )
-        .await?;
-    let run = escape(&r.run_id);
-    let ns = escape(&r.namespace);
-    tx.execute(
-        &upsert,
-        &[
-            &run,
-            &ns,
-            &escape(&r.workflow_id),
-            &text(&r.workflow_type),
-            &r.status,
-            &r.start_time,
-            &r.close_time,
-            &r.execution_time,
-            &text(&r.task_queue),
-            &text(&r.parent_workflow_id),
-            &text(&r.parent_run_id),
-            &text(&r.root_workflow_id),
-            &text(&r.root_run_id),
-            &r.history_length,
-            &r.history_size_bytes,
-            &r.state_transition_count,
-            &r.execution_duration,
-            &r.info,
-        ],
-    )
-    .await?;
-    delete_attributes(tx, &run).await?;
-    let rows = attribute_rows(info);
-    if rows.is_empty() {
-        return Ok(());
+/// The statements a commit writes visibility rows with.
+pub(super) struct Statements {
+    upsert: Statement,
+    delete_attributes: Statement,
+    insert_attributes: Statement,
+}
+
+impl Statements {
+    pub(super) async fn prepare(tx: &Transaction<'_>) -> Result<Statements, tokio_postgres::Error> {
+        let (upsert, delete_attributes, insert_attributes) = tokio::try_join!(
+            tx.prepare_cached(
+                "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status, start_time,
+                     close_time, execution_time, task_queue, parent_workflow_id, parent_run_id, root_workflow_id,
+                     root_run_id, history_length, history_size_bytes, state_transition_count, execution_duration,
+                     info)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (run_id) DO UPDATE SET workflow_type = excluded.workflow_type,
+                     status = excluded.status, start_time = excluded.start_time, close_time = excluded.close_time,
+                     execution_time = excluded.execution_time, task_queue = excluded.task_queue,
+                     parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id,
+                     root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id,
+                     history_length = excluded.history_length, history_size_bytes = excluded.history_size_bytes,
+                     state_transition_count = excluded.state_transition_count,
+                     execution_duration = excluded.execution_duration, info = excluded.info",
+            ),
+            tx.prepare_cached(DELETE_ATTRIBUTES),
+            tx.prepare_cached(
+                "INSERT INTO visibility_attributes
+                     (run_id, name, seq, namespace, list, num_value, str_value, time_value, bool_value, word)
+                 SELECT $1, a.name, a.seq, $2, a.list, a.num::numeric, a.str, a.time, a.bool, a.word
+                 FROM UNNEST($3::text[], $4::int8[], $5::int2[], $6::text[], $7::text[], $8::int8[], $9::int2[],
+                     $10::text[]) AS a(name, seq, list, num, str, time, bool, word)",
+            ),
+        )?;
+        Ok(Statements { upsert, delete_attributes, insert_attributes })
     }
-    let mut names = Vec::with_capacity(rows.len());
-    let mut seqs = Vec::with_capacity(rows.len());
-    let mut lists = Vec::with_capacity(rows.len());
-    let mut nums: Vec<Option<String>> = Vec::with_capacity(rows.len());
-    let mut strs: Vec<Option<String>> = Vec::with_capacity(rows.len());
-    let mut times: Vec<Option<i64>> = Vec::with_capacity(rows.len());
-    let mut bools: Vec<Option<i16>> = Vec::with_capacity(rows.len());
-    let mut words: Vec<Option<String>> = Vec::with_capacity(rows.len());
-    for AttributeRow { name, seq, list, num, str, time, bool, word } in rows {
-        names.push(escape(&name).into_owned());
-        seqs.push(seq);
-        lists.push(i16::from(list));
-        nums.push(num.and_then(|n| match n {
-            Number::Int(i) => Some(i.to_string()),
-            Number::Float(f) => float_text(f),
-        }));
-        strs.push(text(&str));
-        times.push(time);
-        bools.push(bool.map(i16::from));
-        words.push(text(&word));
+}
+
+const DELETE_ATTRIBUTES: &str = "DELETE FROM visibility_attributes WHERE run_id = $1";
+
+/// A run's visibility rows, escaped and ready to bind.
+pub(super) struct Rows {
+    run: RunRow,
+    names: Vec<String>,
+    seqs: Vec<i64>,
+    lists: Vec<i16>,
+    nums: Vec<Option<String>>,
+    strs: Vec<Option<String>>,
+    times: Vec<Option<i64>>,
+    bools: Vec<Option<i16>>,
+    words: Vec<Option<String>>,
+}
+
+fn escaped(s: Option<String>) -> Option<String> {
+    s.map(|s| escape(&s).into_owned())
+}
+
+impl Rows {
+    pub(super) fn of(namespace: &str, info: &WorkflowExecutionInfo) -> Rows {
+        let mut run = RunRow::of(namespace, info);
+        for text in [&mut run.run_id, &mut run.namespace, &mut run.workflow_id] {
+            *text = escape(text).into_owned();
+        }
+        for text in [
+            &mut run.workflow_type,
+            &mut run.task_queue,
+            &mut run.parent_workflow_id,
+            &mut run.parent_run_id,
+            &mut run.root_workflow_id,
+            &mut run.root_run_id,
+        ] {
+            *text = escaped(text.take());
+        }
+        let attributes = attribute_rows(info);
+        let mut rows = Rows {
+            run,
+            names: Vec::with_capacity(attributes.len()),
+            seqs: Vec::with_capacity(attributes.len()),
+            lists: Vec::with_capacity(attributes.len()),
+            nums: Vec::with_capacity(attributes.len()),
+            strs: Vec::with_capacity(attributes.len()),
+            times: Vec::with_capacity(attributes.len()),
+            bools: Vec::with_capacity(attributes.len()),
+            words: Vec::with_capacity(attributes.len()),
+        };
+        for AttributeRow { name, seq, list, num, str, time, bool, word } in attributes {
+            rows.names.push(escape(&name).into_owned());
+            rows.seqs.push(seq);
+            rows.lists.push(i16::from(list));
+            rows.nums.push(num.and_then(|n| match n {
+                Number::Int(i) => Some(i.to_string()),
+                Number::Float(f) => float_text(f),
+            }));
+            rows.strs.push(escaped(str));
+            rows.times.push(time);
+            rows.bools.push(bool.map(i16::from));
+            rows.words.push(escaped(word));
+        }
+        rows
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO visibility_attributes
-                 (run_id, name, seq, namespace, list, num_value, str_value, time_value, bool_value, word)
-             SELECT $1, a.name, a.seq, $2, a.list, a.num::numeric, a.str, a.time, a.bool, a.word
-             FROM UNNEST($3::text[], $4::int8[], $5::int2[], $6::text[], $7::text[], $8::int8[], $9::int2[],
-                 $10::text[]) AS a(name, seq, list, num, str, time, bool, word)",
-        )
-        .await?;
-    tx.execute(&insert, &[&run, &ns, &names, &seqs, &lists, &nums, &strs, &times, &bools, &words]).await?;
-    Ok(())
+
+    /// Queues the statements that replace the run's rows with these (see
+    /// `Pipeline`): the run's row, then its attribute rows, old ones first
+    /// out.
+    pub(super) fn send<'a>(&'a self, tx: &'a Transaction<'a>, st: &'a Statements, pipeline: &mut Pipeline<'a>) {
+        let r = &self.run;
+        pipeline.execute(
+            tx,
+            &st.upsert,
+            vec![
+                &r.run_id,
+                &r.namespace,
+                &r.workflow_id,
+                &r.workflow_type,
+                &r.status,
+                &r.start_time,
+                &r.close_time,
+                &r.execution_time,
+                &r.task_queue,
+                &r.parent_workflow_id,
+                &r.parent_run_id,
+                &r.root_workflow_id,
+                &r.root_run_id,
+                &r.history_length,
+                &r.history_size_bytes,
+                &r.state_transition_count,
+                &r.execution_duration,
+                &r.info,
+            ],
+        );
+        pipeline.execute(tx, &st.delete_attributes, vec![&r.run_id]);
+        if !self.names.is_empty() {
+            pipeline.execute(
+                tx,
+                &st.insert_attributes,
+                vec![
+                    &r.run_id,
+                    &r.namespace,
+                    &self.names,
+                    &self.seqs,
+                    &self.lists,
+                    &self.nums,
+                    &self.strs,
+                    &self.times,
+                    &self.bools,
+                    &self.words,
+                ],
+            );
+        }
+    }
 }
 
 async fn delete_attributes(tx: &Transaction<'_>, escaped_run_id: &str) -> Attempt<()> {
-    let delete = tx.prepare_cached("DELETE FROM visibility_attributes WHERE run_id = $1").await?;
+    let delete = tx.prepare_cached(DELETE_ATTRIBUTES).await?;
     tx.execute(&delete, &[&escaped_run_id]).await?;
     Ok(())
 }
