@@ -27,9 +27,20 @@ fn with_database(admin: &str, name: &str) -> String {
     format!("{base}/{name}{query}")
 }
 
+/// An error with its causes (the driver's Display leaves them out).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 async fn admin() -> Option<tokio_postgres::Client> {
     let url = admin_url();
-    match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+    match tokio_postgres::connect(&url, tokio_postgres::NoTls).await.map_err(|e| with_causes(&e)) {
         Ok((client, connection)) => {
             tokio::spawn(connection);
             Some(client)
