@@ -145,3 +145,48 @@ pub fn from_engine(e: EngineError) -> Status {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store reports kinds; clients see Temporal's words, as before
+    /// the store stopped writing them.
+    #[test]
+    fn store_errors_keep_their_wording() {
+        let execution = Missing::Execution { workflow_id: "wf".into(), run_id: "run".into() };
+        let schedule = Missing::Schedule { namespace: "ns".into(), schedule_id: "s1".into() };
+        let cases = [
+            (StoreError::NamespaceExists { name: "ns".into() }, Code::AlreadyExists, "Namespace ns already exists."),
+            (StoreError::NamespaceNotFound { name: "ns".into() }, Code::NotFound, "Namespace ns is not found."),
+            (
+                StoreError::SearchAttributeExists { name: "Color".into() },
+                Code::AlreadyExists,
+                "Search attribute Color already exists.",
+            ),
+            (
+                StoreError::SearchAttributeNotFound { name: "Color".into() },
+                Code::NotFound,
+                "Search attribute Color doesn't exist.",
+            ),
+            (
+                StoreError::ScheduleExists { namespace: "ns".into(), schedule_id: "s1".into() },
+                Code::AlreadyExists,
+                "schedule s1 already exists",
+            ),
+            (StoreError::NotFound(schedule), Code::NotFound, "schedule s1 not found"),
+            (
+                StoreError::NotFound(execution),
+                Code::NotFound,
+                "workflow execution not found for workflow ID: wf, run ID: run",
+            ),
+            (StoreError::Conflict("run r moved".into()), Code::Aborted, "concurrent update, retry: run r moved"),
+            (StoreError::Unavailable("lost".into()), Code::Unavailable, "storage unavailable: lost"),
+            (StoreError::Internal("disk".into()), Code::Unavailable, "storage unavailable: disk"),
+        ];
+        for (error, code, message) in cases {
+            let status = from_store(error);
+            assert_eq!((status.code(), status.message()), (code, message));
+        }
+    }
+}

@@ -2,12 +2,12 @@
 //! running a transaction again when the database asks for it.
 //!
 //! A transaction is retried whole (on a fresh connection if need be) when
-//! it failed before COMMIT in a way that leaves nothing behind: a
-//! serialization failure (40001) or deadlock (40P01), a few times with
-//! jittered backoff; or a connection lost before COMMIT was sent (a pooled
-//! connection the server ended or dropped). A connection lost during COMMIT is
-//! ambiguous (the transaction may have landed) and is reported as
-//! Unavailable: the server then reads the store to find out.
+//! it failed in a way that leaves nothing behind: a serialization failure
+//! (40001) or deadlock (40P01), a few times with jittered backoff; or a
+//! connection lost before COMMIT was sent (a pooled connection the server
+//! ended or dropped). A connection lost during COMMIT is ambiguous (the
+//! transaction may have landed) and is reported as Unavailable: the server
+//! then reads the store to find out.
 
 use crate::url::redact;
 use crate::{BoxFuture, Result, StoreError};
@@ -209,13 +209,9 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
 pub(crate) fn error(e: tokio_postgres::Error) -> StoreError {
     let unavailable = connection_lost(&e)
         || contention(&e)
-        || e.code().is_some_and(|c| {
-            let class = &c.code()[..2];
-            // 08: connection exception; 53: insufficient resources (too
-            // many connections, disk full); 57P0x: the server is shutting
-            // down or starting.
-            class == "08" || class == "53" || c.code().starts_with("57P0")
-        })
+        // 53xxx: insufficient resources (too many connections, disk full);
+        // 57P03: the server is starting.
+        || e.code().is_some_and(|c| c.code().starts_with("53") || *c == SqlState::CANNOT_CONNECT_NOW)
         || (e.as_db_error().is_none() && io_error(&e));
     let message = describe(&e);
     if unavailable {
