@@ -4,7 +4,6 @@
 
 use crate::{Result, StoreError};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 /// Where a store lives.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,7 +30,8 @@ pub fn parse_url(url: &str) -> Result<StoreUrl> {
             if !rest.starts_with("//") {
                 return Err(invalid(format!("expected {scheme}://...; {EXPECTED}")));
             }
-            let config = tokio_postgres::Config::from_str(url).map_err(|e| invalid(e.to_string()))?;
+            // The driver's reading, with what the store refuses (TLS).
+            let config = crate::postgres::config(url)?;
             if config.get_hosts().is_empty() {
                 return Err(invalid("no host; e.g. postgres://postgres@127.0.0.1:5432/chronicle".into()));
             }
@@ -130,8 +130,9 @@ mod tests {
         assert!(error("sqlite:///x.db?mode=ro").contains("not supported for SQLite"));
         assert!(error("postgres:localhost").contains("expected postgres://"));
         let bad_port = error("postgres://u:hunter2@localhost:notaport/db");
-        assert!(bad_port.contains("invalid database URL 'postgres://u:***@localhost:notaport/db'"), "{bad_port}");
+        assert!(bad_port.contains("invalid PostgreSQL URL 'postgres://u:***@localhost:notaport/db'"), "{bad_port}");
         assert!(!bad_port.contains("hunter2"), "{bad_port}");
+        assert!(error("postgres://u@localhost/db?sslmode=require").contains("does not support yet"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use std::hash::{BuildHasher, RandomState};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Config, NoTls};
 
@@ -62,6 +63,13 @@ pub(crate) type Attempt<T> = std::result::Result<T, Failure>;
 pub(crate) fn config(url: &str) -> Result<Config> {
     let mut config = Config::from_str(url)
         .map_err(|e| StoreError::InvalidUrl(format!("invalid PostgreSQL URL '{}': {e}", redact(url))))?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(StoreError::InvalidUrl(format!(
+            "'{}' asks for TLS (sslmode=require), which Chronicle does not support yet: connect without it \
+             (sslmode=disable or prefer) or through a TLS-terminating proxy",
+            redact(url)
+        )));
+    }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }

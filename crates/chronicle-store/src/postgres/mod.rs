@@ -19,6 +19,7 @@ mod tasks;
 mod text;
 mod visibility;
 
+pub(crate) use connection::config;
 pub use migrations::{migrate, schema_status};
 
 use crate::{

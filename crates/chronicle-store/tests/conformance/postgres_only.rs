@@ -160,6 +160,16 @@ async fn a_wrong_database_name_says_so() {
     assert!(status.to_string().contains("does not exist"), "{status}");
 }
 
+/// TLS is not built in yet: a URL requiring it is refused up front, saying
+/// so, rather than failing at the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_url_requiring_tls_is_refused_clearly() {
+    let refused = connect("postgres://postgres:pw@127.0.0.1:5432/chronicle?sslmode=require").await.err().unwrap();
+    let StoreError::InvalidUrl(message) = &refused else { panic!("{refused:?}") };
+    assert!(message.contains("sslmode=require") && message.contains("does not support"), "{message}");
+    assert!(!message.contains(":pw@"), "{message}");
+}
+
 /// Connections the server ends (a restart, a failover, an idle timeout)
 /// are replaced: reads and transactions that find theirs closed run again
 /// on a new one.
