@@ -310,7 +310,7 @@ impl<D: Dialect> Compiler<D> {
     }
 
     /// Operands joined as a balanced tree, so a long chain stays shallow
-    /// for SQLite's parser.
+    /// for the database's parser.
     fn chain(&mut self, items: &[Expr], joiner: &str, want: bool, depth: usize) -> Result<String, StoreError> {
         match items {
             [] => Ok(if joiner == "AND" { D::TRUE } else { D::FALSE }.to_string()),
@@ -383,7 +383,7 @@ impl<D: Dialect> Compiler<D> {
     }
 
     /// The run has a row of attribute `name` meeting `cond`: a membership
-    /// SQLite can drive from an attribute index.
+    /// the database can drive from an attribute index.
     fn member(&mut self, name: &str, cond: &str) -> String {
         let (ns, name) = (self.namespace(), self.param(Param::Text(name.to_string())));
         format!(
