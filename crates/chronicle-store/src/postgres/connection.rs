@@ -17,14 +17,14 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::{Config, IsolationLevel, NoTls};
 
 /// How long a new connection may take when the URL does not say
 /// (`connect_timeout=`): an unreachable host fails instead of hanging.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tries of one transaction, the first included.
-const ATTEMPTS: u32 = 6;
+pub(crate) const ATTEMPTS: u32 = 6;
 
 /// A failure inside a transaction or read: the database's, classified by
 /// the caller (`transaction`, `read`), or the store's own verdict (a lost
@@ -259,7 +259,16 @@ async fn once<D: Sync + ?Sized, T>(
     data: &D,
     work: Work<D, T>,
 ) -> std::result::Result<T, (Failure, bool)> {
-    let tx = client.transaction().await.map_err(|e| (Failure::Db(e), false))?;
+    // READ COMMITTED whatever the database's default: every condition is
+    // in the statement that writes, which is all it needs, and a stricter
+    // level would only add conflicts between unrelated runs (PostgreSQL's
+    // serializable mode locks whole index pages).
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(|e| (Failure::Db(e), false))?;
     match work(&tx, data).await {
         Ok(value) => match tx.commit().await {
             Ok(()) => Ok(value),

@@ -14,8 +14,14 @@ mod namespaces;
 #[cfg(test)]
 mod plan_tests;
 mod retention;
+#[cfg(test)]
+mod retry_tests;
 mod schedules;
 mod tasks;
+/// A database per test (shared with the integration tests).
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+mod test_database;
 mod text;
 mod visibility;
 

@@ -12,8 +12,7 @@ use crate::visibility::query::{Expr, Field, Op, OrderBy, Query, System, Value};
 use chronicle_engine::api::enums::v1::IndexedValueType;
 use tokio_postgres::types::ToSql;
 
-#[path = "../../tests/support/postgres.rs"]
-mod test_database;
+use super::test_database;
 
 type Bound = Vec<Box<dyn ToSql + Sync + Send>>;
 

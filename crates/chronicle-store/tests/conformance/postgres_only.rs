@@ -136,6 +136,35 @@ async fn two_stores_race_on_one_run() {
     }
 }
 
+/// A database whose default isolation is SERIALIZABLE: the store's
+/// transactions still run READ COMMITTED (what their conditions are made
+/// for), so unrelated runs do not fail each other, and racers end as
+/// under the default.
+/// A store whose transactions run SERIALIZABLE, in a database of its own.
+async fn serializable_store() -> Option<(TestDatabase, DynStore)> {
+    let db = TestDatabase::create().await?;
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}options=-c%20default_transaction_isolation%3Dserializable", db.url);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let level: String = client.query_one("SHOW transaction_isolation", &[]).await.unwrap().get(0);
+    assert_eq!(level, "serializable");
+    let store = connect(&url).await.unwrap();
+    Some((db, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_serializable_default_changes_nothing() {
+    let Some((_racers, store)) = serializable_store().await else { return };
+    concurrent_racers_exactly_one_wins(store).await;
+    let Some((_attributes, store)) = serializable_store().await else { return };
+    search_attributes_racers_agree_on_one_type(store).await;
+    let Some((_schedules, store)) = serializable_store().await else { return };
+    schedules_racers_exactly_one_wins(store).await;
+    let Some((_commits, store)) = serializable_store().await else { return };
+    concurrent_commits_all_land(store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_closed_port_is_unavailable() {
     let started = std::time::Instant::now();
