@@ -11,6 +11,7 @@ mod connection;
 mod executions;
 mod migrations;
 mod namespaces;
+mod pipeline;
 #[cfg(test)]
 mod plan_tests;
 mod retention;

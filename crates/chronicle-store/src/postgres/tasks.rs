@@ -8,7 +8,7 @@
 //! hands out itself (ARCHITECTURE.md, "Task ids and cursors").
 
 use super::connection::Attempt;
-use super::executions::Pipeline;
+use super::pipeline::Pipeline;
 use super::text::{self, escape};
 use crate::tasks::{StoredTask, TaskRecord, decode, route, task_key};
 use chronicle_engine::MutableState;

@@ -11,7 +11,7 @@
 //! evaluator rounds the integer to a double first).
 
 use super::connection::{Attempt, Failure};
-use super::executions::Pipeline;
+use super::pipeline::Pipeline;
 use super::text::escape;
 use crate::visibility::columns::{AttributeRow, Number, RunRow, attribute_rows};
 use crate::visibility::compile::{self, Compiled, Compiler, Dialect, Param};
