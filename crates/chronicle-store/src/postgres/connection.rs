@@ -23,6 +23,15 @@ use tokio_postgres::{Config, IsolationLevel, NoTls};
 /// (`connect_timeout=`): an unreachable host fails instead of hanging.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection whose peer vanished (a partition, a host gone without
+/// closing it) is found within about a minute, not after TCP's two hours:
+/// commits hold their run's lock while they wait. Used when the URL says
+/// nothing (`keepalives_idle=`, `tcp_user_timeout=`).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The driver's (and libpq's) default idle time before keepalives.
+const DRIVER_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
+
 /// Tries of one transaction, the first included.
 pub(crate) const ATTEMPTS: u32 = 6;
 
@@ -75,6 +84,12 @@ pub(crate) fn config(url: &str) -> Result<Config> {
     }
     if config.get_application_name().is_none() {
         config.application_name("chronicle");
+    }
+    if config.get_keepalives_idle() == DRIVER_KEEPALIVE_IDLE {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
     }
     Ok(config)
 }
@@ -284,3 +299,25 @@ async fn once<D: Sync + ?Sized, T>(
 
 /// A read's work: statements on `client` for the data it is given.
 pub(crate) type Read<D, T> = for<'a> fn(&'a Object, &'a D) -> BoxFuture<'a, Attempt<T>>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_fill_only_what_the_url_leaves_out() {
+        let c = config("postgres://u@h/db").unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(c.get_application_name(), Some("chronicle"));
+        assert_eq!(c.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(c.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        let url = "postgres://u@h/db?connect_timeout=3&application_name=ops&keepalives_idle=5&tcp_user_timeout=7";
+        let c = config(url).unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(c.get_application_name(), Some("ops"));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(5));
+        // Seconds for this driver (libpq reads milliseconds).
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(7)));
+    }
+}
