@@ -4,7 +4,7 @@ use chronicle_engine::EngineError;
 use chronicle_engine::api::errordetails::v1::{
     NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure, WorkflowExecutionAlreadyStartedFailure,
 };
-use chronicle_store::StoreError;
+use chronicle_store::{Missing, StoreError};
 use prost::{Message, Name};
 use temporalio_protos::google::rpc::Status as RpcStatus;
 use tonic::{Code, Status};
@@ -85,12 +85,42 @@ pub fn workflow_closing() -> Status {
     )
 }
 
+/// A store error as the status clients see, with Temporal's wording; the
+/// store reports kinds, the words are chosen here.
 pub fn from_store(e: StoreError) -> Status {
     match e {
         StoreError::Conflict(m) => Status::aborted(format!("concurrent update, retry: {m}")),
-        StoreError::AlreadyExists(m) => Status::already_exists(m),
-        StoreError::NotFound(m) => not_found(m),
-        StoreError::Internal(m) => Status::unavailable(format!("storage unavailable: {m}")),
+        StoreError::NamespaceExists { name } => Status::already_exists(format!("Namespace {name} already exists.")),
+        StoreError::NamespaceNotFound { name } => not_found(format!("Namespace {name} is not found.")),
+        StoreError::SearchAttributeExists { name } => Status::already_exists(search_attribute_exists(&name)),
+        StoreError::SearchAttributeNotFound { name } => not_found(format!("Search attribute {name} doesn't exist.")),
+        StoreError::ScheduleExists { schedule_id, .. } => {
+            Status::already_exists(format!("schedule {schedule_id} already exists"))
+        }
+        StoreError::NotFound(missing) => not_found(missing_message(&missing)),
+        // Unavailable: SDKs retry. A failure inside the store is answered
+        // the same way, as it always was: the next try may well succeed.
+        StoreError::Unavailable(m) | StoreError::Internal(m) => {
+            Status::unavailable(format!("storage unavailable: {m}"))
+        }
+        e @ (StoreError::SchemaTooNew { .. } | StoreError::InvalidUrl(_)) => {
+            Status::unavailable(format!("storage unavailable: {e}"))
+        }
+    }
+}
+
+/// Temporal's message for a search attribute registered with another type.
+pub fn search_attribute_exists(name: &str) -> String {
+    format!("Search attribute {name} already exists.")
+}
+
+/// Temporal's not-found message for what a store did not find.
+pub fn missing_message(missing: &Missing) -> String {
+    match missing {
+        Missing::Execution { workflow_id, run_id } => {
+            format!("workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}")
+        }
+        Missing::Schedule { schedule_id, .. } => format!("schedule {schedule_id} not found"),
     }
 }
 
@@ -113,5 +143,50 @@ pub fn from_engine(e: EngineError) -> Status {
                 ..Default::default()
             },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store reports kinds; clients see Temporal's words, as before
+    /// the store stopped writing them.
+    #[test]
+    fn store_errors_keep_their_wording() {
+        let execution = Missing::Execution { workflow_id: "wf".into(), run_id: "run".into() };
+        let schedule = Missing::Schedule { namespace: "ns".into(), schedule_id: "s1".into() };
+        let cases = [
+            (StoreError::NamespaceExists { name: "ns".into() }, Code::AlreadyExists, "Namespace ns already exists."),
+            (StoreError::NamespaceNotFound { name: "ns".into() }, Code::NotFound, "Namespace ns is not found."),
+            (
+                StoreError::SearchAttributeExists { name: "Color".into() },
+                Code::AlreadyExists,
+                "Search attribute Color already exists.",
+            ),
+            (
+                StoreError::SearchAttributeNotFound { name: "Color".into() },
+                Code::NotFound,
+                "Search attribute Color doesn't exist.",
+            ),
+            (
+                StoreError::ScheduleExists { namespace: "ns".into(), schedule_id: "s1".into() },
+                Code::AlreadyExists,
+                "schedule s1 already exists",
+            ),
+            (StoreError::NotFound(schedule), Code::NotFound, "schedule s1 not found"),
+            (
+                StoreError::NotFound(execution),
+                Code::NotFound,
+                "workflow execution not found for workflow ID: wf, run ID: run",
+            ),
+            (StoreError::Conflict("run r moved".into()), Code::Aborted, "concurrent update, retry: run r moved"),
+            (StoreError::Unavailable("lost".into()), Code::Unavailable, "storage unavailable: lost"),
+            (StoreError::Internal("disk".into()), Code::Unavailable, "storage unavailable: disk"),
+        ];
+        for (error, code, message) in cases {
+            let status = from_store(error);
+            assert_eq!((status.code(), status.message()), (code, message));
+        }
     }
 }

@@ -71,7 +71,8 @@ async fn register_search_attributes(
         let registry = namespaces.search_attributes();
         match registry.add(namespace, options.search_attributes.clone()).await {
             Ok(()) => {}
-            Err(chronicle_store::StoreError::AlreadyExists(m)) => {
+            Err(chronicle_store::StoreError::SearchAttributeExists { name }) => {
+                let m = errors::search_attribute_exists(&name);
                 anyhow::bail!("--search-attribute: {m} Namespace {namespace} has it with another type.")
             }
             Err(e) => return Err(e.into()),

@@ -42,7 +42,7 @@ impl Namespaces {
         for name in std::iter::once("default").chain(ensure.iter().map(String::as_str)) {
             if ns.get(name).is_none() {
                 match ns.register(NamespaceRecord { name: name.to_string(), ..Default::default() }).await {
-                    Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                    Ok(_) | Err(StoreError::NamespaceExists { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }

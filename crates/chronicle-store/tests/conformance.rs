@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 //! Store conformance: every backend must pass these. Each check is a generic
-//! async fn over `Arc<dyn Store>`, so a new backend (PostgreSQL) only adds
-//! its own `suite!` instantiation at the bottom.
+//! async fn over `Arc<dyn Store>`, run on every backend (`suites!` at the
+//! bottom: SQLite in a file and in memory, PostgreSQL in a database of the
+//! test's own); a new backend adds one line there.
 
 use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
 use chronicle_engine::api::{
@@ -18,15 +19,20 @@ use chronicle_engine::{
 };
 use chronicle_store::visibility::Query;
 use chronicle_store::{
-    CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, ScheduleRecord, SqliteOptions, SqliteStore,
-    Store, StoreError, VisibilityCursor,
+    CustomSearchAttributes, ExecutionWrite, ListCursor, Missing, NamespaceRecord, PostgresOptions, PostgresStore,
+    ScheduleRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+#[path = "support/postgres.rs"]
+mod postgres_db;
+#[path = "conformance/postgres_only.rs"]
+mod postgres_only;
 #[path = "conformance/visibility.rs"]
 mod visibility;
+use postgres_db::TestDatabase;
 pub use visibility::*;
 
 type DynStore = Arc<dyn Store>;
@@ -409,8 +415,8 @@ pub async fn history_ranges_and_paging(store: DynStore) {
     assert!(full_history(&store, "no-such-run").await.is_empty());
 }
 
-pub async fn open_executions_returns_only_running(store: DynStore) {
-    assert!(store.open_executions().await.unwrap().is_empty());
+/// Closed runs stay readable, and no work of theirs is left in any queue.
+pub async fn closed_runs_stay_readable_without_work(store: DynStore) {
     let (mut running, c1) = RunDriver::start(NS, "wf-running", "run-running");
     let (mut completed, c2) = RunDriver::start(NS, "wf-completed", "run-completed");
     let (mut terminated, c3) = RunDriver::start(NS, "wf-terminated", "run-terminated");
@@ -423,18 +429,32 @@ pub async fn open_executions_returns_only_running(store: DynStore) {
     assert_eq!(completed.state.status(), WorkflowExecutionStatus::Completed);
     assert_eq!(terminated.state.status(), WorkflowExecutionStatus::Terminated);
 
-    let open = store.open_executions().await.unwrap();
-    assert_eq!(open, vec![running.state.clone()], "only the running run, in its latest state");
+    // Only the running run has work: its started workflow task's timeout.
+    assert_eq!(pending_runs(&store).await, ["run-running"]);
 
     commit1(&store, running.step(RunDriver::terminate_input())).await.unwrap();
-    assert!(store.open_executions().await.unwrap().is_empty());
+    assert!(pending_runs(&store).await.is_empty());
     // Closed runs stay readable.
     assert_stored(&store, &running).await;
     assert_stored(&store, &completed).await;
+    assert_stored(&store, &terminated).await;
     assert_eq!(
         full_history(&store, "run-completed").await.last().map(|e| e.event_type),
         Some(EventType::WorkflowExecutionCompleted as i32)
     );
+}
+
+/// The runs with a row in any queue (task queue "tq", timers, transfer).
+async fn pending_runs(store: &DynStore) -> Vec<String> {
+    let mut runs = BTreeSet::new();
+    for activity in [false, true] {
+        runs.extend(
+            store.queued_tasks(NS, "tq", activity, i64::MAX, 10_000).await.unwrap().into_iter().map(|t| t.run_id),
+        );
+    }
+    runs.extend(store.due_tasks(None, i64::MAX, 10_000).await.unwrap().into_iter().map(|(_, t)| t.run_id));
+    runs.extend(store.transfer_tasks(0, 10_000).await.unwrap().into_iter().map(|t| t.run_id));
+    runs.into_iter().collect()
 }
 
 async fn all_runs(store: &DynStore, namespace: &str) -> Vec<WorkflowExecutionInfo> {
@@ -609,7 +629,7 @@ pub async fn delete_removes_a_run_entirely(store: DynStore) {
     assert!(all_runs(&store, NS).await.is_empty());
     assert!(matches!(
         store.delete_execution(NS, "wf-del", "run-b").await,
-        Err(chronicle_store::StoreError::NotFound(_))
+        Err(StoreError::NotFound(Missing::Execution { workflow_id, run_id })) if workflow_id == "wf-del" && run_id == "run-b"
     ));
 }
 
@@ -715,7 +735,7 @@ pub async fn namespaces_update(store: DynStore) {
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("ns-u", "after")]);
     assert!(matches!(
         store.update_namespace(namespace("nobody", "x")).await,
-        Err(chronicle_store::StoreError::NotFound(_))
+        Err(StoreError::NamespaceNotFound { name }) if name == "nobody"
     ));
 }
 
@@ -738,7 +758,7 @@ pub async fn namespaces_create_conflict_and_list(store: DynStore) {
     store.create_namespace(a.clone()).await.unwrap();
 
     let dup = store.create_namespace(namespace("b-ns", "second")).await;
-    assert!(matches!(dup, Err(StoreError::AlreadyExists(_))), "{dup:?}");
+    assert_eq!(dup, Err(StoreError::NamespaceExists { name: "b-ns".into() }));
 
     assert_eq!(store.list_namespaces().await.unwrap(), vec![a, b], "sorted by name, the original kept");
 }
@@ -755,7 +775,7 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
     store.add_search_attributes("a-ns", attributes(&[("Color", Keyword)])).await.unwrap();
     // Another type: refused as a whole (Tags is not added either).
     let clash = store.add_search_attributes("a-ns", attributes(&[("Tags", KeywordList), ("Size", Bool)])).await;
-    assert_eq!(clash, Err(StoreError::AlreadyExists("Search attribute Size already exists.".into())));
+    assert_eq!(clash, Err(StoreError::SearchAttributeExists { name: "Size".into() }));
     // Names are per namespace.
     store.add_search_attributes("b-ns", attributes(&[("Size", Bool)])).await.unwrap();
     let all = store.search_attributes().await.unwrap();
@@ -765,9 +785,9 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
 
     // Removing an unknown name is refused as a whole (Color stays).
     let missing = store.remove_search_attributes("a-ns", vec!["Color".into(), "Nope".into()]).await;
-    assert_eq!(missing, Err(StoreError::NotFound("Search attribute Nope doesn't exist.".into())));
+    assert_eq!(missing, Err(StoreError::SearchAttributeNotFound { name: "Nope".into() }));
     let missing = store.remove_search_attributes("c-ns", vec!["Size".into()]).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(missing, Err(StoreError::SearchAttributeNotFound { name: "Size".into() }));
     store.remove_search_attributes("a-ns", vec!["Color".into(), "Size".into()]).await.unwrap();
     let all = store.search_attributes().await.unwrap();
     assert_eq!(all.keys().collect::<Vec<_>>(), ["b-ns"], "a namespace with none left is absent");
@@ -777,7 +797,7 @@ pub async fn search_attributes_register_per_namespace(store: DynStore) {
 }
 
 /// Registrations racing on one name with different types: one type wins,
-/// every caller asking for it succeeds, the others get AlreadyExists.
+/// every caller asking for it succeeds, the others get SearchAttributeExists.
 pub async fn search_attributes_racers_agree_on_one_type(store: DynStore) {
     let mut handles = Vec::new();
     for i in 0..16 {
@@ -796,7 +816,7 @@ pub async fn search_attributes_racers_agree_on_one_type(store: DynStore) {
         if *ty == registered {
             assert_eq!(result, &Ok(()));
         } else {
-            assert!(matches!(result, Err(StoreError::AlreadyExists(_))), "{result:?}");
+            assert_eq!(result, &Err(StoreError::SearchAttributeExists { name: "Race".into() }));
         }
     }
     assert_eq!(store.search_attributes().await.unwrap()[NS].len(), 1 + 8, "the losers added nothing");
@@ -836,8 +856,11 @@ pub async fn concurrent_commits_all_land(store: DynStore) {
         let s = &run.state;
         assert_eq!(store.current_run(NS, &s.workflow_id).await.unwrap().as_deref(), Some(s.run_id.as_str()));
     }
-    let open: BTreeSet<String> = store.open_executions().await.unwrap().into_iter().map(|s| s.run_id).collect();
-    assert_eq!(open, runs.iter().map(|r| r.state.run_id.clone()).collect::<BTreeSet<_>>());
+    // Each run waits on its next workflow task, in the queue's backlog.
+    let queued: BTreeSet<String> =
+        store.queued_tasks(NS, "tq", false, i64::MAX, 10_000).await.unwrap().into_iter().map(|t| t.run_id).collect();
+    assert_eq!(queued, runs.iter().map(|r| r.state.run_id.clone()).collect::<BTreeSet<_>>());
+    assert_eq!(pending_runs(&store).await.len(), RUNS);
     assert_eq!(store.list_namespaces().await.unwrap().len(), 20);
 }
 
@@ -882,8 +905,8 @@ pub async fn concurrent_racers_exactly_one_wins(store: DynStore) {
 }
 
 /// Everything acknowledged survives dropping the store and reopening it.
-pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
-    let store = open();
+pub async fn durable_across_reopen(open: impl AsyncFn() -> DynStore) {
+    let store = open().await;
     store.create_namespace(namespace("default", "durable")).await.unwrap();
     let registered = attributes(&[("Color", IndexedValueType::Keyword), ("When", IndexedValueType::Datetime)]);
     store.add_search_attributes(NS, registered.clone()).await.unwrap();
@@ -900,12 +923,12 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     }
     drop(store);
 
-    let store = open();
+    let store = open().await;
     assert_stored(&store, &running).await;
     assert_stored(&store, &done).await;
     assert_eq!(store.current_run(NS, "wf-1").await.unwrap().as_deref(), Some("run-1"));
     assert_eq!(store.current_run(NS, "wf-2").await.unwrap().as_deref(), Some("run-2"));
-    assert_eq!(store.open_executions().await.unwrap(), vec![running.state.clone()]);
+    assert_eq!(pending_runs(&store).await, ["run-1"]);
     assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("default", "durable")]);
     assert_eq!(store.search_attributes().await.unwrap(), BTreeMap::from([(NS.to_string(), registered)]));
     assert_eq!(store.list_schedules(None).await.unwrap(), vec![schedule(NS, "sched", 1, "kept")]);
@@ -917,7 +940,7 @@ pub async fn durable_across_reopen(open: impl Fn() -> DynStore) {
     commit1(&store, running.step(running.poll_input())).await.unwrap();
     drop(store);
 
-    let store = open();
+    let store = open().await;
     assert_stored(&store, &running).await;
     assert_eq!(all_runs(&store, NS).await, vec![done.listed.clone(), running.listed.clone()]);
 }
@@ -940,7 +963,10 @@ fn schedule(namespace: &str, id: &str, version: i64, notes: &str) -> ScheduleRec
 
 pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     store.write_schedule(schedule(NS, "s1", 1, "first"), 0).await.unwrap();
-    assert!(matches!(store.write_schedule(schedule(NS, "s1", 1, "again"), 0).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(
+        store.write_schedule(schedule(NS, "s1", 1, "again"), 0).await,
+        Err(StoreError::ScheduleExists { namespace: NS.into(), schedule_id: "s1".into() })
+    );
     // Same id in another namespace is another schedule.
     store.write_schedule(schedule("other", "s1", 1, "elsewhere"), 0).await.unwrap();
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 1, "first")));
@@ -948,7 +974,9 @@ pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     store.write_schedule(schedule(NS, "s1", 2, "second"), 1).await.unwrap();
     assert!(is_conflict(store.write_schedule(schedule(NS, "s1", 3, "stale"), 1).await), "a stale version loses");
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), Some(schedule(NS, "s1", 2, "second")));
-    assert!(matches!(store.write_schedule(schedule(NS, "nope", 2, ""), 1).await, Err(StoreError::NotFound(_))));
+    let missing =
+        |id: &str| Err(StoreError::NotFound(Missing::Schedule { namespace: NS.into(), schedule_id: id.into() }));
+    assert_eq!(store.write_schedule(schedule(NS, "nope", 2, ""), 1).await, missing("nope"));
 
     store.write_schedule(schedule(NS, "s0", 1, "zero"), 0).await.unwrap();
     let ids = |v: Vec<ScheduleRecord>| {
@@ -958,7 +986,7 @@ pub async fn schedules_create_conditional_update_delete(store: DynStore) {
     assert_eq!(ids(store.list_schedules(None).await.unwrap()), ["default/s0", "default/s1", "other/s1"]);
 
     store.delete_schedule(NS, "s1").await.unwrap();
-    assert!(matches!(store.delete_schedule(NS, "s1").await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.delete_schedule(NS, "s1").await, missing("s1"));
     assert_eq!(store.load_schedule(NS, "s1").await.unwrap(), None);
     assert_eq!(store.load_schedule("other", "s1").await.unwrap(), Some(schedule("other", "s1", 1, "elsewhere")));
     // A deleted id can be created again.
@@ -982,17 +1010,130 @@ pub async fn schedules_racers_exactly_one_wins(store: DynStore) {
     assert_eq!(store.load_schedule(NS, "race").await.unwrap().unwrap().version, 2);
 }
 
+/// Names and values with NUL and U+0001 (which PostgreSQL text cannot
+/// hold as they are) come back as written, stay distinct, and sort and
+/// match by prefix as Rust compares them.
+pub async fn control_characters_round_trip(store: DynStore) {
+    use chronicle_engine::api::common::v1::SearchAttributes;
+    use chronicle_store::visibility::{Expr, Field, Op, OrderBy, Value};
+    let ns = "ns\0\u{1}x";
+    let values = ["a", "a\0", "a\0\0", "a\u{1}", "a\u{1}\u{1}", "a\u{2}", "ab"];
+    let mut runs = Vec::new();
+    for (i, value) in values.iter().enumerate() {
+        let json =
+            format!("\"{}\"", value.replace('\0', "\\u0000").replace('\u{1}', "\\u0001").replace('\u{2}', "\\u0002"));
+        let attribute = Payload { data: json.into_bytes(), ..Default::default() };
+        let (mut run, create) = RunDriver::start_with(
+            StartArgs {
+                namespace: ns.into(),
+                workflow_id: format!("wf\0{i}\u{1}"),
+                run_id: format!("run\u{1}{i}\0"),
+                workflow_type: "Wf\0".into(),
+                task_queue: "tq\u{1}\0".into(),
+                request_id: format!("req-{i}"),
+                search_attributes: Some(SearchAttributes {
+                    indexed_fields: [("K\u{1}w".to_string(), attribute)].into_iter().collect(),
+                }),
+                ..Default::default()
+            },
+            i as i64,
+        );
+        commit1(&store, create).await.unwrap();
+        assert_eq!(store.current_run(ns, &run.state.workflow_id).await.unwrap(), Some(run.state.run_id.clone()));
+        assert_stored(&store, &run).await;
+        let queued = store.queued_tasks(ns, "tq\u{1}\0", false, i64::MAX, 100).await.unwrap();
+        let last = queued.last().unwrap();
+        assert_eq!(
+            (&last.namespace, &last.workflow_id, &last.run_id),
+            (&run.state.namespace, &run.state.workflow_id, &run.state.run_id)
+        );
+        if i % 2 == 0 {
+            commit1(&store, run.step(RunDriver::terminate_input())).await.unwrap();
+        }
+        runs.push(run);
+    }
+    assert!(store.queued_tasks(ns, "tq\u{1}", false, i64::MAX, 100).await.unwrap().is_empty());
+    assert!(store.queued_tasks("ns\0\u{1}", "tq\u{1}\0", false, i64::MAX, 100).await.unwrap().is_empty());
+
+    let kw = || Field::Custom { name: "K\u{1}w".into(), ty: IndexedValueType::Keyword };
+    let listed = |filter: Expr, order_by: Vec<OrderBy>| {
+        let store = store.clone();
+        async move {
+            let query = Query { filter: Some(filter), order_by, ..Default::default() };
+            run_ids(&store.list_runs(ns, &query, None, 100).await.unwrap().runs)
+        }
+    };
+    for (i, value) in values.iter().enumerate() {
+        let eq = Expr::Compare { field: kw(), op: Op::Eq, value: Value::Str(value.to_string()) };
+        assert_eq!(listed(eq, vec![]).await, [runs[i].state.run_id.clone()], "{value:?}");
+        let matching: Vec<String> = values
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, v)| v.starts_with(value))
+            .map(|(j, _)| runs[j].state.run_id.clone())
+            .collect();
+        let prefix = Expr::StartsWith { field: kw(), prefix: value.to_string() };
+        assert_eq!(listed(prefix, vec![]).await, matching, "prefix {value:?}");
+    }
+    let present = Expr::Not(Box::new(Expr::IsNull { field: kw() }));
+    let ascending = vec![OrderBy { field: kw(), descending: false }];
+    let in_order: Vec<String> = runs.iter().map(|r| r.state.run_id.clone()).collect();
+    assert_eq!(listed(present, ascending).await, in_order, "values sort as Rust sorts them");
+
+    let closed: Vec<(String, String)> =
+        runs.iter().step_by(2).map(|r| key(&r.state.workflow_id, &r.state.run_id)).collect();
+    let expired = store.expired_executions(ns, i64::MAX, 100).await.unwrap();
+    assert_eq!(expired.iter().collect::<BTreeSet<_>>(), closed.iter().collect::<BTreeSet<_>>());
+    assert_eq!(store.delete_executions(ns, expired).await.unwrap().len(), closed.len());
+    for r in runs.iter().step_by(2) {
+        assert_eq!(store.load_execution(ns, &r.state.workflow_id, &r.state.run_id).await.unwrap(), None);
+    }
+
+    let registered = attributes(&[("K\u{1}w", IndexedValueType::Keyword), ("K\0w", IndexedValueType::Int)]);
+    store.add_search_attributes(ns, registered.clone()).await.unwrap();
+    assert_eq!(store.search_attributes().await.unwrap(), BTreeMap::from([(ns.to_string(), registered)]));
+    store.write_schedule(schedule(ns, "s\0\u{1}", 1, "\0"), 0).await.unwrap();
+    assert_eq!(store.list_schedules(Some(ns)).await.unwrap(), vec![schedule(ns, "s\0\u{1}", 1, "\0")]);
+    assert_eq!(store.load_schedule(ns, "s\0").await.unwrap(), None);
+    store.create_namespace(namespace(ns, "\0")).await.unwrap();
+    store.create_namespace(namespace("ns\0\u{1}", "")).await.unwrap();
+    assert_eq!(store.list_namespaces().await.unwrap(), vec![namespace("ns\0\u{1}", ""), namespace(ns, "\0")]);
+}
+
 // ---------------------------------------------------------------------------
-// SQLite instantiations: a temp file (WAL, reader pool) and in memory.
+// The backends: SQLite in a temp file (WAL, reader pool) and in memory, and
+// PostgreSQL in a database of the test's own.
 // ---------------------------------------------------------------------------
 
-fn sqlite_file(dir: &tempfile::TempDir) -> DynStore {
+/// A store under test and what must outlive it (its directory or its
+/// database, dropped after the store: fields drop in order).
+struct Backend {
+    store: DynStore,
+    _home: Box<dyn std::any::Any + Send>,
+}
+
+fn sqlite_at(dir: &tempfile::TempDir) -> DynStore {
     SqliteStore::open(SqliteOptions { path: Some(dir.path().join("chronicle.db")), readers: 4 }).unwrap()
 }
 
-/// In memory: the directory is unused (nothing survives the store).
-fn sqlite_memory(_: &tempfile::TempDir) -> DynStore {
-    SqliteStore::open(SqliteOptions { path: None, readers: 0 }).unwrap()
+async fn sqlite_file() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    Some(Backend { store: sqlite_at(&dir), _home: Box::new(dir) })
+}
+
+async fn sqlite_memory() -> Option<Backend> {
+    Some(Backend { store: SqliteStore::open(SqliteOptions { path: None, readers: 0 }).unwrap(), _home: Box::new(()) })
+}
+
+async fn postgres_at(db: &TestDatabase) -> DynStore {
+    PostgresStore::connect(PostgresOptions { url: db.url.clone(), pool_size: 8 }).await.unwrap()
+}
+
+/// None when PostgreSQL tests are skipped (`CHRONICLE_SKIP_POSTGRES=1`).
+async fn postgres() -> Option<Backend> {
+    let db = TestDatabase::create().await?;
+    Some(Backend { store: postgres_at(&db).await, _home: Box::new(db) })
 }
 
 macro_rules! suite {
@@ -1001,47 +1142,30 @@ macro_rules! suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $check() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$check($open(&dir)).await;
+                    let Some(backend) = $open().await else { return };
+                    super::$check(backend.store.clone()).await;
                 }
             )*
         }
     };
 }
 
-suite!(sqlite_file_store, super::sqlite_file;
-    create_run_and_current_pointer,
-    conditional_update_wins_and_loses,
-    one_commit_is_all_or_nothing,
-    set_current_with_stale_expectation_conflicts,
-    history_ranges_and_paging,
-    open_executions_returns_only_running,
-    namespaces_create_conflict_and_list,
-    search_attributes_register_per_namespace,
-    search_attributes_racers_agree_on_one_type,
-    concurrent_commits_all_land,
-    concurrent_racers_exactly_one_wins,
-    visibility_lists_runs_newest_first,
-    visibility_follows_visible_changes,
-    visibility_queries_agree_with_the_evaluator,
-    visibility_orders_and_pages_as_the_evaluator,
-    visibility_literals_are_bound_not_spliced,
-    visibility_rows_follow_deletes,
-    delete_removes_a_run_entirely,
-    task_rows_follow_pending_work,
-    retention_finds_expired_runs_and_deletes_in_batches,
-    namespaces_update,
-    schedules_create_conditional_update_delete,
-    schedules_racers_exactly_one_wins,
-);
+/// Every check, on every backend.
+macro_rules! suites {
+    ($($check:ident),* $(,)?) => {
+        suite!(sqlite_file_store, super::sqlite_file; $($check),*);
+        suite!(sqlite_memory_store, super::sqlite_memory; $($check),*);
+        suite!(postgres_store, super::postgres; $($check),*);
+    };
+}
 
-suite!(sqlite_memory_store, super::sqlite_memory;
+suites!(
     create_run_and_current_pointer,
     conditional_update_wins_and_loses,
     one_commit_is_all_or_nothing,
     set_current_with_stale_expectation_conflicts,
     history_ranges_and_paging,
-    open_executions_returns_only_running,
+    closed_runs_stay_readable_without_work,
     namespaces_create_conflict_and_list,
     search_attributes_register_per_namespace,
     search_attributes_racers_agree_on_one_type,
@@ -1059,12 +1183,19 @@ suite!(sqlite_memory_store, super::sqlite_memory;
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,
+    control_characters_round_trip,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_file_store_durable_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    durable_across_reopen(|| sqlite_file(&dir)).await;
+    durable_across_reopen(async || sqlite_at(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_durable_across_reopen() {
+    let Some(db) = TestDatabase::create().await else { return };
+    durable_across_reopen(async || postgres_at(&db).await).await;
 }
 
 /// A database written before the visibility tables existed, or with the
@@ -1075,7 +1206,7 @@ async fn sqlite_file_store_backfills_visibility() {
     use chronicle_engine::api::common::v1::SearchAttributes;
     use chronicle_store::visibility::{Expr, Field, Op, Value};
     let dir = tempfile::tempdir().unwrap();
-    let store = sqlite_file(&dir);
+    let store = sqlite_at(&dir);
     let (mut done, create) = RunDriver::start_at(NS, "wf-1", "run-1", 1);
     commit1(&store, create).await.unwrap();
     for w in done.complete_workflow() {
@@ -1112,9 +1243,10 @@ async fn sqlite_file_store_backfills_visibility() {
         CREATE INDEX visibility_by_start ON visibility(namespace, start_time DESC, run_id DESC);";
     for before in ["DROP TABLE visibility; DROP TABLE visibility_attributes;", first_layout] {
         let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
-        conn.execute_batch(before).unwrap();
+        // Written before schema versions were kept: user_version 0.
+        conn.execute_batch(&format!("{before} PRAGMA user_version = 0;")).unwrap();
         drop(conn);
-        let store = sqlite_file(&dir);
+        let store = sqlite_at(&dir);
         assert_eq!(all_runs(&store, NS).await, vec![running.listed.clone(), done.listed.clone()]);
         let found = store.list_runs(NS, &blue, None, 10).await.unwrap();
         assert_eq!(run_ids(&found.runs), ["run-2"]);
@@ -1125,9 +1257,42 @@ async fn sqlite_file_store_backfills_visibility() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_delete_removes_attribute_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let store = sqlite_file(&dir);
+    let store = sqlite_at(&dir);
     visibility_rows_follow_deletes(store.clone()).await;
     let conn = rusqlite::Connection::open(dir.path().join("chronicle.db")).unwrap();
     let rows: i64 = conn.query_row("SELECT COUNT(*) FROM visibility_attributes", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0);
+}
+
+/// SQLite keeps its schema version in `PRAGMA user_version`: status reads
+/// it without creating anything, opening applies what is pending, and a
+/// file from a newer Chronicle is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_schema_versions() {
+    use chronicle_store::{SchemaMigration, SchemaStatus, StoreUrl, parse_url};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chronicle.db");
+    let url = parse_url(&format!("sqlite://{}", path.display())).unwrap();
+    assert_eq!(url, StoreUrl::Sqlite(path.clone()));
+    let init = SchemaMigration { version: 1, name: "0001_init" };
+    let status = chronicle_store::schema_status(&url).await.unwrap();
+    assert_eq!(status, SchemaStatus { current: 0, latest: 1, pending: vec![init] });
+    assert!(!path.exists(), "status creates nothing");
+
+    let report = chronicle_store::migrate(&url).await.unwrap();
+    assert_eq!((report.applied, report.current), (vec![init], 1));
+    assert!(chronicle_store::migrate(&url).await.unwrap().applied.is_empty());
+    let store = chronicle_store::open(&url, 2).await.unwrap();
+    store.create_namespace(namespace("kept", "")).await.unwrap();
+    drop(store);
+    let status = chronicle_store::schema_status(&url).await.unwrap();
+    assert_eq!(status, SchemaStatus { current: 1, latest: 1, pending: vec![] });
+
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 9;").unwrap();
+    let refused = SqliteStore::open(SqliteOptions { path: Some(path.clone()), readers: 1 }).err().unwrap();
+    assert_eq!(refused, StoreError::SchemaTooNew { found: 9, supported: 1 });
+    assert_eq!(chronicle_store::schema_status(&url).await.unwrap().current, 9);
+
+    let memory = chronicle_store::open(&StoreUrl::SqliteMemory, 0).await.unwrap();
+    assert!(memory.list_namespaces().await.unwrap().is_empty());
 }

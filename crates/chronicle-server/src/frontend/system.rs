@@ -73,7 +73,7 @@ impl Frontend {
         };
         match self.namespaces.register(record).await {
             Ok(_) => Ok(RegisterNamespaceResponse {}),
-            Err(StoreError::AlreadyExists(_)) => Err(errors::namespace_exists(&r.namespace)),
+            Err(StoreError::NamespaceExists { .. }) => Err(errors::namespace_exists(&r.namespace)),
             Err(e) => Err(errors::from_store(e)),
         }
     }

@@ -155,7 +155,7 @@ impl History {
 
 fn store_not_found(e: StoreError) -> HistoryError {
     match e {
-        StoreError::NotFound(m) => HistoryError::NotFound(m),
+        StoreError::NotFound(missing) => HistoryError::NotFound(crate::errors::missing_message(&missing)),
         e => e.into(),
     }
 }

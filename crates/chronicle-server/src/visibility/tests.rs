@@ -9,7 +9,9 @@ use chronicle_engine::api::enums::v1::IndexedValueType;
 use chronicle_engine::api::history::v1::WorkflowExecutionStartedEventAttributes;
 use chronicle_engine::api::taskqueue::v1::TaskQueue;
 use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
-use chronicle_store::{CustomSearchAttributes, ExecutionWrite, SqliteOptions, SqliteStore, Store};
+use chronicle_store::{
+    CustomSearchAttributes, ExecutionStore, ExecutionWrite, SqliteOptions, SqliteStore, VisibilityStore,
+};
 use prost_types::Timestamp;
 use std::sync::Arc;
 

@@ -2,8 +2,9 @@
 //! search attributes with SQL's three-valued logic, an optional GROUP BY
 //! ExecutionStatus and an ORDER BY. The server's parser builds it from
 //! Temporal's list filter language, with every literal already read as its
-//! attribute's type; each backend compiles it (`sql.rs` for SQLite), and
-//! `eval.rs` is the reference meaning they must all agree with.
+//! attribute's type; each backend compiles it (SQL backends through
+//! `compile.rs`, in their dialect), and `eval.rs` is the reference meaning
+//! they must all agree with.
 
 use chronicle_engine::api::enums::v1::IndexedValueType;
 

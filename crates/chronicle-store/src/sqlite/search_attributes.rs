@@ -3,6 +3,7 @@
 //! manages them. Runs keep their values in their own search attributes;
 //! this only records the type queries read them as.
 
+use super::error as internal;
 use crate::{CustomSearchAttributes, Result, StoreError};
 use chronicle_engine::api::enums::v1::IndexedValueType;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,10 +30,6 @@ pub(crate) fn ensure_table(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLE)
 }
 
-fn internal(e: rusqlite::Error) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
-
 /// Applies `change` (the caller's savepoint makes it all or nothing).
 pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<()> {
     match change {
@@ -45,7 +42,7 @@ pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(
                 match existing {
                     Some(t) if t == *ty as i32 => {}
                     Some(_) => {
-                        return Err(StoreError::AlreadyExists(format!("Search attribute {name} already exists.")));
+                        return Err(StoreError::SearchAttributeExists { name: name.clone() });
                     }
                     None => {
                         tx.prepare_cached("INSERT INTO search_attributes (namespace, name, type) VALUES (?1, ?2, ?3)")
@@ -62,7 +59,7 @@ pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(
                     .and_then(|mut s| s.execute(params![namespace, name]))
                     .map_err(internal)?;
                 if deleted == 0 {
-                    return Err(StoreError::NotFound(format!("Search attribute {name} doesn't exist.")));
+                    return Err(StoreError::SearchAttributeNotFound { name: name.clone() });
                 }
             }
         }

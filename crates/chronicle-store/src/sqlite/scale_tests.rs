@@ -11,9 +11,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use super::query::{Expr, Field, Op, Query, System, Value};
-use super::{sql, table};
-use crate::{SqliteOptions, SqliteStore, Store};
+use super::visibility_sql as sql;
+use super::visibility_table as table;
+use super::{SqliteOptions, SqliteStore};
+use crate::VisibilityStore;
+use crate::visibility::compile::Compiled;
+use crate::visibility::query::{Expr, Field, Op, Query, System, Value};
 use chronicle_engine::api::common::v1::{Payload, SearchAttributes, WorkflowExecution, WorkflowType};
 use chronicle_engine::api::enums::v1::IndexedValueType;
 use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
@@ -27,7 +30,7 @@ fn connection() -> Connection {
     conn
 }
 
-fn plan(conn: &Connection, statement: &sql::Compiled) -> String {
+fn plan(conn: &Connection, statement: &Compiled) -> String {
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql)).unwrap();
     let rows = stmt.query_map(params_from_iter(&statement.params), |r| r.get::<_, String>(3)).unwrap();
     rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")

@@ -1,30 +1,13 @@
-//! SQLite's visibility tables, written in the transaction of every
-//! execution write so listings never lag behind or run ahead of the runs.
-//!
-//! `visibility`: one row per run, its `WorkflowExecutionInfo` (what list
-//! APIs return) and a column per system attribute queries filter on
-//! (empty strings stored as NULL, as queries see them), indexed for the
-//! common filters under the default order (start time, run id, newest
-//! first).
-//!
-//! `visibility_attributes`: the run's custom search attribute values, one
-//! row per value (a keyword list: one per element, or one marker row when
-//! empty; a string also gets one row per distinct word, for Text
-//! matching). A side table rather than a column per attribute because
-//! attributes are registered at run time and typed at query time: each
-//! row keeps the value in the column of its JSON type (a string also as
-//! the time it spells, if it is one), so a query reads an attribute as
-//! its current registered type without rewriting rows, and each column
-//! has a partial index on (namespace, name, value).
+//! SQLite's visibility tables (`crate::visibility::columns` says what the
+//! rows are), written in the transaction of every execution write so
+//! listings never lag behind or run ahead of the runs.
 
-use super::query::{System, Value};
-use super::values::{self, clamp_nanos, parse_datetime, words};
+use crate::visibility::columns::{AttributeRow, Number, RunRow, attribute_rows};
+use chronicle_engine::MutableState;
 use chronicle_engine::api::workflow::v1::WorkflowExecutionInfo;
-use chronicle_engine::{MutableState, time};
 use prost::Message;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params};
-use std::collections::BTreeSet;
 
 const TABLES: &str = r#"
 CREATE TABLE visibility (
@@ -89,33 +72,6 @@ CREATE INDEX visibility_attributes_word ON visibility_attributes(namespace, name
     WHERE word IS NOT NULL;
 "#;
 
-/// The column of a system attribute in `visibility`.
-pub(crate) fn column(field: System) -> &'static str {
-    match field {
-        System::WorkflowId => "workflow_id",
-        System::WorkflowType => "workflow_type",
-        System::RunId => "run_id",
-        System::ExecutionStatus => "status",
-        System::StartTime => "start_time",
-        System::CloseTime => "close_time",
-        System::ExecutionTime => "execution_time",
-        System::TaskQueue => "task_queue",
-        System::ParentWorkflowId => "parent_workflow_id",
-        System::ParentRunId => "parent_run_id",
-        System::RootWorkflowId => "root_workflow_id",
-        System::RootRunId => "root_run_id",
-        System::HistoryLength => "history_length",
-        System::HistorySizeBytes => "history_size_bytes",
-        System::StateTransitionCount => "state_transition_count",
-        System::ExecutionDuration => "execution_duration",
-    }
-}
-
-/// Unix nanoseconds of a timestamp; the ordering key of listings.
-pub(crate) fn nanos(ts: Option<&prost_types::Timestamp>) -> Option<i64> {
-    ts.map(|t| clamp_nanos(time::ts_nanos(t)))
-}
-
 /// Creates the tables if this database predates them, or rebuilds them
 /// if it has an older layout (one row per run with fewer columns, no
 /// attribute rows), filling them from the stored executions.
@@ -150,13 +106,7 @@ pub(crate) fn upsert(conn: &Connection, s: &MutableState) -> rusqlite::Result<()
 /// time, task queue and family never change, so a rewrite sets only what
 /// can: SQLite then leaves the indexes on the other columns alone.
 pub(crate) fn write(conn: &Connection, namespace: &str, info: &WorkflowExecutionInfo) -> rusqlite::Result<()> {
-    let exec = info.execution.clone().unwrap_or_default();
-    let value = |s: System| match values::system_value(s, info) {
-        Some(Value::Str(s)) => Sql::Text(s),
-        Some(Value::Int(i)) => Sql::Integer(i),
-        Some(Value::Time(t)) => Sql::Integer(clamp_nanos(t)),
-        _ => Sql::Null,
-    };
+    let r = RunRow::of(namespace, info);
     conn.prepare_cached(
         "INSERT INTO visibility (run_id, namespace, workflow_id, workflow_type, status, start_time,
              close_time, execution_time, task_queue, parent_workflow_id, parent_run_id, root_workflow_id,
@@ -169,68 +119,40 @@ pub(crate) fn write(conn: &Connection, namespace: &str, info: &WorkflowExecution
              execution_duration = excluded.execution_duration, info = excluded.info",
     )?
     .execute(params![
-        exec.run_id,
-        namespace,
-        exec.workflow_id,
-        value(System::WorkflowType),
-        info.status,
-        nanos(info.start_time.as_ref()).unwrap_or(0),
-        value(System::CloseTime),
-        value(System::ExecutionTime),
-        value(System::TaskQueue),
-        value(System::ParentWorkflowId),
-        value(System::ParentRunId),
-        value(System::RootWorkflowId),
-        value(System::RootRunId),
-        info.history_length,
-        info.history_size_bytes,
-        info.state_transition_count,
-        value(System::ExecutionDuration),
-        info.encode_to_vec(),
+        r.run_id,
+        r.namespace,
+        r.workflow_id,
+        r.workflow_type,
+        r.status,
+        r.start_time,
+        r.close_time,
+        r.execution_time,
+        r.task_queue,
+        r.parent_workflow_id,
+        r.parent_run_id,
+        r.root_workflow_id,
+        r.root_run_id,
+        r.history_length,
+        r.history_size_bytes,
+        r.state_transition_count,
+        r.execution_duration,
+        r.info,
     ])?;
-    delete_attributes(conn, &exec.run_id)?;
-    let Some(attributes) = &info.search_attributes else { return Ok(()) };
+    delete_attributes(conn, &r.run_id)?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO visibility_attributes
              (run_id, name, seq, namespace, list, num_value, str_value, time_value, bool_value, word)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
-    for (name, payload) in &attributes.indexed_fields {
-        for (seq, row) in rows(values::payload_value(payload, false)).into_iter().enumerate() {
-            let seq = seq as i64;
-            let (num, str, bool) = match row.value {
-                Some(Value::Int(i)) => (Sql::Integer(i), None, None),
-                Some(Value::Float(f)) => (Sql::Real(f), None, None),
-                Some(Value::Str(s)) => (Sql::Null, Some(s), None),
-                Some(Value::Bool(b)) => (Sql::Null, None, Some(b)),
-                _ => (Sql::Null, None, None),
-            };
-            let time = str.as_deref().and_then(parse_datetime).map(clamp_nanos);
-            insert.execute(params![exec.run_id, name, seq, namespace, row.list, num, str, time, bool, row.word])?;
-        }
+    for AttributeRow { name, seq, list, num, str, time, bool, word } in attribute_rows(info) {
+        let num = match num {
+            Some(Number::Int(i)) => Sql::Integer(i),
+            Some(Number::Float(f)) => Sql::Real(f),
+            None => Sql::Null,
+        };
+        insert.execute(params![r.run_id, name, seq, namespace, list, num, str, time, bool, word])?;
     }
     Ok(())
-}
-
-struct Row {
-    list: bool,
-    value: Option<Value>,
-    word: Option<String>,
-}
-
-/// The attribute rows of one value (see the module comment).
-fn rows(value: Option<Value>) -> Vec<Row> {
-    match value {
-        None => Vec::new(),
-        Some(Value::List(items)) if items.is_empty() => vec![Row { list: true, value: None, word: None }],
-        Some(Value::List(items)) => items.into_iter().map(|v| Row { list: true, value: Some(v), word: None }).collect(),
-        Some(Value::Str(s)) => {
-            let distinct: BTreeSet<String> = words(&s).into_iter().collect();
-            let words = distinct.into_iter().map(|w| Row { list: false, value: None, word: Some(w) });
-            std::iter::once(Row { list: false, value: Some(Value::Str(s)), word: None }).chain(words).collect()
-        }
-        scalar => vec![Row { list: false, value: scalar, word: None }],
-    }
 }
 
 fn delete_attributes(conn: &Connection, run_id: &str) -> rusqlite::Result<()> {

@@ -4,12 +4,10 @@
 //! on the run being closed with no post-close work left (`active = 0`), so a
 //! run the server still has work on is never deleted, whoever asks.
 
-use crate::{Result, StoreError};
+use super::error as internal;
+use crate::{Missing, Result, RunKey, StoreError};
 use chronicle_engine::api::enums::v1::WorkflowExecutionStatus;
 use rusqlite::{Connection, Transaction, params};
-
-/// A run: (workflow id, run id).
-pub type RunKey = (String, String);
 
 const RUNNING: i32 = WorkflowExecutionStatus::Running as i32;
 
@@ -66,18 +64,14 @@ fn delete_run(tx: &Transaction<'_>, namespace: &str, workflow_id: &str, run_id: 
         return Ok(if exists { Deleted::Active } else { Deleted::Absent });
     }
     tx.prepare_cached("DELETE FROM history WHERE run_id = ?1")?.execute(params![run_id])?;
-    crate::visibility::table::delete(tx, run_id)?;
+    super::visibility_table::delete(tx, run_id)?;
     tx.prepare_cached("DELETE FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2 AND run_id = ?3")?
         .execute(params![namespace, workflow_id, run_id])?;
     // Every table keyed by run id is cleared here, in this transaction, so
     // deleting a run never leaves rows behind (a closed run with no work
     // left has no task rows; cleared anyway).
-    crate::tasks::delete_run(tx, run_id)?;
+    super::tasks::delete_run(tx, run_id)?;
     Ok(Deleted::Yes)
-}
-
-fn internal(e: rusqlite::Error) -> StoreError {
-    StoreError::Internal(e.to_string())
 }
 
 /// Deletes one run in a transaction of its own (DeleteWorkflowExecution):
@@ -86,9 +80,10 @@ pub(crate) fn delete_one(conn: &mut Connection, namespace: &str, workflow_id: &s
     let tx = conn.transaction().map_err(internal)?;
     match delete_run(&tx, namespace, workflow_id, run_id).map_err(internal)? {
         Deleted::Yes => tx.commit().map_err(internal),
-        Deleted::Absent => Err(StoreError::NotFound(format!(
-            "workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}"
-        ))),
+        Deleted::Absent => Err(StoreError::NotFound(Missing::Execution {
+            workflow_id: workflow_id.to_string(),
+            run_id: run_id.to_string(),
+        })),
         Deleted::Active => {
             Err(StoreError::Conflict(format!("workflow execution {workflow_id} (run {run_id}) is still active")))
         }
@@ -114,7 +109,7 @@ mod tests {
     #![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 
     use super::*;
-    use crate::{SqliteOptions, SqliteStore};
+    use crate::sqlite::{SqliteOptions, SqliteStore};
 
     /// The sweep's query walks the close-time index: no scan of the
     /// namespace's runs, however many there are.

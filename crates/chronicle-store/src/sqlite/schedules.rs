@@ -4,7 +4,8 @@
 //! frontend update and the scheduler's own bookkeeping never overwrite
 //! each other silently.
 
-use crate::{Result, ScheduleRecord, StoreError};
+use super::error as internal;
+use crate::{Missing, Result, ScheduleRecord, StoreError};
 use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -36,10 +37,6 @@ pub(crate) fn ensure_table(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLE)
 }
 
-fn internal(e: rusqlite::Error) -> StoreError {
-    StoreError::Internal(e.to_string())
-}
-
 pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<()> {
     match change {
         Change::Write { record, expected_version } => {
@@ -53,9 +50,11 @@ pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(
                 .optional()
                 .map_err(internal)?;
             match (stored, *expected_version) {
-                (Some(_), 0) => return Err(StoreError::AlreadyExists(format!("schedule {id} already exists"))),
+                (Some(_), 0) => {
+                    return Err(StoreError::ScheduleExists { namespace: ns.clone(), schedule_id: id.clone() });
+                }
                 (None, 0) => {}
-                (None, _) => return Err(StoreError::NotFound(format!("schedule {id} not found"))),
+                (None, _) => return Err(missing(ns, id)),
                 (Some(v), expected) if v != expected => {
                     return Err(StoreError::Conflict(format!("schedule {id} changed concurrently")));
                 }
@@ -76,11 +75,15 @@ pub(crate) fn apply(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(
                 )
                 .map_err(internal)?;
             if deleted == 0 {
-                return Err(StoreError::NotFound(format!("schedule {schedule_id} not found")));
+                return Err(missing(namespace, schedule_id));
             }
         }
     }
     Ok(())
+}
+
+fn missing(namespace: &str, schedule_id: &str) -> StoreError {
+    StoreError::NotFound(Missing::Schedule { namespace: namespace.to_string(), schedule_id: schedule_id.to_string() })
 }
 
 fn decode(bytes: Vec<u8>) -> rusqlite::Result<ScheduleRecord> {
