@@ -18,6 +18,10 @@
 #   BENCH_OUT         results/db/log directory       (default /var/tmp/chronicle-bench)
 #   N_SERIAL N_PARALLEL  workflow counts             (default 200 / 2000)
 #   SERVERS           subset to run, e.g. "temporal" (default "chronicle temporal")
+#   POSTGRES_URL      also run Chronicle on PostgreSQL (`server start --database-url`,
+#                     a fresh database per run) at C=1, 10 and 100, beside SQLite at
+#                     C=10; e.g. postgres://postgres@127.0.0.1:5432 (durable: the
+#                     server's synchronous_commit as configured, on by default)
 #   SKIP_BUILD=1      do not run cargo build
 #   NICE              command prefix for builds, e.g. "nice -n 19" (default none)
 # Extra arguments are passed to every chronicle-bench run
@@ -101,7 +105,13 @@ run_one() { # server mode C N
                 --server-log "$BENCH_OUT/$tag-$STAMP.server.log")
     [ "$server" = chronicle ] && args+=(--chronicle-bin "$CHRONICLE_BIN")
     [ "$server" = temporal ] && args+=(--temporal-bin "$TEMPORAL_BIN")
-    if [ "$mode" = memory ]; then
+    local pgdb=""
+    if [ "$mode" = postgres ]; then
+        pgdb="chronicle_bench_$$_$c"
+        psql "$POSTGRES_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb" ||
+            die "cannot create database $pgdb at $POSTGRES_URL"
+        args+=(--database-url "$POSTGRES_URL/$pgdb")
+    elif [ "$mode" = memory ]; then
         args+=(--in-memory)
     else
         args+=(--db-file "$BENCH_OUT/$tag.db")
@@ -112,6 +122,7 @@ run_one() { # server mode C N
     line="$("$BENCH_BIN" "${args[@]}" "${EXTRA_ARGS[@]}" 2>"$BENCH_OUT/$tag-$STAMP.bench.log")"
     rc=$?
     rm -f "$BENCH_OUT/$tag.db" "$BENCH_OUT/$tag.db-wal" "$BENCH_OUT/$tag.db-shm" "$BENCH_OUT/$tag.db-journal"
+    [ -n "$pgdb" ] && psql "$POSTGRES_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)"
     if [ -n "$line" ]; then
         echo "$line" | tee -a "$RESULTS"
     fi
@@ -129,6 +140,12 @@ want temporal && run_one temporal file 1 "$N_SERIAL"
 want chronicle && run_one chronicle file 100 "$N_PARALLEL"
 want temporal && run_one temporal file 100 "$N_PARALLEL"
 want temporal && run_one temporal memory 100 "$N_PARALLEL"
+if want chronicle && [ -n "${POSTGRES_URL:-}" ]; then
+    run_one chronicle postgres 1 "$N_SERIAL"
+    run_one chronicle file 10 "$((N_PARALLEL / 2))"
+    run_one chronicle postgres 10 "$((N_PARALLEL / 2))"
+    run_one chronicle postgres 100 "$N_PARALLEL"
+fi
 
 echo
 echo "== summary ($RESULTS)"

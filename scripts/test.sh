@@ -10,6 +10,10 @@
 #   CARGO_TARGET_DIR  cargo target dir        (default /var/tmp/chronicle-target)
 #   CHRONICLE_VENV    Python venv for pytest  (default /var/tmp/chronicle-venv)
 #   PYTHON            interpreter for the venv (default python3)
+#   CHRONICLE_POSTGRES_URL  PostgreSQL server for the PostgreSQL passes
+#                     (default postgres://postgres@127.0.0.1:5432; installed and
+#                     started with apt-get when nothing answers there)
+#   CHRONICLE_SKIP_POSTGRES=1  skip the PostgreSQL passes
 # Extra arguments are passed to pytest (e.g. ./scripts/test.sh -k hello).
 set -euo pipefail
 
@@ -107,6 +111,44 @@ fi
 "$VENV_PY" -m pip list 2>/dev/null | grep -iE '^(temporalio|pytest|pytest-asyncio) ' || true
 
 # ---------------------------------------------------------------------------
+section "PostgreSQL"
+# The store conformance suite, and a second pass of the Rust and Python SDK
+# suites, run on a real PostgreSQL; each test makes a database of its own.
+CHRONICLE_POSTGRES_URL="${CHRONICLE_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_ready() { psql "$CHRONICLE_POSTGRES_URL/postgres" -qtAc 'SELECT 1' >/dev/null 2>&1; }
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then su postgres -c "$*"; else sudo -u postgres sh -c "$*"; fi
+}
+if [ "${CHRONICLE_SKIP_POSTGRES:-0}" = "1" ]; then
+    echo "CHRONICLE_SKIP_POSTGRES=1: the PostgreSQL passes are skipped"
+    unset CHRONICLE_POSTGRES_URL
+    export CHRONICLE_SKIP_POSTGRES
+else
+    command -v psql >/dev/null 2>&1 || apt_install postgresql-client
+    if ! pg_ready; then
+        echo "no PostgreSQL answers at $CHRONICLE_POSTGRES_URL: installing/starting one"
+        ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_install postgresql
+        command -v pg_ctlcluster >/dev/null 2>&1 || die "pg_ctlcluster not found after installing postgresql"
+        for cluster in $(pg_lsclusters -h | awk '{print $1"/"$2}'); do
+            pg_ctlcluster "${cluster%/*}" "${cluster#*/}" start 2>/dev/null || true
+        done
+        for _ in $(seq 1 30); do
+            as_postgres "psql -qtAc 'SELECT 1'" >/dev/null 2>&1 && break
+            sleep 1
+        done
+        # A packaged server asks for a password over TCP: give the test user one.
+        if ! pg_ready; then
+            as_postgres "psql -qc \"ALTER USER postgres PASSWORD 'chronicle'\"" ||
+                die "cannot reach PostgreSQL as user postgres"
+            CHRONICLE_POSTGRES_URL="postgres://postgres:chronicle@127.0.0.1:5432"
+        fi
+        pg_ready || die "PostgreSQL does not answer at $CHRONICLE_POSTGRES_URL"
+    fi
+    psql "$CHRONICLE_POSTGRES_URL/postgres" -qtAc 'SELECT version()'
+    export CHRONICLE_POSTGRES_URL
+fi
+
+# ---------------------------------------------------------------------------
 section "Rust: cargo test --workspace"
 cargo test --workspace
 
@@ -130,6 +172,17 @@ case "$pytest_rc" in
     5) die "pytest collected no tests (exit 5): treating as a failure" ;;
     *) die "pytest failed (exit $pytest_rc)" ;;
 esac
+
+# ---------------------------------------------------------------------------
+if [ -n "${CHRONICLE_POSTGRES_URL:-}" ]; then
+    section "Rust SDK end-to-end on PostgreSQL"
+    CHRONICLE_TEST_POSTGRES="$CHRONICLE_POSTGRES_URL" cargo test -p chronicle --test sdk_e2e --test grpc_api
+
+    section "Python SDK end-to-end on PostgreSQL"
+    pytest_rc=0
+    CHRONICLE_TEST_POSTGRES="$CHRONICLE_POSTGRES_URL" "$VENV_PY" -m pytest tests/python -q "$@" || pytest_rc=$?
+    [ "$pytest_rc" -eq 0 ] || die "pytest on PostgreSQL failed (exit $pytest_rc)"
+fi
 
 # ---------------------------------------------------------------------------
 section "TypeScript SDK end-to-end: tests/typescript"

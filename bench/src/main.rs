@@ -85,6 +85,11 @@ struct Args {
     #[arg(long)]
     in_memory: bool,
 
+    /// Chronicle only: run `server start --database-url URL` (e.g. an empty
+    /// PostgreSQL database) instead of `start-dev` on a SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+
     /// Keep the database file after the run (default: remove it if we created it).
     #[arg(long)]
     keep_db: bool,
@@ -197,7 +202,10 @@ async fn async_main(args: Args) -> i32 {
         args.server_args.clone(),
         args.server_log.clone(),
     ) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.database_url.clone_from(&args.database_url);
+            s
+        }
         Err(e) => {
             eprintln!("chronicle-bench: {e:#}");
             return 2;
@@ -249,7 +257,13 @@ async fn async_main(args: Args) -> i32 {
 fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
     let mut lat = rep.lat_ms.clone();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let mode = if args.in_memory { "memory" } else { "file" };
+    let mode = if args.database_url.is_some() {
+        "postgres"
+    } else if args.in_memory {
+        "memory"
+    } else {
+        "file"
+    };
     let wfs = if rep.wall_s > 0.0 {
         rep.completed as f64 / rep.wall_s
     } else {

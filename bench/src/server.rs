@@ -38,6 +38,9 @@ pub struct ServerSpec {
     remove_db_after: bool,
     pub extra_args: Vec<String>,
     pub log_path: Option<PathBuf>,
+    /// Chronicle on this database (`server start --database-url`) instead
+    /// of `start-dev` on a file; the caller provides an empty database.
+    pub database_url: Option<String>,
 }
 
 fn sqlite_siblings(db: &Path) -> Vec<PathBuf> {
@@ -114,11 +117,19 @@ impl ServerSpec {
             remove_db_after,
             extra_args,
             log_path,
+            database_url: None,
         })
     }
 
     /// Full argument vector (after the binary) for listening on `port`.
     pub fn args(&self, port: u16) -> Vec<String> {
+        if let Some(url) = &self.database_url {
+            let mut a: Vec<String> = vec!["server".into(), "start".into(), "--database-url".into(), url.clone()];
+            a.extend(["--ip".into(), "127.0.0.1".into(), "--port".into(), port.to_string()]);
+            a.extend(["--log-level".into(), "warn".into()]);
+            a.extend(self.extra_args.iter().cloned());
+            return a;
+        }
         let mut a: Vec<String> = vec!["server".into(), "start-dev".into()];
         if self.kind == ServerKind::Temporal {
             // No Web UI: fewer ports, less memory, nothing the SDK needs.

@@ -5,13 +5,18 @@ Environment:
                      CARGO_TARGET_DIR defaulting to /var/tmp/chronicle-target, then ./target).
   CHRONICLE_ADDRESS  if set (host:port), use an already running server instead of starting one
                      (handy for checking the tests against a reference Temporal dev server).
+  CHRONICLE_TEST_POSTGRES  if set (postgres://USER@HOST:PORT), every server runs
+                     `server start --database-url` on a PostgreSQL database of its own (created
+                     with psql, dropped when the server object is garbage: see ChronicleServer).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
+import uuid
 import tempfile
 import threading
 import time
@@ -40,8 +45,37 @@ def _chronicle_bin() -> Path:
     return Path(target) / "debug" / "chronicle"
 
 
+def _psql(base: str, sql: str) -> None:
+    """Runs one statement on the PostgreSQL server's `postgres` database."""
+    subprocess.run(
+        ["psql", f"{base.rstrip('/')}/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
+
+
+class PostgresDatabase:
+    """A database of its own on the server CHRONICLE_TEST_POSTGRES names."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+        self.name = f"chronicle_e2e_{uuid.uuid4().hex}"
+        _psql(self.base, f"CREATE DATABASE {self.name}")
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/{self.name}"
+
+    def drop(self) -> None:
+        _psql(self.base, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
 class ChronicleServer(ServerProcess):
-    """A chronicle process; its output is drained by threads and kept for failure reports."""
+    """A chronicle process; its output is drained by threads and kept for failure reports.
+
+    On SQLite (`start-dev`) the data is in `db_path`; with CHRONICLE_TEST_POSTGRES set it is a
+    PostgreSQL database created at the first start and kept across restarts (call `drop_data`
+    when done; `stop` keeps it so that a restart finds it)."""
 
     def __init__(self, binary: Path, db_path: Path, extra_args: list[str] | None = None) -> None:
         super().__init__("chronicle", stop_timeout_s=10.0)
@@ -50,16 +84,27 @@ class ChronicleServer(ServerProcess):
         self.extra_args = list(extra_args or [])
         self._ready = threading.Event()
         self.address: str | None = None
+        base = os.environ.get("CHRONICLE_TEST_POSTGRES")
+        self.postgres = PostgresDatabase(base) if base else None
+
+    def drop_data(self) -> None:
+        if self.postgres is not None:
+            self.postgres.drop()
+            self.postgres = None
 
     def start(self) -> str:
+        self._ready.clear()
+        self.address = None
+        if self.postgres is not None:
+            storage = ["start", "--database-url", self.postgres.url]
+        else:
+            storage = ["start-dev", "--db-filename", str(self.db_path)]
         cmd = [
             str(self.binary),
             "server",
-            "start-dev",
+            *storage,
             "--port",
             "0",
-            "--db-filename",
-            str(self.db_path),
             "--log-level",
             "warn",
             *self.extra_args,
@@ -126,6 +171,7 @@ def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
             SERVERS.pop(address, None)
             exited_early = server.proc is not None and server.proc.poll() is not None
             server.stop()
+            server.drop_data()
             if exited_early:
                 print(
                     f"\nchronicle exited during the tests (code {server.proc.returncode})\n{server.tail()}",

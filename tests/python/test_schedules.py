@@ -232,7 +232,6 @@ async def test_catch_up_after_restart(tmp_path) -> None:
         before = (await wait_actions(handle, 1)).info.num_actions
         server.stop()
         await asyncio.sleep(2.5)
-        server = ChronicleServer(_chronicle_bin(), tmp_path / "chronicle.db")
         address = server.start()
         client = await Client.connect(address)
         desc = await wait_actions(client.get_schedule_handle(sid), before + 3, timeout=3)
@@ -241,6 +240,7 @@ async def test_catch_up_after_restart(tmp_path) -> None:
         assert len({a.action.workflow_id for a in desc.info.recent_actions}) == len(times)
     finally:
         server.stop()
+        server.drop_data()
 
 
 def run_of(action) -> tuple[str, str]:

@@ -43,10 +43,13 @@ pub(crate) fn new_run_id() -> String {
 /// How long a stopping server waits for in-flight calls.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+pub use namespaces::{MIN_RETENTION_SECS, NamespaceSpec};
+
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
-    /// Namespaces to create if absent (`default` always exists).
-    pub namespaces: Vec<String>,
+    /// Namespaces to create if absent (`default` always exists), with the
+    /// retention the configuration gives them.
+    pub namespaces: Vec<NamespaceSpec>,
     /// Per-execution limits (history size, pending children).
     pub limits: chronicle_engine::Limits,
     /// Custom search attributes to register in every namespace created at
@@ -67,7 +70,7 @@ async fn register_search_attributes(
     for (name, ty) in &options.search_attributes {
         search_attributes::check(name, *ty as i32).map_err(|e| anyhow::anyhow!("--search-attribute {name}: {e}"))?;
     }
-    for namespace in std::iter::once("default").chain(options.namespaces.iter().map(String::as_str)) {
+    for namespace in std::iter::once("default").chain(options.namespaces.iter().map(|n| n.name.as_str())) {
         let registry = namespaces.search_attributes();
         match registry.add(namespace, options.search_attributes.clone()).await {
             Ok(()) => {}

@@ -33,17 +33,64 @@ pub fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A namespace the configuration asks for at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceSpec {
+    pub name: String,
+    /// None: Temporal's default for a new namespace, and an existing one's
+    /// retention is left as it is.
+    pub retention: Option<std::time::Duration>,
+    pub description: Option<String>,
+}
+
+impl NamespaceSpec {
+    pub fn named(name: impl Into<String>) -> Self {
+        NamespaceSpec { name: name.into(), retention: None, description: None }
+    }
+}
+
 impl Namespaces {
-    /// Loads the registry and makes sure `ensure` (plus `default`) exist.
-    pub async fn load(store: Arc<dyn Store>, ensure: &[String]) -> Result<Self, StoreError> {
+    /// Loads the registry and makes sure the namespaces `ensure` names (plus
+    /// `default`) exist; an existing one whose configured retention or
+    /// description differs is updated to the configuration's.
+    pub async fn load(store: Arc<dyn Store>, ensure: &[NamespaceSpec]) -> Result<Self, StoreError> {
         let registry = search_attributes::Registry::load(store.clone()).await?;
         let ns = Namespaces { store, by_name: RwLock::new(HashMap::new()), search_attributes: registry };
         ns.reload().await?;
-        for name in std::iter::once("default").chain(ensure.iter().map(String::as_str)) {
-            if ns.get(name).is_none() {
-                match ns.register(NamespaceRecord { name: name.to_string(), ..Default::default() }).await {
-                    Ok(_) | Err(StoreError::NamespaceExists { .. }) => {}
-                    Err(e) => return Err(e),
+        let default = NamespaceSpec::named("default");
+        for spec in std::iter::once(&default).chain(ensure) {
+            let retention = spec
+                .retention
+                .map(|d| prost_types::Duration { seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), nanos: 0 });
+            match ns.get(&spec.name) {
+                None => {
+                    let record = NamespaceRecord {
+                        name: spec.name.clone(),
+                        retention,
+                        description: spec.description.clone().unwrap_or_default(),
+                        ..Default::default()
+                    };
+                    match ns.register(record).await {
+                        Ok(_) | Err(StoreError::NamespaceExists { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(mut existing) => {
+                    let mut changed = false;
+                    if retention.is_some() && existing.retention != retention {
+                        existing.retention = retention;
+                        changed = true;
+                    }
+                    if let Some(description) = &spec.description
+                        && &existing.description != description
+                    {
+                        existing.description.clone_from(description);
+                        changed = true;
+                    }
+                    if changed {
+                        tracing::info!(namespace = %spec.name, "namespace updated to the configuration");
+                        ns.update(existing).await?;
+                    }
                 }
             }
         }

@@ -1,12 +1,14 @@
 //! The `chronicle` binary.
 
 mod cli;
+mod config;
+mod db;
 mod dynamic_config;
 
 use anyhow::Context;
-use chronicle_server::{Server, ServerOptions};
-use chronicle_store::{SqliteOptions, SqliteStore};
+use chronicle_server::{NamespaceSpec, Server, ServerOptions};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use config::{FileConfig, LogFormat};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -23,12 +25,56 @@ enum Command {
     Server(ServerCommand),
     /// Start, signal, query, cancel, terminate and inspect workflows.
     Workflow(cli::workflow::WorkflowCommand),
+    /// Create, upgrade and inspect the database schema.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 #[derive(Subcommand)]
 enum ServerCommand {
     /// Start a development server on an embedded SQLite database.
     StartDev(StartDev),
+    /// Start a server on PostgreSQL or SQLite, configured by a TOML file,
+    /// environment variables and flags (flags win, then the environment).
+    Start(Start),
+}
+
+#[derive(Args)]
+struct Start {
+    /// TOML configuration file (keys: docs/config.md).
+    #[arg(long, env = "CHRONICLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// postgres://USER@HOST:PORT/DB or sqlite:///path/file.db.
+    #[arg(long, env = "CHRONICLE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// SQLite file (instead of --database-url).
+    #[arg(long, short = 'f')]
+    db_filename: Option<PathBuf>,
+    /// IP address to bind [default: 127.0.0.1].
+    #[arg(long, env = "CHRONICLE_IP")]
+    ip: Option<String>,
+    /// gRPC port, 0 picks a free one [default: 7233].
+    #[arg(long, short = 'p', env = "CHRONICLE_PORT")]
+    port: Option<u16>,
+    /// PostgreSQL connections in the pool [default: 16].
+    #[arg(long, env = "CHRONICLE_POOL_SIZE")]
+    pool_size: Option<usize>,
+    /// Namespaces to create at start if absent (repeatable); `default`
+    /// always exists.
+    #[arg(long = "namespace", short = 'n')]
+    namespaces: Vec<String>,
+    /// Log level: error, warn, info, debug or trace [default: info].
+    #[arg(long, env = "CHRONICLE_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log format [default: text].
+    #[arg(long, env = "CHRONICLE_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// Dynamic config KEY=VALUE (repeatable), added to the file's.
+    #[arg(long = "dynamic-config-value")]
+    dynamic_config_values: Vec<String>,
+    /// Custom search attribute KEY=TYPE (repeatable), added to the file's.
+    #[arg(long = "search-attribute", value_name = "KEY=TYPE")]
+    search_attributes: Vec<String>,
 }
 
 #[derive(Args)]
@@ -75,9 +121,21 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Server(ServerCommand::StartDev(args)) => start_dev(args),
+        Command::Server(ServerCommand::StartDev(args)) => exit_on_error(start_dev(args)),
+        Command::Server(ServerCommand::Start(args)) => exit_on_error(start(args)),
         Command::Workflow(cmd) => client(cli::workflow::run(cmd)),
+        Command::Db(cmd) => db::run(cmd),
     }
+}
+
+/// A server that cannot start says why in one message (with its causes)
+/// and exits 1: no backtrace for a wrong URL or a missing database.
+fn exit_on_error(outcome: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(e) = outcome {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Runs a client command; a failure is a user-facing message, not a backtrace.
@@ -94,35 +152,101 @@ fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> any
 }
 
 fn start_dev(args: StartDev) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .with_context(|| format!("invalid --log-level {}", args.log_level))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let database_url = if args.in_memory { db::MEMORY_URL.to_string() } else { config::sqlite_url(&args.db_filename) };
+    run_server(Launch {
+        ip: args.ip,
+        port: args.port,
+        database_url,
+        pool_size: db::DEFAULT_POOL_SIZE,
+        sqlite_readers: args.readers,
+        namespaces: args.namespaces.into_iter().map(NamespaceSpec::named).collect(),
+        log_level: args.log_level,
+        log_format: LogFormat::Text,
+        dynamic_config_values: args.dynamic_config_values,
+        search_attributes: args.search_attributes,
+    })
+}
+
+fn start(args: Start) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    let database_url = config::database_url(args.database_url.as_deref(), args.db_filename.as_deref(), &file)?;
+    let mut namespaces =
+        file.namespaces.iter().map(config::NamespaceSection::spec).collect::<anyhow::Result<Vec<_>>>()?;
+    for name in args.namespaces {
+        if !namespaces.iter().any(|n| n.name == name) {
+            namespaces.push(NamespaceSpec::named(name));
+        }
+    }
+    let mut dynamic_config_values = file.dynamic_config_flags()?;
+    dynamic_config_values.extend(args.dynamic_config_values);
+    let mut search_attributes = file.search_attribute_flags();
+    search_attributes.extend(args.search_attributes);
+    run_server(Launch {
+        ip: args.ip.or(file.server.ip).unwrap_or_else(|| "127.0.0.1".to_string()),
+        port: args.port.or(file.server.port).unwrap_or(7233),
+        database_url,
+        pool_size: args.pool_size.or(file.persistence.pool_size).unwrap_or(db::DEFAULT_POOL_SIZE),
+        sqlite_readers: file.persistence.sqlite_readers.unwrap_or(2),
+        namespaces,
+        log_level: args.log_level.or(file.log.level).unwrap_or_else(|| "info".to_string()),
+        log_format: args.log_format.or(file.log.format).unwrap_or_default(),
+        dynamic_config_values,
+        search_attributes,
+    })
+}
+
+/// Everything a server process needs, however it was configured.
+struct Launch {
+    ip: String,
+    port: u16,
+    database_url: String,
+    pool_size: usize,
+    sqlite_readers: usize,
+    namespaces: Vec<NamespaceSpec>,
+    log_level: String,
+    log_format: LogFormat,
+    dynamic_config_values: Vec<String>,
+    search_attributes: Vec<String>,
+}
+
+fn run_server(launch: Launch) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&launch.log_level)
+        .with_context(|| format!("invalid log level {}", launch.log_level))?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match launch.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let dynamic = dynamic_config::parse(&launch.dynamic_config_values)?;
+    let search_attributes = search_attributes(&launch.search_attributes)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let addr = format!("{}:{}", args.ip, args.port);
+        let addr = format!("{}:{}", launch.ip, launch.port);
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let path = (!args.in_memory).then(|| args.db_filename.clone());
-        let store = SqliteStore::open(SqliteOptions { path: path.clone(), readers: args.readers })
-            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        let dynamic = dynamic_config::parse(&args.dynamic_config_values)?;
+        if !is_loopback(&launch.ip) {
+            tracing::warn!("listening on {addr} with no authentication: anyone who can reach it can do anything");
+        }
+        let opened = db::open(&launch.database_url, launch.pool_size, launch.sqlite_readers).await?;
         if let Some(warning) = dynamic.ignored_warning() {
             tracing::warn!("{warning}");
         }
-        let limits = dynamic.limits;
-        let search_attributes = search_attributes(&args.search_attributes)?;
-        let options = ServerOptions { namespaces: args.namespaces, limits, search_attributes };
-        let server = Server::build(store, options).await?;
+        let options = ServerOptions { namespaces: launch.namespaces, limits: dynamic.limits, search_attributes };
+        let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;
-        match &path {
-            Some(p) => say(&format!("Chronicle data in {}", std::path::absolute(p).unwrap_or(p.clone()).display())),
-            None => say("Chronicle data in memory (lost on exit)"),
-        }
+        say(&format!("Chronicle data in {}", opened.description));
         say(&format!("Chronicle gRPC listening on {local}"));
         server.serve(listener, shutdown_signal()).await?;
         say("Chronicle stopped");
         Ok(())
     })
+}
+
+fn is_loopback(ip: &str) -> bool {
+    ip == "localhost" || ip.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
 }
 
 /// `--search-attribute KEY=TYPE` flags, with `temporal server start-dev`'s

@@ -66,9 +66,7 @@ pub(crate) fn write(tx: &rusqlite::Transaction<'_>, w: &ExecutionWrite) -> Resul
     if let Some(expected_current) = &w.set_current {
         let current: Option<String> = tx
             .prepare_cached("SELECT run_id FROM current_executions WHERE namespace = ?1 AND workflow_id = ?2")
-            .and_then(|mut select| {
-                select.query_row(params![s.namespace, s.workflow_id], |r| r.get(0)).optional()
-            })
+            .and_then(|mut select| select.query_row(params![s.namespace, s.workflow_id], |r| r.get(0)).optional())
             .map_err(error)?;
         if &current != expected_current {
             return Err(StoreError::Conflict(format!("current run of {} moved", s.workflow_id)));

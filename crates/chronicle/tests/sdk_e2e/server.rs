@@ -5,6 +5,10 @@
 //! `Chronicle gRPC listening on 127.0.0.1:PORT`. The child is SIGKILLed on drop, can be
 //! SIGKILLed explicitly ([`TestServer::kill`]) and restarted on the same database file
 //! ([`TestServer::restart`]); the restarted server normally listens on a different port.
+//!
+//! With `CHRONICLE_TEST_POSTGRES=postgres://USER@HOST:PORT` set, every server runs
+//! `server start --database-url` on a PostgreSQL database of its own instead, created
+//! with `psql` before the first start and dropped when the `TestServer` goes.
 
 use std::{
     io::{BufRead, BufReader},
@@ -24,6 +28,8 @@ pub struct TestServer {
     child: Option<Child>,
     addr: SocketAddr,
     db_path: PathBuf,
+    /// The PostgreSQL database this server runs on, if it does.
+    postgres: Option<PostgresDatabase>,
     extra_namespaces: Vec<String>,
     /// How many times the binary has been spawned (1 = initial start).
     generation: u32,
@@ -42,8 +48,15 @@ impl TestServer {
         let dir = tempfile::Builder::new().prefix("chronicle-e2e-").tempdir().expect("create temp dir");
         let db_path = dir.path().join("chronicle.db");
         let extra_namespaces: Vec<String> = namespaces.iter().map(std::string::ToString::to_string).collect();
-        let (child, addr) = spawn_server(&db_path, &extra_namespaces, 1).await;
-        Self { child: Some(child), addr, db_path, extra_namespaces, generation: 1, _dir: dir }
+        let postgres = PostgresDatabase::create_if_configured();
+        let (child, addr) = spawn_server(&db_path, postgres.as_ref(), &extra_namespaces, 1).await;
+        Self { child: Some(child), addr, db_path, postgres, extra_namespaces, generation: 1, _dir: dir }
+    }
+
+    /// Whether the data is in a SQLite file (`db_path`), not PostgreSQL.
+    #[allow(dead_code)] // not every test binary asks
+    pub fn on_sqlite(&self) -> bool {
+        self.postgres.is_none()
     }
 
     /// Address the current server process listens on. Changes after [`Self::restart`].
@@ -86,7 +99,8 @@ impl TestServer {
     pub async fn restart(&mut self) {
         self.kill();
         self.generation += 1;
-        let (child, addr) = spawn_server(&self.db_path, &self.extra_namespaces, self.generation).await;
+        let (child, addr) =
+            spawn_server(&self.db_path, self.postgres.as_ref(), &self.extra_namespaces, self.generation).await;
         self.child = Some(child);
         self.addr = addr;
     }
@@ -98,9 +112,52 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn_server(db_path: &Path, namespaces: &[String], generation: u32) -> (Child, SocketAddr) {
+/// A database of its own on the PostgreSQL server `CHRONICLE_TEST_POSTGRES` names.
+struct PostgresDatabase {
+    base: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    fn create_if_configured() -> Option<Self> {
+        let base = std::env::var("CHRONICLE_TEST_POSTGRES").ok().filter(|s| !s.is_empty())?;
+        let name = format!("chronicle_e2e_{}", uuid::Uuid::new_v4().simple());
+        psql(&base, &format!("CREATE DATABASE {name}"));
+        Some(PostgresDatabase { base: base.trim_end_matches('/').to_string(), name })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        psql(&self.base, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+/// Runs one statement on the server's `postgres` database; panics if it fails.
+fn psql(base: &str, sql: &str) {
+    let url = format!("{}/postgres", base.trim_end_matches('/'));
+    let out = Command::new("psql")
+        .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .unwrap_or_else(|e| panic!("psql not runnable ({e}): install the PostgreSQL client"));
+    assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn spawn_server(
+    db_path: &Path,
+    postgres: Option<&PostgresDatabase>,
+    namespaces: &[String],
+    generation: u32,
+) -> (Child, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
-    cmd.args(["server", "start-dev", "--port", "0", "--db-filename"]).arg(db_path);
+    match postgres {
+        Some(db) => cmd.args(["server", "start", "--port", "0", "--database-url", &db.url()]),
+        None => cmd.args(["server", "start-dev", "--port", "0", "--db-filename"]).arg(db_path),
+    };
     for ns in namespaces {
         cmd.arg("--namespace").arg(ns);
     }
