@@ -146,6 +146,8 @@ else
     fi
     psql "$CHRONICLE_POSTGRES_URL/postgres" -qtAc 'SELECT version()'
     export CHRONICLE_POSTGRES_URL
+    # The store conformance suite makes its databases through this one.
+    export CHRONICLE_TEST_POSTGRES_URL="$CHRONICLE_POSTGRES_URL/postgres"
 fi
 
 # ---------------------------------------------------------------------------

@@ -133,18 +133,29 @@ impl PostgresDatabase {
 
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
-        psql(&self.base, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        // Never panics: a drop may run while a failed test unwinds.
+        if let Err(e) = try_psql(&self.base, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
     }
 }
 
 /// Runs one statement on the server's `postgres` database; panics if it fails.
 fn psql(base: &str, sql: &str) {
+    try_psql(base, sql).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn try_psql(base: &str, sql: &str) -> Result<(), String> {
     let url = format!("{}/postgres", base.trim_end_matches('/'));
     let out = Command::new("psql")
         .args([url.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         .output()
-        .unwrap_or_else(|e| panic!("psql not runnable ({e}): install the PostgreSQL client"));
-    assert!(out.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        .map_err(|e| format!("psql not runnable ({e}): install the PostgreSQL client"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("psql {sql:?} failed: {}", String::from_utf8_lossy(&out.stderr)))
+    }
 }
 
 async fn spawn_server(
