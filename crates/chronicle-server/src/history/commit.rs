@@ -16,8 +16,10 @@ impl History {
         run_id: &str,
         input: Input,
     ) -> Result<Transition, HistoryError> {
-        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_env(state, input.clone(), env))
-            .await
+        self.execute_with(namespace, workflow_id, run_id, move |state, env| {
+            engine::apply_env(state, input.clone(), env)
+        })
+        .await
     }
 
     /// Applies several inputs to an open run as one commit (see
@@ -29,11 +31,36 @@ impl History {
         run_id: &str,
         inputs: Vec<Input>,
     ) -> Result<Transition, HistoryError> {
-        self.execute_with(namespace, workflow_id, run_id, |state, env| engine::apply_all(state, inputs.clone(), env))
-            .await
+        self.execute_with(namespace, workflow_id, run_id, move |state, env| {
+            engine::apply_all(state, inputs.clone(), env)
+        })
+        .await
     }
 
+    /// Runs `apply` on the run and commits it in a task of its own, so that
+    /// the caller going away (a cancelled RPC) cannot stop it between the
+    /// commit and what must follow it: a commit that may have landed is
+    /// reflected in the cache and its tasks handed out, whoever waits.
     async fn execute_with(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+        apply: impl Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send + 'static,
+    ) -> Result<Transition, HistoryError> {
+        let Some(me) = self.me.upgrade() else {
+            return Err(StoreError::Unavailable("the server is stopping".into()).into());
+        };
+        let (namespace, workflow_id, run_id) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
+        let work = tokio::spawn(async move { me.execute_locked(&namespace, &workflow_id, &run_id, apply).await });
+        match work.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),
+        }
+    }
+
+    async fn execute_locked(
         &self,
         namespace: &str,
         workflow_id: &str,
@@ -77,9 +104,12 @@ impl History {
             }
             self.warn_on_history_size(state, &transition.state);
             let Err(e) = self.store.commit(writes).await else { break transition };
-            // An error may hide a commit that landed: ask the store.
+            // An error may hide a commit that landed: ask the store. The
+            // version alone does not tell: another writer's commit from
+            // the same version has it too (our copy was stale); the state
+            // written is ours only if it is the state we wrote.
             match self.store.load_execution(namespace, workflow_id, run_id).await {
-                Ok(Some(stored)) if stored.db_version == transition.state.db_version => {
+                Ok(Some(stored)) if stored == transition.state => {
                     tracing::warn!(error = %e, %run_id, "the commit landed despite the error");
                     break transition;
                 }

@@ -6,8 +6,21 @@ use super::*;
 
 impl History {
     /// Starts a run, honouring request-id dedupe and the id reuse and
-    /// conflict policies.
+    /// conflict policies. Runs in a task of its own, as `execute` does: a
+    /// caller that goes away cannot stop it between its commit and the
+    /// hand-out of the new run's first tasks.
     pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
+        let Some(me) = self.me.upgrade() else {
+            return Err(StoreError::Unavailable("the server is stopping".into()).into());
+        };
+        match tokio::spawn(async move { me.start_detached(args, policies).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),
+        }
+    }
+
+    async fn start_detached(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
         // The current run may close (continue as new) or move on between our
         // read and our write; then the decision is made again.
         for _ in 0..4 {
