@@ -103,6 +103,9 @@ pub fn from_store(e: StoreError) -> Status {
         StoreError::Unavailable(m) | StoreError::Internal(m) => {
             Status::unavailable(format!("storage unavailable: {m}"))
         }
+        // The shard moved to another node: the call is worth sending again
+        // (it reaches the new owner), as Temporal's frontend retries it.
+        e @ StoreError::ShardOwnershipLost { .. } => Status::unavailable(format!("shard ownership lost: {e}")),
         e @ (StoreError::SchemaTooNew { .. } | StoreError::InvalidUrl(_)) => {
             Status::unavailable(format!("storage unavailable: {e}"))
         }

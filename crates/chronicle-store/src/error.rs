@@ -37,6 +37,10 @@ pub enum StoreError {
          upgrade Chronicle"
     )]
     SchemaTooNew { found: u32, supported: u32 },
+    /// A fenced write (`ClusterStore::commit_fenced`) under an epoch the
+    /// shard no longer has: another node owns it now. Nothing was written.
+    #[error("shard {shard_id} is owned by another node now")]
+    ShardOwnershipLost { shard_id: u32 },
     #[error("storage failure: {0}")]
     Internal(String),
 }

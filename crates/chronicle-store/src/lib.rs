@@ -8,6 +8,7 @@
 //! conditional on each execution's `db_version`. It returns only once the
 //! transaction is durable.
 
+pub mod cluster;
 mod error;
 mod records;
 mod schema;
@@ -19,6 +20,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod visibility;
 
+pub use cluster::{ClusterStore, ClusterView, Fence, NodeRecord, SHARDS, ShardLease, shard_of};
 pub use error::{Missing, StoreError};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::{

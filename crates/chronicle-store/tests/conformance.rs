@@ -26,6 +26,8 @@ use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+#[path = "conformance/cluster.rs"]
+mod cluster;
 #[path = "support/postgres.rs"]
 mod postgres_db;
 #[path = "conformance/postgres_only.rs"]

@@ -15,7 +15,7 @@ use super::connection::{Attempt, Failure};
 use super::pipeline::Pipeline;
 use super::text::{self, escape};
 use super::{decode, tasks, visibility};
-use crate::{ExecutionWrite, StoreError};
+use crate::{ExecutionWrite, Fence, StoreError, shard_of};
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use deadpool_postgres::{GenericClient, Transaction};
 use prost::Message;
@@ -24,6 +24,7 @@ use tokio_postgres::Statement;
 /// Every statement an execution write may need, prepared (once per
 /// connection: later commits find them in its cache).
 struct Statements {
+    fence: Statement,
     insert_execution: Statement,
     update_execution: Statement,
     insert_current: Statement,
@@ -35,10 +36,25 @@ struct Statements {
 
 impl Statements {
     async fn prepare(tx: &Transaction<'_>) -> Result<Statements, tokio_postgres::Error> {
-        let (insert_execution, update_execution, insert_current, move_current, insert_history, visibility, tasks) = tokio::try_join!(
+        let (
+            fence,
+            insert_execution,
+            update_execution,
+            insert_current,
+            move_current,
+            insert_history,
+            visibility,
+            tasks,
+        ) = tokio::try_join!(
+            // Taken first and held to COMMIT: an acquisition of the shard
+            // (an UPDATE of its row) waits for this commit, and this
+            // commit, if it comes second, sees the new epoch.
             tx.prepare_cached(
-                "INSERT INTO executions (run_id, namespace, workflow_id, status, version, state, active)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
+                "SELECT 1 FROM shards WHERE shard_id = $1 AND epoch = $2 AND owner IS NOT NULL FOR SHARE"
+            ),
+            tx.prepare_cached(
+                "INSERT INTO executions (run_id, namespace, workflow_id, status, version, state, active, shard)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING",
             ),
             tx.prepare_cached(
                 "UPDATE executions SET status = $1, version = $2, state = $3, active = $4
@@ -59,6 +75,7 @@ impl Statements {
             tasks::Statements::prepare(tx),
         )?;
         Ok(Statements {
+            fence,
             insert_execution,
             update_execution,
             insert_current,
@@ -76,6 +93,7 @@ struct Write<'w> {
     run: String,
     namespace: String,
     workflow_id: String,
+    shard: i32,
     state: Vec<u8>,
     active: bool,
     visibility: Option<visibility::Rows>,
@@ -99,6 +117,7 @@ impl<'w> Write<'w> {
             run: escape(&s.run_id).into_owned(),
             namespace: escape(&s.namespace).into_owned(),
             workflow_id: escape(&s.workflow_id).into_owned(),
+            shard: shard_column(&s.namespace, &s.workflow_id),
             state: s.encode_to_vec(),
             active: s.needs_recovery(),
             visibility: (new_run || w.update_visibility)
@@ -134,6 +153,7 @@ impl<'w> Write<'w> {
                     &s.db_version,
                     &self.state,
                     &self.active,
+                    &self.shard,
                 ],
             )
         } else {
@@ -182,17 +202,37 @@ impl<'w> Write<'w> {
     }
 }
 
+/// The `shard` column of a run's rows.
+pub(super) fn shard_column(namespace: &str, workflow_id: &str) -> i32 {
+    i32::try_from(shard_of(namespace, workflow_id)).unwrap_or(0)
+}
+
+/// A commit: its writes, and the shard epoch they are made under (a
+/// cluster node's) or None (a server alone on its database).
+pub(crate) struct Commit {
+    pub(crate) fence: Option<Fence>,
+    pub(crate) writes: Vec<ExecutionWrite>,
+}
+
 /// Writes every execution of a commit, all statements in one pipeline;
 /// the first lost condition fails the whole transaction.
-pub(crate) async fn commit(tx: &Transaction<'_>, writes: &[ExecutionWrite]) -> Attempt<()> {
+pub(crate) async fn commit(tx: &Transaction<'_>, commit: &Commit) -> Attempt<()> {
     let st = Statements::prepare(tx).await?;
+    let fence = commit.fence.map(|f| (f.shard_id, i32::try_from(f.shard_id).unwrap_or(i32::MAX), f.epoch));
+    let writes = &commit.writes;
     // Rows are locked in run-id order, so two commits of the same runs
     // cannot deadlock each other.
     let mut writes: Vec<Write<'_>> = writes.iter().map(Write::of).collect();
     writes.sort_by(|a, b| a.w.state.run_id.cmp(&b.w.state.run_id));
     let mut pipeline = Pipeline::default();
+    let fenced = fence.as_ref().map(|(_, shard, epoch)| pipeline.execute(tx, &st.fence, vec![shard, epoch]));
     let conditions: Vec<_> = writes.iter().map(|w| w.send(tx, &st, &mut pipeline)).collect();
     let (counts, failed) = pipeline.run().await;
+    if let (Some(i), Some((shard_id, ..))) = (fenced, fence)
+        && counts[i] == Some(0)
+    {
+        return Err(Failure::Store(StoreError::ShardOwnershipLost { shard_id }));
+    }
     if let Some(lost) = writes.iter().zip(conditions).find_map(|(w, c)| w.lost(&counts, c)) {
         return Err(Failure::Store(lost));
     }

@@ -11,8 +11,10 @@ use crate::schema::{MigrationReport, SchemaMigration, SchemaStatus, pending_afte
 use crate::{Result, StoreError};
 
 /// Every migration, oldest first, with its SQL.
-const MIGRATIONS: &[(SchemaMigration, &str)] =
-    &[(SchemaMigration { version: 1, name: "0001_init" }, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(SchemaMigration, &str)] = &[
+    (SchemaMigration { version: 1, name: "0001_init" }, include_str!("migrations/0001_init.sql")),
+    (SchemaMigration { version: 2, name: "0002_cluster" }, include_str!("migrations/0002_cluster.sql")),
+];
 
 /// The advisory lock migrations hold ("chronicl" in ASCII): one key per
 /// database, shared by every Chronicle pointed at it.

@@ -7,6 +7,7 @@
 //! WAL is flushed. Migrations are versioned (`migrations.rs`) and applied
 //! at connect.
 
+mod cluster;
 mod connection;
 mod executions;
 mod migrations;
@@ -29,6 +30,7 @@ mod visibility;
 pub(crate) use connection::config;
 pub use migrations::{migrate, schema_status};
 
+use crate::cluster::{ClusterStore, ClusterView, Fence, NodeRecord};
 use crate::{
     BoxFuture, CustomSearchAttributes, ExecutionStore, ExecutionWrite, ListCursor, NamespaceRecord, NamespaceStore,
     Result, RunCount, RunKey, RunsPage, ScheduleRecord, ScheduleStore, StoreError, StoredTask, TaskStore,
@@ -78,7 +80,19 @@ impl PostgresStore {
             migrations::apply(&mut client).await?;
             warn_if_commits_are_not_durable(&client).await;
         }
-        Ok(Arc::new(PostgresStore { db }))
+        let store = PostgresStore { db };
+        store.backfill_shards().await?;
+        Ok(Arc::new(store))
+    }
+}
+
+impl PostgresStore {
+    /// Gives rows written before shards existed (schema 1) their shard.
+    async fn backfill_shards(&self) -> Result<()> {
+        for table in ["executions", "tasks"] {
+            while self.db.transaction(&table, |tx, table| Box::pin(cluster::backfill_shards(tx, table))).await? > 0 {}
+        }
+        Ok(())
     }
 }
 
@@ -107,7 +121,8 @@ impl ExecutionStore for PostgresStore {
             if writes.is_empty() {
                 return Ok(());
             }
-            self.db.transaction(&writes, |tx, writes| Box::pin(executions::commit(tx, writes))).await
+            let commit = executions::Commit { fence: None, writes };
+            self.db.transaction(&commit, |tx, commit| Box::pin(executions::commit(tx, commit))).await
         })
     }
 
@@ -160,6 +175,54 @@ impl ExecutionStore for PostgresStore {
         Box::pin(
             async move { self.db.transaction(&batch, |tx, batch| Box::pin(retention::delete_batch(tx, batch))).await },
         )
+    }
+}
+
+impl ClusterStore for PostgresStore {
+    fn heartbeat(&self, node: &NodeRecord) -> BoxFuture<'_, Result<()>> {
+        let node = node.clone();
+        Box::pin(async move { self.db.transaction(&node, |tx, node| Box::pin(cluster::heartbeat(tx, node))).await })
+    }
+
+    fn leave(&self, node_id: &str) -> BoxFuture<'_, Result<()>> {
+        let node = node_id.to_string();
+        Box::pin(async move { self.db.transaction(&node, |tx, node| Box::pin(cluster::leave(tx, node))).await })
+    }
+
+    fn cluster_view(&self) -> BoxFuture<'_, Result<ClusterView>> {
+        Box::pin(async move { self.db.read(&(), |client, ()| Box::pin(cluster::view(client))).await })
+    }
+
+    fn acquire_shards(
+        &self,
+        node_id: &str,
+        shard_ids: &[u32],
+        lease: std::time::Duration,
+    ) -> BoxFuture<'_, Result<Vec<Fence>>> {
+        let ask = (node_id.to_string(), shard_ids.to_vec(), lease);
+        Box::pin(async move { self.db.transaction(&ask, |tx, ask| Box::pin(cluster::acquire(tx, ask))).await })
+    }
+
+    fn renew_shards(
+        &self,
+        node_id: &str,
+        held: &[Fence],
+        lease: std::time::Duration,
+    ) -> BoxFuture<'_, Result<Vec<u32>>> {
+        let ask = (node_id.to_string(), held.to_vec(), lease);
+        Box::pin(async move { self.db.transaction(&ask, |tx, ask| Box::pin(cluster::renew(tx, ask))).await })
+    }
+
+    fn release_shards(&self, node_id: &str, held: &[Fence]) -> BoxFuture<'_, Result<()>> {
+        let ask = (node_id.to_string(), held.to_vec());
+        Box::pin(async move { self.db.transaction(&ask, |tx, ask| Box::pin(cluster::release(tx, ask))).await })
+    }
+
+    fn commit_fenced(&self, fence: Fence, writes: Vec<ExecutionWrite>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let commit = executions::Commit { fence: Some(fence), writes };
+            self.db.transaction(&commit, |tx, commit| Box::pin(executions::commit(tx, commit))).await
+        })
     }
 }
 

@@ -28,8 +28,8 @@ impl Statements {
         let (delete_stale, upsert) = tokio::try_join!(
             tx.prepare_cached("DELETE FROM tasks WHERE run_id = $1 AND NOT (key = ANY($2::text[]))"),
             tx.prepare_cached(
-                "INSERT INTO tasks (run_id, key, namespace, workflow_id, queue, activity, visible_at, fire_at, record)
-                 SELECT $1, t.key, $2, $3, t.queue, t.activity, t.visible_at, t.fire_at, t.record
+                "INSERT INTO tasks (run_id, key, namespace, workflow_id, queue, activity, visible_at, fire_at, record, shard)
+                 SELECT $1, t.key, $2, $3, t.queue, t.activity, t.visible_at, t.fire_at, t.record, $10
                  FROM UNNEST($4::text[], $5::text[], $6::bool[], $7::int8[], $8::int8[], $9::bytea[])
                      AS t(key, queue, activity, visible_at, fire_at, record)
                  ON CONFLICT (run_id, key) DO UPDATE SET queue = excluded.queue, activity = excluded.activity,
@@ -48,6 +48,7 @@ pub(super) struct Rows {
     run_id: String,
     namespace: String,
     workflow_id: String,
+    shard: i32,
     /// A new run has no rows to remove.
     new_run: bool,
     keys: Vec<String>,
@@ -65,6 +66,7 @@ impl Rows {
             run_id: escape(&s.run_id).into_owned(),
             namespace: escape(&s.namespace).into_owned(),
             workflow_id: escape(&s.workflow_id).into_owned(),
+            shard: super::executions::shard_column(&s.namespace, &s.workflow_id),
             new_run,
             keys: Vec::with_capacity(pending.len()),
             queues: Vec::with_capacity(pending.len()),
@@ -110,6 +112,7 @@ impl Rows {
                     &self.visible,
                     &self.fire,
                     &self.records,
+                    &self.shard,
                 ],
             );
         }

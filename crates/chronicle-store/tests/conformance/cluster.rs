@@ -1,0 +1,212 @@
+//! Membership and shard leases (PostgreSQL: the backend nodes share):
+//! heartbeats, shards taken by one node at a time, leases that run out and
+//! move, and the fence: a write under an epoch the shard no longer has
+//! changes nothing, even when it races the takeover.
+
+use super::*;
+use chronicle_store::{ClusterStore, ExecutionStore, Fence, NodeRecord, SHARDS, shard_of};
+use std::time::Duration as StdDuration;
+
+async fn cluster_store(db: &TestDatabase) -> Arc<PostgresStore> {
+    PostgresStore::connect(PostgresOptions { url: db.url.clone(), pool_size: 4 }).await.unwrap()
+}
+
+fn node(id: &str) -> NodeRecord {
+    NodeRecord {
+        node_id: id.into(),
+        rpc_address: format!("127.0.0.1:7{id}"),
+        cluster_address: format!("127.0.0.1:8{id}"),
+        started_at: 0,
+        heartbeat_at: 0,
+    }
+}
+
+const LONG: StdDuration = StdDuration::from_secs(60);
+
+/// A workflow id on `shard`.
+fn workflow_on(shard: u32) -> String {
+    (0..).map(|i| format!("wf-{i}")).find(|wf| shard_of(NS, wf) == shard).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_register_heartbeat_and_leave() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = cluster_store(&db).await;
+    store.heartbeat(&node("1")).await.unwrap();
+    store.heartbeat(&node("2")).await.unwrap();
+    let first = store.cluster_view().await.unwrap();
+    assert_eq!(first.nodes.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+    assert_eq!(first.shards.len(), SHARDS as usize, "every shard has its row");
+    assert!(first.shards.iter().all(|s| s.owner.is_none() && s.epoch == 0));
+    let one = &first.nodes[0];
+    assert_eq!((one.rpc_address.as_str(), one.cluster_address.as_str()), ("127.0.0.1:71", "127.0.0.1:81"));
+    assert!(one.started_at > 0 && one.started_at <= one.heartbeat_at && one.heartbeat_at <= first.now);
+
+    tokio::time::sleep(StdDuration::from_millis(20)).await;
+    store.heartbeat(&node("1")).await.unwrap();
+    let later = store.cluster_view().await.unwrap();
+    assert_eq!(later.nodes[0].started_at, one.started_at, "a heartbeat keeps the start");
+    assert!(later.nodes[0].heartbeat_at > one.heartbeat_at, "and moves the heartbeat");
+
+    store.acquire_shards("1", &[0, 1, 2], LONG).await.unwrap();
+    store.leave("1").await.unwrap();
+    let after = store.cluster_view().await.unwrap();
+    assert_eq!(after.nodes.iter().map(|n| n.node_id.as_str()).collect::<Vec<_>>(), ["2"]);
+    assert!(after.shards[..3].iter().all(|s| s.owner.is_none()), "a node that leaves frees its shards");
+    let taken = store.acquire_shards("2", &[0, 1, 2], LONG).await.unwrap();
+    assert_eq!(taken.len(), 3, "at once, without waiting out a lease");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_has_one_owner_at_a_time() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let (a, b) = (cluster_store(&db).await, cluster_store(&db).await);
+    let to_a: Vec<u32> = (0..10).collect();
+    let taken = a.acquire_shards("a", &to_a, LONG).await.unwrap();
+    assert_eq!(taken, to_a.iter().map(|&shard_id| Fence { shard_id, epoch: 1 }).collect::<Vec<_>>());
+    let wanted: Vec<u32> = (5..15).collect();
+    let by_b = b.acquire_shards("b", &wanted, LONG).await.unwrap();
+    assert_eq!(by_b.iter().map(|f| f.shard_id).collect::<Vec<_>>(), (10..15).collect::<Vec<_>>(), "live leases hold");
+    assert_eq!(a.renew_shards("a", &taken, LONG).await.unwrap(), to_a, "the owner renews all it holds");
+    let view = a.cluster_view().await.unwrap();
+    for lease in &view.shards[..15] {
+        let owner = if lease.shard_id < 10 { "a" } else { "b" };
+        assert_eq!(lease.owner.as_deref(), Some(owner), "shard {}", lease.shard_id);
+        assert!(lease.lease_until > view.now + 50_000_000_000, "renewed a minute ahead");
+    }
+
+    // Many nodes racing for the same free shards: each shard goes to one.
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            let store = a.clone();
+            tokio::spawn(async move {
+                let ids: Vec<u32> = (100..140).collect();
+                store.acquire_shards(&format!("racer-{i}"), &ids, LONG).await.unwrap()
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for racer in racers {
+        won.extend(racer.await.unwrap().into_iter().map(|f| f.shard_id));
+    }
+    won.sort_unstable();
+    assert_eq!(won, (100..140).collect::<Vec<_>>(), "every shard taken exactly once");
+
+    // A handover: released shards are free at once, and the next owner's
+    // epoch is higher.
+    a.release_shards("a", &taken[..2]).await.unwrap();
+    let moved = b.acquire_shards("b", &[0, 1], LONG).await.unwrap();
+    assert_eq!(moved, [Fence { shard_id: 0, epoch: 2 }, Fence { shard_id: 1, epoch: 2 }]);
+    assert_eq!(a.renew_shards("a", &taken[..3], LONG).await.unwrap(), [2], "the old owner keeps only what it kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_lease_moves_and_the_old_owner_can_no_longer_write() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let (a, b) = (cluster_store(&db).await, cluster_store(&db).await);
+    let shard = 7;
+    let workflow_id = workflow_on(shard);
+    let old = a.acquire_shards("a", &[shard], StdDuration::from_millis(200)).await.unwrap()[0];
+    let (mut run, create) = RunDriver::start(NS, &workflow_id, "run-1");
+    a.commit_fenced(old, vec![create]).await.unwrap();
+
+    assert!(b.acquire_shards("b", &[shard], LONG).await.unwrap().is_empty(), "not before the lease runs out");
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let new = b.acquire_shards("b", &[shard], LONG).await.unwrap()[0];
+    assert_eq!(new, Fence { shard_id: shard, epoch: old.epoch + 1 });
+
+    // The old owner, not knowing yet: its renewal and its writes fail.
+    assert!(a.renew_shards("a", &[old], LONG).await.unwrap().is_empty());
+    let signal = run.step(Input::Signal(Default::default()));
+    assert_eq!(
+        a.commit_fenced(old, vec![signal.clone()]).await,
+        Err(StoreError::ShardOwnershipLost { shard_id: shard })
+    );
+    let stored = b.load_execution(NS, &workflow_id, "run-1").await.unwrap().unwrap();
+    assert_eq!(stored.db_version, 1, "nothing of the fenced write landed");
+    assert_eq!(b.read_history("run-1", 1, 100).await.unwrap().len(), 2);
+    // The new owner writes the same step.
+    b.commit_fenced(new, vec![signal]).await.unwrap();
+    assert_eq!(b.load_execution(NS, &workflow_id, "run-1").await.unwrap().unwrap().db_version, 2);
+    // A released shard takes no write under its last epoch either.
+    b.release_shards("b", &[new]).await.unwrap();
+    let late = run.step(Input::Signal(Default::default()));
+    assert_eq!(b.commit_fenced(new, vec![late]).await, Err(StoreError::ShardOwnershipLost { shard_id: shard }));
+}
+
+/// Commits racing a takeover: each lands before it or not at all, and
+/// none that starts after the takeover returned lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_racing_a_takeover_land_before_it_or_not_at_all() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let (a, b) = (cluster_store(&db).await, cluster_store(&db).await);
+    let shard = 11;
+    let workflow_ids: Vec<String> =
+        (0..).map(|i| format!("racing-{i}")).filter(|wf| shard_of(NS, wf) == shard).take(8).collect();
+    let fence = a.acquire_shards("a", &[shard], StdDuration::from_millis(150)).await.unwrap()[0];
+    let taken_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = workflow_ids
+        .iter()
+        .map(|wf| {
+            let (a, wf, taken_over) = (a.clone(), wf.clone(), taken_over.clone());
+            tokio::spawn(async move {
+                let (mut run, create) = RunDriver::start(NS, &wf, &format!("run-{wf}"));
+                let mut landed = 0i64;
+                let mut write = create;
+                loop {
+                    let after_takeover = taken_over.load(std::sync::atomic::Ordering::SeqCst);
+                    match a.commit_fenced(fence, vec![write]).await {
+                        Ok(()) => {
+                            assert!(!after_takeover, "a write begun after the takeover landed");
+                            landed += 1;
+                            write = run.step(Input::Signal(Default::default()));
+                        }
+                        Err(StoreError::ShardOwnershipLost { .. }) => return (wf, landed),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(StdDuration::from_millis(250)).await;
+    let new = b.acquire_shards("b", &[shard], LONG).await.unwrap();
+    taken_over.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(new.len(), 1);
+    let mut total = 0;
+    for writer in writers {
+        let (wf, landed) = writer.await.unwrap();
+        let stored = b.load_execution(NS, &wf, &format!("run-{wf}")).await.unwrap();
+        assert_eq!(stored.map_or(0, |s| s.db_version), landed, "{wf}: every write reported landed, and only those");
+        total += landed;
+    }
+    assert!(total > 8 * 3, "the writers were busy when the shard moved ({total} writes)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_carry_their_shard_and_older_rows_get_theirs_at_connect() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store: DynStore = cluster_store(&db).await;
+    let (mut run, create) = RunDriver::start(NS, "sharded\0id", "run-s");
+    commit1(&store, create).await.unwrap();
+    commit1(&store, run.step(run.poll_input())).await.unwrap();
+    commit1(&store, run.step(run.complete_input(vec![activity("a")]))).await.unwrap();
+    let want = i32::try_from(shard_of(NS, "sharded\0id")).unwrap();
+    let client = db.client().await;
+    let shards = |table: &'static str| {
+        let client = &client;
+        async move {
+            let rows = client.query(&format!("SELECT shard FROM {table}"), &[]).await.unwrap();
+            rows.iter().map(|r| r.get::<_, Option<i32>>(0)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(shards("executions").await, [Some(want)]);
+    let tasks = shards("tasks").await;
+    assert!(!tasks.is_empty() && tasks.iter().all(|s| *s == Some(want)), "{tasks:?}");
+
+    // Rows from before shards existed are filled in when a store connects.
+    client.batch_execute("UPDATE executions SET shard = NULL; UPDATE tasks SET shard = NULL").await.unwrap();
+    drop(store);
+    let _store = cluster_store(&db).await;
+    assert_eq!(shards("executions").await, [Some(want)]);
+    assert!(shards("tasks").await.iter().all(|s| *s == Some(want)));
+}
