@@ -5,6 +5,7 @@
 //! timers.
 
 pub mod clock;
+pub mod cluster;
 mod errors;
 mod frontend;
 mod history;
