@@ -61,7 +61,10 @@ pub struct LogSection {
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human-readable lines (`pretty`, as the `temporal` CLI calls it).
     #[default]
+    #[serde(alias = "pretty")]
+    #[value(alias = "pretty")]
     Text,
     Json,
 }

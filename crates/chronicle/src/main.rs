@@ -98,9 +98,39 @@ struct StartDev {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Log format: text (or pretty) or json.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// SQLite reader connections.
     #[arg(long, default_value_t = 2, hide = true)]
     readers: usize,
+    /// No web UI (there is none yet: accepted as `temporal server start-dev`
+    /// takes it, as are the other UI flags).
+    #[arg(long)]
+    headless: bool,
+    #[arg(long, value_name = "PORT")]
+    ui_port: Option<u16>,
+    #[arg(long, value_name = "IP")]
+    ui_ip: Option<String>,
+    #[arg(long, value_name = "PATH")]
+    ui_public_path: Option<String>,
+    #[arg(long, value_name = "PATH")]
+    ui_asset_path: Option<String>,
+    #[arg(long, value_name = "URL")]
+    ui_codec_endpoint: Option<String>,
+    /// Temporal's HTTP API port (not served by Chronicle yet).
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+    /// Prometheus metrics port (not served by Chronicle yet).
+    #[arg(long, value_name = "PORT")]
+    metrics_port: Option<u16>,
+    /// SQLite pragma as KEY=VALUE (repeatable; Chronicle sets its own and
+    /// ignores these).
+    #[arg(long = "sqlite-pragma", value_name = "KEY=VALUE")]
+    sqlite_pragmas: Vec<String>,
+    /// Print the server configuration at start (accepted, ignored).
+    #[arg(long)]
+    log_config: bool,
     /// Dynamic config, as KEY=VALUE with Temporal's key names and a JSON
     /// value (repeatable), e.g. limit.historyCount.suggestContinueAsNew=4096;
     /// keys Chronicle does not apply are accepted with a warning.
@@ -151,8 +181,40 @@ fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> any
     Ok(())
 }
 
+/// What `start-dev` accepts for compatibility with `temporal server
+/// start-dev` (the SDKs' ephemeral servers pass these) but does not do yet,
+/// one line each.
+fn not_served(args: &StartDev) -> Vec<String> {
+    let mut notes = Vec::new();
+    let ui = [
+        args.ui_port.map(|p| format!("--ui-port {p}")),
+        args.ui_ip.as_ref().map(|ip| format!("--ui-ip {ip}")),
+        args.ui_public_path.as_ref().map(|p| format!("--ui-public-path {p}")),
+        args.ui_asset_path.as_ref().map(|p| format!("--ui-asset-path {p}")),
+        args.ui_codec_endpoint.as_ref().map(|u| format!("--ui-codec-endpoint {u}")),
+    ];
+    let ui: Vec<String> = ui.into_iter().flatten().collect();
+    if !args.headless && !ui.is_empty() {
+        notes.push(format!("{}: Chronicle has no web UI yet; ignored", ui.join(", ")));
+    }
+    if let Some(port) = args.http_port {
+        notes.push(format!("--http-port {port}: Chronicle does not serve Temporal's HTTP API yet; ignored"));
+    }
+    if let Some(port) = args.metrics_port {
+        notes.push(format!("--metrics-port {port}: Chronicle does not serve metrics yet; ignored"));
+    }
+    if !args.sqlite_pragmas.is_empty() {
+        notes.push(format!(
+            "--sqlite-pragma {}: Chronicle sets its own SQLite pragmas; ignored",
+            args.sqlite_pragmas.join(", ")
+        ));
+    }
+    notes
+}
+
 fn start_dev(args: StartDev) -> anyhow::Result<()> {
     let database_url = if args.in_memory { db::MEMORY_URL.to_string() } else { config::sqlite_url(&args.db_filename) };
+    let notes = not_served(&args);
     run_server(Launch {
         ip: args.ip,
         port: args.port,
@@ -161,9 +223,10 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         sqlite_readers: args.readers,
         namespaces: args.namespaces.into_iter().map(NamespaceSpec::named).collect(),
         log_level: args.log_level,
-        log_format: LogFormat::Text,
+        log_format: args.log_format,
         dynamic_config_values: args.dynamic_config_values,
         search_attributes: args.search_attributes,
+        notes,
     })
 }
 
@@ -195,6 +258,7 @@ fn start(args: Start) -> anyhow::Result<()> {
         log_format: args.log_format.or(file.log.format).unwrap_or_default(),
         dynamic_config_values,
         search_attributes,
+        notes: Vec::new(),
     })
 }
 
@@ -210,6 +274,8 @@ struct Launch {
     log_format: LogFormat,
     dynamic_config_values: Vec<String>,
     search_attributes: Vec<String>,
+    /// Warnings to log once logging is set up.
+    notes: Vec<String>,
 }
 
 fn run_server(launch: Launch) -> anyhow::Result<()> {
@@ -219,6 +285,9 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
     match launch.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
+    }
+    for note in &launch.notes {
+        tracing::warn!("{note}");
     }
     let dynamic = dynamic_config::parse(&launch.dynamic_config_values)?;
     let search_attributes = search_attributes(&launch.search_attributes)?;
