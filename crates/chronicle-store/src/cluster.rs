@@ -8,7 +8,7 @@
 //! Times here are the database's clock (Unix nanoseconds): leases expire
 //! and nodes go quiet by one clock whatever the nodes' clocks say.
 
-use crate::{BoxFuture, ExecutionWrite, Result};
+use crate::{BoxFuture, ExecutionWrite, Result, StoredTask};
 use std::time::Duration;
 
 /// Shards of a database, fixed forever (rows made by the schema): an
@@ -100,6 +100,18 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// Frees shards held at the given epochs (a handover): another node may
     /// take them at once.
     fn release_shards(&self, node_id: &str, held: &[Fence]) -> BoxFuture<'_, Result<()>>;
+
+    /// `TaskStore::due_tasks`, of `shards` only.
+    fn due_tasks_in(
+        &self,
+        shards: &[u32],
+        after: Option<(i64, i64)>,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredTask)>>>;
+
+    /// `TaskStore::transfer_tasks`, of `shards` only.
+    fn transfer_tasks_in(&self, shards: &[u32], after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredTask>>>;
 
     /// `ExecutionStore::commit`, provided `fence` is still the shard's
     /// owner and epoch when it commits: otherwise nothing is written and

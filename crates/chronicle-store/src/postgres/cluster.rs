@@ -18,7 +18,8 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-fn ids(shard_ids: &[u32]) -> Vec<i32> {
+/// Shard ids as the `shard` columns hold them.
+pub(crate) fn shard_ids(shard_ids: &[u32]) -> Vec<i32> {
     shard_ids.iter().filter(|id| **id < SHARDS).map(|id| i32::try_from(*id).unwrap_or(i32::MAX)).collect()
 }
 
@@ -88,7 +89,7 @@ pub(crate) async fn view(client: &impl GenericClient) -> Attempt<ClusterView> {
 
 pub(crate) async fn acquire(
     tx: &Transaction<'_>,
-    (node_id, shard_ids, lease): &(String, Vec<u32>, Duration),
+    (node_id, wanted, lease): &(String, Vec<u32>, Duration),
 ) -> Attempt<Vec<Fence>> {
     // Each row is re-checked after any concurrent writer of it commits
     // (READ COMMITTED's re-check of an UPDATE's WHERE), so of two nodes
@@ -99,7 +100,7 @@ pub(crate) async fn acquire(
          RETURNING shard_id, epoch"
     );
     let stmt = tx.prepare_cached(&sql).await?;
-    let rows = tx.query(&stmt, &[&escape(node_id), &ids(shard_ids), &nanos(*lease)]).await?;
+    let rows = tx.query(&stmt, &[&escape(node_id), &shard_ids(wanted), &nanos(*lease)]).await?;
     let mut taken = rows.iter().map(fence).collect::<Attempt<Vec<_>>>()?;
     taken.sort();
     Ok(taken)

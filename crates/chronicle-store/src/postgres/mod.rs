@@ -218,6 +218,22 @@ impl ClusterStore for PostgresStore {
         Box::pin(async move { self.db.transaction(&ask, |tx, ask| Box::pin(cluster::release(tx, ask))).await })
     }
 
+    fn due_tasks_in(
+        &self,
+        shards: &[u32],
+        after: Option<(i64, i64)>,
+        until: i64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<(i64, StoredTask)>>> {
+        let key = (after, until, limit, Some(cluster::shard_ids(shards)));
+        Box::pin(async move { self.db.read(&key, |client, key| Box::pin(tasks::due(client, key))).await })
+    }
+
+    fn transfer_tasks_in(&self, shards: &[u32], after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredTask>>> {
+        let key = (after, limit, Some(cluster::shard_ids(shards)));
+        Box::pin(async move { self.db.read(&key, |client, key| Box::pin(tasks::transfer(client, key))).await })
+    }
+
     fn commit_fenced(&self, fence: Fence, writes: Vec<ExecutionWrite>) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let commit = executions::Commit { fence: Some(fence), writes };
@@ -245,12 +261,12 @@ impl TaskStore for PostgresStore {
         until: i64,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<(i64, StoredTask)>>> {
-        let key = (after, until, limit);
+        let key = (after, until, limit, None);
         Box::pin(async move { self.db.read(&key, |client, key| Box::pin(tasks::due(client, key))).await })
     }
 
     fn transfer_tasks(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredTask>>> {
-        let key = (after, limit);
+        let key = (after, limit, None);
         Box::pin(async move { self.db.read(&key, |client, key| Box::pin(tasks::transfer(client, key))).await })
     }
 

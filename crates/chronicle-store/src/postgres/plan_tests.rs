@@ -111,4 +111,13 @@ async fn statements_can_use_their_indexes() {
     assert!(p.contains("tasks_by_time"), "{p}");
     let p = plan(&client, tasks::TRANSFER, params(&[Param::Int(0), Param::Int(100)])).await;
     assert!(p.contains("tasks_transfer"), "{p}");
+    let shards = || -> Box<dyn ToSql + Sync + Send> { Box::new(vec![1i32, 2, 3]) };
+    let mut due_in = params(&[Param::Int(0), Param::Int(0), Param::Int(i64::MAX), Param::Int(100)]);
+    due_in.push(shards());
+    let p = plan(&client, tasks::DUE_IN, due_in).await;
+    assert!(p.contains("tasks_by_shard_time"), "{p}");
+    let mut transfer_in = params(&[Param::Int(0), Param::Int(100)]);
+    transfer_in.push(shards());
+    let p = plan(&client, tasks::TRANSFER_IN, transfer_in).await;
+    assert!(p.contains("tasks_transfer"), "{p}");
 }

@@ -133,6 +133,12 @@ pub(super) const DUE: &str = "SELECT id, namespace, workflow_id, run_id, record,
      WHERE fire_at IS NOT NULL AND (fire_at, id) > ($1, $2) AND fire_at <= $3 ORDER BY fire_at, id LIMIT $4";
 pub(super) const TRANSFER: &str = "SELECT id, namespace, workflow_id, run_id, record FROM tasks
      WHERE queue IS NULL AND fire_at IS NULL AND id > $1 ORDER BY id LIMIT $2";
+/// The timer and transfer queues of some shards (a cluster node's).
+pub(super) const DUE_IN: &str = "SELECT id, namespace, workflow_id, run_id, record, fire_at FROM tasks
+     WHERE shard = ANY($5::int4[]) AND fire_at IS NOT NULL AND (fire_at, id) > ($1, $2) AND fire_at <= $3
+     ORDER BY fire_at, id LIMIT $4";
+pub(super) const TRANSFER_IN: &str = "SELECT id, namespace, workflow_id, run_id, record FROM tasks
+     WHERE shard = ANY($3::int4[]) AND queue IS NULL AND fire_at IS NULL AND id > $1 ORDER BY id LIMIT $2";
 
 /// A row of a queue's statement; None if written by a later version (not ours to run).
 fn row(r: &tokio_postgres::Row) -> Attempt<Option<StoredTask>> {
@@ -160,15 +166,22 @@ pub(crate) async fn queued(
     rows.iter().filter_map(|r| row(r).transpose()).collect()
 }
 
+/// Which shards a queue read covers: all, or a cluster node's.
+pub(crate) type Shards = Option<Vec<i32>>;
+
 /// Up to `limit` timer-queue tasks due after `after` (due time, id) and no
-/// later than `until`, by due time.
+/// later than `until`, by due time, of `shards`.
 pub(crate) async fn due(
     client: &impl GenericClient,
-    (after, until, max): &(Option<(i64, i64)>, i64, usize),
+    (after, until, max, shards): &(Option<(i64, i64)>, i64, usize, Shards),
 ) -> Attempt<Vec<(i64, StoredTask)>> {
     let (at, id) = after.unwrap_or((i64::MIN, i64::MIN));
-    let stmt = client.prepare_cached(DUE).await?;
-    let rows = client.query(&stmt, &[&at, &id, until, &limit(*max)]).await?;
+    let rows = match shards {
+        None => client.query(&client.prepare_cached(DUE).await?, &[&at, &id, until, &limit(*max)]).await?,
+        Some(shards) => {
+            client.query(&client.prepare_cached(DUE_IN).await?, &[&at, &id, until, &limit(*max), shards]).await?
+        }
+    };
     let mut due = Vec::with_capacity(rows.len());
     for r in &rows {
         if let Some(task) = row(r)? {
@@ -178,10 +191,17 @@ pub(crate) async fn due(
     Ok(due)
 }
 
-/// Up to `limit` transfer-queue tasks with ids above `after`.
-pub(crate) async fn transfer(client: &impl GenericClient, (after, max): &(i64, usize)) -> Attempt<Vec<StoredTask>> {
-    let stmt = client.prepare_cached(TRANSFER).await?;
-    let rows = client.query(&stmt, &[after, &limit(*max)]).await?;
+/// Up to `limit` transfer-queue tasks of `shards` with ids above `after`.
+pub(crate) async fn transfer(
+    client: &impl GenericClient,
+    (after, max, shards): &(i64, usize, Shards),
+) -> Attempt<Vec<StoredTask>> {
+    let rows = match shards {
+        None => client.query(&client.prepare_cached(TRANSFER).await?, &[after, &limit(*max)]).await?,
+        Some(shards) => {
+            client.query(&client.prepare_cached(TRANSFER_IN).await?, &[after, &limit(*max), shards]).await?
+        }
+    };
     rows.iter().filter_map(|r| row(r).transpose()).collect()
 }
 

@@ -210,3 +210,50 @@ async fn rows_carry_their_shard_and_older_rows_get_theirs_at_connect() {
     assert_eq!(shards("executions").await, [Some(want)]);
     assert!(shards("tasks").await.iter().all(|s| *s == Some(want)));
 }
+
+/// A node reads the timer and transfer queues of its shards only: the same
+/// rows, in the same order, as the whole queue has of them, page by page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_reads_of_some_shards_see_exactly_theirs() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let pg = cluster_store(&db).await;
+    let store: DynStore = pg.clone();
+    for i in 0..40 {
+        let (mut run, create) = RunDriver::start(NS, &format!("timed-{i}"), &format!("timed-run-{i}"));
+        commit1(&store, create).await.unwrap();
+        commit1(&store, run.step(run.poll_input())).await.unwrap(); // its task's timeout: a timer row
+    }
+    for i in 0..20 {
+        let (wf, run) = (format!("child-{i}"), format!("child-run-{i}"));
+        closed_run(&store, NS, &wf, &run, 0, |w| w.state.parent_notification_pending = true).await;
+    }
+    let mine: Vec<u32> = (0..SHARDS).filter(|s| s % 3 == 0).collect();
+    let ours = |t: &chronicle_store::StoredTask| mine.contains(&shard_of(&t.namespace, &t.workflow_id));
+
+    let all_due = store.due_tasks(None, i64::MAX, 1000).await.unwrap();
+    let want: Vec<i64> = all_due.iter().filter(|(_, t)| ours(t)).map(|(_, t)| t.id).collect();
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = pg.due_tasks_in(&mine, after, i64::MAX, 4).await.unwrap();
+        let Some((at, last)) = page.last() else { break };
+        after = Some((*at, last.id));
+        got.extend(page.iter().map(|(_, t)| t.id));
+    }
+    assert!(!want.is_empty() && want.len() < all_due.len(), "{} of {}", want.len(), all_due.len());
+    assert_eq!(got, want, "timers of these shards, in due order");
+
+    let all_transfer = store.transfer_tasks(0, 1000).await.unwrap();
+    let want: Vec<i64> = all_transfer.iter().filter(|t| ours(t)).map(|t| t.id).collect();
+    let mut got = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = pg.transfer_tasks_in(&mine, after, 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        got.extend(page.iter().map(|t| t.id));
+    }
+    assert!(!want.is_empty() && want.len() < all_transfer.len(), "{} of {}", want.len(), all_transfer.len());
+    assert_eq!(got, want, "transfer tasks of these shards, by id");
+    assert!(pg.due_tasks_in(&[], None, i64::MAX, 10).await.unwrap().is_empty(), "no shard, no rows");
+}

@@ -26,5 +26,6 @@ INSERT INTO shards (shard_id) SELECT generate_series(0, 255);
 -- row; rows from before this migration are filled in at connect.
 ALTER TABLE executions ADD COLUMN shard INTEGER;
 ALTER TABLE tasks ADD COLUMN shard INTEGER;
+-- A node's timers, by shard. (Its transfer queue, read once when it takes
+-- a shard and small, goes through tasks_transfer with the shard filtered.)
 CREATE INDEX tasks_by_shard_time ON tasks (shard, fire_at, id) WHERE fire_at IS NOT NULL;
-CREATE INDEX tasks_by_shard_transfer ON tasks (shard, id) WHERE queue IS NULL AND fire_at IS NULL;
