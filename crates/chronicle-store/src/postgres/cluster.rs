@@ -142,11 +142,16 @@ pub(crate) async fn release(tx: &Transaction<'_>, (node_id, held): &(String, Vec
     Ok(())
 }
 
+/// Workflow ids of `table` with rows that have no shard yet (through the
+/// `*_without_shard` index).
+pub(super) fn unsharded(table: &str) -> String {
+    format!("SELECT DISTINCT namespace, workflow_id FROM {table} WHERE shard IS NULL LIMIT 500")
+}
+
 /// Rows written before shards existed get theirs, a batch of workflow ids
 /// at a time; returns how many workflow ids were filled in.
 pub(crate) async fn backfill_shards(tx: &Transaction<'_>, table: &&'static str) -> Attempt<usize> {
-    let pick = format!("SELECT DISTINCT namespace, workflow_id FROM {table} WHERE shard IS NULL LIMIT 500");
-    let rows = tx.query(&pick, &[]).await?;
+    let rows = tx.query(&unsharded(table), &[]).await?;
     let mut namespaces = Vec::with_capacity(rows.len());
     let mut workflow_ids = Vec::with_capacity(rows.len());
     let mut shards = Vec::with_capacity(rows.len());

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
 
 use super::visibility::{Postgres, bound};
-use super::{migrations, retention, tasks};
+use super::{cluster, migrations, retention, tasks};
 use crate::visibility::compile::{self, Compiled, Param};
 use crate::visibility::query::{Expr, Field, Op, OrderBy, Query, System, Value};
 use chronicle_engine::api::enums::v1::IndexedValueType;
@@ -120,4 +120,8 @@ async fn statements_can_use_their_indexes() {
     transfer_in.push(shards());
     let p = plan(&client, tasks::TRANSFER_IN, transfer_in).await;
     assert!(p.contains("tasks_transfer"), "{p}");
+    for table in ["executions", "tasks"] {
+        let p = plan(&client, &cluster::unsharded(table), vec![]).await;
+        assert!(p.contains(&format!("{table}_without_shard")), "{p}");
+    }
 }

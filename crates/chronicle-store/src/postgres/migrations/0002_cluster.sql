@@ -23,9 +23,13 @@ CREATE TABLE shards (
 INSERT INTO shards (shard_id) SELECT generate_series(0, 255);
 
 -- Each execution's and task's shard (cluster::shard_of), written with the
--- row; rows from before this migration are filled in at connect.
+-- row; rows from before this migration are filled in at connect, found
+-- through indexes that are empty once that is done (so every later start
+-- checks in no time).
 ALTER TABLE executions ADD COLUMN shard INTEGER;
 ALTER TABLE tasks ADD COLUMN shard INTEGER;
+CREATE INDEX executions_without_shard ON executions (namespace, workflow_id) WHERE shard IS NULL;
+CREATE INDEX tasks_without_shard ON tasks (namespace, workflow_id) WHERE shard IS NULL;
 -- A node's timers, by shard. (Its transfer queue, read once when it takes
 -- a shard and small, goes through tasks_transfer with the shard filtered.)
 CREATE INDEX tasks_by_shard_time ON tasks (shard, fire_at, id) WHERE fire_at IS NOT NULL;
