@@ -4,6 +4,18 @@
 
 use super::*;
 
+/// Runs `work` to its end in a task of its own, whether or not the caller
+/// still waits for the answer; a panic in it is the caller's.
+pub(super) async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, HistoryError>> + Send + 'static,
+) -> Result<T, HistoryError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),
+    }
+}
+
 /// Tries of one input when commits lose to a stale cached copy.
 const COMMIT_ATTEMPTS: usize = 3;
 
@@ -48,16 +60,14 @@ impl History {
         run_id: &str,
         apply: impl Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send + 'static,
     ) -> Result<Transition, HistoryError> {
-        let Some(me) = self.me.upgrade() else {
-            return Err(StoreError::Unavailable("the server is stopping".into()).into());
-        };
+        let me = self.arc()?;
         let (namespace, workflow_id, run_id) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
-        let work = tokio::spawn(async move { me.execute_locked(&namespace, &workflow_id, &run_id, apply).await });
-        match work.await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),
-        }
+        detached(async move { me.execute_locked(&namespace, &workflow_id, &run_id, apply).await }).await
+    }
+
+    /// The history service itself, for work that outlives its caller.
+    pub(super) fn arc(&self) -> Result<Arc<History>, HistoryError> {
+        self.me.upgrade().ok_or_else(|| StoreError::Unavailable("the server is stopping".into()).into())
     }
 
     async fn execute_locked(

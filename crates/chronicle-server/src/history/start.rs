@@ -10,14 +10,8 @@ impl History {
     /// caller that goes away cannot stop it between its commit and the
     /// hand-out of the new run's first tasks.
     pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
-        let Some(me) = self.me.upgrade() else {
-            return Err(StoreError::Unavailable("the server is stopping".into()).into());
-        };
-        match tokio::spawn(async move { me.start_detached(args, policies).await }).await {
-            Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),
-        }
+        let me = self.arc()?;
+        super::commit::detached(async move { me.start_detached(args, policies).await }).await
     }
 
     async fn start_detached(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
