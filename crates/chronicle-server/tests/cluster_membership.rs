@@ -18,8 +18,8 @@ use tokio::sync::watch;
 
 const FAST: MembershipOptions = MembershipOptions {
     tick: Duration::from_millis(100),
-    node_ttl: Duration::from_millis(600),
-    lease: Duration::from_millis(600),
+    node_ttl: Duration::from_millis(1000),
+    lease: Duration::from_millis(1000),
 };
 
 struct Node {
@@ -85,7 +85,7 @@ async fn shards_spread_move_on_death_and_rebalance_on_join_and_leave() {
     let c_epochs = held(&c);
     c.running.abort();
     let moved_in = settled(&[&a, &b]).await;
-    assert!(moved_in < Duration::from_secs(3), "took {moved_in:?}");
+    assert!(moved_in < Duration::from_secs(8), "took {moved_in:?}");
     for node in [&a, &b] {
         for (shard, fence) in held(node).iter() {
             if let Some(old) = c_epochs.get(shard) {
@@ -102,7 +102,7 @@ async fn shards_spread_move_on_death_and_rebalance_on_join_and_leave() {
     let _ = b.stop.send(true);
     b.running.await.unwrap();
     let handed_over_in = settled(&[&a, &c]).await;
-    assert!(handed_over_in < Duration::from_secs(2), "took {handed_over_in:?}");
+    assert!(handed_over_in < Duration::from_secs(4), "took {handed_over_in:?}");
     eprintln!("a silent node's shards moved in {moved_in:?}; a leaving node's were handed over in {handed_over_in:?}");
     let view = a.membership.last_view().unwrap();
     assert!(view.nodes.iter().all(|n| n.node_id != "1002"), "the leaver is gone from the list");

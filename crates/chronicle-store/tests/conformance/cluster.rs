@@ -106,12 +106,14 @@ async fn an_expired_lease_moves_and_the_old_owner_can_no_longer_write() {
     let (a, b) = (cluster_store(&db).await, cluster_store(&db).await);
     let shard = 7;
     let workflow_id = workflow_on(shard);
-    let old = a.acquire_shards("a", &[shard], StdDuration::from_millis(200)).await.unwrap()[0];
+    let old = a.acquire_shards("a", &[shard], LONG).await.unwrap()[0];
     let (mut run, create) = RunDriver::start(NS, &workflow_id, "run-1");
     a.commit_fenced(old, vec![create]).await.unwrap();
 
     assert!(b.acquire_shards("b", &[shard], LONG).await.unwrap().is_empty(), "not before the lease runs out");
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    // The owner's last renewal is a short one, and then it goes quiet.
+    assert_eq!(a.renew_shards("a", &[old], StdDuration::from_millis(100)).await.unwrap(), [shard]);
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
     let new = b.acquire_shards("b", &[shard], LONG).await.unwrap()[0];
     assert_eq!(new, Fence { shard_id: shard, epoch: old.epoch + 1 });
 
