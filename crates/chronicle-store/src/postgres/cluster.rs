@@ -4,9 +4,8 @@
 //! alive and whose lease ran out.
 
 use super::connection::Attempt;
-use super::executions::shard_column;
 use super::text::{self, escape};
-use crate::cluster::{ClusterView, Fence, NodeRecord, SHARDS, ShardLease};
+use crate::cluster::{ClusterView, Fence, NodeRecord, SHARDS, ShardLease, shard_of};
 use deadpool_postgres::{GenericClient, Transaction};
 use std::time::Duration;
 
@@ -18,9 +17,20 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
+/// A shard id as the `shard` columns hold it (an id past `i32` matches
+/// no row).
+pub(super) fn column(shard_id: u32) -> i32 {
+    i32::try_from(shard_id).unwrap_or(i32::MAX)
+}
+
+/// The `shard` column of a run's rows.
+pub(super) fn run_column(namespace: &str, workflow_id: &str) -> i32 {
+    column(shard_of(namespace, workflow_id))
+}
+
 /// Shard ids as the `shard` columns hold them.
 pub(crate) fn shard_ids(shard_ids: &[u32]) -> Vec<i32> {
-    shard_ids.iter().filter(|id| **id < SHARDS).map(|id| i32::try_from(*id).unwrap_or(i32::MAX)).collect()
+    shard_ids.iter().filter(|id| **id < SHARDS).map(|id| column(*id)).collect()
 }
 
 fn fence(row: &tokio_postgres::Row) -> Attempt<Fence> {
@@ -107,7 +117,7 @@ pub(crate) async fn acquire(
 }
 
 fn held_columns(held: &[Fence]) -> (Vec<i32>, Vec<i64>) {
-    held.iter().map(|f| (i32::try_from(f.shard_id).unwrap_or(i32::MAX), f.epoch)).unzip()
+    held.iter().map(|f| (column(f.shard_id), f.epoch)).unzip()
 }
 
 pub(crate) async fn renew(
@@ -157,7 +167,7 @@ pub(crate) async fn backfill_shards(tx: &Transaction<'_>, table: &&'static str) 
     let mut shards = Vec::with_capacity(rows.len());
     for row in &rows {
         let (namespace, workflow_id) = (text::column(row, 0)?, text::column(row, 1)?);
-        shards.push(shard_column(&namespace, &workflow_id));
+        shards.push(run_column(&namespace, &workflow_id));
         namespaces.push(escape(&namespace).into_owned());
         workflow_ids.push(escape(&workflow_id).into_owned());
     }

@@ -14,8 +14,8 @@
 use super::connection::{Attempt, Failure};
 use super::pipeline::Pipeline;
 use super::text::{self, escape};
-use super::{decode, tasks, visibility};
-use crate::{ExecutionWrite, Fence, StoreError, shard_of};
+use super::{cluster, decode, tasks, visibility};
+use crate::{ExecutionWrite, Fence, StoreError};
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use deadpool_postgres::{GenericClient, Transaction};
 use prost::Message;
@@ -112,17 +112,18 @@ impl<'w> Write<'w> {
             s.run_id
         );
         let new_run = w.expected_version == 0;
+        let shard = cluster::run_column(&s.namespace, &s.workflow_id);
         Write {
             w,
             run: escape(&s.run_id).into_owned(),
             namespace: escape(&s.namespace).into_owned(),
             workflow_id: escape(&s.workflow_id).into_owned(),
-            shard: shard_column(&s.namespace, &s.workflow_id),
+            shard,
             state: s.encode_to_vec(),
             active: s.needs_recovery(),
             visibility: (new_run || w.update_visibility)
                 .then(|| visibility::Rows::of(&s.namespace, &s.execution_info())),
-            tasks: tasks::Rows::of(s, new_run),
+            tasks: tasks::Rows::of(s, new_run, shard),
             previous_current: w.set_current.clone().flatten().map(|p| escape(&p).into_owned()),
             event_ids: w.events.iter().map(|e| e.event_id).collect(),
             events: w.events.iter().map(Message::encode_to_vec).collect(),
@@ -202,11 +203,6 @@ impl<'w> Write<'w> {
     }
 }
 
-/// The `shard` column of a run's rows.
-pub(super) fn shard_column(namespace: &str, workflow_id: &str) -> i32 {
-    i32::try_from(shard_of(namespace, workflow_id)).unwrap_or(0)
-}
-
 /// A commit: its writes, and the shard epoch they are made under (a
 /// cluster node's) or None (a server alone on its database).
 pub(crate) struct Commit {
@@ -218,20 +214,20 @@ pub(crate) struct Commit {
 /// the first lost condition fails the whole transaction.
 pub(crate) async fn commit(tx: &Transaction<'_>, commit: &Commit) -> Attempt<()> {
     let st = Statements::prepare(tx).await?;
-    let fence = commit.fence.map(|f| (f.shard_id, i32::try_from(f.shard_id).unwrap_or(i32::MAX), f.epoch));
+    let fence = commit.fence.map(|f| (f, cluster::column(f.shard_id)));
     let writes = &commit.writes;
     // Rows are locked in run-id order, so two commits of the same runs
     // cannot deadlock each other.
     let mut writes: Vec<Write<'_>> = writes.iter().map(Write::of).collect();
     writes.sort_by(|a, b| a.w.state.run_id.cmp(&b.w.state.run_id));
     let mut pipeline = Pipeline::default();
-    let fenced = fence.as_ref().map(|(_, shard, epoch)| pipeline.execute(tx, &st.fence, vec![shard, epoch]));
+    let fenced = fence.as_ref().map(|(f, shard)| pipeline.execute(tx, &st.fence, vec![shard, &f.epoch]));
     let conditions: Vec<_> = writes.iter().map(|w| w.send(tx, &st, &mut pipeline)).collect();
     let (counts, failed) = pipeline.run().await;
-    if let (Some(i), Some((shard_id, ..))) = (fenced, fence)
+    if let (Some(i), Some((f, _))) = (fenced, fence)
         && counts[i] == Some(0)
     {
-        return Err(Failure::Store(StoreError::ShardOwnershipLost { shard_id }));
+        return Err(Failure::Store(StoreError::ShardOwnershipLost { shard_id: f.shard_id }));
     }
     if let Some(lost) = writes.iter().zip(conditions).find_map(|(w, c)| w.lost(&counts, c)) {
         return Err(Failure::Store(lost));

@@ -60,13 +60,13 @@ pub(super) struct Rows {
 }
 
 impl Rows {
-    pub(super) fn of(s: &MutableState, new_run: bool) -> Rows {
+    pub(super) fn of(s: &MutableState, new_run: bool, shard: i32) -> Rows {
         let pending = s.pending_tasks();
         let mut rows = Rows {
             run_id: escape(&s.run_id).into_owned(),
             namespace: escape(&s.namespace).into_owned(),
             workflow_id: escape(&s.workflow_id).into_owned(),
-            shard: super::executions::shard_column(&s.namespace, &s.workflow_id),
+            shard,
             new_run,
             keys: Vec::with_capacity(pending.len()),
             queues: Vec::with_capacity(pending.len()),
