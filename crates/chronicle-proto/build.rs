@@ -1,16 +1,20 @@
-//! Generates tonic server traits for Temporal's WorkflowService and
-//! OperatorService over the message types compiled by `temporalio-protos`, so
-//! the messages we serve are exactly the SDKs' own.
+//! Generates tonic server traits for Temporal's WorkflowService,
+//! OperatorService and TestService (the test server's time skipping) over
+//! the message types compiled by `temporalio-protos`, so the messages we
+//! serve are exactly the SDKs' own.
 //!
 //! `temporalio-protos` exports its FileDescriptorSet path to dependents'
 //! build scripts as `DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH`; we keep only the
-//! two service files and map every `.temporal` type to the existing crate.
+//! service files and map every `.temporal` type to the existing crate.
 
 use prost::Message;
 use std::{env, fs, path::PathBuf};
 
-const SERVICE_FILES: &[&str] =
-    &["temporal/api/workflowservice/v1/service.proto", "temporal/api/operatorservice/v1/service.proto"];
+const SERVICE_FILES: &[&str] = &[
+    "temporal/api/workflowservice/v1/service.proto",
+    "temporal/api/operatorservice/v1/service.proto",
+    "temporal/api/testservice/v1/service.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_path = env::var("DEP_TEMPORALIO_PROTOS_DESCRIPTOR_PATH")
@@ -39,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (file, service) in [
         ("temporal.api.workflowservice.v1.rs", "WorkflowService"),
         ("temporal.api.operatorservice.v1.rs", "OperatorService"),
+        ("temporal.api.testservice.v1.rs", "TestService"),
     ] {
         let path = out.join(file);
         let src = fs::read_to_string(&path)?;

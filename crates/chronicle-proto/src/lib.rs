@@ -12,3 +12,7 @@ pub mod workflowservice {
 pub mod operatorservice {
     tonic::include_proto!("temporal.api.operatorservice.v1");
 }
+
+pub mod testservice {
+    tonic::include_proto!("temporal.api.testservice.v1");
+}

@@ -18,6 +18,8 @@ mod retention;
 mod schedules;
 pub mod search_attributes;
 mod sync;
+mod test_service;
+pub mod time_skipping;
 mod timers;
 mod tokens;
 mod visibility;
@@ -26,6 +28,7 @@ pub use frontend::Frontend;
 
 use chronicle_proto::{
     operatorservice::operator_service_server::OperatorServiceServer,
+    testservice::test_service_server::TestServiceServer,
     workflowservice::workflow_service_server::WorkflowServiceServer,
 };
 use chronicle_store::Store;
@@ -89,6 +92,8 @@ async fn register_search_attributes(
 pub struct Server {
     frontend: Frontend,
     operator: operator::Operator,
+    /// Served by a test server only.
+    test_service: Option<test_service::TestServiceImpl>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -105,8 +110,30 @@ impl Server {
         options: ServerOptions,
         clock: Arc<dyn clock::Clock>,
     ) -> anyhow::Result<Self> {
+        Self::assemble(store, options, clock, None).await
+    }
+
+    /// A test server: its clock skips time (see `time_skipping`), starting
+    /// locked unless `unlocked`, and it serves Temporal's TestService.
+    pub async fn build_for_testing(
+        store: Arc<dyn Store>,
+        options: ServerOptions,
+        unlocked: bool,
+    ) -> anyhow::Result<Self> {
+        let skipping = time_skipping::TimeSkipping::start(unlocked);
+        Self::assemble(store, options, skipping.clone(), Some(skipping)).await
+    }
+
+    async fn assemble(
+        store: Arc<dyn Store>,
+        options: ServerOptions,
+        clock: Arc<dyn clock::Clock>,
+        skipping: Option<Arc<time_skipping::TimeSkipping>>,
+    ) -> anyhow::Result<Self> {
+        let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
-        let history = history::History::new(store.clone(), matching.clone(), options.limits.clone(), clock);
+        let history =
+            history::History::with_skipping(store.clone(), matching.clone(), options.limits.clone(), clock, skipping);
         let namespaces = Arc::new(namespaces::Namespaces::load(store.clone(), &options.namespaces).await?);
         register_search_attributes(&namespaces, &options).await?;
         // Pending work is read from the store's queues as it is needed:
@@ -117,7 +144,7 @@ impl Server {
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
-        Ok(Server { frontend, operator, stop })
+        Ok(Server { frontend, operator, test_service, stop })
     }
 
     /// Serves gRPC on `listener` until `shutdown` resolves.
@@ -131,11 +158,14 @@ impl Server {
             .max_decoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX);
         let operator = OperatorServiceServer::new(self.operator).accept_compressed(CompressionEncoding::Gzip);
+        let test_service =
+            self.test_service.map(|t| TestServiceServer::new(t).accept_compressed(CompressionEncoding::Gzip));
         let mut stopped = self.stop.subscribe();
         let serving = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)
+            .add_optional_service(test_service)
             // Without TCP_NODELAY, small responses wait on delayed ACKs
             // (tens of milliseconds per round trip).
             .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {

@@ -7,6 +7,7 @@
 
 use crate::clock::Clock;
 use crate::matching::{MatchTask, QueueKey};
+use crate::time_skipping::{TimeSkipping, Work};
 use chronicle_engine::TimerKind;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,8 @@ pub struct Timers {
     entries: Mutex<Entries>,
     changed: Notify,
     clock: Arc<dyn Clock>,
+    /// A test server's clock: entries leave the window holding it.
+    skipping: Option<Arc<TimeSkipping>>,
 }
 
 /// A sleeping timer loop looks at the clock again at least this often (the
@@ -61,9 +64,22 @@ pub struct Timers {
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Timers {
+    #[cfg(test)]
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        let entries = Entries { by_time: BTreeMap::new(), by_run: HashMap::new(), horizon: i64::MIN };
-        Timers { entries: Mutex::new(entries), changed: Notify::new(), clock }
+        Self::with_skipping(clock, None)
+    }
+
+    /// Under time skipping every deadline is held (the clock may reach any
+    /// of them at once) and each jump wakes the loop.
+    pub fn with_skipping(clock: Arc<dyn Clock>, skipping: Option<Arc<TimeSkipping>>) -> Self {
+        let horizon = if skipping.is_some() { i64::MAX } else { i64::MIN };
+        let entries = Entries { by_time: BTreeMap::new(), by_run: HashMap::new(), horizon };
+        Timers { entries: Mutex::new(entries), changed: Notify::new(), clock, skipping }
+    }
+
+    /// The earliest deadline held.
+    pub fn earliest(&self) -> Option<i64> {
+        crate::sync::lock(&self.entries).by_time.keys().next().map(|k| k.0)
     }
 
     /// Holds a deadline if it falls within the window; false if it is
@@ -83,6 +99,9 @@ impl Timers {
         drop(entries);
         if earliest {
             self.changed.notify_one();
+            if let Some(skipping) = &self.skipping {
+                skipping.poke();
+            }
         }
         true
     }
@@ -97,29 +116,47 @@ impl Timers {
         old
     }
 
-    /// Waits for the next due entries and returns them, earliest first.
-    pub async fn next_due(&self) -> Vec<Due> {
+    /// Waits for the next due entries and returns them, earliest first,
+    /// with the hold on a skipping clock their work keeps until it is done.
+    pub async fn next_due(&self) -> (Vec<Due>, Option<Work>) {
+        let mut jumps = self.skipping.as_ref().map(|s| s.jumps());
+        let jumped = async |jumps: &mut Option<tokio::sync::watch::Receiver<i64>>| match jumps {
+            Some(jumps) => {
+                let _ = jumps.changed().await;
+            }
+            None => std::future::pending().await,
+        };
         loop {
-            let next = crate::sync::lock(&self.entries).by_time.keys().next().map(|k| k.0);
+            let next = self.earliest();
             let now = i64::try_from(self.clock.nanos()).unwrap_or(i64::MAX);
             match next {
                 Some(at) if at <= now => {
+                    // The hold is taken before the entries leave, under the
+                    // gate the skipper looks through.
+                    let mut gate = self.skipping.as_ref().map(|s| (s, s.lock_gate()));
+                    let work = gate.as_mut().map(|(s, gate)| s.work_locked(gate));
                     let mut entries = crate::sync::lock(&self.entries);
                     let later = entries.by_time.split_off(&(now.saturating_add(1), String::new(), String::new()));
                     let due = std::mem::replace(&mut entries.by_time, later);
                     for key in due.keys() {
                         entries.unindex(key);
                     }
-                    return due.into_values().collect();
+                    return (due.into_values().collect(), work);
                 }
                 Some(at) => {
                     let wait = std::time::Duration::from_nanos(u64::try_from(at - now).unwrap_or(0)).min(RECHECK);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = self.changed.notified() => {}
+                        _ = jumped(&mut jumps) => {}
                     }
                 }
-                None => self.changed.notified().await,
+                None => {
+                    tokio::select! {
+                        _ = self.changed.notified() => {}
+                        _ = jumped(&mut jumps) => {}
+                    }
+                }
             }
         }
     }
@@ -188,10 +225,10 @@ mod tests {
         let waiter = tokio::spawn(async move { t.next_due().await });
         tokio::time::sleep(Duration::from_millis(1)).await;
         timers.schedule(at(&timers, Duration::from_secs(1)), "k".into(), timer("early"));
-        let due = waiter.await.unwrap();
+        let due = waiter.await.unwrap().0;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["early"]);
         assert!(start.elapsed() >= Duration::from_secs(1));
-        let due = timers.next_due().await;
+        let due = timers.next_due().await.0;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["late"]);
         assert_eq!(timers.len(), 0);
     }
@@ -204,7 +241,7 @@ mod tests {
         timers.schedule(at(&timers, Duration::from_secs(7)), "a".into(), timer("open"));
         timers.forget_run("closed");
         assert_eq!(timers.len(), 1);
-        let due = timers.next_due().await;
+        let due = timers.next_due().await.0;
         assert_eq!(due.iter().map(run_of).collect::<Vec<_>>(), vec!["open"]);
         assert!(crate::sync::lock(&timers.entries).by_run.is_empty(), "the index empties with the map");
     }

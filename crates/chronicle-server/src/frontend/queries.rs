@@ -44,6 +44,9 @@ impl Frontend {
             let ready = |st: &chronicle_engine::MutableState| st.backoff_until.is_none() || !st.is_running();
             s = self.wait_for_state(&s, deadline, ready).await?.0;
         }
+        // A query on its way to a worker holds a skipping clock, as a
+        // workflow task would.
+        let _hold = self.history.skipping().map(crate::time_skipping::TimeSkipping::work);
         let status = s.status();
         let condition = QueryRejectCondition::try_from(r.query_reject_condition).unwrap_or(QueryRejectCondition::None);
         let rejected = match condition {

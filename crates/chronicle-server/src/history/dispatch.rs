@@ -11,7 +11,9 @@ use std::collections::HashMap;
 impl History {
     pub(super) async fn timer_loop(me: Weak<History>, timers: Arc<Timers>) {
         loop {
-            let due = timers.next_due().await;
+            let (due, work) = timers.next_due().await;
+            // Shared by the commits the due entries cause.
+            let work = work.map(Arc::new);
             let Some(history) = me.upgrade() else { return };
             // A run's timers due together fire in one commit.
             let mut by_run: HashMap<(String, String, String), Vec<TimerKind>> = HashMap::new();
@@ -25,17 +27,25 @@ impl History {
             }
             for ((namespace, workflow_id, run_id), kinds) in by_run {
                 let me = me.clone();
+                let work = work.clone();
                 tokio::spawn(async move {
                     if let Some(history) = me.upgrade() {
                         history.fire_timers(&namespace, &workflow_id, &run_id, kinds).await;
                     }
+                    drop(work);
                 });
             }
         }
     }
 
-    /// Hands tasks to matching and timers; called only after commit.
+    /// Hands tasks to matching and timers; called only after commit. On a
+    /// test server this and what the run leaves in flight are one step of
+    /// the skipping clock's gate, and work between runs holds the clock.
     pub(super) fn dispatch(&self, state: &MutableState, tasks: Vec<Task>) {
+        let mut gate = self.skipping.as_ref().map(|s| (s, s.lock_gate()));
+        if let Some((skipping, gate)) = gate.as_mut() {
+            skipping.record_run(gate, state);
+        }
         for task in tasks {
             let base = MatchTask {
                 namespace: state.namespace.clone(),
@@ -48,8 +58,16 @@ impl History {
                 _ => None,
             };
             if let Some(work) = self.hand_out(base, task, request) {
-                tokio::spawn(work);
+                let hold = gate.as_mut().map(|(skipping, gate)| skipping.work_locked(gate));
+                tokio::spawn(async move {
+                    work.await;
+                    drop(hold);
+                });
             }
+        }
+        if let Some((skipping, gate)) = gate {
+            drop(gate);
+            skipping.poke();
         }
     }
 

@@ -15,6 +15,7 @@ mod start;
 use crate::clock::Clock;
 use crate::matching::{MatchTask, Matching, QueueKey};
 use crate::queries::Queries;
+use crate::time_skipping::TimeSkipping;
 use crate::timers::{Due, Timers};
 use chronicle_engine::{
     self as engine, EngineError, Input, MutableState, StartArgs, Task, TimerKind, Transition,
@@ -54,6 +55,9 @@ pub struct History {
     matching: Arc<Matching>,
     queries: Arc<Queries>,
     timers: Arc<Timers>,
+    /// A test server's skipping clock (the same as `clock`), told what
+    /// each commit leaves in flight.
+    skipping: Option<Arc<TimeSkipping>>,
     runs: Mutex<cache::RunCache>,
     /// Serialises starts of one workflow id.
     workflow_locks: crate::sync::KeyedLocks<(String, String)>,
@@ -81,7 +85,21 @@ impl History {
         limits: engine::Limits,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
-        let timers = Arc::new(Timers::new(clock.clone()));
+        Self::with_skipping(store, matching, limits, clock, None)
+    }
+
+    /// `new`; with `skipping`, a test server's history whose clock is it.
+    pub fn with_skipping(
+        store: Arc<dyn Store>,
+        matching: Arc<Matching>,
+        limits: engine::Limits,
+        clock: Arc<dyn Clock>,
+        skipping: Option<Arc<TimeSkipping>>,
+    ) -> Arc<Self> {
+        let timers = Arc::new(Timers::with_skipping(clock.clone(), skipping.clone()));
+        if let Some(skipping) = &skipping {
+            skipping.watch_timers(&timers);
+        }
         let history = Arc::new_cyclic(|me| History {
             store,
             limits,
@@ -89,6 +107,7 @@ impl History {
             matching,
             queries: Arc::default(),
             timers: timers.clone(),
+            skipping,
             runs: Mutex::default(),
             workflow_locks: Default::default(),
             me: me.clone(),
@@ -100,6 +119,11 @@ impl History {
     /// The clock every "now" of the server comes from.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The skipping clock of a test server.
+    pub fn skipping(&self) -> Option<&Arc<TimeSkipping>> {
+        self.skipping.as_ref()
     }
 
     /// Now, as events are stamped.

@@ -93,38 +93,59 @@ impl Scheduler {
 
     /// Makes the loop re-read schedules now (after a create or an edit).
     pub fn poke(&self) {
+        // A skipping clock waits for the loop to see the change.
+        if let Some(skipping) = self.history.skipping() {
+            skipping.set_schedules_next(Some(i64::MIN));
+        }
         self.wake.notify_one();
     }
 
     async fn run(me: Weak<Scheduler>) {
+        let mut jumps = me.upgrade().and_then(|s| s.history.skipping().map(|s| s.jumps()));
         loop {
             let Some(scheduler) = me.upgrade() else { return };
-            let next = match scheduler.pass().await {
+            let (next, running) = match scheduler.pass().await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::warn!(error = %e, "schedules: pass failed; retrying in 1s");
-                    Some(scheduler.now_nanos() + 1_000_000_000)
+                    (Some(scheduler.now_nanos() + 1_000_000_000), false)
                 }
             };
+            if let Some(skipping) = scheduler.history.skipping() {
+                skipping.set_schedules_next(next.map(|n| i64::try_from(n).unwrap_or(i64::MAX)));
+            }
+            let now = scheduler.now_nanos();
+            let poll = now + RUNNING_POLL_NANOS;
+            let next = if running { Some(next.map_or(poll, |n| n.min(poll))) } else { next };
             let sleep = next
-                .map(|n| std::time::Duration::from_nanos((n - scheduler.now_nanos()).clamp(0, u64::MAX as i128) as u64))
+                .map(|n| std::time::Duration::from_nanos((n - now).clamp(0, u64::MAX as i128) as u64))
                 .unwrap_or(MAX_SLEEP)
                 .min(MAX_SLEEP);
             let wake = scheduler.wake.clone();
             drop(scheduler);
+            let jumped = async {
+                match jumps.as_mut() {
+                    Some(jumps) => {
+                        let _ = jumps.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = wake.notified() => {}
+                _ = jumped => {}
             }
         }
     }
 
     /// Notices closed workflows, takes buffered and due actions; returns
-    /// when to look again: the earliest next action time, or soon if any
-    /// schedule has workflows running.
-    async fn pass(&self) -> Result<Option<i128>, StoreError> {
+    /// the earliest next action time, and whether any schedule has
+    /// workflows running (the loop then looks again soon).
+    async fn pass(&self) -> Result<(Option<i128>, bool), StoreError> {
         let now = self.now_nanos();
         let mut earliest: Option<i128> = None;
+        let mut running = false;
         let mut soonest = |t: i128| earliest = Some(earliest.map_or(t, |e: i128| e.min(t)));
         for listed in self.store.list_schedules(None).await? {
             let _held = self.lock(&listed.namespace, &listed.schedule_id).await;
@@ -145,10 +166,10 @@ impl Scheduler {
                 soonest(next);
             }
             if rec.info.as_ref().is_some_and(|i| !i.running_workflows.is_empty()) {
-                soonest(self.now_nanos() + RUNNING_POLL_NANOS);
+                running = true;
             }
         }
-        Ok(earliest)
+        Ok((earliest, running))
     }
 
     /// Handles the action times due by `now`: those older than the
