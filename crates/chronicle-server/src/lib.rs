@@ -147,6 +147,11 @@ impl Server {
         Ok(Server { frontend, operator, test_service, stop })
     }
 
+    /// A test server's clock, for a test in the same process.
+    pub fn time_skipping(&self) -> Option<Arc<time_skipping::TimeSkipping>> {
+        self.test_service.as_ref().map(|t| t.skipping().clone())
+    }
+
     /// Serves gRPC on `listener` until `shutdown` resolves.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();

@@ -21,6 +21,10 @@ impl TestServiceImpl {
     pub fn new(skipping: Arc<TimeSkipping>) -> Self {
         TestServiceImpl { skipping }
     }
+
+    pub fn skipping(&self) -> &Arc<TimeSkipping> {
+        &self.skipping
+    }
 }
 
 type Rpc<T> = Result<Response<T>, Status>;

@@ -12,6 +12,8 @@
 mod history;
 #[path = "sdk_e2e/server.rs"]
 mod server;
+#[path = "sdk_e2e/time_skipping.rs"]
+mod time_skipping;
 #[path = "sdk_e2e/worker.rs"]
 mod worker;
 #[path = "sdk_e2e/workflows.rs"]

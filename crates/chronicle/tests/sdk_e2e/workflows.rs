@@ -230,3 +230,81 @@ impl CountingContinueWorkflow {
         unreachable!("continue_as_new always ends the run")
     }
 }
+
+/// Runs `AttemptActivities::fails_once` with a one-week retry backoff;
+/// returns the attempt that succeeded (2).
+#[workflow]
+#[derive(Default)]
+pub struct WeeklyRetryWorkflow;
+
+#[workflow_methods]
+impl WeeklyRetryWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<u32> {
+        let attempt = ctx
+            .execute_activity(
+                AttemptActivities::fails_once,
+                (),
+                ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+                    .retry_policy(
+                        RetryPolicy::builder()
+                            .initial_interval(Duration::from_secs(7 * 86_400))
+                            .maximum_attempts(3)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        Ok(attempt)
+    }
+}
+
+/// Returns at once (run on a cron schedule).
+#[workflow]
+#[derive(Default)]
+pub struct TickWorkflow;
+
+#[workflow_methods]
+impl TickWorkflow {
+    #[run]
+    pub async fn run(_ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<String> {
+        Ok("tick".to_string())
+    }
+}
+
+/// Starts a `SleepyChildWorkflow` sleeping a day under a one-hour
+/// execution timeout; returns whether the child finished.
+#[workflow]
+#[derive(Default)]
+pub struct ParentOfSlowChildWorkflow;
+
+#[workflow_methods]
+impl ParentOfSlowChildWorkflow {
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: ()) -> WorkflowResult<String> {
+        let opts = temporalio_sdk::ChildWorkflowOptions::builder()
+            .workflow_id(format!("{}-child", ctx.workflow_id()))
+            .execution_timeout(Duration::from_secs(3600))
+            .build();
+        let child = ctx.start_child_workflow(SleepyChildWorkflow::run, ("x".to_string(), 86_400_000), opts).await?;
+        Ok(match child.result().await {
+            Ok(_) => "child finished".to_string(),
+            Err(_) => "child did not finish".to_string(),
+        })
+    }
+}
+
+/// An activity that fails its first attempt and returns the attempt after.
+pub struct AttemptActivities;
+
+#[activities]
+impl AttemptActivities {
+    #[activity]
+    pub async fn fails_once(ctx: ActivityContext, _input: ()) -> Result<u32, ActivityError> {
+        let attempt = ctx.info().attempt;
+        if attempt == 1 {
+            return Err(ActivityError::application(ApplicationFailure::new("first attempt fails")));
+        }
+        Ok(attempt)
+    }
+}
