@@ -256,3 +256,4 @@ async def test_a_normal_server_has_no_time_skipping(client: Client) -> None:
     with pytest.raises(RPCError) as err:
         await client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
     assert err.value.status == RPCStatusCode.UNIMPLEMENTED
+    assert "chronicle-test-server" in err.value.message

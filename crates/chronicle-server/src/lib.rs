@@ -163,14 +163,21 @@ impl Server {
             .max_decoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX);
         let operator = OperatorServiceServer::new(self.operator).accept_compressed(CompressionEncoding::Gzip);
-        let test_service =
-            self.test_service.map(|t| TestServiceServer::new(t).accept_compressed(CompressionEncoding::Gzip));
+        // A normal server answers TestService calls UNIMPLEMENTED, saying why.
+        let (test_service, real_time) = match self.test_service {
+            Some(t) => (Some(TestServiceServer::new(t).accept_compressed(CompressionEncoding::Gzip)), None),
+            None => (
+                None,
+                Some(TestServiceServer::new(test_service::RealTime).accept_compressed(CompressionEncoding::Gzip)),
+            ),
+        };
         let mut stopped = self.stop.subscribe();
         let serving = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)
             .add_optional_service(test_service)
+            .add_optional_service(real_time)
             // Without TCP_NODELAY, small responses wait on delayed ACKs
             // (tens of milliseconds per round trip).
             .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {

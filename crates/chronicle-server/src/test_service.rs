@@ -84,3 +84,40 @@ impl TestService for TestServiceImpl {
         Ok(Response::new(GetCurrentTimeResponse { time: Some(self.skipping.timestamp()) }))
     }
 }
+
+/// TestService on a server that is not a test server: every call answers
+/// UNIMPLEMENTED saying where time skipping is served.
+pub struct RealTime;
+
+fn real_time<T>(method: &str) -> Rpc<T> {
+    Err(Status::unimplemented(format!(
+        "TestService/{method}: this server keeps real time; time skipping is served by chronicle-test-server"
+    )))
+}
+
+#[tonic::async_trait]
+impl TestService for RealTime {
+    async fn lock_time_skipping(&self, _: Request<LockTimeSkippingRequest>) -> Rpc<LockTimeSkippingResponse> {
+        real_time("LockTimeSkipping")
+    }
+
+    async fn unlock_time_skipping(&self, _: Request<UnlockTimeSkippingRequest>) -> Rpc<UnlockTimeSkippingResponse> {
+        real_time("UnlockTimeSkipping")
+    }
+
+    async fn sleep(&self, _: Request<SleepRequest>) -> Rpc<SleepResponse> {
+        real_time("Sleep")
+    }
+
+    async fn sleep_until(&self, _: Request<SleepUntilRequest>) -> Rpc<SleepResponse> {
+        real_time("SleepUntil")
+    }
+
+    async fn unlock_time_skipping_with_sleep(&self, _: Request<SleepRequest>) -> Rpc<SleepResponse> {
+        real_time("UnlockTimeSkippingWithSleep")
+    }
+
+    async fn get_current_time(&self, _: Request<()>) -> Rpc<GetCurrentTimeResponse> {
+        real_time("GetCurrentTime")
+    }
+}
