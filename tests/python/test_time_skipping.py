@@ -17,7 +17,14 @@ from temporalio.api.testservice.v1 import (
     SleepRequest,
     UnlockTimeSkippingRequest,
 )
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+)
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError, TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
@@ -200,6 +207,30 @@ async def test_a_child_with_a_one_hour_execution_timeout_times_out_at_once(env: 
             )
         )
     assert result == "child timed out"
+    assert wall < WALL_BOUND_S, f"took {wall:.2f}s"
+
+
+async def test_schedules_and_start_delays_run_on_the_skipping_clock(env: WorkflowEnvironment) -> None:
+    queue = f"ts-{uuid.uuid4()}"
+    schedule_id = f"daily-{uuid.uuid4()}"
+    async with _worker(env, queue):
+        began = time.monotonic()
+        delayed = await env.client.start_workflow(
+            MonthlyCronWorkflow.run, id=f"delayed-{uuid.uuid4()}", task_queue=queue, start_delay=timedelta(days=3)
+        )
+        assert await delayed.result() == "tick"
+        await env.client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(MonthlyCronWorkflow.run, id=f"{schedule_id}-wf", task_queue=queue),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+            ),
+        )
+        await env.sleep(timedelta(days=3, hours=1))
+        wall = time.monotonic() - began
+        described = await env.client.get_schedule_handle(schedule_id).describe()
+        await env.client.get_schedule_handle(schedule_id).delete()
+    assert described.info.num_actions >= 3, described.info
     assert wall < WALL_BOUND_S, f"took {wall:.2f}s"
 
 
