@@ -26,7 +26,9 @@ from temporalio.client import (
     WorkflowExecutionStatus,
 )
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ChildWorkflowError, TimeoutError as TemporalTimeoutError
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ActivityError, ChildWorkflowError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -137,6 +139,40 @@ class ClockWorkflow:
         self.done = True
 
 
+@workflow.defn(sandboxed=False)
+class ShortSleepWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        await asyncio.sleep(3)
+        return "slept 3s"
+
+
+class SleepingActivities:
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self.env = env
+
+    @activity.defn
+    async def outsleep_heartbeat_timeout(self) -> str:
+        # The test environment's sleep, from inside a running activity,
+        # twice its heartbeat timeout and without heartbeating.
+        timeout = activity.info().heartbeat_timeout
+        assert timeout
+        await self.env.sleep(timeout.total_seconds() * 2)
+        return "outslept"
+
+
+@workflow.defn(sandboxed=False)
+class HeartbeatTimeoutWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_activity_method(
+            SleepingActivities.outsleep_heartbeat_timeout,
+            schedule_to_close_timeout=timedelta(seconds=1000),
+            heartbeat_timeout=timedelta(seconds=20),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+
+
 WORKFLOWS = [
     DayTimerWorkflow,
     WeeklyRetryWorkflow,
@@ -144,11 +180,14 @@ WORKFLOWS = [
     SlowChildWorkflow,
     ParentOfSlowChildWorkflow,
     ClockWorkflow,
+    ShortSleepWorkflow,
+    HeartbeatTimeoutWorkflow,
 ]
 
 
 def _worker(env: WorkflowEnvironment, queue: str) -> Worker:
-    return Worker(env.client, task_queue=queue, workflows=WORKFLOWS, activities=[flaky])
+    activities = [flaky, SleepingActivities(env).outsleep_heartbeat_timeout]
+    return Worker(env.client, task_queue=queue, workflows=WORKFLOWS, activities=activities)
 
 
 async def _timed(coro) -> tuple[object, float]:
@@ -257,6 +296,32 @@ async def test_locked_time_runs_at_the_real_pace_and_queries_see_the_skipped_tim
         assert timedelta(days=1) <= woke_at - started_at < timedelta(days=1, minutes=1), woke_at - started_at
         await handle.signal(ClockWorkflow.finish)
         assert await handle.result() == woke
+
+
+async def test_an_activity_sleeping_on_the_test_clock_times_out_on_its_heartbeat(env: WorkflowEnvironment) -> None:
+    queue = f"ts-{uuid.uuid4()}"
+    async with _worker(env, queue):
+        with pytest.raises(WorkflowFailureError) as err:
+            await env.client.execute_workflow(
+                HeartbeatTimeoutWorkflow.run, id=f"heartbeat-{uuid.uuid4()}", task_queue=queue
+            )
+    assert isinstance(err.value.cause, ActivityError)
+    assert isinstance(err.value.cause.cause, TemporalTimeoutError)
+    assert err.value.cause.cause.type == TimeoutType.HEARTBEAT
+
+
+async def test_with_auto_time_skipping_disabled_time_is_real(env: WorkflowEnvironment) -> None:
+    queue = f"ts-{uuid.uuid4()}"
+    async with _worker(env, queue):
+        result, skipped = await _timed(
+            env.client.execute_workflow(ShortSleepWorkflow.run, id=f"short-{uuid.uuid4()}", task_queue=queue)
+        )
+        assert result == "slept 3s" and skipped < 2.5
+        with env.auto_time_skipping_disabled():
+            result, real = await _timed(
+                env.client.execute_workflow(ShortSleepWorkflow.run, id=f"short-{uuid.uuid4()}", task_queue=queue)
+            )
+        assert result == "slept 3s" and real > 2.5
 
 
 async def test_bad_calls_are_refused_and_change_nothing(env: WorkflowEnvironment) -> None:

@@ -3,14 +3,19 @@
 //! the next deadline (a timer, a timeout, a retry, a schedule's action, a
 //! test's sleep).
 //!
-//! What holds it (Temporal's "time locking"):
+//! What holds it is one count, as Temporal's "time locking counter":
 //! - the test's own locks (`LockTimeSkipping`; a test server starts with
 //!   one, so time is real until a test unlocks it);
-//! - every run with a workflow task or an activity on a worker or in a
-//!   queue (an activity waiting out a retry backoff holds it only from the
-//!   end of its backoff);
+//! - each workflow task scheduled or running, and each activity from its
+//!   scheduling to its end (an activity waiting out a retry backoff only
+//!   from the end of the backoff);
 //! - work between a deadline and the commit it causes (a fired timer,
 //!   a child to start, a parent to tell), and queries on their way.
+//!
+//! A test may unlock while anything holds the count, not only its own
+//! locks (an activity that calls the test environment's `sleep` lets time
+//! run past its own heartbeat timeout, as on Temporal's test server); an
+//! unlock with nothing held is refused.
 //!
 //! Every change to these, and every jump, happens under one lock (`gate`),
 //! so the skipper never jumps past a deadline scheduled by work it did not
@@ -38,13 +43,13 @@ pub enum SkipError {
     InvalidArgument(String),
 }
 
-/// Why a run holds the clock.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// What a run adds to the count.
+#[derive(Clone, Debug, Default, PartialEq)]
 struct RunHold {
-    /// A workflow task, or an activity on a worker or in a queue.
-    now: bool,
-    /// The earliest end of an activity's retry backoff.
-    from: Option<i64>,
+    /// Its workflow task, and its activities scheduled or running.
+    now: i64,
+    /// When each activity waiting out a retry backoff starts holding.
+    backoffs: Vec<i64>,
 }
 
 impl RunHold {
@@ -52,35 +57,43 @@ impl RunHold {
         if !state.is_running() {
             return RunHold::default();
         }
-        let mut hold = RunHold { now: state.workflow_task.is_some(), from: None };
+        let mut hold = RunHold { now: i64::from(state.workflow_task.is_some()), backoffs: Vec::new() };
         for activity in state.activities.values() {
             let ready = activity.current_attempt_scheduled_time.as_ref().map_or(i64::MIN, nanos);
             if activity.started_time.is_some() || ready <= now {
-                hold.now = true;
+                hold.now += 1;
             } else {
-                hold.from = Some(hold.from.map_or(ready, |f| f.min(ready)));
+                hold.backoffs.push(ready);
             }
         }
         hold
     }
 
-    fn holds(&self, now: i64) -> bool {
-        self.now || self.from.is_some_and(|f| f <= now)
+    fn count(&self, now: i64) -> i64 {
+        self.now + self.backoffs.iter().filter(|at| **at <= now).count() as i64
     }
 }
 
 #[derive(Default)]
 pub(crate) struct Gate {
-    /// LockTimeSkipping calls less UnlockTimeSkipping calls.
-    locks: u32,
+    /// LockTimeSkipping calls less UnlockTimeSkipping calls (below zero
+    /// when a test unlocked what runs held).
+    locks: i64,
     /// Work under way between a deadline and its commit.
-    working: usize,
+    working: i64,
     runs: HashMap<String, RunHold>,
     /// Deadlines of tests' Sleep calls: (due, id).
     sleepers: BTreeSet<(i64, u64)>,
     next_sleeper: u64,
     /// The earliest action time of any schedule, as the scheduler last saw.
     schedules: Option<i64>,
+}
+
+impl Gate {
+    /// The time locking count: the clock may jump when it is not positive.
+    fn held(&self, now: i64) -> i64 {
+        self.locks + self.working + self.runs.values().map(|hold| hold.count(now)).sum::<i64>()
+    }
 }
 
 pub struct TimeSkipping {
@@ -106,7 +119,7 @@ impl TimeSkipping {
     /// it), unless `unlocked`. Its skipper runs until it is dropped.
     pub fn start(unlocked: bool) -> Arc<Self> {
         let me = Arc::new(TimeSkipping {
-            gate: Mutex::new(Gate { locks: u32::from(!unlocked), ..Gate::default() }),
+            gate: Mutex::new(Gate { locks: i64::from(!unlocked), ..Gate::default() }),
             offset: AtomicI64::new(0),
             changed: Arc::default(),
             jumped: watch::channel(0).0,
@@ -139,8 +152,9 @@ impl TimeSkipping {
     }
 
     pub fn unlock(&self) -> Result<(), SkipError> {
+        let now = self.now_nanos();
         let mut gate = self.lock_gate();
-        if gate.locks == 0 {
+        if gate.held(now) <= 0 {
             return Err(SkipError::NotLocked);
         }
         gate.locks -= 1;
@@ -160,10 +174,11 @@ impl TimeSkipping {
     /// `UnlockTimeSkippingWithSleep`: unlocks, returns once the clock has
     /// moved by `duration`, locked again (also if the caller goes away).
     pub async fn unlock_while_sleeping(&self, duration: Duration) -> Result<(), SkipError> {
-        let until = self.now_nanos().saturating_add(i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX));
+        let now = self.now_nanos();
+        let until = now.saturating_add(i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX));
         let sleeper = {
             let mut gate = self.lock_gate();
-            if gate.locks == 0 {
+            if gate.held(now) <= 0 {
                 return Err(SkipError::NotLocked);
             }
             gate.locks -= 1;
@@ -225,7 +240,7 @@ impl TimeSkipping {
     /// by the caller across the commit's handouts.
     pub(crate) fn record_run(&self, gate: &mut Gate, state: &MutableState) {
         let hold = RunHold::of(state, self.now_nanos());
-        if hold == RunHold::default() {
+        if hold.now == 0 && hold.backoffs.is_empty() {
             gate.runs.remove(&state.run_id);
         } else {
             gate.runs.insert(state.run_id.clone(), hold);
@@ -275,16 +290,13 @@ impl TimeSkipping {
     /// Jumps to the earliest deadline if nothing holds the clock.
     fn try_jump(&self) {
         let gate = self.lock_gate();
-        if gate.locks > 0 || gate.working > 0 {
-            return;
-        }
         let now = self.now_nanos();
-        if gate.runs.values().any(|hold| hold.holds(now)) {
+        if gate.held(now) > 0 {
             return;
         }
         let timers = self.timers.get().and_then(Weak::upgrade).and_then(|t| t.earliest());
         let sleepers = gate.sleepers.first().map(|s| s.0);
-        let backoffs = gate.runs.values().filter_map(|hold| hold.from).min();
+        let backoffs = gate.runs.values().flat_map(|hold| hold.backoffs.iter().copied()).filter(|at| *at > now).min();
         let Some(next) = [timers, sleepers, gate.schedules, backoffs].into_iter().flatten().min() else { return };
         if next <= now {
             // Due and not yet taken by its work: wait for that.
@@ -368,6 +380,30 @@ mod tests {
         assert!(sleeping.await.is_ok(), "released: the clock jumps");
     }
 
+    #[tokio::test]
+    async fn a_test_may_unlock_what_a_run_holds() {
+        // As an activity calling the test environment's sleep: the test's
+        // own lock is already released (it waits on a result).
+        let skipping = TimeSkipping::start(true);
+        let mut state = MutableState {
+            run_id: "r".into(),
+            status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
+            ..Default::default()
+        };
+        state.activities.insert(5, chronicle_engine::ActivityInfo::default());
+        skipping.record_run(&mut skipping.lock_gate(), &state);
+        let before = skipping.now_nanos();
+        let sleeping = tokio::time::timeout(Duration::from_secs(5), skipping.unlock_while_sleeping(DAY));
+        assert!(sleeping.await.is_ok(), "unlocked against the activity's hold: the clock jumps");
+        assert!(skipping.now_nanos() - before >= 86_400_000_000_000);
+        assert_eq!(skipping.lock_gate().locks, 0, "given back");
+        state.activities.clear();
+        skipping.record_run(&mut skipping.lock_gate(), &state);
+        assert!(matches!(skipping.unlock(), Err(SkipError::NotLocked)), "nothing held now");
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
     #[test]
     fn an_activity_in_backoff_holds_from_its_end() {
         let at = |s: i64| prost_types::Timestamp { seconds: s, nanos: 0 };
@@ -380,9 +416,9 @@ mod tests {
             chronicle_engine::ActivityInfo { current_attempt_scheduled_time: Some(at(100)), ..Default::default() },
         );
         let hold = RunHold::of(&state, 50_000_000_000);
-        assert_eq!(hold, RunHold { now: false, from: Some(100_000_000_000) });
-        assert!(!hold.holds(99_000_000_000));
-        assert!(hold.holds(100_000_000_000));
-        assert!(RunHold::of(&state, 100_000_000_000).now);
+        assert_eq!(hold, RunHold { now: 0, backoffs: vec![100_000_000_000] });
+        assert_eq!(hold.count(99_000_000_000), 0);
+        assert_eq!(hold.count(100_000_000_000), 1);
+        assert_eq!(RunHold::of(&state, 100_000_000_000).now, 1);
     }
 }

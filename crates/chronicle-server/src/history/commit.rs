@@ -62,7 +62,20 @@ impl History {
     ) -> Result<Transition, HistoryError> {
         let me = self.arc()?;
         let (namespace, workflow_id, run_id) = (namespace.to_string(), workflow_id.to_string(), run_id.to_string());
-        detached(async move { me.execute_locked(&namespace, &workflow_id, &run_id, apply).await }).await
+        let hold = self.hold_clock();
+        detached(async move {
+            let transition = me.execute_locked(&namespace, &workflow_id, &run_id, apply).await;
+            drop(hold);
+            transition
+        })
+        .await
+    }
+
+    /// On a test server, holds the clock while a change is made (as
+    /// Temporal's test server does around every update), so no jump lands
+    /// between its "now" and the holds its commit records.
+    pub(super) fn hold_clock(&self) -> Option<crate::time_skipping::Work> {
+        self.skipping.as_ref().map(TimeSkipping::work)
     }
 
     /// The history service itself, for work that outlives its caller.

@@ -11,7 +11,13 @@ impl History {
     /// hand-out of the new run's first tasks.
     pub async fn start(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
         let me = self.arc()?;
-        super::commit::detached(async move { me.start_detached(args, policies).await }).await
+        let hold = self.hold_clock();
+        super::commit::detached(async move {
+            let started = me.start_detached(args, policies).await;
+            drop(hold);
+            started
+        })
+        .await
     }
 
     async fn start_detached(&self, args: StartArgs, policies: StartPolicies) -> Result<Started, HistoryError> {
