@@ -11,6 +11,7 @@ mod frontend;
 mod history;
 mod longpoll;
 mod matching;
+pub mod metrics;
 mod namespaces;
 mod operator;
 mod queries;
@@ -173,6 +174,7 @@ impl Server {
         };
         let mut stopped = self.stop.subscribe();
         let serving = tonic::transport::Server::builder()
+            .layer(metrics::MetricsLayer)
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)

@@ -87,6 +87,8 @@ pub(crate) struct Gate {
     next_sleeper: u64,
     /// The earliest action time of any schedule, as the scheduler last saw.
     schedules: Option<i64>,
+    /// Changes to schedules, so a pass that one overtook does not publish.
+    schedule_changes: u64,
 }
 
 impl Gate {
@@ -264,10 +266,27 @@ impl TimeSkipping {
         Work(self.clone())
     }
 
-    /// The scheduler's next action time; `Some(i64::MIN)` holds the clock
-    /// until the scheduler has looked (a schedule was created or changed).
-    pub(crate) fn set_schedules_next(&self, next: Option<i64>) {
-        self.lock_gate().schedules = next;
+    /// A schedule was created or changed: the clock is held until a
+    /// scheduler pass that began after this has published its next time.
+    pub(crate) fn schedules_changed(&self) {
+        let mut gate = self.lock_gate();
+        gate.schedule_changes += 1;
+        gate.schedules = Some(i64::MIN);
+    }
+
+    /// How many schedule changes there have been (read before a pass).
+    pub(crate) fn schedule_changes(&self) -> u64 {
+        self.lock_gate().schedule_changes
+    }
+
+    /// The scheduler's next action time, from a pass that began after
+    /// `changes` schedule changes; ignored if one came since.
+    pub(crate) fn set_schedules_next(&self, next: Option<i64>, changes: u64) {
+        let mut gate = self.lock_gate();
+        if gate.schedule_changes == changes {
+            gate.schedules = next;
+        }
+        drop(gate);
         self.changed.notify_one();
     }
 

@@ -120,11 +120,16 @@ impl Timers {
     /// with the hold on a skipping clock their work keeps until it is done.
     pub async fn next_due(&self) -> (Vec<Due>, Option<Work>) {
         let mut jumps = self.skipping.as_ref().map(|s| s.jumps());
-        let jumped = async |jumps: &mut Option<tokio::sync::watch::Receiver<i64>>| match jumps {
-            Some(jumps) => {
-                let _ = jumps.changed().await;
+        // A jump wakes the loop; without a skipping clock (or once it is
+        // gone) nothing does.
+        let jumped = async |jumps: &mut Option<tokio::sync::watch::Receiver<i64>>| {
+            let changed = match jumps {
+                Some(jumps) => jumps.changed().await.is_ok(),
+                None => false,
+            };
+            if !changed {
+                std::future::pending::<()>().await;
             }
-            None => std::future::pending().await,
         };
         loop {
             let next = self.earliest();

@@ -38,6 +38,8 @@ pub struct FileConfig {
 pub struct ServerSection {
     pub ip: Option<String>,
     pub port: Option<u16>,
+    /// Port serving Prometheus metrics at /metrics.
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

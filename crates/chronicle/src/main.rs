@@ -75,6 +75,10 @@ struct Start {
     /// Custom search attribute KEY=TYPE (repeatable), added to the file's.
     #[arg(long = "search-attribute", value_name = "KEY=TYPE")]
     search_attributes: Vec<String>,
+    /// Port serving Prometheus metrics at /metrics, on the same address
+    /// [default: none].
+    #[arg(long, env = "CHRONICLE_METRICS_PORT", value_name = "PORT")]
+    metrics_port: Option<u16>,
 }
 
 #[derive(Args)]
@@ -121,7 +125,7 @@ struct StartDev {
     /// Temporal's HTTP API port (not served by Chronicle yet).
     #[arg(long, value_name = "PORT")]
     http_port: Option<u16>,
-    /// Prometheus metrics port (not served by Chronicle yet).
+    /// Port serving Prometheus metrics at /metrics, on the same address.
     #[arg(long, value_name = "PORT")]
     metrics_port: Option<u16>,
     /// SQLite pragma as KEY=VALUE (repeatable; Chronicle sets its own and
@@ -200,9 +204,6 @@ fn not_served(args: &StartDev) -> Vec<String> {
     if let Some(port) = args.http_port {
         notes.push(format!("--http-port {port}: Chronicle does not serve Temporal's HTTP API yet; ignored"));
     }
-    if let Some(port) = args.metrics_port {
-        notes.push(format!("--metrics-port {port}: Chronicle does not serve metrics yet; ignored"));
-    }
     if !args.sqlite_pragmas.is_empty() {
         notes.push(format!(
             "--sqlite-pragma {}: Chronicle sets its own SQLite pragmas; ignored",
@@ -226,6 +227,7 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         log_format: args.log_format,
         dynamic_config_values: args.dynamic_config_values,
         search_attributes: args.search_attributes,
+        metrics_port: args.metrics_port,
         notes,
     })
 }
@@ -258,6 +260,7 @@ fn start(args: Start) -> anyhow::Result<()> {
         log_format: args.log_format.or(file.log.format).unwrap_or_default(),
         dynamic_config_values,
         search_attributes,
+        metrics_port: args.metrics_port.or(file.server.metrics_port),
         notes: Vec::new(),
     })
 }
@@ -274,6 +277,7 @@ struct Launch {
     log_format: LogFormat,
     dynamic_config_values: Vec<String>,
     search_attributes: Vec<String>,
+    metrics_port: Option<u16>,
     /// Warnings to log once logging is set up.
     notes: Vec<String>,
 }
@@ -299,6 +303,16 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         if !is_loopback(&launch.ip) {
             tracing::warn!("listening on {addr} with no authentication: anyone who can reach it can do anything");
         }
+        let metrics = match launch.metrics_port {
+            Some(port) => {
+                let addr = format!("{}:{port}", launch.ip);
+                let listener = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         let opened = db::open(&launch.database_url, launch.pool_size, launch.sqlite_readers).await?;
         if let Some(warning) = dynamic.ignored_warning() {
             tracing::warn!("{warning}");
@@ -308,6 +322,14 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         say(&format!("Chronicle data in {}", opened.description));
         say(&format!("Chronicle gRPC listening on {local}"));
+        if let Some(listener) = metrics {
+            say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
+            tokio::spawn(async move {
+                if let Err(e) = chronicle_server::metrics::serve(listener, std::future::pending()).await {
+                    tracing::error!(error = %e, "the metrics endpoint stopped");
+                }
+            });
+        }
         server.serve(listener, shutdown_signal()).await?;
         say("Chronicle stopped");
         Ok(())

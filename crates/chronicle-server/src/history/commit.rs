@@ -194,6 +194,9 @@ impl History {
 
     pub(super) fn after_commit(&self, entry: &Arc<RunEntry>, guard: &mut Option<MutableState>, t: &Transition) {
         let open = t.state.is_running();
+        if !open {
+            crate::metrics::metrics().record_closes(&t.events);
+        }
         // A closed run stays cached while it has post-close work (telling
         // its parent, applying close policies to its children).
         let keep = t.state.needs_recovery();

@@ -95,7 +95,7 @@ impl Scheduler {
     pub fn poke(&self) {
         // A skipping clock waits for the loop to see the change.
         if let Some(skipping) = self.history.skipping() {
-            skipping.set_schedules_next(Some(i64::MIN));
+            skipping.schedules_changed();
         }
         self.wake.notify_one();
     }
@@ -104,6 +104,7 @@ impl Scheduler {
         let mut jumps = me.upgrade().and_then(|s| s.history.skipping().map(|s| s.jumps()));
         loop {
             let Some(scheduler) = me.upgrade() else { return };
+            let changes = scheduler.history.skipping().map(|s| s.schedule_changes());
             let (next, running) = match scheduler.pass().await {
                 Ok(next) => next,
                 Err(e) => {
@@ -111,8 +112,8 @@ impl Scheduler {
                     (Some(scheduler.now_nanos() + 1_000_000_000), false)
                 }
             };
-            if let Some(skipping) = scheduler.history.skipping() {
-                skipping.set_schedules_next(next.map(|n| i64::try_from(n).unwrap_or(i64::MAX)));
+            if let (Some(skipping), Some(changes)) = (scheduler.history.skipping(), changes) {
+                skipping.set_schedules_next(next.map(|n| i64::try_from(n).unwrap_or(i64::MAX)), changes);
             }
             let now = scheduler.now_nanos();
             let poll = now + RUNNING_POLL_NANOS;
@@ -124,11 +125,12 @@ impl Scheduler {
             let wake = scheduler.wake.clone();
             drop(scheduler);
             let jumped = async {
-                match jumps.as_mut() {
-                    Some(jumps) => {
-                        let _ = jumps.changed().await;
-                    }
-                    None => std::future::pending().await,
+                let changed = match jumps.as_mut() {
+                    Some(jumps) => jumps.changed().await.is_ok(),
+                    None => false,
+                };
+                if !changed {
+                    std::future::pending::<()>().await;
                 }
             };
             tokio::select! {

@@ -1,0 +1,165 @@
+//! Prometheus metrics, under Temporal's names where it has one:
+//! `service_requests`, `service_errors` and `service_latency` (seconds) by
+//! gRPC `operation` (and `status_code` for errors), counted by a tower
+//! layer around every service; `workflow_success`, `workflow_failed`,
+//! `workflow_timeout`, `workflow_terminate`, `workflow_cancel` and
+//! `workflow_continued_as_new`, counted as close events are committed.
+//! One registry per process; `serve` answers `GET /metrics` on its own port.
+
+use chronicle_engine::api::enums::v1::EventType;
+use chronicle_engine::api::history::v1::HistoryEvent;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    errors: IntCounterVec,
+    latency: HistogramVec,
+    closes: [(EventType, IntCounter); 6],
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(Opts::new("service_requests", "gRPC requests received"), &["operation"])
+            .expect("valid metric");
+        let errors = IntCounterVec::new(
+            Opts::new("service_errors", "gRPC requests answered with an error"),
+            &["operation", "status_code"],
+        )
+        .expect("valid metric");
+        let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        let latency = HistogramVec::new(
+            HistogramOpts::new("service_latency", "gRPC request latency in seconds (long polls included)")
+                .buckets(buckets),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let close = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let closes = [
+            (EventType::WorkflowExecutionCompleted, close("workflow_success", "workflow runs completed")),
+            (EventType::WorkflowExecutionFailed, close("workflow_failed", "workflow runs failed")),
+            (EventType::WorkflowExecutionTimedOut, close("workflow_timeout", "workflow runs timed out")),
+            (EventType::WorkflowExecutionTerminated, close("workflow_terminate", "workflow runs terminated")),
+            (EventType::WorkflowExecutionCanceled, close("workflow_cancel", "workflow runs canceled")),
+            (
+                EventType::WorkflowExecutionContinuedAsNew,
+                close("workflow_continued_as_new", "workflow runs continued as new"),
+            ),
+        ];
+        registry.register(Box::new(requests.clone())).expect("registered once");
+        registry.register(Box::new(errors.clone())).expect("registered once");
+        registry.register(Box::new(latency.clone())).expect("registered once");
+        for (_, counter) in &closes {
+            registry.register(Box::new(counter.clone())).expect("registered once");
+        }
+        Metrics { registry, requests, errors, latency, closes }
+    }
+
+    fn record_request(&self, operation: &str, status_code: Option<&str>, took: Duration) {
+        self.requests.with_label_values(&[operation]).inc();
+        self.latency.with_label_values(&[operation]).observe(took.as_secs_f64());
+        if let Some(code) = status_code {
+            self.errors.with_label_values(&[operation, code]).inc();
+        }
+    }
+
+    /// Counts the close events among a commit's events.
+    pub(crate) fn record_closes(&self, events: &[HistoryEvent]) {
+        for event in events {
+            if let Some((_, counter)) = self.closes.iter().find(|(ty, _)| *ty as i32 == event.event_type) {
+                counter.inc();
+            }
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into memory fails only on invalid metric names.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async {
+            ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render())
+        }),
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// The tower layer that counts every gRPC request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsLayer;
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Counted { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Counted<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Counted<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // The method's name, as Temporal's `operation` tag has it.
+        let operation = request.uri().path().rsplit('/').next().unwrap_or_default().to_string();
+        // The clone that was made ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let began = Instant::now();
+            let response = inner.call(request).await;
+            if let Ok(response) = &response {
+                // A failed unary call answers with its status in the
+                // headers (trailers only); a success carries it later.
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|code| *code != "0")
+                    .map(|code| format!("{:?}", tonic::Code::from_i32(code.parse().unwrap_or(2))));
+                metrics().record_request(&operation, code.as_deref(), began.elapsed());
+            }
+            response
+        })
+    }
+}
