@@ -168,9 +168,8 @@ impl TimeSkipping {
     /// Returns once the clock has reached `until` (at once if it has):
     /// the clock may jump there when nothing else holds it.
     pub async fn sleep_until(&self, until: i64) {
-        let sleeper = self.add_sleeper(until);
+        let _sleeper = Sleeper { skipping: self, key: self.add_sleeper(until), relock: false };
         self.wait_for(until).await;
-        self.remove_sleeper(sleeper, false);
     }
 
     /// `UnlockTimeSkippingWithSleep`: unlocks, returns once the clock has
@@ -192,13 +191,7 @@ impl TimeSkipping {
         self.changed.notify_one();
         // Locked again in the same step that drops the deadline, so the
         // clock cannot run on past it in between.
-        struct Relock<'a>(&'a TimeSkipping, (i64, u64));
-        impl Drop for Relock<'_> {
-            fn drop(&mut self) {
-                self.0.remove_sleeper(self.1, true);
-            }
-        }
-        let _relock = Relock(self, sleeper);
+        let _sleeper = Sleeper { skipping: self, key: sleeper, relock: true };
         self.wait_for(until).await;
         Ok(())
     }
@@ -328,6 +321,21 @@ impl TimeSkipping {
     }
 }
 
+/// A test's sleep deadline, dropped (and the lock it lent given back)
+/// when the sleep ends or its caller goes away: a deadline left behind
+/// would stop the clock at it for good.
+struct Sleeper<'a> {
+    skipping: &'a TimeSkipping,
+    key: (i64, u64),
+    relock: bool,
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        self.skipping.remove_sleeper(self.key, self.relock);
+    }
+}
+
 /// A hold on the clock while work caused by a deadline runs.
 pub struct Work(Arc<TimeSkipping>);
 
@@ -365,6 +373,18 @@ mod tests {
         assert!(moved >= 86_400_000_000_000, "the clock moved a day: {moved}");
         assert!(began.elapsed() < Duration::from_secs(5), "without waiting a day");
         assert_eq!(skipping.lock_gate().locks, 1, "locked again");
+    }
+
+    #[tokio::test]
+    async fn a_sleep_whose_caller_went_away_leaves_no_deadline() {
+        let skipping = TimeSkipping::start(true);
+        let far = skipping.now_nanos() + 3_600_000_000_000;
+        let gone = tokio::time::timeout(Duration::from_millis(1), async {
+            skipping.lock();
+            skipping.sleep_until(far).await;
+        });
+        let _ = gone.await;
+        assert!(skipping.lock_gate().sleepers.is_empty());
     }
 
     #[tokio::test]
