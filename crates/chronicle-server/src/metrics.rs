@@ -1,7 +1,7 @@
 //! Prometheus metrics, under Temporal's names where it has one:
 //! `service_requests`, `service_errors` and `service_latency` (seconds) by
-//! gRPC `operation` (and `status_code` for errors), counted by a tower
-//! layer around every service; `workflow_success`, `workflow_failed`,
+//! gRPC `operation` (and `status_code` for errors; `unknown` for calls
+//! answered UNIMPLEMENTED), counted by a tower layer around every service; `workflow_success`, `workflow_failed`,
 //! `workflow_timeout`, `workflow_terminate`, `workflow_cancel` and
 //! `workflow_continued_as_new`, counted as close events are committed.
 //! One registry per process; `serve` answers `GET /metrics` on its own port.
@@ -155,11 +155,63 @@ where
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
-                    .filter(|code| *code != "0")
-                    .map(|code| format!("{:?}", tonic::Code::from_i32(code.parse().unwrap_or(2))));
-                metrics().record_request(&operation, code.as_deref(), began.elapsed());
+                    .map(|code| tonic::Code::from_i32(code.parse().unwrap_or(2)))
+                    .filter(|code| *code != tonic::Code::Ok);
+                // Calls answered UNIMPLEMENTED count as `unknown`: a method
+                // no service has is named by the caller, and must not let
+                // a client grow the series without bound.
+                let operation = if code == Some(tonic::Code::Unimplemented) { "unknown" } else { &operation };
+                let code = code.map(|code| format!("{code:?}"));
+                metrics().record_request(operation, code.as_deref(), began.elapsed());
             }
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Layer, Service};
+
+    /// Answers every request with the grpc-status of its path's last letter
+    /// ("...Ok" → 0, anything else → 12, Unimplemented).
+    #[derive(Clone)]
+    struct Answer;
+
+    impl Service<http::Request<()>> for Answer {
+        type Response = http::Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<()>) -> Self::Future {
+            let mut response = http::Response::new(());
+            if !request.uri().path().ends_with("Ok") {
+                response.headers_mut().insert("grpc-status", http::HeaderValue::from_static("12"));
+            }
+            std::future::ready(Ok(response))
+        }
+    }
+
+    async fn call(service: &mut Counted<Answer>, path: &str) {
+        let request = http::Request::builder().uri(path).body(()).unwrap();
+        service.call(request).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn methods_are_counted_by_name_and_unknown_ones_as_one() {
+        let mut service = MetricsLayer.layer(Answer);
+        call(&mut service, "/temporal.api.workflowservice.v1.WorkflowService/CountedOk").await;
+        for i in 0..3 {
+            call(&mut service, &format!("/made.up.Service/Invented{i}")).await;
+        }
+        let text = metrics().render();
+        assert!(text.contains(r#"service_requests{operation="CountedOk"} 1"#), "{text}");
+        assert!(!text.contains("Invented"), "a caller's names make no series: {text}");
+        assert!(text.contains(r#"service_errors{operation="unknown",status_code="Unimplemented"}"#), "{text}");
     }
 }
