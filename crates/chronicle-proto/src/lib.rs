@@ -16,3 +16,34 @@ pub mod operatorservice {
 pub mod testservice {
     tonic::include_proto!("temporal.api.testservice.v1");
 }
+
+/// Every WorkflowService and OperatorService call put to one check before
+/// it reaches the service (authorization), with the namespace it names.
+pub mod guard {
+    /// A call as the check sees it.
+    pub struct Call<'a> {
+        /// `WorkflowService` or `OperatorService`.
+        pub service: &'static str,
+        /// The RPC's name, e.g. `StartWorkflowExecution`.
+        pub method: &'static str,
+        /// The request's `namespace` field, where its message has one.
+        pub namespace: Option<&'a str>,
+        pub metadata: &'a tonic::metadata::MetadataMap,
+        pub extensions: &'a tonic::Extensions,
+        /// The request message, for checks that look inside (commands
+        /// naming other namespaces).
+        pub message: &'a (dyn std::any::Any + Send + Sync),
+    }
+
+    pub trait Admission: Send + Sync + 'static {
+        fn admit(&self, call: &Call<'_>) -> Result<(), tonic::Status>;
+    }
+
+    /// A service whose calls pass `admission` first.
+    pub struct Guarded<S, A> {
+        pub inner: S,
+        pub admission: std::sync::Arc<A>,
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/guarded.rs"));
+}

@@ -149,6 +149,16 @@ pub fn from_engine(e: EngineError) -> Status {
     }
 }
 
+/// Temporal's PermissionDenied ("Request unauthorized.", with a
+/// PermissionDeniedFailure detail): the caller is known but not allowed.
+pub fn unauthorized() -> Status {
+    with_detail(
+        Code::PermissionDenied,
+        "Request unauthorized.".into(),
+        chronicle_engine::api::errordetails::v1::PermissionDeniedFailure { reason: String::new() },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

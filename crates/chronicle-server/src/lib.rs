@@ -9,6 +9,7 @@ pub mod cluster;
 mod errors;
 mod frontend;
 mod history;
+mod listen;
 mod longpoll;
 mod matching;
 pub mod metrics;
@@ -18,6 +19,7 @@ mod queries;
 mod retention;
 mod schedules;
 pub mod search_attributes;
+pub mod security;
 mod sync;
 mod test_service;
 pub mod time_skipping;
@@ -37,7 +39,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::server::TcpIncoming;
 
 /// A fresh run id: a UUIDv7, as Temporal's (time-ordered; SDK code checks
 /// the version).
@@ -47,6 +48,10 @@ pub(crate) fn new_run_id() -> String {
 
 /// How long a stopping server waits for in-flight calls.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// HTTP/2 streams (calls in flight) one connection may hold; a client past
+/// it waits for a free one.
+const MAX_STREAMS_PER_CONNECTION: u32 = 1000;
 
 pub use namespaces::{MIN_RETENTION_SECS, NamespaceSpec};
 
@@ -60,6 +65,8 @@ pub struct ServerOptions {
     /// Custom search attributes to register in every namespace created at
     /// start (`start-dev --search-attribute`).
     pub search_attributes: chronicle_store::CustomSearchAttributes,
+    /// TLS and API keys on the gRPC port.
+    pub security: security::Security,
 }
 
 /// Registers `--search-attribute`s in the namespaces created at start, as
@@ -95,6 +102,8 @@ pub struct Server {
     operator: operator::Operator,
     /// Served by a test server only.
     test_service: Option<test_service::TestServiceImpl>,
+    guard: Arc<security::Guard>,
+    tls: Option<Arc<security::tls::Tls>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -131,6 +140,16 @@ impl Server {
         clock: Arc<dyn clock::Clock>,
         skipping: Option<Arc<time_skipping::TimeSkipping>>,
     ) -> anyhow::Result<Self> {
+        // Credentials and certificates load first: a bad file stops the start.
+        let keys = options.security.auth_keys.as_deref().map(security::keys::KeyRing::load).transpose()?;
+        let tls = options.security.tls.clone().map(security::tls::Tls::load).transpose()?;
+        if let Some(keys) = &keys {
+            keys.watch();
+        }
+        if let Some(tls) = &tls {
+            tls.watch();
+        }
+        let guard = Arc::new(security::Guard::new(keys));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
         let history =
@@ -145,7 +164,7 @@ impl Server {
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
-        Ok(Server { frontend, operator, test_service, stop })
+        Ok(Server { frontend, operator, test_service, guard, tls, stop })
     }
 
     /// A test server's clock, for a test in the same process.
@@ -159,11 +178,16 @@ impl Server {
         health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
         // Requests arrive gzipped (SDK default) and must be accepted; replies
         // go uncompressed: per-message deflate state dominated CPU profiles.
-        let workflow = WorkflowServiceServer::new(self.frontend)
+        let guarded = |inner| chronicle_proto::guard::Guarded { inner, admission: self.guard.clone() };
+        let workflow = WorkflowServiceServer::new(guarded(self.frontend))
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX)
             .max_encoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX);
-        let operator = OperatorServiceServer::new(self.operator).accept_compressed(CompressionEncoding::Gzip);
+        let operator = OperatorServiceServer::new(chronicle_proto::guard::Guarded {
+            inner: self.operator,
+            admission: self.guard.clone(),
+        })
+        .accept_compressed(CompressionEncoding::Gzip);
         // A normal server answers TestService calls UNIMPLEMENTED, saying why.
         let (test_service, real_time) = match self.test_service {
             Some(t) => (Some(TestServiceServer::new(t).accept_compressed(CompressionEncoding::Gzip)), None),
@@ -173,20 +197,30 @@ impl Server {
             ),
         };
         let mut stopped = self.stop.subscribe();
-        let serving = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
+            // Bounds per connection: streams at once, and pings that close
+            // a connection whose peer went away without a word.
+            .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
             .layer(metrics::MetricsLayer)
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)
             .add_optional_service(test_service)
-            .add_optional_service(real_time)
-            // Without TCP_NODELAY, small responses wait on delayed ACKs
-            // (tens of milliseconds per round trip).
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
-                shutdown.await;
-                // Open long polls answer now; tonic then drains in-flight calls.
-                let _ = self.stop.send(true);
-            });
+            .add_optional_service(real_time);
+        let stop = self.stop;
+        let shutdown = async move {
+            shutdown.await;
+            // Open long polls answer now; tonic then drains in-flight calls.
+            let _ = stop.send(true);
+        };
+        let serving = async move {
+            match self.tls {
+                Some(tls) => router.serve_with_incoming_shutdown(listen::tls(listener, tls), shutdown).await,
+                None => router.serve_with_incoming_shutdown(listen::plain(listener), shutdown).await,
+            }
+        };
         // Connected workers keep their connections open; once stopping,
         // give in-flight calls a moment, then close regardless. Every
         // acknowledged change is already durable, so nothing is lost.

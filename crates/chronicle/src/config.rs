@@ -21,6 +21,10 @@ pub struct FileConfig {
     pub persistence: PersistenceSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub tls: TlsSection,
+    #[serde(default)]
+    pub auth: AuthSection,
     /// Namespaces created at start if absent, with their retention.
     #[serde(default, rename = "namespace")]
     pub namespaces: Vec<NamespaceSection>,
@@ -51,6 +55,22 @@ pub struct PersistenceSection {
     pub pool_size: Option<usize>,
     /// SQLite reader connections.
     pub sqlite_readers: Option<usize>,
+}
+
+/// TLS on the gRPC port, as `--tls-cert`, `--tls-key`, `--tls-client-ca`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// API keys, as `--auth-keys`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    pub keys_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Run the server.
     #[command(subcommand)]
-    Server(ServerCommand),
+    Server(Box<ServerCommand>),
     /// Start, signal, query, cancel, terminate and inspect workflows.
     Workflow(cli::workflow::WorkflowCommand),
     /// Create, upgrade and inspect the database schema.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// API keys for a server's --auth-keys file.
+    #[command(subcommand)]
+    Auth(cli::auth::AuthCommand),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +82,48 @@ struct Start {
     /// [default: none].
     #[arg(long, env = "CHRONICLE_METRICS_PORT", value_name = "PORT")]
     metrics_port: Option<u16>,
+    #[command(flatten)]
+    security: SecurityArgs,
+}
+
+/// TLS and API keys (docs/config.md, README "Running in production").
+#[derive(Args)]
+struct SecurityArgs {
+    /// PEM certificate chain to serve TLS with (needs --tls-key).
+    #[arg(long, value_name = "FILE", env = "CHRONICLE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "CHRONICLE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate one of them
+    /// signed (mutual TLS).
+    #[arg(long, value_name = "FILE", env = "CHRONICLE_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// API key file, lines `NAME NAMESPACE ROLE SHA256HEX` (see `chronicle
+    /// auth key create`); every call then needs `authorization: Bearer KEY`.
+    /// Re-read when it changes.
+    #[arg(long, value_name = "FILE", env = "CHRONICLE_AUTH_KEYS")]
+    auth_keys: Option<PathBuf>,
+}
+
+impl SecurityArgs {
+    /// These flags over the config file's `[tls]` and `[auth]`.
+    fn resolve(self, file: &FileConfig) -> anyhow::Result<chronicle_server::security::Security> {
+        let cert = self.tls_cert.or_else(|| file.tls.cert.clone());
+        let key = self.tls_key.or_else(|| file.tls.key.clone());
+        let client_ca = self.tls_client_ca.or_else(|| file.tls.client_ca.clone());
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(chronicle_server::security::tls::TlsFiles { cert, key, client_ca }),
+            (None, None) if client_ca.is_none() => None,
+            (None, None) => anyhow::bail!("--tls-client-ca needs --tls-cert and --tls-key"),
+            (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key"),
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert"),
+        };
+        Ok(chronicle_server::security::Security {
+            tls,
+            auth_keys: self.auth_keys.or_else(|| file.auth.keys_file.clone()),
+        })
+    }
 }
 
 #[derive(Args)]
@@ -145,6 +190,8 @@ struct StartDev {
     /// Double, Bool, Datetime, KeywordList.
     #[arg(long = "search-attribute", value_name = "KEY=TYPE")]
     search_attributes: Vec<String>,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -155,10 +202,13 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Server(ServerCommand::StartDev(args)) => exit_on_error(start_dev(args)),
-        Command::Server(ServerCommand::Start(args)) => exit_on_error(start(args)),
+        Command::Server(server) => match *server {
+            ServerCommand::StartDev(args) => exit_on_error(start_dev(args)),
+            ServerCommand::Start(args) => exit_on_error(start(args)),
+        },
         Command::Workflow(cmd) => client(cli::workflow::run(cmd)),
         Command::Db(cmd) => db::run(cmd),
+        Command::Auth(cmd) => exit_on_error(cli::auth::run(cmd)),
     }
 }
 
@@ -216,6 +266,7 @@ fn not_served(args: &StartDev) -> Vec<String> {
 fn start_dev(args: StartDev) -> anyhow::Result<()> {
     let database_url = if args.in_memory { db::MEMORY_URL.to_string() } else { config::sqlite_url(&args.db_filename) };
     let notes = not_served(&args);
+    let security = args.security.resolve(&FileConfig::default())?;
     run_server(Launch {
         ip: args.ip,
         port: args.port,
@@ -228,6 +279,7 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         dynamic_config_values: args.dynamic_config_values,
         search_attributes: args.search_attributes,
         metrics_port: args.metrics_port,
+        security,
         notes,
     })
 }
@@ -249,6 +301,7 @@ fn start(args: Start) -> anyhow::Result<()> {
     dynamic_config_values.extend(args.dynamic_config_values);
     let mut search_attributes = file.search_attribute_flags();
     search_attributes.extend(args.search_attributes);
+    let security = args.security.resolve(&file)?;
     run_server(Launch {
         ip: args.ip.or(file.server.ip).unwrap_or_else(|| "127.0.0.1".to_string()),
         port: args.port.or(file.server.port).unwrap_or(7233),
@@ -261,6 +314,7 @@ fn start(args: Start) -> anyhow::Result<()> {
         dynamic_config_values,
         search_attributes,
         metrics_port: args.metrics_port.or(file.server.metrics_port),
+        security,
         notes: Vec::new(),
     })
 }
@@ -278,6 +332,7 @@ struct Launch {
     dynamic_config_values: Vec<String>,
     search_attributes: Vec<String>,
     metrics_port: Option<u16>,
+    security: chronicle_server::security::Security,
     /// Warnings to log once logging is set up.
     notes: Vec<String>,
 }
@@ -300,8 +355,11 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         let addr = format!("{}:{}", launch.ip, launch.port);
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        if !is_loopback(&launch.ip) {
-            tracing::warn!("listening on {addr} with no authentication: anyone who can reach it can do anything");
+        if !is_loopback(&launch.ip) && launch.security.is_open() {
+            tracing::warn!(
+                "listening on {addr} with no authentication: anyone who can reach it can do anything \
+                 (see --auth-keys and --tls-client-ca)"
+            );
         }
         let metrics = match launch.metrics_port {
             Some(port) => {
@@ -317,11 +375,23 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         if let Some(warning) = dynamic.ignored_warning() {
             tracing::warn!("{warning}");
         }
-        let options = ServerOptions { namespaces: launch.namespaces, limits: dynamic.limits, search_attributes };
+        let tls = launch.security.tls.as_ref().map(|tls| match tls.client_ca {
+            Some(_) => "Chronicle gRPC serves TLS only, to clients with a certificate from the client CA",
+            None => "Chronicle gRPC serves TLS only",
+        });
+        let options = ServerOptions {
+            namespaces: launch.namespaces,
+            limits: dynamic.limits,
+            search_attributes,
+            security: launch.security,
+        };
         let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;
         say(&format!("Chronicle data in {}", opened.description));
         say(&format!("Chronicle gRPC listening on {local}"));
+        if let Some(tls) = tls {
+            say(tls);
+        }
         if let Some(listener) = metrics {
             say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
             tokio::spawn(async move {

@@ -10,6 +10,8 @@
 
 #[path = "sdk_e2e/history.rs"]
 mod history;
+#[path = "sdk_e2e/security.rs"]
+mod security;
 #[path = "sdk_e2e/server.rs"]
 mod server;
 #[path = "sdk_e2e/time_skipping.rs"]

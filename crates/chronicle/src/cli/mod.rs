@@ -1,5 +1,6 @@
 //! Client commands (the `temporal` CLI's habits).
 
+pub mod auth;
 pub mod list;
 mod payloads;
 pub mod workflow;

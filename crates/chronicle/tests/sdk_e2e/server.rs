@@ -31,6 +31,8 @@ pub struct TestServer {
     /// The PostgreSQL database this server runs on, if it does.
     postgres: Option<PostgresDatabase>,
     extra_namespaces: Vec<String>,
+    /// Further flags for the binary (TLS, keys).
+    extra_args: Vec<String>,
     /// How many times the binary has been spawned (1 = initial start).
     generation: u32,
     // Keeps the temp dir (and the db file) alive for the whole test; dropped last.
@@ -45,12 +47,18 @@ impl TestServer {
 
     /// Starts a server on a fresh temp database file, passing `--namespace NAME` for each entry.
     pub async fn start_with_namespaces(namespaces: &[&str]) -> Self {
+        Self::start_with_args(namespaces, &[]).await
+    }
+
+    /// `start_with_namespaces`, with further flags for the binary.
+    pub async fn start_with_args(namespaces: &[&str], args: &[String]) -> Self {
         let dir = tempfile::Builder::new().prefix("chronicle-e2e-").tempdir().expect("create temp dir");
         let db_path = dir.path().join("chronicle.db");
         let extra_namespaces: Vec<String> = namespaces.iter().map(std::string::ToString::to_string).collect();
         let postgres = PostgresDatabase::create_if_configured();
-        let (child, addr) = spawn_server(&db_path, postgres.as_ref(), &extra_namespaces, 1).await;
-        Self { child: Some(child), addr, db_path, postgres, extra_namespaces, generation: 1, _dir: dir }
+        let extra_args = args.to_vec();
+        let (child, addr) = spawn_server(&db_path, postgres.as_ref(), &extra_namespaces, &extra_args, 1).await;
+        Self { child: Some(child), addr, db_path, postgres, extra_namespaces, extra_args, generation: 1, _dir: dir }
     }
 
     /// Whether the data is in a SQLite file (`db_path`), not PostgreSQL.
@@ -99,8 +107,14 @@ impl TestServer {
     pub async fn restart(&mut self) {
         self.kill();
         self.generation += 1;
-        let (child, addr) =
-            spawn_server(&self.db_path, self.postgres.as_ref(), &self.extra_namespaces, self.generation).await;
+        let (child, addr) = spawn_server(
+            &self.db_path,
+            self.postgres.as_ref(),
+            &self.extra_namespaces,
+            &self.extra_args,
+            self.generation,
+        )
+        .await;
         self.child = Some(child);
         self.addr = addr;
     }
@@ -162,6 +176,7 @@ async fn spawn_server(
     db_path: &Path,
     postgres: Option<&PostgresDatabase>,
     namespaces: &[String],
+    args: &[String],
     generation: u32,
 ) -> (Child, SocketAddr) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
@@ -172,6 +187,7 @@ async fn spawn_server(
     for ns in namespaces {
         cmd.arg("--namespace").arg(ns);
     }
+    cmd.args(args);
     cmd.args(["--log-level", "warn"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("failed to spawn {}: {e}", env!("CARGO_BIN_EXE_chronicle")));
     let pid = child.id();

@@ -11,7 +11,7 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, TlsOptions, Url};
 use temporalio_common::telemetry::{Logger, TelemetryOptions};
 use temporalio_sdk::{
     Worker, WorkerOptions,
@@ -22,14 +22,29 @@ use tokio::sync::{oneshot, watch};
 /// How long [`RunningWorker::shutdown`] waits for `Worker::run` to return.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How a client proves itself: TLS options and an API key, both optional.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub tls: Option<TlsOptions>,
+    pub api_key: Option<String>,
+}
+
 /// Connects a client (namespace `namespace`) to the server at `addr`, retrying for up to 10 s.
 pub async fn try_connect(addr: SocketAddr, namespace: &str) -> Result<Client, String> {
-    let url = Url::from_str(&format!("http://{addr}")).map_err(|e| e.to_string())?;
+    try_connect_with(addr, namespace, &Credentials::default()).await
+}
+
+/// `try_connect`, with credentials.
+pub async fn try_connect_with(addr: SocketAddr, namespace: &str, credentials: &Credentials) -> Result<Client, String> {
+    let scheme = if credentials.tls.is_some() { "https" } else { "http" };
+    let url = Url::from_str(&format!("{scheme}://{addr}")).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("chronicle-e2e@{}", std::process::id()))
             .connect_timeout(Duration::from_secs(5))
+            .maybe_tls_options(credentials.tls.clone())
+            .maybe_api_key(credentials.api_key.clone())
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {
@@ -78,6 +93,21 @@ pub async fn start_worker<F>(addr: SocketAddr, namespace: &str, name: &str, make
 where
     F: FnOnce() -> WorkerOptions + Send + 'static,
 {
+    start_worker_with(addr, namespace, &Credentials::default(), name, make_options).await
+}
+
+/// `start_worker`, connecting with `credentials`.
+pub async fn start_worker_with<F>(
+    addr: SocketAddr,
+    namespace: &str,
+    credentials: &Credentials,
+    name: &str,
+    make_options: F,
+) -> RunningWorker
+where
+    F: FnOnce() -> WorkerOptions + Send + 'static,
+{
+    let credentials = credentials.clone();
     let (ready_tx, ready_rx) = oneshot::channel::<Result<ShutdownFn, String>>();
     let (status_tx, status_rx) = watch::channel::<ExitStatus>(None);
     let namespace = namespace.to_owned();
@@ -93,7 +123,7 @@ where
                 }
             };
             let result = rt.block_on(async move {
-                let client = match try_connect(addr, &namespace).await {
+                let client = match try_connect_with(addr, &namespace, &credentials).await {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.clone()));

@@ -1,0 +1,122 @@
+//! Who may call what: API keys checked on every WorkflowService and
+//! OperatorService call (the `Guard`), and TLS on the port (`tls`).
+//!
+//! With no key file, every caller may do everything (a dev server on
+//! loopback; or a port whose TLS demands client certificates, where the
+//! certificate authority is the authorization). With one, each call needs
+//! `authorization: Bearer KEY` naming a key the file grants the call's
+//! role in the call's namespace (`roles`); commands in a workflow task
+//! that reach into another namespace need a grant there too.
+
+pub mod keys;
+pub mod roles;
+pub mod tls;
+
+use crate::errors;
+use chronicle_engine::api::command::v1::command::Attributes;
+use chronicle_engine::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
+use chronicle_proto::guard::{Admission, Call};
+use keys::KeyRing;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tonic::Status;
+
+/// How the gRPC port is secured (all off by default).
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    pub tls: Option<tls::TlsFiles>,
+    /// The API key file (`--auth-keys`).
+    pub auth_keys: Option<PathBuf>,
+}
+
+impl Security {
+    pub fn is_open(&self) -> bool {
+        self.auth_keys.is_none() && self.tls.as_ref().is_none_or(|t| t.client_ca.is_none())
+    }
+}
+
+/// Checks each call's API key against the key file; with none, lets
+/// every call through.
+pub struct Guard {
+    keys: Option<Arc<KeyRing>>,
+}
+
+impl Guard {
+    pub fn new(keys: Option<Arc<KeyRing>>) -> Self {
+        Guard { keys }
+    }
+}
+
+fn unauthenticated(why: &str) -> Status {
+    Status::unauthenticated(format!("Request unauthenticated: {why}"))
+}
+
+/// The key in `authorization: Bearer KEY`.
+fn bearer(metadata: &tonic::metadata::MetadataMap) -> Result<&str, Status> {
+    let Some(value) = metadata.get("authorization") else {
+        return Err(unauthenticated("an API key is required (metadata 'authorization: Bearer KEY')."));
+    };
+    let value = value.to_str().map_err(|_| unauthenticated("the authorization metadata is not text."))?;
+    match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() => Ok(key.trim()),
+        _ => Err(unauthenticated("the authorization metadata must be 'Bearer KEY'.")),
+    }
+}
+
+/// Namespaces other than the task's that a workflow task's commands reach
+/// (children started, workflows signalled or cancelled there), with the
+/// call each amounts to.
+fn reached_namespaces(request: &RespondWorkflowTaskCompletedRequest) -> Vec<(&str, &'static str)> {
+    request
+        .commands
+        .iter()
+        .filter_map(|command| match command.attributes.as_ref()? {
+            Attributes::StartChildWorkflowExecutionCommandAttributes(a) => {
+                Some((a.namespace.as_str(), "StartWorkflowExecution"))
+            }
+            Attributes::SignalExternalWorkflowExecutionCommandAttributes(a) => {
+                Some((a.namespace.as_str(), "SignalWorkflowExecution"))
+            }
+            Attributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a) => {
+                Some((a.namespace.as_str(), "RequestCancelWorkflowExecution"))
+            }
+            _ => None,
+        })
+        .filter(|(namespace, _)| !namespace.is_empty() && *namespace != request.namespace)
+        .collect()
+}
+
+impl Admission for Guard {
+    fn admit(&self, call: &Call<'_>) -> Result<(), Status> {
+        let Some(keys) = &self.keys else { return Ok(()) };
+        if roles::is_open(call.service, call.method) {
+            return Ok(());
+        }
+        let key = bearer(call.metadata)?;
+        let Some((name, claims)) = keys.lookup(key) else {
+            tracing::warn!(
+                method = call.method,
+                namespace = call.namespace.unwrap_or_default(),
+                "unknown API key refused"
+            );
+            return Err(unauthenticated("the API key is not known (mistyped, or revoked)."));
+        };
+        let mut targets = vec![(call.namespace, call.method)];
+        if let Some(task) = call.message.downcast_ref::<RespondWorkflowTaskCompletedRequest>() {
+            targets.extend(reached_namespaces(task).into_iter().map(|(ns, method)| (Some(ns), method)));
+        }
+        for (namespace, method) in targets {
+            if !roles::allows(&claims, call.service, method, namespace) {
+                tracing::warn!(
+                    key = %name,
+                    service = call.service,
+                    method,
+                    namespace = namespace.unwrap_or_default(),
+                    "permission denied"
+                );
+                return Err(errors::unauthorized());
+            }
+        }
+        Ok(())
+    }
+}
