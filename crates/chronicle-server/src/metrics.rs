@@ -120,6 +120,17 @@ impl<S> tower::Layer<S> for MetricsLayer {
     }
 }
 
+/// Request bytes that are not the method's message are the caller's
+/// fault: InvalidArgument, where tonic's codec answers Internal.
+fn undecodable_is_invalid_argument(headers: &mut http::HeaderMap) {
+    // grpc-message is percent-encoded, spaces included.
+    const DECODE_FAILED: &[u8] = b"failed%20to%20decode%20Protobuf%20message";
+    let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
+    if internal && headers.get("grpc-message").is_some_and(|m| m.as_bytes().starts_with(DECODE_FAILED)) {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Counted<S> {
     inner: S,
@@ -147,8 +158,9 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let began = Instant::now();
-            let response = inner.call(request).await;
-            if let Ok(response) = &response {
+            let mut response = inner.call(request).await;
+            if let Ok(response) = &mut response {
+                undecodable_is_invalid_argument(response.headers_mut());
                 // A failed unary call answers with its status in the
                 // headers (trailers only); a success carries it later.
                 let code = response

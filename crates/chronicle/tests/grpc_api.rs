@@ -1162,3 +1162,28 @@ async fn hostile_inputs_are_refused_or_bounded() {
         .into_inner();
     assert_eq!(described.workflow_execution_info.unwrap().status, 3 /* FAILED */);
 }
+
+/// Bytes that are not the method's request message are the caller's
+/// fault: InvalidArgument (tonic's codec would say Internal), and the
+/// server keeps serving.
+#[tokio::test]
+async fn undecodable_requests_are_invalid_argument() {
+    let server = TestServer::start().await;
+    let channel = Channel::from_shared(format!("http://{}", server.addr())).unwrap().connect().await.unwrap();
+    let mut raw = tonic::client::Grpc::new(channel);
+    raw.ready().await.unwrap();
+    // Field 1 of StartWorkflowExecutionRequest is a string; a Duration
+    // writes it as a varint, which no StartWorkflowExecutionRequest decodes.
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution",
+    );
+    let codec = tonic_prost::ProstCodec::<prost_types::Duration, StartWorkflowExecutionResponse>::default();
+    let status = raw
+        .unary(Request::new(prost_types::Duration { seconds: 5, nanos: 0 }), path, codec)
+        .await
+        .expect_err("undecodable");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with("failed to decode Protobuf message"), "{status:?}");
+    let mut c = client(&server).await;
+    c.get_system_info(GetSystemInfoRequest::default()).await.expect("still serving");
+}

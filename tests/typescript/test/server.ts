@@ -13,7 +13,7 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startServer(): Promise<Server> {
+export async function startServer(extraArgs: string[] = []): Promise<Server> {
   const external = process.env.CHRONICLE_ADDRESS;
   if (external) {
     return { address: external, stop: async () => {} };
@@ -22,7 +22,7 @@ export async function startServer(): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'chronicle-ts-'));
   const child: ChildProcess = spawn(
     bin,
-    ['server', 'start-dev', '--port', '0', '--db-filename', join(dir, 'chronicle.db'), '--log-level', 'warn'],
+    ['server', 'start-dev', '--port', '0', '--db-filename', join(dir, 'chronicle.db'), '--log-level', 'warn', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const address = await new Promise<string>((resolve, reject) => {
