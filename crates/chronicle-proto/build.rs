@@ -89,6 +89,7 @@ fn pascal_case(snake: &str) -> String {
 fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<dyn std::error::Error>> {
     use prost_types::field_descriptor_proto::Type;
     let mut has_namespace = std::collections::HashSet::new();
+    let mut has_identity = std::collections::HashSet::new();
     for file in &fds.file {
         let package = file.package.as_deref().unwrap_or_default();
         for message in &file.message_type {
@@ -97,8 +98,12 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                     && f.r#type() == Type::String
                     && f.label() != prost_types::field_descriptor_proto::Label::Repeated
             });
+            let full_name = format!(".{package}.{}", message.name.as_deref().unwrap_or_default());
             if string_namespace {
-                has_namespace.insert(format!(".{package}.{}", message.name.as_deref().unwrap_or_default()));
+                has_namespace.insert(full_name.clone());
+            }
+            if message.field.iter().any(|f| f.name.as_deref() == Some("identity") && f.r#type() == Type::String) {
+                has_identity.insert(full_name);
             }
         }
     }
@@ -123,10 +128,12 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                 let output = method.output_type.as_deref().unwrap_or_default();
                 let namespace =
                     if has_namespace.contains(input) { "Some(request.get_ref().namespace.as_str())" } else { "None" };
+                let identity =
+                    if has_identity.contains(input) { "Some(request.get_ref().identity.as_str())" } else { "None" };
                 let function = snake_case(method_name);
                 out.push_str(&format!(
                     "    async fn {function}(&self, request: tonic::Request<{input_ty}>) -> std::result::Result<tonic::Response<{output_ty}>, tonic::Status> {{\n\
-                     \x20       self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
+                     \x20       self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
                      \x20       self.inner.{function}(request).await\n    }}\n",
                     input_ty = rust_path(input),
                     output_ty = rust_path(output),

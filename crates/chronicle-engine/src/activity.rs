@@ -43,8 +43,8 @@ pub(crate) fn validate_schedule(
         ("StartToCloseTimeout", &a.start_to_close_timeout),
         ("HeartbeatTimeout", &a.heartbeat_timeout),
     ] {
-        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
-            return bad(format!("Invalid {name}: it must not be negative."));
+        if let Some(cause) = d.as_ref().and_then(time::dur_invalid) {
+            return bad(format!("Invalid {name}: {cause}."));
         }
     }
     if timeouts(state, a).is_none() {

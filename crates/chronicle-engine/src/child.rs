@@ -45,8 +45,8 @@ pub(crate) fn validate(state: &MutableState, a: &Command, pending: usize, max_pe
         ("WorkflowRunTimeout", &a.workflow_run_timeout),
         ("WorkflowTaskTimeout", &a.workflow_task_timeout),
     ] {
-        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
-            return bad(format!("Invalid {name} on StartChildWorkflowExecutionCommand: it must not be negative."));
+        if let Some(cause) = d.as_ref().and_then(time::dur_invalid) {
+            return bad(format!("Invalid {name} on StartChildWorkflowExecutionCommand: {cause}."));
         }
     }
     if let Err(m) = crate::retry::normalize_retry_policy(a.retry_policy.clone()) {

@@ -31,8 +31,8 @@ pub(crate) fn validate(a: &Command) -> Result<(), Rejection> {
         ("WorkflowTaskTimeout", &a.workflow_task_timeout),
         ("BackoffStartInterval", &a.backoff_start_interval),
     ] {
-        if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
-            return bad(format!("Invalid {name} on ContinueAsNewWorkflowExecutionCommand: it must not be negative."));
+        if let Some(cause) = d.as_ref().and_then(time::dur_invalid) {
+            return bad(format!("Invalid {name} on ContinueAsNewWorkflowExecutionCommand: {cause}."));
         }
     }
     if a.retry_policy.is_some()

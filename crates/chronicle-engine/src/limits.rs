@@ -150,8 +150,13 @@ pub const STICKY_SCHEDULE_TO_START_SECS_DEFAULT: i64 = 10;
 
 // --- Requests and pages (server) --------------------------------------------
 
-/// Largest gRPC message accepted.
-pub const GRPC_MESSAGE_BYTES_MAX: usize = 128 * 1024 * 1024;
+/// Largest gRPC request accepted, by default (Temporal's frontend's
+/// 4 MiB, after decompression; `--max-request-bytes` sets it). A larger
+/// one is refused ResourceExhausted before it is read into memory whole.
+pub const GRPC_REQUEST_BYTES_DEFAULT: usize = 4 * 1024 * 1024;
+/// Largest gRPC response sent (history pages are bounded by event counts,
+/// not bytes, so this is generous).
+pub const GRPC_RESPONSE_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// Events in a legacy query task's history (it is answered from a replay
 /// of the whole history in one response).
 pub const QUERY_TASK_HISTORY_EVENTS_MAX: usize = 50_000;

@@ -24,6 +24,14 @@ pub fn default_activity_retry_policy() -> RetryPolicy {
 pub fn normalize_retry_policy(policy: Option<RetryPolicy>) -> Result<RetryPolicy, String> {
     let Some(mut p) = policy else { return Ok(default_activity_retry_policy()) };
     let nanos = |d: &Option<Duration>| d.as_ref().map(time::dur_nanos).unwrap_or(0);
+    for (name, d) in [("InitialInterval", &p.initial_interval), ("MaximumInterval", &p.maximum_interval)] {
+        if let Some(cause) = d.as_ref().and_then(time::dur_invalid).filter(|c| *c != "negative duration") {
+            return Err(format!("{name} is invalid on retry policy: {cause}."));
+        }
+    }
+    if !p.backoff_coefficient.is_finite() {
+        return Err("BackoffCoefficient must be a finite number on retry policy.".into());
+    }
     if nanos(&p.initial_interval) < 0 {
         return Err("InitialInterval cannot be negative on retry policy.".into());
     }

@@ -26,6 +26,12 @@ pub(crate) fn validate_start(a: &StartTimerCommandAttributes) -> Result<(), Reje
             a.timer_id
         ));
     }
+    if let Some(cause) = a.start_to_fire_timeout.as_ref().and_then(crate::time::dur_invalid) {
+        return bad(format!(
+            "An invalid StartToFireTimeout is set on StartTimerCommand: {cause}. TimerId={}",
+            a.timer_id
+        ));
+    }
     Ok(())
 }
 

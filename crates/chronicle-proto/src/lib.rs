@@ -18,7 +18,8 @@ pub mod testservice {
 }
 
 /// Every WorkflowService and OperatorService call put to one check before
-/// it reaches the service (authorization), with the namespace it names.
+/// it reaches the service (limits every call shares, authorization), with
+/// the namespace it names.
 pub mod guard {
     /// A call as the check sees it.
     pub struct Call<'a> {
@@ -28,6 +29,8 @@ pub mod guard {
         pub method: &'static str,
         /// The request's `namespace` field, where its message has one.
         pub namespace: Option<&'a str>,
+        /// The request's `identity` field, where its message has one.
+        pub identity: Option<&'a str>,
         pub metadata: &'a tonic::metadata::MetadataMap,
         pub extensions: &'a tonic::Extensions,
         /// The request message, for checks that look inside (commands

@@ -67,6 +67,8 @@ pub struct ServerOptions {
     pub search_attributes: chronicle_store::CustomSearchAttributes,
     /// TLS and API keys on the gRPC port.
     pub security: security::Security,
+    /// Largest request accepted (None: Temporal's 4 MiB).
+    pub max_request_bytes: Option<usize>,
 }
 
 /// Registers `--search-attribute`s in the namespaces created at start, as
@@ -104,6 +106,7 @@ pub struct Server {
     test_service: Option<test_service::TestServiceImpl>,
     guard: Arc<security::Guard>,
     tls: Option<Arc<security::tls::Tls>>,
+    max_request_bytes: usize,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -164,7 +167,9 @@ impl Server {
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
-        Ok(Server { frontend, operator, test_service, guard, tls, stop })
+        let max_request_bytes =
+            options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);
+        Ok(Server { frontend, operator, test_service, guard, tls, max_request_bytes, stop })
     }
 
     /// A test server's clock, for a test in the same process.
@@ -181,13 +186,14 @@ impl Server {
         let guarded = |inner| chronicle_proto::guard::Guarded { inner, admission: self.guard.clone() };
         let workflow = WorkflowServiceServer::new(guarded(self.frontend))
             .accept_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX)
-            .max_encoding_message_size(chronicle_engine::limits::GRPC_MESSAGE_BYTES_MAX);
+            .max_decoding_message_size(self.max_request_bytes)
+            .max_encoding_message_size(chronicle_engine::limits::GRPC_RESPONSE_BYTES_MAX);
         let operator = OperatorServiceServer::new(chronicle_proto::guard::Guarded {
             inner: self.operator,
             admission: self.guard.clone(),
         })
-        .accept_compressed(CompressionEncoding::Gzip);
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(self.max_request_bytes);
         // A normal server answers TestService calls UNIMPLEMENTED, saying why.
         let (test_service, real_time) = match self.test_service {
             Some(t) => (Some(TestServiceServer::new(t).accept_compressed(CompressionEncoding::Gzip)), None),

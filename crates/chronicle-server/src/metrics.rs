@@ -120,14 +120,46 @@ impl<S> tower::Layer<S> for MetricsLayer {
     }
 }
 
-/// Request bytes that are not the method's message are the caller's
-/// fault: InvalidArgument, where tonic's codec answers Internal.
-fn undecodable_is_invalid_argument(headers: &mut http::HeaderMap) {
+/// tonic's codec answers a request it cannot take with codes that blame
+/// the server; Temporal's blame the caller: bytes that are not the
+/// method's message are InvalidArgument (tonic: Internal), a message over
+/// the size limit is ResourceExhausted (tonic: OutOfRange when it arrives
+/// uncompressed).
+fn codec_errors_blame_the_caller(headers: &mut http::HeaderMap) {
     // grpc-message is percent-encoded, spaces included.
     const DECODE_FAILED: &[u8] = b"failed%20to%20decode%20Protobuf%20message";
-    let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
-    if internal && headers.get("grpc-message").is_some_and(|m| m.as_bytes().starts_with(DECODE_FAILED)) {
-        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    const TOO_LARGE: &[u8] = b"Error,%20decoded%20message%20length%20too%20large";
+    let code = headers.get("grpc-status").map(http::HeaderValue::as_bytes);
+    let message = headers.get("grpc-message").map(http::HeaderValue::as_bytes).unwrap_or_default();
+    let caller_fault = match code {
+        Some(b"13") if message.starts_with(DECODE_FAILED) => "3",
+        Some(b"11") if message.starts_with(TOO_LARGE) => "8",
+        _ => return,
+    };
+    headers.insert("grpc-status", http::HeaderValue::from_static(caller_fault));
+}
+
+/// An error message (or its details) that quotes a huge input back would
+/// make a header clients refuse: the message is cut to a bounded prefix,
+/// oversized details are dropped.
+fn bound_error_headers(headers: &mut http::HeaderMap) {
+    const MESSAGE_CHARS_MAX: usize = 1024;
+    const DETAILS_BYTES_MAX: usize = 16 * 1024;
+    if let Some(message) = headers.get("grpc-message")
+        && message.len() > 4 * MESSAGE_CHARS_MAX
+    {
+        let decoded = percent_encoding::percent_decode(message.as_bytes()).decode_utf8_lossy();
+        let mut cut: String = decoded.chars().take(MESSAGE_CHARS_MAX).collect();
+        cut.push('…');
+        // gRPC's escaping: anything outside printable ASCII, and '%'.
+        const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
+        let encoded = percent_encoding::utf8_percent_encode(&cut, ESCAPED).to_string();
+        if let Ok(value) = http::HeaderValue::from_str(&encoded) {
+            headers.insert("grpc-message", value);
+        }
+    }
+    if headers.get("grpc-status-details-bin").is_some_and(|d| d.len() > DETAILS_BYTES_MAX) {
+        headers.remove("grpc-status-details-bin");
     }
 }
 
@@ -160,7 +192,8 @@ where
             let began = Instant::now();
             let mut response = inner.call(request).await;
             if let Ok(response) = &mut response {
-                undecodable_is_invalid_argument(response.headers_mut());
+                codec_errors_blame_the_caller(response.headers_mut());
+                bound_error_headers(response.headers_mut());
                 // A failed unary call answers with its status in the
                 // headers (trailers only); a success carries it later.
                 let code = response

@@ -44,6 +44,8 @@ pub struct ServerSection {
     pub port: Option<u16>,
     /// Port serving Prometheus metrics at /metrics.
     pub metrics_port: Option<u16>,
+    /// Largest request accepted, in bytes.
+    pub max_request_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

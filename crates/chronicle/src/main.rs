@@ -82,6 +82,10 @@ struct Start {
     /// [default: none].
     #[arg(long, env = "CHRONICLE_METRICS_PORT", value_name = "PORT")]
     metrics_port: Option<u16>,
+    /// Largest request accepted, in bytes; larger ones are refused
+    /// ResourceExhausted [default: 4194304, Temporal's].
+    #[arg(long, env = "CHRONICLE_MAX_REQUEST_BYTES", value_name = "BYTES")]
+    max_request_bytes: Option<usize>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -190,6 +194,9 @@ struct StartDev {
     /// Double, Bool, Datetime, KeywordList.
     #[arg(long = "search-attribute", value_name = "KEY=TYPE")]
     search_attributes: Vec<String>,
+    /// Largest request accepted, in bytes [default: 4194304, Temporal's].
+    #[arg(long, value_name = "BYTES")]
+    max_request_bytes: Option<usize>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -279,6 +286,7 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         dynamic_config_values: args.dynamic_config_values,
         search_attributes: args.search_attributes,
         metrics_port: args.metrics_port,
+        max_request_bytes: args.max_request_bytes,
         security,
         notes,
     })
@@ -314,6 +322,7 @@ fn start(args: Start) -> anyhow::Result<()> {
         dynamic_config_values,
         search_attributes,
         metrics_port: args.metrics_port.or(file.server.metrics_port),
+        max_request_bytes: args.max_request_bytes.or(file.server.max_request_bytes),
         security,
         notes: Vec::new(),
     })
@@ -332,6 +341,7 @@ struct Launch {
     dynamic_config_values: Vec<String>,
     search_attributes: Vec<String>,
     metrics_port: Option<u16>,
+    max_request_bytes: Option<usize>,
     security: chronicle_server::security::Security,
     /// Warnings to log once logging is set up.
     notes: Vec<String>,
@@ -384,6 +394,7 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
             limits: dynamic.limits,
             search_attributes,
             security: launch.security,
+            max_request_bytes: launch.max_request_bytes,
         };
         let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;

@@ -39,7 +39,7 @@ fn check_schedule(schedule: Option<Schedule>) -> Result<Schedule, Status> {
         return Err(errors::invalid("WorkflowId is not set on request."));
     }
     if wf.workflow_id.len() > limits::ID_BYTES_MAX {
-        return Err(errors::invalid("WorkflowId exceeds length limit."));
+        return Err(errors::invalid("WorkflowId length exceeds limit."));
     }
     if wf.workflow_type.as_ref().is_none_or(|t| t.name.is_empty()) {
         return Err(errors::invalid("WorkflowType is not set on request."));
@@ -85,7 +85,7 @@ impl Frontend {
             return Err(errors::invalid("ScheduleId is not set on request."));
         }
         if schedule_id.len() > limits::ID_BYTES_MAX {
-            return Err(errors::invalid("ScheduleId exceeds length limit."));
+            return Err(errors::invalid("ScheduleId length exceeds limit."));
         }
         Ok(())
     }

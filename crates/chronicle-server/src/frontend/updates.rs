@@ -24,7 +24,7 @@ pub(super) fn check_update_request(request: &chronicle_engine::api::update::v1::
         return Err(errors::invalid("Update id is not set on request."));
     }
     if update_id.len() > limits::ID_BYTES_MAX {
-        return Err(errors::invalid("Update id exceeds length limit."));
+        return Err(errors::invalid("UpdateId length exceeds limit."));
     }
     let input = request.input.as_ref().ok_or_else(|| errors::invalid("Update input is not set on request."))?;
     if input.name.is_empty() {

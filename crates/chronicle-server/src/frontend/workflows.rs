@@ -61,16 +61,18 @@ fn check_signal_name(name: &str) -> Result<(), Status> {
         return Err(errors::invalid("SignalName is not set on request."));
     }
     if name.len() > limits::ID_BYTES_MAX {
-        return Err(errors::invalid("SignalName exceeds length limit."));
+        return Err(errors::invalid("SignalName length exceeds limit."));
     }
     Ok(())
 }
 
+/// Temporal's "An invalid WorkflowRunTimeoutSeconds is set on request.
+/// cause: negative duration", for any duration out of protobuf's range.
 fn check_duration(what: &str, d: &Option<prost_types::Duration>) -> Result<(), Status> {
-    if d.as_ref().is_some_and(|d| time::dur_nanos(d) < 0) {
-        return Err(errors::invalid(format!("Invalid {what}: it must not be negative.")));
+    match d.as_ref().and_then(time::dur_invalid) {
+        Some(cause) => Err(errors::invalid(format!("An invalid {what}Seconds is set on request. cause: {cause}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 impl Frontend {
@@ -181,14 +183,14 @@ impl Frontend {
             return Err(errors::invalid("WorkflowId is not set on request."));
         }
         if r.workflow_id.len() > limits::ID_BYTES_MAX {
-            return Err(errors::invalid("WorkflowId exceeds length limit."));
+            return Err(errors::invalid("WorkflowId length exceeds limit."));
         }
         let workflow_type = r.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
         if workflow_type.is_empty() {
             return Err(errors::invalid("WorkflowType is not set on request."));
         }
         if workflow_type.len() > limits::ID_BYTES_MAX {
-            return Err(errors::invalid("WorkflowType exceeds length limit."));
+            return Err(errors::invalid("WorkflowType length exceeds limit."));
         }
         let task_queue = r.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default();
         if task_queue.is_empty() {
@@ -196,7 +198,7 @@ impl Frontend {
         }
         check_task_queue_length(&task_queue)?;
         if r.request_id.len() > limits::ID_BYTES_MAX {
-            return Err(errors::invalid("RequestId exceeds length limit."));
+            return Err(errors::invalid("RequestId length exceeds limit."));
         }
         check_duration("WorkflowExecutionTimeout", &r.workflow_execution_timeout)?;
         check_duration("WorkflowRunTimeout", &r.workflow_run_timeout)?;

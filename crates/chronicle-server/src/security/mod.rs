@@ -35,8 +35,8 @@ impl Security {
     }
 }
 
-/// Checks each call's API key against the key file; with none, lets
-/// every call through.
+/// What every call passes first: the limits all calls share, then its API
+/// key checked against the key file (with none, every caller is let in).
 pub struct Guard {
     keys: Option<Arc<KeyRing>>,
 }
@@ -86,8 +86,21 @@ fn reached_namespaces(request: &RespondWorkflowTaskCompletedRequest) -> Vec<(&st
         .collect()
 }
 
+/// Limits on fields every call may carry, as Temporal's (its
+/// `limit.maxIDLength`), checked before anything quotes them back.
+fn check_shared_fields(call: &Call<'_>) -> Result<(), Status> {
+    if call.namespace.is_some_and(|n| n.len() > chronicle_engine::limits::ID_BYTES_MAX) {
+        return Err(errors::invalid("Namespace length exceeds limit."));
+    }
+    if call.identity.is_some_and(|i| i.len() > chronicle_engine::limits::ID_BYTES_MAX) {
+        return Err(errors::invalid("Identity length exceeds limit."));
+    }
+    Ok(())
+}
+
 impl Admission for Guard {
     fn admit(&self, call: &Call<'_>) -> Result<(), Status> {
+        check_shared_fields(call)?;
         let Some(keys) = &self.keys else { return Ok(()) };
         if roles::is_open(call.service, call.method) {
             return Ok(());
