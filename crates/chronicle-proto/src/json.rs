@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 
 static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/temporal_descriptors.bin"));
 
-fn pool() -> &'static DescriptorPool {
+/// Every Temporal message and service descriptor (for reflection: JSON,
+/// and tests that build requests of any type).
+pub fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     // The bytes are the descriptor set the protos crate was compiled from.
     POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).unwrap_or_default())
