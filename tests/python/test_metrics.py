@@ -73,11 +73,21 @@ async def test_requests_errors_latency_and_outcomes_are_counted(tmp_path: Path) 
             await client.get_workflow_handle(f"missing-{uuid.uuid4()}").describe()
 
         samples = scrape(url)
-        assert samples['service_requests{operation="StartWorkflowExecution"}'] >= 4
-        assert samples['service_requests{operation="RespondActivityTaskCompleted"}'] >= 3
-        assert samples['service_errors{operation="DescribeWorkflowExecution",status_code="NotFound"}'] >= 1
-        assert samples['service_latency_count{operation="StartWorkflowExecution"}'] >= 4
-        assert samples['service_latency_bucket{operation="StartWorkflowExecution",le="+Inf"}'] >= 4
+        ns = 'namespace="default",'
+        assert samples[f'service_requests{{{ns}operation="StartWorkflowExecution"}}'] >= 4
+        assert samples[f'service_requests{{{ns}operation="RespondActivityTaskCompleted"}}'] >= 3
+        assert samples[f'service_errors{{{ns}operation="DescribeWorkflowExecution",status_code="NotFound"}}'] >= 1
+        assert samples[f'service_latency_count{{{ns}operation="StartWorkflowExecution"}}'] >= 4
+        assert samples[f'service_latency_bucket{{{ns}operation="StartWorkflowExecution",le="+Inf"}}'] >= 4
+        # The store, the cache, polls and the sampled gauges.
+        assert samples['persistence_requests{operation="UpdateWorkflowExecution"}'] >= 4 * 4
+        assert samples['persistence_latency_count{operation="UpdateWorkflowExecution"}'] >= 16
+        assert samples["persistence_commit_executions_count"] >= 16
+        assert samples["cache_requests"] >= samples["cache_miss"]
+        assert samples['poll_success{task_type="Workflow"}'] >= 6
+        assert samples['poll_success{task_type="Activity"}'] >= 3
+        for gauge in ["cache_size", "timers_pending", "task_queue_backlog"]:
+            assert gauge in samples, gauge
         assert samples["workflow_success"] >= 3
         assert samples["workflow_terminate"] >= 1
         assert "workflow_failed" in samples and "workflow_timeout" in samples
@@ -103,7 +113,8 @@ async def test_start_dev_serves_metrics_too(tmp_path: Path) -> None:
                 url = m.group(1)
         assert address and url, "addresses not printed"
         await Client.connect(address)
-        assert scrape(url)['service_requests{operation="GetSystemInfo"}'] >= 1
+        # A call naming no namespace the server has is tagged _unknown_.
+        assert scrape(url)['service_requests{namespace="_unknown_",operation="GetSystemInfo"}'] >= 1
     finally:
         proc.terminate()
         proc.wait(10)

@@ -12,6 +12,7 @@ mod history;
 mod listen;
 mod longpoll;
 mod matching;
+mod metered_store;
 pub mod metrics;
 mod namespaces;
 mod operator;
@@ -98,6 +99,20 @@ async fn register_search_attributes(
     Ok(())
 }
 
+/// Samples the metrics' gauges every few seconds while the server lives.
+fn sample_gauges(history: &Arc<history::History>, matching: &Arc<matching::Matching>) {
+    let (history, matching) = (Arc::downgrade(history), Arc::downgrade(matching));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let (Some(history), Some(matching)) = (history.upgrade(), matching.upgrade()) else { return };
+            metrics::metrics().sample(history.cached_runs(), history.timers_pending(), matching.tasks_in_memory());
+        }
+    });
+}
+
 /// Everything the server needs, built from a store before serving.
 pub struct Server {
     frontend: Frontend,
@@ -154,6 +169,7 @@ impl Server {
         }
         let guard = Arc::new(security::Guard::new(keys));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
+        let store = metered_store::MeteredStore::wrap(store);
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
         let history =
             history::History::with_skipping(store.clone(), matching.clone(), options.limits.clone(), clock, skipping);
@@ -166,6 +182,7 @@ impl Server {
         let operator = operator::Operator::new(namespaces.clone());
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
+        sample_gauges(&history, &matching);
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);
@@ -183,6 +200,8 @@ impl Server {
         health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
         // Requests arrive gzipped (SDK default) and must be accepted; replies
         // go uncompressed: per-message deflate state dominated CPU profiles.
+        let namespaces = self.frontend.namespaces.clone();
+        let known: metrics::KnownNamespace = Arc::new(move |name| namespaces.get(name).is_some());
         let guarded = |inner| chronicle_proto::guard::Guarded { inner, admission: self.guard.clone() };
         let workflow = WorkflowServiceServer::new(guarded(self.frontend))
             .accept_compressed(CompressionEncoding::Gzip)
@@ -209,7 +228,7 @@ impl Server {
             .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-            .layer(metrics::MetricsLayer)
+            .layer(metrics::MetricsLayer::new(known))
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)

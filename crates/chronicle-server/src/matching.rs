@@ -286,6 +286,7 @@ impl Matching {
                 tokio::spawn(self.clone().read_backlog(key.clone()));
             }
             if let Some(task) = queue.take() {
+                crate::metrics::metrics().record_poll(key.activity, true);
                 return Some(task);
             }
             let waiter = Arc::new(Waiter { slot: Mutex::new(WaiterSlot::default()), notify: Notify::new() });
@@ -294,7 +295,14 @@ impl Matching {
         };
         let guard = WaiterGuard { matching: self.clone(), key: key.clone(), waiter };
         let _ = tokio::time::timeout_at(deadline, guard.waiter.notify.notified()).await;
-        guard.finish()
+        let task = guard.finish();
+        crate::metrics::metrics().record_poll(key.activity, task.is_some());
+        task
+    }
+
+    /// Tasks held in memory in all queues (a sample for the metrics).
+    pub fn tasks_in_memory(&self) -> usize {
+        crate::sync::lock(&self.queues).values().map(|q| q.tasks.len()).sum()
     }
 
     /// Closes a queue nobody will poll again; returns the tasks it held.

@@ -1,17 +1,24 @@
 //! Prometheus metrics, under Temporal's names where it has one:
 //! `service_requests`, `service_errors` and `service_latency` (seconds) by
 //! gRPC `operation` (and `status_code` for errors; `unknown` for calls
-//! answered UNIMPLEMENTED), counted by a tower layer around every service; `workflow_success`, `workflow_failed`,
+//! answered UNIMPLEMENTED), counted by a tower layer around every service;
+//! `workflow_success`, `workflow_failed`,
 //! `workflow_timeout`, `workflow_terminate`, `workflow_cancel` and
 //! `workflow_continued_as_new`, counted as close events are committed.
+//! The store's calls (`persistence_*`, see `metered_store.rs`), the history
+//! cache (`cache_requests`, `cache_miss`, `cache_size`), polls
+//! (`poll_success`, `poll_timeouts` by `task_type`), `schedule_action_success`,
+//! `timers_pending` and `task_queue_backlog`.
 //! One registry per process; `serve` answers `GET /metrics` on its own port.
 
 use chronicle_engine::api::enums::v1::EventType;
 use chronicle_engine::api::history::v1::HistoryEvent;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,21 @@ pub struct Metrics {
     errors: IntCounterVec,
     latency: HistogramVec,
     closes: [(EventType, IntCounter); 6],
+    persistence_requests: IntCounterVec,
+    persistence_errors: IntCounterVec,
+    persistence_latency: HistogramVec,
+    commit_executions: Histogram,
+    /// Run lookups in the history cache, and those that read the store.
+    cache_requests: IntCounter,
+    cache_miss: IntCounter,
+    /// Polls answered with a task, and polls that ended empty (deadline).
+    poll_success: IntCounterVec,
+    poll_timeouts: IntCounterVec,
+    schedule_actions: IntCounter,
+    /// Sampled every few seconds (see `sample`).
+    cache_size: IntGauge,
+    timers_pending: IntGauge,
+    task_queue_backlog: IntGauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -33,18 +55,19 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     fn new() -> Self {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("service_requests", "gRPC requests received"), &["operation"])
-            .expect("valid metric");
+        let requests =
+            IntCounterVec::new(Opts::new("service_requests", "gRPC requests received"), &["namespace", "operation"])
+                .expect("valid metric");
         let errors = IntCounterVec::new(
             Opts::new("service_errors", "gRPC requests answered with an error"),
-            &["operation", "status_code"],
+            &["namespace", "operation", "status_code"],
         )
         .expect("valid metric");
         let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
         let latency = HistogramVec::new(
             HistogramOpts::new("service_latency", "gRPC request latency in seconds (long polls included)")
                 .buckets(buckets),
-            &["operation"],
+            &["namespace", "operation"],
         )
         .expect("valid metric");
         let close = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
@@ -59,20 +82,114 @@ impl Metrics {
                 close("workflow_continued_as_new", "workflow runs continued as new"),
             ),
         ];
-        registry.register(Box::new(requests.clone())).expect("registered once");
-        registry.register(Box::new(errors.clone())).expect("registered once");
-        registry.register(Box::new(latency.clone())).expect("registered once");
-        for (_, counter) in &closes {
-            registry.register(Box::new(counter.clone())).expect("registered once");
+        let persistence_requests =
+            IntCounterVec::new(Opts::new("persistence_requests", "store calls"), &["operation"]).expect("valid metric");
+        let persistence_errors = IntCounterVec::new(
+            Opts::new("persistence_errors", "store calls that failed (conflicts included)"),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let persistence_latency = HistogramVec::new(
+            HistogramOpts::new("persistence_latency", "store call latency in seconds").buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let commit_executions = Histogram::with_opts(
+            HistogramOpts::new("persistence_commit_executions", "executions written per commit call")
+                .buckets(vec![1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0]),
+        )
+        .expect("valid metric");
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let by_type =
+            |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["task_type"]).expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let metrics = Metrics {
+            registry,
+            requests,
+            errors,
+            latency,
+            closes,
+            persistence_requests,
+            persistence_errors,
+            persistence_latency,
+            commit_executions,
+            cache_requests: counter("cache_requests", "run lookups in the history cache"),
+            cache_miss: counter("cache_miss", "run lookups the history cache did not hold (read from the store)"),
+            poll_success: by_type("poll_success", "polls answered with a task"),
+            poll_timeouts: by_type("poll_timeouts", "polls that reached their deadline without a task"),
+            schedule_actions: counter("schedule_action_success", "workflows started by schedules"),
+            cache_size: gauge("cache_size", "runs held in the history cache"),
+            timers_pending: gauge("timers_pending", "timers and timeouts held in the server's timer window"),
+            task_queue_backlog: gauge("task_queue_backlog", "tasks waiting in memory in all task queues"),
+        };
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(metrics.requests.clone()),
+            Box::new(metrics.errors.clone()),
+            Box::new(metrics.latency.clone()),
+            Box::new(metrics.persistence_requests.clone()),
+            Box::new(metrics.persistence_errors.clone()),
+            Box::new(metrics.persistence_latency.clone()),
+            Box::new(metrics.commit_executions.clone()),
+            Box::new(metrics.cache_requests.clone()),
+            Box::new(metrics.cache_miss.clone()),
+            Box::new(metrics.poll_success.clone()),
+            Box::new(metrics.poll_timeouts.clone()),
+            Box::new(metrics.schedule_actions.clone()),
+            Box::new(metrics.cache_size.clone()),
+            Box::new(metrics.timers_pending.clone()),
+            Box::new(metrics.task_queue_backlog.clone()),
+        ];
+        for collector in collectors.into_iter().chain(metrics.closes.iter().map(|(_, c)| Box::new(c.clone()) as _)) {
+            metrics.registry.register(collector).expect("registered once");
         }
-        Metrics { registry, requests, errors, latency, closes }
+        metrics
     }
 
-    fn record_request(&self, operation: &str, status_code: Option<&str>, took: Duration) {
-        self.requests.with_label_values(&[operation]).inc();
-        self.latency.with_label_values(&[operation]).observe(took.as_secs_f64());
+    pub(crate) fn record_persistence(&self, operation: &str, failed: bool, took: Duration) {
+        self.persistence_requests.with_label_values(&[operation]).inc();
+        self.persistence_latency.with_label_values(&[operation]).observe(took.as_secs_f64());
+        if failed {
+            self.persistence_errors.with_label_values(&[operation]).inc();
+        }
+    }
+
+    pub(crate) fn record_commit_size(&self, executions: usize) {
+        self.commit_executions.observe(executions as f64);
+    }
+
+    pub(crate) fn record_cache_lookup(&self, hit: bool) {
+        self.cache_requests.inc();
+        if !hit {
+            self.cache_miss.inc();
+        }
+    }
+
+    /// A poll's outcome; `activity` tells the task type.
+    pub(crate) fn record_poll(&self, activity: bool, got_task: bool) {
+        let task_type = if activity { "Activity" } else { "Workflow" };
+        let counter = if got_task { &self.poll_success } else { &self.poll_timeouts };
+        counter.with_label_values(&[task_type]).inc();
+    }
+
+    pub(crate) fn record_schedule_action(&self) {
+        self.schedule_actions.inc();
+    }
+
+    /// The gauges, as sampled now.
+    pub(crate) fn sample(&self, cached_runs: usize, timers: usize, backlog: usize) {
+        let set = |gauge: &IntGauge, n: usize| gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+        set(&self.cache_size, cached_runs);
+        set(&self.timers_pending, timers);
+        set(&self.task_queue_backlog, backlog);
+    }
+
+    fn record_request(&self, namespace: &str, operation: &str, status_code: Option<&str>, took: Duration) {
+        self.requests.with_label_values(&[namespace, operation]).inc();
+        self.latency.with_label_values(&[namespace, operation]).observe(took.as_secs_f64());
         if let Some(code) = status_code {
-            self.errors.with_label_values(&[operation, code]).inc();
+            self.errors.with_label_values(&[namespace, operation, code]).inc();
         }
     }
 
@@ -106,18 +223,6 @@ pub async fn serve(
         }),
     );
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
-}
-
-/// The tower layer that counts every gRPC request.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MetricsLayer;
-
-impl<S> tower::Layer<S> for MetricsLayer {
-    type Service = Counted<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Counted { inner }
-    }
 }
 
 /// tonic's codec answers a request it cannot take with codes that blame
@@ -163,9 +268,45 @@ fn bound_error_headers(headers: &mut http::HeaderMap) {
     }
 }
 
-#[derive(Clone, Debug)]
+/// Whether a name is a namespace the server has (so a caller's made-up
+/// names never become series).
+pub type KnownNamespace = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The namespace tag of a call Temporal's way: the namespace the SDK names
+/// in its `temporal-namespace` header when the server has it, else
+/// `_unknown_`.
+fn namespace_tag<B>(request: &http::Request<B>, known: Option<&KnownNamespace>) -> String {
+    let named = request.headers().get("temporal-namespace").and_then(|v| v.to_str().ok());
+    match (named, known) {
+        (Some(name), Some(known)) if known(name) => name.to_string(),
+        _ => "_unknown_".to_string(),
+    }
+}
+
+/// The tower layer that counts every gRPC request.
+#[derive(Clone, Default)]
+pub struct MetricsLayer {
+    known: Option<KnownNamespace>,
+}
+
+impl MetricsLayer {
+    pub fn new(known: KnownNamespace) -> Self {
+        MetricsLayer { known: Some(known) }
+    }
+}
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Counted { inner, known: self.known.clone() }
+    }
+}
+
+#[derive(Clone)]
 pub struct Counted<S> {
     inner: S,
+    known: Option<KnownNamespace>,
 }
 
 impl<S, B, R> tower::Service<http::Request<B>> for Counted<S>
@@ -185,6 +326,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         // The method's name, as Temporal's `operation` tag has it.
         let operation = request.uri().path().rsplit('/').next().unwrap_or_default().to_string();
+        let namespace = namespace_tag(&request, self.known.as_ref());
         // The clone that was made ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -207,7 +349,7 @@ where
                 // a client grow the series without bound.
                 let operation = if code == Some(tonic::Code::Unimplemented) { "unknown" } else { &operation };
                 let code = code.map(|code| format!("{code:?}"));
-                metrics().record_request(operation, code.as_deref(), began.elapsed());
+                metrics().record_request(&namespace, operation, code.as_deref(), began.elapsed());
             }
             response
         })
@@ -249,14 +391,17 @@ mod tests {
 
     #[tokio::test]
     async fn methods_are_counted_by_name_and_unknown_ones_as_one() {
-        let mut service = MetricsLayer.layer(Answer);
+        let mut service = MetricsLayer::default().layer(Answer);
         call(&mut service, "/temporal.api.workflowservice.v1.WorkflowService/CountedOk").await;
         for i in 0..3 {
             call(&mut service, &format!("/made.up.Service/Invented{i}")).await;
         }
         let text = metrics().render();
-        assert!(text.contains(r#"service_requests{operation="CountedOk"} 1"#), "{text}");
+        assert!(text.contains(r#"service_requests{namespace="_unknown_",operation="CountedOk"} 1"#), "{text}");
         assert!(!text.contains("Invented"), "a caller's names make no series: {text}");
-        assert!(text.contains(r#"service_errors{operation="unknown",status_code="Unimplemented"}"#), "{text}");
+        assert!(
+            text.contains(r#"service_errors{namespace="_unknown_",operation="unknown",status_code="Unimplemented"}"#),
+            "{text}"
+        );
     }
 }

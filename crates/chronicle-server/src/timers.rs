@@ -174,7 +174,7 @@ impl Timers {
         }
     }
 
-    #[cfg(test)]
+    /// Deadlines held in the window.
     pub fn len(&self) -> usize {
         crate::sync::lock(&self.entries).by_time.len()
     }

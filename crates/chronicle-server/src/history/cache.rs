@@ -104,8 +104,10 @@ impl History {
         run_id: &str,
     ) -> Result<Arc<RunEntry>, HistoryError> {
         if let Some(entry) = self.cached(run_id) {
+            crate::metrics::metrics().record_cache_lookup(true);
             return Ok(entry);
         }
+        crate::metrics::metrics().record_cache_lookup(false);
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(None),
             changed: watch::channel(0).0,

@@ -166,6 +166,11 @@ impl History {
         Ok(self.store.count_runs(namespace, query).await?)
     }
 
+    /// Timers and timeouts held in the timer window (a metrics sample).
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
     pub fn queries(&self) -> &Arc<Queries> {
         &self.queries
     }

@@ -478,6 +478,7 @@ impl Scheduler {
                 return;
             }
         };
+        crate::metrics::metrics().record_schedule_action();
         let execution = WorkflowExecution { workflow_id, run_id: started.run_id };
         let info = info(rec);
         info.action_count += 1;
