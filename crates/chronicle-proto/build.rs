@@ -90,6 +90,8 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
     use prost_types::field_descriptor_proto::Type;
     let mut has_namespace = std::collections::HashSet::new();
     let mut has_identity = std::collections::HashSet::new();
+    // How to read the workflow a request is about, by message.
+    let mut workflow_of = std::collections::HashMap::new();
     for file in &fds.file {
         let package = file.package.as_deref().unwrap_or_default();
         for message in &file.message_type {
@@ -103,7 +105,24 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                 has_namespace.insert(full_name.clone());
             }
             if message.field.iter().any(|f| f.name.as_deref() == Some("identity") && f.r#type() == Type::String) {
-                has_identity.insert(full_name);
+                has_identity.insert(full_name.clone());
+            }
+            let execution = message.field.iter().find(|f| {
+                matches!(f.name.as_deref(), Some("workflow_execution" | "execution"))
+                    && f.type_name.as_deref() == Some(".temporal.api.common.v1.WorkflowExecution")
+            });
+            let string_field = |name: &str| {
+                message.field.iter().any(|f| f.name.as_deref() == Some(name) && f.r#type() == Type::String)
+            };
+            if let Some(field) = execution {
+                let name = field.name.as_deref().unwrap_or_default();
+                workflow_of.insert(
+                    full_name,
+                    format!("request.get_ref().{name}.as_ref().map(|e| (e.workflow_id.clone(), e.run_id.clone()))"),
+                );
+            } else if string_field("workflow_id") {
+                let run = if string_field("run_id") { "request.get_ref().run_id.clone()" } else { "String::new()" };
+                workflow_of.insert(full_name, format!("Some((request.get_ref().workflow_id.clone(), {run}))"));
             }
         }
     }
@@ -131,10 +150,19 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                 let identity =
                     if has_identity.contains(input) { "Some(request.get_ref().identity.as_str())" } else { "None" };
                 let function = snake_case(method_name);
+                let workflow = workflow_of.get(input).map_or("None", String::as_str);
+                let owned_namespace =
+                    if has_namespace.contains(input) { "Some(request.get_ref().namespace.clone())" } else { "None" };
                 out.push_str(&format!(
                     "    async fn {function}(&self, request: tonic::Request<{input_ty}>) -> std::result::Result<tonic::Response<{output_ty}>, tonic::Status> {{\n\
                      \x20       self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
-                     \x20       self.inner.{function}(request).await\n    }}\n",
+                     \x20       let namespace: Option<String> = {owned_namespace};\n\
+                     \x20       let workflow: Option<(String, String)> = {workflow};\n\
+                     \x20       let answer = self.inner.{function}(request).await;\n\
+                     \x20       if let Err(status) = &answer {{\n\
+                     \x20           self.admission.failed(&Failure {{ service: {name:?}, method: {method_name:?}, namespace: namespace.as_deref(), workflow: workflow.as_ref().map(|(w, r)| (w.as_str(), r.as_str())), status }});\n\
+                     \x20       }}\n\
+                     \x20       answer\n    }}\n",
                     input_ty = rust_path(input),
                     output_ty = rust_path(output),
                 ));

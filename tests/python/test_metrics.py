@@ -1,6 +1,7 @@
 """Prometheus metrics on `--metrics-port`: requests, errors and latency by operation, and
 workflow outcomes, under Temporal's metric names, scraped as Prometheus would."""
 
+import json
 import re
 import subprocess
 import time
@@ -118,3 +119,33 @@ async def test_start_dev_serves_metrics_too(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_each_failed_request_is_one_structured_log_line(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--log-level", "info",
+         "--log-format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        address = None
+        deadline = time.monotonic() + 30
+        while address is None and time.monotonic() < deadline:
+            if m := READY_RE.match(proc.stdout.readline().strip()):
+                address = m.group(1)
+        assert address, "address not printed"
+        client = await Client.connect(address)
+        missing = f"missing-{uuid.uuid4()}"
+        with pytest.raises(RPCError):
+            await client.get_workflow_handle(missing, run_id="0190f7c2-0000-7000-8000-000000000000").describe()
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    failed = [line for line in lines if line.get("fields", {}).get("workflow_id") == missing]
+    assert len(failed) == 1, stderr
+    fields = failed[0]["fields"]
+    assert fields["method"] == "DescribeWorkflowExecution" and fields["namespace"] == "default"
+    assert fields["run_id"] == "0190f7c2-0000-7000-8000-000000000000" and fields["code"] == "NotFound"
+    assert fields["message"].startswith("request failed:")

@@ -38,8 +38,21 @@ pub mod guard {
         pub message: &'a (dyn std::any::Any + Send + Sync),
     }
 
+    /// A call that came back with an error, and what it was about.
+    pub struct Failure<'a> {
+        pub service: &'static str,
+        pub method: &'static str,
+        pub namespace: Option<&'a str>,
+        /// Workflow id and run id (empty when not named), where the
+        /// request names a workflow.
+        pub workflow: Option<(&'a str, &'a str)>,
+        pub status: &'a tonic::Status,
+    }
+
     pub trait Admission: Send + Sync + 'static {
         fn admit(&self, call: &Call<'_>) -> Result<(), tonic::Status>;
+        /// Told of every call that fails (its log line).
+        fn failed(&self, _failure: &Failure<'_>) {}
     }
 
     /// A service whose calls pass `admission` first.

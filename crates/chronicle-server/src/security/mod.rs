@@ -15,7 +15,7 @@ pub mod tls;
 use crate::errors;
 use chronicle_engine::api::command::v1::command::Attributes;
 use chronicle_engine::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
-use chronicle_proto::guard::{Admission, Call};
+use chronicle_proto::guard::{Admission, Call, Failure};
 use keys::KeyRing;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,6 +99,20 @@ fn check_shared_fields(call: &Call<'_>) -> Result<(), Status> {
 }
 
 impl Admission for Guard {
+    /// One line per failed call: the caller's mistakes at info, the
+    /// server's own failures at warn.
+    fn failed(&self, f: &Failure<'_>) {
+        use tonic::Code::*;
+        let (workflow_id, run_id) = f.workflow.unwrap_or_default();
+        let (namespace, code, message) = (f.namespace.unwrap_or_default(), f.status.code(), f.status.message());
+        match code {
+            Internal | Unknown | Unavailable | DataLoss => {
+                tracing::warn!(method = f.method, namespace, workflow_id, run_id, ?code, "request failed: {message}");
+            }
+            _ => tracing::info!(method = f.method, namespace, workflow_id, run_id, ?code, "request failed: {message}"),
+        }
+    }
+
     fn admit(&self, call: &Call<'_>) -> Result<(), Status> {
         check_shared_fields(call)?;
         let Some(keys) = &self.keys else { return Ok(()) };
