@@ -19,7 +19,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowGetResultOptions,
+    Client, ClientOptions, Connection, ConnectionOptions, TlsOptions, Url, WorkflowGetResultOptions,
     WorkflowStartOptions, tonic,
 };
 use temporalio_common::{
@@ -140,6 +140,11 @@ struct Args {
     /// Per-workflow timeout (start -> result); a workflow exceeding it counts as an error.
     #[arg(long, default_value_t = 60)]
     workflow_timeout_secs: u64,
+
+    /// Connect over TLS, trusting this PEM CA for the server's certificate
+    /// (issued for localhost); the server needs --server-arg=--tls-cert etc.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
 
     /// SDK log filter (tracing EnvFilter syntax), printed to stderr.
     #[arg(long, default_value = "warn")]
@@ -299,6 +304,15 @@ fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
 async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     let mut rep = Report::default();
     let startup_timeout = Duration::from_secs(args.startup_timeout_secs);
+    let tls = match &args.tls_ca {
+        Some(ca) => Some(
+            TlsOptions::builder()
+                .server_root_ca_cert(std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?)
+                .domain("localhost".to_string())
+                .build(),
+        ),
+        None => None,
+    };
 
     // 1. Port open.
     let port_open = server.wait_port_open(startup_timeout).await?;
@@ -309,7 +323,7 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     );
 
     // 2. SDK connection + namespace answers.
-    let connection = connect_with_retries(server, startup_timeout).await?;
+    let connection = connect_with_retries(server, startup_timeout, tls.clone()).await?;
     rep.ready_ms = server.spawned_at.elapsed().as_secs_f64() * 1e3;
     eprintln!(
         "chronicle-bench: server ready (namespace '{NAMESPACE}' answers) after {:.0} ms",
@@ -342,7 +356,7 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     let runtime = Runtime::from_current_tokio(runtime_opts).context("creating SDK runtime")?;
     // The worker gets its own connection (as a separate worker process would); the load
     // generator (start_workflow / get_result) uses the first one.
-    let worker_connection = connect_with_retries(server, startup_timeout).await?;
+    let worker_connection = connect_with_retries(server, startup_timeout, tls.clone()).await?;
     let client = Client::new(connection, ClientOptions::new(NAMESPACE).build())
         .context("creating SDK client")?;
     let worker_client = Client::new(worker_connection, ClientOptions::new(NAMESPACE).build())
@@ -440,8 +454,13 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     Ok(rep)
 }
 
-async fn connect_with_retries(server: &mut SpawnedServer, timeout: Duration) -> Result<Connection> {
-    let url: Url = format!("http://127.0.0.1:{}", server.port)
+async fn connect_with_retries(
+    server: &mut SpawnedServer,
+    timeout: Duration,
+    tls: Option<TlsOptions>,
+) -> Result<Connection> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url: Url = format!("{scheme}://127.0.0.1:{}", server.port)
         .parse()
         .context("building server url")?;
     let deadline = Instant::now() + timeout;
@@ -454,6 +473,7 @@ async fn connect_with_retries(server: &mut SpawnedServer, timeout: Duration) -> 
         let opts = ConnectionOptions::new(url.clone())
             .identity(format!("chronicle-bench@{}", std::process::id()))
             .connect_timeout(Duration::from_secs(2))
+            .maybe_tls_options(tls.clone())
             .build();
         match Connection::connect(opts).await {
             Ok(conn) => {

@@ -5,6 +5,7 @@ without a restart, a renewed certificate is served without one, and connections 
 nothing are closed."""
 
 import asyncio
+import os
 import socket
 import subprocess
 import time
@@ -310,5 +311,30 @@ def test_silent_connections_are_closed() -> None:
             assert s.recv(1) == b"", "the server closes a connection that sends nothing"
             s.close()
         assert time.monotonic() - began < 25
+    finally:
+        server.stop()
+
+
+def test_chronicle_cli_connects_with_mutual_tls_and_an_api_key(certs: Certs, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    key = create_key(keys, "cli", "default", "worker")
+    server = Started(["--database-url", "sqlite::memory:", "--tls-cert", certs.path("server.pem"),
+                      "--tls-key", certs.path("server.key"), "--tls-client-ca", certs.path("ca.pem"),
+                      "--auth-keys", str(keys)])
+    try:
+        tls = ["--address", str(server.address), "--tls-ca-path", certs.path("ca.pem"), "--tls-server-name",
+               "localhost", "--tls-cert-path", certs.path("client.pem"), "--tls-key-path", certs.path("client.key")]
+
+        def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+            return subprocess.run([str(_chronicle_bin()), "workflow", *args, *tls], capture_output=True, text=True,
+                                  timeout=30, env={**os.environ, **(env or {})})
+
+        started = cli("start", "--type", "W", "--task-queue", "q", "--workflow-id", "cli-wf",
+                      env={"TEMPORAL_API_KEY": key})
+        assert started.returncode == 0, started.stderr
+        listed = cli("list", "--api-key", key)
+        assert listed.returncode == 0 and "cli-wf" in listed.stdout, listed.stderr
+        denied = cli("list")
+        assert denied.returncode != 0 and "Unauthenticated" in denied.stderr, denied.stderr
     finally:
         server.stop()

@@ -24,7 +24,7 @@ enum Command {
     #[command(subcommand)]
     Server(Box<ServerCommand>),
     /// Start, signal, query, cancel, terminate and inspect workflows.
-    Workflow(cli::workflow::WorkflowCommand),
+    Workflow(Box<cli::workflow::WorkflowCommand>),
     /// Create, upgrade and inspect the database schema.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -213,7 +213,7 @@ fn main() -> anyhow::Result<()> {
             ServerCommand::StartDev(args) => exit_on_error(start_dev(args)),
             ServerCommand::Start(args) => exit_on_error(start(args)),
         },
-        Command::Workflow(cmd) => client(cli::workflow::run(cmd)),
+        Command::Workflow(cmd) => client(cli::workflow::run(*cmd)),
         Command::Db(cmd) => db::run(cmd),
         Command::Auth(cmd) => exit_on_error(cli::auth::run(cmd)),
     }

@@ -3,17 +3,13 @@
 //! `workflow` command (and its global `--address`, `--namespace`,
 //! `--output`) from `main`.
 
-use anyhow::Context;
 use clap::{ArgMatches, FromArgMatches, Subcommand};
 use temporalio_protos::temporal::api::{
     common::v1::Payload,
     enums::v1::WorkflowExecutionStatus,
     workflow::v1::WorkflowExecutionInfo,
-    workflowservice::v1::{
-        CountWorkflowExecutionsRequest, ListWorkflowExecutionsRequest, workflow_service_client::WorkflowServiceClient,
-    },
+    workflowservice::v1::{CountWorkflowExecutionsRequest, ListWorkflowExecutionsRequest},
 };
-use tonic::transport::Channel;
 
 /// Largest page asked of the server.
 const PAGE_SIZE: usize = 100;
@@ -38,7 +34,7 @@ enum Visibility {
 }
 
 pub struct Command {
-    address: String,
+    connect: super::connect::ConnectArgs,
     namespace: String,
     json: bool,
     action: Visibility,
@@ -79,7 +75,7 @@ pub fn from_matches(matches: &ArgMatches) -> anyhow::Result<Option<Command>> {
             .unwrap_or_default()
     };
     Ok(Some(Command {
-        address: global("address"),
+        connect: super::connect::ConnectArgs::from_arg_matches(workflow)?,
         namespace: global("namespace"),
         json: global("output") == "json",
         action,
@@ -87,12 +83,7 @@ pub fn from_matches(matches: &ArgMatches) -> anyhow::Result<Option<Command>> {
 }
 
 pub async fn run(cmd: Command) -> anyhow::Result<()> {
-    let endpoint = if cmd.address.contains("://") { cmd.address.clone() } else { format!("http://{}", cmd.address) };
-    let channel = Channel::from_shared(endpoint)?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {}", cmd.address))?;
-    let mut client = WorkflowServiceClient::new(channel);
+    let mut client = cmd.connect.client().await?;
     match cmd.action {
         Visibility::List { query, limit } => {
             let limit = limit.unwrap_or(usize::MAX);

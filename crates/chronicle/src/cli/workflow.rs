@@ -1,8 +1,9 @@
 //! `chronicle workflow ...`: drive workflows by hand, with the flags of the
 //! `temporal` CLI.
 
+use super::connect::Client;
 use super::payloads;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use temporalio_protos::temporal::api::{
     common::v1::{WorkflowExecution, WorkflowType},
@@ -12,15 +13,13 @@ use temporalio_protos::temporal::api::{
     query::v1::WorkflowQuery,
     taskqueue::v1::TaskQueue,
     update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest, WaitPolicy, outcome},
-    workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
+    workflowservice::v1::*,
 };
-use tonic::transport::Channel;
 
 #[derive(Args)]
 pub struct WorkflowCommand {
-    /// Server address, host:port.
-    #[arg(long, global = true, default_value = "127.0.0.1:7233", env = "TEMPORAL_ADDRESS")]
-    address: String,
+    #[command(flatten)]
+    connect: super::connect::ConnectArgs,
     /// Namespace.
     #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
     namespace: String,
@@ -162,12 +161,7 @@ fn event_name(event_type: i32) -> String {
 }
 
 pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
-    let endpoint = if cmd.address.contains("://") { cmd.address.clone() } else { format!("http://{}", cmd.address) };
-    let channel = Channel::from_shared(endpoint)?
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to {}", cmd.address))?;
-    let mut client = WorkflowServiceClient::new(channel);
+    let mut client = cmd.connect.client().await?;
     let ns = cmd.namespace.clone();
     let identity = format!("chronicle-cli@{}", std::process::id());
     match cmd.action {
@@ -394,12 +388,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
 
 /// Waits for the close event (following continue-as-new and retries) and
 /// prints the result or the failure; a failed workflow is an error exit.
-async fn result(
-    client: &mut WorkflowServiceClient<Channel>,
-    namespace: String,
-    mut target: Target,
-    output: Output,
-) -> anyhow::Result<()> {
+async fn result(client: &mut Client, namespace: String, mut target: Target, output: Output) -> anyhow::Result<()> {
     loop {
         let r = client
             .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
@@ -468,11 +457,7 @@ struct Family {
     runs: Vec<Listed>,
 }
 
-async fn family(
-    client: &mut WorkflowServiceClient<Channel>,
-    ns: &str,
-    exec: &WorkflowExecution,
-) -> anyhow::Result<Family> {
+async fn family(client: &mut Client, ns: &str, exec: &WorkflowExecution) -> anyhow::Result<Family> {
     let quote = |s: &str| s.replace('\'', "\\'");
     let children = list(
         client,
@@ -484,7 +469,7 @@ async fn family(
     Ok(Family { children, runs })
 }
 
-async fn list(client: &mut WorkflowServiceClient<Channel>, ns: &str, query: String) -> anyhow::Result<Vec<Listed>> {
+async fn list(client: &mut Client, ns: &str, query: String) -> anyhow::Result<Vec<Listed>> {
     let mut out = Vec::new();
     let mut token = Vec::new();
     loop {
