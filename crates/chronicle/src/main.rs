@@ -399,10 +399,11 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;
         say(&format!("Chronicle data in {}", opened.description));
-        say(&format!("Chronicle gRPC listening on {local}"));
+        // Before the address line, which tools wait for as "ready".
         if let Some(tls) = tls {
             say(tls);
         }
+        say(&format!("Chronicle gRPC listening on {local}"));
         if let Some(listener) = metrics {
             say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
             tokio::spawn(async move {
