@@ -155,7 +155,7 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                     if has_namespace.contains(input) { "Some(request.get_ref().namespace.clone())" } else { "None" };
                 out.push_str(&format!(
                     "    async fn {function}(&self, request: tonic::Request<{input_ty}>) -> std::result::Result<tonic::Response<{output_ty}>, tonic::Status> {{\n\
-                     \x20       self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
+                     \x20       let _ticket = self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
                      \x20       let namespace: Option<String> = {owned_namespace};\n\
                      \x20       let workflow: Option<(String, String)> = {workflow};\n\
                      \x20       let answer = self.inner.{function}(request).await;\n\

@@ -3,6 +3,7 @@ bounded message a user understands, and the server keeps serving. Messages follo
 Temporal's where it has one; where Temporal accepts nonsense (identities of megabytes,
 durations of 2^62 s, NaN backoff coefficients), Chronicle refuses it."""
 
+import asyncio
 import os
 import uuid
 from datetime import timedelta
@@ -101,5 +102,39 @@ async def test_the_request_limit_is_configurable() -> None:
             start(input=Payloads(payloads=[Payload(data=os.urandom(100_000))]))), RPCStatusCode.RESOURCE_EXHAUSTED, "")
         await client.workflow_service.start_workflow_execution(
             start(input=Payloads(payloads=[Payload(data=os.urandom(10_000))])))
+    finally:
+        server.stop()
+
+
+async def test_namespace_rate_and_poller_limits_answer_resource_exhausted() -> None:
+    server = Started(["--database-url", "sqlite::memory:", "--namespace", "other",
+                      "--dynamic-config-value", "frontend.namespaceRPS=5",
+                      "--dynamic-config-value", "frontend.namespaceCount=2"])
+    try:
+        client = await Client.connect(str(server.address))
+        s = client.workflow_service
+        # Bursts of twice the rate pass; then the namespace is throttled.
+        outcomes = []
+        for _ in range(30):
+            try:
+                await s.describe_namespace(DescribeNamespaceRequest(namespace="default"))
+                outcomes.append("ok")
+            except RPCError as e:
+                assert e.status == RPCStatusCode.RESOURCE_EXHAUSTED and e.message == "namespace rate limit exceeded"
+                outcomes.append("throttled")
+        assert 10 <= outcomes.count("ok") <= 13 and outcomes[-1] == "throttled", outcomes
+        # Another namespace has a bucket of its own.
+        await s.describe_namespace(DescribeNamespaceRequest(namespace="other"))
+
+        # Two long polls in flight in `other`; a third is refused at once.
+        def poll() -> PollActivityTaskQueueRequest:
+            return PollActivityTaskQueueRequest(namespace="other", task_queue=TaskQueue(name="idle"))
+        polls = [asyncio.create_task(s.poll_activity_task_queue(poll(), timeout=timedelta(seconds=5)))
+                 for _ in range(2)]
+        await asyncio.sleep(0.5)
+        await refused(s.poll_activity_task_queue(poll(), timeout=timedelta(seconds=5)),
+                      RPCStatusCode.RESOURCE_EXHAUSTED, "namespace concurrent poller limit exceeded")
+        for p in polls:
+            p.cancel()
     finally:
         server.stop()

@@ -48,6 +48,13 @@ pub struct Limits {
     /// ... and their encoded size in bytes
     /// (`history.hostLevelCacheMaxSizeBytes`; Chronicle's default 64 MiB).
     pub run_cache_bytes_max: usize,
+    /// Requests per second per namespace, long polls included, with bursts
+    /// of twice as many (`frontend.namespaceRPS`, 2,400, burst ratio 2, as
+    /// Temporal); 0: no limit. Past it: ResourceExhausted (RPS_LIMIT).
+    pub namespace_requests_per_second: usize,
+    /// Long polls in flight per namespace (`frontend.namespaceCount`,
+    /// 1,200); 0: no limit. Past it: ResourceExhausted (CONCURRENT_LIMIT).
+    pub namespace_polls_max: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +72,8 @@ impl Default for Limits {
             list_page_runs_max: 1000,
             run_cache_runs_max: 10_000,
             run_cache_bytes_max: 64 * MIB as usize,
+            namespace_requests_per_second: 2400,
+            namespace_polls_max: 1200,
         }
     }
 }
@@ -96,6 +105,8 @@ impl Limits {
         ("history.hostLevelCacheMaxSizeBytes", |l, n| {
             l.run_cache_bytes_max = usize::try_from(n).unwrap_or(usize::MAX);
         }),
+        ("frontend.namespaceRPS", |l, n| l.namespace_requests_per_second = usize::try_from(n).unwrap_or(usize::MAX)),
+        ("frontend.namespaceCount", |l, n| l.namespace_polls_max = usize::try_from(n).unwrap_or(usize::MAX)),
     ];
 
     /// Sets the limit Temporal names `key`; false if there is none.

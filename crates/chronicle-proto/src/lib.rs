@@ -50,7 +50,9 @@ pub mod guard {
     }
 
     pub trait Admission: Send + Sync + 'static {
-        fn admit(&self, call: &Call<'_>) -> Result<(), tonic::Status>;
+        /// Held while the call runs (e.g. a long poll's place).
+        type Ticket: Send;
+        fn admit(&self, call: &Call<'_>) -> Result<Self::Ticket, tonic::Status>;
         /// Told of every call that fails (its log line).
         fn failed(&self, _failure: &Failure<'_>) {}
     }

@@ -159,6 +159,15 @@ pub fn unauthorized() -> Status {
     )
 }
 
+/// ResourceExhausted with Temporal's detail (cause and scope), which SDKs
+/// read to back off and retry.
+pub fn resource_exhausted(
+    message: &str,
+    detail: chronicle_engine::api::errordetails::v1::ResourceExhaustedFailure,
+) -> Status {
+    with_detail(Code::ResourceExhausted, message.to_string(), detail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

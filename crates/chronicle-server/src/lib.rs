@@ -23,6 +23,7 @@ pub mod search_attributes;
 pub mod security;
 mod sync;
 mod test_service;
+mod throttle;
 pub mod time_skipping;
 mod timers;
 mod tokens;
@@ -167,7 +168,7 @@ impl Server {
         if let Some(tls) = &tls {
             tls.watch();
         }
-        let guard = Arc::new(security::Guard::new(keys));
+        let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits)));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
         let store = metered_store::MeteredStore::wrap(store);
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));

@@ -39,11 +39,19 @@ impl Security {
 /// key checked against the key file (with none, every caller is let in).
 pub struct Guard {
     keys: Option<Arc<KeyRing>>,
+    throttle: crate::throttle::Throttle,
 }
 
 impl Guard {
-    pub fn new(keys: Option<Arc<KeyRing>>) -> Self {
-        Guard { keys }
+    pub(crate) fn new(keys: Option<Arc<KeyRing>>, throttle: crate::throttle::Throttle) -> Self {
+        Guard { keys, throttle }
+    }
+
+    /// The namespace's rate, and a place for a long poll.
+    fn throttle(&self, call: &Call<'_>) -> Result<Option<crate::throttle::PollPlace>, Status> {
+        let Some(namespace) = call.namespace.filter(|n| !n.is_empty()) else { return Ok(None) };
+        self.throttle.take(namespace, std::time::Instant::now())?;
+        if crate::throttle::is_long_poll(call.method) { self.throttle.poll_place(namespace) } else { Ok(None) }
     }
 }
 
@@ -113,37 +121,42 @@ impl Admission for Guard {
         }
     }
 
-    fn admit(&self, call: &Call<'_>) -> Result<(), Status> {
+    type Ticket = Option<crate::throttle::PollPlace>;
+
+    fn admit(&self, call: &Call<'_>) -> Result<Self::Ticket, Status> {
         check_shared_fields(call)?;
-        let Some(keys) = &self.keys else { return Ok(()) };
-        if roles::is_open(call.service, call.method) {
-            return Ok(());
+        if let Some(keys) = &self.keys {
+            authorize(keys, call)?;
         }
-        let key = bearer(call.metadata)?;
-        let Some((name, claims)) = keys.lookup(key) else {
-            tracing::warn!(
-                method = call.method,
-                namespace = call.namespace.unwrap_or_default(),
-                "unknown API key refused"
-            );
-            return Err(unauthenticated("the API key is not known (mistyped, or revoked)."));
-        };
-        let mut targets = vec![(call.namespace, call.method)];
-        if let Some(task) = call.message.downcast_ref::<RespondWorkflowTaskCompletedRequest>() {
-            targets.extend(reached_namespaces(task).into_iter().map(|(ns, method)| (Some(ns), method)));
-        }
-        for (namespace, method) in targets {
-            if !roles::allows(&claims, call.service, method, namespace) {
-                tracing::warn!(
-                    key = %name,
-                    service = call.service,
-                    method,
-                    namespace = namespace.unwrap_or_default(),
-                    "permission denied"
-                );
-                return Err(errors::unauthorized());
-            }
-        }
-        Ok(())
+        self.throttle(call)
     }
+}
+
+/// Whether the call's API key holds the role the call needs.
+fn authorize(keys: &KeyRing, call: &Call<'_>) -> Result<(), Status> {
+    if roles::is_open(call.service, call.method) {
+        return Ok(());
+    }
+    let key = bearer(call.metadata)?;
+    let Some((name, claims)) = keys.lookup(key) else {
+        tracing::warn!(method = call.method, namespace = call.namespace.unwrap_or_default(), "unknown API key refused");
+        return Err(unauthenticated("the API key is not known (mistyped, or revoked)."));
+    };
+    let mut targets = vec![(call.namespace, call.method)];
+    if let Some(task) = call.message.downcast_ref::<RespondWorkflowTaskCompletedRequest>() {
+        targets.extend(reached_namespaces(task).into_iter().map(|(ns, method)| (Some(ns), method)));
+    }
+    for (namespace, method) in targets {
+        if !roles::allows(&claims, call.service, method, namespace) {
+            tracing::warn!(
+                key = %name,
+                service = call.service,
+                method,
+                namespace = namespace.unwrap_or_default(),
+                "permission denied"
+            );
+            return Err(errors::unauthorized());
+        }
+    }
+    Ok(())
 }
