@@ -71,6 +71,9 @@ pub struct ServerOptions {
     pub security: security::Security,
     /// Largest request accepted (None: Temporal's 4 MiB).
     pub max_request_bytes: Option<usize>,
+    /// Measure requests and store calls for the metrics endpoint (off:
+    /// they cost nothing; outcome and cache counters are always kept).
+    pub metrics: bool,
 }
 
 /// Registers `--search-attribute`s in the namespaces created at start, as
@@ -123,6 +126,7 @@ pub struct Server {
     guard: Arc<security::Guard>,
     tls: Option<Arc<security::tls::Tls>>,
     max_request_bytes: usize,
+    metrics: bool,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -170,7 +174,7 @@ impl Server {
         }
         let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits)));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
-        let store = metered_store::MeteredStore::wrap(store);
+        let store = if options.metrics { metered_store::MeteredStore::wrap(store) } else { store };
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
         let history =
             history::History::with_skipping(store.clone(), matching.clone(), options.limits.clone(), clock, skipping);
@@ -187,7 +191,7 @@ impl Server {
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);
-        Ok(Server { frontend, operator, test_service, guard, tls, max_request_bytes, stop })
+        Ok(Server { frontend, operator, test_service, guard, tls, max_request_bytes, metrics: options.metrics, stop })
     }
 
     /// A test server's clock, for a test in the same process.
@@ -203,6 +207,7 @@ impl Server {
         // go uncompressed: per-message deflate state dominated CPU profiles.
         let namespaces = self.frontend.namespaces.clone();
         let known: metrics::KnownNamespace = Arc::new(move |name| namespaces.get(name).is_some());
+        let layer = if self.metrics { metrics::MetricsLayer::new(known) } else { metrics::MetricsLayer::default() };
         let guarded = |inner| chronicle_proto::guard::Guarded { inner, admission: self.guard.clone() };
         let workflow = WorkflowServiceServer::new(guarded(self.frontend))
             .accept_compressed(CompressionEncoding::Gzip)
@@ -229,7 +234,7 @@ impl Server {
             .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-            .layer(metrics::MetricsLayer::new(known))
+            .layer(layer)
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)

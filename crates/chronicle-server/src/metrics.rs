@@ -283,15 +283,17 @@ fn namespace_tag<B>(request: &http::Request<B>, known: Option<&KnownNamespace>) 
     }
 }
 
-/// The tower layer that counts every gRPC request.
+/// The tower layer around every gRPC service: counts each request (when
+/// built with `new`; `default` only mends codec errors and long messages).
 #[derive(Clone, Default)]
 pub struct MetricsLayer {
+    count: bool,
     known: Option<KnownNamespace>,
 }
 
 impl MetricsLayer {
     pub fn new(known: KnownNamespace) -> Self {
-        MetricsLayer { known: Some(known) }
+        MetricsLayer { count: true, known: Some(known) }
     }
 }
 
@@ -299,13 +301,14 @@ impl<S> tower::Layer<S> for MetricsLayer {
     type Service = Counted<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Counted { inner, known: self.known.clone() }
+        Counted { inner, count: self.count, known: self.known.clone() }
     }
 }
 
 #[derive(Clone)]
 pub struct Counted<S> {
     inner: S,
+    count: bool,
     known: Option<KnownNamespace>,
 }
 
@@ -325,8 +328,13 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         // The method's name, as Temporal's `operation` tag has it.
-        let operation = request.uri().path().rsplit('/').next().unwrap_or_default().to_string();
-        let namespace = namespace_tag(&request, self.known.as_ref());
+        let count = self.count;
+        let (operation, namespace) = if count {
+            let operation = request.uri().path().rsplit('/').next().unwrap_or_default().to_string();
+            (operation, namespace_tag(&request, self.known.as_ref()))
+        } else {
+            (String::new(), String::new())
+        };
         // The clone that was made ready is the one to call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -336,6 +344,10 @@ where
             if let Ok(response) = &mut response {
                 codec_errors_blame_the_caller(response.headers_mut());
                 bound_error_headers(response.headers_mut());
+            }
+            if let Ok(response) = &response
+                && count
+            {
                 // A failed unary call answers with its status in the
                 // headers (trailers only); a success carries it later.
                 let code = response
@@ -391,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn methods_are_counted_by_name_and_unknown_ones_as_one() {
-        let mut service = MetricsLayer::default().layer(Answer);
+        let mut service = MetricsLayer { count: true, known: None }.layer(Answer);
         call(&mut service, "/temporal.api.workflowservice.v1.WorkflowService/CountedOk").await;
         for i in 0..3 {
             call(&mut service, &format!("/made.up.Service/Invented{i}")).await;

@@ -395,6 +395,7 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
             search_attributes,
             security: launch.security,
             max_request_bytes: launch.max_request_bytes,
+            metrics: launch.metrics_port.is_some(),
         };
         let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;
