@@ -87,7 +87,7 @@ async def test_requests_errors_latency_and_outcomes_are_counted(tmp_path: Path) 
         assert samples["cache_requests"] >= samples["cache_miss"]
         assert samples['poll_success{task_type="Workflow"}'] >= 6
         assert samples['poll_success{task_type="Activity"}'] >= 3
-        for gauge in ["cache_size", "timers_pending", "task_queue_backlog"]:
+        for gauge in ["cache_size", "timers_pending", "task_queue_backlog", "open_runs"]:
             assert gauge in samples, gauge
         assert samples["workflow_success"] >= 3
         assert samples["workflow_terminate"] >= 1

@@ -103,16 +103,34 @@ async fn register_search_attributes(
     Ok(())
 }
 
-/// Samples the metrics' gauges every few seconds while the server lives.
-fn sample_gauges(history: &Arc<history::History>, matching: &Arc<matching::Matching>) {
-    let (history, matching) = (Arc::downgrade(history), Arc::downgrade(matching));
+/// Samples the metrics' gauges every few seconds while the server lives
+/// (open runs: a visibility count per namespace).
+fn sample_gauges(
+    history: &Arc<history::History>,
+    matching: &Arc<matching::Matching>,
+    namespaces: &Arc<namespaces::Namespaces>,
+) {
+    let (history, matching, namespaces) =
+        (Arc::downgrade(history), Arc::downgrade(matching), Arc::downgrade(namespaces));
+    let running = visibility::query::parse("ExecutionStatus = 'Running'", &Default::default());
     tokio::spawn(async move {
+        let Ok(running) = running else { return };
         let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            let (Some(history), Some(matching)) = (history.upgrade(), matching.upgrade()) else { return };
-            metrics::metrics().sample(history.cached_runs(), history.timers_pending(), matching.tasks_in_memory());
+            let (Some(history), Some(matching), Some(namespaces)) =
+                (history.upgrade(), matching.upgrade(), namespaces.upgrade())
+            else {
+                return;
+            };
+            let mut open = 0;
+            for namespace in namespaces.list() {
+                open += history.count_runs(&namespace.name, &running).await.map_or(0, |c| c.count);
+            }
+            let m = metrics::metrics();
+            m.sample(history.cached_runs(), history.timers_pending(), matching.tasks_in_memory());
+            m.sample_open_runs(open);
         }
     });
 }
@@ -187,7 +205,9 @@ impl Server {
         let operator = operator::Operator::new(namespaces.clone());
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
-        sample_gauges(&history, &matching);
+        if options.metrics {
+            sample_gauges(&history, &matching, &namespaces);
+        }
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);

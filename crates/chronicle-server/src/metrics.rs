@@ -8,7 +8,7 @@
 //! The store's calls (`persistence_*`, see `metered_store.rs`), the history
 //! cache (`cache_requests`, `cache_miss`, `cache_size`), polls
 //! (`poll_success`, `poll_timeouts` by `task_type`), `schedule_action_success`,
-//! `timers_pending` and `task_queue_backlog`.
+//! `timers_pending`, `task_queue_backlog` and `open_runs`.
 //! One registry per process; `serve` answers `GET /metrics` on its own port.
 
 use chronicle_engine::api::enums::v1::EventType;
@@ -43,6 +43,7 @@ pub struct Metrics {
     cache_size: IntGauge,
     timers_pending: IntGauge,
     task_queue_backlog: IntGauge,
+    open_runs: IntGauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -123,6 +124,7 @@ impl Metrics {
             cache_size: gauge("cache_size", "runs held in the history cache"),
             timers_pending: gauge("timers_pending", "timers and timeouts held in the server's timer window"),
             task_queue_backlog: gauge("task_queue_backlog", "tasks waiting in memory in all task queues"),
+            open_runs: gauge("open_runs", "workflow runs running, in every namespace"),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(metrics.requests.clone()),
@@ -140,6 +142,7 @@ impl Metrics {
             Box::new(metrics.cache_size.clone()),
             Box::new(metrics.timers_pending.clone()),
             Box::new(metrics.task_queue_backlog.clone()),
+            Box::new(metrics.open_runs.clone()),
         ];
         for collector in collectors.into_iter().chain(metrics.closes.iter().map(|(_, c)| Box::new(c.clone()) as _)) {
             metrics.registry.register(collector).expect("registered once");
@@ -183,6 +186,10 @@ impl Metrics {
         set(&self.cache_size, cached_runs);
         set(&self.timers_pending, timers);
         set(&self.task_queue_backlog, backlog);
+    }
+
+    pub(crate) fn sample_open_runs(&self, open: i64) {
+        self.open_runs.set(open);
     }
 
     fn record_request(&self, namespace: &str, operation: &str, status_code: Option<&str>, took: Duration) {
