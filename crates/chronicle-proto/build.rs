@@ -155,12 +155,20 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                     if has_namespace.contains(input) { "Some(request.get_ref().namespace.clone())" } else { "None" };
                 out.push_str(&format!(
                     "    async fn {function}(&self, request: tonic::Request<{input_ty}>) -> std::result::Result<tonic::Response<{output_ty}>, tonic::Status> {{\n\
-                     \x20       let _ticket = self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }})?;\n\
                      \x20       let namespace: Option<String> = {owned_namespace};\n\
                      \x20       let workflow: Option<(String, String)> = {workflow};\n\
+                     \x20       let failed = |status: &tonic::Status| self.admission.failed(&Failure {{ service: {name:?}, method: {method_name:?}, namespace: namespace.as_deref(), workflow: workflow.as_ref().map(|(w, r)| (w.as_str(), r.as_str())), status }});\n\
+                     \x20       let admitted = self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }});\n\
+                     \x20       let _ticket = match admitted {{\n\
+                     \x20           Ok(ticket) => ticket,\n\
+                     \x20           Err(status) => {{\n\
+                     \x20               failed(&status);\n\
+                     \x20               return Err(status);\n\
+                     \x20           }}\n\
+                     \x20       }};\n\
                      \x20       let answer = self.inner.{function}(request).await;\n\
                      \x20       if let Err(status) = &answer {{\n\
-                     \x20           self.admission.failed(&Failure {{ service: {name:?}, method: {method_name:?}, namespace: namespace.as_deref(), workflow: workflow.as_ref().map(|(w, r)| (w.as_str(), r.as_str())), status }});\n\
+                     \x20           failed(status);\n\
                      \x20       }}\n\
                      \x20       answer\n    }}\n",
                     input_ty = rust_path(input),

@@ -29,6 +29,8 @@ pub fn normalize_retry_policy(policy: Option<RetryPolicy>) -> Result<RetryPolicy
             return Err(format!("{name} is invalid on retry policy: {cause}."));
         }
     }
+    // Temporal takes NaN (every comparison with it is false); here it would
+    // make every backoff zero, so a failing activity would retry in a loop.
     if !p.backoff_coefficient.is_finite() {
         return Err("BackoffCoefficient must be a finite number on retry policy.".into());
     }

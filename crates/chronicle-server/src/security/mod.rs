@@ -111,13 +111,20 @@ impl Admission for Guard {
     /// server's own failures at warn.
     fn failed(&self, f: &Failure<'_>) {
         use tonic::Code::*;
+        // Fields may be huge (a refused 4 MiB namespace, a message quoting
+        // input back): the log keeps a prefix of each.
+        let prefix = |text: &str, chars: usize| -> String { text.chars().take(chars).collect() };
         let (workflow_id, run_id) = f.workflow.unwrap_or_default();
-        let (namespace, code, message) = (f.namespace.unwrap_or_default(), f.status.code(), f.status.message());
+        let (workflow_id, run_id) = (prefix(workflow_id, 1000), prefix(run_id, 100));
+        let namespace = prefix(f.namespace.unwrap_or_default(), 1000);
+        let (code, message) = (f.status.code(), prefix(f.status.message(), 1024));
         match code {
             Internal | Unknown | Unavailable | DataLoss => {
-                tracing::warn!(method = f.method, namespace, workflow_id, run_id, ?code, "request failed: {message}");
+                tracing::warn!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}");
             }
-            _ => tracing::info!(method = f.method, namespace, workflow_id, run_id, ?code, "request failed: {message}"),
+            _ => {
+                tracing::info!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}")
+            }
         }
     }
 
