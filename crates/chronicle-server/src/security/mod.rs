@@ -123,7 +123,7 @@ impl Admission for Guard {
                 tracing::warn!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}");
             }
             _ => {
-                tracing::info!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}")
+                tracing::info!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}");
             }
         }
     }
