@@ -49,8 +49,11 @@ pub struct Limits {
     /// (`history.hostLevelCacheMaxSizeBytes`; Chronicle's default 64 MiB).
     pub run_cache_bytes_max: usize,
     /// Requests per second per namespace, long polls included, with bursts
-    /// of twice as many (`frontend.namespaceRPS`, 2,400, burst ratio 2, as
-    /// Temporal); 0: no limit. Past it: ResourceExhausted (RPS_LIMIT).
+    /// of twice as many (`frontend.namespaceRPS`, burst ratio 2 as
+    /// Temporal's); 0: no limit. Past it: ResourceExhausted (RPS_LIMIT).
+    /// Chronicle's default is no limit: Temporal's 2,400 would hold one
+    /// Chronicle node below what it serves (a hello workflow is about seven
+    /// calls), so the limit is for operators sharing a server between teams.
     pub namespace_requests_per_second: usize,
     /// Long polls in flight per namespace (`frontend.namespaceCount`,
     /// 1,200); 0: no limit. Past it: ResourceExhausted (CONCURRENT_LIMIT).
@@ -72,7 +75,7 @@ impl Default for Limits {
             list_page_runs_max: 1000,
             run_cache_runs_max: 10_000,
             run_cache_bytes_max: 64 * MIB as usize,
-            namespace_requests_per_second: 2400,
+            namespace_requests_per_second: 0,
             namespace_polls_max: 1200,
         }
     }

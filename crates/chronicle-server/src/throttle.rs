@@ -1,6 +1,7 @@
 //! Per-namespace request limits, as Temporal's frontend keeps them: a
 //! token bucket of `frontend.namespaceRPS` requests a second (bursts of
-//! twice that), and at most `frontend.namespaceCount` long polls in flight.
+//! twice that; off unless set), and at most `frontend.namespaceCount` long
+//! polls in flight.
 //! Past either, a call answers ResourceExhausted with Temporal's message
 //! and cause; the SDKs back off and retry.
 

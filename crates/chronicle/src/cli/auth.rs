@@ -93,9 +93,12 @@ fn create(args: Create) -> anyhow::Result<()> {
         if path.exists() {
             read(path)?;
         }
+        use std::os::unix::fs::OpenOptionsExt;
+        // Readable by the server's user alone, as credentials files are.
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         writeln!(file, "{line}")
@@ -127,6 +130,10 @@ fn revoke(path: &Path, name: &str) -> anyhow::Result<()> {
     let temporary = path.with_extension("revoking");
     std::fs::write(&temporary, kept.join("\n") + "\n")
         .with_context(|| format!("cannot write {}", temporary.display()))?;
+    // The same permissions as the file it replaces.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = std::fs::set_permissions(&temporary, meta.permissions());
+    }
     std::fs::rename(&temporary, path).with_context(|| format!("cannot replace {}", path.display()))?;
     println!("revoked {name} ({removed} line(s))");
     Ok(())
