@@ -84,6 +84,9 @@ async def test_requests_errors_latency_and_outcomes_are_counted(tmp_path: Path) 
         assert samples['persistence_requests{operation="UpdateWorkflowExecution"}'] >= 4 * 4
         assert samples['persistence_latency_count{operation="UpdateWorkflowExecution"}'] >= 16
         assert samples["persistence_commit_executions_count"] >= 16
+        # SQLite's group commits (executions, and namespace and schedule writes).
+        assert samples["persistence_group_commit_requests_count"] >= 16
+        assert samples["persistence_group_commit_latency_count"] == samples["persistence_group_commit_requests_count"]
         assert samples["cache_requests"] >= samples["cache_miss"]
         assert samples['poll_success{task_type="Workflow"}'] >= 6
         assert samples['poll_success{task_type="Activity"}'] >= 3

@@ -192,7 +192,12 @@ impl Server {
         }
         let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits)));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
-        let store = if options.metrics { metered_store::MeteredStore::wrap(store) } else { store };
+        let store = if options.metrics {
+            metrics::metrics().observe_group_commits();
+            metered_store::MeteredStore::wrap(store)
+        } else {
+            store
+        };
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
         let history =
             history::History::with_skipping(store.clone(), matching.clone(), options.limits.clone(), clock, skipping);

@@ -32,6 +32,9 @@ pub struct Metrics {
     persistence_errors: IntCounterVec,
     persistence_latency: HistogramVec,
     commit_executions: Histogram,
+    /// SQLite group commits: requests per transaction, and its latency.
+    group_commit_requests: Histogram,
+    group_commit_latency: Histogram,
     /// Run lookups in the history cache, and those that read the store.
     cache_requests: IntCounter,
     cache_miss: IntCounter,
@@ -102,6 +105,16 @@ impl Metrics {
                 .buckets(vec![1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0]),
         )
         .expect("valid metric");
+        let group_commit_requests = Histogram::with_opts(
+            HistogramOpts::new("persistence_group_commit_requests", "SQLite: requests sharing one transaction")
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )
+        .expect("valid metric");
+        let group_commit_latency = Histogram::with_opts(
+            HistogramOpts::new("persistence_group_commit_latency", "SQLite: a group commit, BEGIN to durable COMMIT")
+                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]),
+        )
+        .expect("valid metric");
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         let by_type =
             |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["task_type"]).expect("valid metric");
@@ -116,6 +129,8 @@ impl Metrics {
             persistence_errors,
             persistence_latency,
             commit_executions,
+            group_commit_requests,
+            group_commit_latency,
             cache_requests: counter("cache_requests", "run lookups in the history cache"),
             cache_miss: counter("cache_miss", "run lookups the history cache did not hold (read from the store)"),
             poll_success: by_type("poll_success", "polls answered with a task"),
@@ -134,6 +149,8 @@ impl Metrics {
             Box::new(metrics.persistence_errors.clone()),
             Box::new(metrics.persistence_latency.clone()),
             Box::new(metrics.commit_executions.clone()),
+            Box::new(metrics.group_commit_requests.clone()),
+            Box::new(metrics.group_commit_latency.clone()),
             Box::new(metrics.cache_requests.clone()),
             Box::new(metrics.cache_miss.clone()),
             Box::new(metrics.poll_success.clone()),
@@ -156,6 +173,14 @@ impl Metrics {
         if failed {
             self.persistence_errors.with_label_values(&[operation]).inc();
         }
+    }
+
+    /// Has the store report its group commits here (once per process).
+    pub(crate) fn observe_group_commits(&'static self) {
+        chronicle_store::observe::on_group_commit(Box::new(|requests, took| {
+            self.group_commit_requests.observe(requests as f64);
+            self.group_commit_latency.observe(took.as_secs_f64());
+        }));
     }
 
     pub(crate) fn record_commit_size(&self, executions: usize) {

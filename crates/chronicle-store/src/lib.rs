@@ -10,6 +10,7 @@
 
 pub mod cluster;
 mod error;
+pub mod observe;
 mod records;
 mod schema;
 mod store;

@@ -98,6 +98,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
 /// One transaction for the whole group; each request in its own savepoint
 /// so a lost condition fails only that request.
 fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
+    let began = std::time::Instant::now();
     let mut results: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(jobs.len());
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -126,6 +127,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
     }
     match tx.commit() {
         Ok(()) => {
+            crate::observe::group_committed(results.len(), began.elapsed());
             for (reply_to, outcome) in results {
                 let _ = reply_to.send(outcome);
             }
