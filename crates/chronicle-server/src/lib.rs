@@ -183,13 +183,7 @@ impl Server {
     ) -> anyhow::Result<Self> {
         // Credentials and certificates load first: a bad file stops the start.
         let keys = options.security.auth_keys.as_deref().map(security::keys::KeyRing::load).transpose()?;
-        let tls = options.security.tls.clone().map(security::tls::Tls::load).transpose()?;
-        if let Some(keys) = &keys {
-            keys.watch();
-        }
-        if let Some(tls) = &tls {
-            tls.watch();
-        }
+        let tls = options.security.tls.clone().map(security::tls::Tls::load).transpose()?.map(Arc::new);
         let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits)));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
         let store = if options.metrics {

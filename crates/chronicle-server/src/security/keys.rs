@@ -4,15 +4,12 @@
 //! no key. The file is read again whenever it changes; a file that no
 //! longer parses keeps the previous keys in force (and says why).
 
+use super::reloading::Reloading;
 use super::roles::{Claims, Role};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
-
-/// How often the key file is looked at for changes.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
+use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyLine {
@@ -97,68 +94,27 @@ impl Table {
 
 /// The key file, kept current.
 pub struct KeyRing {
-    path: PathBuf,
-    table: RwLock<Arc<Table>>,
-    seen: RwLock<Option<(SystemTime, u64)>>,
+    table: Arc<Reloading<Table>>,
 }
 
 impl KeyRing {
-    /// Reads `path`; it must exist and parse.
-    pub fn load(path: &Path) -> anyhow::Result<Arc<Self>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the auth keys file {}: {e}", path.display()))?;
-        let lines = parse(&text).map_err(|e| anyhow::anyhow!("auth keys file {}: {e}", path.display()))?;
-        let ring = Arc::new(KeyRing {
-            path: path.to_path_buf(),
-            table: RwLock::new(Arc::new(Table::of(&lines))),
-            seen: RwLock::new(stamp(path)),
-        });
-        tracing::info!(keys = lines.len(), file = %path.display(), "auth keys loaded");
-        Ok(ring)
-    }
-
-    /// Re-reads the file every `RELOAD_EVERY` while the ring is in use.
-    pub fn watch(self: &Arc<Self>) {
-        let ring = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(RELOAD_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                let Some(ring) = ring.upgrade() else { return };
-                ring.reload_if_changed();
-            }
-        });
-    }
-
-    /// Reads the file again if its modification time or size changed.
-    pub fn reload_if_changed(&self) {
-        let now = stamp(&self.path);
-        if now == *self.seen.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
-            return;
-        }
-        *self.seen.write().unwrap_or_else(std::sync::PoisonError::into_inner) = now;
-        match std::fs::read_to_string(&self.path).map_err(|e| e.to_string()).and_then(|t| parse(&t)) {
-            Ok(lines) => {
-                *self.table.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Table::of(&lines));
-                tracing::info!(keys = lines.len(), file = %self.path.display(), "auth keys reloaded");
-            }
-            Err(e) => {
-                tracing::error!(file = %self.path.display(), "auth keys file not reloaded, the previous keys stay in force: {e}");
-            }
-        }
+    /// Reads `path` (it must exist and parse), and again whenever it changes.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let file = path.to_path_buf();
+        let table = Reloading::load("auth keys", vec![file.clone()], move || {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read the auth keys file {}: {e}", file.display()))?;
+            let lines = parse(&text).map_err(|e| anyhow::anyhow!("auth keys file {}: {e}", file.display()))?;
+            Ok(Table::of(&lines))
+        })?;
+        tracing::info!(keys = table.current().by_hash.len(), file = %path.display(), "auth keys loaded");
+        Ok(KeyRing { table })
     }
 
     /// The name and claims of `key`, if the file grants it anything.
     pub fn lookup(&self, key: &str) -> Option<(String, Claims)> {
-        let table = self.table.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        table.by_hash.get(&hash(key)).cloned()
+        self.table.current().by_hash.get(&hash(key)).cloned()
     }
-}
-
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! that reach into another namespace need a grant there too.
 
 pub mod keys;
+mod reloading;
 pub mod roles;
 pub mod tls;
 
@@ -18,7 +19,6 @@ use chronicle_engine::api::workflowservice::v1::RespondWorkflowTaskCompletedRequ
 use chronicle_proto::guard::{Admission, Call, Failure};
 use keys::KeyRing;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tonic::Status;
 
 /// How the gRPC port is secured (all off by default).
@@ -38,12 +38,12 @@ impl Security {
 /// What every call passes first: the limits all calls share, then its API
 /// key checked against the key file (with none, every caller is let in).
 pub struct Guard {
-    keys: Option<Arc<KeyRing>>,
+    keys: Option<KeyRing>,
     throttle: crate::throttle::Throttle,
 }
 
 impl Guard {
-    pub(crate) fn new(keys: Option<Arc<KeyRing>>, throttle: crate::throttle::Throttle) -> Self {
+    pub(crate) fn new(keys: Option<KeyRing>, throttle: crate::throttle::Throttle) -> Self {
         Guard { keys, throttle }
     }
 

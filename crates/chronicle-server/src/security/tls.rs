@@ -4,15 +4,12 @@
 //! change, so a renewed certificate is served without a restart; files that
 //! no longer load keep the previous configuration (and say why).
 
+use super::reloading::Reloading;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
-
-/// How often the certificate files are looked at for changes.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct TlsFiles {
@@ -24,70 +21,22 @@ pub struct TlsFiles {
     pub client_ca: Option<PathBuf>,
 }
 
-type Stamps = Vec<Option<(SystemTime, u64)>>;
-
 /// The TLS configuration in force, kept current with its files.
 pub struct Tls {
-    files: TlsFiles,
-    config: RwLock<Arc<ServerConfig>>,
-    seen: Mutex<Stamps>,
+    config: Arc<Reloading<ServerConfig>>,
 }
 
 impl Tls {
-    pub fn load(files: TlsFiles) -> anyhow::Result<Arc<Self>> {
-        let seen = stamps(&files);
-        let config = build(&files)?;
-        Ok(Arc::new(Tls { files, config: RwLock::new(Arc::new(config)), seen: Mutex::new(seen) }))
-    }
-
-    pub fn requires_client_certificates(&self) -> bool {
-        self.files.client_ca.is_some()
+    pub fn load(files: TlsFiles) -> anyhow::Result<Self> {
+        let paths = [Some(&files.cert), Some(&files.key), files.client_ca.as_ref()].into_iter().flatten().cloned();
+        let config = Reloading::load("TLS certificates", paths.collect(), move || build(&files))?;
+        Ok(Tls { config })
     }
 
     /// An acceptor with the configuration in force now.
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone())
+        tokio_rustls::TlsAcceptor::from(self.config.current())
     }
-
-    /// Re-reads the files every `RELOAD_EVERY` while `self` is in use.
-    pub fn watch(self: &Arc<Self>) {
-        let tls = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(RELOAD_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                let Some(tls) = tls.upgrade() else { return };
-                tls.reload_if_changed();
-            }
-        });
-    }
-
-    pub fn reload_if_changed(&self) {
-        let now = stamps(&self.files);
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if *seen == now {
-                return;
-            }
-            *seen = now;
-        }
-        match build(&self.files) {
-            Ok(config) => {
-                *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
-                tracing::info!(cert = %self.files.cert.display(), "TLS certificates reloaded");
-            }
-            Err(e) => tracing::error!("TLS certificates not reloaded, the previous ones stay in force: {e:#}"),
-        }
-    }
-}
-
-fn stamps(files: &TlsFiles) -> Stamps {
-    [Some(&files.cert), Some(&files.key), files.client_ca.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|path| std::fs::metadata(path).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
-        .collect()
 }
 
 fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
