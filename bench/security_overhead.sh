@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The cost of TLS and of metrics on the hello benchmark: Chronicle plain,
-# with TLS (--tls-cert/--tls-key, the SDK connecting over TLS) and with
-# metrics (--metrics-port), side by side at C=1 and C=100, ROUNDS rounds
-# interleaved so machine noise spreads over all three. Prints
+# The cost of TLS, metrics and traces on the hello benchmark: Chronicle
+# plain, with TLS (--tls-cert/--tls-key, the SDK connecting over TLS), with
+# metrics (--metrics-port) and with traces (--otlp-endpoint, every span
+# exported to bench/otlp_sink.py), side by side at C=1 and C=100, ROUNDS
+# rounds interleaved so machine noise spreads over all four. Prints
 # chronicle-bench's result line for each run.
 #
+#   CHRONICLE_VENV     Python with grpcio for the sink (default
+#                      /var/tmp/chronicle-venv, as scripts/test.sh makes it)
 #   CARGO_TARGET_DIR   release target dir (default /var/tmp/chronicle-release-target)
 #   ROUNDS             rounds (default 3)
 #   N_SERIAL N_PARALLEL workflows at C=1 / C=100 (default 200 / 2000)
@@ -22,7 +25,10 @@ fi
 BENCH="$CARGO_TARGET_DIR/release/chronicle-bench"
 CHRONICLE="$CARGO_TARGET_DIR/release/chronicle"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+SINK_PORT="${SINK_PORT:-14317}"
+"${CHRONICLE_VENV:-/var/tmp/chronicle-venv}/bin/python" "$REPO_ROOT/bench/otlp_sink.py" "$SINK_PORT" >"$WORK/sink.log" &
+SINK=$!
+trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null; cat "$WORK/sink.log"; rm -rf "$WORK"' EXIT
 
 # A CA and a certificate for localhost, as a deployment would have.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$WORK/ca.key" \
@@ -50,5 +56,6 @@ for round in $(seq "$ROUNDS"); do
             --server-arg=--tls-cert --server-arg="$WORK/server.pem" \
             --server-arg=--tls-key --server-arg="$WORK/server.key"
         run "round=$round metrics" "$c" "$n" --server-arg=--metrics-port --server-arg=0
+        run "round=$round traces" "$c" "$n" --server-arg=--otlp-endpoint --server-arg="http://127.0.0.1:$SINK_PORT"
     done
 done

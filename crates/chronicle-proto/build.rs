@@ -158,18 +158,22 @@ fn guarded_services(fds: &prost_types::FileDescriptorSet) -> Result<String, Box<
                      \x20       let namespace: Option<String> = {owned_namespace};\n\
                      \x20       let workflow: Option<(String, String)> = {workflow};\n\
                      \x20       let failed = |status: &tonic::Status| self.admission.failed(&Failure {{ service: {name:?}, method: {method_name:?}, namespace: namespace.as_deref(), workflow: workflow.as_ref().map(|(w, r)| (w.as_str(), r.as_str())), status }});\n\
-                     \x20       let admitted = self.admission.admit(&Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }});\n\
+                     \x20       let call = Call {{ service: {name:?}, method: {method_name:?}, namespace: {namespace}, identity: {identity}, workflow: workflow.as_ref().map(|(w, r)| (w.as_str(), r.as_str())), metadata: request.metadata(), extensions: request.extensions(), message: request.get_ref() }};\n\
+                     \x20       let span = self.admission.span(&call);\n\
+                     \x20       let admitted = span.in_scope(|| self.admission.admit(&call));\n\
                      \x20       let _ticket = match admitted {{\n\
                      \x20           Ok(ticket) => ticket,\n\
                      \x20           Err(status) => {{\n\
                      \x20               failed(&status);\n\
+                     \x20               self.admission.ended(&span, Some(&status));\n\
                      \x20               return Err(status);\n\
                      \x20           }}\n\
                      \x20       }};\n\
-                     \x20       let answer = self.inner.{function}(request).await;\n\
+                     \x20       let answer = tracing::Instrument::instrument(self.inner.{function}(request), span.clone()).await;\n\
                      \x20       if let Err(status) = &answer {{\n\
                      \x20           failed(status);\n\
                      \x20       }}\n\
+                     \x20       self.admission.ended(&span, answer.as_ref().err());\n\
                      \x20       answer\n    }}\n",
                     input_ty = rust_path(input),
                     output_ty = rust_path(output),

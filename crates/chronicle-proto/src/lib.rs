@@ -31,6 +31,9 @@ pub mod guard {
         pub namespace: Option<&'a str>,
         /// The request's `identity` field, where its message has one.
         pub identity: Option<&'a str>,
+        /// Workflow id and run id (empty when not named), where the
+        /// request names a workflow.
+        pub workflow: Option<(&'a str, &'a str)>,
         pub metadata: &'a tonic::metadata::MetadataMap,
         pub extensions: &'a tonic::Extensions,
         /// The request message, for checks that look inside (commands
@@ -55,6 +58,13 @@ pub mod guard {
         fn admit(&self, call: &Call<'_>) -> Result<Self::Ticket, tonic::Status>;
         /// Told of every call that fails (its log line).
         fn failed(&self, _failure: &Failure<'_>) {}
+        /// The span the call runs in, admission included (a disabled one
+        /// unless traces are exported).
+        fn span(&self, _call: &Call<'_>) -> tracing::Span {
+            tracing::Span::none()
+        }
+        /// Told how the call ended, in its span: `None` for success.
+        fn ended(&self, _span: &tracing::Span, _error: Option<&tonic::Status>) {}
     }
 
     /// A service whose calls pass `admission` first.

@@ -27,6 +27,7 @@ mod throttle;
 pub mod time_skipping;
 mod timers;
 mod tokens;
+pub mod traces;
 mod visibility;
 
 pub use frontend::Frontend;
@@ -74,6 +75,9 @@ pub struct ServerOptions {
     /// Measure requests and store calls for the metrics endpoint (off:
     /// they cost nothing; outcome and cache counters are always kept).
     pub metrics: bool,
+    /// Give every call and store call a span (`traces`; exported only if
+    /// the process's subscriber has `traces::Exporter`'s layer).
+    pub traces: bool,
 }
 
 /// Registers `--search-attribute`s in the namespaces created at start, as
@@ -184,11 +188,13 @@ impl Server {
         // Credentials and certificates load first: a bad file stops the start.
         let keys = options.security.auth_keys.as_deref().map(security::keys::KeyRing::load).transpose()?;
         let tls = options.security.tls.clone().map(security::tls::Tls::load).transpose()?.map(Arc::new);
-        let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits)));
+        let guard = Arc::new(security::Guard::new(keys, throttle::Throttle::new(&options.limits), options.traces));
         let test_service = skipping.clone().map(test_service::TestServiceImpl::new);
-        let store = if options.metrics {
+        if options.metrics {
             metrics::metrics().observe_group_commits();
-            metered_store::MeteredStore::wrap(store)
+        }
+        let store = if options.metrics || options.traces {
+            metered_store::MeteredStore::wrap(store, options.metrics, options.traces)
         } else {
             store
         };

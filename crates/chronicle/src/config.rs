@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub tls: TlsSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub traces: TracesSection,
     /// Namespaces created at start if absent, with their retention.
     #[serde(default, rename = "namespace")]
     pub namespaces: Vec<NamespaceSection>,
@@ -73,6 +75,13 @@ pub struct TlsSection {
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     pub keys_file: Option<PathBuf>,
+}
+
+/// OpenTelemetry traces, as `--otlp-endpoint`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TracesSection {
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

@@ -86,6 +86,10 @@ struct Start {
     /// ResourceExhausted [default: 4194304, Temporal's].
     #[arg(long, env = "CHRONICLE_MAX_REQUEST_BYTES", value_name = "BYTES")]
     max_request_bytes: Option<usize>,
+    /// Export OpenTelemetry traces over OTLP/gRPC to this collector, e.g.
+    /// http://127.0.0.1:4317 [default: none; or OTEL_TRACES_EXPORTER=otlp].
+    #[arg(long, env = "CHRONICLE_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -197,6 +201,10 @@ struct StartDev {
     /// Largest request accepted, in bytes [default: 4194304, Temporal's].
     #[arg(long, value_name = "BYTES")]
     max_request_bytes: Option<usize>,
+    /// Export OpenTelemetry traces over OTLP/gRPC to this collector, e.g.
+    /// http://127.0.0.1:4317 [default: none; or OTEL_TRACES_EXPORTER=otlp].
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
     #[command(flatten)]
     security: SecurityArgs,
 }
@@ -287,6 +295,7 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         search_attributes: args.search_attributes,
         metrics_port: args.metrics_port,
         max_request_bytes: args.max_request_bytes,
+        traces: chronicle_server::traces::Destination::choose(args.otlp_endpoint),
         security,
         notes,
     })
@@ -323,6 +332,7 @@ fn start(args: Start) -> anyhow::Result<()> {
         search_attributes,
         metrics_port: args.metrics_port.or(file.server.metrics_port),
         max_request_bytes: args.max_request_bytes.or(file.server.max_request_bytes),
+        traces: chronicle_server::traces::Destination::choose(args.otlp_endpoint.or(file.traces.otlp_endpoint)),
         security,
         notes: Vec::new(),
     })
@@ -342,26 +352,64 @@ struct Launch {
     search_attributes: Vec<String>,
     metrics_port: Option<u16>,
     max_request_bytes: Option<usize>,
+    /// Where OpenTelemetry traces go, if anywhere.
+    traces: Option<chronicle_server::traces::Destination>,
     security: chronicle_server::security::Security,
     /// Warnings to log once logging is set up.
     notes: Vec<String>,
 }
 
+/// Logs to stderr at `level` in `format`, and spans to the OTLP exporter
+/// if there is one (the logs never show the exporter's spans).
+fn init_logging(
+    level: &str,
+    format: LogFormat,
+    exporter: Option<&chronicle_server::traces::Exporter>,
+) -> anyhow::Result<()> {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let filter = tracing_subscriber::EnvFilter::try_new(level).with_context(|| format!("invalid log level {level}"))?;
+    let filter = filter.add_directive(format!("{}=off", chronicle_server::traces::TARGET).parse()?);
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = match format {
+        LogFormat::Text => logs.with_filter(filter).boxed(),
+        LogFormat::Json => logs.json().with_filter(filter).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(exporter.map(chronicle_server::traces::Exporter::layer))
+        .try_init()?;
+    Ok(())
+}
+
 fn run_server(launch: Launch) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&launch.log_level)
-        .with_context(|| format!("invalid log level {}", launch.log_level))?;
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match launch.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // The exporter's channel lives on the runtime.
+    let exporter = {
+        let _inside = runtime.enter();
+        launch.traces.as_ref().map(chronicle_server::traces::Exporter::start).transpose()?
+    };
+    init_logging(&launch.log_level, launch.log_format, exporter.as_ref())?;
     for note in &launch.notes {
         tracing::warn!("{note}");
     }
     let dynamic = dynamic_config::parse(&launch.dynamic_config_values)?;
     let search_attributes = search_attributes(&launch.search_attributes)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(serve(launch, dynamic, search_attributes, exporter.is_some()));
+    if let Some(exporter) = exporter {
+        // Exporting needs the runtime's threads: shut down beside them.
+        let _inside = runtime.enter();
+        exporter.shutdown();
+    }
+    served
+}
+
+async fn serve(
+    launch: Launch,
+    dynamic: dynamic_config::DynamicConfig,
+    search_attributes: chronicle_store::CustomSearchAttributes,
+    traces: bool,
+) -> anyhow::Result<()> {
+    {
         let addr = format!("{}:{}", launch.ip, launch.port);
         let listener =
             tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
@@ -396,6 +444,7 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
             security: launch.security,
             max_request_bytes: launch.max_request_bytes,
             metrics: launch.metrics_port.is_some(),
+            traces,
         };
         let server = Server::build(opened.store, options).await?;
         let local = listener.local_addr()?;
@@ -416,7 +465,7 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
         server.serve(listener, shutdown_signal()).await?;
         say("Chronicle stopped");
         Ok(())
-    })
+    }
 }
 
 fn is_loopback(ip: &str) -> bool {

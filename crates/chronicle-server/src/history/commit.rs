@@ -5,11 +5,12 @@
 use super::*;
 
 /// Runs `work` to its end in a task of its own, whether or not the caller
-/// still waits for the answer; a panic in it is the caller's.
+/// still waits for the answer; a panic in it is the caller's, and so is its
+/// span (traces show its commits inside the call).
 pub(super) async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, HistoryError>> + Send + 'static,
 ) -> Result<T, HistoryError> {
-    match tokio::spawn(work).await {
+    match tokio::spawn(tracing::Instrument::in_current_span(work)).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(StoreError::Unavailable("the server is stopping".into()).into()),

@@ -40,11 +40,13 @@ impl Security {
 pub struct Guard {
     keys: Option<KeyRing>,
     throttle: crate::throttle::Throttle,
+    /// Whether calls get spans (`crate::traces`).
+    traces: bool,
 }
 
 impl Guard {
-    pub(crate) fn new(keys: Option<KeyRing>, throttle: crate::throttle::Throttle) -> Self {
-        Guard { keys, throttle }
+    pub(crate) fn new(keys: Option<KeyRing>, throttle: crate::throttle::Throttle, traces: bool) -> Self {
+        Guard { keys, throttle, traces }
     }
 
     /// The namespace's rate, and a place for a long poll.
@@ -126,6 +128,14 @@ impl Admission for Guard {
                 tracing::info!(method = f.method, %namespace, %workflow_id, %run_id, ?code, "request failed: {message}");
             }
         }
+    }
+
+    fn span(&self, call: &Call<'_>) -> tracing::Span {
+        if self.traces { crate::traces::request_span(call) } else { tracing::Span::none() }
+    }
+
+    fn ended(&self, span: &tracing::Span, error: Option<&Status>) {
+        crate::traces::end_request(span, error);
     }
 
     type Ticket = Option<crate::throttle::PollPlace>;

@@ -134,7 +134,7 @@ impl SqliteStore {
 
 impl ExecutionStore for SqliteStore {
     fn commit(&self, writes: Vec<ExecutionWrite>) -> BoxFuture<'_, Result<()>> {
-        self.write(|tx| WriteJob::Commit(writes, tx))
+        self.write(|tx| WriteJob::Commit(writes, tx, crate::observe::caller_span()))
     }
 
     fn current_run(&self, namespace: &str, workflow_id: &str) -> BoxFuture<'_, Result<Option<String>>> {

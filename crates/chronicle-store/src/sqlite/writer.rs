@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub(crate) enum WriteJob {
-    Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>),
+    /// Writes, the reply, and the caller's span (to link the group's).
+    Commit(Vec<ExecutionWrite>, oneshot::Sender<Result<()>>, tracing::Span),
     Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     SearchAttributes(search_attributes::Change, oneshot::Sender<Result<()>>),
     Schedule(schedules::Change, oneshot::Sender<Result<()>>),
@@ -99,6 +100,19 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>) {
 /// so a lost condition fails only that request.
 fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
     let began = std::time::Instant::now();
+    let span = tracing::info_span!(
+        target: crate::observe::TRACES_TARGET,
+        "group commit",
+        otel.name = "SqliteGroupCommit",
+        component = "persistence",
+        requests = jobs.len() as i64,
+    );
+    for job in &jobs {
+        if let WriteJob::Commit(_, _, caller) = job {
+            span.follows_from(caller);
+        }
+    }
+    let _in_span = span.enter();
     let mut results: Vec<(oneshot::Sender<Result<()>>, Result<()>)> = Vec::with_capacity(jobs.len());
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -112,7 +126,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
     };
     for job in jobs {
         let (reply_to, outcome) = match job {
-            WriteJob::Commit(writes, reply_to) => {
+            WriteJob::Commit(writes, reply_to, _) => {
                 (reply_to, in_savepoint(&tx, |sp| writes.iter().try_for_each(|w| executions::write(sp, w))))
             }
             WriteJob::Namespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| namespaces::insert(sp, &ns))),
@@ -143,7 +157,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
 
 fn reply(job: WriteJob, outcome: Result<()>) {
     match job {
-        WriteJob::Commit(_, r)
+        WriteJob::Commit(_, r, _)
         | WriteJob::Namespace(_, r)
         | WriteJob::SearchAttributes(_, r)
         | WriteJob::Schedule(_, r)

@@ -54,7 +54,9 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .with_context(|| format!("invalid log level {}", args.log_level))?;
+        .with_context(|| format!("invalid log level {}", args.log_level))?
+        // Spans for trace exporters only (a test server exports none).
+        .add_directive(format!("{}=off", chronicle_server::traces::TARGET).parse()?);
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
