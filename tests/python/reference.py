@@ -57,10 +57,11 @@ def _free_port() -> int:
 class ReferenceServer(ServerProcess):
     """A `temporal server start-dev` process; its output is kept for failure reports."""
 
-    def __init__(self, binary: Path, db_path: Path) -> None:
+    def __init__(self, binary: Path, db_path: Path, extra_args: list[str] | None = None) -> None:
         super().__init__("reference temporal", stop_timeout_s=15.0)
         self.binary = binary
         self.db_path = db_path
+        self.extra_args = extra_args or []
         self.address: str | None = None
 
     def start(self) -> str:
@@ -82,6 +83,7 @@ class ReferenceServer(ServerProcess):
             # Chronicle takes any custom search attribute; Temporal needs it registered.
             "--search-attribute",
             "CustomKeywordField=Keyword",
+            *self.extra_args,
         ]
         self.spawn(cmd, cwd=self.db_path.parent, merge_stderr=True)
         try:

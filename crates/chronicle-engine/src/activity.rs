@@ -148,10 +148,45 @@ pub(crate) fn schedule(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, 
         priority: a.priority,
         ..Default::default()
     };
-    for task in dispatch_tasks(&info) {
-        ctx.tasks.push(task);
+    match ctx.eager.as_mut().filter(|_| a.request_eager_execution) {
+        // Started once every command is in (`start_eagerly`): no task for
+        // a queue, no schedule-to-start timer; the schedule-to-close one
+        // stands.
+        Some(eager) => {
+            eager.scheduled_event_ids.push(id);
+            ctx.tasks.extend(dispatch_tasks(&info).into_iter().filter(is_schedule_to_close));
+        }
+        None => ctx.tasks.extend(dispatch_tasks(&info)),
     }
     ctx.state.activities.insert(id, info);
+}
+
+fn is_schedule_to_close(task: &Task) -> bool {
+    matches!(task, Task::Timer(t) if matches!(t.kind, TimerKind::ActivityTimeout { timeout_type: TimeoutType::ScheduleToClose, .. }))
+}
+
+/// After a workflow task's commands: starts the activities it scheduled
+/// with `request_eager_execution`, for the worker that completed it, as
+/// Temporal does: not those a later command of the task canceled, none if
+/// the workflow closed in the task. Returns them, to hand to the worker.
+pub(crate) fn start_eagerly(ctx: &mut Ctx) -> Vec<ActivityInfo> {
+    let Some(eager) = ctx.eager.take() else { return Vec::new() };
+    let mut started = Vec::new();
+    for id in eager.scheduled_event_ids {
+        let Some(mut info) = ctx.state.activities.get(&id).cloned() else { continue };
+        if !ctx.state.is_running() {
+            continue;
+        }
+        if !matches!(ctx.outcome, Outcome::None) {
+            // The answer has no room for it: to its task queue after all.
+            ctx.tasks.extend(dispatch_tasks(&info).into_iter().filter(|t| !is_schedule_to_close(t)));
+            continue;
+        }
+        mark_started(ctx, &mut info, eager.identity.clone(), eager.request_id.clone(), eager.worker_version.clone());
+        ctx.state.activities.insert(id, info.clone());
+        started.push(info);
+    }
+    started
 }
 
 /// The tasks of an activity attempt waiting for a worker: dispatch at its
@@ -209,14 +244,31 @@ pub(crate) fn started(
     worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
 ) -> Result<(), EngineError> {
     let mut info = current(ctx, scheduled_event_id, attempt)?;
-    info.started_worker_version = worker_version;
     if info.is_started() {
         return Err(EngineError::ActivityTaskNotFound);
     }
+    mark_started(ctx, &mut info, identity, request_id, worker_version);
+    ctx.outcome = Outcome::ActivityTaskStarted(Box::new(info.clone()));
+    ctx.state.activities.insert(scheduled_event_id, info);
+    Ok(())
+}
+
+/// An attempt handed to a worker: who took it, and its start-to-close and
+/// heartbeat timers from now. (Its ActivityTaskStarted is written with
+/// the attempt's outcome.)
+fn mark_started(
+    ctx: &mut Ctx,
+    info: &mut ActivityInfo,
+    identity: String,
+    request_id: String,
+    worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
+) {
+    info.started_worker_version = worker_version;
     info.started_time = Some(ctx.now);
     info.started_identity = identity;
     info.started_request_id = request_id;
     info.last_heartbeat_time = None;
+    let (scheduled_event_id, attempt) = (info.scheduled_event_id, info.attempt);
     let timer = |t| TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type: t };
     if let Some(d) = info.start_to_close_timeout.filter(|d| time::is_set(Some(d))) {
         ctx.timer(time::add(&ctx.now, &d), timer(TimeoutType::StartToClose));
@@ -224,9 +276,6 @@ pub(crate) fn started(
     if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
         ctx.timer(time::add(&ctx.now, &d), timer(TimeoutType::Heartbeat));
     }
-    ctx.outcome = Outcome::ActivityTaskStarted(Box::new(info.clone()));
-    ctx.state.activities.insert(scheduled_event_id, info);
-    Ok(())
 }
 
 /// Writes ActivityTaskStarted for the final attempt; returns its id.

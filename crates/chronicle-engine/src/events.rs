@@ -27,8 +27,21 @@ pub(crate) struct Ctx {
     /// Run id for a run this transition starts (continue-as-new, retry).
     pub new_run_id: String,
     pub new_run: Option<Box<Transition>>,
+    /// Activities a workflow task completion may start eagerly: who asked
+    /// (identity, request id), and those started so far.
+    pub eager: Option<EagerStarts>,
     /// The input state's `next_event_id`: this transition's events start there.
     first_event_id: i64,
+}
+
+/// Activities started at once for the worker completing a workflow task.
+#[derive(Default)]
+pub(crate) struct EagerStarts {
+    pub identity: String,
+    pub request_id: String,
+    /// The completing worker's build, as its poll would have stamped it.
+    pub worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
+    pub scheduled_event_ids: Vec<i64>,
 }
 
 impl Ctx {
@@ -44,6 +57,7 @@ impl Ctx {
             limits: Limits::default(),
             new_run_id: String::new(),
             new_run: None,
+            eager: None,
         }
     }
 

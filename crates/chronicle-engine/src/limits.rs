@@ -58,6 +58,12 @@ pub struct Limits {
     /// Long polls in flight per namespace (`frontend.namespaceCount`,
     /// 1,200); 0: no limit. Past it: ResourceExhausted (CONCURRENT_LIMIT).
     pub namespace_polls_max: usize,
+    /// Whether a workflow task's ScheduleActivityTask commands that ask for
+    /// `request_eager_execution` start their activities at once, returned
+    /// to the completing worker (`system.enableActivityEagerExecution`;
+    /// Temporal's default is off, Chronicle's on: it saves each activity a
+    /// poll, and the SDKs ask only for activities they have a slot for).
+    pub eager_activities: bool,
 }
 
 impl Default for Limits {
@@ -77,6 +83,7 @@ impl Default for Limits {
             run_cache_bytes_max: 64 * MIB as usize,
             namespace_requests_per_second: 0,
             namespace_polls_max: 1200,
+            eager_activities: true,
         }
     }
 }

@@ -168,6 +168,9 @@ pub struct WorkflowTaskCompletion {
     pub sticky_attributes: Option<crate::api::taskqueue::v1::StickyExecutionAttributes>,
     /// Protocol messages (update acceptances, rejections, responses).
     pub messages: Vec<crate::api::protocol::v1::Message>,
+    /// Recorded as the request id of activities this completion starts
+    /// eagerly (`Limits::eager_activities`).
+    pub request_id: String,
 }
 
 /// Work the server must do once the transition is durable.
@@ -281,6 +284,10 @@ pub enum Outcome {
         reset_history_event_id: i64,
     },
     ActivityTaskStarted(Box<ActivityInfo>),
+    /// The workflow task completed and started these activities at once,
+    /// for the worker that completed it (eager dispatch: they were asked
+    /// for with `request_eager_execution` and go to no task queue).
+    EagerActivitiesStarted(Vec<ActivityInfo>),
     Heartbeat {
         cancel_requested: bool,
     },

@@ -129,6 +129,14 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
             _ => None,
         })
         .collect();
+    if ctx.limits.eager_activities {
+        ctx.eager = Some(crate::events::EagerStarts {
+            identity: done.identity.clone(),
+            request_id: done.request_id.clone(),
+            worker_version: done.worker_version.clone(),
+            ..Default::default()
+        });
+    }
     for command in done.commands {
         commands::record_command(ctx, command, completed_id, &done.identity, &done.messages);
     }
@@ -143,6 +151,10 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         } else if update::has_admitted(&ctx.state) {
             ctx.schedule_speculative_workflow_task();
         }
+    }
+    let eager = crate::activity::start_eagerly(ctx);
+    if !eager.is_empty() {
+        ctx.outcome = Outcome::EagerActivitiesStarted(eager);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! `workflow_continued_as_new`, counted as close events are committed.
 //! The store's calls (`persistence_*`, see `metered_store.rs`), the history
 //! cache (`cache_requests`, `cache_miss`, `cache_size`), polls
-//! (`poll_success`, `poll_timeouts` by `task_type`), `schedule_action_success`,
+//! (`poll_success`, `poll_timeouts` by `task_type`), `activity_eager_execution`, `schedule_action_success`,
 //! `timers_pending`, `task_queue_backlog` and `open_runs`.
 //! One registry per process; `serve` answers `GET /metrics` on its own port.
 
@@ -41,6 +41,8 @@ pub struct Metrics {
     /// Polls answered with a task, and polls that ended empty (deadline).
     poll_success: IntCounterVec,
     poll_timeouts: IntCounterVec,
+    /// Activities handed out with their workflow task's completion.
+    eager_activities: IntCounter,
     schedule_actions: IntCounter,
     /// Sampled every few seconds (see `sample`).
     cache_size: IntGauge,
@@ -135,6 +137,10 @@ impl Metrics {
             cache_miss: counter("cache_miss", "run lookups the history cache did not hold (read from the store)"),
             poll_success: by_type("poll_success", "polls answered with a task"),
             poll_timeouts: by_type("poll_timeouts", "polls that reached their deadline without a task"),
+            eager_activities: counter(
+                "activity_eager_execution",
+                "activity tasks handed out with the workflow task completion that scheduled them",
+            ),
             schedule_actions: counter("schedule_action_success", "workflows started by schedules"),
             cache_size: gauge("cache_size", "runs held in the history cache"),
             timers_pending: gauge("timers_pending", "timers and timeouts held in the server's timer window"),
@@ -155,6 +161,7 @@ impl Metrics {
             Box::new(metrics.cache_miss.clone()),
             Box::new(metrics.poll_success.clone()),
             Box::new(metrics.poll_timeouts.clone()),
+            Box::new(metrics.eager_activities.clone()),
             Box::new(metrics.schedule_actions.clone()),
             Box::new(metrics.cache_size.clone()),
             Box::new(metrics.timers_pending.clone()),
@@ -199,6 +206,10 @@ impl Metrics {
         let task_type = if activity { "Activity" } else { "Workflow" };
         let counter = if got_task { &self.poll_success } else { &self.poll_timeouts };
         counter.with_label_values(&[task_type]).inc();
+    }
+
+    pub(crate) fn record_eager_activities(&self, n: usize) {
+        self.eager_activities.inc_by(n as u64);
     }
 
     pub(crate) fn record_schedule_action(&self) {

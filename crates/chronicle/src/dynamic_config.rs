@@ -19,10 +19,12 @@ const ALWAYS_ON: &[&str] = &[
     "frontend.enableSchedules",
     "frontend.enableTokenNamespaceEnforcement",
     "system.forceSearchAttributesCacheRefreshOnRead",
-    "system.enableActivityEagerExecution",
     "worker.enableScheduler",
     "history.enableRequestIdRefLinks",
 ];
+
+/// Eager activity dispatch (`Limits::eager_activities`: on unless false).
+const EAGER_ACTIVITIES: &str = "system.enableActivityEagerExecution";
 
 /// What the flags set: the limits, and the keys accepted but not applied.
 #[derive(Debug, Default, PartialEq)]
@@ -57,7 +59,11 @@ pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
         // A bare word that is not JSON is a string.
         let json: serde_json::Value =
             serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
-        if Limits::KEYS.iter().any(|(k, _)| *k == key) {
+        if key == EAGER_ACTIVITIES {
+            config.limits.eager_activities = json
+                .as_bool()
+                .with_context(|| format!("--dynamic-config-value {key}: {value} is not true or false"))?;
+        } else if Limits::KEYS.iter().any(|(k, _)| *k == key) {
             let n = json
                 .as_i64()
                 .with_context(|| format!("--dynamic-config-value {key}: {value} is not a whole number"))?;

@@ -8,7 +8,9 @@ use chronicle_engine::api::{
     enums::v1::{EventType, RetryState, TimeoutType},
     failure::v1::{Failure, failure::FailureInfo},
 };
-use chronicle_engine::{ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask};
+use chronicle_engine::{
+    ActivityTaskDispatch, EngineError, Input, Outcome, Task, TimerKind, TimerTask, WorkflowTaskCompletion,
+};
 
 fn timeout_timer(sched: i64, attempt: i32, timeout_type: TimeoutType) -> Input {
     Input::TimerFired(TimerKind::ActivityTimeout { scheduled_event_id: sched, attempt, timeout_type })
@@ -488,4 +490,87 @@ fn heartbeat_of_an_unstarted_activity_fails() {
     let mut run = heartbeat_run(0);
     let hb = Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt: 1, details: None };
     assert_eq!(run.apply_err(hb), EngineError::ActivityTaskNotFound);
+}
+
+fn eager(id: &str) -> ScheduleActivityTaskCommandAttributes {
+    ScheduleActivityTaskCommandAttributes {
+        request_eager_execution: true,
+        schedule_to_close_timeout: Some(secs(100)),
+        ..activity_attrs(id)
+    }
+}
+
+fn activity_timer(sched: i64, at_secs: i64, timeout_type: TimeoutType) -> Task {
+    Task::Timer(TimerTask {
+        fire_at: at(at_secs),
+        kind: TimerKind::ActivityTimeout { scheduled_event_id: sched, attempt: 1, timeout_type },
+    })
+}
+
+#[test]
+fn an_eager_activity_starts_with_the_completion_and_goes_to_no_queue() {
+    let mut run = Run::new();
+    run.poll_wft();
+    run.set_time(2);
+    let done = WorkflowTaskCompletion {
+        request_id: "completion-1".into(),
+        ..run.completion(vec![schedule_activity_with(eager("a1")), schedule_activity("a2")])
+    };
+    let t = run.apply(Input::WorkflowTaskCompleted(Box::new(done))).unwrap();
+    assert_eq!(
+        types(&t.events),
+        vec![EventType::WorkflowTaskCompleted, EventType::ActivityTaskScheduled, EventType::ActivityTaskScheduled]
+    );
+    let Outcome::EagerActivitiesStarted(started) = &t.outcome else { panic!("got {:?}", t.outcome) };
+    assert_eq!(started.len(), 1, "only the activity that asked");
+    let a = &started[0];
+    assert_eq!((a.scheduled_event_id, a.attempt, a.activity_id.as_str()), (5, 1, "a1"));
+    assert_eq!(a.started_time, Some(at(2)));
+    assert_eq!((a.started_identity.as_str(), a.started_request_id.as_str()), ("worker", "completion-1"));
+    // To no queue, no schedule-to-start timer; the other activity goes to its queue.
+    let a1_tasks: Vec<&Task> = t
+        .tasks
+        .iter()
+        .filter(|task| match task {
+            Task::ActivityTask(d) => d.scheduled_event_id == 5,
+            Task::Timer(TimerTask { kind: TimerKind::ActivityTimeout { scheduled_event_id, .. }, .. }) => {
+                *scheduled_event_id == 5
+            }
+            _ => false,
+        })
+        .collect();
+    assert_eq!(
+        a1_tasks,
+        vec![&activity_timer(5, 102, TimeoutType::ScheduleToClose), &activity_timer(5, 32, TimeoutType::StartToClose)]
+    );
+    assert!(t.tasks.iter().any(|task| matches!(task, Task::ActivityTask(d) if d.scheduled_event_id == 6)));
+    assert!(run.activity(5).is_started() && !run.activity(6).is_started());
+
+    // Its outcome writes ActivityTaskStarted for the completing worker.
+    run.set_time(4);
+    let t = run.complete_activity(5, "done");
+    assert_eq!(types(&t.events)[..2], [EventType::ActivityTaskStarted, EventType::ActivityTaskCompleted]);
+    let st = attrs!(t.events[0], ActivityTaskStartedEventAttributes);
+    assert_eq!((st.scheduled_event_id, st.attempt, st.identity.as_str()), (5, 1, "worker"));
+    assert_eq!(st.request_id, "completion-1");
+    assert_eq!(t.events[0].event_time, Some(at(2)));
+}
+
+#[test]
+fn no_eager_activity_when_turned_off_or_when_the_workflow_closes_in_the_task() {
+    let mut run = Run::new();
+    run.poll_wft();
+    let done = run.completion(vec![schedule_activity_with(eager("a1"))]);
+    let env = chronicle_engine::Env {
+        now: run.now,
+        limits: chronicle_engine::Limits { eager_activities: false, ..Default::default() },
+        new_run_id: "next".into(),
+    };
+    let t = chronicle_engine::apply_env(&run.state, Input::WorkflowTaskCompleted(Box::new(done)), &env).unwrap();
+    assert_eq!(t.outcome, Outcome::None);
+    assert!(t.tasks.iter().any(|task| matches!(task, Task::ActivityTask(d) if d.scheduled_event_id == 5)));
+
+    let t = run.complete_wft(vec![schedule_activity_with(eager("a1")), complete_workflow("bye")]);
+    assert_eq!(t.outcome, Outcome::None, "the workflow closed in the task: nothing to hand out");
+    assert!(!t.tasks.iter().any(|task| matches!(task, Task::ActivityTask(_))));
 }

@@ -114,7 +114,8 @@ fn activity_command(id: String, shape: u8) -> Command {
             ..base
         },
     };
-    schedule_activity_with(a)
+    // Half ask to start at once, for the completing worker (eager dispatch).
+    schedule_activity_with(ScheduleActivityTaskCommandAttributes { request_eager_execution: shape / 6 % 2 == 1, ..a })
 }
 
 fn later(a: Timestamp, b: Timestamp) -> Timestamp {

@@ -56,6 +56,45 @@ fn update_requests(s: &chronicle_engine::MutableState, started_event_id: i64) ->
 
 /// A worker's sticky queue is polled by name like any other; tasks land
 /// there only for runs that worker completed last (see history.rs).
+/// A started activity attempt as a worker receives it, from a poll or
+/// eagerly with its workflow task's completion.
+fn activity_task(
+    s: &chronicle_engine::MutableState,
+    a: &chronicle_engine::ActivityInfo,
+) -> PollActivityTaskQueueResponse {
+    let token = TaskToken {
+        namespace: s.namespace.clone(),
+        workflow_id: s.workflow_id.clone(),
+        run_id: s.run_id.clone(),
+        scheduled_event_id: a.scheduled_event_id,
+        attempt: a.attempt,
+        is_activity: true,
+        started_event_id: 0,
+        query_id: 0,
+    };
+    PollActivityTaskQueueResponse {
+        task_token: token.encode(),
+        workflow_namespace: s.namespace.clone(),
+        workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
+        workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+        activity_type: a.activity_type.clone(),
+        activity_id: a.activity_id.clone(),
+        header: a.header.clone(),
+        input: a.input.clone(),
+        heartbeat_details: a.last_heartbeat_details.clone(),
+        scheduled_time: a.scheduled_time,
+        current_attempt_scheduled_time: a.current_attempt_scheduled_time,
+        started_time: a.started_time,
+        attempt: a.attempt,
+        schedule_to_close_timeout: a.schedule_to_close_timeout,
+        start_to_close_timeout: a.start_to_close_timeout,
+        heartbeat_timeout: a.heartbeat_timeout,
+        retry_policy: a.retry_policy.clone(),
+        priority: a.priority.clone(),
+        ..Default::default()
+    }
+}
+
 fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
     let tq = tq
         .as_ref()
@@ -221,6 +260,7 @@ impl Frontend {
             force_create_new_workflow_task: r.force_create_new_workflow_task,
             sticky_attributes: r.sticky_attributes,
             messages: r.messages,
+            request_id: uuid::Uuid::new_v4().to_string(),
         };
         let input = Input::WorkflowTaskCompleted(Box::new(done));
         let t =
@@ -229,6 +269,13 @@ impl Frontend {
             Outcome::WorkflowTaskRejected { message } => Err(errors::invalid(message)),
             Outcome::WorkflowTaskDiscarded { reset_history_event_id } => {
                 Ok(RespondWorkflowTaskCompletedResponse { reset_history_event_id, ..Default::default() })
+            }
+            Outcome::EagerActivitiesStarted(started) => {
+                crate::metrics::metrics().record_eager_activities(started.len());
+                Ok(RespondWorkflowTaskCompletedResponse {
+                    activity_tasks: started.iter().map(|a| activity_task(&t.state, a)).collect(),
+                    ..Default::default()
+                })
             }
             _ => Ok(Default::default()),
         }
@@ -287,41 +334,7 @@ impl Frontend {
             let Outcome::ActivityTaskStarted(a) = t.outcome else {
                 unreachable!("ActivityTaskStarted yields its outcome");
             };
-            let s = &t.state;
-            let token = TaskToken {
-                namespace: s.namespace.clone(),
-                workflow_id: s.workflow_id.clone(),
-                run_id: s.run_id.clone(),
-                scheduled_event_id: a.scheduled_event_id,
-                attempt: a.attempt,
-                is_activity: true,
-                started_event_id: 0,
-                query_id: 0,
-            };
-            return Ok(PollActivityTaskQueueResponse {
-                task_token: token.encode(),
-                workflow_namespace: s.namespace.clone(),
-                workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
-                workflow_execution: Some(WorkflowExecution {
-                    workflow_id: s.workflow_id.clone(),
-                    run_id: s.run_id.clone(),
-                }),
-                activity_type: a.activity_type.clone(),
-                activity_id: a.activity_id.clone(),
-                header: a.header.clone(),
-                input: a.input.clone(),
-                heartbeat_details: a.last_heartbeat_details.clone(),
-                scheduled_time: a.scheduled_time,
-                current_attempt_scheduled_time: a.current_attempt_scheduled_time,
-                started_time: a.started_time,
-                attempt: a.attempt,
-                schedule_to_close_timeout: a.schedule_to_close_timeout,
-                start_to_close_timeout: a.start_to_close_timeout,
-                heartbeat_timeout: a.heartbeat_timeout,
-                retry_policy: a.retry_policy.clone(),
-                priority: a.priority.clone(),
-                ..Default::default()
-            });
+            return Ok(activity_task(&t.state, &a));
         }
         Ok(Default::default())
     }
