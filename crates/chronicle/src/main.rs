@@ -403,69 +403,67 @@ fn run_server(launch: Launch) -> anyhow::Result<()> {
     served
 }
 
+/// Binds the ports, opens the store, and serves until SIGTERM or Ctrl-C.
 async fn serve(
     launch: Launch,
     dynamic: dynamic_config::DynamicConfig,
     search_attributes: chronicle_store::CustomSearchAttributes,
     traces: bool,
 ) -> anyhow::Result<()> {
-    {
-        let addr = format!("{}:{}", launch.ip, launch.port);
-        let listener =
-            tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        if !is_loopback(&launch.ip) && launch.security.is_open() {
-            tracing::warn!(
-                "listening on {addr} with no authentication: anyone who can reach it can do anything \
-                 (see --auth-keys and --tls-client-ca)"
-            );
-        }
-        let metrics = match launch.metrics_port {
-            Some(port) => {
-                let addr = format!("{}:{port}", launch.ip);
-                let listener = tokio::net::TcpListener::bind(&addr)
-                    .await
-                    .with_context(|| format!("cannot listen for metrics on {addr}"))?;
-                Some(listener)
-            }
-            None => None,
-        };
-        let opened = db::open(&launch.database_url, launch.pool_size, launch.sqlite_readers).await?;
-        if let Some(warning) = dynamic.ignored_warning() {
-            tracing::warn!("{warning}");
-        }
-        let tls = launch.security.tls.as_ref().map(|tls| match tls.client_ca {
-            Some(_) => "Chronicle gRPC serves TLS only, to clients with a certificate from the client CA",
-            None => "Chronicle gRPC serves TLS only",
-        });
-        let options = ServerOptions {
-            namespaces: launch.namespaces,
-            limits: dynamic.limits,
-            search_attributes,
-            security: launch.security,
-            max_request_bytes: launch.max_request_bytes,
-            metrics: launch.metrics_port.is_some(),
-            traces,
-        };
-        let server = Server::build(opened.store, options).await?;
-        let local = listener.local_addr()?;
-        say(&format!("Chronicle data in {}", opened.description));
-        // Before the address line, which tools wait for as "ready".
-        if let Some(tls) = tls {
-            say(tls);
-        }
-        say(&format!("Chronicle gRPC listening on {local}"));
-        if let Some(listener) = metrics {
-            say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
-            tokio::spawn(async move {
-                if let Err(e) = chronicle_server::metrics::serve(listener, std::future::pending()).await {
-                    tracing::error!(error = %e, "the metrics endpoint stopped");
-                }
-            });
-        }
-        server.serve(listener, shutdown_signal()).await?;
-        say("Chronicle stopped");
-        Ok(())
+    let addr = format!("{}:{}", launch.ip, launch.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    if !is_loopback(&launch.ip) && launch.security.is_open() {
+        tracing::warn!(
+            "listening on {addr} with no authentication: anyone who can reach it can do anything \
+             (see --auth-keys and --tls-client-ca)"
+        );
     }
+    let metrics = match launch.metrics_port {
+        Some(port) => {
+            let addr = format!("{}:{port}", launch.ip);
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+            Some(listener)
+        }
+        None => None,
+    };
+    let opened = db::open(&launch.database_url, launch.pool_size, launch.sqlite_readers).await?;
+    if let Some(warning) = dynamic.ignored_warning() {
+        tracing::warn!("{warning}");
+    }
+    let tls = launch.security.tls.as_ref().map(|tls| match tls.client_ca {
+        Some(_) => "Chronicle gRPC serves TLS only, to clients with a certificate from the client CA",
+        None => "Chronicle gRPC serves TLS only",
+    });
+    let options = ServerOptions {
+        namespaces: launch.namespaces,
+        limits: dynamic.limits,
+        search_attributes,
+        security: launch.security,
+        max_request_bytes: launch.max_request_bytes,
+        metrics: launch.metrics_port.is_some(),
+        traces,
+    };
+    let server = Server::build(opened.store, options).await?;
+    let local = listener.local_addr()?;
+    say(&format!("Chronicle data in {}", opened.description));
+    // Before the address line, which tools wait for as "ready".
+    if let Some(tls) = tls {
+        say(tls);
+    }
+    say(&format!("Chronicle gRPC listening on {local}"));
+    if let Some(listener) = metrics {
+        say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
+        tokio::spawn(async move {
+            if let Err(e) = chronicle_server::metrics::serve(listener, std::future::pending()).await {
+                tracing::error!(error = %e, "the metrics endpoint stopped");
+            }
+        });
+    }
+    server.serve(listener, shutdown_signal()).await?;
+    say("Chronicle stopped");
+    Ok(())
 }
 
 fn is_loopback(ip: &str) -> bool {
