@@ -119,11 +119,16 @@ class ReferenceServer(ServerProcess):
 @pytest.fixture(scope="module")
 def reference_server() -> Iterator[str]:
     """Start a reference Temporal dev server (fresh SQLite file per module); yield its host:port."""
+    yield from running_reference()
+
+
+def running_reference(extra_args: list[str] | None = None) -> Iterator[str]:
+    """A reference server with `extra_args` for the length of a fixture (skipped without the CLI)."""
     reason = temporal_bin_missing_reason()
     if reason:
         pytest.skip(reason)
     with tempfile.TemporaryDirectory(prefix="temporal-reference-") as tmp:
-        server = ReferenceServer(temporal_bin(), Path(tmp) / "temporal.db")
+        server = ReferenceServer(temporal_bin(), Path(tmp) / "temporal.db", extra_args)
         address = server.start()
         try:
             yield address

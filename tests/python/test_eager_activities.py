@@ -3,10 +3,8 @@
 Temporal answers with `system.enableActivityEagerExecution=true` (Chronicle's default). Driven
 through the raw API, as the SDKs' workers do it, on Chronicle and on Temporal's dev server."""
 
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -24,7 +22,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 
 from conftest import NAMESPACE
-from reference import ReferenceServer, temporal_bin, temporal_bin_missing_reason
+from reference import running_reference
 
 IDENTITY = "eager-worker"
 
@@ -128,19 +126,7 @@ async def test_an_eager_activity_comes_back_with_the_completion(chronicle_server
 @pytest.fixture(scope="module")
 def eager_reference() -> Iterator[str]:
     """Temporal's dev server with eager activities on (its default is off)."""
-    reason = temporal_bin_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    with tempfile.TemporaryDirectory(prefix="temporal-eager-") as tmp:
-        server = ReferenceServer(
-            temporal_bin(),
-            Path(tmp) / "temporal.db",
-            ["--dynamic-config-value", "system.enableActivityEagerExecution=true"],
-        )
-        try:
-            yield server.start()
-        finally:
-            server.stop()
+    yield from running_reference(["--dynamic-config-value", "system.enableActivityEagerExecution=true"])
 
 
 async def test_eager_dispatch_matches_temporal(chronicle_server: str, eager_reference: str) -> None:

@@ -171,12 +171,12 @@ fn is_schedule_to_close(task: &Task) -> bool {
 /// the workflow closed in the task. Returns them, to hand to the worker.
 pub(crate) fn start_eagerly(ctx: &mut Ctx) -> Vec<ActivityInfo> {
     let Some(eager) = ctx.eager.take() else { return Vec::new() };
+    if !ctx.state.is_running() {
+        return Vec::new();
+    }
     let mut started = Vec::new();
     for id in eager.scheduled_event_ids {
         let Some(mut info) = ctx.state.activities.get(&id).cloned() else { continue };
-        if !ctx.state.is_running() {
-            continue;
-        }
         if !matches!(ctx.outcome, Outcome::None) {
             // The answer has no room for it: to its task queue after all.
             ctx.tasks.extend(dispatch_tasks(&info).into_iter().filter(|t| !is_schedule_to_close(t)));

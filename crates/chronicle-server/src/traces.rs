@@ -142,9 +142,7 @@ pub fn end_request(span: &tracing::Span, error: Option<&tonic::Status>) {
     if let (Some(status), Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss) =
         (error, code)
     {
-        span.record("otel.status_code", "error");
-        let message: String = status.message().chars().take(1024).collect();
-        span.record("otel.status_description", message);
+        record_error(span, status.message());
     }
 }
 
@@ -231,9 +229,15 @@ pub fn store_span(operation: &'static str) -> tracing::Span {
 /// Marks a store call's span failed.
 pub fn store_failed(span: &tracing::Span, error: &chronicle_store::StoreError) {
     if !span.is_disabled() {
-        span.record("otel.status_code", "error");
-        span.record("otel.status_description", error.to_string().chars().take(1024).collect::<String>());
+        record_error(span, &error.to_string());
     }
+}
+
+/// An error status, with a bounded prefix of the message (as the logs and
+/// the gRPC answer bound it).
+fn record_error(span: &tracing::Span, message: &str) {
+    span.record("otel.status_code", "error");
+    span.record("otel.status_description", message.chars().take(1024).collect::<String>());
 }
 
 #[cfg(test)]
