@@ -137,6 +137,13 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     eager_activities: usize,
 
+    /// Eager workflow start: the load generator starts workflows on the worker's own
+    /// client with `enable_eager_workflow_start`, so a server that grants it hands the
+    /// first workflow task back in the start response (the SDK asks only while the
+    /// worker has a free slot).
+    #[arg(long)]
+    eager_start: bool,
+
     /// Per-workflow timeout (start -> result); a workflow exceeding it counts as an error.
     #[arg(long, default_value_t = 60)]
     workflow_timeout_secs: u64,
@@ -163,6 +170,10 @@ struct Report {
     completed: usize,
     errors: usize,
     lat_ms: Vec<f64>,
+    /// CPU seconds used during the measured phase by the server (its process tree)
+    /// and by this process (the SDK worker and the load generator).
+    server_cpu_s: f64,
+    client_cpu_s: f64,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -179,10 +190,7 @@ fn main() -> Result<()> {
     if args.workflows == 0 || args.concurrency == 0 {
         bail!("--workflows and --concurrency must be > 0");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("building tokio runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("building tokio runtime")?;
     let code = rt.block_on(async_main(args));
     // Do not wait for lingering SDK background tasks (long polls etc.): the server is
     // already dead at this point.
@@ -247,10 +255,7 @@ async fn async_main(args: Args) -> i32 {
         Err(e) => {
             server.stop();
             eprintln!("chronicle-bench: run failed: {e:#}");
-            eprintln!(
-                "--- last lines of server log ({}) ---",
-                server.log_path.display()
-            );
+            eprintln!("--- last lines of server log ({}) ---", server.log_path.display());
             eprintln!("{}", server.log_tail(30));
             2
         }
@@ -269,19 +274,12 @@ fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
     } else {
         "file"
     };
-    let wfs = if rep.wall_s > 0.0 {
-        rep.completed as f64 / rep.wall_s
-    } else {
-        0.0
-    };
-    let mean = if lat.is_empty() {
-        f64::NAN
-    } else {
-        lat.iter().sum::<f64>() / lat.len() as f64
-    };
+    let wfs = if rep.wall_s > 0.0 { rep.completed as f64 / rep.wall_s } else { 0.0 };
+    let mean = if lat.is_empty() { f64::NAN } else { lat.iter().sum::<f64>() / lat.len() as f64 };
     println!(
         "server={} mode={} N={} C={} wf/s={:.1} p50_ms={:.2} p99_ms={:.2} mean_ms={:.2} max_ms={:.2} \
-         port_open_ms={:.0} ready_ms={:.0} idle_rss_mb={:.1} peak_rss_mb={:.1} procs={} wall_s={:.2} errors={}",
+         port_open_ms={:.0} ready_ms={:.0} idle_rss_mb={:.1} peak_rss_mb={:.1} procs={} wall_s={:.2} \
+         server_cpu_ms_per_wf={:.2} client_cpu_ms_per_wf={:.2} errors={}",
         kind.name(),
         mode,
         args.workflows,
@@ -297,8 +295,14 @@ fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
         rep.peak_rss_kb as f64 / 1024.0,
         rep.processes,
         rep.wall_s,
+        per_workflow_ms(rep.server_cpu_s, rep.completed),
+        per_workflow_ms(rep.client_cpu_s, rep.completed),
         rep.errors,
     );
+}
+
+fn per_workflow_ms(cpu_s: f64, workflows: usize) -> f64 {
+    if workflows == 0 { f64::NAN } else { cpu_s * 1e3 / workflows as f64 }
 }
 
 async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
@@ -317,35 +321,21 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     // 1. Port open.
     let port_open = server.wait_port_open(startup_timeout).await?;
     rep.port_open_ms = port_open.as_secs_f64() * 1e3;
-    eprintln!(
-        "chronicle-bench: port open after {:.0} ms",
-        rep.port_open_ms
-    );
+    eprintln!("chronicle-bench: port open after {:.0} ms", rep.port_open_ms);
 
     // 2. SDK connection + namespace answers.
     let connection = connect_with_retries(server, startup_timeout, tls.clone()).await?;
     rep.ready_ms = server.spawned_at.elapsed().as_secs_f64() * 1e3;
-    eprintln!(
-        "chronicle-bench: server ready (namespace '{NAMESPACE}' answers) after {:.0} ms",
-        rep.ready_ms
-    );
+    eprintln!("chronicle-bench: server ready (namespace '{NAMESPACE}' answers) after {:.0} ms", rep.ready_ms);
 
     tokio::time::sleep(Duration::from_secs_f64(args.idle_secs)).await;
     let idle = procfs::tree_mem(server.pid());
     rep.idle_rss_kb = idle.rss_kb;
-    eprintln!(
-        "chronicle-bench: idle RSS {:.1} MB over {} process(es)",
-        idle.rss_kb as f64 / 1024.0,
-        idle.processes
-    );
+    eprintln!("chronicle-bench: idle RSS {:.1} MB over {} process(es)", idle.rss_kb as f64 / 1024.0, idle.processes);
 
     // 3. In-process worker.
-    let telemetry = TelemetryOptions::builder()
-        .logging(Logger::Console {
-            filter: args.sdk_log.clone(),
-            format: None,
-        })
-        .build();
+    let telemetry =
+        TelemetryOptions::builder().logging(Logger::Console { filter: args.sdk_log.clone(), format: None }).build();
     let runtime_opts = RuntimeOptions::builder()
         .telemetry_options(telemetry)
         // Worker heartbeating is a recent, optional server feature; keep it out of the
@@ -357,19 +347,15 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     // The worker gets its own connection (as a separate worker process would); the load
     // generator (start_workflow / get_result) uses the first one.
     let worker_connection = connect_with_retries(server, startup_timeout, tls.clone()).await?;
-    let client = Client::new(connection, ClientOptions::new(NAMESPACE).build())
-        .context("creating SDK client")?;
-    let worker_client = Client::new(worker_connection, ClientOptions::new(NAMESPACE).build())
-        .context("creating SDK worker client")?;
+    let client = Client::new(connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK client")?;
+    let worker_client =
+        Client::new(worker_connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK worker client")?;
 
     let task_queue = format!(
         "bench-{}-{}-{}",
         server.kind.name(),
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
     );
     let slots = args.slots.unwrap_or((2 * args.concurrency).max(100));
     let tuner = TunerHolder::builder()
@@ -388,17 +374,23 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
         .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(args.activity_pollers.max(1)))
         .max_eager_activity_reservations_per_workflow_task(args.eager_activities)
         .build();
-    let mut worker =
-        Worker::new(&runtime, worker_client, worker_opts).context("creating SDK worker")?;
+    // An eager start needs the worker on the starter's client: the SDK hands the task
+    // to a worker registered on that client.
+    let starter = if args.eager_start { worker_client.clone() } else { client.clone() };
+    let starter = &starter;
+    let mut worker = Worker::new(&runtime, worker_client, worker_opts).context("creating SDK worker")?;
     let shutdown_worker = worker.shutdown_handle();
 
     let warmup = args.warmup.unwrap_or_else(|| (args.workflows / 10).min(50));
+    let eager = args.eager_start;
+    let sampler_pid = server.pid();
 
     // 4. Drive the load while the worker runs on this task (Worker::run is !Send).
     let drive = async {
         if warmup > 0 {
             let w = run_phase(
-                &client,
+                starter,
+                eager,
                 &task_queue,
                 "warmup",
                 warmup,
@@ -406,19 +398,15 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
                 Duration::from_secs(args.workflow_timeout_secs),
             )
             .await;
-            eprintln!(
-                "chronicle-bench: warm-up {} workflows done in {:.2}s ({} errors)",
-                warmup, w.wall_s, w.errors
-            );
+            eprintln!("chronicle-bench: warm-up {} workflows done in {:.2}s ({} errors)", warmup, w.wall_s, w.errors);
             if w.errors == warmup {
-                bail!(
-                    "all {warmup} warm-up workflows failed; first error: {}",
-                    w.first_error.unwrap_or_default()
-                );
+                bail!("all {warmup} warm-up workflows failed; first error: {}", w.first_error.unwrap_or_default());
             }
         }
+        let cpu_before = (procfs::tree_cpu_secs(sampler_pid), procfs::cpu_secs("self"));
         let m = run_phase(
-            &client,
+            starter,
+            eager,
             &task_queue,
             "measure",
             args.workflows,
@@ -426,13 +414,13 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
             Duration::from_secs(args.workflow_timeout_secs),
         )
         .await;
+        let cpu = (procfs::tree_cpu_secs(sampler_pid) - cpu_before.0, procfs::cpu_secs("self") - cpu_before.1);
         if let Some(e) = &m.first_error {
             eprintln!("chronicle-bench: {} errors; first: {e}", m.errors);
         }
-        Ok(m)
+        Ok((m, cpu))
     };
 
-    let sampler_pid = server.pid();
     let measured = tokio::select! {
         r = worker.run() => {
             match r {
@@ -442,6 +430,9 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
         }
         m = drive => m?,
     };
+    let (measured, (server_cpu_s, client_cpu_s)) = measured;
+    rep.server_cpu_s = server_cpu_s;
+    rep.client_cpu_s = client_cpu_s;
     shutdown_worker();
 
     let mem = procfs::tree_mem(sampler_pid);
@@ -460,9 +451,7 @@ async fn connect_with_retries(
     tls: Option<TlsOptions>,
 ) -> Result<Connection> {
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let url: Url = format!("{scheme}://127.0.0.1:{}", server.port)
-        .parse()
-        .context("building server url")?;
+    let url: Url = format!("{scheme}://127.0.0.1:{}", server.port).parse().context("building server url")?;
     let deadline = Instant::now() + timeout;
     let mut last_err = String::new();
     loop {
@@ -478,10 +467,7 @@ async fn connect_with_retries(
         match Connection::connect(opts).await {
             Ok(conn) => {
                 let mut svc = conn.workflow_service();
-                let req = DescribeNamespaceRequest {
-                    namespace: NAMESPACE.to_string(),
-                    ..Default::default()
-                };
+                let req = DescribeNamespaceRequest { namespace: NAMESPACE.to_string(), ..Default::default() };
                 match svc.describe_namespace(tonic::Request::new(req)).await {
                     Ok(_) => return Ok(conn),
                     Err(e) => last_err = format!("DescribeNamespace: {e}"),
@@ -505,6 +491,7 @@ struct PhaseResult {
 /// the result.
 async fn run_phase(
     client: &Client,
+    eager: bool,
     task_queue: &str,
     phase: &str,
     n: usize,
@@ -546,7 +533,7 @@ async fn run_phase(
                     .start_workflow(
                         HelloWorkflow::run,
                         name.clone(),
-                        WorkflowStartOptions::new(tq, wf_id).build(),
+                        WorkflowStartOptions::new(tq, wf_id).enable_eager_workflow_start(eager).build(),
                     )
                     .await
                     .map_err(|e| format!("start_workflow: {e}"))?;
@@ -571,10 +558,5 @@ async fn run_phase(
         record(r);
     }
     let wall_s = started.elapsed().as_secs_f64();
-    PhaseResult {
-        wall_s,
-        latencies_ms: latencies,
-        errors,
-        first_error,
-    }
+    PhaseResult { wall_s, latencies_ms: latencies, errors, first_error }
 }

@@ -1,4 +1,4 @@
-//! Memory figures from /proc for a process and all of its descendants.
+//! Memory and CPU figures from /proc for a process and all of its descendants.
 
 use std::fs;
 
@@ -19,11 +19,32 @@ fn status_field_kb(status: &str, key: &str) -> Option<u64> {
     })
 }
 
-fn ppid_of(pid: u32) -> Option<u32> {
+/// The fields of /proc/<pid>/stat after `comm` (state is the first).
+fn stat_fields(pid: &str) -> Option<Vec<u64>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces/parens: fields after the last ')' are well-formed.
     let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
+    // The state is a letter; the rest are numbers (kept as 0 where negative).
+    Some(after.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect())
+}
+
+fn ppid_of(pid: u32) -> Option<u32> {
+    stat_fields(&pid.to_string())?.first().map(|&p| p as u32)
+}
+
+/// CPU seconds (user + system) a process has used, all threads; "self" for
+/// this process.
+pub fn cpu_secs(pid: &str) -> f64 {
+    // utime and stime are fields 14 and 15 of stat (10 and 11 counted from ppid).
+    let ticks = stat_fields(pid).map_or(0, |f| f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0));
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
+}
+
+/// CPU seconds used by `root` and its live descendants.
+pub fn tree_cpu_secs(root: u32) -> f64 {
+    process_tree(root).iter().map(|pid| cpu_secs(&pid.to_string())).sum()
 }
 
 /// `root` and all its live descendants.

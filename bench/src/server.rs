@@ -54,10 +54,7 @@ fn sqlite_siblings(db: &Path) -> Vec<PathBuf> {
 }
 
 fn millis_since_epoch() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
 impl ServerSpec {
@@ -99,8 +96,7 @@ impl ServerSpec {
             if let Some(parent) = db.parent()
                 && !parent.as_os_str().is_empty()
             {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+                fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
             // Every run starts from an empty store.
             for f in sqlite_siblings(db) {
@@ -109,16 +105,7 @@ impl ServerSpec {
                 }
             }
         }
-        Ok(Self {
-            kind,
-            bin,
-            db_file,
-            in_memory,
-            remove_db_after,
-            extra_args,
-            log_path,
-            database_url: None,
-        })
+        Ok(Self { kind, bin, db_file, in_memory, remove_db_after, extra_args, log_path, database_url: None })
     }
 
     /// Full argument vector (after the binary) for listening on `port`.
@@ -135,12 +122,7 @@ impl ServerSpec {
             // No Web UI: fewer ports, less memory, nothing the SDK needs.
             a.push("--headless".into());
         }
-        a.extend([
-            "--ip".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            port.to_string(),
-        ]);
+        a.extend(["--ip".into(), "127.0.0.1".into(), "--port".into(), port.to_string()]);
         if let Some(db) = &self.db_file {
             a.extend(["--db-filename".into(), db.display().to_string()]);
         }
@@ -181,18 +163,14 @@ pub struct SpawnedServer {
 impl SpawnedServer {
     pub fn spawn(spec: &ServerSpec) -> Result<Self> {
         let port = free_port()?;
-        let log_path = spec.log_path.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("chronicle-bench-{}-{}.log", spec.kind.name(), port))
-        });
-        let log = File::create(&log_path)
-            .with_context(|| format!("creating server log {}", log_path.display()))?;
+        let log_path = spec
+            .log_path
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(format!("chronicle-bench-{}-{}.log", spec.kind.name(), port)));
+        let log = File::create(&log_path).with_context(|| format!("creating server log {}", log_path.display()))?;
         let log2 = log.try_clone()?;
         let args = spec.args(port);
-        eprintln!(
-            "chronicle-bench: spawning: {} {}",
-            spec.bin.display(),
-            args.join(" ")
-        );
+        eprintln!("chronicle-bench: spawning: {} {}", spec.bin.display(), args.join(" "));
         let mut cmd = Command::new(&spec.bin);
         cmd.args(&args)
             .stdin(Stdio::null())
@@ -201,18 +179,9 @@ impl SpawnedServer {
             // Own process group, so the whole tree can be signalled at once.
             .process_group(0);
         let spawned_at = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {}", spec.bin.display()))?;
+        let child = cmd.spawn().with_context(|| format!("spawning {}", spec.bin.display()))?;
         let pid = child.id();
-        Ok(Self {
-            kind: spec.kind,
-            port,
-            log_path,
-            spawned_at,
-            child: Some(child),
-            pid,
-        })
+        Ok(Self { kind: spec.kind, port, log_path, spawned_at, child: Some(child), pid })
     }
 
     pub fn pid(&self) -> u32 {
@@ -234,11 +203,8 @@ impl SpawnedServer {
         let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
         loop {
             self.check_alive()?;
-            if let Ok(Ok(_s)) = tokio::time::timeout(
-                Duration::from_millis(200),
-                tokio::net::TcpStream::connect(addr),
-            )
-            .await
+            if let Ok(Ok(_s)) =
+                tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await
             {
                 return Ok(self.spawned_at.elapsed());
             }
@@ -265,9 +231,7 @@ impl SpawnedServer {
         loop {
             match child.try_wait() {
                 Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 _ => {
                     unsafe { libc::kill(-pgid, libc::SIGKILL) };
                     let _ = child.wait();

@@ -1,4 +1,5 @@
-//! The single entry point for everything that happens to an existing run.
+//! The entry points: a run's start, and everything that happens to an
+//! existing run.
 
 use crate::activity;
 use crate::api::{
@@ -12,6 +13,17 @@ use crate::time;
 use crate::transition::{EngineError, Env, Input, Outcome, Task, TimerKind, TimerTask, Transition};
 use crate::workflow_task;
 use prost_types::Timestamp;
+
+/// The first transition of a run: WorkflowExecutionStarted and the first
+/// workflow task (started for the caller if the start was accepted as
+/// eager), or the timer it waits for.
+pub fn start(args: crate::start::StartArgs, now: Timestamp) -> Transition {
+    let mut ctx = crate::start::begin(args, now);
+    if ctx.state.started.as_ref().is_some_and(|s| s.eager_execution_accepted) {
+        workflow_task::start_first_eagerly(&mut ctx);
+    }
+    ctx.finish()
+}
 
 /// Applies `input` to `state` at time `now` with the default limits (a run
 /// it starts gets the id `<run_id>-next`). For tests and tools.

@@ -96,6 +96,7 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
         update: None,
         // Not carried to the next run, as on Temporal.
         user_metadata: None,
+        eager: false,
     }
 }
 
@@ -169,7 +170,7 @@ pub(crate) fn continue_as_new(ctx: &mut Ctx, a: Command, completed_id: i64) {
 fn start_next_run(ctx: &mut Ctx, args: StartArgs, status: crate::api::enums::v1::WorkflowExecutionStatus) {
     ctx.state.new_execution_run_id = args.run_id.clone();
     crate::close::close(ctx, status);
-    let mut next = crate::start::start(args, ctx.now);
+    let mut next = crate::start::begin(args, ctx.now).finish();
     next.state.namespace_id = ctx.state.namespace_id.clone();
     ctx.new_run = Some(Box::new(next));
 }

@@ -39,7 +39,7 @@ mod transition;
 mod update;
 mod workflow_task;
 
-pub use apply::{apply, apply_all, apply_env};
+pub use apply::{apply, apply_all, apply_env, start};
 pub use child::{child_request_id, reuse_policy as child_reuse_policy, start_args as child_start_args};
 pub use cron::validate as validate_cron_schedule;
 pub use events::started_task_transient_events;
@@ -47,7 +47,7 @@ pub use failure::bound_failure;
 pub use limits::Limits;
 pub use payload::too_big;
 pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
-pub use start::{Continued, ParentInfo, StartArgs, start};
+pub use start::{Continued, ParentInfo, StartArgs};
 pub use state::{ActivityInfo, ChildInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{
     ActivityTaskDispatch, ChildClose, EngineError, Env, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask,

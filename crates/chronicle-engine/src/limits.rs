@@ -64,6 +64,11 @@ pub struct Limits {
     /// Temporal's default is off, Chronicle's on: it saves each activity a
     /// poll, and the SDKs ask only for activities they have a slot for).
     pub eager_activities: bool,
+    /// Whether StartWorkflowExecution's `request_eager_execution` is
+    /// honoured: the first workflow task is started with the run and
+    /// returned in the start's response (`system.enableEagerWorkflowStart`,
+    /// on by default as on Temporal).
+    pub eager_workflow_start: bool,
 }
 
 impl Default for Limits {
@@ -84,6 +89,7 @@ impl Default for Limits {
             namespace_requests_per_second: 0,
             namespace_polls_max: 1200,
             eager_activities: true,
+            eager_workflow_start: true,
         }
     }
 }

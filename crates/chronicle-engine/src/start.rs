@@ -10,7 +10,7 @@ use crate::api::{
 use crate::events::{Ctx, run_timeout_timer};
 use crate::state::MutableState;
 use crate::time;
-use crate::transition::{TimerKind, Transition};
+use crate::transition::TimerKind;
 use prost_types::{Duration, Timestamp};
 
 /// Temporal's default and maximum workflow task timeout.
@@ -52,6 +52,11 @@ pub struct StartArgs {
     /// Summary and details (StartWorkflowExecution, or a child's start
     /// command); written on the started event.
     pub user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
+    /// StartWorkflowExecution asked for its first workflow task in the
+    /// response (`request_eager_execution`). Accepted unless the task waits
+    /// (a start delay, a cron schedule) or the run is a child: then the task
+    /// goes through its queue as usual.
+    pub eager: bool,
 }
 
 /// The parent of a child workflow.
@@ -109,9 +114,11 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
     args.task_timeout = Some(task);
 }
 
-/// The first transition of a run: WorkflowExecutionStarted and the first
-/// WorkflowTaskScheduled.
-pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
+/// The first transition of a run, before it is finished: WorkflowExecutionStarted
+/// and the first WorkflowTaskScheduled (or the backoff timer). Whether an
+/// eager start is accepted is decided here and written on the started event;
+/// `apply::start` then starts the task.
+pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
     normalize_timeouts(&mut args);
     let is_continuation = args.continued.as_ref().is_some_and(|c| !c.previous_run_id.is_empty());
     let continued = args.continued.take().unwrap_or_default();
@@ -129,6 +136,7 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         continued.first_execution_run_id.clone()
     };
     let parent = args.parent.take();
+    let eager = args.eager && backoff.is_none() && parent.is_none() && !is_continuation;
     let continued_as_new =
         !continued.previous_run_id.is_empty() && continued.initiator == ContinueAsNewInitiator::Workflow;
     let attrs = WorkflowExecutionStartedEventAttributes {
@@ -177,6 +185,7 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         workflow_id: args.workflow_id.clone(),
         root_workflow_execution: args.root_execution.or_else(|| parent.as_ref().map(|p| p.execution.clone())),
         priority: args.priority,
+        eager_execution_accepted: eager,
         ..Default::default()
     };
     let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| {
@@ -221,5 +230,5 @@ pub fn start(mut args: StartArgs, now: Timestamp) -> Transition {
         let _ = crate::update::admit(&mut ctx, *update);
     }
     run_timeout_timer(&mut ctx);
-    ctx.finish()
+    ctx
 }

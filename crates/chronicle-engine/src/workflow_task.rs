@@ -63,6 +63,24 @@ pub(crate) fn started(
     Ok(())
 }
 
+/// Eager workflow start: the run's first workflow task, just scheduled, is
+/// started by the caller of the start (Temporal records the start's identity
+/// and request id on it) in the start's own batch, so it never enters its
+/// queue; its start-to-close timer still runs, and a task the caller does
+/// not complete is retried through the queue.
+pub(crate) fn start_first_eagerly(ctx: &mut Ctx) {
+    let Some(wt) = ctx.state.workflow_task.clone() else { return };
+    let identity = ctx.state.started.as_ref().map(|s| s.identity.clone()).unwrap_or_default();
+    let request_id = ctx.state.start_request_id.clone();
+    ctx.tasks.retain(|t| !matches!(t, Task::WorkflowTask { .. }));
+    // Temporal's WorkflowTaskStarted tells the history size stored before
+    // it: none yet, in the batch that creates the run.
+    let unstored = std::mem::take(&mut ctx.state.history_size_bytes);
+    // The task was scheduled just before: starting it cannot miss.
+    let _ = started(ctx, wt.scheduled_event_id, wt.attempt, identity, request_id, None);
+    ctx.state.history_size_bytes += unstored;
+}
+
 pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(), EngineError> {
     let wt = current(ctx, done.scheduled_event_id, done.attempt)?;
     if !wt.is_started() {

@@ -7,7 +7,9 @@
 //! `workflow_continued_as_new`, counted as close events are committed.
 //! The store's calls (`persistence_*`, see `metered_store.rs`), the history
 //! cache (`cache_requests`, `cache_miss`, `cache_size`), polls
-//! (`poll_success`, `poll_timeouts` by `task_type`), `activity_eager_execution`, `schedule_action_success`,
+//! (`poll_success`, `poll_timeouts` by `task_type`), eager dispatch
+//! (`activity_eager_execution`, `workflow_eager_execution`,
+//! `workflow_eager_execution_denied`), `schedule_action_success`,
 //! `timers_pending`, `task_queue_backlog` and `open_runs`.
 //! One registry per process; `serve` answers `GET /metrics` on its own port.
 
@@ -43,6 +45,10 @@ pub struct Metrics {
     poll_timeouts: IntCounterVec,
     /// Activities handed out with their workflow task's completion.
     eager_activities: IntCounter,
+    /// Starts that asked for their first workflow task eagerly, and those
+    /// that were answered without it.
+    eager_starts: IntCounter,
+    eager_starts_denied: IntCounter,
     schedule_actions: IntCounter,
     /// Sampled every few seconds (see `sample`).
     cache_size: IntGauge,
@@ -141,6 +147,14 @@ impl Metrics {
                 "activity_eager_execution",
                 "activity tasks handed out with the workflow task completion that scheduled them",
             ),
+            eager_starts: counter(
+                "workflow_eager_execution",
+                "workflow starts that asked for their first workflow task in the response",
+            ),
+            eager_starts_denied: counter(
+                "workflow_eager_execution_denied",
+                "eager workflow starts answered without a workflow task (it waits, or went to its queue)",
+            ),
             schedule_actions: counter("schedule_action_success", "workflows started by schedules"),
             cache_size: gauge("cache_size", "runs held in the history cache"),
             timers_pending: gauge("timers_pending", "timers and timeouts held in the server's timer window"),
@@ -162,6 +176,8 @@ impl Metrics {
             Box::new(metrics.poll_success.clone()),
             Box::new(metrics.poll_timeouts.clone()),
             Box::new(metrics.eager_activities.clone()),
+            Box::new(metrics.eager_starts.clone()),
+            Box::new(metrics.eager_starts_denied.clone()),
             Box::new(metrics.schedule_actions.clone()),
             Box::new(metrics.cache_size.clone()),
             Box::new(metrics.timers_pending.clone()),
@@ -210,6 +226,14 @@ impl Metrics {
 
     pub(crate) fn record_eager_activities(&self, n: usize) {
         self.eager_activities.inc_by(n as u64);
+    }
+
+    /// A start that asked for eager execution, and whether it got its task.
+    pub(crate) fn record_eager_start(&self, granted: bool) {
+        self.eager_starts.inc();
+        if !granted {
+            self.eager_starts_denied.inc();
+        }
     }
 
     pub(crate) fn record_schedule_action(&self) {

@@ -11,7 +11,6 @@ use chronicle_engine::Limits;
 /// Feature switches for what Chronicle always does (or for caches it does
 /// not have): accepted and nothing to apply.
 const ALWAYS_ON: &[&str] = &[
-    "system.enableEagerWorkflowStart",
     "frontend.enableExecuteMultiOperation",
     "frontend.enableUpdateWorkflowExecution",
     "frontend.enableUpdateWorkflowExecutionAsyncAccepted",
@@ -25,6 +24,8 @@ const ALWAYS_ON: &[&str] = &[
 
 /// Eager activity dispatch (`Limits::eager_activities`: on unless false).
 const EAGER_ACTIVITIES: &str = "system.enableActivityEagerExecution";
+/// Eager workflow start (`Limits::eager_workflow_start`: on unless false).
+const EAGER_WORKFLOW_START: &str = "system.enableEagerWorkflowStart";
 
 /// What the flags set: the limits, and the keys accepted but not applied.
 #[derive(Debug, Default, PartialEq)]
@@ -59,10 +60,12 @@ pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
         // A bare word that is not JSON is a string.
         let json: serde_json::Value =
             serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let switch =
+            || json.as_bool().with_context(|| format!("--dynamic-config-value {key}: {value} is not true or false"));
         if key == EAGER_ACTIVITIES {
-            config.limits.eager_activities = json
-                .as_bool()
-                .with_context(|| format!("--dynamic-config-value {key}: {value} is not true or false"))?;
+            config.limits.eager_activities = switch()?;
+        } else if key == EAGER_WORKFLOW_START {
+            config.limits.eager_workflow_start = switch()?;
         } else if Limits::KEYS.iter().any(|(k, _)| *k == key) {
             let n = json
                 .as_i64()
@@ -97,6 +100,17 @@ mod tests {
         assert!(parse_all(&["limit.historyCount.error=-1"]).is_err());
         assert!(parse_all(&["limit.historyCount.error"]).is_err());
         assert!(parse_all(&["=1"]).is_err());
+    }
+
+    #[test]
+    fn eager_switches_are_booleans() {
+        let defaults = Limits::default();
+        assert!(defaults.eager_activities && defaults.eager_workflow_start);
+        let c =
+            parse_all(&["system.enableEagerWorkflowStart=false", "system.enableActivityEagerExecution=false"]).unwrap();
+        assert!(!c.limits.eager_workflow_start && !c.limits.eager_activities);
+        assert!(c.ignored.is_empty());
+        assert!(parse_all(&["system.enableEagerWorkflowStart=1"]).is_err());
     }
 
     #[test]

@@ -680,10 +680,8 @@ fn child_closed(
 }
 
 fn start_args() -> impl Strategy<Value = StartArgs> {
-    (prop::option::of(100i64..3000), prop::option::of(1i64..200)).prop_map(|(run, task)| StartArgs {
-        run_timeout: run.map(secs),
-        task_timeout: task.map(secs),
-        ..args()
+    (prop::option::of(100i64..3000), prop::option::of(1i64..200), any::<bool>()).prop_map(|(run, task, eager)| {
+        StartArgs { run_timeout: run.map(secs), task_timeout: task.map(secs), eager, ..args() }
     })
 }
 

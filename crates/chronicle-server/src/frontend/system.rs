@@ -5,7 +5,7 @@ use crate::errors;
 use crate::namespaces::{invalid_retention, valid_name};
 use chronicle_engine::api::{
     enums::v1::{ArchivalState, NamespaceState},
-    namespace::v1::{NamespaceConfig, NamespaceInfo},
+    namespace::v1::{NamespaceConfig, NamespaceInfo, namespace_info},
     replication::v1::{ClusterReplicationConfig, NamespaceReplicationConfig},
     workflowservice::v1::{get_system_info_response::Capabilities, *},
 };
@@ -25,14 +25,22 @@ impl Frontend {
         // heartbeat details of a failed activity are kept, and workers'
         // build-id stamps are recorded as Temporal records them (versioned
         // routing itself, `use_versioning`, is refused as unimplemented).
+        // Signal and query headers reach the worker, memo is upserted,
+        // schedules run, counts group by status, and eager workflow start
+        // follows its dynamic-config switch. Nexus is not built.
         Ok(GetSystemInfoResponse {
             server_version: SERVER_VERSION.to_string(),
             capabilities: Some(Capabilities {
+                signal_and_query_header: true,
                 sdk_metadata: true,
                 encoded_failure_attributes: true,
                 activity_failure_include_heartbeat: true,
                 internal_error_differentiation: true,
                 build_id_based_versioning: true,
+                supports_schedules: true,
+                upsert_memo: true,
+                count_group_by_execution_status: true,
+                eager_workflow_start: self.history.limits().eager_workflow_start,
                 ..Default::default()
             }),
         })
@@ -90,7 +98,7 @@ impl Frontend {
         } else {
             return Err(errors::invalid("Namespace not set on request."));
         };
-        Ok(describe(found))
+        Ok(describe(found, self.history.limits().eager_workflow_start))
     }
 
     /// UpdateNamespace: description, owner, data (merged) and retention.
@@ -117,7 +125,7 @@ impl Frontend {
             return Err(Status::unimplemented("Namespace replication is not implemented by Chronicle."));
         }
         let ns = self.namespaces.update(ns).await.map_err(errors::from_store)?;
-        let d = describe(ns);
+        let d = describe(ns, self.history.limits().eager_workflow_start);
         Ok(UpdateNamespaceResponse {
             namespace_info: d.namespace_info,
             config: d.config,
@@ -138,14 +146,17 @@ impl Frontend {
                 .ok_or_else(|| errors::invalid("Invalid next_page_token."))?
         };
         let all = self.namespaces.list();
+        let eager = self.history.limits().eager_workflow_start;
         let end = (start + page_size).min(all.len());
-        let namespaces = all.get(start..end).unwrap_or_default().iter().cloned().map(describe).collect();
+        let namespaces = all.get(start..end).unwrap_or_default().iter().map(|ns| describe(ns.clone(), eager)).collect();
         let next_page_token = if end < all.len() { end.to_string().into_bytes() } else { Vec::new() };
         Ok(ListNamespacesResponse { namespaces, next_page_token })
     }
 }
 
-fn describe(ns: NamespaceRecord) -> DescribeNamespaceResponse {
+/// A namespace as DescribeNamespace shows it; its capabilities tell SDKs
+/// what they may ask of it (updates are always on).
+fn describe(ns: NamespaceRecord, eager_workflow_start: bool) -> DescribeNamespaceResponse {
     DescribeNamespaceResponse {
         namespace_info: Some(NamespaceInfo {
             name: ns.name,
@@ -154,6 +165,12 @@ fn describe(ns: NamespaceRecord) -> DescribeNamespaceResponse {
             owner_email: ns.owner_email,
             data: ns.data.into_iter().collect(),
             id: ns.id,
+            capabilities: Some(namespace_info::Capabilities {
+                eager_workflow_start,
+                sync_update: true,
+                async_update: true,
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         config: Some(NamespaceConfig {

@@ -13,7 +13,7 @@ use chronicle_engine::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
         enums::v1::{QueryResultType, TaskQueueKind, WorkflowTaskFailedCause},
         failure::v1::Failure,
-        history::v1::History as HistoryProto,
+        history::v1::{History as HistoryProto, HistoryEvent},
         protocol::v1::{Message, message},
         taskqueue::v1::TaskQueue,
         workflowservice::v1::*,
@@ -52,6 +52,37 @@ fn update_requests(s: &chronicle_engine::MutableState, started_event_id: i64) ->
             }),
         })
         .collect()
+}
+
+/// A started workflow task as a worker receives it (from a poll, or with an
+/// eager start), without the poll's extras: queries, the backlog hint and a
+/// next history page.
+fn workflow_task(s: &chronicle_engine::MutableState, events: Vec<HistoryEvent>) -> PollWorkflowTaskQueueResponse {
+    let wt = s.workflow_task.clone().unwrap_or_default();
+    let token = TaskToken {
+        namespace: s.namespace.clone(),
+        workflow_id: s.workflow_id.clone(),
+        run_id: s.run_id.clone(),
+        scheduled_event_id: wt.scheduled_event_id,
+        attempt: wt.attempt,
+        is_activity: false,
+        started_event_id: wt.started_event_id,
+        query_id: 0,
+    };
+    PollWorkflowTaskQueueResponse {
+        task_token: token.encode(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+        workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
+        previous_started_event_id: s.last_completed_wft_started_event_id,
+        started_event_id: wt.started_event_id,
+        attempt: wt.attempt,
+        history: Some(HistoryProto { events }),
+        workflow_execution_task_queue: s.started.as_ref().and_then(|a| a.task_queue.clone()),
+        scheduled_time: wt.scheduled_time,
+        started_time: wt.started_time,
+        messages: update_requests(s, wt.started_event_id),
+        ..Default::default()
+    }
 }
 
 /// A worker's sticky queue is polled by name like any other; tasks land
@@ -195,36 +226,28 @@ impl Frontend {
             events.extend(transient_events);
             Vec::new()
         };
-        let token = TaskToken {
-            namespace: s.namespace.clone(),
-            workflow_id: s.workflow_id.clone(),
-            run_id: s.run_id.clone(),
-            scheduled_event_id: wt.scheduled_event_id,
-            attempt: wt.attempt,
-            is_activity: false,
-            started_event_id,
-            query_id: 0,
-        };
         Ok(PollWorkflowTaskQueueResponse {
-            task_token: token.encode(),
-            workflow_execution: Some(WorkflowExecution {
-                workflow_id: s.workflow_id.clone(),
-                run_id: s.run_id.clone(),
-            }),
-            workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
-            previous_started_event_id: s.last_completed_wft_started_event_id,
-            started_event_id,
-            attempt: wt.attempt,
             backlog_count_hint: self.matching.backlog(key),
-            history: Some(HistoryProto { events }),
             next_page_token,
-            workflow_execution_task_queue: s.started.as_ref().and_then(|a| a.task_queue.clone()),
-            scheduled_time: wt.scheduled_time,
-            started_time: wt.started_time,
             queries,
-            messages: update_requests(s, started_event_id),
-            ..Default::default()
+            ..workflow_task(s, events)
         })
+    }
+
+    /// The workflow task an eager start hands its caller, with the history
+    /// the start wrote (or, for a repeated start, read back).
+    pub(super) async fn eager_workflow_task(
+        &self,
+        task: crate::history::EagerTask,
+    ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
+        let s = &task.state;
+        let started_event_id = s.workflow_task.as_ref().map_or(0, |wt| wt.started_event_id);
+        let mut events = match task.events {
+            Some(events) => events,
+            None => self.history.read_history(&s.run_id, 1, started_event_id as usize).await?,
+        };
+        events.retain(|e| e.event_id <= started_event_id);
+        Ok(workflow_task(s, events))
     }
 
     pub(super) async fn workflow_task_completed(

@@ -91,12 +91,21 @@ impl Frontend {
         &self,
         r: StartWorkflowExecutionRequest,
     ) -> Result<StartWorkflowExecutionResponse, Status> {
+        let asked_eager = r.request_eager_execution;
         let (args, policies) = self.start_args(r)?;
         let started = self.history.start(args, policies).await.map_err(map_err)?;
+        let eager_workflow_task = match started.eager {
+            Some(task) => Some(self.eager_workflow_task(task).await.map_err(map_err)?),
+            None => None,
+        };
+        if asked_eager {
+            crate::metrics::metrics().record_eager_start(eager_workflow_task.is_some());
+        }
         Ok(StartWorkflowExecutionResponse {
             run_id: started.run_id,
             started: started.started,
             status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
+            eager_workflow_task,
             ..Default::default()
         })
     }
@@ -254,6 +263,7 @@ impl Frontend {
             root_execution: None,
             update: None,
             user_metadata: r.user_metadata,
+            eager: r.request_eager_execution && self.history.limits().eager_workflow_start,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }

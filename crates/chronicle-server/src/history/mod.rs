@@ -68,6 +68,23 @@ pub struct History {
 pub struct Started {
     pub run_id: String,
     pub started: bool,
+    /// The run's first workflow task, started for the caller (eager
+    /// workflow start).
+    pub eager: Option<EagerTask>,
+}
+
+impl Started {
+    fn plain(run_id: String, started: bool) -> Self {
+        Started { run_id, started, eager: None }
+    }
+}
+
+/// An eagerly started first workflow task: the run's state with the task
+/// started, and its history when the start wrote it (a repeated start reads
+/// it back).
+pub struct EagerTask {
+    pub state: MutableState,
+    pub events: Option<Vec<chronicle_engine::api::history::v1::HistoryEvent>>,
 }
 
 /// How a start treats an existing workflow id.

@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// WorkflowExecutionStarted, WorkflowTaskScheduled, WorkflowTaskStarted: an
+/// eagerly started first task.
+const FIRST_TASK_STARTED_EVENT_ID: i64 = 3;
+
 impl History {
     /// Starts a run, honouring request-id dedupe and the id reuse and
     /// conflict policies. Runs in a task of its own, as `execute` does: a
@@ -53,7 +57,7 @@ impl History {
             if let Some(existing) = update_id.and_then(|id| current.updates.get(id))
                 && (current.is_running() || existing.completed_in_history())
             {
-                return Ok(Started { run_id: current.run_id, started: false });
+                return Ok(Started::plain(current.run_id, false));
             }
             if !args.request_id.is_empty() && current.start_request_id == args.request_id {
                 // A repeated start: its update (if new) goes to the run it started.
@@ -63,7 +67,16 @@ impl History {
                     self.execute(&current.namespace, &current.workflow_id, &current.run_id, Input::UpdateAdmit(update))
                         .await?;
                 }
-                return Ok(Started { run_id: current.run_id, started: true });
+                // A repeated eager start gets the first task again while
+                // it is still the eagerly started one, as on Temporal;
+                // once it timed out the queue has it.
+                let first_task_open = current
+                    .workflow_task
+                    .as_ref()
+                    .is_some_and(|wt| wt.started_event_id == FIRST_TASK_STARTED_EVENT_ID && wt.attempt == 1);
+                let eager = (args.eager && current.is_running() && first_task_open)
+                    .then(|| EagerTask { state: current.clone(), events: None });
+                return Ok(Started { run_id: current.run_id, started: true, eager });
             }
             // A parent's retried start of its child: the child may have moved
             // on (retry, continue-as-new, cron) to a run with another request
@@ -72,7 +85,7 @@ impl History {
                 && started.parent_workflow_execution.as_ref() == Some(&parent.execution)
                 && started.parent_initiated_event_id == parent.initiated_event_id
             {
-                return Ok(Started { run_id: started.first_execution_run_id.clone(), started: true });
+                return Ok(Started::plain(started.first_execution_run_id.clone(), true));
             }
             let already = |message: String| HistoryError::AlreadyStarted {
                 message,
@@ -95,7 +108,7 @@ impl History {
                                 self.execute(ns, wf, run, Input::UpdateAdmit(update)).await?;
                             }
                         }
-                        return Ok(Started { run_id: current.run_id, started: false });
+                        return Ok(Started::plain(current.run_id, false));
                     }
                     (Conflict::TerminateExisting, _) | (_, Reuse::TerminateIfRunning) => true,
                     _ => false,
@@ -161,6 +174,8 @@ impl History {
         let entry = self.ensure_entry(&t.state.run_id, t.state.clone());
         entry.changed.send_replace(t.state.db_version);
         self.dispatch(&t.state, t.tasks.clone());
-        Ok(Started { run_id: t.state.run_id, started: true })
+        let eager_started = t.state.workflow_task.as_ref().is_some_and(|wt| wt.is_started());
+        let eager = eager_started.then(|| EagerTask { state: t.state.clone(), events: Some(t.events) });
+        Ok(Started { run_id: t.state.run_id, started: true, eager })
     }
 }

@@ -465,6 +465,7 @@ impl Scheduler {
             root_execution: None,
             update: None,
             user_metadata: wf.user_metadata,
+            eager: false,
         };
         let reuse = match WorkflowIdReusePolicy::try_from(wf.workflow_id_reuse_policy) {
             Ok(WorkflowIdReusePolicy::Unspecified) | Err(_) => WorkflowIdReusePolicy::AllowDuplicate,
