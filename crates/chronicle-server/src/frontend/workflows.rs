@@ -94,8 +94,16 @@ impl Frontend {
         let asked_eager = r.request_eager_execution;
         let (args, policies) = self.start_args(r)?;
         let started = self.history.start(args, policies).await.map_err(map_err)?;
+        // The run is started whatever happens here: a task that cannot be
+        // handed out times out and is retried through its queue.
         let eager_workflow_task = match started.eager {
-            Some(task) => Some(self.eager_workflow_task(task).await.map_err(map_err)?),
+            Some(task) => match self.eager_workflow_task(task).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!(error = %e, run_id = %started.run_id, "could not hand out the eager workflow task");
+                    None
+                }
+            },
             None => None,
         };
         if asked_eager {
