@@ -90,6 +90,13 @@ struct Args {
     #[arg(long)]
     database_url: Option<String>,
 
+    /// Chronicle only, with --database-url: run a cluster of this many nodes
+    /// (`server start --cluster-port`) on that database, one SDK worker
+    /// connected to each and the starts spread over them; server CPU and
+    /// memory are the nodes' sum.
+    #[arg(long)]
+    nodes: Option<usize>,
+
     /// Keep the database file after the run (default: remove it if we created it).
     #[arg(long)]
     keep_db: bool,
@@ -225,38 +232,59 @@ async fn async_main(args: Args) -> i32 {
         }
     };
 
-    let mut server = match SpawnedServer::spawn(&spec) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("chronicle-bench: failed to launch {}: {e:#}", kind.name());
-            return 2;
-        }
-    };
-    eprintln!(
-        "chronicle-bench: launched {} pid={} port={} log={}",
-        kind.name(),
-        server.pid(),
-        server.port,
-        server.log_path.display()
-    );
+    if args.nodes.is_some() && (kind != ServerKind::Chronicle || args.database_url.is_none()) {
+        eprintln!("chronicle-bench: --nodes needs --server chronicle and --database-url");
+        return 2;
+    }
+    let mut servers = Vec::new();
+    for _ in 0..args.nodes.unwrap_or(1).max(1) {
+        let extra = match args.nodes {
+            Some(_) => match server::free_port() {
+                Ok(port) => vec!["--cluster-port".to_string(), port.to_string()],
+                Err(e) => {
+                    eprintln!("chronicle-bench: {e:#}");
+                    return 2;
+                }
+            },
+            None => Vec::new(),
+        };
+        let server = match SpawnedServer::spawn(&spec, &extra) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("chronicle-bench: failed to launch {}: {e:#}", kind.name());
+                servers.iter_mut().for_each(SpawnedServer::stop);
+                return 2;
+            }
+        };
+        eprintln!(
+            "chronicle-bench: launched {} pid={} port={} log={}",
+            kind.name(),
+            server.pid(),
+            server.port,
+            server.log_path.display()
+        );
+        servers.push(server);
+    }
 
     let result = tokio::select! {
-        r = run_bench(&args, &mut server) => r,
+        r = run_bench(&args, &mut servers) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
 
     let code = match result {
         Ok(rep) => {
             // Server is stopped before printing so its shutdown never mixes with our output.
-            server.stop();
+            servers.iter_mut().for_each(SpawnedServer::stop);
             print_report(&args, kind, &rep);
             if rep.errors > 0 { 1 } else { 0 }
         }
         Err(e) => {
-            server.stop();
+            servers.iter_mut().for_each(SpawnedServer::stop);
             eprintln!("chronicle-bench: run failed: {e:#}");
-            eprintln!("--- last lines of server log ({}) ---", server.log_path.display());
-            eprintln!("{}", server.log_tail(30));
+            for server in &servers {
+                eprintln!("--- last lines of server log ({}) ---", server.log_path.display());
+                eprintln!("{}", server.log_tail(30));
+            }
             2
         }
     };
@@ -276,6 +304,10 @@ fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
     };
     let wfs = if rep.wall_s > 0.0 { rep.completed as f64 / rep.wall_s } else { 0.0 };
     let mean = if lat.is_empty() { f64::NAN } else { lat.iter().sum::<f64>() / lat.len() as f64 };
+    let mode = match args.nodes {
+        Some(n) => format!("{mode}-{n}-nodes"),
+        None => mode.to_string(),
+    };
     println!(
         "server={} mode={} N={} C={} wf/s={:.1} p50_ms={:.2} p99_ms={:.2} mean_ms={:.2} max_ms={:.2} \
          port_open_ms={:.0} ready_ms={:.0} idle_rss_mb={:.1} peak_rss_mb={:.1} procs={} wall_s={:.2} \
@@ -305,7 +337,38 @@ fn per_workflow_ms(cpu_s: f64, workflows: usize) -> f64 {
     if workflows == 0 { f64::NAN } else { cpu_s * 1e3 / workflows as f64 }
 }
 
-async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
+/// Waits until every node of a cluster is live and every shard held
+/// (`chronicle cluster describe -o json` through the first node).
+async fn wait_cluster_settled(args: &Args, first: &SpawnedServer, nodes: usize, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let out = tokio::process::Command::new(&args.chronicle_bin)
+            .args(["cluster", "describe", "--address", &format!("127.0.0.1:{}", first.port), "-o", "json"])
+            .output()
+            .await
+            .context("running chronicle cluster describe")?;
+        if out.status.success() {
+            let view: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading describe's JSON")?;
+            let live = view["nodes"].as_array().map_or(0, |n| n.iter().filter(|n| n["live"] == true).count());
+            let held = view["nodes"].as_array().map_or(0, |n| {
+                n.iter().filter(|n| n["live"] == true).map(|n| n["shards"].as_u64().unwrap_or(0)).sum::<u64>()
+            });
+            let spread = view["nodes"]
+                .as_array()
+                .is_some_and(|n| n.iter().filter(|n| n["live"] == true).all(|n| n["shards"].as_u64().unwrap_or(0) > 0));
+            if live == nodes && held == 256 && spread {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the cluster did not settle within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn run_bench(args: &Args, servers: &mut [SpawnedServer]) -> Result<Report> {
+    let (server, others) = servers.split_first_mut().context("no server")?;
     let mut rep = Report::default();
     let startup_timeout = Duration::from_secs(args.startup_timeout_secs);
     let tls = match &args.tls_ca {
@@ -328,9 +391,26 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     rep.ready_ms = server.spawned_at.elapsed().as_secs_f64() * 1e3;
     eprintln!("chronicle-bench: server ready (namespace '{NAMESPACE}' answers) after {:.0} ms", rep.ready_ms);
 
+    // The other nodes of a cluster, then the cluster settled.
+    let mut other_connections = Vec::new();
+    for node in others.iter_mut() {
+        node.wait_port_open(startup_timeout).await?;
+        other_connections.push(connect_with_retries(node, startup_timeout, tls.clone()).await?);
+    }
+    if let Some(nodes) = args.nodes {
+        wait_cluster_settled(args, server, nodes, startup_timeout).await?;
+        eprintln!(
+            "chronicle-bench: {nodes} nodes hold every shard after {:.0} ms",
+            server.spawned_at.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let pids: Vec<u32> = std::iter::once(server.pid()).chain(others.iter().map(SpawnedServer::pid)).collect();
+
     tokio::time::sleep(Duration::from_secs_f64(args.idle_secs)).await;
-    let idle = procfs::tree_mem(server.pid());
-    rep.idle_rss_kb = idle.rss_kb;
+    let idle =
+        pids.iter().map(|pid| procfs::tree_mem(*pid)).fold((0, 0), |(rss, n), m| (rss + m.rss_kb, n + m.processes));
+    rep.idle_rss_kb = idle.0;
+    let idle = procfs::TreeMem { rss_kb: idle.0, processes: idle.1, ..procfs::tree_mem(server.pid()) };
     eprintln!("chronicle-bench: idle RSS {:.1} MB over {} process(es)", idle.rss_kb as f64 / 1024.0, idle.processes);
 
     // 3. In-process worker.
@@ -350,6 +430,17 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     let client = Client::new(connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK client")?;
     let worker_client =
         Client::new(worker_connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK worker client")?;
+    // A cluster's other nodes: a worker and a share of the starts each.
+    let mut other_clients = Vec::new();
+    let mut other_worker_clients = Vec::new();
+    for (node, connection) in others.iter_mut().zip(other_connections) {
+        other_clients
+            .push(Client::new(connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK client")?);
+        let worker_connection = connect_with_retries(node, startup_timeout, tls.clone()).await?;
+        other_worker_clients.push(
+            Client::new(worker_connection, ClientOptions::new(NAMESPACE).build()).context("creating SDK client")?,
+        );
+    }
 
     let task_queue = format!(
         "bench-{}-{}-{}",
@@ -358,38 +449,50 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
     );
     let slots = args.slots.unwrap_or((2 * args.concurrency).max(100));
-    let tuner = TunerHolder::builder()
-        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
-        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
-        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
-        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
-        .build();
-    let worker_opts = WorkerOptions::new(task_queue.clone())
-        .register_workflow::<HelloWorkflow>()
-        .context("registering workflow")?
-        .register_activities(GreetingActivities)
-        .tuner(tuner)
-        .max_cached_workflows(slots.max(1000))
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(args.wft_pollers.max(2)))
-        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(args.activity_pollers.max(1)))
-        .max_eager_activity_reservations_per_workflow_task(args.eager_activities)
-        .build();
+    let tuner = || {
+        TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+            .activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(slots))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+            .build()
+    };
+    let worker_opts = || -> Result<WorkerOptions> {
+        Ok(WorkerOptions::new(task_queue.clone())
+            .register_workflow::<HelloWorkflow>()
+            .context("registering workflow")?
+            .register_activities(GreetingActivities)
+            .tuner(tuner())
+            .max_cached_workflows(slots.max(1000))
+            .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(args.wft_pollers.max(2)))
+            .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(args.activity_pollers.max(1)))
+            .max_eager_activity_reservations_per_workflow_task(args.eager_activities)
+            .build())
+    };
     // An eager start needs the worker on the starter's client: the SDK hands the task
     // to a worker registered on that client.
-    let starter = if args.eager_start { worker_client.clone() } else { client.clone() };
-    let starter = &starter;
-    let mut worker = Worker::new(&runtime, worker_client, worker_opts).context("creating SDK worker")?;
-    let shutdown_worker = worker.shutdown_handle();
+    let starters: Vec<Client> = if args.eager_start {
+        std::iter::once(worker_client.clone()).chain(other_worker_clients.iter().cloned()).collect()
+    } else {
+        std::iter::once(client.clone()).chain(other_clients).collect()
+    };
+    let starters = &starters;
+    // One worker per node, each on its own connection to that node.
+    let mut workers = Vec::new();
+    for worker_client in std::iter::once(worker_client).chain(other_worker_clients) {
+        workers.push(Worker::new(&runtime, worker_client, worker_opts()?).context("creating SDK worker")?);
+    }
+    let shutdown_workers: Vec<_> = workers.iter().map(Worker::shutdown_handle).collect();
 
     let warmup = args.warmup.unwrap_or_else(|| (args.workflows / 10).min(50));
     let eager = args.eager_start;
-    let sampler_pid = server.pid();
+    let server_cpu = || pids.iter().map(|pid| procfs::tree_cpu_secs(*pid)).sum::<f64>();
 
     // 4. Drive the load while the worker runs on this task (Worker::run is !Send).
     let drive = async {
         if warmup > 0 {
             let w = run_phase(
-                starter,
+                starters,
                 eager,
                 &task_queue,
                 "warmup",
@@ -403,9 +506,9 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
                 bail!("all {warmup} warm-up workflows failed; first error: {}", w.first_error.unwrap_or_default());
             }
         }
-        let cpu_before = (procfs::tree_cpu_secs(sampler_pid), procfs::cpu_secs("self"));
+        let cpu_before = (server_cpu(), procfs::cpu_secs("self"));
         let m = run_phase(
-            starter,
+            starters,
             eager,
             &task_queue,
             "measure",
@@ -414,7 +517,7 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
             Duration::from_secs(args.workflow_timeout_secs),
         )
         .await;
-        let cpu = (procfs::tree_cpu_secs(sampler_pid) - cpu_before.0, procfs::cpu_secs("self") - cpu_before.1);
+        let cpu = (server_cpu() - cpu_before.0, procfs::cpu_secs("self") - cpu_before.1);
         if let Some(e) = &m.first_error {
             eprintln!("chronicle-bench: {} errors; first: {e}", m.errors);
         }
@@ -422,8 +525,8 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     };
 
     let measured = tokio::select! {
-        r = worker.run() => {
-            match r {
+        r = futures::future::select_all(workers.iter_mut().map(|w| Box::pin(w.run()))) => {
+            match r.0 {
                 Ok(()) => bail!("SDK worker stopped unexpectedly"),
                 Err(e) => bail!("SDK worker failed: {e:?}"),
             }
@@ -433,11 +536,11 @@ async fn run_bench(args: &Args, server: &mut SpawnedServer) -> Result<Report> {
     let (measured, (server_cpu_s, client_cpu_s)) = measured;
     rep.server_cpu_s = server_cpu_s;
     rep.client_cpu_s = client_cpu_s;
-    shutdown_worker();
+    shutdown_workers.iter().for_each(|shutdown| shutdown());
 
-    let mem = procfs::tree_mem(sampler_pid);
-    rep.peak_rss_kb = mem.hwm_kb;
-    rep.processes = mem.processes;
+    let mems: Vec<_> = pids.iter().map(|pid| procfs::tree_mem(*pid)).collect();
+    rep.peak_rss_kb = mems.iter().map(|m| m.hwm_kb).sum();
+    rep.processes = mems.iter().map(|m| m.processes).sum();
     rep.wall_s = measured.wall_s;
     rep.completed = measured.latencies_ms.len();
     rep.errors = measured.errors;
@@ -490,7 +593,7 @@ struct PhaseResult {
 /// start_workflow + get_result; its latency is measured from just before the start call to
 /// the result.
 async fn run_phase(
-    client: &Client,
+    clients: &[Client],
     eager: bool,
     task_queue: &str,
     phase: &str,
@@ -521,7 +624,7 @@ async fn run_phase(
         while let Some(r) = set.try_join_next() {
             record(r);
         }
-        let client = client.clone();
+        let client = clients[i % clients.len()].clone();
         let tq = task_queue.to_string();
         let wf_id = format!("{task_queue}-{phase}-{i}");
         set.spawn(async move {

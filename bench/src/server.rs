@@ -161,7 +161,9 @@ pub struct SpawnedServer {
 }
 
 impl SpawnedServer {
-    pub fn spawn(spec: &ServerSpec) -> Result<Self> {
+    /// Launches the server with `extra` arguments after the spec's (a
+    /// cluster node's `--cluster-port`).
+    pub fn spawn(spec: &ServerSpec, extra: &[String]) -> Result<Self> {
         let port = free_port()?;
         let log_path = spec
             .log_path
@@ -169,7 +171,8 @@ impl SpawnedServer {
             .unwrap_or_else(|| std::env::temp_dir().join(format!("chronicle-bench-{}-{}.log", spec.kind.name(), port)));
         let log = File::create(&log_path).with_context(|| format!("creating server log {}", log_path.display()))?;
         let log2 = log.try_clone()?;
-        let args = spec.args(port);
+        let mut args = spec.args(port);
+        args.extend(extra.iter().cloned());
         eprintln!("chronicle-bench: spawning: {} {}", spec.bin.display(), args.join(" "));
         let mut cmd = Command::new(&spec.bin);
         cmd.args(&args)

@@ -50,7 +50,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let src = fs::read_to_string(&path)?;
         fs::write(&path, name_unimplemented_stubs(&src, service))?;
     }
+    cluster_service();
     Ok(())
+}
+
+/// Chronicle's own node-to-node service (`src/cluster.rs` holds its
+/// messages, written by hand: no .proto file to compile).
+fn cluster_service() {
+    let method = |name: &str, route: &str, input: &str, output: &str| {
+        tonic_build::manual::Method::builder()
+            .name(name)
+            .route_name(route)
+            .input_type(format!("crate::cluster::{input}"))
+            .output_type(format!("crate::cluster::{output}"))
+            .codec_path("tonic_prost::ProstCodec")
+            .build()
+    };
+    let service = tonic_build::manual::Service::builder()
+        .name("Cluster")
+        .package("chronicle.cluster.v1")
+        .method(method("describe", "Describe", "DescribeRequest", "DescribeResponse"))
+        .method(method("add_task", "AddTask", "AddTaskRequest", "AddTaskResponse"))
+        .method(method("start_task", "StartTask", "StartTaskRequest", "StartTaskResponse"))
+        .method(method("apply", "Apply", "ApplyRequest", "ApplyResponse"))
+        .method(method("start", "Start", "StartRequest", "StartResponse"))
+        .method(method("refresh", "Refresh", "RefreshRequest", "RefreshResponse"))
+        .build();
+    tonic_build::manual::Builder::new().compile(&[service]);
 }
 
 fn name_unimplemented_stubs(src: &str, service: &str) -> String {

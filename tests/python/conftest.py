@@ -4,7 +4,9 @@ Environment:
   CHRONICLE_BIN      path to the chronicle binary (default: $CARGO_TARGET_DIR/debug/chronicle,
                      CARGO_TARGET_DIR defaulting to /var/tmp/chronicle-target, then ./target).
   CHRONICLE_ADDRESS  if set (host:port), use an already running server instead of starting one
-                     (handy for checking the tests against a reference Temporal dev server).
+                     (handy for checking the tests against a reference Temporal dev server);
+                     several, comma-separated (the nodes of a cluster), are used in turn: each
+                     test module's `chronicle_server` and each `client` take the next one.
   CHRONICLE_TEST_POSTGRES  if set (postgres://USER@HOST:PORT), every server runs
                      `server start --database-url` on a PostgreSQL database of its own (created
                      with psql, dropped when the server object is garbage: see ChronicleServer).
@@ -12,6 +14,7 @@ Environment:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -141,6 +144,17 @@ class ChronicleServer(ServerProcess):
 # Running servers by address, so a test can read its server's output.
 SERVERS: dict[str, ChronicleServer] = {}
 
+# Which of CHRONICLE_ADDRESS's addresses the next fixture takes.
+_TURN = itertools.count()
+
+
+def _external_addresses() -> list[str]:
+    return [a.strip() for a in os.environ.get("CHRONICLE_ADDRESS", "").split(",") if a.strip()]
+
+
+def _in_turn(addresses: list[str]) -> str:
+    return addresses[next(_TURN) % len(addresses)]
+
 
 @pytest.fixture(scope="module")
 def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
@@ -148,9 +162,9 @@ def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
 
     A test module may set CHRONICLE_SERVER_ARGS (a list of extra `start-dev`
     arguments, e.g. small limits) for its server."""
-    external = os.environ.get("CHRONICLE_ADDRESS")
+    external = _external_addresses()
     if external:
-        yield external
+        yield _in_turn(external)
         return
 
     binary = _chronicle_bin()
@@ -182,5 +196,7 @@ def chronicle_server(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 async def client(chronicle_server: str) -> AsyncIterator[Client]:
     """A Temporal Python SDK client connected to the server, namespace `default`."""
-    c = await Client.connect(chronicle_server, namespace=NAMESPACE)
+    external = _external_addresses()
+    target = _in_turn(external) if len(external) > 1 else chronicle_server
+    c = await Client.connect(target, namespace=NAMESPACE)
     yield c

@@ -205,7 +205,8 @@ async def test_parent_close_policy(client: Client, policy: str, expected: Status
         )
         child = client.get_workflow_handle(child_id)
         status = None
-        for _ in range(100):
+        # A policy acts within moments; an abandoned child is watched for 2 s.
+        for _ in range(100 if expected != Status.RUNNING else 20):
             status = (await child.describe()).status
             if status == expected and expected != Status.RUNNING:
                 break

@@ -9,6 +9,7 @@ retried, visibly, until a worker that knows the type appears)."""
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -84,7 +85,11 @@ async def test_dispatcher_routes_by_type_name_and_falls_back_to_a_dynamic_handle
 async def test_unknown_type_fails_its_task_visibly_and_is_not_lost(client: Client) -> None:
     tq = f"dynamic-{uuid.uuid4()}"
     wid = f"unknown-{uuid.uuid4()}"
-    handle = await client.start_workflow("OrderWorkflow", "late", id=wid, task_queue=tq)
+    # The retried task goes to the worker without the type, which does not
+    # answer it again: it comes back after its timeout (short here).
+    handle = await client.start_workflow(
+        "OrderWorkflow", "late", id=wid, task_queue=tq, task_timeout=timedelta(seconds=2)
+    )
     # A worker without the type (and without a dynamic handler) fails the task.
     async with Worker(client, task_queue=tq, workflows=[RefundWorkflow]):
         failed = []

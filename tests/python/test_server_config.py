@@ -193,6 +193,13 @@ def test_bad_configuration_fails_with_a_clear_message(tmp_path: Path) -> None:
     short.write_text('[[namespace]]\nname = "x"\nretention = "10m"\n')
     out = fails(["server", "start", "--config", str(short), "--db-filename", str(tmp_path / "s.db"), "--port", "0"])
     assert "retention" in out and "minimum" in out, out
+    db = str(tmp_path / "c.db")
+    out = fails(["server", "start", "--db-filename", db, "--port", "0", "--cluster-port", "0",
+                 "--cluster-tls-cert", "node.pem"])
+    assert "--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca" in out, out
+    out = fails(["server", "start", "--db-filename", db, "--port", "0", "--cluster-tls-cert", "n.pem",
+                 "--cluster-tls-key", "n.key", "--cluster-tls-ca", "ca.pem"])
+    assert "need --cluster-port" in out, out
 
 
 def test_unreachable_postgres_fails_at_start() -> None:

@@ -3,6 +3,7 @@
 
 pub use temporalio_protos as protos;
 
+pub mod cluster;
 pub mod json;
 
 pub mod workflowservice {
@@ -15,6 +16,12 @@ pub mod operatorservice {
 
 pub mod testservice {
     tonic::include_proto!("temporal.api.testservice.v1");
+}
+
+/// Chronicle's node-to-node service (messages in `cluster`, generated
+/// client and server from `build.rs`).
+pub mod clusterservice {
+    tonic::include_proto!("chronicle.cluster.v1.Cluster");
 }
 
 /// Every WorkflowService and OperatorService call put to one check before

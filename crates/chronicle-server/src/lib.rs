@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cluster;
 mod errors;
 mod frontend;
+pub mod health;
 mod history;
 mod listen;
 mod longpoll;
@@ -28,12 +29,13 @@ pub mod time_skipping;
 mod timers;
 mod tokens;
 pub mod traces;
+mod ui;
 mod visibility;
 
 pub use frontend::Frontend;
 
 use chronicle_proto::{
-    operatorservice::operator_service_server::OperatorServiceServer,
+    clusterservice::cluster_server::ClusterServer, operatorservice::operator_service_server::OperatorServiceServer,
     testservice::test_service_server::TestServiceServer,
     workflowservice::workflow_service_server::WorkflowServiceServer,
 };
@@ -42,6 +44,8 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
+
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A fresh run id: a UUIDv7, as Temporal's (time-ordered; SDK code checks
 /// the version).
@@ -78,7 +82,38 @@ pub struct ServerOptions {
     /// Give every call and store call a span (`traces`; exported only if
     /// the process's subscriber has `traces::Exporter`'s layer).
     pub traces: bool,
+    /// Be a node of a cluster sharing the store's database.
+    pub cluster: Option<ClusterOptions>,
 }
+
+/// A cluster node's settings (see `cluster`).
+#[derive(Clone)]
+pub struct ClusterOptions {
+    /// The database's leases and fenced writes: the store's own backend.
+    pub store: Arc<dyn chronicle_store::ClusterStore>,
+    /// The same database for heartbeats and lease renewals, through
+    /// connections of their own: a renewal never waits for a connection
+    /// behind the workload (a node whose pool is busy would otherwise let
+    /// its leases run out while it is alive).
+    pub membership_store: Arc<dyn chronicle_store::ClusterStore>,
+    /// This node: its id and the addresses it is reached at.
+    pub node: chronicle_store::NodeRecord,
+    pub membership: cluster::MembershipOptions,
+    /// Mutual TLS between nodes: this node's certificate and key (served
+    /// on the cluster port and shown to the nodes it calls) and, as
+    /// `client_ca`, the CA that signed every node's certificate. None:
+    /// plain connections (a trusted network only).
+    pub tls: Option<security::tls::TlsFiles>,
+}
+
+impl std::fmt::Debug for ClusterOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterOptions").field("node", &self.node).field("membership", &self.membership).finish()
+    }
+}
+
+/// How often a cluster node reads namespaces and search attributes again.
+const NAMESPACE_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Registers `--search-attribute`s in the namespaces created at start, as
 /// `temporal server start-dev` does (again on every start: a name already
@@ -147,6 +182,8 @@ pub struct Server {
     test_service: Option<test_service::TestServiceImpl>,
     guard: Arc<security::Guard>,
     tls: Option<Arc<security::tls::Tls>>,
+    /// The cluster port's TLS (see `ClusterOptions::tls`).
+    cluster_tls: Option<Arc<security::tls::Tls>>,
     max_request_bytes: usize,
     metrics: bool,
     stop: tokio::sync::watch::Sender<bool>,
@@ -198,15 +235,33 @@ impl Server {
         } else {
             store
         };
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let cluster_files = options.cluster.as_ref().and_then(|c| c.tls.clone());
+        let cluster_tls = cluster_files.clone().map(security::tls::Tls::load).transpose()?.map(Arc::new);
+        let peer_tls = cluster_files.as_ref().map(security::tls::client_config).transpose()?;
+        let node = options.cluster.clone().map(|c| {
+            let membership = cluster::Membership::new(c.membership_store.clone(), c.node, c.membership);
+            tokio::spawn(membership.clone().run(stop.subscribe()));
+            cluster::Node::new(membership, c.store, peer_tls)
+        });
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
-        let history =
-            history::History::with_skipping(store.clone(), matching.clone(), options.limits.clone(), clock, skipping);
+        let history = history::History::with_skipping(
+            store.clone(),
+            matching.clone(),
+            options.limits.clone(),
+            clock,
+            skipping,
+            node.clone(),
+        );
         let namespaces = Arc::new(namespaces::Namespaces::load(store.clone(), &options.namespaces).await?);
         register_search_attributes(&namespaces, &options).await?;
+        if let Some(node) = &node {
+            namespaces.refresh_every(NAMESPACE_REFRESH);
+            namespaces.search_attributes().announcer().set(node.announcer());
+        }
         // Pending work is read from the store's queues as it is needed:
         // serving starts at once, however many runs are open.
         history.start_queues();
-        let (stop, stopping) = tokio::sync::watch::channel(false);
         let operator = operator::Operator::new(namespaces.clone());
         let schedules = schedules::Scheduler::start(store, history.clone(), namespaces.clone());
         retention::start(&history, namespaces.clone());
@@ -216,7 +271,82 @@ impl Server {
         let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);
-        Ok(Server { frontend, operator, test_service, guard, tls, max_request_bytes, metrics: options.metrics, stop })
+        Ok(Server {
+            frontend,
+            operator,
+            test_service,
+            guard,
+            tls,
+            cluster_tls,
+            max_request_bytes,
+            metrics: options.metrics,
+            stop,
+        })
+    }
+
+    /// Serves the cluster port until the server stops: WorkflowService
+    /// calls forwarded by other nodes (checked as any call is), and the
+    /// node-to-node `Cluster` service. Spawn it before `serve`.
+    pub fn serve_cluster_port(
+        &self,
+        listener: TcpListener,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let admission = Arc::new(security::PeerGuard(self.guard.clone()));
+        let workflow =
+            WorkflowServiceServer::new(chronicle_proto::guard::Guarded { inner: self.frontend.clone(), admission })
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(
+                    self.max_request_bytes.max(chronicle_engine::limits::GRPC_RESPONSE_BYTES_MAX),
+                )
+                .max_encoding_message_size(chronicle_engine::limits::GRPC_RESPONSE_BYTES_MAX);
+        let peers = ClusterServer::new(cluster::service::ClusterService::for_peers(self.frontend.clone()))
+            .max_decoding_message_size(chronicle_engine::limits::GRPC_RESPONSE_BYTES_MAX)
+            .max_encoding_message_size(chronicle_engine::limits::GRPC_RESPONSE_BYTES_MAX);
+        let router = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+            .add_service(workflow)
+            .add_service(peers);
+        let mut stopped = self.stop.subscribe();
+        let tls = self.cluster_tls.clone();
+        async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            match tls {
+                Some(tls) => router.serve_with_incoming_shutdown(listen::tls(listener, tls), shutdown).await?,
+                None => router.serve_with_incoming_shutdown(listen::plain(listener), shutdown).await?,
+            }
+            Ok(())
+        }
+    }
+
+    /// Serves the web UI (`ui`) on `listener` until the server stops.
+    /// Only where the client port needs no API key: the UI reads and acts
+    /// with the server's own authority.
+    pub fn serve_ui(
+        &self,
+        listener: TcpListener,
+    ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
+        if self.guard.has_keys() {
+            anyhow::bail!(
+                "the web UI is not served when API keys are on (--auth-keys): it would show everything to anyone; use --headless"
+            );
+        }
+        let app = ui::router(self.frontend.clone());
+        let mut stopped = self.stop.subscribe();
+        Ok(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+            Ok(())
+        })
+    }
+
+    /// Whether the server can take work (`health`), for the metrics port.
+    pub fn health(&self) -> health::Health {
+        health::Health::new(self.frontend.history.cluster().cloned(), self.stop.subscribe())
     }
 
     /// A test server's clock, for a test in the same process.
@@ -234,6 +364,8 @@ impl Server {
         let known: metrics::KnownNamespace = Arc::new(move |name| namespaces.get(name).is_some());
         let layer = if self.metrics { metrics::MetricsLayer::new(known) } else { metrics::MetricsLayer::default() };
         let guarded = |inner| chronicle_proto::guard::Guarded { inner, admission: self.guard.clone() };
+        let describe_frontend = self.frontend.clone();
+        let describe_guard = self.guard.clone();
         let workflow = WorkflowServiceServer::new(guarded(self.frontend))
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_request_bytes)
@@ -263,6 +395,10 @@ impl Server {
             .add_service(health_service)
             .add_service(workflow)
             .add_service(operator)
+            .add_service(ClusterServer::new(cluster::service::ClusterService::for_clients(
+                describe_frontend,
+                describe_guard,
+            )))
             .add_optional_service(test_service)
             .add_optional_service(real_time);
         let stop = self.stop;

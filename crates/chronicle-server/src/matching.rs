@@ -314,6 +314,62 @@ impl Matching {
         tasks
     }
 
+    /// Looks at every queue's backlog in the store again: at once for
+    /// queues with polls waiting, at the next poll for the others. In a
+    /// cluster a task's run and its queue may be on two nodes, and a node
+    /// that dies between its commit and handing the task over leaves the
+    /// task only on disk: this finds it.
+    pub fn recheck_backlogs(self: &Arc<Self>) {
+        if self.store.is_none() {
+            return;
+        }
+        let mut queues = crate::sync::lock(&self.queues);
+        for (key, queue) in queues.iter_mut() {
+            queue.backlog = true;
+            if !queue.waiters.is_empty() && queue.needs_read() {
+                queue.reading = true;
+                tokio::spawn(self.clone().read_backlog(key.clone()));
+            }
+        }
+    }
+
+    /// A task handed out whose start failed for a reason other than the
+    /// task itself (its run's node did not answer, or its shard moved):
+    /// it counts as handed out for one more second only, after which a
+    /// read of the queue's backlog (at the latest `recheck_backlogs`)
+    /// offers it again, rather than after `TASK_HANDED_OUT_FOR`.
+    pub fn release(&self, key: &QueueKey, task: &MatchTask) {
+        const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+        let mut queues = crate::sync::lock(&self.queues);
+        if let Some(queue) = queues.get_mut(key)
+            && let Some(ident) = task.ident()
+        {
+            let handed = Instant::now().checked_sub(TASK_HANDED_OUT_FOR.saturating_sub(RETRY_AFTER));
+            queue.known.insert(ident, Some(handed.unwrap_or_else(Instant::now)));
+            queue.backlog = true;
+        }
+    }
+
+    /// Forgets the queues `which` picks (their shard moved to or from this
+    /// node): waiting polls answer empty at once, so workers poll again
+    /// and reach the queue's holder; a queue used again starts fresh and
+    /// reads its backlog from the store. Returns the query tasks dropped
+    /// (the only tasks not also on disk).
+    pub fn forget_queues(&self, which: impl Fn(&QueueKey) -> bool) -> usize {
+        let mut queues = crate::sync::lock(&self.queues);
+        let keys: Vec<QueueKey> = queues.keys().filter(|k| which(k)).cloned().collect();
+        let mut queries = 0;
+        for key in keys {
+            let Some(queue) = queues.remove(&key) else { continue };
+            queries += queue.tasks.iter().filter(|t| t.query_id != 0).count();
+            for waiter in queue.waiters {
+                crate::sync::lock(&waiter.slot).closed = true;
+                waiter.notify.notify_one();
+            }
+        }
+        queries
+    }
+
     /// Whether a worker is behind a sticky queue: someone is polling it or
     /// did recently, and it was not closed by ShutdownWorker.
     pub fn has_live_poller(&self, key: &QueueKey) -> bool {
@@ -324,6 +380,17 @@ impl Matching {
         queues
             .get(key)
             .is_some_and(|q| !q.waiters.is_empty() || q.last_poll.is_some_and(|t| t.elapsed() < STICKY_POLLER_WINDOW))
+    }
+
+    /// Adds a sticky queue's task only if a worker is behind the queue
+    /// (`has_live_poller`); otherwise gives it back (Temporal's matching
+    /// answers StickyWorkerUnavailable).
+    pub fn add_if_polled(&self, key: QueueKey, task: MatchTask) -> Result<(), MatchTask> {
+        if !self.has_live_poller(&key) {
+            return Err(task);
+        }
+        self.add(key, task);
+        Ok(())
     }
 
     /// Notes that `identity` polls the queue now.

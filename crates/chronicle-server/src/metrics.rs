@@ -278,17 +278,34 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+/// Serves `GET /metrics`, and `GET /health/live` (the process answers)
+/// and `GET /health/ready` (200, or 503 saying why: see `health`), on
+/// `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    health: crate::health::Health,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(|| async {
-            ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render())
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render())
+            }),
+        )
+        .route("/health/live", axum::routing::get(|| async { "live\n" }))
+        .route(
+            "/health/ready",
+            axum::routing::get(move || {
+                let health = health.clone();
+                async move {
+                    match health.ready() {
+                        Ok(()) => (http::StatusCode::OK, "ready\n".to_string()),
+                        Err(why) => (http::StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+                    }
+                }
+            }),
+        );
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

@@ -4,12 +4,39 @@
 use crate::search_attributes;
 use chronicle_store::{NamespaceRecord, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// Tells the other nodes of a cluster to read namespaces and search
+/// attributes again, awaited before a change is answered: a namespace
+/// registered or an attribute added through one node is known to all of
+/// them when the caller hears back (none is told twice; a node that cannot
+/// be reached reads them within its periodic refresh anyway).
+pub type Announce = Box<dyn Fn() -> crate::BoxFuture<()> + Send + Sync>;
+
+/// Where changes are announced; empty for a server on its own.
+#[derive(Default)]
+pub struct Announcer(OnceLock<Announce>);
+
+impl Announcer {
+    pub fn set(&self, announce: Announce) {
+        let _ = self.0.set(announce);
+    }
+
+    pub async fn changed(&self) {
+        if let Some(announce) = self.0.get() {
+            announce().await;
+        }
+    }
+}
 
 pub struct Namespaces {
     store: Arc<dyn Store>,
     by_name: RwLock<HashMap<String, NamespaceRecord>>,
     search_attributes: search_attributes::Registry,
+    /// Set on cluster nodes: a name not cached is read from the store
+    /// before it is called unknown (another node may have just made it).
+    read_through: AtomicBool,
 }
 
 /// Temporal's default retention for the dev server's namespaces.
@@ -55,7 +82,12 @@ impl Namespaces {
     /// description differs is updated to the configuration's.
     pub async fn load(store: Arc<dyn Store>, ensure: &[NamespaceSpec]) -> Result<Self, StoreError> {
         let registry = search_attributes::Registry::load(store.clone()).await?;
-        let ns = Namespaces { store, by_name: RwLock::new(HashMap::new()), search_attributes: registry };
+        let ns = Namespaces {
+            store,
+            by_name: RwLock::new(HashMap::new()),
+            search_attributes: registry,
+            read_through: AtomicBool::new(false),
+        };
         ns.reload().await?;
         let default = NamespaceSpec::named("default");
         for spec in std::iter::once(&default).chain(ensure) {
@@ -71,7 +103,11 @@ impl Namespaces {
                         ..Default::default()
                     };
                     match ns.register(record).await {
-                        Ok(_) | Err(StoreError::NamespaceExists { .. }) => {}
+                        Ok(_) => {}
+                        // Another node of a cluster starting at the same
+                        // time registered it first: read its record now,
+                        // not at the next refresh.
+                        Err(StoreError::NamespaceExists { .. }) => ns.reload().await?,
                         Err(e) => return Err(e),
                     }
                 }
@@ -102,6 +138,33 @@ impl Namespaces {
         &self.search_attributes
     }
 
+    /// Reads namespaces and their search attributes again every `period`
+    /// (other cluster nodes register and change them too), as Temporal's
+    /// namespace cache refreshes.
+    pub fn refresh_every(self: &Arc<Self>, period: std::time::Duration) {
+        self.read_through.store(true, Ordering::Relaxed);
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(namespaces) = me.upgrade() else { return };
+                if let Err(e) = namespaces.reload().await {
+                    tracing::warn!(error = %e, "could not refresh namespaces");
+                }
+                if let Err(e) = namespaces.search_attributes.reload().await {
+                    tracing::warn!(error = %e, "could not refresh search attributes");
+                }
+            }
+        });
+    }
+
+    /// Reads namespaces and search attributes again now (another node
+    /// changed them).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        self.reload().await?;
+        self.search_attributes.reload().await
+    }
+
     async fn reload(&self) -> Result<(), StoreError> {
         let all = self.store.list_namespaces().await?;
         let mut map = crate::sync::write(&self.by_name);
@@ -115,6 +178,21 @@ impl Namespaces {
         crate::sync::read(&self.by_name).get(name).cloned()
     }
 
+    /// Like `get`, but on a cluster node a name not cached is looked up in
+    /// the store first, as Temporal's namespace registry reads through on a
+    /// miss: a worker's first DescribeNamespace may reach a node before its
+    /// refresh has seen the namespace.
+    pub async fn get_fresh(&self, name: &str) -> Result<Option<NamespaceRecord>, StoreError> {
+        if let Some(found) = self.get(name) {
+            return Ok(Some(found));
+        }
+        if !self.read_through.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        self.reload().await?;
+        Ok(self.get(name))
+    }
+
     pub fn list(&self) -> Vec<NamespaceRecord> {
         let mut all: Vec<_> = crate::sync::read(&self.by_name).values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -125,6 +203,7 @@ impl Namespaces {
     pub async fn update(&self, ns: NamespaceRecord) -> Result<NamespaceRecord, StoreError> {
         self.store.update_namespace(ns.clone()).await?;
         crate::sync::write(&self.by_name).insert(ns.name.clone(), ns.clone());
+        self.search_attributes.announcer().changed().await;
         Ok(ns)
     }
 
@@ -137,6 +216,34 @@ impl Namespaces {
         }
         self.store.create_namespace(ns.clone()).await?;
         crate::sync::write(&self.by_name).insert(ns.name.clone(), ns.clone());
+        self.search_attributes.announcer().changed().await;
         Ok(ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // in tests, a failed unwrap is a failed test
+
+    use super::*;
+    use chronicle_store::{SqliteOptions, SqliteStore};
+
+    /// Two nodes' registries over one store: a namespace one of them
+    /// registers is found by the other's read-through at once, before any
+    /// periodic refresh; a server alone never reads through.
+    #[tokio::test]
+    async fn a_cluster_node_reads_a_namespace_it_has_not_cached_yet() {
+        let store: Arc<dyn Store> = SqliteStore::open(SqliteOptions { path: None, readers: 1 }).unwrap();
+        let a = Namespaces::load(store.clone(), &[]).await.unwrap();
+        let b = Arc::new(Namespaces::load(store, &[]).await.unwrap());
+        assert!(b.get("default").is_some(), "the second loader sees the first one's default");
+        a.register(NamespaceRecord { name: "orders".into(), ..Default::default() }).await.unwrap();
+        assert!(b.get("orders").is_none());
+        assert!(b.get_fresh("orders").await.unwrap().is_none(), "no read-through off a cluster");
+        b.refresh_every(std::time::Duration::from_secs(3600));
+        let found = b.get_fresh("orders").await.unwrap().unwrap();
+        assert_eq!(found.retention.unwrap().seconds, DEFAULT_RETENTION_SECS);
+        assert!(b.get("orders").is_some(), "cached from then on");
+        assert!(b.get_fresh("missing").await.unwrap().is_none());
     }
 }

@@ -50,6 +50,10 @@ pub(crate) fn start(history: &Arc<History>, namespaces: Arc<Namespaces>) {
 /// False once the history service is gone.
 async fn sweep_once(history: &Weak<History>, namespaces: &Namespaces) -> bool {
     let Some(history) = history.upgrade() else { return false };
+    // Once per cluster: on the node holding the singletons' shard.
+    if !history.runs_singletons() {
+        return true;
+    }
     let done = sweep(&history, namespaces).await;
     if done.deleted > 0 {
         tracing::info!(deleted = done.deleted, batches = done.batches, "deleted runs past their retention");

@@ -59,12 +59,32 @@ pub struct Registry {
     by_namespace: RwLock<HashMap<String, CustomSearchAttributes>>,
     /// One change at a time, so the cache follows the store's order.
     changing: tokio::sync::Mutex<()>,
+    /// Other cluster nodes, told of changes (namespaces' too).
+    announcer: crate::namespaces::Announcer,
 }
 
 impl Registry {
     pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let all = store.search_attributes().await?;
-        Ok(Registry { store, by_namespace: RwLock::new(all.into_iter().collect()), changing: Default::default() })
+        Ok(Registry {
+            store,
+            by_namespace: RwLock::new(all.into_iter().collect()),
+            changing: Default::default(),
+            announcer: Default::default(),
+        })
+    }
+
+    /// Where changes to namespaces and search attributes are announced.
+    pub fn announcer(&self) -> &crate::namespaces::Announcer {
+        &self.announcer
+    }
+
+    /// Reads the registry again (another cluster node may have changed it).
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.changing.lock().await;
+        let all = self.store.search_attributes().await?;
+        *crate::sync::write(&self.by_namespace) = all.into_iter().collect();
+        Ok(())
     }
 
     pub fn get(&self, namespace: &str) -> CustomSearchAttributes {
@@ -73,20 +93,28 @@ impl Registry {
 
     /// Registers `attributes` (already checked); see `Store::add_search_attributes`.
     pub async fn add(&self, namespace: &str, attributes: CustomSearchAttributes) -> Result<(), StoreError> {
-        let _one_at_a_time = self.changing.lock().await;
-        self.store.add_search_attributes(namespace, attributes.clone()).await?;
-        crate::sync::write(&self.by_namespace).entry(namespace.to_string()).or_default().extend(attributes);
+        {
+            let _one_at_a_time = self.changing.lock().await;
+            self.store.add_search_attributes(namespace, attributes.clone()).await?;
+            crate::sync::write(&self.by_namespace).entry(namespace.to_string()).or_default().extend(attributes);
+        }
+        // Not under the lock: a peer announcing its own change at once
+        // would otherwise wait for this one's.
+        self.announcer.changed().await;
         Ok(())
     }
 
     /// Unregisters `names`; see `Store::remove_search_attributes`.
     pub async fn remove(&self, namespace: &str, names: Vec<String>) -> Result<(), StoreError> {
-        let _one_at_a_time = self.changing.lock().await;
-        self.store.remove_search_attributes(namespace, names.clone()).await?;
-        let mut by_namespace = crate::sync::write(&self.by_namespace);
-        if let Some(registered) = by_namespace.get_mut(namespace) {
-            registered.retain(|name, _| !names.contains(name));
+        {
+            let _one_at_a_time = self.changing.lock().await;
+            self.store.remove_search_attributes(namespace, names.clone()).await?;
+            let mut by_namespace = crate::sync::write(&self.by_namespace);
+            if let Some(registered) = by_namespace.get_mut(namespace) {
+                registered.retain(|name, _| !names.contains(name));
+            }
         }
+        self.announcer.changed().await;
         Ok(())
     }
 }

@@ -29,6 +29,11 @@ impl TaskToken {
         self.encode_to_vec()
     }
 
+    /// The token, if it is one (for routing; handlers check it fully).
+    pub fn decode_any(bytes: &[u8]) -> Option<Self> {
+        TaskToken::decode(bytes).ok().filter(|t| !t.workflow_id.is_empty())
+    }
+
     pub fn decode_for(bytes: &[u8], namespace: &str, activity: bool) -> Result<Self, Status> {
         if bytes.is_empty() {
             return Err(Status::invalid_argument("Task token not set on request."));

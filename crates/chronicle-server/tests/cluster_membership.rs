@@ -79,12 +79,16 @@ async fn shards_spread_move_on_death_and_rebalance_on_join_and_leave() {
     let b = start(&db, "1002").await;
     let c = start(&db, "1003").await;
     settled(&[&a, &b, &c]).await;
+    assert_eq!(a.membership.ready(), Ok(()), "a node whose rounds go through is ready");
 
     // Node c goes silent (killed: no leave, no more renewals). Its shards
     // go to a and b once it is seen gone and its leases ran out.
     let c_epochs = held(&c);
     c.running.abort();
     let moved_in = settled(&[&a, &b]).await;
+    tokio::time::sleep(FAST.node_ttl).await;
+    let not_ready = c.membership.ready().unwrap_err();
+    assert!(not_ready.contains("no cluster membership round"), "{not_ready}");
     assert!(moved_in < Duration::from_secs(8), "took {moved_in:?}");
     for node in [&a, &b] {
         for (shard, fence) in held(node).iter() {

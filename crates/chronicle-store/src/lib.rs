@@ -28,7 +28,7 @@ pub use records::{
     BufferedAction, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, RunCount, RunKey, RunsPage,
     ScheduleRecord, VisibilityCursor,
 };
-pub use schema::{MigrationReport, SchemaMigration, SchemaStatus, migrate, open, schema_status};
+pub use schema::{MigrationReport, SchemaMigration, SchemaStatus, migrate, open, open_shared, schema_status};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::{ExecutionStore, NamespaceStore, ScheduleStore, Store, TaskStore, VisibilityStore};
 pub use tasks::{StoredTask, task_key};

@@ -62,11 +62,23 @@ pub async fn schema_status(url: &StoreUrl) -> Result<SchemaStatus> {
 /// Opens the store at `url`, applying pending migrations. `connections`:
 /// SQLite reader connections, or the PostgreSQL pool's size.
 pub async fn open(url: &StoreUrl, connections: usize) -> Result<Arc<dyn Store>> {
+    Ok(open_shared(url, connections).await?.0)
+}
+
+/// `open`, with the membership and leases of the database when several
+/// nodes can share it (PostgreSQL).
+pub async fn open_shared(
+    url: &StoreUrl,
+    connections: usize,
+) -> Result<(Arc<dyn Store>, Option<Arc<dyn crate::ClusterStore>>)> {
     Ok(match url {
         StoreUrl::Postgres(url) => {
-            PostgresStore::connect(PostgresOptions { url: url.clone(), pool_size: connections }).await?
+            let store = PostgresStore::connect(PostgresOptions { url: url.clone(), pool_size: connections }).await?;
+            (store.clone(), Some(store))
         }
-        StoreUrl::Sqlite(path) => SqliteStore::open(SqliteOptions { path: Some(path.clone()), readers: connections })?,
-        StoreUrl::SqliteMemory => SqliteStore::open(SqliteOptions { path: None, readers: 0 })?,
+        StoreUrl::Sqlite(path) => {
+            (SqliteStore::open(SqliteOptions { path: Some(path.clone()), readers: connections })?, None)
+        }
+        StoreUrl::SqliteMemory => (SqliteStore::open(SqliteOptions { path: None, readers: 0 })?, None),
     })
 }

@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub traces: TracesSection,
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// Namespaces created at start if absent, with their retention.
     #[serde(default, rename = "namespace")]
     pub namespaces: Vec<NamespaceSection>,
@@ -46,6 +48,8 @@ pub struct ServerSection {
     pub port: Option<u16>,
     /// Port serving Prometheus metrics at /metrics.
     pub metrics_port: Option<u16>,
+    /// Port serving the web UI.
+    pub ui_port: Option<u16>,
     /// Largest request accepted, in bytes.
     pub max_request_bytes: Option<usize>,
 }
@@ -75,6 +79,21 @@ pub struct TlsSection {
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     pub keys_file: Option<PathBuf>,
+}
+
+/// Being a node of a cluster, as `--cluster-port` and `--node-id`.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Port for node-to-node traffic, on the server's address.
+    pub port: Option<u16>,
+    /// This node's name in the cluster [default: its cluster address].
+    pub node_id: Option<String>,
+    /// Mutual TLS between nodes, as `--cluster-tls-cert`, `--cluster-tls-key`
+    /// and `--cluster-tls-ca`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// OpenTelemetry traces, as `--otlp-endpoint`.

@@ -14,9 +14,15 @@ pub const MEMORY_URL: &str = "sqlite::memory:";
 /// PostgreSQL connections per server when nothing says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
+/// A cluster node's connections for heartbeats and lease renewals, apart
+/// from the pool (a round uses one at a time; one more for a slow one).
+pub const MEMBERSHIP_POOL_SIZE: usize = 2;
+
 /// An open store and how to tell the user where its data is.
 pub struct Opened {
     pub store: Arc<dyn Store>,
+    /// Membership and leases, on a database several nodes can share.
+    pub cluster: Option<Arc<dyn chronicle_store::ClusterStore>>,
     pub description: String,
 }
 
@@ -31,9 +37,24 @@ pub async fn open(url: &str, pool_size: usize, sqlite_readers: usize) -> anyhow:
         }
         StoreUrl::SqliteMemory => (0, "memory (lost on exit)".to_string()),
     };
-    let store =
-        chronicle_store::open(&url, connections).await.with_context(|| format!("cannot open the database {url}"))?;
-    Ok(Opened { store, description })
+    let (store, cluster) = chronicle_store::open_shared(&url, connections)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    Ok(Opened { store, cluster, description })
+}
+
+/// Heartbeats and lease renewals' own connections (`MEMBERSHIP_POOL_SIZE`)
+/// to the PostgreSQL database `open` opened already.
+pub fn membership_connections(url: &str) -> anyhow::Result<Arc<dyn chronicle_store::ClusterStore>> {
+    match chronicle_store::parse_url(url)? {
+        StoreUrl::Postgres(url) => Ok(chronicle_store::PostgresStore::attach(chronicle_store::PostgresOptions {
+            url,
+            pool_size: MEMBERSHIP_POOL_SIZE,
+        })?),
+        _ => {
+            anyhow::bail!("--cluster-port needs a PostgreSQL database (--database-url postgres://...): nodes share it")
+        }
+    }
 }
 
 #[derive(Subcommand)]

@@ -31,6 +31,9 @@ enum Command {
     /// API keys for a server's --auth-keys file.
     #[command(subcommand)]
     Auth(cli::auth::AuthCommand),
+    /// Inspect a cluster of nodes.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
 }
 
 #[derive(Subcommand)]
@@ -62,6 +65,9 @@ struct Start {
     /// PostgreSQL connections in the pool [default: 16].
     #[arg(long, env = "CHRONICLE_POOL_SIZE")]
     pool_size: Option<usize>,
+    /// Serve the web UI on this port, same address [default: no UI].
+    #[arg(long, env = "CHRONICLE_UI_PORT", value_name = "PORT")]
+    ui_port: Option<u16>,
     /// Namespaces to create at start if absent (repeatable); `default`
     /// always exists.
     #[arg(long = "namespace", short = 'n')]
@@ -90,8 +96,46 @@ struct Start {
     /// http://127.0.0.1:4317 [default: none; or OTEL_TRACES_EXPORTER=otlp].
     #[arg(long, env = "CHRONICLE_OTLP_ENDPOINT", value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// Be a node of a cluster: other nodes on the same PostgreSQL database
+    /// reach this one on this port (same address as --port) [default: no
+    /// cluster].
+    #[arg(long, env = "CHRONICLE_CLUSTER_PORT", value_name = "PORT")]
+    cluster_port: Option<u16>,
+    /// This node's name in the cluster; a restarted node with the same
+    /// name takes its shards back at once [default: IP:CLUSTER_PORT].
+    #[arg(long, env = "CHRONICLE_NODE_ID", value_name = "ID")]
+    node_id: Option<String>,
+    /// PEM certificate chain this node serves its cluster port with and
+    /// shows to the nodes it calls (mutual TLS between nodes; needs
+    /// --cluster-tls-key and --cluster-tls-ca).
+    #[arg(long, env = "CHRONICLE_CLUSTER_TLS_CERT", value_name = "FILE")]
+    cluster_tls_cert: Option<PathBuf>,
+    /// PEM private key of --cluster-tls-cert.
+    #[arg(long, env = "CHRONICLE_CLUSTER_TLS_KEY", value_name = "FILE")]
+    cluster_tls_key: Option<PathBuf>,
+    /// PEM CA certificate that signed every node's cluster certificate:
+    /// peers are verified against it both ways.
+    #[arg(long, env = "CHRONICLE_CLUSTER_TLS_CA", value_name = "FILE")]
+    cluster_tls_ca: Option<PathBuf>,
     #[command(flatten)]
     security: SecurityArgs,
+}
+
+/// The cluster port's mutual TLS: all three files or none.
+fn cluster_tls(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+) -> anyhow::Result<Option<chronicle_server::security::tls::TlsFiles>> {
+    match (cert, key, ca) {
+        (None, None, None) => Ok(None),
+        (Some(cert), Some(key), Some(ca)) => {
+            Ok(Some(chronicle_server::security::tls::TlsFiles { cert, key, client_ca: Some(ca) }))
+        }
+        _ => anyhow::bail!(
+            "cluster TLS needs all of --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca (nodes verify each other)"
+        ),
+    }
 }
 
 /// TLS and API keys (docs/config.md, README "Running in production").
@@ -161,12 +205,13 @@ struct StartDev {
     /// SQLite reader connections.
     #[arg(long, default_value_t = 2, hide = true)]
     readers: usize,
-    /// No web UI (there is none yet: accepted as `temporal server start-dev`
-    /// takes it, as are the other UI flags).
+    /// No web UI.
     #[arg(long)]
     headless: bool,
+    /// Web UI port [default: the gRPC port + 1000; a free one with --port 0].
     #[arg(long, value_name = "PORT")]
     ui_port: Option<u16>,
+    /// Web UI address [default: --ip].
     #[arg(long, value_name = "IP")]
     ui_ip: Option<String>,
     #[arg(long, value_name = "PATH")]
@@ -224,6 +269,7 @@ fn main() -> anyhow::Result<()> {
         Command::Workflow(cmd) => client(cli::workflow::run(*cmd)),
         Command::Db(cmd) => db::run(cmd),
         Command::Auth(cmd) => exit_on_error(cli::auth::run(cmd)),
+        Command::Cluster(cmd) => client(cli::cluster::run(cmd)),
     }
 }
 
@@ -256,15 +302,13 @@ fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> any
 fn not_served(args: &StartDev) -> Vec<String> {
     let mut notes = Vec::new();
     let ui = [
-        args.ui_port.map(|p| format!("--ui-port {p}")),
-        args.ui_ip.as_ref().map(|ip| format!("--ui-ip {ip}")),
         args.ui_public_path.as_ref().map(|p| format!("--ui-public-path {p}")),
         args.ui_asset_path.as_ref().map(|p| format!("--ui-asset-path {p}")),
         args.ui_codec_endpoint.as_ref().map(|u| format!("--ui-codec-endpoint {u}")),
     ];
     let ui: Vec<String> = ui.into_iter().flatten().collect();
     if !args.headless && !ui.is_empty() {
-        notes.push(format!("{}: Chronicle has no web UI yet; ignored", ui.join(", ")));
+        notes.push(format!("{}: not served by Chronicle's web UI yet; ignored", ui.join(", ")));
     }
     if let Some(port) = args.http_port {
         notes.push(format!("--http-port {port}: Chronicle does not serve Temporal's HTTP API yet; ignored"));
@@ -282,7 +326,15 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
     let database_url = if args.in_memory { db::MEMORY_URL.to_string() } else { config::sqlite_url(&args.db_filename) };
     let notes = not_served(&args);
     let security = args.security.resolve(&FileConfig::default())?;
+    // As `temporal server start-dev`: a UI unless --headless, by default
+    // on the gRPC port + 1000 (taken if free: see `serve`).
+    let ui = (!args.headless).then(|| UiListen {
+        ip: args.ui_ip.clone().unwrap_or_else(|| args.ip.clone()),
+        port: args.ui_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1000) }),
+        chosen: args.ui_port.is_some(),
+    });
     run_server(Launch {
+        ui,
         ip: args.ip,
         port: args.port,
         database_url,
@@ -297,6 +349,9 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         max_request_bytes: args.max_request_bytes,
         traces: chronicle_server::traces::Destination::choose(args.otlp_endpoint),
         security,
+        cluster_port: None,
+        node_id: None,
+        cluster_tls: None,
         notes,
     })
 }
@@ -319,8 +374,11 @@ fn start(args: Start) -> anyhow::Result<()> {
     let mut search_attributes = file.search_attribute_flags();
     search_attributes.extend(args.search_attributes);
     let security = args.security.resolve(&file)?;
+    let ip = args.ip.or(file.server.ip).unwrap_or_else(|| "127.0.0.1".to_string());
+    let ui = args.ui_port.or(file.server.ui_port).map(|port| UiListen { ip: ip.clone(), port, chosen: true });
     run_server(Launch {
-        ip: args.ip.or(file.server.ip).unwrap_or_else(|| "127.0.0.1".to_string()),
+        ui,
+        ip,
         port: args.port.or(file.server.port).unwrap_or(7233),
         database_url,
         pool_size: args.pool_size.or(file.persistence.pool_size).unwrap_or(db::DEFAULT_POOL_SIZE),
@@ -334,12 +392,30 @@ fn start(args: Start) -> anyhow::Result<()> {
         max_request_bytes: args.max_request_bytes.or(file.server.max_request_bytes),
         traces: chronicle_server::traces::Destination::choose(args.otlp_endpoint.or(file.traces.otlp_endpoint)),
         security,
+        cluster_port: args.cluster_port.or(file.cluster.port),
+        node_id: args.node_id.or(file.cluster.node_id),
+        cluster_tls: cluster_tls(
+            args.cluster_tls_cert.or(file.cluster.tls_cert),
+            args.cluster_tls_key.or(file.cluster.tls_key),
+            args.cluster_tls_ca.or(file.cluster.tls_ca),
+        )?,
         notes: Vec::new(),
     })
 }
 
+/// Where the web UI listens.
+struct UiListen {
+    ip: String,
+    port: u16,
+    /// Asked for: a port that cannot be bound fails the start (a default
+    /// one is skipped with a warning).
+    chosen: bool,
+}
+
 /// Everything a server process needs, however it was configured.
 struct Launch {
+    /// The web UI, if served.
+    ui: Option<UiListen>,
     ip: String,
     port: u16,
     database_url: String,
@@ -355,6 +431,10 @@ struct Launch {
     /// Where OpenTelemetry traces go, if anywhere.
     traces: Option<chronicle_server::traces::Destination>,
     security: chronicle_server::security::Security,
+    /// Node-to-node port, for a cluster node.
+    cluster_port: Option<u16>,
+    node_id: Option<String>,
+    cluster_tls: Option<chronicle_server::security::tls::TlsFiles>,
     /// Warnings to log once logging is set up.
     notes: Vec<String>,
 }
@@ -410,6 +490,8 @@ async fn serve(
     search_attributes: chronicle_store::CustomSearchAttributes,
     traces: bool,
 ) -> anyhow::Result<()> {
+    let mut launch = launch;
+    let launch_ui = launch.ui.take();
     let addr = format!("{}:{}", launch.ip, launch.port);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     if !is_loopback(&launch.ip) && launch.security.is_open() {
@@ -436,6 +518,24 @@ async fn serve(
         Some(_) => "Chronicle gRPC serves TLS only, to clients with a certificate from the client CA",
         None => "Chronicle gRPC serves TLS only",
     });
+    let local = listener.local_addr()?;
+    let cluster = match launch.cluster_port {
+        None if launch.cluster_tls.is_some() => {
+            anyhow::bail!("--cluster-tls-cert/--cluster-tls-key/--cluster-tls-ca need --cluster-port")
+        }
+        None => None,
+        Some(port) => {
+            let node = NodeSpec {
+                ip: &launch.ip,
+                port,
+                node_id: launch.node_id.clone(),
+                rpc: local,
+                database_url: &launch.database_url,
+                tls: launch.cluster_tls.clone(),
+            };
+            Some(cluster_node(node, &opened).await?)
+        }
+    };
     let options = ServerOptions {
         namespaces: launch.namespaces,
         limits: dynamic.limits,
@@ -444,19 +544,64 @@ async fn serve(
         max_request_bytes: launch.max_request_bytes,
         metrics: launch.metrics_port.is_some(),
         traces,
+        cluster: cluster.as_ref().map(|(options, _)| options.clone()),
     };
     let server = Server::build(opened.store, options).await?;
-    let local = listener.local_addr()?;
     say(&format!("Chronicle data in {}", opened.description));
     // Before the address line, which tools wait for as "ready".
     if let Some(tls) = tls {
         say(tls);
     }
+    if let Some((options, listener)) = cluster {
+        say(&format!(
+            "Chronicle cluster listening on {} as node {}",
+            options.node.cluster_address, options.node.node_id
+        ));
+        if options.tls.is_some() {
+            say("Chronicle cluster port serves mutual TLS only, to nodes with a certificate from the cluster CA");
+        } else if !is_loopback(&launch.ip) {
+            tracing::warn!(
+                "node-to-node traffic on the cluster port is not encrypted or authenticated: \
+                 use --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca off a trusted network"
+            );
+        }
+        let serving = server.serve_cluster_port(listener);
+        tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "the cluster port stopped");
+            }
+        });
+    }
+    // The web UI's line comes before the gRPC one, which tools wait for
+    // as the sign that the server is up.
+    if let Some(ui) = &launch_ui {
+        let addr = format!("{}:{}", ui.ip, ui.port);
+        match tokio::net::TcpListener::bind(&addr).await {
+            Ok(listener) => {
+                let address = listener.local_addr()?;
+                match server.serve_ui(listener) {
+                    Ok(serving) => {
+                        say(&format!("Chronicle UI at http://{address}"));
+                        tokio::spawn(async move {
+                            if let Err(e) = serving.await {
+                                tracing::error!(error = %e, "the web UI stopped");
+                            }
+                        });
+                    }
+                    Err(e) if ui.chosen => return Err(e),
+                    Err(e) => tracing::warn!("no web UI: {e:#}"),
+                }
+            }
+            Err(e) if ui.chosen => return Err(e).with_context(|| format!("cannot listen for the web UI on {addr}")),
+            Err(e) => tracing::warn!("no web UI: cannot listen on {addr} ({e}); --ui-port picks another port"),
+        }
+    }
     say(&format!("Chronicle gRPC listening on {local}"));
     if let Some(listener) = metrics {
         say(&format!("Chronicle metrics on http://{}/metrics", listener.local_addr()?));
+        let health = server.health();
         tokio::spawn(async move {
-            if let Err(e) = chronicle_server::metrics::serve(listener, std::future::pending()).await {
+            if let Err(e) = chronicle_server::metrics::serve(listener, health, std::future::pending()).await {
                 tracing::error!(error = %e, "the metrics endpoint stopped");
             }
         });
@@ -464,6 +609,47 @@ async fn serve(
     server.serve(listener, shutdown_signal()).await?;
     say("Chronicle stopped");
     Ok(())
+}
+
+/// How this process is to be a cluster node.
+struct NodeSpec<'a> {
+    ip: &'a str,
+    port: u16,
+    node_id: Option<String>,
+    /// The client port, bound already.
+    rpc: std::net::SocketAddr,
+    database_url: &'a str,
+    tls: Option<chronicle_server::security::tls::TlsFiles>,
+}
+
+/// Binds the cluster port and describes this node to the others.
+async fn cluster_node(
+    spec: NodeSpec<'_>,
+    opened: &db::Opened,
+) -> anyhow::Result<(chronicle_server::ClusterOptions, tokio::net::TcpListener)> {
+    let NodeSpec { ip, port, node_id, rpc, database_url, tls } = spec;
+    let Some(store) = opened.cluster.clone() else {
+        anyhow::bail!("--cluster-port needs a PostgreSQL database (--database-url postgres://...): nodes share it");
+    };
+    let membership_store = db::membership_connections(database_url)?;
+    let addr = format!("{ip}:{port}");
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen for the cluster on {addr}"))?;
+    let cluster_address = listener.local_addr()?.to_string();
+    if listener.local_addr()?.ip().is_unspecified() {
+        anyhow::bail!("--cluster-port needs --ip to be an address other nodes can reach, not {ip}");
+    }
+    let node = chronicle_store::NodeRecord {
+        node_id: node_id.unwrap_or_else(|| cluster_address.clone()),
+        rpc_address: rpc.to_string(),
+        cluster_address,
+        started_at: 0,
+        heartbeat_at: 0,
+    };
+    let options =
+        chronicle_server::ClusterOptions { store, membership_store, node, membership: Default::default(), tls };
+    Ok((options, listener))
 }
 
 fn is_loopback(ip: &str) -> bool {

@@ -1,5 +1,7 @@
 // Starts a Chronicle dev server on a free port with a temp db, or uses
 // CHRONICLE_ADDRESS (host:port) when set (e.g. Temporal's own dev server).
+// Several comma-separated addresses (a cluster's nodes) are used in turn:
+// each read of `address` gives the next, so clients and workers are spread.
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,9 +16,18 @@ export interface Server {
 }
 
 export async function startServer(extraArgs: string[] = []): Promise<Server> {
-  const external = process.env.CHRONICLE_ADDRESS;
-  if (external) {
-    return { address: external, stop: async () => {} };
+  const external = (process.env.CHRONICLE_ADDRESS ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  if (external.length > 0) {
+    let turn = 0;
+    return {
+      get address() {
+        return external[turn++ % external.length];
+      },
+      stop: async () => {},
+    };
   }
   const bin = process.env.CHRONICLE_BIN || '/var/tmp/chronicle-target/debug/chronicle';
   const dir = mkdtempSync(join(tmpdir(), 'chronicle-ts-'));

@@ -53,7 +53,15 @@ pub struct Membership {
     valid_until: Mutex<BTreeMap<u32, Instant>>,
     /// The last view read, for `cluster describe`.
     view: Mutex<Option<ClusterView>>,
+    /// Who holds each shard, by that view (for routing calls).
+    routes: Mutex<Arc<Routes>>,
+    /// When the last round went through (heartbeat, view, leases).
+    last_round: Mutex<Option<Instant>>,
 }
+
+/// Each shard's holder by the last view: its node id and cluster address,
+/// None when no live node holds it.
+pub type Routes = Vec<Option<(Arc<str>, Arc<str>)>>;
 
 impl Membership {
     pub fn new(store: Arc<dyn ClusterStore>, me: NodeRecord, options: MembershipOptions) -> Arc<Membership> {
@@ -64,7 +72,35 @@ impl Membership {
             owned: watch::channel(Arc::new(Owned::new())).0,
             valid_until: Mutex::new(BTreeMap::new()),
             view: Mutex::new(None),
+            routes: Mutex::new(Arc::new(Routes::new())),
+            last_round: Mutex::new(None),
         })
+    }
+
+    /// Who holds each shard, by the last view read.
+    pub fn routes(&self) -> Arc<Routes> {
+        crate::sync::lock(&self.routes).clone()
+    }
+
+    /// Computes the routes of a view: a shard's owner if that node is live.
+    fn remember(&self, view: &ClusterView) {
+        let live = self.live_nodes(view);
+        let addresses: BTreeMap<&str, Arc<str>> = view
+            .nodes
+            .iter()
+            .filter(|n| live.contains(&n.node_id))
+            .map(|n| (n.node_id.as_str(), Arc::from(n.cluster_address.as_str())))
+            .collect();
+        let routes: Routes = view
+            .shards
+            .iter()
+            .map(|s| {
+                let owner = s.owner.as_deref()?;
+                addresses.get(owner).map(|address| (Arc::from(owner), address.clone()))
+            })
+            .collect();
+        *crate::sync::lock(&self.routes) = Arc::new(routes);
+        *crate::sync::lock(&self.view) = Some(view.clone());
     }
 
     pub fn node_id(&self) -> &str {
@@ -74,6 +110,19 @@ impl Membership {
     /// The shards held now; changes are announced on the receiver.
     pub fn owned(&self) -> watch::Receiver<Arc<Owned>> {
         self.owned.subscribe()
+    }
+
+    /// Whether this node takes part in the cluster now: a round went
+    /// through lately (others see it live, its leases renew). Else why not.
+    pub fn ready(&self) -> Result<(), String> {
+        match *crate::sync::lock(&self.last_round) {
+            Some(at) if at.elapsed() < self.options.node_ttl => Ok(()),
+            Some(at) => Err(format!(
+                "no cluster membership round went through for {} ms (the database is unreachable or slow)",
+                at.elapsed().as_millis()
+            )),
+            None => Err("this node has not joined the cluster yet".into()),
+        }
     }
 
     /// The cluster as last read.
@@ -92,7 +141,7 @@ impl Membership {
     }
 
     /// Nodes whose heartbeat is recent enough, by the database's clock.
-    fn live_nodes(&self, view: &ClusterView) -> Vec<String> {
+    pub fn live_nodes(&self, view: &ClusterView) -> Vec<String> {
         let ttl = i64::try_from(self.options.node_ttl.as_nanos()).unwrap_or(i64::MAX);
         let mut live: Vec<String> =
             view.nodes.iter().filter(|n| n.heartbeat_at >= view.now - ttl).map(|n| n.node_id.clone()).collect();
@@ -106,8 +155,25 @@ impl Membership {
     /// over what is no longer ours, take what is. A storage error ends the
     /// round early; leases that could have run out meanwhile are let go.
     pub async fn tick(&self) -> chronicle_store::Result<()> {
-        let result = self.round().await;
+        // A round that hangs (a database that stopped answering) must not
+        // keep this node believing leases it can no longer renew: it ends
+        // about when the leases renewed a tick ago could run out.
+        let bound = self.options.lease.saturating_sub(self.options.tick).max(self.options.tick);
+        let began = Instant::now();
+        let result = match tokio::time::timeout(bound, self.round()).await {
+            Ok(result) => result,
+            Err(_) => Err(chronicle_store::StoreError::Unavailable("a cluster membership round timed out".into())),
+        };
+        // A slow round is how a node comes to lose its leases: say so
+        // before it happens.
+        let took = began.elapsed();
+        if took > self.options.tick * 2 {
+            tracing::warn!(took_ms = took.as_millis() as u64, "a cluster membership round was slow");
+        }
         self.forget_expired();
+        if result.is_ok() {
+            *crate::sync::lock(&self.last_round) = Some(Instant::now());
+        }
         result
     }
 
@@ -115,7 +181,7 @@ impl Membership {
         let lease = self.options.lease;
         self.store.heartbeat(&self.me).await?;
         let view = self.store.cluster_view().await?;
-        *crate::sync::lock(&self.view) = Some(view.clone());
+        self.remember(&view);
         let desired: BTreeSet<u32> = assign(&self.live_nodes(&view), SHARDS)
             .into_iter()
             .filter(|(_, owner)| *owner == self.me.node_id)
@@ -129,6 +195,13 @@ impl Membership {
             let before = Instant::now();
             let renewed: BTreeSet<u32> =
                 self.store.renew_shards(&self.me.node_id, &held, lease).await?.into_iter().collect();
+            if renewed.len() < held.len() {
+                tracing::warn!(
+                    lost = held.len() - renewed.len(),
+                    held = held.len(),
+                    "shard leases taken over by another node (this one was silent too long): let go"
+                );
+            }
             owned.retain(|shard, _| renewed.contains(shard));
             let mut valid = crate::sync::lock(&self.valid_until);
             valid.retain(|shard, _| renewed.contains(shard));

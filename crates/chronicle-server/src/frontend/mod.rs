@@ -3,6 +3,7 @@
 //! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
 //! naming themselves (see chronicle-proto's build script).
 
+mod forward;
 mod multi_operation;
 mod queries;
 mod schedules;
@@ -23,6 +24,7 @@ use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+#[derive(Clone)]
 pub struct Frontend {
     pub(crate) history: Arc<History>,
     pub(crate) matching: Arc<Matching>,
@@ -57,7 +59,7 @@ impl Frontend {
         done: impl Fn(&MutableState) -> bool,
     ) -> Result<(MutableState, bool), Status> {
         loop {
-            let changed = self.history.watch(&s.namespace, &s.workflow_id, &s.run_id).await;
+            let changed = self.history.watch(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
             let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
             if done(&state) {
                 return Ok((state, true));
@@ -102,10 +104,44 @@ pub(crate) fn map_err(e: HistoryError) -> Status {
         HistoryError::Store(e) => errors::from_store(e),
         HistoryError::NotFound(m) => errors::not_found(m),
         HistoryError::InvalidArgument(m) => errors::invalid(m),
+        HistoryError::NotOwner(m) => Status::unavailable(m),
         HistoryError::AlreadyStarted { message, start_request_id, run_id } => {
             errors::already_started(message, &start_request_id, &run_id)
         }
     }
+}
+
+/// Forwards the call to the node holding its shard, unless that is here
+/// (see `forward`).
+macro_rules! route {
+    ($self:ident, $r:ident, $key:expr, $method:ident) => {
+        if let Some(address) = $self.forward_to(&$r, $key)? {
+            return $self.peer(&address)?.$method($self.forwarded($r)).await.map_err(|s| forward::failed(&address, s));
+        }
+    };
+}
+
+/// The workflow id a request names, or "" (served here, where the handler
+/// says what is missing).
+fn wf(execution: &Option<chronicle_engine::api::common::v1::WorkflowExecution>) -> &str {
+    execution.as_ref().map_or("", |e| e.workflow_id.as_str())
+}
+
+fn tq(queue: &Option<chronicle_engine::api::taskqueue::v1::TaskQueue>) -> &str {
+    queue.as_ref().map_or("", |q| q.name.as_str())
+}
+
+/// The workflow an update-with-start is about: its start's.
+fn multi_operation_workflow(r: &ExecuteMultiOperationRequest) -> &str {
+    use execute_multi_operation_request::operation::Operation;
+    r.operations
+        .iter()
+        .find_map(|o| match &o.operation {
+            Some(Operation::StartWorkflow(s)) => Some(s.workflow_id.as_str()),
+            Some(Operation::UpdateWorkflow(u)) => Some(wf(&u.workflow_execution)),
+            None => None,
+        })
+        .unwrap_or("")
 }
 
 #[tonic::async_trait]
@@ -120,7 +156,7 @@ impl WorkflowService for Frontend {
         self.register_ns(r.into_inner()).await.map(Response::new)
     }
     async fn describe_namespace(&self, r: Request<DescribeNamespaceRequest>) -> Rpc<DescribeNamespaceResponse> {
-        self.describe_ns(r.into_inner()).map(Response::new)
+        self.describe_ns(r.into_inner()).await.map(Response::new)
     }
     async fn list_namespaces(&self, r: Request<ListNamespacesRequest>) -> Rpc<ListNamespacesResponse> {
         self.list_ns(r.into_inner()).map(Response::new)
@@ -129,18 +165,36 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<StartWorkflowExecutionRequest>,
     ) -> Rpc<StartWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            start_workflow_execution
+        );
         self.start_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn describe_workflow_execution(
         &self,
         r: Request<DescribeWorkflowExecutionRequest>,
     ) -> Rpc<DescribeWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)),
+            describe_workflow_execution
+        );
         self.describe_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn get_workflow_execution_history(
         &self,
         r: Request<GetWorkflowExecutionHistoryRequest>,
     ) -> Rpc<GetWorkflowExecutionHistoryResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)),
+            get_workflow_execution_history
+        );
         let deadline = crate::longpoll::deadline(&r);
         self.workflow_history(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -148,18 +202,36 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RequestCancelWorkflowExecutionRequest>,
     ) -> Rpc<RequestCancelWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            request_cancel_workflow_execution
+        );
         self.request_cancel_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn terminate_workflow_execution(
         &self,
         r: Request<TerminateWorkflowExecutionRequest>,
     ) -> Rpc<TerminateWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            terminate_workflow_execution
+        );
         self.terminate_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn poll_workflow_task_queue(
         &self,
         r: Request<PollWorkflowTaskQueueRequest>,
     ) -> Rpc<PollWorkflowTaskQueueResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Queue(&r.get_ref().namespace, tq(&r.get_ref().task_queue)),
+            poll_workflow_task_queue
+        );
         let deadline = crate::longpoll::deadline(&r);
         self.poll_workflow_task(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -167,18 +239,26 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondWorkflowTaskCompletedRequest>,
     ) -> Rpc<RespondWorkflowTaskCompletedResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_workflow_task_completed);
         self.workflow_task_completed(r.into_inner()).await.map(Response::new)
     }
     async fn respond_workflow_task_failed(
         &self,
         r: Request<RespondWorkflowTaskFailedRequest>,
     ) -> Rpc<RespondWorkflowTaskFailedResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_workflow_task_failed);
         self.workflow_task_failed(r.into_inner()).await.map(Response::new)
     }
     async fn poll_activity_task_queue(
         &self,
         r: Request<PollActivityTaskQueueRequest>,
     ) -> Rpc<PollActivityTaskQueueResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Queue(&r.get_ref().namespace, tq(&r.get_ref().task_queue)),
+            poll_activity_task_queue
+        );
         let deadline = crate::longpoll::deadline(&r);
         self.poll_activity_task(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -186,6 +266,7 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCompletedRequest>,
     ) -> Rpc<RespondActivityTaskCompletedResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_activity_task_completed);
         let r = r.into_inner();
         let target = self.activity_by_token(&r.namespace, &r.task_token)?;
         self.activity_completed(target, r.result, r.identity).await?;
@@ -195,6 +276,12 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCompletedByIdRequest>,
     ) -> Rpc<RespondActivityTaskCompletedByIdResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            respond_activity_task_completed_by_id
+        );
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_completed(target, r.result, r.identity).await?;
@@ -204,6 +291,7 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskFailedRequest>,
     ) -> Rpc<RespondActivityTaskFailedResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_activity_task_failed);
         let r = r.into_inner();
         let target = self.activity_by_token(&r.namespace, &r.task_token)?;
         self.activity_failed(target, r.failure, r.last_heartbeat_details, r.identity).await?;
@@ -213,6 +301,12 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskFailedByIdRequest>,
     ) -> Rpc<RespondActivityTaskFailedByIdResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            respond_activity_task_failed_by_id
+        );
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_failed(target, r.failure, r.last_heartbeat_details, r.identity).await?;
@@ -222,6 +316,7 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCanceledRequest>,
     ) -> Rpc<RespondActivityTaskCanceledResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_activity_task_canceled);
         let r = r.into_inner();
         let target = self.activity_by_token(&r.namespace, &r.task_token)?;
         self.activity_canceled(target, r.details, r.identity).await?;
@@ -231,6 +326,12 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCanceledByIdRequest>,
     ) -> Rpc<RespondActivityTaskCanceledByIdResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            respond_activity_task_canceled_by_id
+        );
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_canceled(target, r.details, r.identity).await?;
@@ -240,6 +341,7 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RecordActivityTaskHeartbeatRequest>,
     ) -> Rpc<RecordActivityTaskHeartbeatResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), record_activity_task_heartbeat);
         let r = r.into_inner();
         let target = self.activity_by_token(&r.namespace, &r.task_token)?;
         let cancel_requested = self.activity_heartbeat(target, r.details).await?;
@@ -249,6 +351,12 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Rpc<RecordActivityTaskHeartbeatByIdResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            record_activity_task_heartbeat_by_id
+        );
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         let cancel_requested = self.activity_heartbeat(target, r.details).await?;
@@ -258,15 +366,28 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<SignalWorkflowExecutionRequest>,
     ) -> Rpc<SignalWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            signal_workflow_execution
+        );
         self.signal_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn signal_with_start_workflow_execution(
         &self,
         r: Request<SignalWithStartWorkflowExecutionRequest>,
     ) -> Rpc<SignalWithStartWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            signal_with_start_workflow_execution
+        );
         self.signal_with_start(r.into_inner()).await.map(Response::new)
     }
     async fn query_workflow(&self, r: Request<QueryWorkflowRequest>) -> Rpc<QueryWorkflowResponse> {
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)), query_workflow);
         let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::QUERY_WAIT_MAX);
         self.query(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -274,24 +395,38 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondQueryTaskCompletedRequest>,
     ) -> Rpc<RespondQueryTaskCompletedResponse> {
+        route!(self, r, forward::Key::Token(&r.get_ref().task_token), respond_query_task_completed);
         self.query_completed(r.into_inner()).map(Response::new)
     }
     async fn delete_workflow_execution(
         &self,
         r: Request<DeleteWorkflowExecutionRequest>,
     ) -> Rpc<DeleteWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            delete_workflow_execution
+        );
         self.delete_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn update_namespace(&self, r: Request<UpdateNamespaceRequest>) -> Rpc<UpdateNamespaceResponse> {
         self.update_ns(r.into_inner()).await.map(Response::new)
     }
     async fn describe_task_queue(&self, r: Request<DescribeTaskQueueRequest>) -> Rpc<DescribeTaskQueueResponse> {
+        route!(self, r, forward::Key::Queue(&r.get_ref().namespace, tq(&r.get_ref().task_queue)), describe_task_queue);
         self.describe_task_queue(r.into_inner()).await.map(Response::new)
     }
     async fn reset_sticky_task_queue(
         &self,
         r: Request<ResetStickyTaskQueueRequest>,
     ) -> Rpc<ResetStickyTaskQueueResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)),
+            reset_sticky_task_queue
+        );
         self.reset_sticky_task_queue(r.into_inner()).await.map(Response::new)
     }
     async fn record_worker_heartbeat(
@@ -307,12 +442,24 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<GetWorkflowExecutionHistoryReverseRequest>,
     ) -> Rpc<GetWorkflowExecutionHistoryReverseResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)),
+            get_workflow_execution_history_reverse
+        );
         self.workflow_history_reverse(r.into_inner()).await.map(Response::new)
     }
     async fn execute_multi_operation(
         &self,
         r: Request<ExecuteMultiOperationRequest>,
     ) -> Rpc<ExecuteMultiOperationResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, multi_operation_workflow(r.get_ref())),
+            execute_multi_operation
+        );
         let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.execute_multi_operation(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -320,6 +467,12 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<UpdateWorkflowExecutionRequest>,
     ) -> Rpc<UpdateWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            update_workflow_execution
+        );
         let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.update_workflow(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -327,6 +480,15 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<PollWorkflowExecutionUpdateRequest>,
     ) -> Rpc<PollWorkflowExecutionUpdateResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(
+                &r.get_ref().namespace,
+                r.get_ref().update_ref.as_ref().map_or("", |u| wf(&u.workflow_execution))
+            ),
+            poll_workflow_execution_update
+        );
         let deadline = crate::longpoll::wait_past_caller(&r, chronicle_engine::limits::UPDATE_WAIT_MAX);
         self.poll_update(r.into_inner(), deadline).await.map(Response::new)
     }
@@ -364,30 +526,38 @@ impl WorkflowService for Frontend {
         Ok(Response::new(self.search_attributes(r.metadata())))
     }
     async fn create_schedule(&self, r: Request<CreateScheduleRequest>) -> Rpc<CreateScheduleResponse> {
+        route!(self, r, forward::Key::Singleton, create_schedule);
         self.create_schedule(r.into_inner()).await.map(Response::new)
     }
     async fn describe_schedule(&self, r: Request<DescribeScheduleRequest>) -> Rpc<DescribeScheduleResponse> {
+        route!(self, r, forward::Key::Singleton, describe_schedule);
         self.describe_schedule(r.into_inner()).await.map(Response::new)
     }
     async fn update_schedule(&self, r: Request<UpdateScheduleRequest>) -> Rpc<UpdateScheduleResponse> {
+        route!(self, r, forward::Key::Singleton, update_schedule);
         self.update_schedule(r.into_inner()).await.map(Response::new)
     }
     async fn patch_schedule(&self, r: Request<PatchScheduleRequest>) -> Rpc<PatchScheduleResponse> {
+        route!(self, r, forward::Key::Singleton, patch_schedule);
         self.patch_schedule(r.into_inner()).await.map(Response::new)
     }
     async fn delete_schedule(&self, r: Request<DeleteScheduleRequest>) -> Rpc<DeleteScheduleResponse> {
+        route!(self, r, forward::Key::Singleton, delete_schedule);
         self.delete_schedule(r.into_inner()).await.map(Response::new)
     }
     async fn list_schedules(&self, r: Request<ListSchedulesRequest>) -> Rpc<ListSchedulesResponse> {
+        route!(self, r, forward::Key::Singleton, list_schedules);
         self.list_schedules(r.into_inner()).await.map(Response::new)
     }
     async fn list_schedule_matching_times(
         &self,
         r: Request<ListScheduleMatchingTimesRequest>,
     ) -> Rpc<ListScheduleMatchingTimesResponse> {
+        route!(self, r, forward::Key::Singleton, list_schedule_matching_times);
         self.list_schedule_matching_times(r.into_inner()).await.map(Response::new)
     }
     async fn shutdown_worker(&self, r: Request<ShutdownWorkerRequest>) -> Rpc<ShutdownWorkerResponse> {
+        route!(self, r, forward::Key::Queue(&r.get_ref().namespace, &r.get_ref().sticky_task_queue), shutdown_worker);
         let r = r.into_inner();
         self.check_namespace(&r.namespace)?;
         if !r.sticky_task_queue.is_empty() {

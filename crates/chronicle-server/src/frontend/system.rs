@@ -86,9 +86,13 @@ impl Frontend {
         }
     }
 
-    pub(super) fn describe_ns(&self, r: DescribeNamespaceRequest) -> Result<DescribeNamespaceResponse, Status> {
+    pub(super) async fn describe_ns(&self, r: DescribeNamespaceRequest) -> Result<DescribeNamespaceResponse, Status> {
         let found = if !r.namespace.is_empty() {
-            self.namespaces.get(&r.namespace).ok_or_else(|| errors::namespace_not_found(&r.namespace))?
+            self.namespaces
+                .get_fresh(&r.namespace)
+                .await
+                .map_err(errors::from_store)?
+                .ok_or_else(|| errors::namespace_not_found(&r.namespace))?
         } else if !r.id.is_empty() {
             self.namespaces
                 .list()

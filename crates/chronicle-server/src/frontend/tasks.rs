@@ -2,6 +2,7 @@
 //! history first), completions feed the engine.
 
 use super::{Frontend, map_err, workflows::check_payloads};
+use crate::cluster::Holder;
 use crate::errors;
 use crate::history::HistoryError;
 use crate::matching::{MatchTask, QueueKey};
@@ -20,6 +21,7 @@ use chronicle_engine::{
     },
     server_failure,
 };
+use chronicle_proto::cluster::StartTaskResponse;
 use prost::Message as _;
 use tokio::time::Instant;
 use tonic::Status;
@@ -159,6 +161,22 @@ impl Frontend {
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
         self.matching.record_poller(&key, &r.identity);
         while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
+            if let Holder::Remote { address } = self.history.run_holder(&task.namespace, &task.workflow_id) {
+                match self.start_remotely(&address, &key, &task, &r.identity, stamp.clone()).await {
+                    Ok(StartTaskResponse { workflow: Some(response), .. }) => {
+                        return Ok(PollWorkflowTaskQueueResponse {
+                            backlog_count_hint: self.matching.backlog(&key),
+                            ..response
+                        });
+                    }
+                    Ok(_) => continue, // stale, or a query whose caller gave up
+                    Err(e) => {
+                        tracing::warn!(error = %e, run_id = %task.run_id, "could not start a workflow task on its run's node");
+                        self.matching.release(&key, &task);
+                        continue;
+                    }
+                }
+            }
             if task.query_id != 0 {
                 match self.query_task(&task).await {
                     Some(response) => return Ok(response),
@@ -170,6 +188,7 @@ impl Frontend {
                 Err(HistoryError::Engine(_)) => continue, // stale task: already started, timed out or closed
                 Err(e) => {
                     tracing::warn!(error = %e, run_id = %task.run_id, "could not start workflow task");
+                    self.matching.release(&key, &task);
                     continue;
                 }
             }
@@ -177,7 +196,7 @@ impl Frontend {
         Ok(Default::default())
     }
 
-    async fn start_workflow_task(
+    pub(super) async fn start_workflow_task(
         &self,
         key: &QueueKey,
         task: &MatchTask,
@@ -339,27 +358,45 @@ impl Frontend {
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
         self.matching.record_poller(&key, &r.identity);
         while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
-            let input = Input::ActivityTaskStarted {
-                scheduled_event_id: task.scheduled_event_id,
-                attempt: task.attempt,
-                identity: r.identity.clone(),
-                request_id: uuid::Uuid::new_v4().to_string(),
-                worker_version: stamp.clone(),
+            let started = match self.history.run_holder(&task.namespace, &task.workflow_id) {
+                Holder::Remote { address } => self
+                    .start_remotely(&address, &key, &task, &r.identity, stamp.clone())
+                    .await
+                    .map(|answer| answer.activity),
+                _ => self.start_activity_task(&task, &r.identity, stamp.clone()).await.map(Some),
             };
-            let t = match self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
-                Ok(t) => t,
-                Err(HistoryError::Engine(_)) => continue,
+            match started {
+                Ok(Some(response)) => return Ok(response),
+                Ok(None) | Err(HistoryError::Engine(_)) => continue, // stale
                 Err(e) => {
                     tracing::warn!(error = %e, run_id = %task.run_id, "could not start activity task");
+                    self.matching.release(&key, &task);
                     continue;
                 }
-            };
-            let Outcome::ActivityTaskStarted(a) = t.outcome else {
-                unreachable!("ActivityTaskStarted yields its outcome");
-            };
-            return Ok(activity_task(&t.state, &a));
+            }
         }
         Ok(Default::default())
+    }
+
+    /// Records an activity task's start and builds the poller's answer.
+    pub(super) async fn start_activity_task(
+        &self,
+        task: &MatchTask,
+        identity: &str,
+        worker_version: Option<WorkerVersionStamp>,
+    ) -> Result<PollActivityTaskQueueResponse, HistoryError> {
+        let input = Input::ActivityTaskStarted {
+            scheduled_event_id: task.scheduled_event_id,
+            attempt: task.attempt,
+            identity: identity.to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            worker_version,
+        };
+        let t = self.history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await?;
+        let Outcome::ActivityTaskStarted(a) = t.outcome else {
+            unreachable!("ActivityTaskStarted yields its outcome");
+        };
+        Ok(activity_task(&t.state, &a))
     }
 
     pub(super) fn activity_by_token(&self, namespace: &str, token: &[u8]) -> Result<ActivityTarget, Status> {

@@ -30,6 +30,11 @@ impl RunCache {
         self.map.len()
     }
 
+    /// Runs whose entries `which` picks.
+    pub(super) fn run_ids_where(&self, which: impl Fn(&RunEntry) -> bool) -> Vec<String> {
+        self.map.iter().filter(|(_, e)| which(e)).map(|(id, _)| id.clone()).collect()
+    }
+
     pub(super) fn remove(&mut self, run_id: &str) -> Option<Arc<RunEntry>> {
         let entry = self.map.remove(run_id)?;
         self.bytes = self.bytes.saturating_sub(entry.size.load(Ordering::Relaxed));
@@ -62,10 +67,12 @@ impl History {
         }
         let size = state.encoded_len();
         let (changed, _) = watch::channel(state.db_version);
+        let shard = chronicle_store::shard_of(&state.namespace, &state.workflow_id);
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(Some(state)),
             changed,
             size: std::sync::atomic::AtomicUsize::new(size),
+            shard,
         });
         runs.map.insert(run_id.to_string(), entry.clone());
         runs.bytes += size;
@@ -108,10 +115,15 @@ impl History {
             return Ok(entry);
         }
         crate::metrics::metrics().record_cache_lookup(false);
+        // Only the runs of shards held here are cached (and changed).
+        if !self.holds_run(namespace, workflow_id) {
+            return Err(Self::not_here(namespace, workflow_id));
+        }
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(None),
             changed: watch::channel(0).0,
             size: std::sync::atomic::AtomicUsize::new(0),
+            shard: chronicle_store::shard_of(namespace, workflow_id),
         });
         let Ok(mut guard) = entry.state.try_lock() else {
             return Err(HistoryError::NotFound(format!("run {run_id} is busy"))); // a fresh lock is free
@@ -211,7 +223,8 @@ impl History {
     /// ago, or evicted) is cached now and the answer is the cached copy,
     /// read again under the claim: it may have moved on, or closed.
     async fn freshest(&self, state: MutableState) -> Result<MutableState, HistoryError> {
-        if !state.needs_recovery() {
+        // Another node's run: what its holder committed is what is stored.
+        if !state.needs_recovery() || !self.holds_run(&state.namespace, &state.workflow_id) {
             return Ok(state);
         }
         match self.active_entry(&state.namespace, &state.workflow_id, &state.run_id).await {

@@ -127,7 +127,7 @@ impl History {
                 });
             }
             self.warn_on_history_size(state, &transition.state);
-            let Err(e) = self.store.commit(writes).await else { break transition };
+            let Err(e) = self.commit_writes(writes).await else { break transition };
             // An error may hide a commit that landed: ask the store. The
             // version alone does not tell: another writer's commit from
             // the same version has it too (our copy was stale); the state

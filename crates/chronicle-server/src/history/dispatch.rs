@@ -19,7 +19,7 @@ impl History {
             let mut by_run: HashMap<(String, String, String), Vec<TimerKind>> = HashMap::new();
             for entry in due {
                 match entry {
-                    Due::Dispatch { key, task } => history.matching.add(key, task),
+                    Due::Dispatch { key, task } => history.enqueue(key, task),
                     Due::Timer { namespace, workflow_id, run_id, kind } => {
                         by_run.entry((namespace, workflow_id, run_id)).or_default().push(kind);
                     }
@@ -83,13 +83,11 @@ impl History {
         match task {
             Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
                 let key = QueueKey { namespace: base.namespace.clone(), name: task_queue, activity: false };
-                if sticky && !self.matching.has_live_poller(&key) {
-                    // No worker behind the sticky queue (shut down, or
-                    // not seen since this server started): the normal
-                    // queue takes the task now.
-                    self.sticky_unavailable(MatchTask { scheduled_event_id, attempt, ..base });
+                let task = MatchTask { scheduled_event_id, attempt, ..base };
+                if sticky {
+                    self.enqueue_sticky(key, task, NoPoller::Redirect);
                 } else {
-                    self.matching.add(key, MatchTask { scheduled_event_id, attempt, ..base });
+                    self.enqueue(key, task);
                 }
                 None
             }
@@ -99,7 +97,7 @@ impl History {
                 let task_key = chronicle_store::task_key(&Task::ActivityTask(a.clone()));
                 let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
                 if at <= self.clock.nanos() {
-                    self.matching.add(key, task);
+                    self.enqueue(key, task);
                 } else {
                     // Held if due within the window; else read when it is.
                     self.timers.schedule(saturate(at), task_key, Due::Dispatch { key, task });
@@ -149,7 +147,7 @@ impl History {
             let Some(history) = me.upgrade() else { return };
             let input =
                 Input::StickyWorkerUnavailable { scheduled_event_id: task.scheduled_event_id, attempt: task.attempt };
-            if let Err(e) = history.execute(&task.namespace, &task.workflow_id, &task.run_id, input).await {
+            if let Err(e) = history.apply_anywhere(&task.namespace, &task.workflow_id, &task.run_id, input).await {
                 // The sticky timeout still moves the task later.
                 tracing::debug!(error = %e, run_id = %task.run_id, "could not redirect a sticky workflow task");
             }
@@ -172,6 +170,8 @@ impl History {
             let inputs = kinds.iter().map(|k| Input::TimerFired(*k)).collect();
             match self.execute_all(namespace, workflow_id, run_id, inputs).await {
                 Ok(_) | Err(HistoryError::Engine(_) | HistoryError::NotFound(_)) => return,
+                // The shard moved: its new holder fires them.
+                Err(e) if e.moved() => return,
                 Err(e) => {
                     tracing::warn!(%workflow_id, %run_id, ?kinds, error = %e, "timers failed; retrying in 1s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -205,17 +205,15 @@ impl History {
             query_id,
             ..Default::default()
         };
-        let sticky = state
-            .sticky_task_queue
-            .as_ref()
-            .map(|q| QueueKey { namespace: state.namespace.clone(), name: q.name.clone(), activity: false })
-            .filter(|key| state.is_running() && self.matching.has_live_poller(key));
-        let key = sticky.unwrap_or_else(|| QueueKey {
-            namespace: state.namespace.clone(),
-            name: state.task_queue_name().to_string(),
-            activity: false,
-        });
-        self.matching.add(key, task);
+        let normal =
+            QueueKey { namespace: state.namespace.clone(), name: state.task_queue_name().to_string(), activity: false };
+        match state.sticky_task_queue.as_ref().filter(|_| state.is_running()) {
+            Some(sticky) => {
+                let key = QueueKey { namespace: state.namespace.clone(), name: sticky.name.clone(), activity: false };
+                self.enqueue_sticky(key, task, NoPoller::Requeue(normal));
+            }
+            None => self.enqueue(normal, task),
+        }
     }
 }
 

@@ -11,6 +11,10 @@ impl History {
         use chronicle_engine::{SignalArgs, api::common::v1::WorkflowExecution};
         let sender = WorkflowExecution { workflow_id: source.workflow_id.clone(), run_id: source.run_id.clone() };
         loop {
+            // The sender's shard moved: its new holder delivers.
+            if !self.holds_run(&source.namespace, &source.workflow_id) {
+                return;
+            }
             let target = match self.load(&source.namespace, &request.workflow_id, &request.run_id).await {
                 Ok(state) => Some(state),
                 Err(HistoryError::NotFound(_)) => None,
@@ -39,8 +43,8 @@ impl History {
                             external_workflow_execution: Some(sender.clone()),
                         })
                     };
-                    match self.execute(&t.namespace, &t.workflow_id, &t.run_id, input).await {
-                        Ok(_) => true,
+                    match self.apply_anywhere(&t.namespace, &t.workflow_id, &t.run_id, input).await {
+                        Ok(()) => true,
                         Err(HistoryError::Engine(EngineError::WorkflowClosed)) => false,
                         Err(e) => {
                             tracing::warn!(error = %e, "external request: delivery failed; retrying in 1s");
@@ -53,6 +57,7 @@ impl History {
             let done = Input::ExternalRequestDone { initiated_event_id: request.initiated_event_id, delivered };
             match self.execute(&source.namespace, &source.workflow_id, &source.run_id, done).await {
                 Ok(_) | Err(HistoryError::Engine(_)) => return,
+                Err(e) if e.moved() => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "external request: recording the outcome failed; retrying in 1s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;

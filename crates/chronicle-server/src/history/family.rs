@@ -32,6 +32,9 @@ impl History {
         // may close (and forget the child) in between.
         let mut known: Option<(String, i32)> = None;
         while let Err(e) = self.try_start_child(&parent, initiated_event_id, &mut known).await {
+            if !self.holds_run(&parent.namespace, &parent.workflow_id) {
+                return; // its new holder starts the child
+            }
             tracing::warn!(error = %e, run_id = %parent.run_id, "starting a child failed; retrying in 1s");
             tokio::time::sleep(RETRY_DELAY).await;
         }
@@ -71,7 +74,7 @@ impl History {
             conflict: WorkflowIdConflictPolicy::Fail,
         };
         let child_id = args.workflow_id.clone();
-        let (input, child_run) = match self.start(args, policies).await {
+        let (input, child_run) = match self.start_anywhere(args, policies).await {
             Ok(started) => {
                 (Input::ChildStarted { initiated_event_id, run_id: started.run_id.clone() }, Some(started.run_id))
             }
@@ -102,6 +105,9 @@ impl History {
     /// Task::NotifyParent of the closed child run `child`.
     pub(super) async fn notify_parent(&self, child: MatchTask) {
         while let Err(e) = self.try_notify_parent(&child).await {
+            if !self.holds_run(&child.namespace, &child.workflow_id) {
+                return; // its new holder tells the parent
+            }
             tracing::warn!(error = %e, run_id = %child.run_id, "telling a parent failed; retrying in 1s");
             tokio::time::sleep(RETRY_DELAY).await;
         }
@@ -125,7 +131,7 @@ impl History {
             } else {
                 &started.parent_workflow_namespace
             };
-            match self.execute(ns, &parent.workflow_id, &parent.run_id, input).await {
+            match self.apply_anywhere(ns, &parent.workflow_id, &parent.run_id, input).await {
                 Ok(_) => {}
                 Err(e) if settled(&e) => {} // the parent is gone or already knows
                 Err(e) => return Err(e),
@@ -163,6 +169,9 @@ impl History {
     /// Task::ApplyParentClosePolicy of the closed parent run `parent`.
     pub(super) async fn apply_parent_close_policy(&self, parent: MatchTask, initiated_event_id: i64) {
         while let Err(e) = self.try_apply_parent_close_policy(&parent, initiated_event_id).await {
+            if !self.holds_run(&parent.namespace, &parent.workflow_id) {
+                return; // its new holder applies the policy
+            }
             tracing::warn!(error = %e, run_id = %parent.run_id, "parent close policy failed; retrying in 1s");
             tokio::time::sleep(RETRY_DELAY).await;
         }
@@ -173,9 +182,11 @@ impl History {
         let Some(child) = parent.children.get(&initiated_event_id).filter(|c| c.close_policy_pending).cloned() else {
             return Ok(());
         };
-        // Serialised with a start of the child's id (`History::start` holds
-        // the same lock): a child still being started is seen here, or its
-        // starter sees the parent closed and applies the policy itself.
+        // Serialised with a start of the child's id on this node
+        // (`History::start` holds the same lock): a child still being
+        // started is seen here, or its starter sees the parent closed and
+        // applies the policy itself. In a cluster the child's start may be
+        // on another node; the starter's check of the parent covers that.
         let _held = self.workflow_locks.lock((p.namespace.clone(), child.workflow_id.clone())).await;
         // The child may have continued as new: its current run carries the
         // same parent.
@@ -236,8 +247,8 @@ impl History {
                 run = target.new_execution_run_id.clone();
                 continue;
             }
-            match self.execute(namespace, workflow_id, &run, input.clone()).await {
-                Ok(_) => return Ok(()),
+            match self.apply_anywhere(namespace, workflow_id, &run, input.clone()).await {
+                Ok(()) => return Ok(()),
                 // Closed meanwhile: look again (and follow the chain).
                 Err(HistoryError::Engine(EngineError::WorkflowClosed)) => continue,
                 Err(e) if settled(&e) => return Ok(()),

@@ -10,7 +10,11 @@ mod dispatch;
 mod external;
 mod family;
 mod queues;
+mod routing;
 mod start;
+
+use routing::NoPoller;
+pub(crate) use routing::{PEER_CALL_TIMEOUT, match_task, peer_failed, task_ref};
 
 use crate::clock::Clock;
 use crate::matching::{MatchTask, Matching, QueueKey};
@@ -37,6 +41,10 @@ pub enum HistoryError {
     AlreadyStarted { message: String, start_request_id: String, run_id: String },
     #[error("{0}")]
     InvalidArgument(String),
+    /// In a cluster: the run's shard is not this node's (now), or its owner
+    /// could not be reached. Worth retrying (UNAVAILABLE).
+    #[error("{0}")]
+    NotOwner(String),
 }
 
 /// A cached open run: its state behind an async lock (one writer), and a
@@ -46,6 +54,8 @@ struct RunEntry {
     changed: watch::Sender<i64>,
     /// The state's encoded size, as last cached or committed.
     size: std::sync::atomic::AtomicUsize,
+    /// The run's shard (see `routing`).
+    shard: u32,
 }
 
 pub struct History {
@@ -61,6 +71,11 @@ pub struct History {
     runs: Mutex<cache::RunCache>,
     /// Serialises starts of one workflow id.
     workflow_locks: crate::sync::KeyedLocks<(String, String)>,
+    /// This node's cluster; None for a server on its own.
+    cluster: Option<Arc<crate::cluster::Node>>,
+    /// Bumped when shards are gained: the timer queue is read again from
+    /// its start for them.
+    timer_generation: std::sync::atomic::AtomicU64,
     me: Weak<History>,
 }
 
@@ -94,6 +109,14 @@ pub struct StartPolicies {
     pub conflict: chronicle_engine::api::enums::v1::WorkflowIdConflictPolicy,
 }
 
+impl HistoryError {
+    /// The run is (now) another node's: whatever was being done to it is
+    /// its new holder's to do (it finds the work in the store's queues).
+    pub fn moved(&self) -> bool {
+        matches!(self, HistoryError::NotOwner(_) | HistoryError::Store(StoreError::ShardOwnershipLost { .. }))
+    }
+}
+
 impl History {
     /// Must be called inside a tokio runtime: it starts the timer loop.
     pub fn new(
@@ -102,7 +125,7 @@ impl History {
         limits: engine::Limits,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
-        Self::with_skipping(store, matching, limits, clock, None)
+        Self::with_skipping(store, matching, limits, clock, None, None)
     }
 
     /// `new`; with `skipping`, a test server's history whose clock is it.
@@ -112,6 +135,7 @@ impl History {
         limits: engine::Limits,
         clock: Arc<dyn Clock>,
         skipping: Option<Arc<TimeSkipping>>,
+        cluster: Option<Arc<crate::cluster::Node>>,
     ) -> Arc<Self> {
         let timers = Arc::new(Timers::with_skipping(clock.clone(), skipping.clone()));
         if let Some(skipping) = &skipping {
@@ -127,6 +151,8 @@ impl History {
             skipping,
             runs: Mutex::default(),
             workflow_locks: Default::default(),
+            cluster,
+            timer_generation: Default::default(),
             me: me.clone(),
         });
         tokio::spawn(Self::timer_loop(Arc::downgrade(&history), timers));
@@ -193,9 +219,20 @@ impl History {
     }
 
     /// Subscribes to commits of a run (caching it); None if the server has
-    /// no work left on it (closed, or gone).
-    pub async fn watch(&self, namespace: &str, workflow_id: &str, run_id: &str) -> Option<watch::Receiver<i64>> {
-        self.active_entry(namespace, workflow_id, run_id).await.ok().map(|e| e.changed.subscribe())
+    /// no work left on it (closed, or gone). In a cluster, a run whose
+    /// shard is not (or no longer) here is an error: its holder is the one
+    /// to wait at.
+    pub async fn watch(
+        &self,
+        namespace: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> Result<Option<watch::Receiver<i64>>, HistoryError> {
+        match self.active_entry(namespace, workflow_id, run_id).await {
+            Ok(entry) => Ok(Some(entry.changed.subscribe())),
+            Err(e) if e.moved() => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 }
 

@@ -20,15 +20,28 @@ impl History {
     /// Starts the timer-queue reader and the transfer-queue catch-up.
     pub fn start_queues(self: &Arc<Self>) {
         tokio::spawn(Self::read_timer_queue(self.me.clone()));
-        tokio::spawn(Self::catch_up_transfer_queue(self.me.clone()));
+        if self.cluster.is_some() {
+            // Shards are read as they are taken (`routing`).
+            self.follow_shards();
+        } else {
+            tokio::spawn(Self::catch_up_transfer_queue(self.me.clone(), None));
+        }
     }
 
     async fn read_timer_queue(me: Weak<History>) {
         // The last row read: (due time, id).
         let mut after: Option<(i64, i64)> = None;
+        let mut generation = 0;
         loop {
             {
                 let Some(history) = me.upgrade() else { return };
+                // Shards gained since the last round: read from the start.
+                let now_generation = history.timer_generation.load(std::sync::atomic::Ordering::Acquire);
+                if now_generation != generation {
+                    generation = now_generation;
+                    after = None;
+                }
+                let shards = history.shards_read();
                 let window = i128::try_from(TIMER_WINDOW.as_nanos()).unwrap_or(i128::MAX);
                 let until = i64::try_from(history.clock.nanos().saturating_add(window)).unwrap_or(i64::MAX);
                 // First the window, then the read: a deadline committed in
@@ -36,7 +49,13 @@ impl History {
                 // window holds it once).
                 history.timers.extend_horizon(until);
                 loop {
-                    match history.store.due_tasks(after, until, TASK_READ_PAGE).await {
+                    let rows = match (&shards, history.cluster()) {
+                        (Some(shards), Some(node)) => {
+                            node.store().due_tasks_in(shards, after, until, TASK_READ_PAGE).await
+                        }
+                        _ => history.store.due_tasks(after, until, TASK_READ_PAGE).await,
+                    };
+                    match rows {
                         Ok(rows) => {
                             let full = rows.len() == TASK_READ_PAGE;
                             for (at, row) in rows {
@@ -59,12 +78,17 @@ impl History {
         }
     }
 
-    async fn catch_up_transfer_queue(me: Weak<History>) {
+    /// Runs the transfer queue's work (of `shards`, or all) once.
+    pub(super) async fn catch_up_transfer_queue(me: Weak<History>, shards: Option<Vec<u32>>) {
         let mut after = 0;
         let mut running = tokio::task::JoinSet::new();
         loop {
             let Some(history) = me.upgrade() else { return };
-            let rows = match history.store.transfer_tasks(after, TASK_READ_PAGE).await {
+            let rows = match (&shards, history.cluster()) {
+                (Some(shards), Some(node)) => node.store().transfer_tasks_in(shards, after, TASK_READ_PAGE).await,
+                _ => history.store.transfer_tasks(after, TASK_READ_PAGE).await,
+            };
+            let rows = match rows {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the transfer queue; retrying in 1s");

@@ -166,7 +166,7 @@ impl History {
             set_current: Some(current_id),
             update_visibility: true,
         });
-        self.store.commit(writes).await?;
+        self.commit_writes(writes).await?;
         if let Some((entry, term)) = terminated {
             let mut guard = entry.state.lock().await;
             self.after_commit(&entry, &mut guard, &term);

@@ -33,6 +33,10 @@ const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 /// so a close is acted on (buffered starts, pause on failure) promptly.
 const RUNNING_POLL_NANOS: i128 = 500_000_000;
 
+/// How often a cluster node not running schedules checks whether it
+/// should now.
+const SINGLETON_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// (namespace, schedule id).
 type ScheduleKey = (String, String);
 
@@ -105,6 +109,13 @@ impl Scheduler {
         loop {
             let Some(scheduler) = me.upgrade() else { return };
             let changes = scheduler.history.skipping().map(|s| s.schedule_changes());
+            // Once per cluster: on the node holding the singletons' shard;
+            // the others look again soon, to take over when it moves.
+            if !scheduler.history.runs_singletons() {
+                drop(scheduler);
+                tokio::time::sleep(SINGLETON_CHECK).await;
+                continue;
+            }
             let (next, running) = match scheduler.pass().await {
                 Ok(next) => next,
                 Err(e) => {
@@ -412,7 +423,7 @@ impl Scheduler {
                         external: None,
                     }
                 };
-                if let Err(e) = self.history.execute(&rec.namespace, &wf.workflow_id, &wf.run_id, input).await {
+                if let Err(e) = self.history.apply_anywhere(&rec.namespace, &wf.workflow_id, &wf.run_id, input).await {
                     tracing::debug!(schedule_id = %rec.schedule_id, workflow_id = %wf.workflow_id, error = %e, "schedule: overlap cancel/terminate");
                 }
             }
@@ -472,7 +483,7 @@ impl Scheduler {
             Ok(p) => p,
         };
         let policies = StartPolicies { reuse, conflict: WorkflowIdConflictPolicy::Fail };
-        let started = match self.history.start(args, policies).await {
+        let started = match self.history.start_anywhere(args, policies).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(schedule_id = %rec.schedule_id, %workflow_id, error = %e, "schedule: start failed");

@@ -19,6 +19,7 @@ use chronicle_engine::api::workflowservice::v1::RespondWorkflowTaskCompletedRequ
 use chronicle_proto::guard::{Admission, Call, Failure};
 use keys::KeyRing;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tonic::Status;
 
 /// How the gRPC port is secured (all off by default).
@@ -47,6 +48,11 @@ pub struct Guard {
 impl Guard {
     pub(crate) fn new(keys: Option<KeyRing>, throttle: crate::throttle::Throttle, traces: bool) -> Self {
         Guard { keys, throttle, traces }
+    }
+
+    /// Whether calls need an API key.
+    pub fn has_keys(&self) -> bool {
+        self.keys.is_some()
     }
 
     /// The namespace's rate, and a place for a long poll.
@@ -149,6 +155,36 @@ impl Admission for Guard {
     }
 }
 
+/// The guard of the cluster port, where calls other nodes forwarded
+/// arrive: checked again (fields, API key) but not throttled, as the node
+/// they came in at counted them against the namespace's rate and poll
+/// places already.
+pub struct PeerGuard(pub Arc<Guard>);
+
+impl Admission for PeerGuard {
+    type Ticket = ();
+
+    fn admit(&self, call: &Call<'_>) -> Result<(), Status> {
+        check_shared_fields(call)?;
+        if let Some(keys) = &self.0.keys {
+            authorize(keys, call)?;
+        }
+        Ok(())
+    }
+
+    fn failed(&self, failure: &Failure<'_>) {
+        self.0.failed(failure);
+    }
+
+    fn span(&self, call: &Call<'_>) -> tracing::Span {
+        self.0.span(call)
+    }
+
+    fn ended(&self, span: &tracing::Span, error: Option<&Status>) {
+        self.0.ended(span, error);
+    }
+}
+
 /// Whether the call's API key holds the role the call needs.
 fn authorize(keys: &KeyRing, call: &Call<'_>) -> Result<(), Status> {
     if roles::is_open(call.service, call.method) {
@@ -176,4 +212,34 @@ fn authorize(keys: &KeyRing, call: &Call<'_>) -> Result<(), Status> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::*;
+
+    #[test]
+    fn calls_forwarded_by_another_node_are_not_throttled_again() {
+        let limits = chronicle_engine::Limits { namespace_requests_per_second: 1, ..Default::default() };
+        let guard = Arc::new(Guard::new(None, crate::throttle::Throttle::new(&limits), false));
+        let peers = PeerGuard(guard.clone());
+        let metadata = tonic::metadata::MetadataMap::new();
+        let extensions = tonic::Extensions::new();
+        let call = Call {
+            service: "WorkflowService",
+            method: "SignalWorkflowExecution",
+            namespace: Some("default"),
+            identity: None,
+            workflow: None,
+            metadata: &metadata,
+            extensions: &extensions,
+            message: &(),
+        };
+        // A burst of two at 1/s, then the rate: the client port refuses.
+        assert!(guard.admit(&call).is_ok() && guard.admit(&call).is_ok());
+        assert_eq!(guard.admit(&call).err().map(|s| s.code()), Some(tonic::Code::ResourceExhausted));
+        for _ in 0..10 {
+            assert!(peers.admit(&call).is_ok(), "counted where it came in");
+        }
+    }
 }

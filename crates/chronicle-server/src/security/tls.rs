@@ -39,6 +39,20 @@ impl Tls {
     }
 }
 
+/// What a cluster node shows and trusts when it calls another node's
+/// cluster port: its own certificate and key, and the CA (`client_ca`)
+/// the other nodes' certificates must come from. Read once, at start.
+pub fn client_config(files: &TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()));
+    let ca = files.client_ca.as_deref().ok_or_else(|| anyhow::anyhow!("cluster TLS needs the nodes' CA"))?;
+    // Checked as the server side checks them, for the same messages.
+    certificates(ca)?;
+    certificates(&files.cert)?;
+    Ok(tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(read(ca)?))
+        .identity(tonic::transport::Identity::from_pem(read(&files.cert)?, read(&files.key)?)))
+}
+
 fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| anyhow::anyhow!("cannot read certificates from {}: {e}", path.display()))?

@@ -38,7 +38,18 @@ fn fence(row: &tokio_postgres::Row) -> Attempt<Fence> {
     Ok(Fence { shard_id: u32::try_from(shard).unwrap_or(0), epoch: row.try_get(1)? })
 }
 
+/// Has the server end this transaction should it sit idle for 5 s: a node
+/// paused (SIGSTOP) or cut off between a statement and COMMIT must not keep
+/// the rows it locked (its shards' rows, in a renewal) from the node taking
+/// its shards over. Fenced commits set the same in their fence statement.
+async fn bound_idle(tx: &Transaction<'_>) -> Attempt<()> {
+    let stmt = tx.prepare_cached("SELECT set_config('idle_in_transaction_session_timeout', '5000', true)").await?;
+    tx.execute(&stmt, &[]).await?;
+    Ok(())
+}
+
 pub(crate) async fn heartbeat(tx: &Transaction<'_>, node: &NodeRecord) -> Attempt<()> {
+    bound_idle(tx).await?;
     let sql = format!(
         "INSERT INTO cluster_nodes (node_id, rpc_address, cluster_address, started_at, heartbeat_at)
          VALUES ($1, $2, $3, {NOW}, {NOW})
@@ -51,6 +62,7 @@ pub(crate) async fn heartbeat(tx: &Transaction<'_>, node: &NodeRecord) -> Attemp
 }
 
 pub(crate) async fn leave(tx: &Transaction<'_>, node_id: &str) -> Attempt<()> {
+    bound_idle(tx).await?;
     let node = escape(node_id);
     let free = tx.prepare_cached("UPDATE shards SET owner = NULL, lease_until = 0 WHERE owner = $1").await?;
     tx.execute(&free, &[&node]).await?;
@@ -101,14 +113,21 @@ pub(crate) async fn acquire(
     tx: &Transaction<'_>,
     (node_id, wanted, lease): &(String, Vec<u32>, Duration),
 ) -> Attempt<Vec<Fence>> {
-    // Each row is re-checked after any concurrent writer of it commits
-    // (READ COMMITTED's re-check of an UPDATE's WHERE), so of two nodes
-    // taking one free shard, the second finds it taken.
+    // Rows locked by another transaction are skipped, not waited for: a
+    // commit in flight holds its shard's row (`commit_fenced`), and a node
+    // paused mid-commit must not stall the node taking its shards (the
+    // server ends its idle transaction; the shard is taken next round).
+    // Rows taken are locked, then checked, so of two nodes taking one free
+    // shard, the second finds it taken.
     let sql = format!(
         "UPDATE shards SET owner = $1, epoch = epoch + 1, lease_until = {NOW} + $3, acquired_at = {NOW}
-         WHERE shard_id = ANY($2::int4[]) AND (owner IS NULL OR owner = $1 OR lease_until < {NOW})
+         WHERE shard_id IN (
+             SELECT shard_id FROM shards
+             WHERE shard_id = ANY($2::int4[]) AND (owner IS NULL OR owner = $1 OR lease_until < {NOW})
+             FOR UPDATE SKIP LOCKED)
          RETURNING shard_id, epoch"
     );
+    bound_idle(tx).await?;
     let stmt = tx.prepare_cached(&sql).await?;
     let rows = tx.query(&stmt, &[&escape(node_id), &shard_ids(wanted), &nanos(*lease)]).await?;
     let mut taken = rows.iter().map(fence).collect::<Attempt<Vec<_>>>()?;
@@ -131,6 +150,7 @@ pub(crate) async fn renew(
          WHERE shards.shard_id = h.shard_id AND shards.epoch = h.epoch AND shards.owner = $1
          RETURNING shards.shard_id"
     );
+    bound_idle(tx).await?;
     let stmt = tx.prepare_cached(&sql).await?;
     let rows = tx.query(&stmt, &[&escape(node_id), &shards, &epochs, &nanos(*lease)]).await?;
     let mut renewed =
@@ -141,6 +161,7 @@ pub(crate) async fn renew(
 
 pub(crate) async fn release(tx: &Transaction<'_>, (node_id, held): &(String, Vec<Fence>)) -> Attempt<()> {
     let (shards, epochs) = held_columns(held);
+    bound_idle(tx).await?;
     let stmt = tx
         .prepare_cached(
             "UPDATE shards SET owner = NULL, lease_until = 0

@@ -48,9 +48,13 @@ impl Statements {
         ) = tokio::try_join!(
             // Taken first and held to COMMIT: an acquisition of the shard
             // (an UPDATE of its row) waits for this commit, and this
-            // commit, if it comes second, sees the new epoch.
+            // commit, if it comes second, sees the new epoch. The same
+            // statement has the server end this transaction should it sit
+            // idle for 5 s (a node paused or cut off mid-commit): the row it
+            // holds must not keep the shard from its next holder for long.
             tx.prepare_cached(
-                "SELECT 1 FROM shards WHERE shard_id = $1 AND epoch = $2 AND owner IS NOT NULL FOR SHARE"
+                "SELECT 1 FROM shards CROSS JOIN set_config('idle_in_transaction_session_timeout', '5000', true) AS t
+                 WHERE shard_id = $1 AND epoch = $2 AND owner IS NOT NULL FOR SHARE OF shards"
             ),
             tx.prepare_cached(
                 "INSERT INTO executions (run_id, namespace, workflow_id, status, version, state, active, shard)

@@ -87,6 +87,13 @@ impl PostgresStore {
 }
 
 impl PostgresStore {
+    /// A second handle on a database `connect` opened already, with a pool
+    /// of its own (e.g. a cluster node's membership connections): no
+    /// schema work, and no connection until the first statement.
+    pub fn attach(options: PostgresOptions) -> Result<Arc<PostgresStore>> {
+        Ok(Arc::new(PostgresStore { db: Db::new(&options.url, options.pool_size)? }))
+    }
+
     /// Gives rows written before shards existed (schema 1) their shard.
     async fn backfill_shards(&self) -> Result<()> {
         for table in ["executions", "tasks"] {

@@ -171,7 +171,15 @@ async fn writes_racing_a_takeover_land_before_it_or_not_at_all() {
         })
         .collect();
     tokio::time::sleep(StdDuration::from_millis(250)).await;
-    let new = b.acquire_shards("b", &[shard], LONG).await.unwrap();
+    // A row a commit holds is skipped, not waited for: the taker tries
+    // again, as the membership loop does every round.
+    let new = loop {
+        let new = b.acquire_shards("b", &[shard], LONG).await.unwrap();
+        if !new.is_empty() {
+            break new;
+        }
+        tokio::time::sleep(StdDuration::from_millis(2)).await;
+    };
     taken_over.store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(new.len(), 1);
     let mut total = 0;
@@ -258,4 +266,39 @@ async fn queue_reads_of_some_shards_see_exactly_theirs() {
     assert!(!want.is_empty() && want.len() < all_transfer.len(), "{} of {}", want.len(), all_transfer.len());
     assert_eq!(got, want, "transfer tasks of these shards, by id");
     assert!(pg.due_tasks_in(&[], None, i64::MAX, 10).await.unwrap().is_empty(), "no shard, no rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_writer_does_not_stall_the_takeover() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let store = cluster_store(&db).await;
+    let shard = 21;
+    let fence = store.acquire_shards("a", &[shard], StdDuration::from_millis(100)).await.unwrap()[0];
+    // A node paused mid-commit: its transaction holds the shard's row as a
+    // fenced commit does (the same statement), and sends nothing more.
+    let paused = db.client().await;
+    paused.batch_execute("BEGIN").await.unwrap();
+    let fence_sql =
+        "SELECT 1 FROM shards CROSS JOIN set_config('idle_in_transaction_session_timeout', '5000', true) AS t
+                     WHERE shard_id = $1 AND epoch = $2 AND owner IS NOT NULL FOR SHARE OF shards";
+    assert_eq!(paused.execute(fence_sql, &[&(shard as i32), &fence.epoch]).await.unwrap(), 1);
+    tokio::time::sleep(StdDuration::from_millis(150)).await; // the lease ran out
+    let started = std::time::Instant::now();
+    let skipped = store.acquire_shards("b", &[shard, shard + 1], LONG).await.unwrap();
+    assert!(started.elapsed() < StdDuration::from_secs(2), "the taker does not wait for the paused writer");
+    assert_eq!(skipped.iter().map(|f| f.shard_id).collect::<Vec<_>>(), [shard + 1], "the held row is skipped");
+    // The server ends the paused session's transaction after 5 s idle: a
+    // later try takes the shard, and the old fence can no longer write.
+    let taken = loop {
+        let taken = store.acquire_shards("b", &[shard], LONG).await.unwrap();
+        if !taken.is_empty() || started.elapsed() > StdDuration::from_secs(15) {
+            break taken;
+        }
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+    };
+    assert_eq!(taken.len(), 1, "taken once the paused transaction was ended");
+    assert!(started.elapsed() >= StdDuration::from_secs(4), "not before the idle timeout");
+    assert!(paused.batch_execute("COMMIT").await.is_err(), "the paused session was ended");
+    let (_, create) = RunDriver::start(NS, &workflow_on(shard), "run-paused");
+    assert!(matches!(store.commit_fenced(fence, vec![create]).await, Err(StoreError::ShardOwnershipLost { .. })));
 }

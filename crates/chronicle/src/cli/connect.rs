@@ -76,6 +76,12 @@ impl ConnectArgs {
     }
 
     pub async fn client(&self) -> anyhow::Result<Client> {
+        let (channel, key) = self.connect().await?;
+        Ok(WorkflowServiceClient::with_interceptor(channel, key))
+    }
+
+    /// A connection to the server, and the key every call carries.
+    pub async fn connect(&self) -> anyhow::Result<(Channel, ApiKey)> {
         let tls = self.uses_tls();
         let endpoint = if self.address.contains("://") {
             self.address.clone()
@@ -91,6 +97,6 @@ impl ConnectArgs {
             Some(key) => Some(format!("Bearer {key}").parse().context("the API key is not valid header text")?),
             None => None,
         };
-        Ok(WorkflowServiceClient::with_interceptor(channel, ApiKey(key)))
+        Ok((channel, ApiKey(key)))
     }
 }

@@ -1,6 +1,7 @@
 //! Client commands (the `temporal` CLI's habits).
 
 pub mod auth;
+pub mod cluster;
 pub mod connect;
 pub mod list;
 mod payloads;

@@ -9,6 +9,11 @@
 //! With `CHRONICLE_TEST_POSTGRES=postgres://USER@HOST:PORT` set, every server runs
 //! `server start --database-url` on a PostgreSQL database of its own instead, created
 //! with `psql` before the first start and dropped when the `TestServer` goes.
+//! With `CHRONICLE_TEST_CLUSTER_NODES=N` (N >= 2) as well, every server is a cluster of N
+//! nodes on that database (`--cluster-port 0` each), started together and waited for until
+//! every shard is held by one of them; `addr` names the nodes in turn, so a test's clients
+//! and workers are spread over them and most calls are forwarded to another node. `kill`
+//! and `restart` act on every node.
 
 use std::{
     io::{BufRead, BufReader},
@@ -21,12 +26,19 @@ use std::{
 
 /// Prefix of the stdout line announcing the bound address.
 const LISTENING_PREFIX: &str = "Chronicle gRPC listening on ";
+/// The line a cluster node prints first: `... listening on ADDR as node ID`.
+const CLUSTER_PREFIX: &str = "Chronicle cluster listening on ";
 /// How long to wait for the listening line after spawning the binary.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct TestServer {
     child: Option<Child>,
-    addr: SocketAddr,
+    /// The cluster's other nodes, when the server is a cluster.
+    peers: Vec<Child>,
+    /// Every node's client address (one for a server alone).
+    addrs: Vec<SocketAddr>,
+    /// Which of `addrs` the next `addr()` answers.
+    turn: std::sync::atomic::AtomicUsize,
     db_path: PathBuf,
     /// The PostgreSQL database this server runs on, if it does.
     postgres: Option<PostgresDatabase>,
@@ -57,8 +69,48 @@ impl TestServer {
         let extra_namespaces: Vec<String> = namespaces.iter().map(std::string::ToString::to_string).collect();
         let postgres = PostgresDatabase::create_if_configured();
         let extra_args = args.to_vec();
-        let (child, addr) = spawn_server(&db_path, postgres.as_ref(), &extra_namespaces, &extra_args, 1).await;
-        Self { child: Some(child), addr, db_path, postgres, extra_namespaces, extra_args, generation: 1, _dir: dir }
+        let mut server = Self {
+            child: None,
+            peers: Vec::new(),
+            addrs: Vec::new(),
+            turn: std::sync::atomic::AtomicUsize::new(0),
+            db_path,
+            postgres,
+            extra_namespaces,
+            extra_args,
+            generation: 0,
+            _dir: dir,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts the server's process, or each node of its cluster and waits for
+    /// them to share the shards.
+    async fn spawn(&mut self) {
+        self.generation += 1;
+        let nodes = self.postgres.as_ref().map_or(1, |_| cluster_nodes());
+        let mut started = Vec::new();
+        for _ in 0..nodes {
+            let mut args = self.extra_args.clone();
+            if nodes > 1 {
+                args.extend(["--cluster-port".to_string(), "0".to_string()]);
+            }
+            let spawned =
+                spawn_server(&self.db_path, self.postgres.as_ref(), &self.extra_namespaces, &args, self.generation);
+            started.push(spawned.await);
+        }
+        let ids: Vec<String> = started.iter().filter_map(|s| s.cluster.as_ref().map(|c| c.id.clone())).collect();
+        // Described through the cluster port: the client port may want TLS
+        // or a key.
+        let describe_at = started[0].cluster.as_ref().map(|c| c.address.clone());
+        self.addrs = started.iter().map(|s| s.addr).collect();
+        let mut children = started.into_iter().map(|s| s.child);
+        self.child = children.next();
+        self.peers = children.collect();
+        if let Some(address) = describe_at {
+            wait_until_shared(address, &ids).await;
+        }
     }
 
     /// Whether the data is in a SQLite file (`db_path`), not PostgreSQL.
@@ -68,17 +120,20 @@ impl TestServer {
     }
 
     /// Address the current server process listens on. Changes after [`Self::restart`].
+    /// A cluster's nodes in turn, call by call.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.addrs[turn % self.addrs.len()]
     }
 
     pub fn db_path(&self) -> &Path {
         &self.db_path
     }
 
-    /// SIGKILLs the server process (no graceful shutdown) and reaps it. No-op if not running.
+    /// SIGKILLs the server process (every node of a cluster; no graceful
+    /// shutdown) and reaps it. No-op if not running.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        for mut child in self.child.take().into_iter().chain(self.peers.drain(..)) {
             // `Child::kill` sends SIGKILL on Unix.
             let _ = child.kill();
             let _ = child.wait();
@@ -90,6 +145,10 @@ impl TestServer {
     #[allow(dead_code)] // used by the grpc_api test binary
     pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
         let mut child = self.child.take()?;
+        for mut peer in self.peers.drain(..) {
+            let _ = peer.kill();
+            let _ = peer.wait();
+        }
         let began = std::time::Instant::now();
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
         while began.elapsed() < limit {
@@ -106,17 +165,7 @@ impl TestServer {
     /// SIGKILLs the running process (if any) and starts a new one on the same database file.
     pub async fn restart(&mut self) {
         self.kill();
-        self.generation += 1;
-        let (child, addr) = spawn_server(
-            &self.db_path,
-            self.postgres.as_ref(),
-            &self.extra_namespaces,
-            &self.extra_args,
-            self.generation,
-        )
-        .await;
-        self.child = Some(child);
-        self.addr = addr;
+        self.spawn().await;
     }
 }
 
@@ -124,6 +173,66 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// How many nodes each server is: `CHRONICLE_TEST_CLUSTER_NODES`, 1 (no
+/// cluster) when unset.
+fn cluster_nodes() -> usize {
+    match std::env::var("CHRONICLE_TEST_CLUSTER_NODES") {
+        Ok(n) if !n.is_empty() => {
+            n.parse().unwrap_or_else(|_| panic!("CHRONICLE_TEST_CLUSTER_NODES={n}: not a number"))
+        }
+        _ => 1,
+    }
+}
+
+/// How long a new cluster may take until its nodes hold every shard (a
+/// restarted one first waits for its predecessors' leases to run out).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until every shard is held, with a lease not run out, by one of the
+/// nodes `ids`, and each of them holds some, as `chronicle cluster
+/// describe -o json` through `address` tells.
+async fn wait_until_shared(address: String, ids: &[String]) {
+    let wanted = ids.to_vec();
+    let settled = tokio::task::spawn_blocking(move || {
+        let began = std::time::Instant::now();
+        let mut last = String::new();
+        while began.elapsed() < SETTLE_TIMEOUT {
+            let out = Command::new(env!("CARGO_BIN_EXE_chronicle"))
+                .args(["cluster", "describe", "--address", &address, "-o", "json"])
+                .output()
+                .expect("run chronicle cluster describe");
+            last = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success()
+                && let Ok(view) = serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                && shared_by(&view, &wanted)
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(last)
+    })
+    .await
+    .expect("join the describe loop");
+    if let Err(last) = settled {
+        panic!("the cluster {ids:?} did not share the shards within {SETTLE_TIMEOUT:?}; last view: {last}");
+    }
+}
+
+fn shared_by(view: &serde_json::Value, ids: &[String]) -> bool {
+    let Some(shards) = view["shards"].as_array() else { return false };
+    let mut held = vec![0usize; ids.len()];
+    for shard in shards {
+        let owner = shard["owner"].as_str().unwrap_or_default();
+        let Some(i) = ids.iter().position(|id| id == owner) else { return false };
+        if shard["leaseLeftMs"].as_i64().unwrap_or(0) <= 0 {
+            return false;
+        }
+        held[i] += 1;
+    }
+    !shards.is_empty() && held.iter().all(|&n| n > 0)
 }
 
 /// A database of its own on the PostgreSQL server `CHRONICLE_TEST_POSTGRES` names.
@@ -172,13 +281,26 @@ fn try_psql(base: &str, sql: &str) -> Result<(), String> {
     }
 }
 
+/// A started process: its client address and, for a cluster node, where
+/// it serves the cluster and its id.
+struct Spawned {
+    child: Child,
+    addr: SocketAddr,
+    cluster: Option<ClusterNode>,
+}
+
+struct ClusterNode {
+    address: String,
+    id: String,
+}
+
 async fn spawn_server(
     db_path: &Path,
     postgres: Option<&PostgresDatabase>,
     namespaces: &[String],
     args: &[String],
     generation: u32,
-) -> (Child, SocketAddr) {
+) -> Spawned {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chronicle"));
     match postgres {
         Some(db) => cmd.args(["server", "start", "--port", "0", "--database-url", &db.url()]),
@@ -196,19 +318,25 @@ async fn spawn_server(
     // A plain thread reads stdout for the whole life of the process: it reports the listening
     // address once, and keeps draining (and echoing to stderr) afterwards so the child never
     // blocks on a full pipe.
-    let (tx, rx) = mpsc::channel::<SocketAddr>();
+    let (tx, rx) = mpsc::channel::<(SocketAddr, Option<ClusterNode>)>();
     std::thread::Builder::new()
         .name(format!("chronicle-stdout-{pid}"))
         .spawn(move || {
             let mut tx = Some(tx);
+            let mut cluster = None;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[chronicle pid={pid} gen={generation}] {line}");
+                if let Some(rest) = line.trim().strip_prefix(CLUSTER_PREFIX)
+                    && let Some((address, id)) = rest.split_once(" as node ")
+                {
+                    cluster = Some(ClusterNode { address: address.trim().to_string(), id: id.trim().to_string() });
+                }
                 if let Some(rest) = line.trim().strip_prefix(LISTENING_PREFIX)
                     && let Ok(addr) = rest.trim().parse::<SocketAddr>()
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(addr);
+                    let _ = tx.send((addr, cluster.take()));
                 }
             }
             // EOF: dropping `tx` (if still present) tells the waiter the process went away.
@@ -218,7 +346,7 @@ async fn spawn_server(
     let waited =
         tokio::task::spawn_blocking(move || rx.recv_timeout(STARTUP_TIMEOUT)).await.expect("join stdout waiter");
     match waited {
-        Ok(addr) => (child, addr),
+        Ok((addr, cluster)) => Spawned { child, addr, cluster },
         Err(err) => {
             let status = child.try_wait().ok().flatten();
             let _ = child.kill();

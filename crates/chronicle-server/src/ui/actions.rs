@@ -1,0 +1,200 @@
+//! What the UI changes: signal, cancel and terminate a run. Each is a GET
+//! that shows what will happen (the confirmation, working without
+//! JavaScript) and a POST that does it, which must carry the form's CSRF
+//! token (a secret of this process, in every form) and, when the browser
+//! sends one, an Origin of this server: another site cannot make a
+//! visitor's browser act here.
+
+use super::{encode, layout, page, page_error, status_page};
+use crate::frontend::Frontend;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Redirect, Response};
+use chronicle_engine::api::common::v1::{Payload, Payloads, WorkflowExecution};
+use chronicle_engine::api::workflowservice::v1::{
+    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+};
+use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
+use maud::html;
+use std::sync::OnceLock;
+use tonic::Request;
+
+/// The identity the server's history records for what the UI did.
+const IDENTITY: &str = "chronicle-web-ui";
+
+/// This process's CSRF token: random, in every form, required on every POST.
+pub fn csrf_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    input: String,
+}
+
+/// The run an action is about, and where to go back to.
+struct Target {
+    namespace: String,
+    workflow_id: String,
+    run_id: String,
+}
+
+impl Target {
+    fn history(&self) -> String {
+        format!(
+            "/namespaces/{}/workflows/{}/{}/history",
+            encode(&self.namespace),
+            encode(&self.workflow_id),
+            encode(&self.run_id)
+        )
+    }
+
+    fn execution(&self) -> Option<WorkflowExecution> {
+        Some(WorkflowExecution { workflow_id: self.workflow_id.clone(), run_id: self.run_id.clone() })
+    }
+}
+
+/// Why a request is refused: its status and message (made a page by
+/// `refused`).
+type Refusal = (StatusCode, String);
+
+fn refused((code, message): Refusal) -> Response {
+    page_error(code, &message)
+}
+
+/// Refuses a POST without this process's token or from another origin.
+fn check(headers: &HeaderMap, form: &ActionForm) -> Result<(), Refusal> {
+    if form.csrf != csrf_token() {
+        let why = "The form is stale or came from elsewhere (CSRF token). Reload and try again.";
+        return Err((StatusCode::FORBIDDEN, why.into()));
+    }
+    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        let origin = origin.to_str().unwrap_or_default();
+        let host = host.to_str().unwrap_or_default();
+        if origin.split_once("://").map(|(_, h)| h) != Some(host) {
+            return Err((StatusCode::FORBIDDEN, "The form was sent from another site.".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The confirmation page of `action` on a run.
+pub async fn confirm(
+    Path((namespace, workflow_id, run_id, action)): Path<(String, String, String, String)>,
+) -> super::Page {
+    let target = Target { namespace, workflow_id, run_id };
+    let (title, fields) = match action.as_str() {
+        "signal" => (
+            "Signal",
+            html! {
+                p { label for="name" { "Signal name" } br; input #name name="name" required; }
+                p { label for="input" { "Input (JSON, one value; empty for none)" } br;
+                    textarea #input name="input" rows="6" cols="60" {} }
+            },
+        ),
+        "cancel" => ("Request cancellation of", html! { p { "The workflow is asked to cancel; it decides how." } }),
+        "terminate" => (
+            "Terminate",
+            html! {
+                p { "The run ends at once, without running any more workflow code." }
+                p { label for="reason" { "Reason" } br; input #reason name="reason" size="60"; }
+            },
+        ),
+        _ => return Err(page_error(StatusCode::NOT_FOUND, "No such action.")),
+    };
+    Ok(page(layout::page(
+        title,
+        Some(&target.namespace),
+        html! {
+            h1 { (title) " " code { (target.workflow_id) } "?" }
+            p { "Run " code { (target.run_id) } }
+            form method="post" action={ (target.history().trim_end_matches("/history")) "/" (action) } {
+                input type="hidden" name="csrf" value=(csrf_token());
+                (fields)
+                p {
+                    button type="submit" { "Confirm: " (action) }
+                    " "
+                    a href=(target.history()) { "Back" }
+                }
+            }
+        },
+    )))
+}
+
+/// Does `action` on a run, then back to its history.
+pub async fn act(
+    State(frontend): State<Frontend>,
+    Path((namespace, workflow_id, run_id, action)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<ActionForm>,
+) -> Result<Redirect, Response> {
+    check(&headers, &form).map_err(refused)?;
+    let target = Target { namespace, workflow_id, run_id };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let done = match action.as_str() {
+        "signal" => {
+            if form.name.trim().is_empty() {
+                return Err(page_error(StatusCode::BAD_REQUEST, "A signal needs a name."));
+            }
+            let input = json_input(&form.input).map_err(refused)?;
+            let request = SignalWorkflowExecutionRequest {
+                namespace: target.namespace.clone(),
+                workflow_execution: target.execution(),
+                signal_name: form.name.trim().to_string(),
+                input,
+                identity: IDENTITY.to_string(),
+                request_id,
+                ..Default::default()
+            };
+            frontend.signal_workflow_execution(Request::new(request)).await.map(|_| ())
+        }
+        "cancel" => {
+            let request = RequestCancelWorkflowExecutionRequest {
+                namespace: target.namespace.clone(),
+                workflow_execution: target.execution(),
+                identity: IDENTITY.to_string(),
+                request_id,
+                reason: form.reason.clone(),
+                ..Default::default()
+            };
+            frontend.request_cancel_workflow_execution(Request::new(request)).await.map(|_| ())
+        }
+        "terminate" => {
+            let request = TerminateWorkflowExecutionRequest {
+                namespace: target.namespace.clone(),
+                workflow_execution: target.execution(),
+                reason: form.reason.clone(),
+                identity: IDENTITY.to_string(),
+                ..Default::default()
+            };
+            frontend.terminate_workflow_execution(Request::new(request)).await.map(|_| ())
+        }
+        _ => return Err(page_error(StatusCode::NOT_FOUND, "No such action.")),
+    };
+    done.map_err(|s| status_page(&s))?;
+    Ok(Redirect::to(&target.history()))
+}
+
+/// The form's JSON text as one payload (none when empty).
+fn json_input(text: &str) -> Result<Option<Payloads>, Refusal> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| (StatusCode::BAD_REQUEST, format!("The input is not JSON: {e}")))?;
+    let payload = Payload {
+        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into_iter().collect(),
+        data: serde_json::to_vec(&value).unwrap_or_default(),
+        ..Default::default()
+    };
+    Ok(Some(Payloads { payloads: vec![payload] }))
+}

@@ -1,0 +1,379 @@
+//! One workflow run: its summary, pending work, and its event history,
+//! paged from the newest end (a long history opens at once: one page is
+//! read, not the whole), with each event's details and a download of the
+//! whole history as JSON (the format `temporal workflow show -o json`
+//! writes).
+
+use super::workflows::time;
+use super::{Page, encode, hex, layout, page, status_page, unhex};
+use crate::frontend::Frontend;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chronicle_engine::api::common::v1::{Payloads, WorkflowExecution};
+use chronicle_engine::api::enums::v1::EventType;
+use chronicle_engine::api::history::v1::{History, HistoryEvent};
+use chronicle_engine::api::workflowservice::v1::{
+    DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse, GetWorkflowExecutionHistoryRequest,
+    GetWorkflowExecutionHistoryReverseRequest,
+};
+use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
+use maud::{Markup, html};
+use tonic::Request;
+
+/// Events per page of the history table.
+const EVENTS_PER_PAGE: i32 = 100;
+
+/// Payload text shown inline; past it, a preview and the download.
+const PREVIEW_BYTES: usize = 4096;
+
+#[derive(serde::Deserialize, Default)]
+pub struct HistoryParams {
+    /// The token of the page of older events (hex).
+    #[serde(default)]
+    older: String,
+    /// Only events of this type on the page (e.g. `ActivityTaskScheduled`).
+    #[serde(default)]
+    r#type: String,
+}
+
+fn execution(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
+    Some(WorkflowExecution { workflow_id: workflow_id.to_string(), run_id: run_id.to_string() })
+}
+
+async fn describe(
+    frontend: &Frontend,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+) -> Result<DescribeWorkflowExecutionResponse, Response> {
+    let request = DescribeWorkflowExecutionRequest {
+        namespace: namespace.to_string(),
+        execution: execution(workflow_id, run_id),
+    };
+    Ok(frontend.describe_workflow_execution(Request::new(request)).await.map_err(|s| status_page(&s))?.into_inner())
+}
+
+/// The latest run of a workflow id.
+pub async fn latest(
+    State(frontend): State<Frontend>,
+    Path((namespace, workflow_id)): Path<(String, String)>,
+) -> Result<Redirect, Response> {
+    let described = describe(&frontend, &namespace, &workflow_id, "").await?;
+    let run_id = described.workflow_execution_info.and_then(|i| i.execution).map(|e| e.run_id).unwrap_or_default();
+    Ok(Redirect::to(&format!(
+        "/namespaces/{}/workflows/{}/{}/history",
+        encode(&namespace),
+        encode(&workflow_id),
+        encode(&run_id)
+    )))
+}
+
+pub async fn to_history(Path((namespace, workflow_id, run_id)): Path<(String, String, String)>) -> Redirect {
+    Redirect::to(&format!(
+        "/namespaces/{}/workflows/{}/{}/history",
+        encode(&namespace),
+        encode(&workflow_id),
+        encode(&run_id)
+    ))
+}
+
+/// An event's type without its prefix: `WorkflowExecutionStarted`.
+fn event_name(event: &HistoryEvent) -> String {
+    let name = EventType::try_from(event.event_type).map(|t| t.as_str_name()).unwrap_or("EVENT_TYPE_UNSPECIFIED");
+    name.trim_start_matches("EVENT_TYPE_")
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_string() + &c.as_str().to_ascii_lowercase()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Event JSON shown inline; past it, a preview (the download has it all).
+const EVENT_JSON_PREVIEW_CHARS: usize = 16 * 1024;
+
+/// An event as protobuf JSON, pretty-printed (its attributes, payloads as
+/// base64 as Temporal writes them); a huge one cut to a preview, so a page
+/// of events with megabyte payloads stays small.
+fn event_json(event: &HistoryEvent) -> String {
+    let json = chronicle_proto::json::to_json("temporal.api.history.v1.HistoryEvent", event)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| "(this event could not be shown as JSON)".to_string());
+    if json.len() <= EVENT_JSON_PREVIEW_CHARS {
+        return json;
+    }
+    let preview: String = json.chars().take(EVENT_JSON_PREVIEW_CHARS).collect();
+    format!("{preview}\n… ({} bytes in all: the whole is in the JSON download)", json.len())
+}
+
+/// Payloads as text: JSON ones as themselves, others as their encoding and
+/// size; a long one cut to a preview.
+fn payloads_text(payloads: Option<&Payloads>) -> Markup {
+    let Some(payloads) = payloads.filter(|p| !p.payloads.is_empty()) else { return html! { "—" } };
+    html! {
+        @for p in &payloads.payloads {
+            @let encoding = p.metadata.get("encoding").map(|e| String::from_utf8_lossy(e).to_string()).unwrap_or_default();
+            @if encoding == "json/plain" && std::str::from_utf8(&p.data).is_ok() {
+                @let text = String::from_utf8_lossy(&p.data);
+                @if text.len() > PREVIEW_BYTES {
+                    pre { (text.chars().take(PREVIEW_BYTES).collect::<String>()) "…" }
+                    p { "(" (text.len()) " bytes: the whole is in the JSON download)" }
+                } @else {
+                    pre { (text) }
+                }
+            } @else {
+                p { code { (if encoding.is_empty() { "no encoding" } else { encoding.as_str() }) } " payload, " (p.data.len()) " bytes" }
+            }
+        }
+    }
+}
+
+pub async fn history(
+    State(frontend): State<Frontend>,
+    Path((namespace, workflow_id, run_id)): Path<(String, String, String)>,
+    Query(p): Query<HistoryParams>,
+) -> Page {
+    let Some(token) = unhex(&p.older) else {
+        return Err(super::page_error(StatusCode::BAD_REQUEST, "The page token is not valid."));
+    };
+    let described = describe(&frontend, &namespace, &workflow_id, &run_id).await?;
+    let request = GetWorkflowExecutionHistoryReverseRequest {
+        namespace: namespace.clone(),
+        execution: execution(&workflow_id, &run_id),
+        maximum_page_size: EVENTS_PER_PAGE,
+        next_page_token: token,
+    };
+    let events = frontend
+        .get_workflow_execution_history_reverse(Request::new(request))
+        .await
+        .map_err(|s| status_page(&s))?
+        .into_inner();
+    let info = described.workflow_execution_info.clone().unwrap_or_default();
+    let run_id = info.execution.as_ref().map(|e| e.run_id.clone()).unwrap_or(run_id);
+    let status = crate::visibility::fields::status_name(info.status);
+    let ns = encode(&namespace);
+    let here = format!("/namespaces/{ns}/workflows/{}/{}/history", encode(&workflow_id), encode(&run_id));
+    let shown: Vec<&HistoryEvent> = events
+        .history
+        .as_ref()
+        .map(|h| h.events.iter().filter(|e| p.r#type.is_empty() || event_name(e) == p.r#type).collect())
+        .unwrap_or_default();
+    let config = described.execution_config.clone().unwrap_or_default();
+    Ok(page(layout::page(
+        &workflow_id,
+        Some(&namespace),
+        html! {
+            h1 { "Workflow " code { (workflow_id) } }
+            dl.summary {
+                dt { "Status" } dd class={ "status status-" (status) } { (status) }
+                dt { "Type" } dd { (info.r#type.as_ref().map(|t| t.name.as_str()).unwrap_or_default()) }
+                dt { "Run id" } dd.mono { (run_id) }
+                dt { "Task queue" }
+                dd { @if let Some(q) = &config.task_queue {
+                    a href={ "/namespaces/" (ns) "/task-queues/" (encode(&q.name)) } { (q.name) }
+                } }
+                dt { "Start" } dd { (time(info.start_time.as_ref())) }
+                dt { "Close" } dd { (time(info.close_time.as_ref())) }
+                dt { "History" } dd { (info.history_length) " events" }
+                @if let Some(parent) = &info.parent_execution {
+                    dt { "Parent" }
+                    dd { a href={ "/namespaces/" (ns) "/workflows/" (encode(&parent.workflow_id)) "/" (encode(&parent.run_id)) "/history" } { (parent.workflow_id) } }
+                }
+                @if let Some(fields) = info.search_attributes.as_ref().map(|s| &s.indexed_fields).filter(|f| !f.is_empty()) {
+                    dt { "Search attributes" }
+                    dd { @for (name, value) in fields { code { (name) } " = " (String::from_utf8_lossy(&value.data)) br; } }
+                }
+                @if let Some(fields) = info.memo.as_ref().map(|m| &m.fields).filter(|f| !f.is_empty()) {
+                    dt { "Memo" }
+                    dd { @for (name, value) in fields { code { (name) } " = " (String::from_utf8_lossy(&value.data)) br; } }
+                }
+            }
+            @if status == "Running" {
+                nav.filters aria-label="actions" {
+                    a href={ (here.trim_end_matches("/history")) "/signal" } { "Signal" }
+                    a href={ (here.trim_end_matches("/history")) "/cancel" } { "Request cancellation" }
+                    a href={ (here.trim_end_matches("/history")) "/terminate" } { "Terminate" }
+                    a href={ (here.trim_end_matches("/history")) "/call-stack" } { "Call stack" }
+                }
+            }
+            @if !described.pending_activities.is_empty() {
+                h2 { "Pending activities" }
+                div.scroll { table {
+                    thead { tr { th { "Activity id" } th { "Type" } th { "State" } th { "Attempt" } th { "Last failure" } th { "Last heartbeat" } } }
+                    tbody { @for a in &described.pending_activities { tr {
+                        td.mono { (a.activity_id) }
+                        td { (a.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default()) }
+                        td { (a.state().as_str_name().trim_start_matches("PENDING_ACTIVITY_STATE_")) }
+                        td { (a.attempt) }
+                        td { (a.last_failure.as_ref().map(|f| f.message.as_str()).unwrap_or_default()) }
+                        td { (time(a.last_heartbeat_time.as_ref())) }
+                    } } }
+                } }
+            }
+            @if !described.pending_children.is_empty() {
+                h2 { "Pending children" }
+                ul { @for c in &described.pending_children {
+                    li { a href={ "/namespaces/" (ns) "/workflows/" (encode(&c.workflow_id)) "/" (encode(&c.run_id)) "/history" } { (c.workflow_id) } " (" (c.workflow_type_name) ")" }
+                } }
+            }
+            h2 { "Event history" }
+            p {
+                a href={ (here) ".json" } download { "Download the whole history (JSON)" }
+            }
+            form.search method="get" action=(here) {
+                label for="type" { "Event type" }
+                input #type name="type" value=(p.r#type) placeholder="e.g. ActivityTaskScheduled";
+                button type="submit" { "Filter this page" }
+            }
+            div.scroll { table {
+                thead { tr { th { "Id" } th { "Time" } th { "Type" } th { "Details" } } }
+                tbody { @for e in &shown { tr id={ "event-" (e.event_id) } {
+                    td { (e.event_id) }
+                    td.mono { (time(e.event_time.as_ref())) }
+                    td { (event_name(e)) }
+                    td { (details(e)) }
+                } } }
+            } }
+            div.pager {
+                @if !events.next_page_token.is_empty() {
+                    a href={ (here) "?older=" (hex(&events.next_page_token)) "&type=" (encode(&p.r#type)) } { "Older events" }
+                }
+            }
+        },
+    )))
+}
+
+/// What an event says, in brief, with its whole JSON one click away.
+fn details(e: &HistoryEvent) -> Markup {
+    use chronicle_engine::api::history::v1::history_event::Attributes::*;
+    let brief = match &e.attributes {
+        Some(WorkflowExecutionStartedEventAttributes(a)) => Some(payloads_text(a.input.as_ref())),
+        Some(WorkflowExecutionCompletedEventAttributes(a)) => Some(payloads_text(a.result.as_ref())),
+        Some(ActivityTaskCompletedEventAttributes(a)) => Some(payloads_text(a.result.as_ref())),
+        Some(ActivityTaskScheduledEventAttributes(a)) => Some(payloads_text(a.input.as_ref())),
+        Some(WorkflowExecutionSignaledEventAttributes(a)) => {
+            Some(html! { code { (a.signal_name) } (payloads_text(a.input.as_ref())) })
+        }
+        Some(WorkflowExecutionFailedEventAttributes(a)) => {
+            a.failure.as_ref().map(|f| html! { p.error { (f.message) } })
+        }
+        Some(ActivityTaskFailedEventAttributes(a)) => a.failure.as_ref().map(|f| html! { p.error { (f.message) } }),
+        _ => None,
+    };
+    html! {
+        @if let Some(brief) = brief { (brief) }
+        details { summary { "JSON" } pre { (event_json(e)) } }
+    }
+}
+
+/// The whole history as JSON, as a download.
+pub async fn download(
+    State(frontend): State<Frontend>,
+    Path((namespace, workflow_id, run_id)): Path<(String, String, String)>,
+) -> Result<Response, Response> {
+    let mut history = History::default();
+    let mut token = Vec::new();
+    loop {
+        let request = GetWorkflowExecutionHistoryRequest {
+            namespace: namespace.clone(),
+            execution: execution(&workflow_id, &run_id),
+            next_page_token: token,
+            ..Default::default()
+        };
+        let page = frontend
+            .get_workflow_execution_history(Request::new(request))
+            .await
+            .map_err(|s| status_page(&s))?
+            .into_inner();
+        history.events.extend(page.history.map(|h| h.events).unwrap_or_default());
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let json = chronicle_proto::json::to_json("temporal.api.history.v1.History", &history)
+        .map_err(|e| super::page_error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    let body = serde_json::to_string_pretty(&json).unwrap_or_default();
+    let name: String =
+        workflow_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.json\"")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// How long the call stack page waits for a worker to answer.
+const STACK_TRACE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The run's call stack, as its worker reports it (the `__stack_trace`
+/// query every SDK answers); a run no worker holds says so.
+pub async fn call_stack(
+    State(frontend): State<Frontend>,
+    Path((namespace, workflow_id, run_id)): Path<(String, String, String)>,
+) -> Page {
+    use chronicle_engine::api::query::v1::WorkflowQuery;
+    use chronicle_engine::api::workflowservice::v1::QueryWorkflowRequest;
+    let mut request = Request::new(QueryWorkflowRequest {
+        namespace: namespace.clone(),
+        execution: execution(&workflow_id, &run_id),
+        query: Some(WorkflowQuery { query_type: "__stack_trace".into(), ..Default::default() }),
+        ..Default::default()
+    });
+    request.set_timeout(STACK_TRACE_WAIT);
+    let answer = frontend.query_workflow(request).await;
+    let here =
+        format!("/namespaces/{}/workflows/{}/{}/history", encode(&namespace), encode(&workflow_id), encode(&run_id));
+    Ok(page(layout::page(
+        "Call stack",
+        Some(&namespace),
+        html! {
+            h1 { "Call stack of " code { (workflow_id) } }
+            @match &answer {
+                Ok(answer) => {
+                    @let text: Vec<String> = answer.get_ref().query_result.iter().flat_map(|p| &p.payloads)
+                        .map(|p| serde_json::from_slice::<String>(&p.data).unwrap_or_else(|_| String::from_utf8_lossy(&p.data).into_owned()))
+                        .collect();
+                    pre { (text.join("\n")) }
+                }
+                Err(e) => p.error { "No call stack: " (e.message()) " (a worker must be running the workflow's task queue)" }
+            }
+            p { a href=(here) { "Back to the history" } }
+        },
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_event_is_shown_as_a_preview() {
+        use chronicle_engine::api::history::v1::{WorkflowExecutionSignaledEventAttributes, history_event::Attributes};
+        let payload = chronicle_engine::api::common::v1::Payload { data: vec![7; 1 << 20], ..Default::default() };
+        let event = HistoryEvent {
+            event_type: EventType::WorkflowExecutionSignaled as i32,
+            attributes: Some(Attributes::WorkflowExecutionSignaledEventAttributes(
+                WorkflowExecutionSignaledEventAttributes {
+                    input: Some(Payloads { payloads: vec![payload] }),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        let shown = event_json(&event);
+        assert!(shown.len() < EVENT_JSON_PREVIEW_CHARS + 200, "{}", shown.len());
+        assert!(shown.ends_with("the whole is in the JSON download)"));
+    }
+
+    #[test]
+    fn event_names_read_as_temporal_writes_them() {
+        let e = HistoryEvent { event_type: EventType::ActivityTaskScheduled as i32, ..Default::default() };
+        assert_eq!(event_name(&e), "ActivityTaskScheduled");
+    }
+}

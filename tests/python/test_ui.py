@@ -1,0 +1,306 @@
+"""The web UI (`--ui-port`), read over HTTP as a browser would fetch it: the workflow list and
+its search (a plain id, a filter, a malformed filter), a workflow's history page and its JSON
+download, and user-supplied strings shown as text, never run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    import pytest
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from conftest import SERVERS, _external_addresses
+
+CHRONICLE_SERVER_ARGS = ["--ui-port", "0"]
+UI_RE = re.compile(r"Chronicle UI at (http://\S+)")
+
+pytestmark = pytest.mark.skipif(
+    bool(_external_addresses()), reason="an external server: its UI address is not known here"
+)
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@workflow.defn
+class UiWorkflow:
+    def __init__(self) -> None:
+        self.note = ""
+
+    @workflow.run
+    async def run(self, name: str) -> str:
+        greeting = await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
+        await workflow.wait_condition(lambda: self.note != "")
+        return f"{greeting} {self.note}"
+
+    @workflow.signal
+    def leave(self, note: str) -> None:
+        self.note = note
+
+
+@pytest.fixture
+def ui(chronicle_server: str) -> str:
+    lines = SERVERS[chronicle_server].output
+    for line in lines:
+        m = UI_RE.search(line)
+        if m:
+            return m.group(1)
+    raise AssertionError("the server did not print its UI address:\n" + "\n".join(lines))
+
+
+def get(url: str) -> tuple[int, str, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode(), {k.lower(): v for k, v in answer.headers.items()}
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(), {k.lower(): v for k, v in err.headers.items()}
+
+
+def workflows_url(ui: str, query: str = "") -> str:
+    url = f"{ui}/namespaces/default/workflows"
+    return f"{url}?query={urllib.parse.quote(query)}" if query else url
+
+
+async def run_one(client: Client, workflow_id: str, note: str) -> str:
+    tq = f"ui-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiWorkflow], activities=[greet]):
+        handle = await client.start_workflow(UiWorkflow.run, "Ada", id=workflow_id, task_queue=tq)
+        await handle.signal(UiWorkflow.leave, note)
+        return await handle.result()
+
+
+async def test_the_list_finds_a_workflow_by_id_and_by_filter(client: Client, ui: str) -> None:
+    first, second = f"ui-a-{uuid.uuid4()}", f"ui-b-{uuid.uuid4()}"
+    await run_one(client, first, "one")
+    await run_one(client, second, "two")
+
+    status, body, _ = get(workflows_url(ui))
+    assert status == 200 and first in body and second in body
+    assert "Completed (" in body, "counts per status"
+
+    status, body, _ = get(workflows_url(ui, first))
+    assert status == 200 and first in body and second not in body, "a plain id finds that workflow"
+
+    status, body, _ = get(workflows_url(ui, f"WorkflowId = '{second}' AND WorkflowType = 'UiWorkflow'"))
+    assert status == 200 and second in body and first not in body, "a filter in Temporal's language"
+
+    status, body, _ = get(workflows_url(ui, "WorkflowId = "))
+    assert status == 400 and "Error 400" in body, "a malformed filter says so"
+
+    status, body, _ = get(f"{ui}/namespaces/no-such-namespace/workflows")
+    assert status == 404 and "no-such-namespace" in body
+
+    status, body, headers = get(f"{ui}/")
+    assert status == 200 and "<h1>Workflows</h1>" in body, "the root opens the default namespace's list"
+    # No script may run, no other site may frame the pages.
+    assert "default-src 'none'" in headers.get("content-security-policy", ""), headers
+    assert headers.get("x-frame-options") == "DENY", headers
+
+
+async def test_a_workflow_page_shows_its_history_and_downloads_it(client: Client, ui: str) -> None:
+    workflow_id = f"ui-h-{uuid.uuid4()}"
+    assert await run_one(client, workflow_id, "bye") == "Hello, Ada! bye"
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    run_id = history.events[0].workflow_execution_started_event_attributes.original_execution_run_id
+
+    status, body, _ = get(f"{ui}/namespaces/default/workflows/{workflow_id}")
+    assert status == 200 and run_id in body, "a workflow id alone opens its latest run"
+    page = f"{ui}/namespaces/default/workflows/{workflow_id}/{run_id}/history"
+    status, body, _ = get(page)
+    assert status == 200
+    for expected in ["WorkflowExecutionStarted", "ActivityTaskCompleted", "WorkflowExecutionSignaled",
+                     "WorkflowExecutionCompleted", "Completed", "UiWorkflow"]:
+        assert expected in body, expected
+    assert "Hello, Ada! bye" in body, "the result as its JSON text"
+
+    status, body, _ = get(page + "?type=ActivityTaskScheduled")
+    assert status == 200 and "ActivityTaskScheduled" in body and "WorkflowExecutionSignaled" not in body
+
+    status, body, headers = get(page.removesuffix("/history") + "/history.json")
+    assert status == 200 and "attachment" in headers.get("content-disposition", "")
+    events = json.loads(body)["events"]
+    assert [int(e["eventId"]) for e in events] == list(range(1, len(history.events) + 1))
+    assert events[0]["eventType"] in ("EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "WorkflowExecutionStarted")
+
+    status, body, _ = get(f"{ui}/namespaces/default/workflows/no-such-workflow/x/history")
+    assert status in (400, 404) and "Error" in body
+
+
+async def test_user_strings_are_shown_as_text(client: Client, ui: str) -> None:
+    workflow_id = f"<script>alert('id')</script>-{uuid.uuid4()}"
+    note = "<img src=x onerror=alert('note')>"
+    await run_one(client, workflow_id, note)
+    status, body, _ = get(workflows_url(ui))
+    assert status == 200
+    assert "<script>alert" not in body and "&lt;script&gt;alert" in body
+    status, body, _ = get(workflows_url(ui, workflow_id))
+    assert status == 200 and "&lt;script&gt;alert" in body and "<script>alert" not in body
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    run_id = history.events[0].workflow_execution_started_event_attributes.original_execution_run_id
+    status, body, _ = get(
+        f"{ui}/namespaces/default/workflows/{urllib.parse.quote(workflow_id, safe='')}/{run_id}/history"
+    )
+    assert status == 200, body
+    assert "<img src=x" not in body and "&lt;img src=x onerror" in body
+
+
+async def test_in_a_browser_search_opens_the_history_without_script_errors(client: Client, ui: str) -> None:
+    """Chromium (Debian's, via Playwright): the list page, a search typed into its box, the
+    workflow's link, its history page; no page logs a JavaScript error or fails to load a part."""
+    import os
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    chromium = os.environ.get("CHRONICLE_CHROMIUM") or shutil.which("chromium")
+    if not chromium:
+        pytest.fail("chromium not found: install Debian's chromium (scripts/test.sh does) or set CHRONICLE_CHROMIUM")
+    workflow_id = f"ui-browser-{uuid.uuid4()}"
+    await run_one(client, workflow_id, "seen")
+    problems: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("requestfailed", lambda r: problems.append(f"failed to load {r.url}"))
+            await page.goto(f"{ui}/")
+            assert await page.title() == "Workflows · Chronicle"
+            await page.fill("#query", workflow_id)
+            await page.press("#query", "Enter")
+            await page.wait_for_load_state()
+            assert workflow_id in await page.inner_text("table")
+            await page.click(f"text={workflow_id}")
+            await page.wait_for_load_state()
+            assert "/history" in page.url
+            assert "WorkflowExecutionCompleted" in await page.inner_text("table")
+            # Keyboard: the search box is reachable from the top of the list page.
+            await page.goto(f"{ui}/namespaces/default/workflows")
+            for _ in range(8):
+                await page.keyboard.press("Tab")
+                if await page.evaluate("document.activeElement && document.activeElement.id") == "query":
+                    break
+            else:
+                raise AssertionError("the search box is not reachable with Tab")
+        finally:
+            await browser.close()
+    assert not problems, problems
+
+
+def post(url: str, fields: dict[str, str]) -> tuple[int, str]:
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+async def test_actions_confirm_need_the_forms_token_and_change_the_run(client: Client, ui: str) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    tq = f"ui-act-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiWorkflow], activities=[greet]):
+        signalled = await client.start_workflow(UiWorkflow.run, "Ada", id=f"ui-sig-{uuid.uuid4()}", task_queue=tq)
+        ended = await client.start_workflow(UiWorkflow.run, "Bob", id=f"ui-term-{uuid.uuid4()}", task_queue=tq)
+        runs = {h.id: (await h.describe()).run_id for h in (signalled, ended)}
+        base = f"{ui}/namespaces/default/workflows"
+
+        status, body, _ = get(f"{base}/{signalled.id}/{runs[signalled.id]}/history")
+        assert status == 200 and "/signal" in body and "/terminate" in body, "a running run offers its actions"
+        status, body, _ = get(f"{base}/{signalled.id}/{runs[signalled.id]}/signal")
+        assert status == 200 and "Confirm: signal" in body
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', body)
+        assert token, body
+        action = f"{base}/{signalled.id}/{runs[signalled.id]}/signal"
+
+        status, body = post(action, {"name": "leave", "input": '"via the UI"'})
+        assert status == 403 and "CSRF" in body, "no token, no action"
+        status, body = post(action, {"csrf": token.group(1), "name": "leave", "input": "{not json"})
+        assert status == 400 and "not JSON" in body
+        status, body = post(action, {"csrf": token.group(1), "name": "leave", "input": '"via the UI"'})
+        assert status == 200 and "history" in body.lower(), "back on the run's page"
+        assert await signalled.result() == "Hello, Ada! via the UI"
+
+        terminate = f"{base}/{ended.id}/{runs[ended.id]}/terminate"
+        status, body = post(terminate, {"csrf": token.group(1), "reason": "<b>done</b> from the UI"})
+        assert status == 200 and "&lt;b&gt;done&lt;/b&gt; from the UI" in body and "<b>done</b>" not in body
+        described = await ended.describe()
+        assert described.status == WorkflowExecutionStatus.TERMINATED
+        history = await ended.fetch_history()
+        attrs = history.events[-1].workflow_execution_terminated_event_attributes
+        assert attrs.reason == "<b>done</b> from the UI" and attrs.identity == "chronicle-web-ui"
+
+
+async def test_call_stack_task_queue_and_schedules_pages(client: Client, ui: str) -> None:
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
+
+    tq = f"ui-tq-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiWorkflow], activities=[greet], identity="ui-test-worker"):
+        handle = await client.start_workflow(UiWorkflow.run, "Cy", id=f"ui-stack-{uuid.uuid4()}", task_queue=tq)
+        run_id = (await handle.describe()).run_id
+        base = f"{ui}/namespaces/default/workflows/{handle.id}/{run_id}"
+        # The worker runs on this event loop: fetch from a thread, so it can answer.
+        status, body, _ = await asyncio.to_thread(get, f"{base}/call-stack")
+        assert status == 200 and "No call stack" not in body and "workflow: UiWorkflow" in body, body[-2000:]
+        status, body, _ = await asyncio.to_thread(get, f"{ui}/namespaces/default/task-queues/{tq}")
+        assert status == 200 and "ui-test-worker" in body and "Backlog: 0 tasks" in body
+        await handle.signal(UiWorkflow.leave, "ok")
+        await handle.result()
+    schedule_id = f"ui-schedule-{uuid.uuid4()}"
+    await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(UiWorkflow.run, "Dee", id=f"ui-sched-wf-{uuid.uuid4()}", task_queue=tq),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        ),
+    )
+    status, body, _ = get(f"{ui}/namespaces/default/schedules")
+    assert status == 200 and schedule_id in body and "UiWorkflow" in body and "Active" in body
+    await client.get_schedule_handle(schedule_id).delete()
+
+
+def test_no_ui_where_api_keys_guard_the_port(tmp_path: Path) -> None:
+    """The UI reads with the server's own authority: with API keys on, `start-dev` serves none
+    (and says so), and a UI port asked for explicitly is refused at start."""
+    import subprocess
+
+    from conftest import _chronicle_bin
+    from test_server_config import fails
+
+    keys = tmp_path / "keys"
+    keys.write_text("")
+    proc = subprocess.Popen(
+        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--auth-keys", str(keys)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "gRPC listening" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    text = "".join(lines)
+    assert "gRPC listening" in text and "Chronicle UI at" not in text and "no web UI" in text, text
+    out = fails(["server", "start", "--db-filename", str(tmp_path / "k.db"), "--port", "0", "--ui-port", "0",
+                 "--auth-keys", str(keys)])
+    assert "API keys" in out, out
