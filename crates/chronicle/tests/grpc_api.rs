@@ -506,9 +506,21 @@ async fn bad_signals_are_rejected() {
     // A retried signal (same request id) is delivered once.
     let once = signal("s", "sig-target", 1);
     c.signal_workflow_execution(once.clone()).await.unwrap();
-    c.signal_workflow_execution(once).await.unwrap();
+    c.signal_workflow_execution(once.clone()).await.unwrap();
     let events = history(&mut c, "sig-target").await;
     assert_eq!(types(&events).iter().filter(|t| **t == EventType::WorkflowExecutionSignaled).count(), 1);
+    // Once the run closed, a retry of a delivered signal still succeeds (as
+    // Temporal checks the request id first); a new signal does not.
+    c.terminate_workflow_execution(TerminateWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: "sig-target".into(), run_id: String::new() }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c.signal_workflow_execution(once).await.unwrap();
+    let late = c.signal_workflow_execution(signal("s", "sig-target", 1)).await.unwrap_err();
+    assert_eq!((late.code(), late.message()), (Code::NotFound, "workflow execution already completed"));
     // Signal-with-start refuses the FAIL conflict policy.
     let sws = SignalWithStartWorkflowExecutionRequest {
         namespace: "default".into(),

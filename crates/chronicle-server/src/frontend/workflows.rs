@@ -6,7 +6,7 @@ use crate::history::{HistoryError, StartPolicies};
 use crate::tokens::HistoryPageToken;
 use chronicle_engine::limits;
 use chronicle_engine::{
-    Input, MutableState, SignalArgs, StartArgs,
+    EngineError, Input, MutableState, SignalArgs, StartArgs,
     api::{
         common::v1::{Payloads, WorkflowExecution},
         enums::v1::{
@@ -186,11 +186,24 @@ impl Frontend {
             input: r.input,
             identity: r.identity,
             header: r.header,
-            request_id: r.request_id,
+            request_id: r.request_id.clone(),
             external_workflow_execution: None,
         };
-        self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, Input::Signal(signal)).await.map_err(map_err)?;
+        match self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, Input::Signal(signal)).await {
+            Ok(_) => {}
+            // A retry of a signal that was applied before the run closed (its
+            // answer lost, e.g. with a node that died): answered as delivered,
+            // as Temporal checks the request id before the run's status.
+            Err(HistoryError::Engine(EngineError::WorkflowClosed))
+                if !r.request_id.is_empty() && self.signal_was_applied(&s, &r.request_id).await => {}
+            Err(e) => return Err(map_err(e)),
+        }
         Ok(SignalWorkflowExecutionResponse::default())
+    }
+
+    async fn signal_was_applied(&self, s: &MutableState, request_id: &str) -> bool {
+        let run = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await;
+        run.is_ok_and(|state| state.signal_request_ids.iter().any(|id| id == request_id))
     }
 
     /// Validates a start request (shared by start and signal-with-start).
