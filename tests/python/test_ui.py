@@ -51,6 +51,33 @@ class UiWorkflow:
     def leave(self, note: str) -> None:
         self.note = note
 
+    @workflow.query
+    def current(self) -> str:
+        return self.note or "(no note yet)"
+
+    @workflow.update
+    def shout(self, word: str) -> str:
+        return word.upper() + "!"
+
+
+@workflow.defn
+class UiChild:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        return n * 2
+
+
+@workflow.defn
+class UiFamily:
+    """Starts a child, then continues as new once: a run with a child, a previous and a next run."""
+
+    @workflow.run
+    async def run(self, round: int) -> int:
+        doubled = await workflow.execute_child_workflow(UiChild.run, round + 1, id=f"{workflow.info().workflow_id}-child-{round}")
+        if round == 0:
+            workflow.continue_as_new(1)
+        return doubled
+
 
 @pytest.fixture
 def ui(chronicle_server: str) -> str:
@@ -62,9 +89,9 @@ def ui(chronicle_server: str) -> str:
     raise AssertionError("the server did not print its UI address:\n" + "\n".join(lines))
 
 
-def get(url: str) -> tuple[int, str, dict[str, str]]:
+def get(url: str, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
             return answer.status, answer.read().decode(), {k.lower(): v for k, v in answer.headers.items()}
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(), {k.lower(): v for k, v in err.headers.items()}
@@ -188,6 +215,7 @@ async def test_in_a_browser_search_opens_the_history_without_script_errors(clien
             await page.click(f"text={workflow_id}")
             await page.wait_for_load_state()
             assert "/history" in page.url
+            history_url = page.url
             assert "WorkflowExecutionCompleted" in await page.inner_text("table")
             # Keyboard: the search box is reachable from the top of the list page.
             await page.goto(f"{ui}/namespaces/default/workflows")
@@ -197,9 +225,86 @@ async def test_in_a_browser_search_opens_the_history_without_script_errors(clien
                     break
             else:
                 raise AssertionError("the search box is not reachable with Tab")
+            # A narrow window (a phone, or 200 % zoom of a small one): nothing wider than the
+            # window but the tables, which scroll inside their own box.
+            await page.set_viewport_size({"width": 360, "height": 740})
+            for url in (f"{ui}/namespaces/default/workflows", history_url):
+                await page.goto(url)
+                overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{url} is {overflow}px wider than a 360px window"
         finally:
             await browser.close()
     assert not problems, problems
+
+
+TIMER_ROUNDS = 4
+TIMERS_PER_ROUND = 6250
+
+
+@workflow.defn(sandboxed=False)
+class UiLongHistory:
+    """50,000 events and more: each timer is a TimerStarted and a TimerFired."""
+
+    @workflow.run
+    async def run(self) -> int:
+        for _ in range(TIMER_ROUNDS):
+            await asyncio.gather(*(asyncio.sleep(0.001) for _ in range(TIMERS_PER_ROUND)))
+        return TIMER_ROUNDS * TIMERS_PER_ROUND
+
+
+async def test_in_a_browser_a_50000_event_history_opens_and_pages(client: Client, ui: str) -> None:
+    """The history page of a 50,000-event run opens at once (one page of the newest events is
+    read and sent, not the whole history), scrolls, pages back, and logs no script error; the
+    JSON download holds every event. The first view's time is printed for the benchmark note."""
+    import os
+    import shutil
+    import time
+
+    from playwright.async_api import async_playwright
+
+    chromium = os.environ.get("CHRONICLE_CHROMIUM") or shutil.which("chromium")
+    if not chromium:
+        pytest.fail("chromium not found: install Debian's chromium (scripts/test.sh does) or set CHRONICLE_CHROMIUM")
+    tq = f"ui-long-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiLongHistory], debug_mode=True):
+        handle = await client.start_workflow(
+            UiLongHistory.run, id=f"ui-long-{uuid.uuid4()}", task_queue=tq, task_timeout=timedelta(seconds=60)
+        )
+        assert await asyncio.wait_for(handle.result(), 240) == TIMER_ROUNDS * TIMERS_PER_ROUND
+    described = await handle.describe()
+    length = described.raw_description.workflow_execution_info.history_length
+    assert length > 50_000, length
+    page_url = f"{ui}/namespaces/default/workflows/{handle.id}/{described.run_id}/history"
+    problems: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            began = time.monotonic()
+            await page.goto(page_url)
+            opened_s = time.monotonic() - began
+            timing = await page.evaluate(
+                "(() => { const n = performance.getEntriesByType('navigation')[0];"
+                " return {response: n.responseEnd, loaded: n.loadEventEnd}; })()"
+            )
+            print(f"\n50,000-event history: first view in {opened_s * 1000:.0f} ms (navigation: response "
+                  f"{timing['response']:.0f} ms, load {timing['loaded']:.0f} ms)", flush=True)
+            rows = await page.locator("tbody tr").count()
+            assert rows == 100, rows
+            assert f"event-{length}" in await page.inner_html("tbody"), "the newest event first"
+            await page.mouse.wheel(0, 20_000)
+            await page.keyboard.press("End")
+            for _ in range(3):
+                await page.click("text=Older events")
+                await page.wait_for_load_state()
+            assert f"event-{length - 300}" in await page.inner_html("tbody"), "three pages older"
+        finally:
+            await browser.close()
+    assert not problems, problems
+    status, body, _ = await asyncio.to_thread(get, page_url.removesuffix("/history") + "/history.json", 120)
+    assert status == 200 and len(json.loads(body)["events"]) == length
 
 
 def post(url: str, fields: dict[str, str]) -> tuple[int, str]:
@@ -304,3 +409,150 @@ def test_no_ui_where_api_keys_guard_the_port(tmp_path: Path) -> None:
     out = fails(["server", "start", "--db-filename", str(tmp_path / "k.db"), "--port", "0", "--ui-port", "0",
                  "--auth-keys", str(keys)])
     assert "API keys" in out, out
+
+
+async def test_query_update_and_start_from_the_ui(client: Client, ui: str) -> None:
+    tq = f"ui-qu-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiWorkflow], activities=[greet]):
+        handle = await client.start_workflow(UiWorkflow.run, "Eve", id=f"ui-qu-{uuid.uuid4()}", task_queue=tq)
+        run_id = (await handle.describe()).run_id
+        base = f"{ui}/namespaces/default/workflows/{handle.id}/{run_id}"
+        status, body, _ = await asyncio.to_thread(get, f"{base}/history")
+        assert status == 200 and "/query" in body and "/update" in body
+        status, body, _ = await asyncio.to_thread(get, f"{base}/query")
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', body)
+        assert status == 200 and token, body
+        csrf = token.group(1)
+
+        status, body = await asyncio.to_thread(post, f"{base}/query", {"csrf": csrf, "name": "current"})
+        assert status == 200 and "(no note yet)" in body, body[-1500:]
+        status, body = await asyncio.to_thread(post, f"{base}/update", {"csrf": csrf, "name": "shout", "input": '"<hi>"'})
+        assert status == 200 and "&lt;HI&gt;!" in body, body[-1500:]
+        status, body = await asyncio.to_thread(post, f"{base}/update", {"name": "shout", "input": '"x"'})
+        assert status == 403, "an update needs the form's token"
+        await handle.signal(UiWorkflow.leave, "done")
+        assert await handle.result() == "Hello, Eve! done"
+
+        # Start a workflow through the UI's form; the worker runs it.
+        started_id = f"ui-started-{uuid.uuid4()}"
+        start = f"{ui}/namespaces/default/workflows/start-workflow"
+        status, body, _ = await asyncio.to_thread(get, start)
+        assert status == 200 and 'name="workflow_type"' in body
+        fields = {"csrf": csrf, "workflow_id": started_id, "workflow_type": "UiWorkflow", "task_queue": tq,
+                  "input": '"Zed"'}
+        status, body = await asyncio.to_thread(post, start, fields)
+        assert status == 200 and started_id in body and "UiWorkflow" in body, body[-1500:]
+        status, body = await asyncio.to_thread(post, start, fields)
+        assert status == 409 and "already" in body.lower(), "the id is taken while it runs"
+        started = client.get_workflow_handle(started_id)
+        await started.signal(UiWorkflow.leave, "hi")
+        assert await started.result() == "Hello, Zed! hi"
+        history = await started.fetch_history()
+        assert history.events[0].workflow_execution_started_event_attributes.identity == "chronicle-web-ui"
+
+
+async def test_family_links_and_live_refresh(client: Client, ui: str) -> None:
+    tq = f"ui-fam-{uuid.uuid4()}"
+    workflow_id = f"ui-fam-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[UiFamily, UiChild]):
+        handle = await client.start_workflow(UiFamily.run, 0, id=workflow_id, task_queue=tq)
+        first_run = handle.first_execution_run_id or (await handle.describe()).run_id
+        assert await client.get_workflow_handle(workflow_id).result() == 4
+    last_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    assert last_run != first_run
+    base = f"{ui}/namespaces/default/workflows/{workflow_id}"
+    status, body, _ = get(f"{base}/{first_run}/history")
+    assert status == 200 and "Continued as" in body and last_run in body, "the first run links to the next"
+    assert f"{workflow_id}-child-0" in body, "and to its child"
+    status, body, _ = get(f"{base}/{last_run}/history")
+    assert status == 200 and "Continued from" in body and first_run in body, "the last run links back"
+    assert f"{workflow_id}-child-1" in body
+    child = await client.get_workflow_handle(f"{workflow_id}-child-1").describe()
+    status, body, _ = get(f"{ui}/namespaces/default/workflows/{workflow_id}-child-1/{child.run_id}/history")
+    assert status == 200 and "Parent" in body and last_run in body
+    assert 'http-equiv="refresh"' not in body
+    status, body, _ = get(f"{base}/{last_run}/history?refresh=on")
+    assert status == 200 and 'http-equiv="refresh"' in body and "Stop live refresh" in body
+    status, body, _ = get(f"{ui}/namespaces/default/workflows?refresh=on")
+    assert status == 200 and 'http-equiv="refresh"' in body
+
+
+async def test_schedule_page_and_its_actions(client: Client, ui: str) -> None:
+    from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
+
+    tq = f"ui-sched-{uuid.uuid4()}"
+    schedule_id = f"ui-sched-<b>{uuid.uuid4()}"
+    await client.create_schedule(
+        schedule_id,
+        Schedule(
+            action=ScheduleActionStartWorkflow(UiWorkflow.run, "Fay", id=f"ui-sched-run-{uuid.uuid4()}", task_queue=tq),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        ),
+    )
+    handle = client.get_schedule_handle(schedule_id)
+    page = f"{ui}/namespaces/default/schedules/{urllib.parse.quote(schedule_id, safe='')}"
+    status, body, _ = get(f"{ui}/namespaces/default/schedules")
+    assert status == 200 and urllib.parse.quote(schedule_id, safe="") in body, "the list links to the schedule"
+    status, body, _ = get(page)
+    assert status == 200 and "UiWorkflow" in body and "1h" in body and "Active" in body and "Upcoming" in body
+    assert "&lt;b&gt;" in body and "<b>" not in body
+    status, body, _ = get(f"{page}/pause")
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', body)
+    assert status == 200 and token, body
+    csrf = token.group(1)
+
+    status, body = post(f"{page}/pause", {"note": "no token"})
+    assert status == 403
+    status, body = post(f"{page}/pause", {"csrf": csrf, "note": "maintenance"})
+    assert status == 200 and "Paused" in body and "maintenance" in body
+    assert (await handle.describe()).schedule.state.paused
+    status, body = post(f"{page}/unpause", {"csrf": csrf})
+    assert status == 200 and not (await handle.describe()).schedule.state.paused
+    status, body = post(f"{page}/trigger", {"csrf": csrf})
+    assert status == 200
+    for _ in range(50):
+        if (await handle.describe()).info.num_actions >= 1:
+            break
+        await asyncio.sleep(0.1)
+    assert (await handle.describe()).info.num_actions == 1, "trigger started one workflow"
+    status, body = post(f"{page}/delete", {"csrf": csrf})
+    assert status == 200 and "Schedules" in body
+    status, body, _ = get(page)
+    assert status == 404
+
+
+def test_the_ui_under_a_public_path(tmp_path: Path) -> None:
+    """`--ui-public-path /temporal` (a proxy serving the UI under a path): every page, link, form
+    and redirect lives under it; the root path serves nothing."""
+    import subprocess
+
+    from conftest import _chronicle_bin
+
+    proc = subprocess.Popen(
+        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--ui-port", "0",
+         "--ui-public-path", "/temporal/"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ui = None
+        for line in proc.stdout:
+            if m := UI_RE.search(line):
+                ui = m.group(1)
+            if "gRPC listening" in line:
+                break
+        assert ui and ui.endswith("/temporal"), ui
+        status, body, _ = get(f"{ui}/")
+        assert status == 200 and "<h1>Workflows</h1>" in body, "the base path opens the list"
+        assert 'href="/temporal/assets/ui.css"' in body and 'action="/temporal/namespaces/default/workflows"' in body
+        assert 'href="/namespaces' not in body, "no link leaves the base path"
+        status, css, headers = get(f"{ui}/assets/ui.css")
+        assert status == 200 and headers["content-type"].startswith("text/css")
+        status, body, _ = get(f"{ui}/namespaces/default/workflows/start-workflow")
+        assert status == 200 and 'action="/temporal/namespaces/default/workflows/start-workflow"' in body
+        root = ui.removesuffix("/temporal")
+        status, _, _ = get(f"{root}/namespaces/default/workflows")
+        assert status == 404, "nothing outside the base path"
+    finally:
+        proc.terminate()
+        proc.wait(10)

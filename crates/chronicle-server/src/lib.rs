@@ -324,24 +324,29 @@ impl Server {
     /// Serves the web UI (`ui`) on `listener` until the server stops.
     /// Only where the client port needs no API key: the UI reads and acts
     /// with the server's own authority.
+    /// Its pages live under `public_path` (`/temporal`; empty or `/`: the
+    /// root), which is returned normalised with the server's future.
     pub fn serve_ui(
         &self,
         listener: TcpListener,
-    ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + Send + 'static> {
+        public_path: &str,
+    ) -> anyhow::Result<(impl Future<Output = anyhow::Result<()>> + Send + 'static, String)> {
         if self.guard.has_keys() {
             anyhow::bail!(
                 "the web UI is not served when API keys are on (--auth-keys): it would show everything to anyone; use --headless"
             );
         }
-        let app = ui::router(self.frontend.clone());
+        let base = ui::base_path(public_path)?;
+        let app = ui::router(self.frontend.clone(), &base);
         let mut stopped = self.stop.subscribe();
-        Ok(async move {
+        let serving = async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
             Ok(())
-        })
+        };
+        Ok((serving, base))
     }
 
     /// Whether the server can take work (`health`), for the metrics port.

@@ -50,6 +50,8 @@ pub struct ServerSection {
     pub metrics_port: Option<u16>,
     /// Port serving the web UI.
     pub ui_port: Option<u16>,
+    /// The web UI's base path behind a proxy (`/temporal`).
+    pub ui_public_path: Option<String>,
     /// Largest request accepted, in bytes.
     pub max_request_bytes: Option<usize>,
 }

@@ -68,6 +68,10 @@ struct Start {
     /// Serve the web UI on this port, same address [default: no UI].
     #[arg(long, env = "CHRONICLE_UI_PORT", value_name = "PORT")]
     ui_port: Option<u16>,
+    /// The web UI's base path, for a proxy that serves it under one
+    /// (`/temporal`) [default: /].
+    #[arg(long, env = "CHRONICLE_UI_PUBLIC_PATH", value_name = "PATH")]
+    ui_public_path: Option<String>,
     /// Namespaces to create at start if absent (repeatable); `default`
     /// always exists.
     #[arg(long = "namespace", short = 'n')]
@@ -214,6 +218,8 @@ struct StartDev {
     /// Web UI address [default: --ip].
     #[arg(long, value_name = "IP")]
     ui_ip: Option<String>,
+    /// The web UI's base path, for a proxy that serves it under one
+    /// (`/temporal`: pages at `/temporal/namespaces/...`) [default: /].
     #[arg(long, value_name = "PATH")]
     ui_public_path: Option<String>,
     #[arg(long, value_name = "PATH")]
@@ -302,7 +308,6 @@ fn client(command: impl std::future::Future<Output = anyhow::Result<()>>) -> any
 fn not_served(args: &StartDev) -> Vec<String> {
     let mut notes = Vec::new();
     let ui = [
-        args.ui_public_path.as_ref().map(|p| format!("--ui-public-path {p}")),
         args.ui_asset_path.as_ref().map(|p| format!("--ui-asset-path {p}")),
         args.ui_codec_endpoint.as_ref().map(|u| format!("--ui-codec-endpoint {u}")),
     ];
@@ -332,6 +337,7 @@ fn start_dev(args: StartDev) -> anyhow::Result<()> {
         ip: args.ui_ip.clone().unwrap_or_else(|| args.ip.clone()),
         port: args.ui_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1000) }),
         chosen: args.ui_port.is_some(),
+        public_path: args.ui_public_path.clone().unwrap_or_default(),
     });
     run_server(Launch {
         ui,
@@ -375,7 +381,12 @@ fn start(args: Start) -> anyhow::Result<()> {
     search_attributes.extend(args.search_attributes);
     let security = args.security.resolve(&file)?;
     let ip = args.ip.or(file.server.ip).unwrap_or_else(|| "127.0.0.1".to_string());
-    let ui = args.ui_port.or(file.server.ui_port).map(|port| UiListen { ip: ip.clone(), port, chosen: true });
+    let ui = args.ui_port.or(file.server.ui_port).map(|port| UiListen {
+        ip: ip.clone(),
+        port,
+        chosen: true,
+        public_path: args.ui_public_path.clone().or(file.server.ui_public_path.clone()).unwrap_or_default(),
+    });
     run_server(Launch {
         ui,
         ip,
@@ -410,6 +421,8 @@ struct UiListen {
     /// Asked for: a port that cannot be bound fails the start (a default
     /// one is skipped with a warning).
     chosen: bool,
+    /// The path the UI is served under (empty: the root).
+    public_path: String,
 }
 
 /// Everything a server process needs, however it was configured.
@@ -579,9 +592,9 @@ async fn serve(
         match tokio::net::TcpListener::bind(&addr).await {
             Ok(listener) => {
                 let address = listener.local_addr()?;
-                match server.serve_ui(listener) {
-                    Ok(serving) => {
-                        say(&format!("Chronicle UI at http://{address}"));
+                match server.serve_ui(listener, &ui.public_path) {
+                    Ok((serving, base)) => {
+                        say(&format!("Chronicle UI at http://{address}{base}"));
                         tokio::spawn(async move {
                             if let Err(e) = serving.await {
                                 tracing::error!(error = %e, "the web UI stopped");

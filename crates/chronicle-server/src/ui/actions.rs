@@ -1,19 +1,24 @@
-//! What the UI changes: signal, cancel and terminate a run. Each is a GET
-//! that shows what will happen (the confirmation, working without
-//! JavaScript) and a POST that does it, which must carry the form's CSRF
-//! token (a secret of this process, in every form) and, when the browser
-//! sends one, an Origin of this server: another site cannot make a
-//! visitor's browser act here.
+//! What the UI asks of a run: signal, query, update, cancel, terminate.
+//! Each is a GET that shows what will happen (the confirmation, working
+//! without JavaScript) and a POST that does it, which must carry the
+//! form's CSRF token (a secret of this process, in every form) and, when
+//! the browser sends one, an Origin of this server: another site cannot
+//! make a visitor's browser act here. Queries and updates show their
+//! answer; the others go back to the run's page.
 
 use super::{encode, layout, page, page_error, status_page};
 use crate::frontend::Frontend;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chronicle_engine::api::common::v1::{Payload, Payloads, WorkflowExecution};
+use chronicle_engine::api::enums::v1::UpdateWorkflowExecutionLifecycleStage;
+use chronicle_engine::api::query::v1::WorkflowQuery;
+use chronicle_engine::api::update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest, WaitPolicy, outcome};
 use chronicle_engine::api::workflowservice::v1::{
-    RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
+    QueryWorkflowRequest, RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest, UpdateWorkflowExecutionRequest,
 };
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
 use maud::html;
@@ -21,7 +26,10 @@ use std::sync::OnceLock;
 use tonic::Request;
 
 /// The identity the server's history records for what the UI did.
-const IDENTITY: &str = "chronicle-web-ui";
+pub(super) const IDENTITY: &str = "chronicle-web-ui";
+
+/// How long a query or an update waits for the workflow's worker.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// This process's CSRF token: random, in every form, required on every POST.
 pub fn csrf_token() -> &'static str {
@@ -29,7 +37,7 @@ pub fn csrf_token() -> &'static str {
     TOKEN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub struct ActionForm {
     #[serde(default)]
     csrf: String,
@@ -65,13 +73,17 @@ impl Target {
 
 /// Why a request is refused: its status and message (made a page by
 /// `refused`).
-type Refusal = (StatusCode, String);
+pub(super) type Refusal = (StatusCode, String);
 
-fn refused((code, message): Refusal) -> Response {
+pub(super) fn refused((code, message): Refusal) -> Response {
     page_error(code, &message)
 }
 
 /// Refuses a POST without this process's token or from another origin.
+pub(super) fn check_form(headers: &HeaderMap, csrf: &str) -> Result<(), Refusal> {
+    check(headers, &ActionForm { csrf: csrf.to_string(), ..ActionForm::default() })
+}
+
 fn check(headers: &HeaderMap, form: &ActionForm) -> Result<(), Refusal> {
     if form.csrf != csrf_token() {
         let why = "The form is stale or came from elsewhere (CSRF token). Reload and try again.";
@@ -93,14 +105,9 @@ pub async fn confirm(
 ) -> super::Page {
     let target = Target { namespace, workflow_id, run_id };
     let (title, fields) = match action.as_str() {
-        "signal" => (
-            "Signal",
-            html! {
-                p { label for="name" { "Signal name" } br; input #name name="name" required; }
-                p { label for="input" { "Input (JSON, one value; empty for none)" } br;
-                    textarea #input name="input" rows="6" cols="60" {} }
-            },
-        ),
+        "signal" => ("Signal", named_input("Signal name")),
+        "query" => ("Query", named_input("Query type (e.g. __stack_trace)")),
+        "update" => ("Update", named_input("Update name")),
         "cancel" => ("Request cancellation of", html! { p { "The workflow is asked to cancel; it decides how." } }),
         "terminate" => (
             "Terminate",
@@ -130,17 +137,19 @@ pub async fn confirm(
     )))
 }
 
-/// Does `action` on a run, then back to its history.
+/// Does `action` on a run, then back to its history (or, for a query or
+/// an update, shows the answer).
 pub async fn act(
     State(frontend): State<Frontend>,
     Path((namespace, workflow_id, run_id, action)): Path<(String, String, String, String)>,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
-) -> Result<Redirect, Response> {
+) -> Result<Response, Response> {
     check(&headers, &form).map_err(refused)?;
     let target = Target { namespace, workflow_id, run_id };
     let request_id = uuid::Uuid::new_v4().to_string();
     let done = match action.as_str() {
+        "query" | "update" => return answer(&frontend, &target, &action, &form).await,
         "signal" => {
             if form.name.trim().is_empty() {
                 return Err(page_error(StatusCode::BAD_REQUEST, "A signal needs a name."));
@@ -181,11 +190,80 @@ pub async fn act(
         _ => return Err(page_error(StatusCode::NOT_FOUND, "No such action.")),
     };
     done.map_err(|s| status_page(&s))?;
-    Ok(Redirect::to(&target.history()))
+    Ok(Redirect::to(&target.history()).into_response())
+}
+
+/// The name and JSON input fields of a signal, query or update.
+fn named_input(label: &str) -> maud::Markup {
+    html! {
+        p { label for="name" { (label) } br; input #name name="name" required; }
+        p { label for="input" { "Input (JSON, one value; empty for none)" } br;
+            textarea #input name="input" rows="6" cols="60" {} }
+    }
+}
+
+/// Runs a query or an update and shows what the workflow answered.
+async fn answer(frontend: &Frontend, target: &Target, action: &str, form: &ActionForm) -> Result<Response, Response> {
+    let name = form.name.trim();
+    if name.is_empty() {
+        return Err(page_error(StatusCode::BAD_REQUEST, &format!("A {action} needs a name.")));
+    }
+    let input = json_input(&form.input).map_err(refused)?;
+    let answered: Result<Option<Payloads>, String> = if action == "query" {
+        let mut request = Request::new(QueryWorkflowRequest {
+            namespace: target.namespace.clone(),
+            execution: target.execution(),
+            query: Some(WorkflowQuery { query_type: name.to_string(), query_args: input, ..Default::default() }),
+            ..Default::default()
+        });
+        request.set_timeout(ANSWER_WAIT);
+        match frontend.query_workflow(request).await {
+            Ok(r) => match r.into_inner() {
+                r if r.query_rejected.is_some() => Err("the workflow rejected the query (its status)".to_string()),
+                r => Ok(r.query_result),
+            },
+            Err(e) => return Err(status_page(&e)),
+        }
+    } else {
+        let mut request = Request::new(UpdateWorkflowExecutionRequest {
+            namespace: target.namespace.clone(),
+            workflow_execution: target.execution(),
+            wait_policy: Some(WaitPolicy { lifecycle_stage: UpdateWorkflowExecutionLifecycleStage::Completed as i32 }),
+            request: Some(UpdateRequest {
+                meta: Some(Meta { update_id: uuid::Uuid::new_v4().to_string(), identity: IDENTITY.to_string() }),
+                input: Some(UpdateInput { name: name.to_string(), args: input, ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        request.set_timeout(ANSWER_WAIT);
+        match frontend.update_workflow_execution(request).await {
+            Ok(r) => match r.into_inner().outcome.and_then(|o| o.value) {
+                Some(outcome::Value::Success(payloads)) => Ok(Some(payloads)),
+                Some(outcome::Value::Failure(failure)) => Err(failure.message),
+                None => Err("the update was accepted but has no outcome yet".to_string()),
+            },
+            Err(e) => return Err(status_page(&e)),
+        }
+    };
+    let title = if action == "query" { "Query" } else { "Update" };
+    Ok(page(layout::page(
+        title,
+        Some(&target.namespace),
+        html! {
+            h1 { (title) " " code { (name) } " of " code { (target.workflow_id) } }
+            @match &answered {
+                Ok(payloads) => { h2 { "Answer" } (super::workflow::payloads_text(payloads.as_ref())) }
+                Err(message) => { h2 { "Failed" } p.error { (message) } }
+            }
+            p { a href=(target.history()) { "Back to the run" } }
+        },
+    ))
+    .into_response())
 }
 
 /// The form's JSON text as one payload (none when empty).
-fn json_input(text: &str) -> Result<Option<Payloads>, Refusal> {
+pub(super) fn json_input(text: &str) -> Result<Option<Payloads>, Refusal> {
     if text.trim().is_empty() {
         return Ok(None);
     }

@@ -4,12 +4,19 @@ use maud::{DOCTYPE, Markup, html};
 
 /// A page titled `title`, with the navigation of `namespace` if it is in one.
 pub fn page(title: &str, namespace: Option<&str>, body: Markup) -> Markup {
+    refreshing(title, namespace, None, body)
+}
+
+/// A page that the browser reloads every `every_s` seconds (live refresh
+/// without a script: a meta refresh), if set.
+pub fn refreshing(title: &str, namespace: Option<&str>, every_s: Option<u32>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(every) = every_s { meta http-equiv="refresh" content=(every); }
                 title { (title) " · Chronicle" }
                 link rel="stylesheet" href="/assets/ui.css";
                 // No icon: a browser would otherwise ask for /favicon.ico.

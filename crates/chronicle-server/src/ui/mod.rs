@@ -13,6 +13,8 @@
 mod actions;
 mod layout;
 mod queues;
+mod schedules;
+mod start;
 mod workflow;
 mod workflows;
 
@@ -23,15 +25,79 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::Markup;
 
-/// The UI's routes over `frontend`.
-pub fn router(frontend: Frontend) -> Router {
+/// The UI's base path from `--ui-public-path`: empty for the root, else
+/// `/a/b` (a leading slash, none at the end, plain path characters only,
+/// so it can go into links unescaped).
+pub fn base_path(public_path: &str) -> anyhow::Result<String> {
+    let trimmed = public_path.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+    if !trimmed.starts_with('/') || !trimmed.chars().all(plain) || trimmed.contains("//") || trimmed.contains("/.") {
+        anyhow::bail!(
+            "--ui-public-path {public_path:?}: a path such as /temporal (letters, digits, - . _ ~ and / between segments)"
+        );
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The UI's routes over `frontend`, under `base` (see `base_path`).
+pub fn router(frontend: Frontend, base: &str) -> Router {
+    let pages = pages(frontend);
+    if base.is_empty() {
+        return pages;
+    }
+    let home = format!("{base}/");
+    let list = format!("{base}/namespaces/default/workflows");
+    Router::new()
+        .nest(base, pages.layer(axum::middleware::map_response_with_state(base.to_string(), under_base)))
+        .route(&home, get(move || async move { Redirect::to(&list) }))
+}
+
+/// Puts a page's links, forms and redirects under `base`. Every such URL
+/// is written by the UI itself as an attribute starting `href="/`,
+/// `action="/` (user strings cannot: maud escapes their quotes) or as a
+/// redirect's Location.
+async fn under_base(axum::extract::State(base): axum::extract::State<String>, response: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let (mut parts, body) = response.into_parts();
+    if let Some(location) = parts.headers.get(header::LOCATION).and_then(|l| l.to_str().ok())
+        && location.starts_with('/')
+        && let Ok(moved) = HeaderValue::from_str(&format!("{base}{location}"))
+    {
+        parts.headers.insert(header::LOCATION, moved);
+    }
+    let html = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if !html {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return page_error(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be read.");
+    };
+    let text = String::from_utf8_lossy(&bytes)
+        .replace("href=\"/", &format!("href=\"{base}/"))
+        .replace("action=\"/", &format!("action=\"{base}/"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
+}
+
+/// The pages, at the root.
+fn pages(frontend: Frontend) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/namespaces/default/workflows") }))
         .route("/namespaces", get(workflows::namespaces))
         .route("/namespaces/{namespace}", get(workflows::to_workflows))
         .route("/namespaces/{namespace}/workflows", get(workflows::list))
         .route("/namespaces/{namespace}/task-queues/{queue}", get(queues::task_queue))
-        .route("/namespaces/{namespace}/schedules", get(queues::schedules))
+        .route("/namespaces/{namespace}/schedules", get(schedules::schedules))
+        .route("/namespaces/{namespace}/schedules/{schedule_id}", get(schedules::schedule))
+        .route("/namespaces/{namespace}/schedules/{schedule_id}/{action}", get(schedules::confirm).post(schedules::act))
+        .route("/namespaces/{namespace}/workflows/start-workflow", get(start::form).post(start::start))
         .route("/namespaces/{namespace}/workflows/{workflow_id}", get(workflow::latest))
         .route("/namespaces/{namespace}/workflows/{workflow_id}/{run_id}", get(workflow::to_history))
         .route("/namespaces/{namespace}/workflows/{workflow_id}/{run_id}/history", get(workflow::history))
@@ -79,6 +145,7 @@ fn status_page(status: &tonic::Status) -> Response {
     let code = match status.code() {
         InvalidArgument | FailedPrecondition | OutOfRange => StatusCode::BAD_REQUEST,
         NotFound => StatusCode::NOT_FOUND,
+        AlreadyExists => StatusCode::CONFLICT,
         PermissionDenied | Unauthenticated => StatusCode::FORBIDDEN,
         ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
@@ -131,5 +198,16 @@ mod tests {
         assert_eq!(unhex("abc"), None);
         assert_eq!(unhex("zz"), None);
         assert_eq!(encode("a b/<c>?"), "a%20b%2F%3Cc%3E%3F");
+    }
+
+    #[test]
+    fn public_paths_are_plain_paths() {
+        assert_eq!(base_path("").unwrap(), "");
+        assert_eq!(base_path("/").unwrap(), "");
+        assert_eq!(base_path("/temporal/").unwrap(), "/temporal");
+        assert_eq!(base_path("/a/b-c").unwrap(), "/a/b-c");
+        for bad in ["temporal", "/a b", "/a\"/", "//x", "/a/../b", "/<x>"] {
+            assert!(base_path(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,13 +1,13 @@
-//! A task queue (its workers polling lately and its backlog, for
-//! workflow and activity tasks) and the namespace's schedules.
+//! A task queue: its workers polling lately and its backlog, for
+//! workflow and activity tasks.
 
 use super::workflows::time;
-use super::{Page, encode, layout, page, status_page};
+use super::{Page, layout, page, status_page};
 use crate::frontend::Frontend;
 use axum::extract::{Path, State};
 use chronicle_engine::api::enums::v1::TaskQueueType;
 use chronicle_engine::api::taskqueue::v1::TaskQueue;
-use chronicle_engine::api::workflowservice::v1::{DescribeTaskQueueRequest, ListSchedulesRequest};
+use chronicle_engine::api::workflowservice::v1::DescribeTaskQueueRequest;
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
 use maud::html;
 use tonic::Request;
@@ -45,43 +45,6 @@ pub async fn task_queue(State(frontend): State<Frontend>, Path((namespace, queue
                         } } }
                     } }
                 }
-            }
-        },
-    )))
-}
-
-pub async fn schedules(State(frontend): State<Frontend>, Path(namespace): Path<String>) -> Page {
-    let request = ListSchedulesRequest { namespace: namespace.clone(), maximum_page_size: 1000, ..Default::default() };
-    let listed = frontend.list_schedules(Request::new(request)).await.map_err(|s| status_page(&s))?.into_inner();
-    let ns = encode(&namespace);
-    Ok(page(layout::page(
-        "Schedules",
-        Some(&namespace),
-        html! {
-            h1 { "Schedules" }
-            @if listed.schedules.is_empty() {
-                p { "No schedules." }
-            } @else {
-                div.scroll { table {
-                    thead { tr { th { "Schedule id" } th { "Workflow type" } th { "State" } th { "Next run" } th { "Last runs" } } }
-                    tbody { @for s in &listed.schedules {
-                        @let info = s.info.clone().unwrap_or_default();
-                        tr {
-                            td.mono { (s.schedule_id) }
-                            td { (info.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default()) }
-                            td { (if info.paused { "Paused" } else { "Active" }) }
-                            td.mono { (time(info.future_action_times.first())) }
-                            td { @for a in info.recent_actions.iter().rev().take(3) {
-                                @if let Some(run) = &a.start_workflow_result {
-                                    a href={ "/namespaces/" (ns) "/workflows/" (encode(&run.workflow_id)) "/" (encode(&run.run_id)) "/history" } {
-                                        (time(a.actual_time.as_ref()))
-                                    }
-                                    br;
-                                }
-                            } }
-                        }
-                    } }
-                } }
             }
         },
     )))

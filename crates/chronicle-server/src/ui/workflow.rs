@@ -35,7 +35,13 @@ pub struct HistoryParams {
     /// Only events of this type on the page (e.g. `ActivityTaskScheduled`).
     #[serde(default)]
     r#type: String,
+    /// Reload the page every few seconds (`on`).
+    #[serde(default)]
+    refresh: String,
 }
+
+/// Seconds between reloads of a page with live refresh on.
+pub(super) const REFRESH_S: u32 = 5;
 
 fn execution(workflow_id: &str, run_id: &str) -> Option<WorkflowExecution> {
     Some(WorkflowExecution { workflow_id: workflow_id.to_string(), run_id: run_id.to_string() })
@@ -110,7 +116,7 @@ fn event_json(event: &HistoryEvent) -> String {
 
 /// Payloads as text: JSON ones as themselves, others as their encoding and
 /// size; a long one cut to a preview.
-fn payloads_text(payloads: Option<&Payloads>) -> Markup {
+pub(super) fn payloads_text(payloads: Option<&Payloads>) -> Markup {
     let Some(payloads) = payloads.filter(|p| !p.payloads.is_empty()) else { return html! { "—" } };
     html! {
         @for p in &payloads.payloads {
@@ -161,9 +167,14 @@ pub async fn history(
         .map(|h| h.events.iter().filter(|e| p.r#type.is_empty() || event_name(e) == p.r#type).collect())
         .unwrap_or_default();
     let config = described.execution_config.clone().unwrap_or_default();
-    Ok(page(layout::page(
+    let family = family(&frontend, &namespace, &workflow_id, &run_id, &events, p.older.is_empty()).await;
+    let live = p.refresh == "on";
+    let refresh_link = format!("{here}?type={}{}", encode(&p.r#type), if live { "" } else { "&refresh=on" });
+    let actions = here.trim_end_matches("/history");
+    Ok(page(layout::refreshing(
         &workflow_id,
         Some(&namespace),
+        live.then_some(REFRESH_S),
         html! {
             h1 { "Workflow " code { (workflow_id) } }
             dl.summary {
@@ -190,14 +201,20 @@ pub async fn history(
                     dd { @for (name, value) in fields { code { (name) } " = " (String::from_utf8_lossy(&value.data)) br; } }
                 }
             }
-            @if status == "Running" {
-                nav.filters aria-label="actions" {
-                    a href={ (here.trim_end_matches("/history")) "/signal" } { "Signal" }
-                    a href={ (here.trim_end_matches("/history")) "/cancel" } { "Request cancellation" }
-                    a href={ (here.trim_end_matches("/history")) "/terminate" } { "Terminate" }
-                    a href={ (here.trim_end_matches("/history")) "/call-stack" } { "Call stack" }
+            nav.filters aria-label="actions" {
+                @if status == "Running" {
+                    a href={ (actions) "/signal" } { "Signal" }
+                    a href={ (actions) "/update" } { "Update" }
                 }
+                a href={ (actions) "/query" } { "Query" }
+                @if status == "Running" {
+                    a href={ (actions) "/cancel" } { "Request cancellation" }
+                    a href={ (actions) "/terminate" } { "Terminate" }
+                    a href={ (actions) "/call-stack" } { "Call stack" }
+                }
+                a href=(refresh_link) { (if live { "Stop live refresh" } else { "Live refresh" }) }
             }
+            (family)
             @if !described.pending_activities.is_empty() {
                 h2 { "Pending activities" }
                 div.scroll { table {
@@ -244,6 +261,108 @@ pub async fn history(
         },
     )))
 }
+
+/// The run's family, each a link: the run it continued from and the one
+/// that continued it (continue-as-new, retries, cron), its parent and root,
+/// and its children (from visibility, so closed ones too).
+async fn family(
+    frontend: &Frontend,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+    newest: &chronicle_engine::api::workflowservice::v1::GetWorkflowExecutionHistoryReverseResponse,
+    newest_page: bool,
+) -> Markup {
+    use chronicle_engine::api::history::v1::history_event::Attributes::*;
+    use chronicle_engine::api::workflowservice::v1::ListWorkflowExecutionsRequest;
+    let ns = encode(namespace);
+    let link = |wid: &str, rid: &str, text: &str| {
+        html! { a href={ "/namespaces/" (ns) "/workflows/" (encode(wid)) "/" (encode(rid)) "/history" } { (text) } }
+    };
+    // The first event says where the run came from.
+    let first = frontend
+        .get_workflow_execution_history(Request::new(GetWorkflowExecutionHistoryRequest {
+            namespace: namespace.to_string(),
+            execution: execution(workflow_id, run_id),
+            maximum_page_size: 1,
+            ..Default::default()
+        }))
+        .await
+        .ok()
+        .and_then(|r| r.into_inner().history)
+        .and_then(|h| h.events.into_iter().next());
+    let previous = match first.and_then(|e| e.attributes) {
+        Some(WorkflowExecutionStartedEventAttributes(a)) => {
+            Some(a.continued_execution_run_id).filter(|r| !r.is_empty())
+        }
+        _ => None,
+    };
+    // The last event says where it went (on the newest page: the first one).
+    let last = if newest_page {
+        newest.history.as_ref().and_then(|h| h.events.first().cloned())
+    } else {
+        let request = GetWorkflowExecutionHistoryReverseRequest {
+            namespace: namespace.to_string(),
+            execution: execution(workflow_id, run_id),
+            maximum_page_size: 1,
+            next_page_token: Vec::new(),
+        };
+        let page = frontend.get_workflow_execution_history_reverse(Request::new(request)).await.ok();
+        page.and_then(|p| p.into_inner().history).and_then(|h| h.events.into_iter().next())
+    };
+    let next = match last.and_then(|e| e.attributes) {
+        Some(WorkflowExecutionContinuedAsNewEventAttributes(a)) => Some(a.new_execution_run_id),
+        Some(WorkflowExecutionCompletedEventAttributes(a)) => Some(a.new_execution_run_id),
+        Some(WorkflowExecutionFailedEventAttributes(a)) => Some(a.new_execution_run_id),
+        Some(WorkflowExecutionTimedOutEventAttributes(a)) => Some(a.new_execution_run_id),
+        _ => None,
+    }
+    .filter(|r| !r.is_empty());
+    let children_query = format!(
+        "ParentWorkflowId = '{}' AND ParentRunId = '{}'",
+        workflow_id.replace('\\', "\\\\").replace('\'', "\\'"),
+        run_id.replace('\'', "")
+    );
+    let children = frontend
+        .list_workflow_executions(Request::new(ListWorkflowExecutionsRequest {
+            namespace: namespace.to_string(),
+            page_size: FAMILY_CHILDREN_SHOWN,
+            query: children_query.clone(),
+            ..Default::default()
+        }))
+        .await
+        .map(tonic::Response::into_inner)
+        .unwrap_or_default();
+    if previous.is_none() && next.is_none() && children.executions.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 { "Family" }
+        dl.summary {
+            @if let Some(previous) = &previous { dt { "Continued from" } dd.mono { (link(workflow_id, previous, previous)) } }
+            @if let Some(next) = &next { dt { "Continued as" } dd.mono { (link(workflow_id, next, next)) } }
+            @if !children.executions.is_empty() {
+                dt { "Children" }
+                dd {
+                    @for c in &children.executions {
+                        @let e = c.execution.clone().unwrap_or_default();
+                        (link(&e.workflow_id, &e.run_id, &e.workflow_id)) " "
+                        span class={ "status status-" (crate::visibility::fields::status_name(c.status)) } {
+                            (crate::visibility::fields::status_name(c.status))
+                        }
+                        br;
+                    }
+                    @if !children.next_page_token.is_empty() {
+                        a href={ "/namespaces/" (ns) "/workflows?query=" (encode(&children_query)) } { "All children" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Children listed on a run's page; past it, a link to the whole list.
+const FAMILY_CHILDREN_SHOWN: i32 = 20;
 
 /// What an event says, in brief, with its whole JSON one click away.
 fn details(e: &HistoryEvent) -> Markup {

@@ -28,6 +28,9 @@ pub struct ListParams {
     /// The next page's token (hex).
     #[serde(default)]
     next: String,
+    /// Reload the page every few seconds (`on`).
+    #[serde(default)]
+    refresh: String,
 }
 
 pub async fn to_workflows(Path(namespace): Path<String>) -> Redirect {
@@ -88,11 +91,18 @@ pub async fn list(
     let counts = counts(&frontend, &namespace, &filter).await;
     let ns = encode(&namespace);
     let base = format!("/namespaces/{ns}/workflows");
-    Ok(page(layout::page(
+    let live = p.refresh == "on";
+    let refresh_link = format!("{base}?query={}{}", encode(&p.query), if live { "" } else { "&refresh=on" });
+    Ok(page(layout::refreshing(
         "Workflows",
         Some(&namespace),
+        live.then_some(super::workflow::REFRESH_S),
         html! {
             h1 { "Workflows" }
+            nav.filters aria-label="page" {
+                a href={ (base) "/start-workflow" } { "Start a workflow" }
+                a href=(refresh_link) { (if live { "Stop live refresh" } else { "Live refresh" }) }
+            }
             form.search method="get" action=(base) role="search" {
                 label for="query" { "Search" }
                 input #query type="search" name="query" value=(p.query)
