@@ -153,6 +153,10 @@ async def test_a_workflow_page_shows_its_history_and_downloads_it(client: Client
                      "WorkflowExecutionCompleted", "Completed", "UiWorkflow"]:
         assert expected in body, expected
     assert "Hello, Ada! bye" in body, "the result as its JSON text"
+    summary = body[body.index('<dl class="summary">'):body.index("</dl>")]
+    assert "<dt>Input</dt>" in summary and "Ada" in summary and "<dt>Result</dt>" in summary, summary
+    assert "<dt>Took</dt>" in summary, summary
+    assert 'class="tl tl-activity"' in body and 'href="#event-1"' in body, "the timeline links its events"
 
     status, body, _ = get(page + "?type=ActivityTaskScheduled")
     assert status == 200 and "ActivityTaskScheduled" in body and "WorkflowExecutionSignaled" not in body

@@ -29,7 +29,7 @@ pub fn refreshing(title: &str, namespace: Option<&str>, every_s: Option<u32>, bo
                         @if let Some(ns) = namespace {
                             a href={ "/namespaces/" (super::encode(ns)) "/workflows" } { "Workflows" }
                             a href={ "/namespaces/" (super::encode(ns)) "/schedules" } { "Schedules" }
-                            span.namespace title="namespace" { (ns) }
+                            a.namespace href="/namespaces" title="namespace: switch" { (ns) }
                         }
                         a href="/namespaces" { "Namespaces" }
                     }
@@ -71,4 +71,9 @@ dl.summary dd { margin: 0; overflow-wrap: anywhere; }
 .error { color: #cf222e; }
 .pager { display: flex; gap: 1rem; margin-top: 1rem; }
 details summary { cursor: pointer; }
+.timeline { display: flex; flex-wrap: wrap; gap: 2px; margin: .5rem 0; }
+.tl { display: inline-block; width: .55rem; height: 1.1rem; border-radius: 2px; background: #8c959f; }
+.legend .tl { height: .8rem; vertical-align: middle; }
+.tl-workflow { background: #1a7f37; } .tl-task { background: #8c959f; } .tl-activity { background: #0969da; }
+.tl-timer { background: #bf8700; } .tl-message { background: #8250df; } .tl-child { background: #1b7c83; }
 "#;

@@ -167,7 +167,9 @@ pub async fn history(
         .map(|h| h.events.iter().filter(|e| p.r#type.is_empty() || event_name(e) == p.r#type).collect())
         .unwrap_or_default();
     let config = described.execution_config.clone().unwrap_or_default();
-    let family = family(&frontend, &namespace, &workflow_id, &run_id, &events, p.older.is_empty()).await;
+    let newest = p.older.is_empty().then(|| events.history.as_ref().and_then(|h| h.events.first())).flatten();
+    let (first, last) = ends(&frontend, &namespace, &workflow_id, &run_id, newest).await;
+    let family = family(&frontend, &namespace, &workflow_id, &run_id, first.as_ref(), last.as_ref()).await;
     let live = p.refresh == "on";
     let refresh_link = format!("{here}?type={}{}", encode(&p.r#type), if live { "" } else { "&refresh=on" });
     let actions = here.trim_end_matches("/history");
@@ -187,6 +189,8 @@ pub async fn history(
                 } }
                 dt { "Start" } dd { (time(info.start_time.as_ref())) }
                 dt { "Close" } dd { (time(info.close_time.as_ref())) }
+                @if info.close_time.is_some() { dt { "Took" } dd { (took(info.start_time.as_ref(), info.close_time.as_ref())) } }
+                (outcome(first.as_ref(), last.as_ref()))
                 dt { "History" } dd { (info.history_length) " events" }
                 @if let Some(parent) = &info.parent_execution {
                     dt { "Parent" }
@@ -239,6 +243,7 @@ pub async fn history(
             p {
                 a href={ (here) ".json" } download { "Download the whole history (JSON)" }
             }
+            (timeline(&shown))
             form.search method="get" action=(here) {
                 label for="type" { "Event type" }
                 input #type name="type" value=(p.r#type) placeholder="e.g. ActivityTaskScheduled";
@@ -262,24 +267,16 @@ pub async fn history(
     )))
 }
 
-/// The run's family, each a link: the run it continued from and the one
-/// that continued it (continue-as-new, retries, cron), its parent and root,
-/// and its children (from visibility, so closed ones too).
-async fn family(
+/// A run's first and last events: where it came from (and its input),
+/// where it went (and its result or failure). The last is on the newest
+/// page of the history when that page is shown.
+async fn ends(
     frontend: &Frontend,
     namespace: &str,
     workflow_id: &str,
     run_id: &str,
-    newest: &chronicle_engine::api::workflowservice::v1::GetWorkflowExecutionHistoryReverseResponse,
-    newest_page: bool,
-) -> Markup {
-    use chronicle_engine::api::history::v1::history_event::Attributes::*;
-    use chronicle_engine::api::workflowservice::v1::ListWorkflowExecutionsRequest;
-    let ns = encode(namespace);
-    let link = |wid: &str, rid: &str, text: &str| {
-        html! { a href={ "/namespaces/" (ns) "/workflows/" (encode(wid)) "/" (encode(rid)) "/history" } { (text) } }
-    };
-    // The first event says where the run came from.
+    newest: Option<&HistoryEvent>,
+) -> (Option<HistoryEvent>, Option<HistoryEvent>) {
     let first = frontend
         .get_workflow_execution_history(Request::new(GetWorkflowExecutionHistoryRequest {
             namespace: namespace.to_string(),
@@ -291,30 +288,87 @@ async fn family(
         .ok()
         .and_then(|r| r.into_inner().history)
         .and_then(|h| h.events.into_iter().next());
-    let previous = match first.and_then(|e| e.attributes) {
+    let last = match newest {
+        Some(event) => Some(event.clone()),
+        None => {
+            let request = GetWorkflowExecutionHistoryReverseRequest {
+                namespace: namespace.to_string(),
+                execution: execution(workflow_id, run_id),
+                maximum_page_size: 1,
+                next_page_token: Vec::new(),
+            };
+            let page = frontend.get_workflow_execution_history_reverse(Request::new(request)).await.ok();
+            page.and_then(|p| p.into_inner().history).and_then(|h| h.events.into_iter().next())
+        }
+    };
+    (first, last)
+}
+
+/// The run's input and, once closed, its result or failure and how long
+/// it took.
+fn outcome(first: Option<&HistoryEvent>, last: Option<&HistoryEvent>) -> Markup {
+    use chronicle_engine::api::history::v1::history_event::Attributes::*;
+    let input = match first.and_then(|e| e.attributes.as_ref()) {
+        Some(WorkflowExecutionStartedEventAttributes(a)) => a.input.as_ref(),
+        _ => None,
+    };
+    let failure = |f: Option<&chronicle_engine::api::failure::v1::Failure>| {
+        html! { p.error { (f.map(|f| f.message.as_str()).unwrap_or_default()) } }
+    };
+    let (label, shown) = match last.and_then(|e| e.attributes.as_ref()) {
+        Some(WorkflowExecutionCompletedEventAttributes(a)) => ("Result", payloads_text(a.result.as_ref())),
+        Some(WorkflowExecutionFailedEventAttributes(a)) => ("Failure", failure(a.failure.as_ref())),
+        Some(WorkflowExecutionTerminatedEventAttributes(a)) => ("Terminated", html! { (a.reason) }),
+        Some(WorkflowExecutionCanceledEventAttributes(a)) => ("Canceled", payloads_text(a.details.as_ref())),
+        _ => ("", html! {}),
+    };
+    html! {
+        dt { "Input" } dd { (payloads_text(input)) }
+        @if !label.is_empty() { dt { (label) } dd { (shown) } }
+    }
+}
+
+/// How long from `start` to `close`, as `1h 2m 3.004s`.
+fn took(start: Option<&prost_types::Timestamp>, close: Option<&prost_types::Timestamp>) -> String {
+    let (Some(start), Some(close)) = (start, close) else { return String::new() };
+    let millis = (close.seconds - start.seconds) * 1000 + i64::from(close.nanos - start.nanos) / 1_000_000;
+    let (h, m, s) = (millis / 3_600_000, millis / 60_000 % 60, millis % 60_000);
+    let seconds = format!("{}.{:03}s", s / 1000, s % 1000);
+    match (h, m) {
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m {seconds}"),
+        (h, m) => format!("{h}h {m}m {seconds}"),
+    }
+}
+
+/// The run's family, each a link: the run it continued from and the one
+/// that continued it (continue-as-new, retries, cron) and its children
+/// (from visibility, so closed ones too). Its parent is in the summary.
+async fn family(
+    frontend: &Frontend,
+    namespace: &str,
+    workflow_id: &str,
+    run_id: &str,
+    first: Option<&HistoryEvent>,
+    last: Option<&HistoryEvent>,
+) -> Markup {
+    use chronicle_engine::api::history::v1::history_event::Attributes::*;
+    use chronicle_engine::api::workflowservice::v1::ListWorkflowExecutionsRequest;
+    let ns = encode(namespace);
+    let link = |wid: &str, rid: &str, text: &str| {
+        html! { a href={ "/namespaces/" (ns) "/workflows/" (encode(wid)) "/" (encode(rid)) "/history" } { (text) } }
+    };
+    let previous = match first.and_then(|e| e.attributes.as_ref()) {
         Some(WorkflowExecutionStartedEventAttributes(a)) => {
-            Some(a.continued_execution_run_id).filter(|r| !r.is_empty())
+            Some(a.continued_execution_run_id.clone()).filter(|r| !r.is_empty())
         }
         _ => None,
     };
-    // The last event says where it went (on the newest page: the first one).
-    let last = if newest_page {
-        newest.history.as_ref().and_then(|h| h.events.first().cloned())
-    } else {
-        let request = GetWorkflowExecutionHistoryReverseRequest {
-            namespace: namespace.to_string(),
-            execution: execution(workflow_id, run_id),
-            maximum_page_size: 1,
-            next_page_token: Vec::new(),
-        };
-        let page = frontend.get_workflow_execution_history_reverse(Request::new(request)).await.ok();
-        page.and_then(|p| p.into_inner().history).and_then(|h| h.events.into_iter().next())
-    };
-    let next = match last.and_then(|e| e.attributes) {
-        Some(WorkflowExecutionContinuedAsNewEventAttributes(a)) => Some(a.new_execution_run_id),
-        Some(WorkflowExecutionCompletedEventAttributes(a)) => Some(a.new_execution_run_id),
-        Some(WorkflowExecutionFailedEventAttributes(a)) => Some(a.new_execution_run_id),
-        Some(WorkflowExecutionTimedOutEventAttributes(a)) => Some(a.new_execution_run_id),
+    let next = match last.and_then(|e| e.attributes.as_ref()) {
+        Some(WorkflowExecutionContinuedAsNewEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+        Some(WorkflowExecutionCompletedEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+        Some(WorkflowExecutionFailedEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+        Some(WorkflowExecutionTimedOutEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
         _ => None,
     }
     .filter(|r| !r.is_empty());
@@ -363,6 +417,41 @@ async fn family(
 
 /// Children listed on a run's page; past it, a link to the whole list.
 const FAMILY_CHILDREN_SHOWN: i32 = 20;
+
+/// What kind of work an event is part of, for the timeline's colours.
+fn category(name: &str) -> &'static str {
+    const KINDS: [(&str, &str); 8] = [
+        ("WorkflowTask", "task"),
+        ("ActivityTask", "activity"),
+        ("Timer", "timer"),
+        ("WorkflowExecutionSignaled", "message"),
+        ("WorkflowExecutionUpdate", "message"),
+        ("ChildWorkflow", "child"),
+        ("StartChildWorkflow", "child"),
+        ("WorkflowExecution", "workflow"),
+    ];
+    KINDS.iter().find(|(prefix, _)| name.starts_with(prefix)).map_or("other", |(_, kind)| kind)
+}
+
+/// The page's events as a compact strip, oldest on the left, one mark per
+/// event coloured by its kind, each a link to its row (the rows are the
+/// keyboard's way in: the marks are skipped by Tab).
+fn timeline(events: &[&HistoryEvent]) -> Markup {
+    html! {
+        div.timeline role="img" aria-label="timeline of the events on this page" {
+            @for e in events.iter().rev() {
+                @let name = event_name(e);
+                a class={ "tl tl-" (category(&name)) } href={ "#event-" (e.event_id) } tabindex="-1"
+                    title={ (e.event_id) " " (name) } {}
+            }
+        }
+        p.legend {
+            @for kind in ["workflow", "task", "activity", "timer", "message", "child", "other"] {
+                span class={ "tl tl-" (kind) } {} " " (kind) " "
+            }
+        }
+    }
+}
 
 /// What an event says, in brief, with its whole JSON one click away.
 fn details(e: &HistoryEvent) -> Markup {
