@@ -36,6 +36,7 @@ from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
 from temporalio.api.enums.v1 import CommandType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
     PollWorkflowTaskQueueRequest,
     RespondWorkflowTaskCompletedRequest,
     StartWorkflowExecutionRequest,
@@ -98,7 +99,9 @@ async def long_history(svc, timers: int) -> tuple[str, str]:
             if task.task_token:
                 return task
 
+    began = time.monotonic()
     task = await poll()
+    print(f"  long run: first task polled in {time.monotonic() - began:.1f} s", flush=True)
     commands = [
         Command(command_type=CommandType.COMMAND_TYPE_START_TIMER,
                 start_timer_command_attributes=StartTimerCommandAttributes(
@@ -107,11 +110,24 @@ async def long_history(svc, timers: int) -> tuple[str, str]:
     ]
     await svc.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
         namespace=NS, task_token=task.task_token, commands=commands, identity="bench"))
+    print(f"  long run: {timers} timers started at {time.monotonic() - began:.1f} s", flush=True)
+    while True:  # every timer fired (the next workflow task waits in its queue meanwhile)
+        described = await svc.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+            namespace=NS, execution=WorkflowExecution(workflow_id=wid)))
+        if described.workflow_execution_info.history_length >= 2 * timers + 4:
+            break
+        await asyncio.sleep(0.2)
+    print(f"  long run: every timer fired at {time.monotonic() - began:.1f} s", flush=True)
     task = await poll()
+    print(f"  long run: second task polled at {time.monotonic() - began:.1f} s", flush=True)
     await svc.respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest(
         namespace=NS, task_token=task.task_token, identity="bench", commands=[Command(
             command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
             complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes())]))
+    described = await svc.describe_workflow_execution(DescribeWorkflowExecutionRequest(
+        namespace=NS, execution=WorkflowExecution(workflow_id=wid)))
+    info = described.workflow_execution_info
+    print(f"  long run: {info.history_length} events, status {info.status}", flush=True)
     return wid, started.run_id
 
 

@@ -50,12 +50,27 @@ pub fn apply_env(state: &MutableState, input: Input, env: &Env) -> Result<Transi
 pub fn apply_all(state: &MutableState, inputs: Vec<Input>, env: &Env) -> Result<Transition, EngineError> {
     let mut combined: Option<Transition> = None;
     let mut refused = EngineError::WorkflowClosed;
-    for input in inputs {
+    let mut inputs = inputs.into_iter().peekable();
+    while let Some(input) = inputs.next() {
         let current = combined.as_ref().map_or(state, |t| &t.state);
         if combined.as_ref().is_some_and(|t| t.new_run.is_some()) || (combined.is_some() && !current.is_running()) {
             break;
         }
-        match apply_env(current, input, env) {
+        // User timers due together (thousands, when a workflow started them
+        // at once) fire in one step: a step per timer would copy the whole
+        // state, its pending timers included, once per timer.
+        let applied = match user_timer(&input) {
+            Some(first) if current.is_running() => {
+                let mut started = vec![first];
+                while let Some(next) = inputs.peek().and_then(user_timer) {
+                    started.push(next);
+                    inputs.next();
+                }
+                fire_user_timers(current, &started, env)
+            }
+            _ => apply_env(current, input, env),
+        };
+        match applied {
             Ok(next) => {
                 combined = Some(match combined {
                     None => next,
@@ -76,6 +91,32 @@ pub fn apply_all(state: &MutableState, inputs: Vec<Input>, env: &Env) -> Result<
     // One commit: the version moves on by one, as for any transition.
     all.state.db_version = state.db_version + 1;
     Ok(all)
+}
+
+/// The started event id of a user timer's firing.
+fn user_timer(input: &Input) -> Option<i64> {
+    match input {
+        Input::TimerFired(TimerKind::UserTimer { started_event_id }) => Some(*started_event_id),
+        _ => None,
+    }
+}
+
+/// Fires the user timers started by `started` (event ids) on a running
+/// run, in order, as one transition; stale ones are skipped. Err only if
+/// none fired.
+fn fire_user_timers(state: &MutableState, started: &[i64], env: &Env) -> Result<Transition, EngineError> {
+    let mut ctx = Ctx::with_env(state.clone(), env);
+    let mut by_started = crate::timer::by_started_event(&ctx.state);
+    let mut fired = 0;
+    for id in started {
+        if crate::timer::fire_indexed(&mut ctx, &mut by_started, *id).is_ok() {
+            fired += 1;
+        }
+    }
+    if fired == 0 {
+        return Err(EngineError::StaleTimer);
+    }
+    Ok(enforce_history_limits(state, ctx.finish(), env))
 }
 
 /// A closed run only takes the acknowledgements of its post-close work.

@@ -105,6 +105,28 @@ fn take_buffered_fired(ctx: &mut Ctx, timer_id: &str) -> Option<i64> {
     }
 }
 
+/// The run's pending user timers by their started event id.
+pub(crate) fn by_started_event(state: &MutableState) -> std::collections::HashMap<i64, String> {
+    state.timers.values().map(|t| (t.started_event_id, t.timer_id.clone())).collect()
+}
+
+/// `fired`, with the timer found through `by_started` (kept up to date).
+pub(crate) fn fire_indexed(
+    ctx: &mut Ctx,
+    by_started: &mut std::collections::HashMap<i64, String>,
+    started_event_id: i64,
+) -> Result<(), EngineError> {
+    let timer_id = by_started.get(&started_event_id).ok_or(EngineError::StaleTimer)?;
+    let timer = ctx.state.timers.get(timer_id).ok_or(EngineError::StaleTimer)?;
+    if timer.fire_at.is_some_and(|at| time::ts_nanos(&at) > time::ts_nanos(&ctx.now)) {
+        return Err(EngineError::StaleTimer);
+    }
+    let timer_id = by_started.remove(&started_event_id).unwrap_or_default();
+    ctx.state.timers.remove(&timer_id);
+    ctx.add_for_workflow(TimerFiredEventAttributes { timer_id, started_event_id });
+    Ok(())
+}
+
 pub(crate) fn fired(ctx: &mut Ctx, started_event_id: i64) -> Result<(), EngineError> {
     let timer = ctx
         .state

@@ -147,3 +147,30 @@ fn timers_due_together_fire_in_one_transition_skipping_stale_ones() {
     let none = chronicle_engine::apply_all(&t.state, vec![fire(5)], &env);
     assert_eq!(none.unwrap_err(), EngineError::StaleTimer, "nothing applied: the refusal");
 }
+
+#[test]
+fn thousands_of_timers_fire_together_as_they_would_one_by_one() {
+    let mut run = Run::new();
+    let names: Vec<String> = (0..2000).map(|n| format!("t{n}")).collect();
+    let t = run.first_wft(names.iter().map(|n| start_timer_named(n, 5)).collect());
+    let started: Vec<i64> =
+        t.events.iter().filter(|e| e.event_type == E::TimerStarted as i32).map(|e| e.event_id).collect();
+    run.advance(6);
+    let fire = |started_event_id| Input::TimerFired(TimerKind::UserTimer { started_event_id });
+    let env = chronicle_engine::Env { now: run.now, limits: Default::default(), new_run_id: "next".into() };
+    // A signal between the timers: they fire in two groups around it.
+    let mut inputs: Vec<Input> = started.iter().map(|id| fire(*id)).collect();
+    inputs.insert(1000, Input::Signal(chronicle_engine::SignalArgs { signal_name: "s".into(), ..Default::default() }));
+    let together = chronicle_engine::apply_all(&run.state, inputs.clone(), &env).unwrap();
+    let mut one_by_one = run.state.clone();
+    let mut events = Vec::new();
+    for input in inputs {
+        let t = chronicle_engine::apply_env(&one_by_one, input, &env).unwrap();
+        events.extend(t.events);
+        one_by_one = t.state;
+    }
+    one_by_one.db_version = run.state.db_version + 1;
+    assert_eq!(together.events, events);
+    assert_eq!(together.state, one_by_one);
+    assert!(together.state.timers.is_empty());
+}

@@ -14,6 +14,10 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[(SchemaMigration, &str)] = &[
     (SchemaMigration { version: 1, name: "0001_init" }, include_str!("migrations/0001_init.sql")),
     (SchemaMigration { version: 2, name: "0002_cluster" }, include_str!("migrations/0002_cluster.sql")),
+    (
+        SchemaMigration { version: 3, name: "0003_visibility_by_parent" },
+        include_str!("migrations/0003_visibility_by_parent.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold ("chronicl" in ASCII): one key per

@@ -217,6 +217,7 @@ impl Dialect for Postgres {
     const TRUE: &'static str = "TRUE";
     const FALSE: &'static str = "FALSE";
     const NO_STATUS: &'static str = "NULL::integer";
+    const FILTERED_STATUS_GROUP: &'static str = "v.status";
 
     /// One `= ANY(array)` per type of value.
     fn in_list(c: &mut Compiler<Self>, column: &str, values: Vec<Param>) -> String {

@@ -26,6 +26,7 @@ impl Dialect for Sqlite {
     const TRUE: &'static str = "1";
     const FALSE: &'static str = "0";
     const NO_STATUS: &'static str = "NULL";
+    const FILTERED_STATUS_GROUP: &'static str = "+v.status";
 
     fn in_list(c: &mut Compiler<Self>, column: &str, values: Vec<Param>) -> String {
         let finite = values.iter().all(|p| !matches!(p, Param::Real(f) if !f.is_finite()));
