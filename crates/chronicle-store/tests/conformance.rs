@@ -1277,22 +1277,30 @@ async fn sqlite_schema_versions() {
     let url = parse_url(&format!("sqlite://{}", path.display())).unwrap();
     assert_eq!(url, StoreUrl::Sqlite(path.clone()));
     let init = SchemaMigration { version: 1, name: "0001_init" };
+    let by_parent = SchemaMigration { version: 2, name: "0002_visibility_by_parent" };
     let status = chronicle_store::schema_status(&url).await.unwrap();
-    assert_eq!(status, SchemaStatus { current: 0, latest: 1, pending: vec![init] });
+    assert_eq!(status, SchemaStatus { current: 0, latest: 2, pending: vec![init, by_parent] });
     assert!(!path.exists(), "status creates nothing");
 
     let report = chronicle_store::migrate(&url).await.unwrap();
-    assert_eq!((report.applied, report.current), (vec![init], 1));
+    assert_eq!((report.applied, report.current), (vec![init, by_parent], 2));
     assert!(chronicle_store::migrate(&url).await.unwrap().applied.is_empty());
     let store = chronicle_store::open(&url, 2).await.unwrap();
     store.create_namespace(namespace("kept", "")).await.unwrap();
     drop(store);
     let status = chronicle_store::schema_status(&url).await.unwrap();
-    assert_eq!(status, SchemaStatus { current: 1, latest: 1, pending: vec![] });
+    assert_eq!(status, SchemaStatus { current: 2, latest: 2, pending: vec![] });
+    let indexed: bool = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT 1 FROM sqlite_master WHERE name = 'visibility_by_parent'")
+        .unwrap()
+        .exists([])
+        .unwrap();
+    assert!(indexed, "version 2 indexes child runs");
 
     rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 9;").unwrap();
     let refused = SqliteStore::open(SqliteOptions { path: Some(path.clone()), readers: 1 }).err().unwrap();
-    assert_eq!(refused, StoreError::SchemaTooNew { found: 9, supported: 1 });
+    assert_eq!(refused, StoreError::SchemaTooNew { found: 9, supported: 2 });
     assert_eq!(chronicle_store::schema_status(&url).await.unwrap().current, 9);
 
     let memory = chronicle_store::open(&StoreUrl::SqliteMemory, 0).await.unwrap();

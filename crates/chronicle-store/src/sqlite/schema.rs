@@ -10,7 +10,10 @@ use std::path::Path;
 
 /// Every schema version, oldest first. Version 1 is the layout as it was
 /// when versions began to be kept; opening any older file brings it there.
-pub(crate) const MIGRATIONS: &[SchemaMigration] = &[SchemaMigration { version: 1, name: "0001_init" }];
+pub(crate) const MIGRATIONS: &[SchemaMigration] = &[
+    SchemaMigration { version: 1, name: "0001_init" },
+    SchemaMigration { version: 2, name: "0002_visibility_by_parent" },
+];
 
 fn latest() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
@@ -82,6 +85,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<Vec<SchemaMigration>> {
     for m in &pending {
         match m.version {
             1 => initial_layout(conn).map_err(error)?,
+            2 => visibility_table::index_children(conn).map_err(error)?,
             v => return Err(StoreError::Internal(format!("no SQLite migration to version {v}"))),
         }
         // Each step is idempotent: a crash before this line repeats it.

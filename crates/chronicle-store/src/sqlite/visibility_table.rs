@@ -42,18 +42,7 @@ CREATE INDEX visibility_by_type_status
 CREATE INDEX visibility_by_workflow_id ON visibility(namespace, workflow_id, start_time DESC, run_id DESC);
 CREATE INDEX visibility_by_task_queue ON visibility(namespace, task_queue, start_time DESC, run_id DESC);
 CREATE INDEX visibility_by_close ON visibility(namespace, close_time DESC, run_id DESC);
-"#;
 
-/// Indexes added after the tables' layout: created on any database that
-/// lacks them. A run's children (the web UI lists them on every run's
-/// page): only child runs are indexed.
-const LATER_INDEXES: &str = r#"
-CREATE INDEX IF NOT EXISTS visibility_by_parent
-    ON visibility(namespace, parent_workflow_id, parent_run_id, start_time DESC, run_id DESC)
-    WHERE parent_workflow_id IS NOT NULL;
-"#;
-
-const ATTRIBUTE_TABLE: &str = r#"
 CREATE TABLE visibility_attributes (
     run_id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -91,13 +80,11 @@ pub(crate) fn ensure_tables(conn: &mut Connection) -> rusqlite::Result<()> {
         conn.prepare("SELECT 1 FROM pragma_table_info('visibility') WHERE name = 'execution_duration'")?.exists([])?
             && conn.prepare("SELECT 1 FROM sqlite_master WHERE name = 'visibility_attributes'")?.exists([])?;
     if current {
-        return conn.execute_batch(LATER_INDEXES);
+        return Ok(());
     }
     let tx = conn.transaction()?;
     tx.execute_batch("DROP TABLE IF EXISTS visibility; DROP TABLE IF EXISTS visibility_attributes;")?;
     tx.execute_batch(TABLES)?;
-    tx.execute_batch(ATTRIBUTE_TABLE)?;
-    tx.execute_batch(LATER_INDEXES)?;
     {
         let mut states = tx.prepare("SELECT state FROM executions")?;
         let mut rows = states.query([])?;
@@ -109,6 +96,16 @@ pub(crate) fn ensure_tables(conn: &mut Connection) -> rusqlite::Result<()> {
         }
     }
     tx.commit()
+}
+
+/// Schema version 2: a run's children (the web UI lists them on every
+/// run's page), found through an index of child runs only.
+pub(crate) fn index_children(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS visibility_by_parent
+             ON visibility(namespace, parent_workflow_id, parent_run_id, start_time DESC, run_id DESC)
+             WHERE parent_workflow_id IS NOT NULL;",
+    )
 }
 
 pub(crate) fn upsert(conn: &Connection, s: &MutableState) -> rusqlite::Result<()> {
