@@ -122,6 +122,8 @@ async def test_the_list_finds_a_workflow_by_id_and_by_filter(client: Client, ui:
     status, body, _ = get(workflows_url(ui, first))
     assert status == 200 and first in body and second not in body, "a plain id finds that workflow"
 
+    assert "?query=WorkflowType%20%3D%20%27UiWorkflow%27" in body, "a run's type links to the runs of that type"
+
     status, body, _ = get(workflows_url(ui, f"WorkflowId = '{second}' AND WorkflowType = 'UiWorkflow'"))
     assert status == 200 and second in body and first not in body, "a filter in Temporal's language"
 

@@ -110,7 +110,8 @@ pub(crate) fn by_started_event(state: &MutableState) -> std::collections::HashMa
     state.timers.values().map(|t| (t.started_event_id, t.timer_id.clone())).collect()
 }
 
-/// `fired`, with the timer found through `by_started` (kept up to date).
+/// Fires the user timer started by event `started_event_id`, found
+/// through `by_started` (kept up to date, so many can fire in one step).
 pub(crate) fn fire_indexed(
     ctx: &mut Ctx,
     by_started: &mut std::collections::HashMap<i64, String>,
@@ -128,17 +129,6 @@ pub(crate) fn fire_indexed(
 }
 
 pub(crate) fn fired(ctx: &mut Ctx, started_event_id: i64) -> Result<(), EngineError> {
-    let timer = ctx
-        .state
-        .timers
-        .values()
-        .find(|t| t.started_event_id == started_event_id)
-        .cloned()
-        .ok_or(EngineError::StaleTimer)?;
-    if timer.fire_at.is_some_and(|at| time::ts_nanos(&at) > time::ts_nanos(&ctx.now)) {
-        return Err(EngineError::StaleTimer);
-    }
-    ctx.state.timers.remove(&timer.timer_id);
-    ctx.add_for_workflow(TimerFiredEventAttributes { timer_id: timer.timer_id, started_event_id });
-    Ok(())
+    let mut by_started = by_started_event(&ctx.state);
+    fire_indexed(ctx, &mut by_started, started_event_id)
 }

@@ -374,8 +374,8 @@ async fn family(
     .filter(|r| !r.is_empty());
     let children_query = format!(
         "ParentWorkflowId = '{}' AND ParentRunId = '{}'",
-        workflow_id.replace('\\', "\\\\").replace('\'', "\\'"),
-        run_id.replace('\'', "")
+        super::workflows::quote(workflow_id),
+        super::workflows::quote(run_id)
     );
     let children = frontend
         .list_workflow_executions(Request::new(ListWorkflowExecutionsRequest {

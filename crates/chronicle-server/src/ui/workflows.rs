@@ -46,7 +46,7 @@ pub fn filters_of(input: &str) -> Vec<String> {
     if input.is_empty() {
         return vec![String::new()];
     }
-    let id = format!("WorkflowId = '{}'", input.replace('\\', "\\\\").replace('\'', "\\'"));
+    let id = format!("WorkflowId = '{}'", quote(input));
     if input.contains('=') {
         vec![input.to_string()]
     } else if input.contains(char::is_whitespace) {
@@ -54,6 +54,11 @@ pub fn filters_of(input: &str) -> Vec<String> {
     } else {
         vec![id]
     }
+}
+
+/// Text as the inside of a quoted string of Temporal's filter language.
+pub fn quote(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
 /// A timestamp as UTC text, to the millisecond.
@@ -149,7 +154,11 @@ fn row(ns: &str, w: &WorkflowExecutionInfo) -> maud::Markup {
             td class={ "status status-" (status) } { (status) }
             td.id { a href=(link) { (execution.workflow_id) } }
             td.mono { (execution.run_id) }
-            td { (w.r#type.as_ref().map(|t| t.name.as_str()).unwrap_or_default()) }
+            td { @if let Some(t) = w.r#type.as_ref().filter(|t| !t.name.is_empty()) {
+                // A quick filter: the runs of this type.
+                a href={ "/namespaces/" (ns) "/workflows?query=" (encode(&format!("WorkflowType = '{}'", quote(&t.name)))) }
+                    title="Workflows of this type" { (t.name) }
+            } }
             td.mono { (time(w.start_time.as_ref())) }
             td.mono { (time(w.close_time.as_ref())) }
         }
