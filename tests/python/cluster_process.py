@@ -27,6 +27,8 @@ from server_process import KILL_TIMEOUT_S, ServerProcess
 SHARDS = 256
 CLUSTER_READY_RE = re.compile(r"^Chronicle cluster listening on (127\.0\.0\.1:\d+)(?: as node (\S+))?\s*$")
 DESCRIBE_TIMEOUT_S = 15.0
+# How long a node just started may answer that it has not read the cluster yet.
+NOT_READ_YET_S = 10.0
 
 
 def postgres_base() -> str | None:
@@ -240,11 +242,19 @@ class Cluster:
         )
 
     def describe(self, via: ClusterNode) -> dict[str, Any]:
-        """`chronicle cluster describe -o json` through `via` (never a paused node: it would hang)."""
-        out = self.cli("cluster", "describe", "--address", via.address, "-o", "json")
-        if out.returncode != 0:
-            raise RuntimeError(f"cluster describe via {via.label} failed ({out.returncode}):\n{out.stdout}{out.stderr}")
-        return json.loads(out.stdout)
+        """`chronicle cluster describe -o json` through `via` (never a paused node: it would hang).
+        A node that has just opened its port answers UNAVAILABLE until its first membership round
+        has read the cluster: asked again for a few seconds, as the error says."""
+        deadline = time.monotonic() + NOT_READ_YET_S
+        while True:
+            out = self.cli("cluster", "describe", "--address", via.address, "-o", "json")
+            if out.returncode == 0:
+                return json.loads(out.stdout)
+            if "not read the cluster yet" not in out.stderr or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"cluster describe via {via.label} failed ({out.returncode}):\n{out.stdout}{out.stderr}"
+                )
+            time.sleep(0.1)
 
     def learn_node_ids(self, nodes: list[ClusterNode] | None = None) -> None:
         """Each node's id, as it names itself in `describe` (the top-level nodeId)."""

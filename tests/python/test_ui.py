@@ -539,10 +539,12 @@ async def test_schedule_page_and_its_actions(client: Client, ui: str) -> None:
 
 def test_the_ui_under_a_public_path(tmp_path: Path) -> None:
     """`--ui-public-path /temporal` (a proxy serving the UI under a path): every page, link, form
-    and redirect lives under it; the root path serves nothing."""
+    and redirect lives under it; the root path serves nothing; a path that is not one fails the
+    start."""
     import subprocess
 
     from conftest import _chronicle_bin
+    from test_server_config import fails
 
     proc = subprocess.Popen(
         [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--ui-port", "0",
@@ -572,6 +574,8 @@ def test_the_ui_under_a_public_path(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+    out = fails(["server", "start-dev", "--in-memory", "--port", "0", "--ui-public-path", "temporal ui"])
+    assert "--ui-public-path" in out and "/temporal" in out, out
 
 
 async def test_in_a_browser_every_page_loads_without_script_errors(client: Client, ui: str) -> None:

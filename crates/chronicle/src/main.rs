@@ -601,7 +601,8 @@ async fn serve(
                             }
                         });
                     }
-                    Err(e) if ui.chosen => return Err(e),
+                    // A port or a path asked for and not usable fails the start.
+                    Err(e) if ui.chosen || !ui.public_path.is_empty() => return Err(e),
                     Err(e) => tracing::warn!("no web UI: {e:#}"),
                 }
             }
