@@ -172,7 +172,7 @@ async def main() -> None:
             grpc = ui = None
             assert proc.stdout is not None
             for line in proc.stdout:
-                if m := re.search(r"Chronicle UI at (http://\S+)", line):
+                if m := re.search(r"Chronicle UI at (https?://\S+)", line):
                     ui = m.group(1)
                 if m := re.search(r"gRPC listening on (\S+)", line):
                     grpc = m.group(1)

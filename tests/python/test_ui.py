@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from conftest import SERVERS, _external_addresses
 
 CHRONICLE_SERVER_ARGS = ["--ui-port", "0"]
-UI_RE = re.compile(r"Chronicle UI at (http://\S+)")
+UI_RE = re.compile(r"Chronicle UI at (https?://\S+)")
 
 pytestmark = pytest.mark.skipif(
     bool(_external_addresses()), reason="an external server: its UI address is not known here"
@@ -623,3 +623,44 @@ async def test_in_a_browser_every_page_loads_without_script_errors(client: Clien
     await handle.terminate()
     await client.get_schedule_handle(schedule_id).delete()
     assert not problems, problems
+
+
+def test_with_tls_the_ui_is_https_with_the_same_certificate(tmp_path: Path) -> None:
+    """`--tls-cert/--tls-key` on start-dev: the UI is served over HTTPS with the gRPC port's
+    certificate, its address printed as https://; plain HTTP gets no page."""
+    import http.client
+    import ssl
+    import subprocess
+
+    from conftest import _chronicle_bin
+    from test_security import Certs
+
+    certs = Certs(tmp_path)
+    certs.ca("ca")
+    certs.leaf("server", "ca", "serverAuth")
+    proc = subprocess.Popen(
+        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--ui-port", "0",
+         "--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ui = None
+        for line in proc.stdout:
+            if m := UI_RE.search(line):
+                ui = m.group(1)
+            if "gRPC listening" in line:
+                break
+        assert ui and ui.startswith("https://127.0.0.1:"), ui
+        trusted = ssl.create_default_context(cafile=certs.path("ca.pem"))
+        with urllib.request.urlopen(f"{ui}/namespaces/default/workflows", timeout=10, context=trusted) as answer:
+            assert answer.status == 200 and "<h1>Workflows</h1>" in answer.read().decode()
+        try:
+            urllib.request.urlopen(ui.replace("https://", "http://") + "/", timeout=5).read()
+            raise AssertionError("plain HTTP was served")
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as expected:
+            # A TLS alert where a status line should be, or a closed connection.
+            assert not isinstance(expected, urllib.error.HTTPError), expected
+    finally:
+        proc.terminate()
+        proc.wait(10)

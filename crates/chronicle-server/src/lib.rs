@@ -325,7 +325,10 @@ impl Server {
     /// Only where the client port needs no API key: the UI reads and acts
     /// with the server's own authority.
     /// Its pages live under `public_path` (`/temporal`; empty or `/`: the
-    /// root), which is returned normalised with the server's future.
+    /// root). With TLS on the gRPC port the UI is served over HTTPS with
+    /// the same certificate (and client CA); connections are bounded as the
+    /// gRPC port's. Returns the server's future and the UI's address
+    /// prefix: `https://HOST:PORT/base` or `http://...`.
     pub fn serve_ui(
         &self,
         listener: TcpListener,
@@ -338,15 +341,14 @@ impl Server {
         }
         let base = ui::base_path(public_path)?;
         let app = ui::router(self.frontend.clone(), &base);
-        let mut stopped = self.stop.subscribe();
-        let serving = async move {
-            let shutdown = async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            };
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-            Ok(())
+        let local = listener.local_addr()?;
+        let stopped = self.stop.subscribe();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let serving: std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> = match self.tls.clone() {
+            Some(tls) => Box::pin(serve_until(listen::Incoming::new(listen::tls(listener, tls), local), app, stopped)),
+            None => Box::pin(serve_until(listen::Incoming::new(listen::plain(listener), local), app, stopped)),
         };
-        Ok((serving, base))
+        Ok((serving, format!("{scheme}://{local}{base}")))
     }
 
     /// Whether the server can take work (`health`), for the metrics port.
@@ -430,4 +432,20 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Serves `app` on `listener` until `stopped` says the server stops.
+async fn serve_until<L>(
+    listener: L,
+    app: axum::Router,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
 }

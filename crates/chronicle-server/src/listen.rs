@@ -2,7 +2,8 @@
 //! client cannot get around: at most `MAX_CONNECTIONS` open at once (more
 //! are closed at once), and a connection that sends nothing (or does not
 //! finish its TLS handshake) within `FIRST_BYTES_WITHIN` is closed. Each
-//! handshake runs in its own task, so a slow one holds up no other.
+//! handshake runs in its own task, so a slow one holds up no other. The
+//! web UI's port takes its connections the same way (`Incoming`).
 
 use crate::security::tls::Tls;
 use std::io;
@@ -90,6 +91,41 @@ pub fn tls(
             }
         }
     })
+}
+
+/// Connections from `plain` or `tls` as axum's `serve` takes them (the
+/// web UI's port). The address given with each is the port's own: nothing
+/// there reads a peer's.
+pub struct Incoming<IO> {
+    connections: ReceiverStream<io::Result<Counted<IO>>>,
+    local: std::net::SocketAddr,
+}
+
+impl<IO> Incoming<IO> {
+    pub fn new(connections: ReceiverStream<io::Result<Counted<IO>>>, local: std::net::SocketAddr) -> Self {
+        Incoming { connections, local }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> axum::serve::Listener for Incoming<IO> {
+    type Io = Counted<IO>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use tokio_stream::StreamExt;
+        loop {
+            match self.connections.next().await {
+                Some(Ok(io)) => return (io, self.local),
+                Some(Err(_)) => continue,
+                // The acceptor stopped: the server is stopping.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local)
+    }
 }
 
 fn accept<IO, F, Fut>(listener: TcpListener, open: F) -> ReceiverStream<io::Result<Counted<IO>>>

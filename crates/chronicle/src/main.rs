@@ -591,10 +591,9 @@ async fn serve(
         let addr = format!("{}:{}", ui.ip, ui.port);
         match tokio::net::TcpListener::bind(&addr).await {
             Ok(listener) => {
-                let address = listener.local_addr()?;
                 match server.serve_ui(listener, &ui.public_path) {
-                    Ok((serving, base)) => {
-                        say(&format!("Chronicle UI at http://{address}{base}"));
+                    Ok((serving, url)) => {
+                        say(&format!("Chronicle UI at {url}"));
                         tokio::spawn(async move {
                             if let Err(e) = serving.await {
                                 tracing::error!(error = %e, "the web UI stopped");
