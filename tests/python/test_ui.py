@@ -5,12 +5,14 @@ download, and user-supplied strings shown as text, never run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,6 +102,33 @@ def get(url: str, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
 def workflows_url(ui: str, query: str = "") -> str:
     url = f"{ui}/namespaces/default/workflows"
     return f"{url}?query={urllib.parse.quote(query)}" if query else url
+
+
+@contextlib.contextmanager
+def own_start_dev(*args: str) -> Iterator[tuple[str | None, str]]:
+    """A `start-dev` of the test's own (in memory, a free gRPC port) with `args`: its UI address
+    (None if it printed none) and what it printed up to its gRPC line; stopped on exit."""
+    import subprocess
+
+    from conftest import _chronicle_bin
+
+    proc = subprocess.Popen(
+        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", *args],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "gRPC listening" in line:
+                break
+        text = "".join(lines)
+        m = UI_RE.search(text)
+        yield (m.group(1) if m else None), text
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 async def run_one(client: Client, workflow_id: str, note: str) -> str:
@@ -399,29 +428,12 @@ async def test_call_stack_task_queue_and_schedules_pages(client: Client, ui: str
 def test_no_ui_where_api_keys_guard_the_port(tmp_path: Path) -> None:
     """The UI reads with the server's own authority: with API keys on, `start-dev` serves none
     (and says so), and a UI port asked for explicitly is refused at start."""
-    import subprocess
-
-    from conftest import _chronicle_bin
     from test_server_config import fails
 
     keys = tmp_path / "keys"
     keys.write_text("")
-    proc = subprocess.Popen(
-        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--auth-keys", str(keys)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "gRPC listening" in line:
-                break
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    text = "".join(lines)
-    assert "gRPC listening" in text and "Chronicle UI at" not in text and "no web UI" in text, text
+    with own_start_dev("--auth-keys", str(keys)) as (_, text):
+        assert "gRPC listening" in text and "Chronicle UI at" not in text and "no web UI" in text, text
     out = fails(["server", "start", "--db-filename", str(tmp_path / "k.db"), "--port", "0", "--ui-port", "0",
                  "--auth-keys", str(keys)])
     assert "API keys" in out, out
@@ -541,24 +553,9 @@ def test_the_ui_under_a_public_path(tmp_path: Path) -> None:
     """`--ui-public-path /temporal` (a proxy serving the UI under a path): every page, link, form
     and redirect lives under it; the root path serves nothing; a path that is not one fails the
     start."""
-    import subprocess
-
-    from conftest import _chronicle_bin
     from test_server_config import fails
 
-    proc = subprocess.Popen(
-        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--ui-port", "0",
-         "--ui-public-path", "/temporal/"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ui = None
-        for line in proc.stdout:
-            if m := UI_RE.search(line):
-                ui = m.group(1)
-            if "gRPC listening" in line:
-                break
+    with own_start_dev("--ui-port", "0", "--ui-public-path", "/temporal/") as (ui, _):
         assert ui and ui.endswith("/temporal"), ui
         status, body, _ = get(f"{ui}/")
         assert status == 200 and "<h1>Workflows</h1>" in body, "the base path opens the list"
@@ -571,9 +568,6 @@ def test_the_ui_under_a_public_path(tmp_path: Path) -> None:
         root = ui.removesuffix("/temporal")
         status, _, _ = get(f"{root}/namespaces/default/workflows")
         assert status == 404, "nothing outside the base path"
-    finally:
-        proc.terminate()
-        proc.wait(10)
     out = fails(["server", "start-dev", "--in-memory", "--port", "0", "--ui-public-path", "temporal ui"])
     assert "--ui-public-path" in out and "/temporal" in out, out
 
@@ -630,27 +624,15 @@ def test_with_tls_the_ui_is_https_with_the_same_certificate(tmp_path: Path) -> N
     certificate, its address printed as https://; plain HTTP gets no page."""
     import http.client
     import ssl
-    import subprocess
 
-    from conftest import _chronicle_bin
     from test_security import Certs
 
     certs = Certs(tmp_path)
     certs.ca("ca")
     certs.leaf("server", "ca", "serverAuth")
-    proc = subprocess.Popen(
-        [str(_chronicle_bin()), "server", "start-dev", "--in-memory", "--port", "0", "--ui-port", "0",
-         "--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ui = None
-        for line in proc.stdout:
-            if m := UI_RE.search(line):
-                ui = m.group(1)
-            if "gRPC listening" in line:
-                break
+    with own_start_dev(
+        "--ui-port", "0", "--tls-cert", certs.path("server.pem"), "--tls-key", certs.path("server.key")
+    ) as (ui, _):
         assert ui and ui.startswith("https://127.0.0.1:"), ui
         trusted = ssl.create_default_context(cafile=certs.path("ca.pem"))
         with urllib.request.urlopen(f"{ui}/namespaces/default/workflows", timeout=10, context=trusted) as answer:
@@ -661,6 +643,3 @@ def test_with_tls_the_ui_is_https_with_the_same_certificate(tmp_path: Path) -> N
         except (urllib.error.URLError, http.client.HTTPException, OSError) as expected:
             # A TLS alert where a status line should be, or a closed connection.
             assert not isinstance(expected, urllib.error.HTTPError), expected
-    finally:
-        proc.terminate()
-        proc.wait(10)

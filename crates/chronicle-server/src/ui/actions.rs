@@ -6,7 +6,7 @@
 //! make a visitor's browser act here. Queries and updates show their
 //! answer; the others go back to the run's page.
 
-use super::{encode, layout, page, page_error, status_page};
+use super::{layout, page, page_error, status_page};
 use crate::frontend::Frontend;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -58,12 +58,7 @@ struct Target {
 
 impl Target {
     fn history(&self) -> String {
-        format!(
-            "/namespaces/{}/workflows/{}/{}/history",
-            encode(&self.namespace),
-            encode(&self.workflow_id),
-            encode(&self.run_id)
-        )
+        super::history_path(&self.namespace, &self.workflow_id, &self.run_id)
     }
 
     fn execution(&self) -> Option<WorkflowExecution> {

@@ -167,6 +167,12 @@ fn page_error(code: StatusCode, message: &str) -> Response {
     (code, Html(body.into_string())).into_response()
 }
 
+/// A run's history page, every part encoded; its actions live beside it
+/// (`.../{runId}/signal`).
+fn history_path(namespace: &str, workflow_id: &str, run_id: &str) -> String {
+    format!("/namespaces/{}/workflows/{}/{}/history", encode(namespace), encode(workflow_id), encode(run_id))
+}
+
 /// Bytes as lowercase hex (page tokens in links).
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

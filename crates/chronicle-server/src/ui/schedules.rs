@@ -41,9 +41,7 @@ pub async fn schedules(State(frontend): State<Frontend>, Path(namespace): Path<S
                             td.mono { (time(info.future_action_times.first())) }
                             td { @for a in info.recent_actions.iter().rev().take(3) {
                                 @if let Some(run) = &a.start_workflow_result {
-                                    a href={ "/namespaces/" (ns) "/workflows/" (encode(&run.workflow_id)) "/" (encode(&run.run_id)) "/history" } {
-                                        (time(a.actual_time.as_ref()))
-                                    }
+                                    (run_link(&namespace, &run.workflow_id, &run.run_id, &time(a.actual_time.as_ref())))
                                     br;
                                 }
                             } }
@@ -55,8 +53,8 @@ pub async fn schedules(State(frontend): State<Frontend>, Path(namespace): Path<S
     )))
 }
 
-fn run_link(ns: &str, workflow_id: &str, run_id: &str, text: &str) -> Markup {
-    html! { a href={ "/namespaces/" (ns) "/workflows/" (encode(workflow_id)) "/" (encode(run_id)) "/history" } { (text) } }
+fn run_link(namespace: &str, workflow_id: &str, run_id: &str, text: &str) -> Markup {
+    html! { a href=(super::history_path(namespace, workflow_id, run_id)) { (text) } }
 }
 
 /// A duration as Temporal's CLI writes it: `1h`, `90s`, `1.5s`.
@@ -124,12 +122,12 @@ pub async fn schedule(
             pre { (spec_json) }
             h2 { "Running" }
             @if info.running_workflows.is_empty() { p { "None." } }
-            ul { @for w in &info.running_workflows { li { (run_link(&ns, &w.workflow_id, &w.run_id, &w.workflow_id)) } } }
+            ul { @for w in &info.running_workflows { li { (run_link(&namespace, &w.workflow_id, &w.run_id, &w.workflow_id)) } } }
             h2 { "Recent actions" }
             @if info.recent_actions.is_empty() { p { "None yet." } }
             ul { @for a in info.recent_actions.iter().rev() {
                 li { (time(a.schedule_time.as_ref()))
-                    @if let Some(run) = &a.start_workflow_result { " → " (run_link(&ns, &run.workflow_id, &run.run_id, &run.workflow_id)) }
+                    @if let Some(run) = &a.start_workflow_result { " → " (run_link(&namespace, &run.workflow_id, &run.run_id, &run.workflow_id)) }
                 }
             } }
             h2 { "Upcoming" }

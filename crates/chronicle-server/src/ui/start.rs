@@ -76,10 +76,5 @@ pub async fn start(
     };
     let started =
         frontend.start_workflow_execution(Request::new(request)).await.map_err(|s| status_page(&s))?.into_inner();
-    Ok(Redirect::to(&format!(
-        "/namespaces/{}/workflows/{}/{}/history",
-        encode(&namespace),
-        encode(workflow_id),
-        encode(&started.run_id)
-    )))
+    Ok(Redirect::to(&super::history_path(&namespace, workflow_id, &started.run_id)))
 }

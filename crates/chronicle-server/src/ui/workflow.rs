@@ -5,7 +5,7 @@
 //! writes).
 
 use super::workflows::time;
-use super::{Page, encode, hex, layout, page, status_page, unhex};
+use super::{Page, encode, hex, history_path, layout, page, status_page, unhex};
 use crate::frontend::Frontend;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -67,21 +67,11 @@ pub async fn latest(
 ) -> Result<Redirect, Response> {
     let described = describe(&frontend, &namespace, &workflow_id, "").await?;
     let run_id = described.workflow_execution_info.and_then(|i| i.execution).map(|e| e.run_id).unwrap_or_default();
-    Ok(Redirect::to(&format!(
-        "/namespaces/{}/workflows/{}/{}/history",
-        encode(&namespace),
-        encode(&workflow_id),
-        encode(&run_id)
-    )))
+    Ok(Redirect::to(&history_path(&namespace, &workflow_id, &run_id)))
 }
 
 pub async fn to_history(Path((namespace, workflow_id, run_id)): Path<(String, String, String)>) -> Redirect {
-    Redirect::to(&format!(
-        "/namespaces/{}/workflows/{}/{}/history",
-        encode(&namespace),
-        encode(&workflow_id),
-        encode(&run_id)
-    ))
+    Redirect::to(&history_path(&namespace, &workflow_id, &run_id))
 }
 
 /// An event's type without its prefix: `WorkflowExecutionStarted`.
@@ -160,7 +150,7 @@ pub async fn history(
     let run_id = info.execution.as_ref().map(|e| e.run_id.clone()).unwrap_or(run_id);
     let status = crate::visibility::fields::status_name(info.status);
     let ns = encode(&namespace);
-    let here = format!("/namespaces/{ns}/workflows/{}/{}/history", encode(&workflow_id), encode(&run_id));
+    let here = history_path(&namespace, &workflow_id, &run_id);
     let shown: Vec<&HistoryEvent> = events
         .history
         .as_ref()
@@ -194,7 +184,7 @@ pub async fn history(
                 dt { "History" } dd { (info.history_length) " events" }
                 @if let Some(parent) = &info.parent_execution {
                     dt { "Parent" }
-                    dd { a href={ "/namespaces/" (ns) "/workflows/" (encode(&parent.workflow_id)) "/" (encode(&parent.run_id)) "/history" } { (parent.workflow_id) } }
+                    dd { a href=(history_path(&namespace, &parent.workflow_id, &parent.run_id)) { (parent.workflow_id) } }
                 }
                 @if let Some(fields) = info.search_attributes.as_ref().map(|s| &s.indexed_fields).filter(|f| !f.is_empty()) {
                     dt { "Search attributes" }
@@ -236,7 +226,7 @@ pub async fn history(
             @if !described.pending_children.is_empty() {
                 h2 { "Pending children" }
                 ul { @for c in &described.pending_children {
-                    li { a href={ "/namespaces/" (ns) "/workflows/" (encode(&c.workflow_id)) "/" (encode(&c.run_id)) "/history" } { (c.workflow_id) } " (" (c.workflow_type_name) ")" }
+                    li { a href=(history_path(&namespace, &c.workflow_id, &c.run_id)) { (c.workflow_id) } " (" (c.workflow_type_name) ")" }
                 } }
             }
             h2 { "Event history" }
@@ -356,7 +346,7 @@ async fn family(
     use chronicle_engine::api::workflowservice::v1::ListWorkflowExecutionsRequest;
     let ns = encode(namespace);
     let link = |wid: &str, rid: &str, text: &str| {
-        html! { a href={ "/namespaces/" (ns) "/workflows/" (encode(wid)) "/" (encode(rid)) "/history" } { (text) } }
+        html! { a href=(history_path(namespace, wid, rid)) { (text) } }
     };
     let previous = match first.and_then(|e| e.attributes.as_ref()) {
         Some(WorkflowExecutionStartedEventAttributes(a)) => {
@@ -535,8 +525,7 @@ pub async fn call_stack(
     });
     request.set_timeout(STACK_TRACE_WAIT);
     let answer = frontend.query_workflow(request).await;
-    let here =
-        format!("/namespaces/{}/workflows/{}/{}/history", encode(&namespace), encode(&workflow_id), encode(&run_id));
+    let here = history_path(&namespace, &workflow_id, &run_id);
     Ok(page(layout::page(
         "Call stack",
         Some(&namespace),

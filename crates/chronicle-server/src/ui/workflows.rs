@@ -130,7 +130,7 @@ pub async fn list(
                     table {
                         thead { tr { th { "Status" } th { "Workflow id" } th { "Run id" } th { "Type" } th { "Start" } th { "Close" } } }
                         tbody {
-                            @for w in &listed.executions { (row(&ns, w)) }
+                            @for w in &listed.executions { (row(&namespace, w)) }
                         }
                     }
                 }
@@ -144,11 +144,11 @@ pub async fn list(
     )))
 }
 
-fn row(ns: &str, w: &WorkflowExecutionInfo) -> maud::Markup {
+fn row(namespace: &str, w: &WorkflowExecutionInfo) -> maud::Markup {
     let execution = w.execution.clone().unwrap_or_default();
     let status = status_name(w.status);
-    let link =
-        format!("/namespaces/{ns}/workflows/{}/{}/history", encode(&execution.workflow_id), encode(&execution.run_id));
+    let link = super::history_path(namespace, &execution.workflow_id, &execution.run_id);
+    let ns = encode(namespace);
     html! {
         tr {
             td class={ "status status-" (status) } { (status) }
