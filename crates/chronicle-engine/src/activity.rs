@@ -17,6 +17,7 @@ use crate::limits::ID_BYTES_MAX;
 use crate::payload::too_big;
 use crate::rejection::{Rejection, reject};
 use crate::retry::{next_retry_delay, normalize_retry_policy};
+use crate::shared::Shared;
 use crate::state::{ActivityInfo, MutableState};
 use crate::time;
 use crate::transition::{ActivityTaskDispatch, EngineError, Outcome, Task, TimerKind};
@@ -158,7 +159,7 @@ pub(crate) fn schedule(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, 
         }
         None => ctx.tasks.extend(dispatch_tasks(&info)),
     }
-    ctx.state.activities.insert(id, info);
+    ctx.state.activities.insert(id, info.into());
 }
 
 fn is_schedule_to_close(task: &Task) -> bool {
@@ -184,7 +185,7 @@ pub(crate) fn start_eagerly(ctx: &mut Ctx) -> Vec<ActivityInfo> {
         }
         mark_started(ctx, &mut info, eager.identity.clone(), eager.request_id.clone(), eager.worker_version.clone());
         ctx.state.activities.insert(id, info.clone());
-        started.push(info);
+        started.push(info.into_inner());
     }
     started
 }
@@ -221,7 +222,7 @@ pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
     tasks
 }
 
-fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
+fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<Shared<ActivityInfo>, EngineError> {
     ctx.state
         .activities
         .get(&scheduled_event_id)
@@ -230,7 +231,7 @@ fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityI
         .ok_or(EngineError::ActivityTaskNotFound)
 }
 
-fn started_current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<ActivityInfo, EngineError> {
+fn started_current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<Shared<ActivityInfo>, EngineError> {
     current(ctx, scheduled_event_id, attempt)
         .and_then(|a| if a.is_started() { Ok(a) } else { Err(EngineError::ActivityTaskNotFound) })
 }
@@ -248,7 +249,7 @@ pub(crate) fn started(
         return Err(EngineError::ActivityTaskNotFound);
     }
     mark_started(ctx, &mut info, identity, request_id, worker_version);
-    ctx.outcome = Outcome::ActivityTaskStarted(Box::new(info.clone()));
+    ctx.outcome = Outcome::ActivityTaskStarted(Box::new(ActivityInfo::clone(&info)));
     ctx.state.activities.insert(scheduled_event_id, info);
     Ok(())
 }
@@ -445,7 +446,7 @@ fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &s
             ctx.tasks.push(task);
         }
     }
-    ctx.state.activities.insert(info.scheduled_event_id, info.clone());
+    ctx.state.activities.insert(info.scheduled_event_id, info.clone().into());
     Ok(())
 }
 

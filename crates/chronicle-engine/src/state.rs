@@ -10,6 +10,7 @@ use crate::api::{
     taskqueue::v1::TaskQueue,
 };
 use prost_types::{Duration, Timestamp};
+use crate::shared::Shared;
 use std::collections::BTreeMap;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -38,7 +39,7 @@ pub struct MutableState {
     pub workflow_task: Option<WorkflowTaskInfo>,
     /// Pending activities by ActivityTaskScheduled event id.
     #[prost(btree_map = "int64, message", tag = "10")]
-    pub activities: BTreeMap<i64, ActivityInfo>,
+    pub activities: BTreeMap<i64, Shared<ActivityInfo>>,
     /// Events that arrived while a workflow task was in flight, without ids;
     /// they get ids when that workflow task ends.
     #[prost(message, repeated, tag = "11")]

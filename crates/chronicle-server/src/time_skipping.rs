@@ -429,7 +429,7 @@ mod tests {
             status: chronicle_engine::api::enums::v1::WorkflowExecutionStatus::Running as i32,
             ..Default::default()
         };
-        state.activities.insert(5, chronicle_engine::ActivityInfo::default());
+        state.activities.insert(5, chronicle_engine::ActivityInfo::default().into());
         skipping.record_run(&mut skipping.lock_gate(), &state);
         let before = skipping.now_nanos();
         let sleeping = tokio::time::timeout(Duration::from_secs(5), skipping.unlock_while_sleeping(DAY));
@@ -452,7 +452,7 @@ mod tests {
         };
         state.activities.insert(
             5,
-            chronicle_engine::ActivityInfo { current_attempt_scheduled_time: Some(at(100)), ..Default::default() },
+            chronicle_engine::ActivityInfo { current_attempt_scheduled_time: Some(at(100)), ..Default::default() }.into(),
         );
         let hold = RunHold::of(&state, 50_000_000_000);
         assert_eq!(hold, RunHold { now: 0, backoffs: vec![100_000_000_000] });

@@ -144,7 +144,7 @@ impl Run {
     }
 
     pub fn activity(&self, scheduled_event_id: i64) -> ActivityInfo {
-        self.state.activities.get(&scheduled_event_id).cloned().expect("activity pending")
+        self.state.activities.get(&scheduled_event_id).map(|a| ActivityInfo::clone(a)).expect("activity pending")
     }
 
     pub fn poll_input(&self) -> Input {
