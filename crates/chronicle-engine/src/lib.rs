@@ -47,8 +47,8 @@ pub use events::started_task_transient_events;
 pub use failure::bound_failure;
 pub use limits::Limits;
 pub use payload::too_big;
-pub use shared::Shared;
 pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
+pub use shared::Shared;
 pub use start::{Continued, ParentInfo, StartArgs};
 pub use state::{ActivityInfo, ChildInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
 pub use transition::{

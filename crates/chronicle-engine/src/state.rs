@@ -9,8 +9,8 @@ use crate::api::{
     history::v1::{HistoryEvent, WorkflowExecutionStartedEventAttributes},
     taskqueue::v1::TaskQueue,
 };
-use prost_types::{Duration, Timestamp};
 use crate::shared::Shared;
+use prost_types::{Duration, Timestamp};
 use std::collections::BTreeMap;
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -452,7 +452,8 @@ mod tests {
         };
         state.activities.insert(
             5,
-            chronicle_engine::ActivityInfo { current_attempt_scheduled_time: Some(at(100)), ..Default::default() }.into(),
+            chronicle_engine::ActivityInfo { current_attempt_scheduled_time: Some(at(100)), ..Default::default() }
+                .into(),
         );
         let hold = RunHold::of(&state, 50_000_000_000);
         assert_eq!(hold, RunHold { now: 0, backoffs: vec![100_000_000_000] });

@@ -70,6 +70,7 @@ impl History {
         let shard = chronicle_store::shard_of(&state.namespace, &state.workflow_id);
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(Some(state)),
+            waiting: Default::default(),
             changed,
             size: std::sync::atomic::AtomicUsize::new(size),
             shard,
@@ -121,6 +122,7 @@ impl History {
         }
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(None),
+            waiting: Default::default(),
             changed: watch::channel(0).0,
             size: std::sync::atomic::AtomicUsize::new(0),
             shard: chronicle_store::shard_of(namespace, workflow_id),

@@ -20,6 +20,55 @@ pub(super) async fn detached<T: Send + 'static>(
 /// Tries of one input when commits lose to a stale cached copy.
 const COMMIT_ATTEMPTS: usize = 3;
 
+/// Inputs one commit takes at most, so one batch cannot hold a run's lock
+/// for long.
+const BATCH_MAX: usize = 64;
+
+/// A transition after which the batch ends: the inputs after it see the
+/// run as committed (continued as a new run, or over its history limit).
+fn ends_batch(t: &Transition) -> bool {
+    t.new_run.is_some() || matches!(t.outcome, engine::Outcome::HistoryLimitExceeded { .. })
+}
+
+/// An input waiting for its run's lock, and who waits for its answer.
+pub(super) struct Queued {
+    namespace: String,
+    workflow_id: String,
+    apply: Box<dyn Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send>,
+    reply: tokio::sync::oneshot::Sender<Result<Transition, HistoryError>>,
+}
+
+impl Queued {
+    fn answer(self, result: Result<Transition, HistoryError>) {
+        let _ = self.reply.send(result); // a caller gone away has nobody to tell
+    }
+}
+
+/// The inputs waiting for a run's lock, in arrival order.
+#[derive(Default)]
+pub(super) struct Waiting(Mutex<std::collections::VecDeque<Queued>>);
+
+impl Waiting {
+    fn push(&self, queued: Queued) {
+        crate::sync::lock(&self.0).push_back(queued);
+    }
+
+    /// The next batch; None if nothing waits.
+    fn take(&self) -> Option<Vec<Queued>> {
+        let mut queue = crate::sync::lock(&self.0);
+        let n = queue.len().min(BATCH_MAX);
+        (n > 0).then(|| queue.drain(..n).collect())
+    }
+
+    /// Inputs a batch did not apply, first in line again, in their order.
+    fn put_back(&self, inputs: Vec<Queued>) {
+        let mut queue = crate::sync::lock(&self.0);
+        for q in inputs.into_iter().rev() {
+            queue.push_front(q);
+        }
+    }
+}
+
 impl History {
     /// Applies `input` to an open run and commits it.
     pub async fn execute(
@@ -84,12 +133,17 @@ impl History {
         self.me.upgrade().ok_or_else(|| StoreError::Unavailable("the server is stopping".into()).into())
     }
 
+    /// Queues the input at the run and waits for the run's lock; whoever
+    /// holds the lock takes every input waiting by then and commits them
+    /// together (`commit_batch`). A run busy with many callers at once (a
+    /// thousand activities completing) so commits its state once per
+    /// batch, not once per input; one caller alone commits at once.
     async fn execute_locked(
         &self,
         namespace: &str,
         workflow_id: &str,
         run_id: &str,
-        apply: impl Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError>,
+        apply: impl Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send + 'static,
     ) -> Result<Transition, HistoryError> {
         let entry = {
             let first = self.active_entry(namespace, workflow_id, run_id).await?;
@@ -98,26 +152,78 @@ impl History {
             // reloaded after a storage error): look once more.
             if emptied { self.active_entry(namespace, workflow_id, run_id).await? } else { first }
         };
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        entry.waiting.push(Queued {
+            namespace: namespace.to_string(),
+            workflow_id: workflow_id.to_string(),
+            apply: Box::new(apply),
+            reply,
+        });
         let mut guard = entry.state.lock().await;
-        let mut attempts = 0;
-        let transition = loop {
-            let Some(state) = guard.as_ref() else {
-                return Err(EngineError::WorkflowClosed.into());
-            };
-            if state.namespace != namespace || state.workflow_id != workflow_id {
-                return Err(not_found(workflow_id, run_id));
+        // An earlier holder may have answered ours already; a batch may
+        // also end before it (the run closed in it, or the batch is full).
+        // Every holder answers or puts back all it took before it lets go,
+        // so ours is answered or waiting.
+        loop {
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => break,
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
             }
-            let env = engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
-            let transition = apply(state, &env)?;
+            let Some(batch) = entry.waiting.take() else { break };
+            self.commit_batch(&entry, &mut guard, batch).await;
+        }
+        Err(StoreError::Unavailable("the server is stopping".into()).into())
+    }
+
+    /// Applies a batch of queued inputs in order, each to the state the
+    /// previous one left, and commits what they did as one write; then
+    /// answers each caller with its own transition. An input the engine
+    /// refuses is answered with its error and changes nothing. Inputs
+    /// after one that closes or continues the run go back to the queue:
+    /// they see the run as committed, as if they had come one by one.
+    async fn commit_batch(&self, entry: &Arc<RunEntry>, guard: &mut Option<MutableState>, batch: Vec<Queued>) {
+        let mut attempts = 0;
+        let (results, cached_version) = loop {
+            let Some(state) = guard.as_ref() else {
+                for q in batch {
+                    q.answer(Err(EngineError::WorkflowClosed.into()));
+                }
+                return;
+            };
+            let mut results: Vec<Option<Result<Transition, HistoryError>>> = Vec::with_capacity(batch.len());
+            let mut last: Option<usize> = None;
+            for q in &batch {
+                let before = last.and_then(|i| results[i].as_ref()).and_then(|r| r.as_ref().ok());
+                let on = before.map_or(state, |t| &t.state);
+                let verdict = if before.is_some_and(|t| ends_batch(t) || !t.state.is_running()) {
+                    None // to the next batch
+                } else if on.namespace != q.namespace || on.workflow_id != q.workflow_id {
+                    Some(Err(not_found(&q.workflow_id, &on.run_id)))
+                } else {
+                    let env =
+                        engine::Env { now: self.now(), limits: self.limits.clone(), new_run_id: crate::new_run_id() };
+                    Some((q.apply)(on, &env).map_err(HistoryError::from))
+                };
+                if matches!(verdict, Some(Ok(_))) {
+                    last = Some(results.len());
+                }
+                results.push(verdict);
+            }
+            let Some(last) = last else { break (results, state.db_version) };
+            let Some(Some(Ok(final_t))) = results.get(last) else { unreachable!("the last applied input succeeded") };
             let cached_version = state.db_version;
+            let mut final_state = final_t.state.clone();
+            // One commit: the version moves on by one, as for any transition.
+            final_state.db_version = cached_version + 1;
             let mut writes = vec![ExecutionWrite {
-                state: transition.state.clone(),
+                state: final_state.clone(),
                 expected_version: cached_version,
-                events: transition.events.clone(),
+                events: results.iter().flatten().flatten().flat_map(|t| t.events.iter().cloned()).collect(),
                 set_current: None,
-                update_visibility: state.visibility_differs(&transition.state),
+                update_visibility: state.visibility_differs(&final_state),
             }];
-            if let Some(next) = &transition.new_run {
+            if let Some(next) = &final_t.new_run {
                 writes.push(ExecutionWrite {
                     state: next.state.clone(),
                     expected_version: 0,
@@ -126,25 +232,26 @@ impl History {
                     update_visibility: true,
                 });
             }
-            self.warn_on_history_size(state, &transition.state);
-            let Err(e) = self.commit_writes(writes).await else { break transition };
+            self.warn_on_history_size(state, &final_state);
+            let Err(e) = self.commit_writes(writes).await else { break (results, cached_version) };
             // An error may hide a commit that landed: ask the store. The
             // version alone does not tell: another writer's commit from
             // the same version has it too (our copy was stale); the state
             // written is ours only if it is the state we wrote.
-            match self.store.load_execution(namespace, workflow_id, run_id).await {
-                Ok(Some(stored)) if stored == transition.state => {
+            let run_id = state.run_id.clone();
+            match self.store.load_execution(&state.namespace, &state.workflow_id, &run_id).await {
+                Ok(Some(stored)) if stored == final_state => {
                     tracing::warn!(error = %e, %run_id, "the commit landed despite the error");
-                    break transition;
+                    break (results, cached_version);
                 }
                 Ok(stored) => {
                     // It did not: keep the stored copy (None: the run is gone).
                     if stored.is_none() {
-                        self.uncache(run_id);
+                        self.uncache(&run_id);
                     }
                     // A lost condition with a newer stored run: our copy was
                     // read before a commit through an entry since evicted.
-                    // Nothing landed, so the input applies again, to the
+                    // Nothing landed, so the inputs apply again, to the
                     // stored state, as Temporal's history retries on a lost
                     // condition.
                     let stale = matches!(e, StoreError::Conflict(_))
@@ -154,26 +261,66 @@ impl History {
                     if stale && attempts < COMMIT_ATTEMPTS {
                         continue;
                     }
-                    return Err(e.into());
                 }
                 Err(_) => {
                     // Unknown: drop the cached copy; the next call reloads it.
                     *guard = None;
-                    self.uncache(run_id);
-                    return Err(e.into());
+                    self.uncache(&run_id);
                 }
             }
+            let mut later = Vec::new();
+            for (q, result) in batch.into_iter().zip(results) {
+                match result {
+                    Some(Ok(_)) => q.answer(Err(e.clone().into())),
+                    Some(Err(refused)) => q.answer(Err(refused)),
+                    None => later.push(q),
+                }
+            }
+            entry.waiting.put_back(later);
+            return;
         };
-        self.after_commit(&entry, &mut guard, &transition);
-        if let Some(next) = &transition.new_run {
-            let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
-            entry.changed.send_replace(next.state.db_version);
-            self.dispatch(&next.state, next.tasks.clone());
+        let committed: Vec<&Transition> = results.iter().flatten().flatten().collect();
+        if let Some(last) = committed.last() {
+            let mut all = Transition {
+                state: last.state.clone(),
+                events: committed.iter().flat_map(|t| t.events.iter().cloned()).collect(),
+                tasks: committed.iter().flat_map(|t| t.tasks.iter().cloned()).collect(),
+                // The one outcome the cache acts on: a workflow task started.
+                outcome: committed
+                    .iter()
+                    .rev()
+                    .map(|t| &t.outcome)
+                    .find(|o| matches!(o, engine::Outcome::WorkflowTaskStarted { .. }))
+                    .unwrap_or(&last.outcome)
+                    .clone(),
+                new_run: None,
+            };
+            all.state.db_version = cached_version + 1;
+            self.after_commit(entry, guard, &all);
+            if let Some(next) = &last.new_run {
+                let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
+                entry.changed.send_replace(next.state.db_version);
+                self.dispatch(&next.state, next.tasks.clone());
+            }
         }
-        if let engine::Outcome::HistoryLimitExceeded { message } = &transition.outcome {
-            return Err(HistoryError::InvalidArgument(message.clone()));
+        let mut later = Vec::new();
+        for (q, result) in batch.into_iter().zip(results) {
+            match result {
+                Some(Ok(mut t)) => {
+                    t.state.db_version = cached_version + 1;
+                    let answer = match &t.outcome {
+                        engine::Outcome::HistoryLimitExceeded { message } => {
+                            Err(HistoryError::InvalidArgument(message.clone()))
+                        }
+                        _ => Ok(t),
+                    };
+                    q.answer(answer);
+                }
+                Some(Err(refused)) => q.answer(Err(refused)),
+                None => later.push(q),
+            }
         }
-        Ok(transition)
+        entry.waiting.put_back(later);
     }
 
     /// Temporal's warning threshold: logged once, when a run crosses it.

@@ -3,6 +3,8 @@
 //! state's pending tasks are rows of that same commit), and only then hands
 //! out the transition's tasks and wakes history watchers.
 
+#[cfg(test)]
+mod batch_tests;
 mod cache;
 mod commit;
 mod delete;
@@ -51,6 +53,8 @@ pub enum HistoryError {
 /// watch channel ticking on every commit.
 struct RunEntry {
     state: tokio::sync::Mutex<Option<MutableState>>,
+    /// Inputs waiting for `state`'s lock, applied as one batch.
+    waiting: commit::Waiting,
     changed: watch::Sender<i64>,
     /// The state's encoded size, as last cached or committed.
     size: std::sync::atomic::AtomicUsize,
