@@ -2,8 +2,8 @@
 activities one after another, and N at once (all scheduled by one workflow
 task, their completions racing back to one run).
 
-Reports the workflow's wall time (start to result) and the server's CPU
-seconds for it, per shape, median of --runs runs, each on a fresh server and
+Reports the workflow's wall time (start to result), the server's CPU seconds
+for it and this process's (the SDK worker and client), per shape, median of --runs runs, each on a fresh server and
 database (SQLite file, fsync on):
 
     CHRONICLE_BIN=/var/tmp/chronicle-release-target/release/chronicle \\
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -70,6 +71,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds() -> float:
+    """This process's CPU (the SDK worker and client, with its Rust core)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def start_server(kind: str, db: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     if kind == "chronicle":
@@ -95,7 +102,7 @@ async def connect(address: str) -> Client:
             await asyncio.sleep(0.05)
 
 
-async def one_run(kind: str, shape: type, n: int) -> tuple[float, float]:
+async def one_run(kind: str, shape: type, n: int) -> tuple[float, float, float]:
     workdir = tempfile.mkdtemp()
     server, address = start_server(kind, os.path.join(workdir, "bench.db"))
     try:
@@ -105,12 +112,12 @@ async def one_run(kind: str, shape: type, n: int) -> tuple[float, float]:
                           max_concurrent_activities=n, max_concurrent_activity_task_polls=10):
             # A warm-up workflow, so the measured one finds the worker polling.
             await client.execute_workflow(shape.run, 2, id=f"warm-{uuid.uuid4()}", task_queue=queue)
-            cpu0, t0 = cpu_seconds(server.pid), time.perf_counter()
+            cpu0, own0, t0 = cpu_seconds(server.pid), own_cpu_seconds(), time.perf_counter()
             result = await client.execute_workflow(shape.run, n, id=f"run-{uuid.uuid4()}", task_queue=queue)
             took = time.perf_counter() - t0
-            cpu = cpu_seconds(server.pid) - cpu0
+            cpu, own = cpu_seconds(server.pid) - cpu0, own_cpu_seconds() - own0
         assert result == n * (n + 1) // 2, result
-        return took, cpu
+        return took, cpu, own
     finally:
         server.terminate()
         server.wait()
@@ -129,9 +136,11 @@ async def main() -> None:
         runs = [await one_run(args.server, shape, args.activities) for _ in range(args.runs)]
         walls = sorted(r[0] for r in runs)
         cpus = sorted(r[1] for r in runs)
+        sdk = sorted(r[2] for r in runs)
         print(f"{args.server} {shape.__name__.lower()} x{args.activities}: "
               f"wall median {statistics.median(walls):.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f}), "
-              f"server CPU median {statistics.median(cpus):.3f} s", flush=True)
+              f"CPU median: server {statistics.median(cpus):.3f} s, SDK worker + client {statistics.median(sdk):.3f} s",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 
 use crate::{
     server::{ServerKind, ServerSpec, SpawnedServer},
-    workflows::{GreetingActivities, HelloWorkflow},
+    workflows::{GreetingActivities, HelloWorkflow, ParallelActivities, SequentialActivities, StepActivities},
 };
 
 const NAMESPACE: &str = "default";
@@ -68,6 +68,15 @@ struct Args {
     /// Maximum number of workflows in flight at once.
     #[arg(long, short = 'c', default_value_t = 100)]
     concurrency: usize,
+
+    /// Instead of hello: each workflow runs this many activities, one after
+    /// another (or all at once with --parallel).
+    #[arg(long, default_value_t = 0)]
+    activities: u32,
+
+    /// With --activities: schedule them all in one workflow task.
+    #[arg(long, requires = "activities")]
+    parallel: bool,
 
     /// Warm-up workflows run (same concurrency) before the measured phase; not measured.
     /// Default: min(50, N/10).
@@ -309,11 +318,12 @@ fn print_report(args: &Args, kind: ServerKind, rep: &Report) {
         None => mode.to_string(),
     };
     println!(
-        "server={} mode={} N={} C={} wf/s={:.1} p50_ms={:.2} p99_ms={:.2} mean_ms={:.2} max_ms={:.2} \
+        "server={} mode={} workload={} N={} C={} wf/s={:.1} p50_ms={:.2} p99_ms={:.2} mean_ms={:.2} max_ms={:.2} \
          port_open_ms={:.0} ready_ms={:.0} idle_rss_mb={:.1} peak_rss_mb={:.1} procs={} wall_s={:.2} \
          server_cpu_ms_per_wf={:.2} client_cpu_ms_per_wf={:.2} errors={}",
         kind.name(),
         mode,
+        Workload::of(args).name(),
         args.workflows,
         args.concurrency,
         wfs,
@@ -461,7 +471,12 @@ async fn run_bench(args: &Args, servers: &mut [SpawnedServer]) -> Result<Report>
         Ok(WorkerOptions::new(task_queue.clone())
             .register_workflow::<HelloWorkflow>()
             .context("registering workflow")?
+            .register_workflow::<SequentialActivities>()
+            .context("registering workflow")?
+            .register_workflow::<ParallelActivities>()
+            .context("registering workflow")?
             .register_activities(GreetingActivities)
+            .register_activities(StepActivities)
             .tuner(tuner())
             .max_cached_workflows(slots.max(1000))
             .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(args.wft_pollers.max(2)))
@@ -493,6 +508,7 @@ async fn run_bench(args: &Args, servers: &mut [SpawnedServer]) -> Result<Report>
         if warmup > 0 {
             let w = run_phase(
                 starters,
+                Workload::of(args),
                 eager,
                 &task_queue,
                 "warmup",
@@ -509,6 +525,7 @@ async fn run_bench(args: &Args, servers: &mut [SpawnedServer]) -> Result<Report>
         let cpu_before = (server_cpu(), procfs::cpu_secs("self"));
         let m = run_phase(
             starters,
+            Workload::of(args),
             eager,
             &task_queue,
             "measure",
@@ -592,8 +609,37 @@ struct PhaseResult {
 /// Run `n` hello workflows with at most `concurrency` in flight. Each task does
 /// start_workflow + get_result; its latency is measured from just before the start call to
 /// the result.
+/// What each workflow of a phase does.
+#[derive(Clone, Copy)]
+enum Workload {
+    /// One activity (the hello workflow).
+    Hello,
+    Sequential(u32),
+    Parallel(u32),
+}
+
+impl Workload {
+    fn of(args: &Args) -> Self {
+        match (args.activities, args.parallel) {
+            (0, _) => Workload::Hello,
+            (n, false) => Workload::Sequential(n),
+            (n, true) => Workload::Parallel(n),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Workload::Hello => "hello".into(),
+            Workload::Sequential(n) => format!("sequential-{n}"),
+            Workload::Parallel(n) => format!("parallel-{n}"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one phase's settings, all from Args
 async fn run_phase(
     clients: &[Client],
+    workload: Workload,
     eager: bool,
     task_queue: &str,
     phase: &str,
@@ -632,19 +678,36 @@ async fn run_phase(
             let t0 = Instant::now();
             let name = format!("bench-{i}");
             let fut = async {
-                let handle = client
-                    .start_workflow(
-                        HelloWorkflow::run,
-                        name.clone(),
-                        WorkflowStartOptions::new(tq, wf_id).enable_eager_workflow_start(eager).build(),
-                    )
-                    .await
-                    .map_err(|e| format!("start_workflow: {e}"))?;
-                let out = handle
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await
-                    .map_err(|e| format!("get_result: {e}"))?;
-                let expected = format!("Hello, {name}!");
+                let options = WorkflowStartOptions::new(tq, wf_id).enable_eager_workflow_start(eager).build();
+                let (out, expected) = match workload {
+                    Workload::Hello => {
+                        let handle = client
+                            .start_workflow(HelloWorkflow::run, name.clone(), options)
+                            .await
+                            .map_err(|e| format!("start_workflow: {e}"))?;
+                        let out = handle
+                            .get_result(WorkflowGetResultOptions::default())
+                            .await
+                            .map_err(|e| format!("get_result: {e}"))?;
+                        (out, format!("Hello, {name}!"))
+                    }
+                    Workload::Sequential(n) | Workload::Parallel(n) => {
+                        let out = if matches!(workload, Workload::Parallel(_)) {
+                            let handle = client
+                                .start_workflow(ParallelActivities::run, n, options)
+                                .await
+                                .map_err(|e| format!("start_workflow: {e}"))?;
+                            handle.get_result(WorkflowGetResultOptions::default()).await
+                        } else {
+                            let handle = client
+                                .start_workflow(SequentialActivities::run, n, options)
+                                .await
+                                .map_err(|e| format!("start_workflow: {e}"))?;
+                            handle.get_result(WorkflowGetResultOptions::default()).await
+                        };
+                        (out.map_err(|e| format!("get_result: {e}"))?.to_string(), n.to_string())
+                    }
+                };
                 if out != expected {
                     return Err(format!("unexpected result {out:?}, expected {expected:?}"));
                 }

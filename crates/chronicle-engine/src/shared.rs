@@ -59,7 +59,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
 
 impl<T: prost::Message + Clone + Default> prost::Message for Shared<T> {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        self.0.encode_raw(buf)
+        self.0.encode_raw(buf);
     }
 
     fn merge_field(

@@ -232,7 +232,7 @@ impl Frontend {
         // GetWorkflowExecutionHistory with the token; the transient task's
         // virtual events end the last page.
         let page = self.history.limits().poll_history_events_max;
-        let mut events = self.history.read_history(&s.run_id, first_event_id, page).await?;
+        let mut events = self.history.read_recent(&s.run_id, first_event_id, s.next_event_id - 1, page).await?;
         let last_read = events.last().map_or(first_event_id - 1, |e| e.event_id);
         let next_page_token = if last_read < s.next_event_id - 1 {
             HistoryPageToken {

@@ -71,6 +71,7 @@ impl History {
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(Some(state)),
             waiting: Default::default(),
+            tail: Default::default(),
             changed,
             size: std::sync::atomic::AtomicUsize::new(size),
             shard,
@@ -123,6 +124,7 @@ impl History {
         let entry = Arc::new(RunEntry {
             state: tokio::sync::Mutex::new(None),
             waiting: Default::default(),
+            tail: Default::default(),
             changed: watch::channel(0).0,
             size: std::sync::atomic::AtomicUsize::new(0),
             shard: chronicle_store::shard_of(namespace, workflow_id),

@@ -30,11 +30,15 @@ fn ends_batch(t: &Transition) -> bool {
     t.new_run.is_some() || matches!(t.outcome, engine::Outcome::HistoryLimitExceeded { .. })
 }
 
+/// How an input changes a run: the pure engine, applied again if the
+/// commit loses to a stale copy.
+type Apply = Box<dyn Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send>;
+
 /// An input waiting for its run's lock, and who waits for its answer.
 pub(super) struct Queued {
     namespace: String,
     workflow_id: String,
-    apply: Box<dyn Fn(&MutableState, &engine::Env) -> Result<Transition, EngineError> + Send>,
+    apply: Apply,
     reply: tokio::sync::oneshot::Sender<Result<Transition, HistoryError>>,
 }
 
@@ -351,6 +355,7 @@ impl History {
         *guard = if keep { Some(t.state.clone()) } else { None };
         if keep {
             self.resize(entry, &t.state);
+            crate::sync::lock(&entry.tail).extend(&t.events, t.state.last_completed_wft_started_event_id);
         } else {
             self.uncache(&t.state.run_id);
         }

@@ -14,6 +14,7 @@ mod family;
 mod queues;
 mod routing;
 mod start;
+mod tail;
 
 use routing::NoPoller;
 pub(crate) use routing::{PEER_CALL_TIMEOUT, match_task, peer_failed, task_ref};
@@ -55,6 +56,8 @@ struct RunEntry {
     state: tokio::sync::Mutex<Option<MutableState>>,
     /// Inputs waiting for `state`'s lock, applied as one batch.
     waiting: commit::Waiting,
+    /// The run's committed events since its last completed workflow task.
+    tail: Mutex<tail::EventTail>,
     changed: watch::Sender<i64>,
     /// The state's encoded size, as last cached or committed.
     size: std::sync::atomic::AtomicUsize,
@@ -191,6 +194,26 @@ impl History {
         max: usize,
     ) -> Result<Vec<chronicle_engine::api::history::v1::HistoryEvent>, HistoryError> {
         Ok(self.store.read_history(run_id, from_event_id, max).await?)
+    }
+
+    /// Events `from..=to` of a run (at most `max`): from the cached run's
+    /// tail when it holds them all (a sticky workflow task's), otherwise
+    /// from the store, which may return events after `to` too.
+    pub async fn read_recent(
+        &self,
+        run_id: &str,
+        from: i64,
+        to: i64,
+        max: usize,
+    ) -> Result<Vec<chronicle_engine::api::history::v1::HistoryEvent>, HistoryError> {
+        let fits = usize::try_from(to - from + 1).is_ok_and(|n| n <= max);
+        if fits
+            && let Some(entry) = self.cached(run_id)
+            && let Some(events) = crate::sync::lock(&entry.tail).range(from, to)
+        {
+            return Ok(events);
+        }
+        self.read_history(run_id, from, max).await
     }
 
     /// A page of the runs a visibility query matches (see Store::list_runs).
