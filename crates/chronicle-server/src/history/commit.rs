@@ -188,7 +188,7 @@ impl History {
     /// they see the run as committed, as if they had come one by one.
     async fn commit_batch(&self, entry: &Arc<RunEntry>, guard: &mut Option<MutableState>, batch: Vec<Queued>) {
         let mut attempts = 0;
-        let (results, cached_version) = loop {
+        let (mut results, cached_version) = loop {
             let Some(state) = guard.as_ref() else {
                 for q in batch {
                     q.answer(Err(EngineError::WorkflowClosed.into()));
@@ -283,35 +283,44 @@ impl History {
             entry.waiting.put_back(later);
             return;
         };
+        for t in results.iter_mut().flatten().flatten() {
+            t.state.db_version = cached_version + 1;
+        }
         let committed: Vec<&Transition> = results.iter().flatten().flatten().collect();
-        if let Some(last) = committed.last() {
-            let mut all = Transition {
-                state: last.state.clone(),
-                events: committed.iter().flat_map(|t| t.events.iter().cloned()).collect(),
-                tasks: committed.iter().flat_map(|t| t.tasks.iter().cloned()).collect(),
-                // The one outcome the cache acts on: a workflow task started.
-                outcome: committed
-                    .iter()
-                    .rev()
-                    .map(|t| &t.outcome)
-                    .find(|o| matches!(o, engine::Outcome::WorkflowTaskStarted { .. }))
-                    .unwrap_or(&last.outcome)
-                    .clone(),
-                new_run: None,
-            };
-            all.state.db_version = cached_version + 1;
-            self.after_commit(entry, guard, &all);
-            if let Some(next) = &last.new_run {
-                let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
-                entry.changed.send_replace(next.state.db_version);
-                self.dispatch(&next.state, next.tasks.clone());
+        let combined;
+        let all = match committed.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            [.., last] => {
+                combined = Transition {
+                    state: last.state.clone(),
+                    events: committed.iter().flat_map(|t| t.events.iter().cloned()).collect(),
+                    tasks: committed.iter().flat_map(|t| t.tasks.iter().cloned()).collect(),
+                    // The one outcome the cache acts on: a workflow task started.
+                    outcome: committed
+                        .iter()
+                        .rev()
+                        .map(|t| &t.outcome)
+                        .find(|o| matches!(o, engine::Outcome::WorkflowTaskStarted { .. }))
+                        .unwrap_or(&last.outcome)
+                        .clone(),
+                    new_run: None,
+                };
+                Some(&combined)
             }
+        };
+        if let Some(all) = all {
+            self.after_commit(entry, guard, all);
+        }
+        if let Some(next) = committed.last().and_then(|t| t.new_run.as_ref()) {
+            let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
+            entry.changed.send_replace(next.state.db_version);
+            self.dispatch(&next.state, next.tasks.clone());
         }
         let mut later = Vec::new();
         for (q, result) in batch.into_iter().zip(results) {
             match result {
-                Some(Ok(mut t)) => {
-                    t.state.db_version = cached_version + 1;
+                Some(Ok(t)) => {
                     let answer = match &t.outcome {
                         engine::Outcome::HistoryLimitExceeded { message } => {
                             Err(HistoryError::InvalidArgument(message.clone()))
