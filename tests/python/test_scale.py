@@ -130,3 +130,23 @@ async def test_sixty_thousand_events_page_and_replay(client: Client) -> None:
     assert len(events) > 60_000, len(events)
     assert [e.event_id for e in events] == list(range(1, len(events) + 1))
     await Replayer(workflows=[ManyEventsWorkflow], debug_mode=True).replay_workflow(history)
+
+
+@workflow.defn(sandboxed=False)
+class Waited:
+    @workflow.run
+    async def run(self) -> str:
+        return "done"
+
+
+async def test_a_worker_is_not_starved_by_its_own_clients_waits(client: Client) -> None:
+    """The SDKs carry all of a client's calls on one connection, its worker's polls and
+    completions among them: 1,500 waits for a result on that connection must leave the worker
+    room (a per-connection bound of 1,000 streams deadlocked here)."""
+    queue = f"waits-{uuid.uuid4()}"
+    handle = await client.start_workflow(Waited.run, id=f"waited-{uuid.uuid4()}", task_queue=queue)
+    waits = [asyncio.create_task(handle.result()) for _ in range(1500)]
+    await asyncio.sleep(1)  # the waits are in flight before the worker asks for anything
+    async with Worker(client, task_queue=queue, workflows=[Waited]):
+        results = await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
+    assert results == ["done"] * 1500

@@ -57,8 +57,12 @@ pub(crate) fn new_run_id() -> String {
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// HTTP/2 streams (calls in flight) one connection may hold; a client past
-/// it waits for a free one.
-const MAX_STREAMS_PER_CONNECTION: u32 = 1000;
+/// it waits for a free one. Far above what one client uses: the SDKs carry
+/// all of a client's calls on one connection, its worker's polls and
+/// completions with its waits for results, so a bound a busy client can
+/// reach (it was 1,000) leaves its worker waiting behind its own result
+/// waits for ever. Temporal's frontend sets none.
+const MAX_STREAMS_PER_CONNECTION: u32 = 100_000;
 
 pub use namespaces::{MIN_RETENTION_SECS, NamespaceSpec};
 
