@@ -71,6 +71,13 @@ impl Frontend {
             if self.wait(deadline, changed.changed()).await.is_none() {
                 return Ok((state, false));
             }
+            // Woken by a commit: read the run before subscribing again, so
+            // a run that just closed (no longer cached) is read once, not
+            // once to subscribe and once more to read.
+            let state = self.history.load(&s.namespace, &s.workflow_id, &s.run_id).await.map_err(map_err)?;
+            if done(&state) {
+                return Ok((state, true));
+            }
         }
     }
 
