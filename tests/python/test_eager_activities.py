@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes, ScheduleActivityTaskCommandAttributes
+from temporalio.api.command.v1 import Command, ScheduleActivityTaskCommandAttributes
 from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowType
 from temporalio.api.enums.v1 import CommandType, EventType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 
 from conftest import NAMESPACE
+from raw_api import complete_workflow
 from reference import running_reference
 
 IDENTITY = "eager-worker"
@@ -80,19 +81,7 @@ async def run_eagerly(address: str) -> dict:
         )
     # The completion wakes the workflow; close it.
     task = await service.poll_workflow_task_queue(poll)
-    await service.respond_workflow_task_completed(
-        RespondWorkflowTaskCompletedRequest(
-            namespace=NAMESPACE,
-            task_token=task.task_token,
-            identity=IDENTITY,
-            commands=[
-                Command(
-                    command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-                    complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(),
-                )
-            ],
-        )
-    )
+    await complete_workflow(service, task.task_token, IDENTITY)
     history = await service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(namespace=NAMESPACE, execution=task.workflow_execution)
     )

@@ -9,9 +9,8 @@ from datetime import timedelta
 
 from google.protobuf.duration_pb2 import Duration
 from temporalio import workflow
-from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowType
-from temporalio.api.enums.v1 import CommandType, EventType
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
@@ -19,13 +18,13 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryRequest,
     PollWorkflowTaskQueueRequest,
     PollWorkflowTaskQueueResponse,
-    RespondWorkflowTaskCompletedRequest,
     StartWorkflowExecutionRequest,
 )
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from conftest import NAMESPACE
+from raw_api import complete_workflow
 from reference import reference_server  # noqa: F401  (a fixture)
 
 IDENTITY = "eager-starter"
@@ -51,21 +50,7 @@ def start_request(queue: str, **fields) -> StartWorkflowExecutionRequest:
 
 
 async def complete(client: Client, task: PollWorkflowTaskQueueResponse) -> None:
-    await client.workflow_service.respond_workflow_task_completed(
-        RespondWorkflowTaskCompletedRequest(
-            namespace=NAMESPACE,
-            task_token=task.task_token,
-            identity=IDENTITY,
-            commands=[
-                Command(
-                    command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-                    complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(
-                        result=payloads("ok")
-                    ),
-                )
-            ],
-        )
-    )
+    await complete_workflow(client.workflow_service, task.task_token, IDENTITY, payloads("ok"))
 
 
 async def history(client: Client, workflow_id: str) -> list:

@@ -7,9 +7,8 @@ import asyncio
 import uuid
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.command.v1 import Command, CompleteWorkflowExecutionCommandAttributes
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import CommandType, EventType, TaskQueueKind
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.api.taskqueue.v1 import StickyExecutionAttributes, TaskQueue
 from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryRequest,
@@ -21,6 +20,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 
 from conftest import NAMESPACE
+from raw_api import complete_workflow
 from reference import reference_server  # noqa: F401  (a fixture)
 
 IDENTITY = "sticky-worker"
@@ -83,19 +83,7 @@ async def run_sticky(address: str) -> dict:
                 "next_page_token": bool(task.next_page_token),
             }
         )
-    await service.respond_workflow_task_completed(
-        RespondWorkflowTaskCompletedRequest(
-            namespace=NAMESPACE,
-            task_token=task.task_token,
-            identity=IDENTITY,
-            commands=[
-                Command(
-                    command_type=CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
-                    complete_workflow_execution_command_attributes=CompleteWorkflowExecutionCommandAttributes(),
-                )
-            ],
-        )
-    )
+    await complete_workflow(service, task.task_token, IDENTITY)
     history = await service.get_workflow_execution_history(
         GetWorkflowExecutionHistoryRequest(namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=workflow_id))
     )
