@@ -150,3 +150,37 @@ async def test_a_worker_is_not_starved_by_its_own_clients_waits(client: Client) 
     async with Worker(client, task_queue=queue, workflows=[Waited]):
         results = await asyncio.wait_for(asyncio.gather(*waits), timeout=60)
     assert results == ["done"] * 1500
+
+
+FAN_OUT = 300
+
+
+@workflow.defn(sandboxed=False)
+class FanOut:
+    @workflow.run
+    async def run(self) -> int:
+        doubled = await asyncio.gather(
+            *(workflow.execute_activity(double, n, start_to_close_timeout=timedelta(seconds=60)) for n in range(FAN_OUT))
+        )
+        return sum(doubled)
+
+
+async def test_hundreds_of_activities_completing_at_once_into_one_run(client: Client) -> None:
+    """300 activities scheduled by one workflow task, their starts and completions racing to one
+    run (the server commits what queues at a run together): every one is recorded once, with
+    contiguous ids, and the history replays."""
+    queue = f"fan-out-{uuid.uuid4()}"
+    async with Worker(
+        client, task_queue=queue, workflows=[FanOut], activities=[double], max_concurrent_activities=FAN_OUT
+    ):
+        handle = await client.start_workflow(FanOut.run, id=f"fan-out-{uuid.uuid4()}", task_queue=queue)
+        assert await asyncio.wait_for(handle.result(), 120) == sum(2 * n for n in range(FAN_OUT))
+    history = await handle.fetch_history()
+    events = history.events
+    assert [e.event_id for e in events] == list(range(1, len(events) + 1))
+    completed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED]
+    started = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    assert len(completed) == len(started) == FAN_OUT
+    scheduled = sorted(e.activity_task_completed_event_attributes.scheduled_event_id for e in completed)
+    assert len(set(scheduled)) == FAN_OUT, "each activity completed once"
+    await Replayer(workflows=[FanOut]).replay_workflow(history)
