@@ -49,14 +49,7 @@ pub(crate) fn upsert_search_attributes(
     let current = ctx.state.search_attributes.take();
     let mut merged =
         current.or_else(|| ctx.state.started.as_ref().and_then(|s| s.search_attributes.clone())).unwrap_or_default();
-    for (k, v) in &upserted.indexed_fields {
-        // An empty (or JSON null) value removes the attribute, as on Temporal.
-        if v.data.is_empty() || v.data == b"null" {
-            merged.indexed_fields.remove(k);
-        } else {
-            merged.indexed_fields.insert(k.clone(), v.clone());
-        }
-    }
+    merge(&mut merged.indexed_fields, upserted.indexed_fields.clone());
     ctx.state.search_attributes = Some(merged);
     ctx.add(UpsertWorkflowSearchAttributesEventAttributes {
         workflow_task_completed_event_id: completed_id,
@@ -68,16 +61,25 @@ pub(crate) fn modify(ctx: &mut Ctx, a: ModifyWorkflowPropertiesCommandAttributes
     let upserted = a.upserted_memo.unwrap_or_default();
     let current = ctx.state.memo.take();
     let mut merged = current.or_else(|| ctx.state.started.as_ref().and_then(|s| s.memo.clone())).unwrap_or_default();
-    for (k, v) in &upserted.fields {
-        if v.data.is_empty() || v.data == b"null" {
-            merged.fields.remove(k);
-        } else {
-            merged.fields.insert(k.clone(), v.clone());
-        }
-    }
+    merge(&mut merged.fields, upserted.fields.clone());
     ctx.state.memo = Some(merged);
     ctx.add(WorkflowPropertiesModifiedEventAttributes {
         workflow_task_completed_event_id: completed_id,
         upserted_memo: Some(upserted),
     });
+}
+
+/// Upserted values over current ones; an empty (or JSON null) value removes
+/// its key, as on Temporal.
+pub(crate) fn merge(
+    current: &mut std::collections::HashMap<String, crate::api::common::v1::Payload>,
+    upserted: std::collections::HashMap<String, crate::api::common::v1::Payload>,
+) {
+    for (k, v) in upserted {
+        if v.data.is_empty() || v.data == b"null" {
+            current.remove(&k);
+        } else {
+            current.insert(k, v);
+        }
+    }
 }

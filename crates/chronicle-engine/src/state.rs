@@ -124,6 +124,14 @@ pub struct MutableState {
     /// inherit them, as on Temporal.
     #[prost(message, optional, tag = "36")]
     pub start_user_metadata: Option<crate::api::sdk::v1::UserMetadata>,
+    /// The run a reset of this one started (DescribeWorkflowExecution's
+    /// `reset_run_id`).
+    #[prost(string, tag = "37")]
+    pub reset_run_id: String,
+    /// Set on a run a reset started: when the run it was rebuilt from
+    /// started (`start_time` is the reset's time), as Temporal reports.
+    #[prost(message, optional, tag = "38")]
+    pub original_start_time: Option<Timestamp>,
 }
 
 /// A child workflow started by a StartChildWorkflowExecution command.
@@ -195,6 +203,11 @@ pub struct UpdateInfo {
     /// Temporal's AcceptedUpdateCompletedWorkflow failure, with no event).
     #[prost(bool, tag = "6")]
     pub completed_by_close: bool,
+    /// Its WorkflowExecutionUpdateAdmitted event (a reset applied it
+    /// again): the SDKs read the request from history, so no protocol
+    /// message carries it.
+    #[prost(int64, tag = "7")]
+    pub admitted_event_id: i64,
 }
 
 impl UpdateInfo {

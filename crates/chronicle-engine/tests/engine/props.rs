@@ -448,7 +448,8 @@ impl Sim {
         }
         self.history.extend(t.events);
         self.state = t.state;
-        check_invariants(&self.state, &self.history)
+        check_invariants(&self.state, &self.history)?;
+        check_rebuild(&self.state, &self.history)
     }
 }
 
@@ -668,6 +669,97 @@ fn check_invariants(state: &MutableState, history: &[HistoryEvent]) -> Result<()
     Ok(())
 }
 
+/// The history rebuilds to the state the engine keeps, as far as the
+/// history tells it (`rebuild`'s doc says what it does not).
+fn check_rebuild(state: &MutableState, history: &[HistoryEvent]) -> Result<(), TestCaseError> {
+    if !state.is_running() || !state.buffered_events.is_empty() {
+        return Ok(()); // buffered events are not history yet
+    }
+    let rebuilt = chronicle_engine::rebuild(history, &rebuild_args(state));
+    prop_assert!(rebuilt.is_ok(), "the history does not rebuild: {:?}", rebuilt.err());
+    let rebuilt = rebuilt.unwrap();
+    prop_assert_eq!(history_view(&rebuilt), history_view(state));
+    Ok(())
+}
+
+fn rebuild_args(state: &MutableState) -> chronicle_engine::RebuildArgs {
+    chronicle_engine::RebuildArgs {
+        namespace: state.namespace.clone(),
+        namespace_id: state.namespace_id.clone(),
+        workflow_id: state.workflow_id.clone(),
+        run_id: state.run_id.clone(),
+        start_request_id: state.start_request_id.clone(),
+        now: at(0),
+    }
+}
+
+/// What of a running run's state its history determines.
+fn history_view(s: &MutableState) -> MutableState {
+    use chronicle_engine::{ActivityInfo, ChildInfo, WorkflowTaskInfo};
+    let mut v = s.clone();
+    v.db_version = 0;
+    v.sticky_task_queue = None;
+    v.sticky_schedule_to_start_timeout = None;
+    v.signal_request_ids.clear();
+    v.update_count = 0;
+    v.start_request_id.clear();
+    v.workflow_task =
+        s.workflow_task.as_ref().filter(|wt| !wt.transient && !wt.speculative).map(|wt| WorkflowTaskInfo {
+            scheduled_event_id: wt.scheduled_event_id,
+            started_event_id: wt.started_event_id,
+            attempt: wt.attempt,
+            task_queue: wt.task_queue.clone(),
+            start_to_close_timeout: wt.start_to_close_timeout,
+            ..Default::default()
+        });
+    for info in v.activities.values_mut() {
+        let a: &ActivityInfo = info;
+        *info = ActivityInfo {
+            scheduled_event_id: a.scheduled_event_id,
+            activity_id: a.activity_id.clone(),
+            activity_type: a.activity_type.clone(),
+            task_queue: a.task_queue.clone(),
+            header: a.header.clone(),
+            input: a.input.clone(),
+            schedule_to_close_timeout: a.schedule_to_close_timeout,
+            schedule_to_start_timeout: a.schedule_to_start_timeout,
+            start_to_close_timeout: a.start_to_close_timeout,
+            heartbeat_timeout: a.heartbeat_timeout,
+            retry_policy: a.retry_policy.clone(),
+            scheduled_time: a.scheduled_time,
+            cancel_requested: a.cancel_requested,
+            cancel_requested_event_id: a.cancel_requested_event_id,
+            workflow_task_completed_event_id: a.workflow_task_completed_event_id,
+            priority: a.priority.clone(),
+            ..Default::default()
+        }
+        .into();
+    }
+    for child in v.children.values_mut() {
+        *child = ChildInfo {
+            initiated_event_id: child.initiated_event_id,
+            started_event_id: child.started_event_id,
+            workflow_id: child.workflow_id.clone(),
+            run_id: child.run_id.clone(),
+            workflow_type: child.workflow_type.clone(),
+            parent_close_policy: child.parent_close_policy,
+            ..Default::default()
+        };
+    }
+    v.updates.retain(|_, u| u.accepted_event_id != 0);
+    for u in v.updates.values_mut() {
+        u.request = None;
+        u.outcome = None;
+    }
+    if let Some(points) = v.auto_reset_points.as_mut() {
+        for p in &mut points.points {
+            p.create_time = None;
+            p.expire_time = None;
+        }
+    }
+    v
+}
+
 fn child_closed(
     started: &HashMap<i64, i64>,
     ended: &mut HashSet<i64>,
@@ -741,6 +833,61 @@ fn run_case(args: StartArgs, steps: Vec<Step>, cov: &RefCell<Coverage>) -> Resul
                 prop_assert!(allowed, "{:?} rejected: {:?}", input, e);
             }
         }
+    }
+    check_resets(&sim.state, &sim.history)
+}
+
+/// A reset to any point of the history gives a run whose history keeps
+/// every invariant and rebuilds to its state; a point with no workflow task
+/// in flight is refused.
+fn check_resets(state: &MutableState, history: &[HistoryEvent]) -> Result<(), TestCaseError> {
+    for finish in 2..=history.len() as i64 {
+        let args = chronicle_engine::ResetArgs {
+            namespace: state.namespace.clone(),
+            namespace_id: state.namespace_id.clone(),
+            workflow_id: state.workflow_id.clone(),
+            base_run_id: state.run_id.clone(),
+            new_run_id: "reset-run".into(),
+            base_events: history[..finish as usize - 1].to_vec(),
+            workflow_task_finish_event_id: finish,
+            later_events: history[finish as usize - 1..].to_vec(),
+            exclude: vec![],
+            reason: "reset".into(),
+            request_id: "reset-request".into(),
+        };
+        let in_flight = matches!(
+            ty(&history[finish as usize - 2]),
+            EventType::WorkflowTaskScheduled | EventType::WorkflowTaskStarted
+        );
+        let t = match chronicle_engine::reset(args, at(10_000)) {
+            Ok(t) => t,
+            Err(message) => {
+                prop_assert!(!in_flight, "reset to {} refused: {}", finish, message);
+                prop_assert!(message.starts_with("Can only reset workflow"), "{}", message);
+                continue;
+            }
+        };
+        prop_assert_eq!(&t.events[..finish as usize - 1], &history[..finish as usize - 1]);
+        let failed = t.events.iter().find(|e| ty(e) == EventType::WorkflowTaskFailed && e.event_id >= finish - 1);
+        prop_assert!(failed.is_some(), "no WorkflowTaskFailed after the point");
+        prop_assert_eq!(ty(t.events.last().unwrap()), EventType::WorkflowTaskScheduled);
+        prop_assert_eq!(t.state.run_id.as_str(), "reset-run");
+        check_invariants(&t.state, &t.events)?;
+        // A reset run starts at the reset: its clocks are not its history's.
+        let mut state = t.state.clone();
+        let rebuilt = chronicle_engine::rebuild(&t.events, &rebuild_args(&state));
+        prop_assert!(rebuilt.is_ok(), "the reset run's history does not rebuild: {:?}", rebuilt.err());
+        let mut rebuilt = rebuilt.unwrap();
+        for s in [&mut state, &mut rebuilt] {
+            s.start_time = None;
+            s.original_start_time = None;
+            s.run_expiration_time = None;
+            s.execution_expiration_time = None;
+            for info in s.activities.values_mut() {
+                info.scheduled_time = None;
+            }
+        }
+        prop_assert_eq!(history_view(&rebuilt), history_view(&state));
     }
     Ok(())
 }

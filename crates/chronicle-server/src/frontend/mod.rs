@@ -6,6 +6,7 @@
 mod forward;
 mod multi_operation;
 mod queries;
+mod reset;
 mod schedules;
 mod system;
 mod task_queues;
@@ -228,6 +229,18 @@ impl WorkflowService for Frontend {
             terminate_workflow_execution
         );
         self.terminate_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn reset_workflow_execution(
+        &self,
+        r: Request<ResetWorkflowExecutionRequest>,
+    ) -> Rpc<ResetWorkflowExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            reset_workflow_execution
+        );
+        self.reset_workflow(r.into_inner()).await.map(Response::new)
     }
     async fn poll_workflow_task_queue(
         &self,

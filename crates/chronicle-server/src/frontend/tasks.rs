@@ -43,7 +43,7 @@ fn update_requests(s: &chronicle_engine::MutableState, started_event_id: i64) ->
     use chronicle_engine::api::enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage;
     s.updates
         .values()
-        .filter(|u| u.stage == Stage::Admitted as i32)
+        .filter(|u| u.stage == Stage::Admitted as i32 && u.admitted_event_id == 0)
         .map(|u| Message {
             id: format!("{}/request", u.update_id),
             protocol_instance_id: u.update_id.clone(),

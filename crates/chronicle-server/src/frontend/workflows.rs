@@ -16,6 +16,7 @@ use chronicle_engine::{
         history::v1::History as HistoryProto,
         workflow::v1::{
             PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
+            WorkflowExecutionExtendedInfo,
         },
         workflowservice::v1::*,
     },
@@ -543,6 +544,16 @@ fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
                 parent_close_policy: c.parent_close_policy,
             })
             .collect(),
+        workflow_extended_info: Some(WorkflowExecutionExtendedInfo {
+            execution_expiration_time: s.execution_expiration_time,
+            run_expiration_time: s.run_expiration_time,
+            cancel_requested: s.cancel_requested,
+            // A reset run started at the reset; its history began earlier.
+            last_reset_time: s.original_start_time.and(s.start_time),
+            original_start_time: s.original_start_time.or(s.start_time),
+            reset_run_id: s.reset_run_id.clone(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

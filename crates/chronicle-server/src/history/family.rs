@@ -19,6 +19,8 @@ use std::time::Duration;
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 const POLICY_REASON: &str = "by parent close policy";
 const SYSTEM_IDENTITY: &str = "history-service";
+/// Resets of one parent a child's close follows at most.
+const RESET_HOPS_MAX: usize = 16;
 
 /// Whether an error means "this step is already done or moot".
 fn settled(e: &HistoryError) -> bool {
@@ -131,10 +133,19 @@ impl History {
             } else {
                 &started.parent_workflow_namespace
             };
-            match self.apply_anywhere(ns, &parent.workflow_id, &parent.run_id, input).await {
-                Ok(_) => {}
-                Err(e) if settled(&e) => {} // the parent is gone or already knows
-                Err(e) => return Err(e),
+            // A parent reset while this child ran waits in the run the
+            // reset started (it keeps the child pending): follow the resets.
+            let mut parent_run = parent.run_id.clone();
+            for _ in 0..RESET_HOPS_MAX {
+                match self.apply_anywhere(ns, &parent.workflow_id, &parent_run, input.clone()).await {
+                    Ok(_) => break,
+                    Err(e) if settled(&e) => {} // the parent is gone or already knows
+                    Err(e) => return Err(e),
+                }
+                match self.load(ns, &parent.workflow_id, &parent_run).await {
+                    Ok(p) if !p.reset_run_id.is_empty() && !p.is_running() => parent_run = p.reset_run_id,
+                    _ => break,
+                }
             }
         }
         match self.execute(&c.namespace, &c.workflow_id, &c.run_id, Input::ParentNotified).await {
@@ -182,6 +193,15 @@ impl History {
         let Some(child) = parent.children.get(&initiated_event_id).filter(|c| c.close_policy_pending).cloned() else {
             return Ok(());
         };
+        // A parent terminated by a reset hands its children to the run the
+        // reset started, as on Temporal: no close policy applies.
+        if !parent.reset_run_id.is_empty() {
+            let done = Input::ChildClosePolicyApplied { initiated_event_id };
+            return match self.execute(&p.namespace, &p.workflow_id, &p.run_id, done).await {
+                Err(e) if !settled(&e) => Err(e),
+                _ => Ok(()),
+            };
+        }
         // Serialised with a start of the child's id on this node
         // (`History::start` holds the same lock): a child still being
         // started is seen here, or its starter sees the parent closed and

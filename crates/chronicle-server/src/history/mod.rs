@@ -12,10 +12,12 @@ mod dispatch;
 mod external;
 mod family;
 mod queues;
+mod reset;
 mod routing;
 mod start;
 mod tail;
 
+pub use reset::ResetRequest;
 use routing::NoPoller;
 pub(crate) use routing::{PEER_CALL_TIMEOUT, match_task, peer_failed, task_ref};
 

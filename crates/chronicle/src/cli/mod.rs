@@ -5,4 +5,5 @@ pub mod cluster;
 pub mod connect;
 pub mod list;
 mod payloads;
+mod reset;
 pub mod workflow;

@@ -37,13 +37,13 @@ enum Output {
 }
 
 #[derive(Args)]
-struct Target {
+pub(super) struct Target {
     /// Workflow id.
     #[arg(long, short = 'w')]
-    workflow_id: String,
+    pub(super) workflow_id: String,
     /// Run id (default: the latest run).
     #[arg(long, short = 'r', default_value = "")]
-    run_id: String,
+    pub(super) run_id: String,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +124,8 @@ enum Action {
         #[command(flatten)]
         target: Target,
     },
+    /// Reset a workflow to a workflow task: a new run continues from there.
+    Reset(super::reset::ResetArgs),
     /// Show a workflow's event history.
     Show {
         #[command(flatten)]
@@ -131,7 +133,7 @@ enum Action {
     },
 }
 
-fn execution(t: &Target) -> Option<WorkflowExecution> {
+pub(super) fn execution(t: &Target) -> Option<WorkflowExecution> {
     Some(WorkflowExecution { workflow_id: t.workflow_id.clone(), run_id: t.run_id.clone() })
 }
 
@@ -350,25 +352,16 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
             }
             print(cmd.output, json, text);
         }
+        Action::Reset(args) => {
+            let (run_id, event_id, run_id_new) = super::reset::reset(&mut client, &ns, &identity, args).await?;
+            print(
+                cmd.output,
+                serde_json::json!({ "runId": run_id_new }),
+                format!("Resetting workflow (run {run_id}) to event ID {event_id}\n  New RunId  {run_id_new}"),
+            );
+        }
         Action::Show { target } => {
-            let mut token = Vec::new();
-            let mut events = Vec::new();
-            loop {
-                let r = client
-                    .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                        namespace: ns.clone(),
-                        execution: execution(&target),
-                        next_page_token: token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                events.extend(r.history.map(|h| h.events).unwrap_or_default());
-                if r.next_page_token.is_empty() {
-                    break;
-                }
-                token = r.next_page_token;
-            }
+            let events = history(&mut client, &ns, execution(&target)).await?;
             let mut text = format!("{:>5}  {:<30}  Type", "ID", "Time");
             for e in &events {
                 // RFC 3339, as the temporal CLI prints event times.
@@ -384,6 +377,32 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A run's whole history, page by page.
+pub(super) async fn history(
+    client: &mut Client,
+    namespace: &str,
+    execution: Option<WorkflowExecution>,
+) -> anyhow::Result<Vec<temporalio_protos::temporal::api::history::v1::HistoryEvent>> {
+    let mut token = Vec::new();
+    let mut events = Vec::new();
+    loop {
+        let r = client
+            .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.to_string(),
+                execution: execution.clone(),
+                next_page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        events.extend(r.history.map(|h| h.events).unwrap_or_default());
+        if r.next_page_token.is_empty() {
+            return Ok(events);
+        }
+        token = r.next_page_token;
+    }
 }
 
 /// Waits for the close event (following continue-as-new and retries) and
