@@ -317,6 +317,8 @@ RUN_ID_FIELDS = {
     "first_execution_run_id",
     "continued_execution_run_id",
     "new_execution_run_id",
+    "base_run_id",
+    "new_run_id",
 }
 WORKER_VERSION_FIELDS = {
     "worker_version",
