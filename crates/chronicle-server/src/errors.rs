@@ -97,6 +97,9 @@ pub fn from_store(e: StoreError) -> Status {
         StoreError::ScheduleExists { schedule_id, .. } => {
             Status::already_exists(format!("schedule {schedule_id} already exists"))
         }
+        StoreError::BatchExists { job_id, .. } => {
+            Status::already_exists(format!("batch operation {job_id} already exists"))
+        }
         StoreError::NotFound(missing) => not_found(missing_message(&missing)),
         // Unavailable: SDKs retry. A failure inside the store is answered
         // the same way, as it always was: the next try may well succeed.
@@ -124,6 +127,7 @@ pub fn missing_message(missing: &Missing) -> String {
             format!("workflow execution not found for workflow ID: {workflow_id}, run ID: {run_id}")
         }
         Missing::Schedule { schedule_id, .. } => format!("schedule {schedule_id} not found"),
+        Missing::Batch { job_id, .. } => format!("batch operation {job_id} not found"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! durable commits), matching (task queues with long polls) and durable
 //! timers.
 
+mod batch;
 pub mod clock;
 pub mod cluster;
 mod errors;
@@ -272,7 +273,8 @@ impl Server {
         if options.metrics {
             sample_gauges(&history, &matching, &namespaces);
         }
-        let frontend = Frontend::new(history, matching, namespaces, schedules, stopping);
+        let frontend = Frontend::new(history, matching, namespaces, schedules, stopping.clone());
+        batch::Batches::start(frontend.clone(), stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);
         Ok(Server {

@@ -165,6 +165,18 @@ impl NamespaceStore for MeteredStore {
     }
 }
 
+impl chronicle_store::BatchStore for MeteredStore {
+    fn write_batch(&self, record: chronicle_store::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.timed("WriteBatchOperation", || self.inner.write_batch(record, expected_version))
+    }
+    fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<chronicle_store::BatchRecord>>> {
+        self.timed("GetBatchOperation", || self.inner.load_batch(namespace, job_id))
+    }
+    fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<chronicle_store::BatchRecord>>> {
+        self.timed("ListBatchOperations", || self.inner.list_batches(namespace))
+    }
+}
+
 impl ScheduleStore for MeteredStore {
     fn write_schedule(&self, record: ScheduleRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
         self.timed("WriteSchedule", || self.inner.write_schedule(record, expected_version))

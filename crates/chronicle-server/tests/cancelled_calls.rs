@@ -147,6 +147,18 @@ impl ScheduleStore for LateAcks {
     }
 }
 
+impl chronicle_store::BatchStore for LateAcks {
+    fn write_batch(&self, record: chronicle_store::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.inner.write_batch(record, expected_version)
+    }
+    fn load_batch(&self, ns: &str, job_id: &str) -> BoxFuture<'_, Result<Option<chronicle_store::BatchRecord>>> {
+        self.inner.load_batch(ns, job_id)
+    }
+    fn list_batches(&self, ns: Option<&str>) -> BoxFuture<'_, Result<Vec<chronicle_store::BatchRecord>>> {
+        self.inner.list_batches(ns)
+    }
+}
+
 fn signal(name: &str) -> SignalWorkflowExecutionRequest {
     SignalWorkflowExecutionRequest {
         namespace: "default".into(),

@@ -20,6 +20,8 @@ pub enum StoreError {
     SearchAttributeNotFound { name: String },
     #[error("schedule {schedule_id} already exists in namespace {namespace}")]
     ScheduleExists { namespace: String, schedule_id: String },
+    #[error("batch operation {job_id} already exists in namespace {namespace}")]
+    BatchExists { namespace: String, job_id: String },
     #[error("not found: {0}")]
     NotFound(Missing),
     /// The database cannot be reached or the connection was lost: worth
@@ -50,6 +52,7 @@ pub enum StoreError {
 pub enum Missing {
     Execution { workflow_id: String, run_id: String },
     Schedule { namespace: String, schedule_id: String },
+    Batch { namespace: String, job_id: String },
 }
 
 impl std::fmt::Display for Missing {
@@ -58,6 +61,9 @@ impl std::fmt::Display for Missing {
             Missing::Execution { workflow_id, run_id } => write!(f, "workflow execution {workflow_id} (run {run_id})"),
             Missing::Schedule { namespace, schedule_id } => {
                 write!(f, "schedule {schedule_id} in namespace {namespace}")
+            }
+            Missing::Batch { namespace, job_id } => {
+                write!(f, "batch operation {job_id} in namespace {namespace}")
             }
         }
     }

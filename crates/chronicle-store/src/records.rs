@@ -146,3 +146,39 @@ pub struct RunCount {
 pub(crate) fn contiguous_ending_at(events: &[HistoryEvent], last: i64) -> bool {
     events.last().is_none_or(|e| e.event_id == last) && events.windows(2).all(|w| w[1].event_id == w[0].event_id + 1)
 }
+
+/// A batch operation (StartBatchOperation): the request, where it stands
+/// and how far it got. `version` is the storage version, bumped on every
+/// write.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BatchRecord {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub job_id: String,
+    #[prost(int64, tag = "3")]
+    pub version: i64,
+    #[prost(message, optional, tag = "4")]
+    pub request: Option<chronicle_engine::api::workflowservice::v1::StartBatchOperationRequest>,
+    #[prost(enumeration = "chronicle_engine::api::enums::v1::BatchOperationState", tag = "5")]
+    pub state: i32,
+    #[prost(message, optional, tag = "6")]
+    pub start_time: Option<prost_types::Timestamp>,
+    #[prost(message, optional, tag = "7")]
+    pub close_time: Option<prost_types::Timestamp>,
+    #[prost(int64, tag = "8")]
+    pub total_operation_count: i64,
+    #[prost(int64, tag = "9")]
+    pub complete_operation_count: i64,
+    #[prost(int64, tag = "10")]
+    pub failure_operation_count: i64,
+    /// Why the job failed or was stopped.
+    #[prost(string, tag = "11")]
+    pub reason: String,
+    /// The visibility page the job reads next (empty before the first).
+    #[prost(bytes = "vec", tag = "12")]
+    pub next_page_token: Vec<u8>,
+    /// Set once every page has been read.
+    #[prost(bool, tag = "13")]
+    pub pages_done: bool,
+}

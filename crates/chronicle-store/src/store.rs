@@ -3,8 +3,8 @@
 //! calls any part (with that part's trait in scope).
 
 use crate::{
-    BoxFuture, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, Result, RunCount, RunKey, RunsPage,
-    ScheduleRecord, StoredTask, visibility,
+    BatchRecord, BoxFuture, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, Result, RunCount,
+    RunKey, RunsPage, ScheduleRecord, StoredTask, visibility,
 };
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use std::collections::BTreeMap;
@@ -157,8 +157,22 @@ pub trait ScheduleStore: Send + Sync + 'static {
     fn list_schedules(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<ScheduleRecord>>>;
 }
 
+/// Batch operations: one record per job, kept after it ends.
+pub trait BatchStore: Send + Sync + 'static {
+    /// Writes a job: `expected_version` 0 inserts it (BatchExists if the
+    /// id is taken); otherwise the stored row must be at that version
+    /// (NotFound if absent, Conflict if it moved on). The caller sets
+    /// `record.version` to the new version.
+    fn write_batch(&self, record: BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>>;
+
+    fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<BatchRecord>>>;
+
+    /// Every job (of `namespace`, if given), by namespace then job id.
+    fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<BatchRecord>>>;
+}
+
 /// A whole store: every part. Implemented for anything implementing them
 /// all, so `Arc<dyn Store>` is what the server holds.
-pub trait Store: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore {}
+pub trait Store: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore {}
 
-impl<T: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore> Store for T {}
+impl<T: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore> Store for T {}

@@ -19,8 +19,8 @@ use chronicle_engine::{
 };
 use chronicle_store::visibility::Query;
 use chronicle_store::{
-    CustomSearchAttributes, ExecutionWrite, ListCursor, Missing, NamespaceRecord, PostgresOptions, PostgresStore,
-    ScheduleRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
+    BatchRecord, CustomSearchAttributes, ExecutionWrite, ListCursor, Missing, NamespaceRecord, PostgresOptions,
+    PostgresStore, ScheduleRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1012,6 +1012,38 @@ pub async fn schedules_racers_exactly_one_wins(store: DynStore) {
     assert_eq!(store.load_schedule(NS, "race").await.unwrap().unwrap().version, 2);
 }
 
+fn batch(namespace: &str, id: &str, version: i64, completed: i64) -> BatchRecord {
+    BatchRecord {
+        namespace: namespace.into(),
+        job_id: id.into(),
+        version,
+        complete_operation_count: completed,
+        start_time: Some(at(1)),
+        ..Default::default()
+    }
+}
+
+pub async fn batches_create_conditional_update_list(store: DynStore) {
+    store.write_batch(batch(NS, "b1", 1, 0), 0).await.unwrap();
+    assert_eq!(
+        store.write_batch(batch(NS, "b1", 1, 0), 0).await,
+        Err(StoreError::BatchExists { namespace: NS.into(), job_id: "b1".into() })
+    );
+    store.write_batch(batch("other", "b1", 1, 7), 0).await.unwrap();
+    store.write_batch(batch(NS, "b1", 2, 5), 1).await.unwrap();
+    assert!(is_conflict(store.write_batch(batch(NS, "b1", 3, 6), 1).await), "a stale version loses");
+    assert_eq!(store.load_batch(NS, "b1").await.unwrap(), Some(batch(NS, "b1", 2, 5)));
+    assert_eq!(store.load_batch(NS, "nope").await.unwrap(), None);
+    assert_eq!(
+        store.write_batch(batch(NS, "nope", 2, 0), 1).await,
+        Err(StoreError::NotFound(Missing::Batch { namespace: NS.into(), job_id: "nope".into() }))
+    );
+    store.write_batch(batch(NS, "b0", 1, 0), 0).await.unwrap();
+    let ids = |v: Vec<BatchRecord>| v.into_iter().map(|r| format!("{}/{}", r.namespace, r.job_id)).collect::<Vec<_>>();
+    assert_eq!(ids(store.list_batches(Some(NS)).await.unwrap()), ["default/b0", "default/b1"]);
+    assert_eq!(ids(store.list_batches(None).await.unwrap()), ["default/b0", "default/b1", "other/b1"]);
+}
+
 /// Names and values with NUL and U+0001 (which PostgreSQL text cannot
 /// hold as they are) come back as written, stay distinct, and sort and
 /// match by prefix as Rust compares them.
@@ -1185,6 +1217,7 @@ suites!(
     namespaces_update,
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,
+    batches_create_conditional_update_list,
     control_characters_round_trip,
 );
 

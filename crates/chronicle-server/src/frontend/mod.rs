@@ -3,6 +3,7 @@
 //! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
 //! naming themselves (see chronicle-proto's build script).
 
+mod batch;
 mod forward;
 mod multi_operation;
 mod queries;
@@ -31,6 +32,7 @@ pub struct Frontend {
     pub(crate) matching: Arc<Matching>,
     pub(crate) namespaces: Arc<Namespaces>,
     pub(crate) schedules: Arc<crate::schedules::Scheduler>,
+    pub(crate) batches: Arc<crate::batch::Batches>,
     /// Turns true when the server stops: long polls answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -45,7 +47,7 @@ impl Frontend {
         schedules: Arc<crate::schedules::Scheduler>,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        Frontend { history, matching, namespaces, schedules, stopping }
+        Frontend { history, matching, namespaces, schedules, batches: Default::default(), stopping }
     }
 
     /// Waits until `done` holds for the run, re-reading it after every
@@ -229,6 +231,21 @@ impl WorkflowService for Frontend {
             terminate_workflow_execution
         );
         self.terminate_workflow(r.into_inner()).await.map(Response::new)
+    }
+    async fn start_batch_operation(&self, r: Request<StartBatchOperationRequest>) -> Rpc<StartBatchOperationResponse> {
+        self.start_batch(r.into_inner()).await.map(Response::new)
+    }
+    async fn stop_batch_operation(&self, r: Request<StopBatchOperationRequest>) -> Rpc<StopBatchOperationResponse> {
+        self.stop_batch(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_batch_operation(
+        &self,
+        r: Request<DescribeBatchOperationRequest>,
+    ) -> Rpc<DescribeBatchOperationResponse> {
+        self.describe_batch(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_batch_operations(&self, r: Request<ListBatchOperationsRequest>) -> Rpc<ListBatchOperationsResponse> {
+        self.list_batches(r.into_inner()).await.map(Response::new)
     }
     async fn reset_workflow_execution(
         &self,

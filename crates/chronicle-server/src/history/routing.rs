@@ -90,6 +90,11 @@ impl History {
 
     /// Whether the once-per-cluster work (schedules, retention) runs here:
     /// on the holder of `SINGLETON_SHARD`, or on a server on its own.
+    /// The store, for records kept beside runs (batch operations).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn runs_singletons(&self) -> bool {
         self.cluster.as_ref().is_none_or(|node| node.holds(crate::cluster::node::SINGLETON_SHARD))
     }

@@ -18,6 +18,10 @@ const MIGRATIONS: &[(SchemaMigration, &str)] = &[
         SchemaMigration { version: 3, name: "0003_visibility_by_parent" },
         include_str!("migrations/0003_visibility_by_parent.sql"),
     ),
+    (
+        SchemaMigration { version: 4, name: "0004_batch_operations" },
+        include_str!("migrations/0004_batch_operations.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold ("chronicl" in ASCII): one key per

@@ -7,6 +7,7 @@
 //! WAL is flushed. Migrations are versioned (`migrations.rs`) and applied
 //! at connect.
 
+mod batches;
 mod cluster;
 mod connection;
 mod executions;
@@ -346,6 +347,23 @@ impl NamespaceStore for PostgresStore {
 
     fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>> {
         Box::pin(async move { self.db.read(&(), |client, ()| Box::pin(namespaces::search_attributes(client))).await })
+    }
+}
+
+impl crate::BatchStore for PostgresStore {
+    fn write_batch(&self, record: crate::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        let write = (record, expected_version);
+        Box::pin(async move { self.db.transaction(&write, |tx, write| Box::pin(batches::write(tx, write))).await })
+    }
+
+    fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<crate::BatchRecord>>> {
+        let key = (namespace.to_string(), job_id.to_string());
+        Box::pin(async move { self.db.read(&key, |client, key| Box::pin(batches::load(client, key))).await })
+    }
+
+    fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::BatchRecord>>> {
+        let ns = namespace.map(str::to_string);
+        Box::pin(async move { self.db.read(&ns, |client, ns| Box::pin(batches::list(client, ns))).await })
     }
 }
 

@@ -2,6 +2,7 @@
 //! (`writer.rs`), reader threads with their own connections. In memory,
 //! reads go through the writer's connection (there is no file to share).
 
+mod batches;
 mod executions;
 mod namespaces;
 mod retention;
@@ -270,6 +271,22 @@ impl NamespaceStore for SqliteStore {
 
     fn search_attributes(&self) -> BoxFuture<'_, Result<BTreeMap<String, CustomSearchAttributes>>> {
         self.read(|conn| search_attributes::all(conn))
+    }
+}
+
+impl crate::BatchStore for SqliteStore {
+    fn write_batch(&self, record: crate::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.write(|tx| WriteJob::Batch(Box::new((record, expected_version)), tx))
+    }
+
+    fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<crate::BatchRecord>>> {
+        let (ns, id) = (namespace.to_string(), job_id.to_string());
+        self.read(move |conn| batches::load(conn, &ns, &id))
+    }
+
+    fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::BatchRecord>>> {
+        let ns = namespace.map(str::to_string);
+        self.read(move |conn| batches::list(conn, ns.as_deref()))
     }
 }
 
