@@ -119,7 +119,7 @@ async def test_terminate_a_thousand_workflows_by_query(client: Client, chronicle
     assert await count(client, f"{query} AND ExecutionStatus = 'Terminated'") == 1000
     described = json.loads(temporal(chronicle_server, "batch", "describe", "--job-id", job_id, "-o", "json").stdout)
     assert described["state"] == "BATCH_OPERATION_STATE_COMPLETED"
-    assert described["operationType"] == "BATCH_OPERATION_TYPE_TERMINATE"
+    assert described["operationType"] == "BATCH_OPERATION_TYPE_TERMINATE_WORKFLOW"
     listed = temporal(chronicle_server, "batch", "list", "-o", "json").stdout
     assert job_id in listed
     # Another batch over the same query finds nothing running: nothing to do.
@@ -233,7 +233,7 @@ async def test_bad_batch_requests(client: Client) -> None:
         assert message in err.value.message, err.value.message
 
     terminate = BatchOperationTermination(identity="t")
-    required = "must provide required parameters: BatchType/Reason/Namespace/Query/Executions"
+    required = "must provide required parameters: BatchType,Reason,Namespace, AND one of (Query OR Executions OR TargetExecutions)"
     invalid = RPCStatusCode.INVALID_ARGUMENT
     await refused(invalid, required, job_id="j", visibility_query="WorkflowType='x'", termination_operation=terminate)
     await refused(invalid, required, job_id="j", reason="r", termination_operation=terminate)
@@ -242,10 +242,15 @@ async def test_bad_batch_requests(client: Client) -> None:
                   termination_operation=terminate)
     await refused(invalid, "must provide signal name", job_id="j", reason="r", visibility_query="WorkflowType='x'",
                   signal_operation=BatchOperationSignal())
+    await refused(invalid, "unknown batch reset type Unspecified", job_id="j", reason="r",
+                  visibility_query="WorkflowType='x'", reset_operation=BatchOperationReset())
     await refused(invalid, "batch reset missing target", job_id="j", reason="r", visibility_query="WorkflowType='x'",
-                  reset_operation=BatchOperationReset())
-    await refused(invalid, "invalid search attribute", job_id="j", reason="r", visibility_query="NoSuchField='x'",
-                  termination_operation=terminate)
+                  reset_operation=BatchOperationReset(options=ResetOptions()))
+    # A query that cannot run is accepted; the job fails, as on Temporal.
+    bad_query = f"bad-query-{uuid.uuid4()}"
+    await start_batch(client, bad_query, "NoSuchField = 'x'", termination_operation=terminate)
+    failed = await wait_done(client, bad_query)
+    assert failed.state == BatchOperationState.BATCH_OPERATION_STATE_FAILED
     with pytest.raises(RPCError) as err:
         await describe(client, f"missing-{uuid.uuid4()}")
     assert err.value.status == RPCStatusCode.NOT_FOUND

@@ -195,12 +195,16 @@ pub(crate) fn start_eagerly(ctx: &mut Ctx) -> Vec<ActivityInfo> {
 pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
     use crate::api::enums::v1::TimeoutType;
     let visible_at = info.current_attempt_scheduled_time.unwrap_or_default();
-    let mut tasks = vec![Task::ActivityTask(ActivityTaskDispatch {
-        task_queue: info.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
-        scheduled_event_id: info.scheduled_event_id,
-        attempt: info.attempt,
-        visible_at,
-    })];
+    let mut tasks = Vec::new();
+    // A paused attempt waits for its unpause; only the activity's deadline runs.
+    if !info.paused {
+        tasks.push(Task::ActivityTask(ActivityTaskDispatch {
+            task_queue: info.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            scheduled_event_id: info.scheduled_event_id,
+            attempt: info.attempt,
+            visible_at,
+        }));
+    }
     let timer = |fire_at, timeout_type| {
         Task::Timer(crate::transition::TimerTask {
             fire_at,
@@ -211,7 +215,7 @@ pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
             },
         })
     };
-    if let Some(d) = info.schedule_to_start_timeout.filter(|d| time::is_set(Some(d))) {
+    if let Some(d) = info.schedule_to_start_timeout.filter(|d| time::is_set(Some(d)) && !info.paused) {
         tasks.push(timer(time::add(&visible_at, &d), TimeoutType::ScheduleToStart));
     }
     if let (Some(d), Some(scheduled)) =
@@ -245,7 +249,7 @@ pub(crate) fn started(
     worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
 ) -> Result<(), EngineError> {
     let mut info = current(ctx, scheduled_event_id, attempt)?;
-    if info.is_started() {
+    if info.is_started() || info.paused {
         return Err(EngineError::ActivityTaskNotFound);
     }
     mark_started(ctx, &mut info, identity, request_id, worker_version);
@@ -414,7 +418,8 @@ pub(crate) fn heartbeat(
             TimerKind::ActivityTimeout { scheduled_event_id, attempt, timeout_type: TimeoutType::Heartbeat },
         );
     }
-    ctx.outcome = Outcome::Heartbeat { cancel_requested: info.cancel_requested };
+    ctx.outcome =
+        Outcome::Heartbeat { cancel_requested: info.cancel_requested, paused: info.paused, reset: info.activity_reset };
     ctx.state.activities.insert(scheduled_event_id, info);
     Ok(())
 }
@@ -432,6 +437,15 @@ fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &s
         .zip(info.scheduled_time)
         .map(|(d, s)| time::add(&s, &d));
     let delay = next_retry_delay(&policy, info.attempt, failure, &ctx.now, deadline.as_ref())?;
+    if info.activity_reset {
+        // ResetActivity while this attempt ran: the next one is attempt 1.
+        info.attempt = 0;
+        info.activity_reset = false;
+        if std::mem::take(&mut info.reset_heartbeats) {
+            info.last_heartbeat_details = None;
+            info.last_heartbeat_time = None;
+        }
+    }
     info.attempt += 1;
     info.current_attempt_scheduled_time = Some(time::add(&ctx.now, &delay));
     info.started_time = None;

@@ -218,6 +218,7 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
             crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?;
         }
         Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
+        Input::ActivityControl(control) => crate::activity_control::apply(&mut ctx, *control)?,
         Input::ResetSticky => {
             ctx.state.sticky_task_queue = None;
             ctx.state.sticky_schedule_to_start_timeout = None;

@@ -13,6 +13,7 @@
 //! crash is recomputation.
 
 mod activity;
+pub mod activity_control;
 mod apply;
 mod child;
 mod close;

@@ -332,6 +332,20 @@ pub struct ActivityInfo {
     /// Id of the ActivityTaskCancelRequested event, once cancel was asked.
     #[prost(int64, tag = "26")]
     pub cancel_requested_event_id: i64,
+    /// PauseActivity: no attempt is handed out until unpaused; a running
+    /// one goes on (its heartbeats tell it), and one that fails is not
+    /// retried meanwhile.
+    #[prost(bool, tag = "27")]
+    pub paused: bool,
+    #[prost(message, optional, tag = "28")]
+    pub pause_info: Option<crate::api::workflow::v1::pending_activity_info::PauseInfo>,
+    /// ResetActivity while an attempt ran: its heartbeats tell it, and the
+    /// next attempt is attempt 1.
+    #[prost(bool, tag = "29")]
+    pub activity_reset: bool,
+    /// With that reset: the next attempt starts without heartbeat details.
+    #[prost(bool, tag = "30")]
+    pub reset_heartbeats: bool,
 }
 
 impl ActivityInfo {

@@ -114,6 +114,8 @@ pub enum Input {
     /// ResetStickyTaskQueue: the run's next workflow tasks go to the normal
     /// queue (no event).
     ResetSticky,
+    /// PauseActivity / UnpauseActivity / ResetActivity (no events).
+    ActivityControl(Box<crate::activity_control::Control>),
     /// On a closed parent: the child's close policy has been applied.
     ChildClosePolicyApplied {
         initiated_event_id: i64,
@@ -288,8 +290,12 @@ pub enum Outcome {
     /// for the worker that completed it (eager dispatch: they were asked
     /// for with `request_eager_execution` and go to no task queue).
     EagerActivitiesStarted(Vec<ActivityInfo>),
+    /// What a heartbeat's answer tells the activity: cancel, paused, or
+    /// reset (ResetActivity while it ran).
     Heartbeat {
         cancel_requested: bool,
+        paused: bool,
+        reset: bool,
     },
     /// The input would have taken the history past its limit: the run was
     /// terminated instead and the input dropped (the caller gets this error).
@@ -311,6 +317,9 @@ pub enum EngineError {
     StaleTimer,
     #[error("{0}")]
     InvalidArgument(String),
+    /// Something an outside request names is not there (NotFound).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     FailedPrecondition(String),
     /// A per-execution limit (e.g. updates in flight); retry later.

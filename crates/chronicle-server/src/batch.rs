@@ -110,7 +110,12 @@ async fn run(frontend: &Frontend, mut job: BatchRecord) -> Result<(), Status> {
     if job.total_operation_count == 0 && job.next_page_token.is_empty() && !job.pages_done {
         job.total_operation_count = if request.executions.is_empty() {
             let count = CountWorkflowExecutionsRequest { namespace: namespace.clone(), query: query.clone() };
-            frontend.count_workflow_executions(Request::new(count)).await?.into_inner().count
+            match frontend.count_workflow_executions(Request::new(count)).await {
+                Ok(count) => count.into_inner().count,
+                // A query that cannot run fails the job, as on Temporal.
+                Err(s) if s.code() == Code::InvalidArgument => return finish(frontend, job, Some(s.message())).await,
+                Err(s) => return Err(s),
+            }
         } else {
             request.executions.len() as i64
         };
@@ -249,7 +254,10 @@ async fn apply(
         }
         Some(Operation::ResetOperation(op)) => {
             let execution = target;
-            let options = op.options.unwrap_or_default();
+            let options = match op.options.clone() {
+                Some(options) => options,
+                None => ResetOptions { target: legacy_target(&op), ..Default::default() },
+            };
             let event_id = reset_point(frontend, &namespace, &execution, &options).await?;
             #[allow(deprecated)] // the reapply type still chooses what is applied again
             let r = ResetWorkflowExecutionRequest {
@@ -266,6 +274,17 @@ async fn apply(
             frontend.reset_workflow_execution(Request::new(r)).await.map(drop)
         }
         _ => Err(Status::invalid_argument("not supported batch type")),
+    }
+}
+
+/// The target the deprecated `reset_type` names, if any.
+#[allow(deprecated)]
+pub fn legacy_target(op: &chronicle_engine::api::batch::v1::BatchOperationReset) -> Option<Target> {
+    use chronicle_engine::api::enums::v1::ResetType;
+    match ResetType::try_from(op.reset_type) {
+        Ok(ResetType::FirstWorkflowTask) => Some(Target::FirstWorkflowTask(())),
+        Ok(ResetType::LastWorkflowTask) => Some(Target::LastWorkflowTask(())),
+        _ => None,
     }
 }
 

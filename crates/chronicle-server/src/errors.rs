@@ -141,6 +141,7 @@ pub fn from_engine(e: EngineError) -> Status {
         }
         EngineError::StaleTimer => Status::internal("stale timer"),
         EngineError::InvalidArgument(m) => Status::invalid_argument(m),
+        EngineError::NotFound(m) => not_found(m),
         EngineError::FailedPrecondition(m) => Status::failed_precondition(m),
         EngineError::LimitExceeded(m) => with_detail(
             Code::ResourceExhausted,

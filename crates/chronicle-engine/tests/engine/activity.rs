@@ -448,7 +448,7 @@ fn heartbeat_returns_outcome_and_pushes_the_timeout() {
     let t = run
         .apply(Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt: 1, details: Some(payloads("progress")) })
         .unwrap();
-    assert_eq!(t.outcome, Outcome::Heartbeat { cancel_requested: false });
+    assert_eq!(t.outcome, Outcome::Heartbeat { cancel_requested: false, paused: false, reset: false });
     assert!(t.events.is_empty());
     assert_eq!(t.tasks, vec![Task::Timer(hb(15))]);
     assert_eq!(run.activity(5).last_heartbeat_time, Some(at(5)));

@@ -84,7 +84,7 @@ fn a_running_activity_learns_of_the_cancel_by_heartbeat_and_reports_it() {
     let requested_id = t.events[1].event_id;
     let attempt = run.activity(5).attempt;
     let hb = run.apply(Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt, details: None }).unwrap();
-    assert_eq!(hb.outcome, Outcome::Heartbeat { cancel_requested: true });
+    assert_eq!(hb.outcome, Outcome::Heartbeat { cancel_requested: true, paused: false, reset: false });
     let t = run
         .apply(Input::ActivityTaskCanceled {
             scheduled_event_id: 5,

@@ -72,6 +72,7 @@ pub fn input_to_wire(value: &Input) -> Option<RemoteInput> {
         | Input::ExternalRequestDone { .. }
         | Input::ParentNotified
         | Input::ResetSticky
+        | Input::ActivityControl(_)
         | Input::ChildClosePolicyApplied { .. } => return None,
     };
     Some(RemoteInput { kind: Some(kind) })
@@ -413,6 +414,7 @@ fn engine_kind(e: &EngineError) -> ErrorKind {
         EngineError::InvalidArgument(_) => ErrorKind::EngineInvalidArgument,
         EngineError::FailedPrecondition(_) => ErrorKind::EngineFailedPrecondition,
         EngineError::LimitExceeded(_) => ErrorKind::EngineLimitExceeded,
+        EngineError::NotFound(_) => ErrorKind::NotFound,
     }
 }
 

@@ -32,7 +32,7 @@ impl Frontend {
             || (r.visibility_query.is_empty() && r.executions.is_empty())
         {
             return Err(errors::invalid(
-                "must provide required parameters: BatchType/Reason/Namespace/Query/Executions",
+                "must provide required parameters: BatchType,Reason,Namespace, AND one of (Query OR Executions OR TargetExecutions)",
             ));
         }
         if r.job_id.is_empty() {
@@ -48,8 +48,19 @@ impl Frontend {
             Some(Operation::SignalOperation(op)) if op.signal.is_empty() => {
                 return Err(errors::invalid("must provide signal name"));
             }
-            Some(Operation::ResetOperation(op)) if op.options.as_ref().is_none_or(|o| o.target.is_none()) => {
+            Some(Operation::ResetOperation(op)) if op.options.as_ref().is_some_and(|o| o.target.is_none()) => {
                 return Err(errors::invalid("batch reset missing target"));
+            }
+            Some(Operation::ResetOperation(op))
+                if op.options.is_none() && crate::batch::legacy_target(op).is_none() =>
+            {
+                let name = chronicle_engine::api::enums::v1::ResetType::try_from(op.reset_type)
+                    .map(|t| match t {
+                        chronicle_engine::api::enums::v1::ResetType::Unspecified => "Unspecified".to_string(),
+                        other => other.as_str_name().to_string(),
+                    })
+                    .unwrap_or_else(|_| op.reset_type.to_string());
+                return Err(errors::invalid(format!("unknown batch reset type {name}")));
             }
             Some(
                 Operation::TerminationOperation(_)
@@ -67,14 +78,6 @@ impl Frontend {
             None => unreachable!("checked above"),
         }
         self.check_namespace(&r.namespace)?;
-        if !r.visibility_query.is_empty() {
-            // A query that cannot run fails here rather than in the job.
-            let count = chronicle_engine::api::workflowservice::v1::CountWorkflowExecutionsRequest {
-                namespace: r.namespace.clone(),
-                query: crate::batch::adjusted_query(&r),
-            };
-            self.count_workflows(count).await?;
-        }
         let store = self.history.store();
         let jobs = store.list_batches(Some(&r.namespace)).await.map_err(errors::from_store)?;
         if jobs.iter().filter(|j| j.state == BatchOperationState::Running as i32).count() >= CONCURRENT_MAX {
@@ -221,15 +224,14 @@ fn check_job(job_id: &str, namespace: &str) -> Result<(), Status> {
     Ok(())
 }
 
-/// The type as Temporal 1.32 names it (the first, since deprecated, names).
-#[allow(deprecated)]
+/// The type as Temporal 1.32 reports it.
 fn operation_type(operation: Option<&Operation>) -> BatchOperationType {
     match operation {
-        Some(Operation::TerminationOperation(_)) => BatchOperationType::Terminate,
-        Some(Operation::CancellationOperation(_)) => BatchOperationType::Cancel,
-        Some(Operation::SignalOperation(_)) => BatchOperationType::Signal,
-        Some(Operation::DeletionOperation(_)) => BatchOperationType::Delete,
-        Some(Operation::ResetOperation(_)) => BatchOperationType::Reset,
+        Some(Operation::TerminationOperation(_)) => BatchOperationType::TerminateWorkflow,
+        Some(Operation::CancellationOperation(_)) => BatchOperationType::CancelWorkflow,
+        Some(Operation::SignalOperation(_)) => BatchOperationType::SignalWorkflow,
+        Some(Operation::DeletionOperation(_)) => BatchOperationType::DeleteWorkflow,
+        Some(Operation::ResetOperation(_)) => BatchOperationType::ResetWorkflow,
         Some(Operation::UpdateWorkflowOptionsOperation(_)) => BatchOperationType::UpdateExecutionOptions,
         Some(Operation::UnpauseActivitiesOperation(_)) => BatchOperationType::UnpauseActivity,
         Some(Operation::ResetActivitiesOperation(_)) => BatchOperationType::ResetActivity,

@@ -3,6 +3,7 @@
 //! Temporal's error details. RPCs not listed here answer UNIMPLEMENTED
 //! naming themselves (see chronicle-proto's build script).
 
+mod activity_control;
 mod batch;
 mod forward;
 mod multi_operation;
@@ -232,6 +233,54 @@ impl WorkflowService for Frontend {
         );
         self.terminate_workflow(r.into_inner()).await.map(Response::new)
     }
+    async fn pause_activity(&self, r: Request<PauseActivityRequest>) -> Rpc<PauseActivityResponse> {
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)), pause_activity);
+        self.pause_activities(r.into_inner()).await.map(Response::new)
+    }
+    async fn unpause_activity(&self, r: Request<UnpauseActivityRequest>) -> Rpc<UnpauseActivityResponse> {
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)), unpause_activity);
+        self.unpause_activities(r.into_inner()).await.map(Response::new)
+    }
+    async fn reset_activity(&self, r: Request<ResetActivityRequest>) -> Rpc<ResetActivityResponse> {
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)), reset_activity);
+        self.reset_activities(r.into_inner()).await.map(Response::new)
+    }
+    async fn pause_activity_execution(
+        &self,
+        r: Request<PauseActivityExecutionRequest>,
+    ) -> Rpc<PauseActivityExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            pause_activity_execution
+        );
+        self.pause_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn unpause_activity_execution(
+        &self,
+        r: Request<UnpauseActivityExecutionRequest>,
+    ) -> Rpc<UnpauseActivityExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            unpause_activity_execution
+        );
+        self.unpause_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn reset_activity_execution(
+        &self,
+        r: Request<ResetActivityExecutionRequest>,
+    ) -> Rpc<ResetActivityExecutionResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            reset_activity_execution
+        );
+        self.reset_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
     async fn start_batch_operation(&self, r: Request<StartBatchOperationRequest>) -> Rpc<StartBatchOperationResponse> {
         self.start_batch(r.into_inner()).await.map(Response::new)
     }
@@ -381,8 +430,8 @@ impl WorkflowService for Frontend {
         route!(self, r, forward::Key::Token(&r.get_ref().task_token), record_activity_task_heartbeat);
         let r = r.into_inner();
         let target = self.activity_by_token(&r.namespace, &r.task_token)?;
-        let cancel_requested = self.activity_heartbeat(target, r.details).await?;
-        Ok(Response::new(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }))
+        let (cancel_requested, activity_paused, activity_reset) = self.activity_heartbeat(target, r.details).await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatResponse { cancel_requested, activity_paused, activity_reset }))
     }
     async fn record_activity_task_heartbeat_by_id(
         &self,
@@ -396,8 +445,8 @@ impl WorkflowService for Frontend {
         );
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
-        let cancel_requested = self.activity_heartbeat(target, r.details).await?;
-        Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() }))
+        let (cancel_requested, activity_paused, activity_reset) = self.activity_heartbeat(target, r.details).await?;
+        Ok(Response::new(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, activity_paused, activity_reset }))
     }
     async fn signal_workflow_execution(
         &self,

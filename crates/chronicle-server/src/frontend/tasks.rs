@@ -514,11 +514,15 @@ impl Frontend {
         &self,
         t: ActivityTarget,
         details: Option<Payloads>,
-    ) -> Result<bool, Status> {
+    ) -> Result<(bool, bool, bool), Status> {
         check_payloads("Heartbeat details", &details)?;
         let input =
             Input::ActivityTaskHeartbeat { scheduled_event_id: t.scheduled_event_id, attempt: t.attempt, details };
         let t = self.on_activity(&t, input).await?;
-        Ok(matches!(t.outcome, Outcome::Heartbeat { cancel_requested: true }))
+        // Cancel requested, paused, reset: what the answer tells the activity.
+        Ok(match t.outcome {
+            Outcome::Heartbeat { cancel_requested, paused, reset } => (cancel_requested, paused, reset),
+            _ => (false, false, false),
+        })
     }
 }

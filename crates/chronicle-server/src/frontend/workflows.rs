@@ -487,11 +487,17 @@ fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
             activity_type: a.activity_type.clone(),
             state: if a.cancel_requested {
                 PendingActivityState::CancelRequested
+            } else if a.paused && a.is_started() {
+                PendingActivityState::PauseRequested
+            } else if a.paused {
+                PendingActivityState::Paused
             } else if a.is_started() {
                 PendingActivityState::Started
             } else {
                 PendingActivityState::Scheduled
             } as i32,
+            paused: a.paused,
+            pause_info: a.pause_info.clone(),
             heartbeat_details: a.last_heartbeat_details.clone(),
             last_heartbeat_time: a.last_heartbeat_time,
             last_started_time: a.started_time,
