@@ -574,3 +574,104 @@ fn no_eager_activity_when_turned_off_or_when_the_workflow_closes_in_the_task() {
     assert_eq!(t.outcome, Outcome::None, "the workflow closed in the task: nothing to hand out");
     assert!(!t.tasks.iter().any(|task| matches!(task, Task::ActivityTask(_))));
 }
+
+mod controls {
+    //! PauseActivity / UnpauseActivity / ResetActivity: state only.
+    use super::*;
+    use chronicle_engine::activity_control::{Control, Selector};
+
+    fn control(c: Control) -> Input {
+        Input::ActivityControl(Box::new(c))
+    }
+
+    fn pause() -> Input {
+        control(Control::Pause { activity: Selector::Id("a1".into()), identity: "op".into(), reason: "why".into() })
+    }
+
+    fn unpause(reset_attempts: bool) -> Input {
+        control(Control::Unpause {
+            activity: Selector::Type("MyActivity".into()),
+            reset_attempts,
+            reset_heartbeat: false,
+            delay: secs(0),
+        })
+    }
+
+    fn retrying() -> ScheduleActivityTaskCommandAttributes {
+        ScheduleActivityTaskCommandAttributes { retry_policy: Some(retry_policy(10)), ..activity_attrs("a1") }
+    }
+
+    #[test]
+    fn a_paused_activity_is_handed_to_nobody_until_unpaused() {
+        let mut run = run_with_activity(retrying());
+        let t = run.apply(pause()).unwrap();
+        assert!(t.events.is_empty(), "no events, as on Temporal");
+        assert!(activity_dispatches(&run.state.pending_tasks()).is_empty());
+        let info = run.activity(5);
+        assert!(info.paused);
+        let start = Input::ActivityTaskStarted {
+            scheduled_event_id: 5,
+            attempt: 1,
+            identity: "w".into(),
+            request_id: "r".into(),
+            worker_version: None,
+        };
+        assert_eq!(run.apply_err(start), EngineError::ActivityTaskNotFound, "a stale dispatch is refused");
+        // Pausing again changes nothing.
+        assert!(run.apply(pause()).unwrap().events.is_empty());
+        let t = run.apply(unpause(false)).unwrap();
+        assert_eq!(activity_dispatches(&t.tasks).len(), 1);
+        assert!(!run.activity(5).paused && run.activity(5).pause_info.is_none());
+        assert_eq!(activity_dispatches(&run.state.pending_tasks()).len(), 1);
+    }
+
+    #[test]
+    fn a_failure_while_paused_takes_the_next_attempt_but_dispatches_nothing() {
+        let mut run = run_with_activity(retrying());
+        run.start_activity(5);
+        run.apply(pause()).unwrap();
+        let hb = run.apply(Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt: 1, details: None }).unwrap();
+        assert_eq!(hb.outcome, Outcome::Heartbeat { cancel_requested: false, paused: true, reset: false });
+        let t = run.fail_activity(5, app_failure("boom", "E", false));
+        assert!(t.events.is_empty(), "retried (no event)");
+        assert_eq!(run.activity(5).attempt, 2);
+        assert!(activity_dispatches(&run.state.pending_tasks()).is_empty());
+        let t = run.apply(unpause(true)).unwrap();
+        let dispatched = activity_dispatches(&t.tasks);
+        assert_eq!((dispatched.len(), dispatched[0].attempt), (1, 1), "reset_attempts: attempt 1 again");
+    }
+
+    #[test]
+    fn a_reset_running_attempt_keeps_its_token_and_retries_at_attempt_one() {
+        let mut run = run_with_activity(retrying());
+        run.start_activity(5);
+        run.fail_activity(5, app_failure("boom", "E", false));
+        run.start_activity(5);
+        assert_eq!(run.activity(5).attempt, 2);
+        let reset = control(Control::Reset {
+            activity: Selector::All,
+            reset_heartbeat: true,
+            keep_paused: false,
+            delay: secs(0),
+        });
+        run.apply(reset).unwrap();
+        assert_eq!(run.activity(5).attempt, 2, "the running attempt's token still holds");
+        let hb = run.apply(Input::ActivityTaskHeartbeat { scheduled_event_id: 5, attempt: 2, details: None }).unwrap();
+        assert_eq!(hb.outcome, Outcome::Heartbeat { cancel_requested: false, paused: false, reset: true });
+        run.fail_activity(5, app_failure("boom", "E", false));
+        assert_eq!(run.activity(5).attempt, 1);
+        assert!(!run.activity(5).activity_reset);
+    }
+
+    #[test]
+    fn a_selection_of_nothing_is_not_found() {
+        let mut run = run_with_activity(retrying());
+        let none = control(Control::Pause {
+            activity: Selector::Id("nope".into()),
+            identity: String::new(),
+            reason: String::new(),
+        });
+        assert!(matches!(run.apply_err(none), EngineError::NotFound(_)));
+        assert!(!run.activity(5).paused);
+    }
+}
