@@ -396,6 +396,20 @@ async def test_actions_confirm_need_the_forms_token_and_change_the_run(client: C
         attrs = history.events[-1].workflow_execution_terminated_event_attributes
         assert attrs.reason == "<b>done</b> from the UI" and attrs.identity == "chronicle-web-ui"
 
+        # Reset the signalled (completed) run to its first workflow task: a new run replays it,
+        # with the signal applied again, and the UI shows the new run.
+        reset = f"{base}/{signalled.id}/{runs[signalled.id]}/reset"
+        status, body, _ = get(reset)
+        assert status == 200 and "First workflow task" in body and "Confirm: reset" in body
+        status, body = post(reset, {"csrf": token.group(1), "point": "event", "event_id": "x", "reason": "r"})
+        assert status == 400 and "not a number" in body
+        status, body = post(reset, {"csrf": token.group(1), "point": "first", "reason": "again from the UI"})
+        assert status == 200
+        current = client.get_workflow_handle(signalled.id)
+        new_run = (await current.describe()).run_id
+        assert new_run != runs[signalled.id] and new_run in body, "the new run's page"
+        assert await current.result() == "Hello, Ada! via the UI"
+
 
 async def test_call_stack_task_queue_and_schedules_pages(client: Client, ui: str) -> None:
     from temporalio.client import Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
@@ -595,7 +609,7 @@ async def test_in_a_browser_every_page_loads_without_script_errors(client: Clien
     run = f"{ui}/namespaces/default/workflows/{handle.id}/{run_id}"
     pages = [
         f"{ui}/namespaces", f"{ui}/namespaces/default/workflows", f"{ui}/namespaces/default/workflows/start-workflow",
-        f"{run}/history", f"{run}/signal", f"{run}/query", f"{run}/update", f"{run}/cancel", f"{run}/terminate",
+        f"{run}/history", f"{run}/signal", f"{run}/query", f"{run}/update", f"{run}/cancel", f"{run}/terminate", f"{run}/reset",
         f"{ui}/namespaces/default/task-queues/{tq}", f"{ui}/namespaces/default/schedules",
         f"{ui}/namespaces/default/schedules/{schedule_id}", f"{ui}/namespaces/default/schedules/{schedule_id}/pause",
     ]

@@ -1,4 +1,4 @@
-//! What the UI asks of a run: signal, query, update, cancel, terminate.
+//! What the UI asks of a run: signal, query, update, cancel, terminate, reset.
 //! Each is a GET that shows what will happen (the confirmation, working
 //! without JavaScript) and a POST that does it, which must carry the
 //! form's CSRF token (a secret of this process, in every form) and, when
@@ -17,8 +17,8 @@ use chronicle_engine::api::enums::v1::UpdateWorkflowExecutionLifecycleStage;
 use chronicle_engine::api::query::v1::WorkflowQuery;
 use chronicle_engine::api::update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest, WaitPolicy, outcome};
 use chronicle_engine::api::workflowservice::v1::{
-    QueryWorkflowRequest, RequestCancelWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
-    TerminateWorkflowExecutionRequest, UpdateWorkflowExecutionRequest,
+    QueryWorkflowRequest, RequestCancelWorkflowExecutionRequest, ResetWorkflowExecutionRequest,
+    SignalWorkflowExecutionRequest, TerminateWorkflowExecutionRequest, UpdateWorkflowExecutionRequest,
 };
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
 use maud::html;
@@ -47,6 +47,11 @@ pub struct ActionForm {
     name: String,
     #[serde(default)]
     input: String,
+    /// Reset: `first` or `last` workflow task, or `event` (then `event_id`).
+    #[serde(default)]
+    point: String,
+    #[serde(default)]
+    event_id: String,
 }
 
 /// The run an action is about, and where to go back to.
@@ -111,6 +116,20 @@ pub async fn confirm(
                 p { label for="reason" { "Reason" } br; input #reason name="reason" size="60"; }
             },
         ),
+        "reset" => (
+            "Reset",
+            html! {
+                p { "A new run continues from a workflow task of this one; a running run is terminated. \
+                     Signals and updates sent after that point are applied again." }
+                p {
+                    label { input type="radio" name="point" value="first" checked; " First workflow task" } br;
+                    label { input type="radio" name="point" value="last"; " Last workflow task" } br;
+                    label { input type="radio" name="point" value="event"; " Event id " }
+                    input name="event_id" size="8" inputmode="numeric";
+                }
+                p { label for="reason" { "Reason" } br; input #reason name="reason" size="60" required; }
+            },
+        ),
         _ => return Err(page_error(StatusCode::NOT_FOUND, "No such action.")),
     };
     Ok(page(layout::page(
@@ -172,6 +191,7 @@ pub async fn act(
             };
             frontend.request_cancel_workflow_execution(Request::new(request)).await.map(|_| ())
         }
+        "reset" => return reset(&frontend, &target, &form, request_id).await,
         "terminate" => {
             let request = TerminateWorkflowExecutionRequest {
                 namespace: target.namespace.clone(),
@@ -186,6 +206,50 @@ pub async fn act(
     };
     done.map_err(|s| status_page(&s))?;
     Ok(Redirect::to(&target.history()).into_response())
+}
+
+/// Resets the run to the chosen workflow task, then shows the new run.
+async fn reset(
+    frontend: &Frontend,
+    target: &Target,
+    form: &ActionForm,
+    request_id: String,
+) -> Result<Response, Response> {
+    use chronicle_engine::api::enums::v1::EventType;
+    let event_id = match form.point.as_str() {
+        "event" => form
+            .event_id
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| page_error(StatusCode::BAD_REQUEST, "The event id is not a number."))?,
+        which => {
+            let events = frontend
+                .history
+                .read_history(&target.run_id, 1, 1_000_000)
+                .await
+                .map_err(|e| status_page(&crate::frontend::map_err(e)))?;
+            let of = |t: EventType| events.iter().filter(move |e| e.event_type == t as i32);
+            let pick = |t: EventType| if which == "last" { of(t).next_back() } else { of(t).next() };
+            pick(EventType::WorkflowTaskCompleted)
+                .map(|e| e.event_id)
+                .or_else(|| pick(EventType::WorkflowTaskScheduled).map(|e| e.event_id + 1))
+                .ok_or_else(|| page_error(StatusCode::BAD_REQUEST, "The run has no workflow task to reset to."))?
+        }
+    };
+    let request = ResetWorkflowExecutionRequest {
+        namespace: target.namespace.clone(),
+        workflow_execution: target.execution(),
+        reason: form.reason.clone(),
+        workflow_task_finish_event_id: event_id,
+        request_id,
+        identity: IDENTITY.to_string(),
+        ..Default::default()
+    };
+    let run_id = match frontend.reset_workflow_execution(Request::new(request)).await {
+        Ok(r) => r.into_inner().run_id,
+        Err(e) => return Err(status_page(&e)),
+    };
+    Ok(Redirect::to(&super::history_path(&target.namespace, &target.workflow_id, &run_id)).into_response())
 }
 
 /// The name and JSON input fields of a signal, query or update.

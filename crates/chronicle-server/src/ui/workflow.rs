@@ -206,6 +206,7 @@ pub async fn history(
                     a href={ (actions) "/terminate" } { "Terminate" }
                     a href={ (actions) "/call-stack" } { "Call stack" }
                 }
+                a href={ (actions) "/reset" } { "Reset" }
                 a href=(refresh_link) { (if live { "Stop live refresh" } else { "Live refresh" }) }
             }
             (family)
