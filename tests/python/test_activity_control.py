@@ -1,7 +1,8 @@
-"""Activity controls (PauseActivity, UnpauseActivity, ResetActivity) through the `temporal` CLI and
-the Python SDK: a paused activity stops being retried and resumes on unpause; a running activity
-learns from its heartbeat that it was paused; a reset activity starts again at attempt 1; describe
-shows the pause; and the requests Temporal refuses. Each test also passes against Temporal's dev
+"""Activity controls (PauseActivity, UnpauseActivity, ResetActivity, UpdateActivityOptions) through
+the `temporal` CLI and the Python SDK: a paused activity stops being retried and resumes on unpause;
+a running activity learns from its heartbeat that it was paused; a reset activity starts again at
+attempt 1; new options (retries, timeouts) take effect and the originals come back; describe shows
+the pause; and the requests Temporal refuses. Each test also passes against Temporal's dev
 server (CHRONICLE_ADDRESS=127.0.0.1:7233).
 """
 
@@ -212,3 +213,66 @@ async def test_bad_activity_controls(client: Client) -> None:
             RPCStatusCode.NOT_FOUND, "workflow execution already completed",
             PauseActivityRequest(namespace=NAMESPACE, execution=execution, id="1"),
         )
+
+
+@workflow.defn
+class OptionsWorkflow:
+    """Runs an always-failing activity with unlimited retries; returns how it ended."""
+
+    @workflow.run
+    async def run(self) -> str:
+        try:
+            await workflow.execute_activity(
+                failing_until_allowed,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=1.0),
+            )
+            return "succeeded"
+        except Exception as e:  # an ActivityError once retries run out
+            return f"gave up: {e.cause}"
+
+
+async def test_new_activity_options_take_effect_and_the_originals_come_back(
+    client: Client, chronicle_server: str
+) -> None:
+    from temporalio.api.workflowservice.v1 import UpdateActivityOptionsRequest
+    from temporalio.api.activity.v1 import ActivityOptions
+    from google.protobuf.field_mask_pb2 import FieldMask
+
+    task_queue = f"options-{uuid.uuid4()}"
+    workflow_id = f"options-{uuid.uuid4()}"
+    async with Worker(client, task_queue=task_queue, workflows=[OptionsWorkflow], activities=[failing_until_allowed]):
+        handle = await client.start_workflow(OptionsWorkflow.run, id=workflow_id, task_queue=task_queue)
+        await wait_until(lambda: asyncio.sleep(0, len(ATTEMPTS.get(workflow_id, [])) >= 2), "retried")
+        # A longer start-to-close timeout, then back to the scheduled one.
+        temporal(chronicle_server, "update-options", "-w", workflow_id, "-a", "1", "--start-to-close-timeout", "45s")
+        assert (await pending(handle)).activity_options.start_to_close_timeout.seconds == 45
+        temporal(chronicle_server, "update-options", "-w", workflow_id, "-a", "1", "--restore-original-options")
+        assert (await pending(handle)).activity_options.start_to_close_timeout.seconds == 30
+        # A mask and a restore together are refused; so is no mask.
+        for request, message in (
+            (
+                UpdateActivityOptionsRequest(
+                    namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=workflow_id), id="1",
+                    activity_options=ActivityOptions(), update_mask=FieldMask(paths=["heartbeat_timeout"]),
+                    restore_original=True,
+                ),
+                "Both UpdateMask and RestoreOriginal are provided",
+            ),
+            (
+                UpdateActivityOptionsRequest(
+                    namespace=NAMESPACE, execution=WorkflowExecution(workflow_id=workflow_id), id="1",
+                    activity_options=ActivityOptions(),
+                ),
+                "UpdateMask is not provided",
+            ),
+        ):
+            with pytest.raises(RPCError) as err:
+                await client.workflow_service.update_activity_options(request)
+            assert err.value.status == RPCStatusCode.INVALID_ARGUMENT and message in err.value.message
+        # At most as many attempts as it has made plus one: then the workflow sees the failure.
+        limit = len(ATTEMPTS[workflow_id]) + 1
+        temporal(chronicle_server, "update-options", "-w", workflow_id, "-a", "1", "--retry-maximum-attempts", str(limit))
+        result = await asyncio.wait_for(handle.result(), 20)
+        assert result.startswith("gave up"), result
+        assert len(ATTEMPTS[workflow_id]) <= limit + 1

@@ -62,7 +62,7 @@ pub(crate) fn validate_schedule(
 
 /// Temporal's deduction of missing activity timeouts:
 /// (schedule_to_close, schedule_to_start, start_to_close, heartbeat).
-fn timeouts(
+pub(crate) fn timeouts(
     state: &MutableState,
     a: &ScheduleActivityTaskCommandAttributes,
 ) -> Option<(Duration, Duration, Duration, Duration)> {
@@ -222,6 +222,37 @@ pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
         (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
     {
         tasks.push(timer(time::add(&scheduled, &d), TimeoutType::ScheduleToClose));
+    }
+    tasks
+}
+
+/// Every task a pending activity implies: a running attempt's timeouts, or
+/// a waiting attempt's dispatch and timeouts.
+pub(crate) fn pending_tasks(info: &ActivityInfo) -> Vec<Task> {
+    if !info.is_started() {
+        return dispatch_tasks(info);
+    }
+    let started = info.started_time.unwrap_or_default();
+    let timer = |d: &Duration, from: &prost_types::Timestamp, t| {
+        Task::Timer(crate::transition::TimerTask {
+            fire_at: time::add(from, d),
+            kind: TimerKind::ActivityTimeout {
+                scheduled_event_id: info.scheduled_event_id,
+                attempt: info.attempt,
+                timeout_type: t,
+            },
+        })
+    };
+    let mut tasks = Vec::new();
+    if let Some(d) = info.start_to_close_timeout.filter(|d| time::is_set(Some(d))) {
+        tasks.push(timer(&d, &started, TimeoutType::StartToClose));
+    }
+    if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
+        tasks.push(timer(&d, &info.last_heartbeat_time.unwrap_or(started), TimeoutType::Heartbeat));
+    }
+    if let (Some(d), Some(s)) = (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
+    {
+        tasks.push(timer(&d, &s, TimeoutType::ScheduleToClose));
     }
     tasks
 }
@@ -474,10 +505,21 @@ pub(crate) fn timed_out(
         return Err(EngineError::StaleTimer);
     };
     let now = ctx.now;
+    // A deadline moved later (UpdateActivityOptions) leaves its old timer stale.
+    let due = |from: Option<prost_types::Timestamp>, d: Option<Duration>| {
+        from.zip(d.filter(|d| time::is_set(Some(d))))
+            .is_none_or(|(from, d)| time::ts_nanos(&time::add(&from, &d)) <= time::ts_nanos(&now))
+    };
     let applies = match timeout_type {
-        TimeoutType::ScheduleToClose => true,
-        TimeoutType::ScheduleToStart => info.attempt == attempt && !info.is_started(),
-        TimeoutType::StartToClose => info.attempt == attempt && info.is_started(),
+        TimeoutType::ScheduleToClose => due(info.scheduled_time, info.schedule_to_close_timeout),
+        TimeoutType::ScheduleToStart => {
+            info.attempt == attempt
+                && !info.is_started()
+                && due(info.current_attempt_scheduled_time, info.schedule_to_start_timeout)
+        }
+        TimeoutType::StartToClose => {
+            info.attempt == attempt && info.is_started() && due(info.started_time, info.start_to_close_timeout)
+        }
         TimeoutType::Heartbeat => {
             // Only if no heartbeat arrived since this timer was set.
             let last = info.last_heartbeat_time.or(info.started_time);

@@ -343,33 +343,7 @@ impl MutableState {
             }
         }
         for info in self.activities.values() {
-            if info.is_started() {
-                let started = info.started_time.unwrap_or_default();
-                let timer = |d: &prost_types::Duration, from: &Timestamp, t| {
-                    Task::Timer(TimerTask {
-                        fire_at: time::add(from, d),
-                        kind: TimerKind::ActivityTimeout {
-                            scheduled_event_id: info.scheduled_event_id,
-                            attempt: info.attempt,
-                            timeout_type: t,
-                        },
-                    })
-                };
-                use crate::api::enums::v1::TimeoutType;
-                if let Some(d) = info.start_to_close_timeout.filter(|d| time::is_set(Some(d))) {
-                    tasks.push(timer(&d, &started, TimeoutType::StartToClose));
-                }
-                if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
-                    tasks.push(timer(&d, &info.last_heartbeat_time.unwrap_or(started), TimeoutType::Heartbeat));
-                }
-                if let (Some(d), Some(s)) =
-                    (info.schedule_to_close_timeout.filter(|d| time::is_set(Some(d))), info.scheduled_time)
-                {
-                    tasks.push(timer(&d, &s, TimeoutType::ScheduleToClose));
-                }
-            } else {
-                tasks.extend(activity::dispatch_tasks(info));
-            }
+            tasks.extend(activity::pending_tasks(info));
         }
         for initiated_event_id in self.external_requests.keys() {
             tasks.push(Task::External { initiated_event_id: *initiated_event_id });

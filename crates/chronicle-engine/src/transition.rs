@@ -115,7 +115,7 @@ pub enum Input {
     /// queue (no event).
     ResetSticky,
     /// PauseActivity / UnpauseActivity / ResetActivity (no events).
-    ActivityControl(Box<crate::activity_control::Control>),
+    ActivityControl(Box<Control>),
     /// On a closed parent: the child's close policy has been applied.
     ChildClosePolicyApplied {
         initiated_event_id: i64,
@@ -325,4 +325,45 @@ pub enum EngineError {
     /// A per-execution limit (e.g. updates in flight); retry later.
     #[error("{0}")]
     LimitExceeded(String),
+}
+
+/// Which pending activities a control names.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Selector {
+    Id(String),
+    Type(String),
+    All,
+}
+
+/// One control, with the delay the server drew for it (an unpause or
+/// reset hands the next attempt out after a random share of its jitter;
+/// the engine draws nothing).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Control {
+    Pause {
+        activity: Selector,
+        identity: String,
+        reason: String,
+    },
+    Unpause {
+        activity: Selector,
+        reset_attempts: bool,
+        reset_heartbeat: bool,
+        delay: prost_types::Duration,
+    },
+    Reset {
+        activity: Selector,
+        reset_heartbeat: bool,
+        keep_paused: bool,
+        delay: prost_types::Duration,
+    },
+    /// UpdateActivityOptions: the `paths` (Temporal's field-mask paths,
+    /// lowerCamel) of `options` over each activity's; or, with
+    /// `originals`, each activity's options as its schedule set them.
+    UpdateOptions {
+        activity: Selector,
+        options: Box<crate::api::activity::v1::ActivityOptions>,
+        paths: Vec<String>,
+        originals: Option<std::collections::BTreeMap<i64, crate::api::activity::v1::ActivityOptions>>,
+    },
 }

@@ -188,11 +188,11 @@ async fn malformed_requests_are_rejected() {
 
     // Not built yet: UNIMPLEMENTED, naming the RPC.
     let err = c
-        .list_batch_operations(ListBatchOperationsRequest { namespace: "default".into(), ..Default::default() })
+        .list_worker_deployments(ListWorkerDeploymentsRequest { namespace: "default".into(), ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ListBatchOperations"), "{}", err.message());
+    assert!(err.message().contains("ListWorkerDeployments"), "{}", err.message());
 }
 
 #[tokio::test]

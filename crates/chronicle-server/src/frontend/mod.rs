@@ -281,6 +281,30 @@ impl WorkflowService for Frontend {
         );
         self.reset_activity_execution_of(r.into_inner()).await.map(Response::new)
     }
+    async fn update_activity_options(
+        &self,
+        r: Request<UpdateActivityOptionsRequest>,
+    ) -> Rpc<UpdateActivityOptionsResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().execution)),
+            update_activity_options
+        );
+        self.update_activity_options_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn update_activity_execution_options(
+        &self,
+        r: Request<UpdateActivityExecutionOptionsRequest>,
+    ) -> Rpc<UpdateActivityExecutionOptionsResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
+            update_activity_execution_options
+        );
+        self.update_activity_execution_options_of(r.into_inner()).await.map(Response::new)
+    }
     async fn start_batch_operation(&self, r: Request<StartBatchOperationRequest>) -> Rpc<StartBatchOperationResponse> {
         self.start_batch(r.into_inner()).await.map(Response::new)
     }

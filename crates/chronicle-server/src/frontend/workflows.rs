@@ -498,6 +498,7 @@ fn describe(s: &MutableState) -> DescribeWorkflowExecutionResponse {
             } as i32,
             paused: a.paused,
             pause_info: a.pause_info.clone(),
+            activity_options: Some(chronicle_engine::activity_control::options_of(a)),
             heartbeat_details: a.last_heartbeat_details.clone(),
             last_heartbeat_time: a.last_heartbeat_time,
             last_started_time: a.started_time,
