@@ -51,7 +51,7 @@ pub use failure::bound_failure;
 pub use limits::Limits;
 pub use payload::too_big;
 pub use rebuild::{RebuildArgs, rebuild};
-pub use reset::{RESET_IDENTITY, RESETTER_IDENTITY, ResetArgs, reset};
+pub use reset::{RESET_IDENTITY, RESETTER_IDENTITY, ResetArgs, reset, workflow_task_point};
 pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
 pub use shared::Shared;
 pub use start::{Continued, ParentInfo, StartArgs};

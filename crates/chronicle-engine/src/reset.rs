@@ -45,6 +45,18 @@ pub struct ResetArgs {
     pub request_id: String,
 }
 
+/// Where a reset to the first (or last) workflow task goes, as the
+/// `temporal` CLI finds it: that WorkflowTaskCompleted, else just after
+/// that WorkflowTaskScheduled (no task completed yet).
+pub fn workflow_task_point(events: &[HistoryEvent], last: bool) -> Option<i64> {
+    use crate::api::enums::v1::EventType;
+    let pick = |t: EventType| {
+        let mut of = events.iter().filter(move |e| e.event_type == t as i32);
+        if last { of.next_back() } else { of.next() }.map(|e| e.event_id)
+    };
+    pick(EventType::WorkflowTaskCompleted).or_else(|| pick(EventType::WorkflowTaskScheduled).map(|id| id + 1))
+}
+
 /// The new run, as one transition whose events are its whole history.
 /// Err is a message for InvalidArgument.
 pub fn reset(args: ResetArgs, now: Timestamp) -> Result<Transition, String> {

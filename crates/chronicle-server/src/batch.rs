@@ -10,7 +10,7 @@
 use crate::frontend::Frontend;
 use chronicle_engine::api::{
     common::v1::{ResetOptions, WorkflowExecution, reset_options::Target},
-    enums::v1::{BatchOperationState, EventType},
+    enums::v1::BatchOperationState,
     workflowservice::v1::{
         CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
         RequestCancelWorkflowExecutionRequest, ResetWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
@@ -312,12 +312,7 @@ async fn reset_point(
             .ok_or_else(|| Status::failed_precondition(format!("no reset point for build id {build_id}")));
     }
     let events = frontend.history.read_history(&state.run_id, 1, 1_000_000).await.map_err(crate::frontend::map_err)?;
-    let first = matches!(target, Target::FirstWorkflowTask(_));
-    let pick = |t: EventType| {
-        let mut matching = events.iter().filter(move |e| e.event_type == t as i32);
-        if first { matching.next() } else { matching.next_back() }.map(|e| e.event_id)
-    };
-    pick(EventType::WorkflowTaskCompleted)
-        .or_else(|| pick(EventType::WorkflowTaskScheduled).map(|id| id + 1))
+    let last = matches!(target, Target::LastWorkflowTask(_));
+    chronicle_engine::workflow_task_point(&events, last)
         .ok_or_else(|| Status::failed_precondition("unable to find any scheduled or completed task"))
 }

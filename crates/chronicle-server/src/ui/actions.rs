@@ -215,7 +215,6 @@ async fn reset(
     form: &ActionForm,
     request_id: String,
 ) -> Result<Response, Response> {
-    use chronicle_engine::api::enums::v1::EventType;
     let event_id = match form.point.as_str() {
         "event" => form
             .event_id
@@ -228,11 +227,7 @@ async fn reset(
                 .read_history(&target.run_id, 1, 1_000_000)
                 .await
                 .map_err(|e| status_page(&crate::frontend::map_err(e)))?;
-            let of = |t: EventType| events.iter().filter(move |e| e.event_type == t as i32);
-            let pick = |t: EventType| if which == "last" { of(t).next_back() } else { of(t).next() };
-            pick(EventType::WorkflowTaskCompleted)
-                .map(|e| e.event_id)
-                .or_else(|| pick(EventType::WorkflowTaskScheduled).map(|e| e.event_id + 1))
+            chronicle_engine::workflow_task_point(&events, which == "last")
                 .ok_or_else(|| page_error(StatusCode::BAD_REQUEST, "The run has no workflow task to reset to."))?
         }
     };

@@ -136,11 +136,11 @@ async fn reset_point(
     match t {
         ResetType::FirstWorkflowTask => {
             let events = history(client, namespace, execution(target)).await?;
-            Ok((run_id, first_workflow_task(&events)?))
+            Ok((run_id, workflow_task(&events, false)?))
         }
         ResetType::LastWorkflowTask => {
             let events = history(client, namespace, execution(target)).await?;
-            Ok((run_id, last_workflow_task(&events)?))
+            Ok((run_id, workflow_task(&events, true)?))
         }
         ResetType::LastContinuedAsNew => {
             let events = history(client, namespace, execution(target)).await?;
@@ -182,26 +182,7 @@ async fn reset_point(
     }
 }
 
-/// The first WorkflowTaskCompleted, else just after the first
-/// WorkflowTaskScheduled (as the `temporal` CLI picks).
-fn first_workflow_task(events: &[HistoryEvent]) -> anyhow::Result<i64> {
-    let completed = events.iter().find(|e| e.event_type == EventType::WorkflowTaskCompleted as i32);
-    let scheduled = events.iter().find(|e| e.event_type == EventType::WorkflowTaskScheduled as i32);
-    match (completed, scheduled) {
-        (Some(c), _) => Ok(c.event_id),
-        (None, Some(s)) => Ok(s.event_id + 1),
-        _ => bail!("unable to find any scheduled or completed task"),
-    }
-}
-
-/// The last WorkflowTaskCompleted, else just after the last
-/// WorkflowTaskScheduled.
-fn last_workflow_task(events: &[HistoryEvent]) -> anyhow::Result<i64> {
-    let completed = events.iter().rev().find(|e| e.event_type == EventType::WorkflowTaskCompleted as i32);
-    let scheduled = events.iter().rev().find(|e| e.event_type == EventType::WorkflowTaskScheduled as i32);
-    match (completed, scheduled) {
-        (Some(c), _) => Ok(c.event_id),
-        (None, Some(s)) => Ok(s.event_id + 1),
-        _ => bail!("unable to find any scheduled or completed task"),
-    }
+/// Where `--type FirstWorkflowTask` / `LastWorkflowTask` resets.
+fn workflow_task(events: &[HistoryEvent], last: bool) -> anyhow::Result<i64> {
+    chronicle_engine::workflow_task_point(events, last).context("unable to find any scheduled or completed task")
 }
