@@ -303,3 +303,35 @@ async def test_a_batch_survives_a_killed_server() -> None:
         finally:
             server.stop()
             server.drop_data()
+
+
+async def test_the_chronicle_cli_starts_and_follows_batches(client: Client, chronicle_server: str) -> None:
+    def chronicle(*args: str) -> subprocess.CompletedProcess:
+        cmd = [str(_chronicle_bin()), *args, "--address", chronicle_server]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, f"{cmd} exited {proc.returncode}: {proc.stdout} {proc.stderr}"
+        return proc
+
+    workflow_type = unique_type()
+    await start_many(client, workflow_type, 10, f"batch-{uuid.uuid4()}")
+    query = f"WorkflowType = '{workflow_type}'"
+    out = chronicle("workflow", "cancel", "--query", query, "--yes", "-o", "json")
+    job_id = json.loads(out.stdout)["batchJobId"]
+    done = await wait_done(client, job_id)
+    assert done.complete_operation_count == 10
+    described = json.loads(chronicle("batch", "describe", "--job-id", job_id, "-o", "json").stdout)
+    assert described["state"] == "BATCH_OPERATION_STATE_COMPLETED"
+    assert described["operationType"] == "BATCH_OPERATION_TYPE_CANCEL_WORKFLOW"
+    assert job_id in chronicle("batch", "list").stdout
+    out = chronicle("workflow", "terminate", "--query", query, "--reason", "cli batch", "--yes", "--rps", "1")
+    job_id = out.stdout.strip().rsplit(" ", 1)[-1]
+    assert f"Terminated Batch Job '{job_id}'" in chronicle("batch", "terminate", "--job-id", job_id, "--reason", "stop").stdout
+    assert (await describe(client, job_id)).state == BatchOperationState.BATCH_OPERATION_STATE_FAILED
+    # One workflow still works as before; a query and a workflow id together are refused.
+    ids = await start_many(client, unique_type(), 1, f"batch-{uuid.uuid4()}")
+    chronicle("workflow", "terminate", "--workflow-id", ids[0], "--reason", "one")
+    both = subprocess.run(
+        [str(_chronicle_bin()), "workflow", "terminate", "-w", ids[0], "--query", query, "--address", chronicle_server],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert both.returncode != 0 and "cannot be used with" in both.stderr

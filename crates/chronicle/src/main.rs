@@ -34,6 +34,8 @@ enum Command {
     /// Inspect a cluster of nodes.
     #[command(subcommand)]
     Cluster(cli::cluster::ClusterCommand),
+    /// Follow and stop batch operations (`workflow terminate --query ...`).
+    Batch(Box<cli::batch::BatchCommand>),
 }
 
 #[derive(Subcommand)]
@@ -276,6 +278,7 @@ fn main() -> anyhow::Result<()> {
         Command::Db(cmd) => db::run(cmd),
         Command::Auth(cmd) => exit_on_error(cli::auth::run(cmd)),
         Command::Cluster(cmd) => client(cli::cluster::run(cmd)),
+        Command::Batch(cmd) => client(cli::batch::run(*cmd)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Client commands (the `temporal` CLI's habits).
 
 pub mod auth;
+pub mod batch;
 pub mod cluster;
 pub mod connect;
 pub mod list;

@@ -6,6 +6,7 @@ use super::payloads;
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use temporalio_protos::temporal::api::{
+    batch::v1::{BatchOperationCancellation, BatchOperationDeletion, BatchOperationSignal, BatchOperationTermination},
     common::v1::{WorkflowExecution, WorkflowType},
     enums::v1::UpdateWorkflowExecutionLifecycleStage as Stage,
     enums::v1::{EventType, HistoryEventFilterType, WorkflowExecutionStatus},
@@ -13,7 +14,7 @@ use temporalio_protos::temporal::api::{
     query::v1::WorkflowQuery,
     taskqueue::v1::TaskQueue,
     update::v1::{Input as UpdateInput, Meta, Request as UpdateRequest, WaitPolicy, outcome},
-    workflowservice::v1::*,
+    workflowservice::v1::{start_batch_operation_request::Operation, *},
 };
 
 #[derive(Args)]
@@ -62,10 +63,10 @@ enum Action {
         #[arg(long, short = 'i')]
         input: Vec<String>,
     },
-    /// Send a signal.
+    /// Send a signal (to one workflow, or with --query to every match).
     Signal {
         #[command(flatten)]
-        target: Target,
+        target: super::batch::ManyTarget,
         /// Signal name.
         #[arg(long)]
         name: String,
@@ -95,24 +96,24 @@ enum Action {
         #[arg(long)]
         update_id: Option<String>,
     },
-    /// Request cancellation.
+    /// Request cancellation (of one workflow, or with --query of every match).
     Cancel {
         #[command(flatten)]
-        target: Target,
+        target: super::batch::ManyTarget,
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Terminate a workflow.
+    /// Terminate a workflow (or with --query every match).
     Terminate {
         #[command(flatten)]
-        target: Target,
+        target: super::batch::ManyTarget,
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Delete a workflow execution (a running one is terminated first).
+    /// Delete a workflow execution (a running one is terminated first; with --query every match).
     Delete {
         #[command(flatten)]
-        target: Target,
+        target: super::batch::ManyTarget,
     },
     /// Wait for a workflow's result.
     Result {
@@ -166,6 +167,7 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
     let mut client = cmd.connect.client().await?;
     let ns = cmd.namespace.clone();
     let identity = format!("chronicle-cli@{}", std::process::id());
+    let json = cmd.output == Output::Json;
     match cmd.action {
         Action::Start { r#type, task_queue, workflow_id, input } => {
             let workflow_id = workflow_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -188,11 +190,20 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 format!("Started workflow\n  WorkflowId  {workflow_id}\n  RunId       {}", r.run_id),
             );
         }
+        Action::Signal { target, name, input } if target.query.is_some() => {
+            let op = BatchOperationSignal {
+                signal: name,
+                input: payloads::from_json_args(&input)?,
+                identity,
+                ..Default::default()
+            };
+            super::batch::start(&mut client, &ns, &target, String::new(), Operation::SignalOperation(op), json).await?;
+        }
         Action::Signal { target, name, input } => {
             client
                 .signal_workflow_execution(SignalWorkflowExecutionRequest {
                     namespace: ns,
-                    workflow_execution: execution(&target),
+                    workflow_execution: target.execution(),
                     signal_name: name,
                     input: payloads::from_json_args(&input)?,
                     identity,
@@ -255,11 +266,15 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 None => bail!("update returned no outcome"),
             }
         }
+        Action::Cancel { target, reason } if target.query.is_some() => {
+            let op = Operation::CancellationOperation(BatchOperationCancellation { identity });
+            super::batch::start(&mut client, &ns, &target, reason, op, json).await?;
+        }
         Action::Cancel { target, reason } => {
             client
                 .request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest {
                     namespace: ns,
-                    workflow_execution: execution(&target),
+                    workflow_execution: target.execution(),
                     identity,
                     request_id: uuid::Uuid::new_v4().to_string(),
                     reason,
@@ -268,11 +283,15 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 .await?;
             print(cmd.output, serde_json::json!({ "cancelRequested": true }), "Cancellation requested".into());
         }
+        Action::Terminate { target, reason } if target.query.is_some() => {
+            let op = Operation::TerminationOperation(BatchOperationTermination { identity, ..Default::default() });
+            super::batch::start(&mut client, &ns, &target, reason, op, json).await?;
+        }
         Action::Terminate { target, reason } => {
             client
                 .terminate_workflow_execution(TerminateWorkflowExecutionRequest {
                     namespace: ns,
-                    workflow_execution: execution(&target),
+                    workflow_execution: target.execution(),
                     reason,
                     identity,
                     ..Default::default()
@@ -280,11 +299,15 @@ pub async fn run(cmd: WorkflowCommand) -> anyhow::Result<()> {
                 .await?;
             print(cmd.output, serde_json::json!({ "terminated": true }), "Workflow terminated".into());
         }
+        Action::Delete { target } if target.query.is_some() => {
+            let op = Operation::DeletionOperation(BatchOperationDeletion { identity });
+            super::batch::start(&mut client, &ns, &target, String::new(), op, json).await?;
+        }
         Action::Delete { target } => {
             client
                 .delete_workflow_execution(DeleteWorkflowExecutionRequest {
                     namespace: ns,
-                    workflow_execution: execution(&target),
+                    workflow_execution: target.execution(),
                 })
                 .await?;
             print(cmd.output, serde_json::json!({ "deleted": true }), "Workflow deleted".into());
