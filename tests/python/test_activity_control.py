@@ -276,3 +276,41 @@ async def test_new_activity_options_take_effect_and_the_originals_come_back(
         result = await asyncio.wait_for(handle.result(), 20)
         assert result.startswith("gave up"), result
         assert len(ATTEMPTS[workflow_id]) <= limit + 1
+
+
+async def test_a_batch_unpauses_the_activities_of_a_query(client: Client, chronicle_server: str) -> None:
+    from temporalio.api.batch.v1 import BatchOperationUnpauseActivities
+    from temporalio.api.enums.v1 import BatchOperationState
+    from temporalio.api.workflowservice.v1 import DescribeBatchOperationRequest, StartBatchOperationRequest
+
+    task_queue = f"batch-unpause-{uuid.uuid4()}"
+    ids = [f"batch-unpause-{i}-{uuid.uuid4()}" for i in range(2)]
+    async with Worker(client, task_queue=task_queue, workflows=[ControlledActivity], activities=[failing_until_allowed]):
+        handles = [
+            await client.start_workflow(ControlledActivity.run, "failing_until_allowed", id=i, task_queue=task_queue)
+            for i in ids
+        ]
+        for i, h in zip(ids, handles):
+            await wait_until(lambda: asyncio.sleep(0, len(ATTEMPTS.get(i, [])) >= 1), "ran")
+            temporal(chronicle_server, "pause", "-w", i, "-a", "1")
+            await wait_until(lambda: _state(h, PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED), "paused")
+            SUCCEED.add(i)
+        job_id = f"unpause-{uuid.uuid4()}"
+        await client.workflow_service.start_batch_operation(
+            StartBatchOperationRequest(
+                namespace=NAMESPACE,
+                job_id=job_id,
+                reason="unpause them",
+                visibility_query=" OR ".join(f"WorkflowId = '{i}'" for i in ids),
+                unpause_activities_operation=BatchOperationUnpauseActivities(identity="t", type="failing_until_allowed"),
+            )
+        )
+        for h in handles:
+            assert (await asyncio.wait_for(h.result(), 20)).startswith("done")
+        described = await client.workflow_service.describe_batch_operation(
+            DescribeBatchOperationRequest(namespace=NAMESPACE, job_id=job_id)
+        )
+        assert described.state in (
+            BatchOperationState.BATCH_OPERATION_STATE_RUNNING,
+            BatchOperationState.BATCH_OPERATION_STATE_COMPLETED,
+        )

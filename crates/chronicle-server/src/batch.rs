@@ -13,8 +13,9 @@ use chronicle_engine::api::{
     enums::v1::BatchOperationState,
     workflowservice::v1::{
         CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
-        RequestCancelWorkflowExecutionRequest, ResetWorkflowExecutionRequest, SignalWorkflowExecutionRequest,
-        StartBatchOperationRequest, TerminateWorkflowExecutionRequest, start_batch_operation_request::Operation,
+        RequestCancelWorkflowExecutionRequest, ResetActivityRequest, ResetWorkflowExecutionRequest,
+        SignalWorkflowExecutionRequest, StartBatchOperationRequest, TerminateWorkflowExecutionRequest,
+        UnpauseActivityRequest, UpdateActivityOptionsRequest, start_batch_operation_request::Operation,
     },
 };
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
@@ -272,6 +273,58 @@ async fn apply(
                 ..Default::default()
             };
             frontend.reset_workflow_execution(Request::new(r)).await.map(drop)
+        }
+        Some(Operation::UnpauseActivitiesOperation(op)) => {
+            use chronicle_engine::api::batch::v1::batch_operation_unpause_activities::Activity as By;
+            use chronicle_engine::api::workflowservice::v1::unpause_activity_request::Activity;
+            let r = UnpauseActivityRequest {
+                namespace,
+                execution,
+                identity: op.identity,
+                reset_attempts: op.reset_attempts,
+                reset_heartbeat: op.reset_heartbeat,
+                jitter: op.jitter,
+                activity: op.activity.map(|a| match a {
+                    By::Type(t) => Activity::Type(t),
+                    By::MatchAll(all) => Activity::UnpauseAll(all),
+                }),
+            };
+            frontend.unpause_activity(Request::new(r)).await.map(drop)
+        }
+        Some(Operation::ResetActivitiesOperation(op)) => {
+            use chronicle_engine::api::batch::v1::batch_operation_reset_activities::Activity as By;
+            use chronicle_engine::api::workflowservice::v1::reset_activity_request::Activity;
+            let r = ResetActivityRequest {
+                namespace,
+                execution,
+                identity: op.identity,
+                reset_heartbeat: op.reset_heartbeat,
+                keep_paused: op.keep_paused,
+                jitter: op.jitter,
+                restore_original_options: op.restore_original_options,
+                activity: op.activity.map(|a| match a {
+                    By::Type(t) => Activity::Type(t),
+                    By::MatchAll(all) => Activity::MatchAll(all),
+                }),
+            };
+            frontend.reset_activity(Request::new(r)).await.map(drop)
+        }
+        Some(Operation::UpdateActivityOptionsOperation(op)) => {
+            use chronicle_engine::api::batch::v1::batch_operation_update_activity_options::Activity as By;
+            use chronicle_engine::api::workflowservice::v1::update_activity_options_request::Activity;
+            let r = UpdateActivityOptionsRequest {
+                namespace,
+                execution,
+                identity: op.identity,
+                activity_options: op.activity_options,
+                update_mask: op.update_mask,
+                restore_original: op.restore_original,
+                activity: op.activity.map(|a| match a {
+                    By::Type(t) => Activity::Type(t),
+                    By::MatchAll(all) => Activity::MatchAll(all),
+                }),
+            };
+            frontend.update_activity_options(Request::new(r)).await.map(drop)
         }
         _ => Err(Status::invalid_argument("not supported batch type")),
     }

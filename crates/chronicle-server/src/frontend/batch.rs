@@ -62,6 +62,30 @@ impl Frontend {
                     .unwrap_or_else(|_| op.reset_type.to_string());
                 return Err(errors::invalid(format!("unknown batch reset type {name}")));
             }
+            Some(Operation::UnpauseActivitiesOperation(op)) => {
+                use chronicle_engine::api::batch::v1::batch_operation_unpause_activities::Activity;
+                check_activity_filter(op.activity.as_ref().map(|a| match a {
+                    Activity::Type(t) => !t.is_empty(),
+                    Activity::MatchAll(all) => *all,
+                }))?;
+            }
+            Some(Operation::ResetActivitiesOperation(op)) => {
+                use chronicle_engine::api::batch::v1::batch_operation_reset_activities::Activity;
+                check_activity_filter(op.activity.as_ref().map(|a| match a {
+                    Activity::Type(t) => !t.is_empty(),
+                    Activity::MatchAll(all) => *all,
+                }))?;
+            }
+            Some(Operation::UpdateActivityOptionsOperation(op)) => {
+                use chronicle_engine::api::batch::v1::batch_operation_update_activity_options::Activity;
+                check_activity_filter(op.activity.as_ref().map(|a| match a {
+                    Activity::Type(t) => !t.is_empty(),
+                    Activity::MatchAll(all) => *all,
+                }))?;
+                if op.activity_options.is_some() && op.restore_original {
+                    return Err(errors::invalid("cannot set both activity options and restore original"));
+                }
+            }
             Some(
                 Operation::TerminationOperation(_)
                 | Operation::CancellationOperation(_)
@@ -214,6 +238,16 @@ impl Frontend {
     }
 }
 
+/// An activity batch names its activities by type or all of them
+/// (`Some(named)`: the filter is there and names something).
+fn check_activity_filter(filter: Option<bool>) -> Result<(), Status> {
+    match filter {
+        None => Err(errors::invalid("must provide ActivityType or MatchAll")),
+        Some(false) => Err(errors::invalid("Either activity type must be set, or match all should be set to true")),
+        Some(true) => Ok(()),
+    }
+}
+
 fn check_job(job_id: &str, namespace: &str) -> Result<(), Status> {
     if job_id.is_empty() {
         return Err(errors::invalid("JobId is not set on request."));
@@ -247,6 +281,9 @@ fn identity(r: &StartBatchOperationRequest) -> String {
         Some(Operation::SignalOperation(op)) => op.identity.clone(),
         Some(Operation::DeletionOperation(op)) => op.identity.clone(),
         Some(Operation::ResetOperation(op)) => op.identity.clone(),
+        Some(Operation::UnpauseActivitiesOperation(op)) => op.identity.clone(),
+        Some(Operation::ResetActivitiesOperation(op)) => op.identity.clone(),
+        Some(Operation::UpdateActivityOptionsOperation(op)) => op.identity.clone(),
         _ => String::new(),
     }
 }
