@@ -295,16 +295,37 @@ async def test_a_batch_unpauses_the_activities_of_a_query(client: Client, chroni
             temporal(chronicle_server, "pause", "-w", i, "-a", "1")
             await wait_until(lambda: _state(h, PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED), "paused")
             SUCCEED.add(i)
-        job_id = f"unpause-{uuid.uuid4()}"
-        await client.workflow_service.start_batch_operation(
-            StartBatchOperationRequest(
-                namespace=NAMESPACE,
-                job_id=job_id,
-                reason="unpause them",
-                visibility_query=" OR ".join(f"WorkflowId = '{i}'" for i in ids),
-                unpause_activities_operation=BatchOperationUnpauseActivities(identity="t", type="failing_until_allowed"),
-            )
+        # The paused runs are found by their TemporalPauseInfo search attribute.
+        query = "(" + " OR ".join(f"WorkflowId = '{i}'" for i in ids) + ")"
+        paused_query = f"{query} AND TemporalPauseInfo = 'property:activityType=failing_until_allowed'"
+        for _ in range(100):
+            if (await client.count_workflows(paused_query)).count == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.count_workflows(paused_query)).count == 2
+        # One through the temporal CLI's batch form, the other by type through the API.
+        out = subprocess.run(
+            [str(temporal_bin()), "activity", "unpause", "--query", f"WorkflowId = '{ids[0]}'", "--yes",
+             "--address", chronicle_server],
+            capture_output=True, text=True, timeout=60,
         )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (await asyncio.wait_for(handles[0].result(), 20)).startswith("done")
+        job_id = f"unpause-{uuid.uuid4()}"
+        request = StartBatchOperationRequest(
+            namespace=NAMESPACE,
+            job_id=job_id,
+            reason="unpause them",
+            visibility_query=" OR ".join(f"WorkflowId = '{i}'" for i in ids),
+            unpause_activities_operation=BatchOperationUnpauseActivities(identity="t", type="failing_until_allowed"),
+        )
+        for _ in range(50):  # one batch at a time: the CLI's may still be closing
+            try:
+                await client.workflow_service.start_batch_operation(request)
+                break
+            except RPCError as e:
+                assert e.status == RPCStatusCode.RESOURCE_EXHAUSTED, e.message
+                await asyncio.sleep(0.1)
         for h in handles:
             assert (await asyncio.wait_for(h.result(), 20)).startswith("done")
         described = await client.workflow_service.describe_batch_operation(

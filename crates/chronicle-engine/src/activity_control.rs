@@ -237,3 +237,5 @@ fn update(state: &MutableState, info: &mut ActivityInfo, options: ActivityOption
     info.priority = options.priority;
     Ok(())
 }
+
+pub use crate::pause_info::PAUSE_INFO_ATTRIBUTE;

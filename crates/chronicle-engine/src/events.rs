@@ -69,6 +69,7 @@ impl Ctx {
     }
 
     pub fn finish(mut self) -> Transition {
+        crate::pause_info::sync_pause_info(&mut self.state);
         self.debug_assert_invariants();
         self.state.db_version += 1;
         Transition {

@@ -27,6 +27,7 @@ mod failure;
 mod info;
 pub mod limits;
 mod marker;
+mod pause_info;
 mod payload;
 mod properties;
 mod rebuild;

@@ -93,10 +93,31 @@ impl Batches {
 /// The query a job reads: operations that act on running workflows only
 /// see those, as on Temporal; delete and reset see every run.
 pub fn adjusted_query(request: &StartBatchOperationRequest) -> String {
-    match request.operation {
-        Some(Operation::DeletionOperation(_) | Operation::ResetOperation(_)) => request.visibility_query.clone(),
-        _ if request.visibility_query.trim().is_empty() => "ExecutionStatus='Running'".into(),
-        _ => format!("({}) AND (ExecutionStatus='Running')", request.visibility_query),
+    use chronicle_engine::api::batch::v1::batch_operation_unpause_activities::Activity;
+    let mut filters = vec![];
+    if !request.visibility_query.trim().is_empty() {
+        filters.push(request.visibility_query.clone());
+    }
+    match &request.operation {
+        Some(Operation::DeletionOperation(_) | Operation::ResetOperation(_)) => {}
+        // Only runs with such an activity paused (TemporalPauseInfo).
+        Some(Operation::UnpauseActivitiesOperation(op)) => {
+            filters.push("ExecutionStatus='Running'".into());
+            filters.push(match &op.activity {
+                Some(Activity::Type(t)) => {
+                    format!(
+                        "TemporalPauseInfo = 'property:activityType={}'",
+                        t.replace('\\', "\\\\").replace('\'', "\\'")
+                    )
+                }
+                _ => "TemporalPauseInfo IS NOT NULL".into(),
+            });
+        }
+        _ => filters.push("ExecutionStatus='Running'".into()),
+    }
+    match filters.as_slice() {
+        [only] => only.clone(),
+        _ => filters.iter().map(|f| format!("({f})")).collect::<Vec<_>>().join(" AND "),
     }
 }
 
