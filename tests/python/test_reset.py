@@ -240,6 +240,8 @@ async def test_each_reset_type_runs_the_workflow_again(client: Client, chronicle
             info = (await describe(client, handle.id)).workflow_execution_info
             (point,) = info.auto_reset_points.points
             assert point.run_id == base_run_id and point.first_workflow_task_completed_id == 4
+            # As on Temporal, a point expires only once a run continues its run.
+            assert point.resettable and not point.HasField("expire_time")
             out = await run_cli(
                 str(_chronicle_bin()), chronicle_server, *target, "--type", "BuildId", "--build-id", point.build_id,
                 "-o", "json",

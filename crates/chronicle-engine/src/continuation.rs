@@ -167,7 +167,10 @@ pub(crate) fn continue_as_new(ctx: &mut Ctx, a: Command, completed_id: i64) {
     start_next_run(ctx, args, crate::api::enums::v1::WorkflowExecutionStatus::ContinuedAsNew);
 }
 
-fn start_next_run(ctx: &mut Ctx, args: StartArgs, status: crate::api::enums::v1::WorkflowExecutionStatus) {
+fn start_next_run(ctx: &mut Ctx, mut args: StartArgs, status: crate::api::enums::v1::WorkflowExecutionStatus) {
+    if let Some(points) = args.continued.as_mut().and_then(|c| c.reset_points.as_mut()) {
+        crate::reset_points::expire(points, &ctx.state.run_id, &ctx.now);
+    }
     ctx.state.new_execution_run_id = args.run_id.clone();
     crate::close::close(ctx, status);
     let mut next = crate::start::begin(args, ctx.now).finish();

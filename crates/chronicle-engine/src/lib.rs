@@ -33,6 +33,7 @@ mod properties;
 mod rebuild;
 mod rejection;
 mod reset;
+mod reset_points;
 mod retry;
 mod shared;
 mod signal;

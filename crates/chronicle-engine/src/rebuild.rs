@@ -91,7 +91,7 @@ fn apply_event(state: &mut MutableState, event: &HistoryEvent, args: &RebuildArg
             state.workflow_task = None;
             state.last_completed_wft_started_event_id = a.started_event_id;
             let build_id = a.worker_version.as_ref().map(|v| v.build_id.as_str()).unwrap_or_default();
-            crate::workflow_task::add_reset_point(state, build_id, &a.binary_checksum, id, &args.now);
+            crate::reset_points::add(state, build_id, &a.binary_checksum, id, &args.now);
         }
         A::WorkflowTaskFailedEventAttributes(a) => {
             workflow_task(state, a.scheduled_event_id)?;
@@ -308,7 +308,7 @@ fn started(
     state.start_time = Some(at);
     state.status = WorkflowExecutionStatus::Running as i32;
     state.execution_expiration_time = a.workflow_execution_expiration_time;
-    state.auto_reset_points = a.prev_auto_reset_points.clone();
+    state.auto_reset_points = crate::reset_points::rolled_over(a.prev_auto_reset_points.clone(), &at);
     state.start_user_metadata = event.user_metadata.clone();
     let backoff = a.first_workflow_task_backoff.filter(|d| time::dur_nanos(d) > 0);
     state.backoff_until = backoff.map(|b| time::add(&at, &b));

@@ -211,6 +211,7 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
         execution_expiration_time: expiration,
         backoff_until: backoff.map(|b| time::add(&now, &b)),
         start_user_metadata: args.user_metadata.clone(),
+        auto_reset_points: crate::reset_points::rolled_over(continued.reset_points, &now),
         ..Default::default()
     };
     let mut ctx = Ctx::new(state, now);

@@ -123,7 +123,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     ctx.state.last_completed_wft_started_event_id = wt.started_event_id;
     ctx.state.workflow_task = None;
     let build_id = done.worker_version.as_ref().map(|v| v.build_id.as_str()).unwrap_or_default();
-    add_reset_point(&mut ctx.state, build_id, &done.binary_checksum, completed_id, &ctx.now);
+    crate::reset_points::add(&mut ctx.state, build_id, &done.binary_checksum, completed_id, &ctx.now);
     // The worker asks for its next tasks on its own queue, or for none.
     match done.sticky_attributes.as_ref().and_then(|a| a.worker_task_queue.clone()).filter(|q| !q.name.is_empty()) {
         Some(mut queue) => {
@@ -175,47 +175,6 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         ctx.outcome = Outcome::EagerActivitiesStarted(eager);
     }
     Ok(())
-}
-
-/// Most reset points a run keeps (the oldest go first), as Temporal.
-/// How long a reset point stays usable: the namespace retention, which is a
-/// day for namespaces Chronicle creates.
-const RESET_POINT_TTL_SECS: i64 = 24 * 3600;
-
-/// Temporal's auto-reset points: the first workflow task completed by each
-/// worker build (by build id, else binary checksum).
-pub(crate) fn add_reset_point(
-    state: &mut crate::state::MutableState,
-    build_id: &str,
-    binary_checksum: &str,
-    completed_id: i64,
-    now: &prost_types::Timestamp,
-) {
-    use crate::api::workflow::v1::{ResetPointInfo, ResetPoints};
-    let (build_id, binary_checksum) = if build_id.is_empty() { ("", binary_checksum) } else { (build_id, "") };
-    if build_id.is_empty() && binary_checksum.is_empty() {
-        return;
-    }
-    let points = state.auto_reset_points.get_or_insert_with(ResetPoints::default);
-    let known = points
-        .points
-        .iter()
-        .any(|p| if build_id.is_empty() { p.binary_checksum == binary_checksum } else { p.build_id == build_id });
-    if known {
-        return;
-    }
-    if points.points.len() >= crate::limits::RESET_POINTS_MAX {
-        points.points.remove(0);
-    }
-    points.points.push(ResetPointInfo {
-        build_id: build_id.to_string(),
-        binary_checksum: binary_checksum.to_string(),
-        run_id: state.run_id.clone(),
-        first_workflow_task_completed_id: completed_id,
-        create_time: Some(*now),
-        expire_time: Some(crate::time::add(now, &crate::time::dur_secs(RESET_POINT_TTL_SECS))),
-        resettable: true,
-    });
 }
 
 /// Why the workflow should continue as new, as WorkflowTaskStarted tells it:
