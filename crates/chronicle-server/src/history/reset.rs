@@ -69,10 +69,47 @@ impl History {
             ));
         }
         let mut base_events = self.read_history(&base.run_id, 1, HISTORY_READ_MAX).await?;
+        let base_last = base_events.last().map_or(0, |e| e.event_id);
         let mut later_events = base_events.split_off((finish - 1) as usize);
-        later_events.extend(self.continued_runs_events(&base, &current).await?);
+        let (chain, chain_last) = self.continued_runs_events(&base, &current).await?;
+        later_events.extend(chain);
         let new_run_id = crate::new_run_id();
         let now = self.now();
+
+        // The running current run is terminated in the same commit. What it
+        // holds beyond the events read (a signal since, buffered ones its
+        // termination writes) goes to the new run too: the read must be
+        // its whole history, and its termination's events are applied
+        // again after the rest.
+        let mut writes = Vec::new();
+        let mut terminated: Option<(Arc<RunEntry>, Transition)> = None;
+        if current.is_running() {
+            let entry = self.active_entry(&current.namespace, &current.workflow_id, &current.run_id).await?;
+            let state = entry.state.lock().await.clone().ok_or(EngineError::WorkflowClosed)?;
+            let read_last = if current.run_id == base.run_id { base_last } else { chain_last };
+            // (0: the chain of runs read did not reach the current run.)
+            if read_last != 0 && state.next_event_id - 1 != read_last {
+                return Err(StoreError::Conflict("the run moved on while its history was read".into()).into());
+            }
+            let input = Input::Terminate {
+                reason: r.reason.clone(),
+                details: None,
+                identity: engine::RESETTER_IDENTITY.into(),
+            };
+            let mut t = engine::apply(&state, input, now)?;
+            if state.run_id == base.run_id {
+                t.state.reset_run_id = new_run_id.clone();
+            }
+            later_events.extend(t.events.iter().cloned());
+            writes.push(ExecutionWrite {
+                state: t.state.clone(),
+                expected_version: state.db_version,
+                events: t.events.clone(),
+                set_current: None,
+                update_visibility: true,
+            });
+            terminated = Some((entry, t));
+        }
         let args = engine::ResetArgs {
             namespace: base.namespace.clone(),
             namespace_id: base.namespace_id.clone(),
@@ -87,30 +124,6 @@ impl History {
             request_id: r.request_id.clone(),
         };
         let new_run = engine::reset(args, now).map_err(HistoryError::InvalidArgument)?;
-
-        let mut writes = Vec::new();
-        let mut terminated: Option<(Arc<RunEntry>, Transition)> = None;
-        if current.is_running() {
-            let entry = self.active_entry(&current.namespace, &current.workflow_id, &current.run_id).await?;
-            let state = entry.state.lock().await.clone().ok_or(EngineError::WorkflowClosed)?;
-            let input = Input::Terminate {
-                reason: r.reason.clone(),
-                details: None,
-                identity: engine::RESETTER_IDENTITY.into(),
-            };
-            let mut t = engine::apply(&state, input, now)?;
-            if state.run_id == base.run_id {
-                t.state.reset_run_id = new_run_id.clone();
-            }
-            writes.push(ExecutionWrite {
-                state: t.state.clone(),
-                expected_version: state.db_version,
-                events: t.events.clone(),
-                set_current: None,
-                update_visibility: true,
-            });
-            terminated = Some((entry, t));
-        }
         // A closed base records the run that replaced it, unless the server
         // still has work on it (its cached copy is the one to change).
         let base_written = terminated.as_ref().is_some_and(|(_, t)| t.state.run_id == base.run_id);
@@ -146,28 +159,37 @@ impl History {
 
     /// The events of the runs that continued `base` up to the current run,
     /// in order: what a reset of an earlier run applies again after its
-    /// own later events.
+    /// own later events; and the id of the current run's last event read
+    /// (0 if the chain did not reach it).
     async fn continued_runs_events(
         &self,
         base: &MutableState,
         current: &MutableState,
-    ) -> Result<Vec<HistoryEvent>, HistoryError> {
+    ) -> Result<(Vec<HistoryEvent>, i64), HistoryError> {
         let mut events = Vec::new();
+        let mut current_last = 0;
         let mut next = base.new_execution_run_id.clone();
         let mut seen = 0;
         while !next.is_empty() && base.run_id != current.run_id && seen < 1000 {
             seen += 1;
             let run = self.read_history(&next, 1, HISTORY_READ_MAX).await?;
+            // Continue-as-new, a retry, a cron chain's next run.
             let following = run.last().and_then(|e| match &e.attributes {
                 Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(a)) => {
                     Some(a.new_execution_run_id.clone())
                 }
+                Some(Attributes::WorkflowExecutionCompletedEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+                Some(Attributes::WorkflowExecutionFailedEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
+                Some(Attributes::WorkflowExecutionTimedOutEventAttributes(a)) => Some(a.new_execution_run_id.clone()),
                 _ => None,
             });
             let last = next == current.run_id;
+            if last {
+                current_last = run.last().map_or(0, |e| e.event_id);
+            }
             events.extend(run);
             next = if last { String::new() } else { following.unwrap_or_default() };
         }
-        Ok(events)
+        Ok((events, current_last))
     }
 }
