@@ -246,6 +246,11 @@ async def test_bad_batch_requests(client: Client) -> None:
                   visibility_query="WorkflowType='x'", reset_operation=BatchOperationReset())
     await refused(invalid, "batch reset missing target", job_id="j", reason="r", visibility_query="WorkflowType='x'",
                   reset_operation=BatchOperationReset(options=ResetOptions()))
+    # Any pace asked for is taken (within bounds): the job runs.
+    fast = f"fast-{uuid.uuid4()}"
+    await start_batch(client, fast, f"WorkflowType = '{unique_type()}'", termination_operation=terminate,
+                      max_operations_per_second=float("inf"))
+    assert (await wait_done(client, fast)).state == BatchOperationState.BATCH_OPERATION_STATE_COMPLETED
     # A query that cannot run is accepted; the job fails, as on Temporal.
     bad_query = f"bad-query-{uuid.uuid4()}"
     await start_batch(client, bad_query, "NoSuchField = 'x'", termination_operation=terminate)

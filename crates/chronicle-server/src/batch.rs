@@ -1,6 +1,7 @@
 //! Batch operations (StartBatchOperation): a job applies one operation
-//! (terminate, cancel, signal, delete, reset) to every workflow a
-//! visibility query matches, in the background, a page at a time. The job's
+//! (terminate, cancel, signal, delete, reset; unpause, reset or update the
+//! options of activities) to every workflow a visibility query matches, in
+//! the background, a page at a time. The job's
 //! record (`chronicle_store::BatchRecord`) holds where it stands; it is
 //! written after every page, so a job a restart interrupts goes on from the
 //! page it was in (its operations are idempotent but a signal, which may be
@@ -32,6 +33,8 @@ pub const PAGE_SIZE: i32 = 1000;
 const CONCURRENCY: usize = 5;
 /// Operations per second when the request names none (`worker.batcherRPS`).
 pub const DEFAULT_RPS: f32 = 50.0;
+/// The fastest pace a request may ask for.
+const MAX_RPS: f32 = 10_000.0;
 /// Tries of one operation that fails with a retryable error.
 const ATTEMPTS: usize = 5;
 /// How often a node not running jobs, or with none to run, looks again.
@@ -127,7 +130,10 @@ async fn run(frontend: &Frontend, mut job: BatchRecord) -> Result<(), Status> {
     let request = job.request.clone().unwrap_or_default();
     let namespace = job.namespace.clone();
     let query = adjusted_query(&request);
-    let rps = if request.max_operations_per_second > 0.0 { request.max_operations_per_second } else { DEFAULT_RPS };
+    // NaN, zero or less: the default; and at most MAX_RPS (an interval of
+    // zero would not be a pace at all).
+    let asked = request.max_operations_per_second;
+    let rps = if asked > 0.0 { asked.min(MAX_RPS) } else { DEFAULT_RPS };
     let ticks = Arc::new(tokio::sync::Mutex::new(tokio::time::interval(Duration::from_secs_f32(1.0 / rps))));
     if job.total_operation_count == 0 && job.next_page_token.is_empty() && !job.pages_done {
         job.total_operation_count = if request.executions.is_empty() {
