@@ -32,31 +32,10 @@ pub(crate) fn sync_pause_info(state: &mut MutableState) {
             metadata: [("encoding".to_string(), b"json/plain".to_vec()), ("type".to_string(), b"KeywordList".to_vec())]
                 .into_iter()
                 .collect(),
-            data: json_string_list(&types).into_bytes(),
+            data: serde_json::to_vec(&types).unwrap_or_default(),
             ..Default::default()
         };
         attributes.indexed_fields.insert(PAUSE_INFO_ATTRIBUTE.to_string(), payload);
     }
     state.search_attributes = Some(attributes);
-}
-
-/// A JSON array of strings (the engine has no JSON library).
-fn json_string_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|s| {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        })
-        .collect();
-    format!("[{}]", quoted.join(","))
 }

@@ -313,9 +313,7 @@ impl History {
             self.after_commit(entry, guard, all);
         }
         if let Some(next) = committed.last().and_then(|t| t.new_run.as_ref()) {
-            let entry = self.ensure_entry(&next.state.run_id, next.state.clone());
-            entry.changed.send_replace(next.state.db_version);
-            self.dispatch(&next.state, next.tasks.clone());
+            self.open_new_run(next);
         }
         let mut later = Vec::new();
         for (q, result) in batch.into_iter().zip(results) {
@@ -334,6 +332,14 @@ impl History {
             }
         }
         entry.waiting.put_back(later);
+    }
+
+    /// A new run just committed (continued, started, reset): cached, its
+    /// watchers told, its tasks handed out.
+    pub(super) fn open_new_run(&self, t: &Transition) {
+        let entry = self.ensure_entry(&t.state.run_id, t.state.clone());
+        entry.changed.send_replace(t.state.db_version);
+        self.dispatch(&t.state, t.tasks.clone());
     }
 
     /// Temporal's warning threshold: logged once, when a run crosses it.

@@ -151,9 +151,7 @@ impl History {
             let mut guard = entry.state.lock().await;
             self.after_commit(&entry, &mut guard, &t);
         }
-        let entry = self.ensure_entry(&new_run.state.run_id, new_run.state.clone());
-        entry.changed.send_replace(new_run.state.db_version);
-        self.dispatch(&new_run.state, new_run.tasks.clone());
+        self.open_new_run(&new_run);
         Ok(new_run_id)
     }
 

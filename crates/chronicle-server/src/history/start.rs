@@ -171,9 +171,7 @@ impl History {
             let mut guard = entry.state.lock().await;
             self.after_commit(&entry, &mut guard, &term);
         }
-        let entry = self.ensure_entry(&t.state.run_id, t.state.clone());
-        entry.changed.send_replace(t.state.db_version);
-        self.dispatch(&t.state, t.tasks.clone());
+        self.open_new_run(&t);
         let eager_started = t.state.workflow_task.as_ref().is_some_and(chronicle_engine::WorkflowTaskInfo::is_started);
         let eager = eager_started.then(|| EagerTask { state: t.state.clone(), events: Some(t.events) });
         Ok(Started { run_id: t.state.run_id, started: true, eager })
