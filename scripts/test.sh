@@ -234,6 +234,7 @@ if [ -n "${CHRONICLE_POSTGRES_URL:-}" ]; then
         test_activities_more.py test_children.py test_cron.py test_dynamic.py test_eager_activities.py
         test_external.py test_hello.py test_parity.py test_queries.py test_schedules.py test_signals.py
         test_task_queues.py test_updates.py test_visibility.py test_reset.py test_activity_control.py
+        test_standalone_activities.py
     )
     section "Python SDK end-to-end on PostgreSQL"
     # Not here: the suites that start servers of their own, never on this

@@ -162,6 +162,17 @@ pub(crate) fn schedule(ctx: &mut Ctx, a: ScheduleActivityTaskCommandAttributes, 
     ctx.state.activities.insert(id, info.into());
 }
 
+/// Whether `task` is a dispatch or timer of the activity scheduled at `id`.
+pub(crate) fn is_task_of(task: &Task, id: i64) -> bool {
+    match task {
+        Task::ActivityTask(d) => d.scheduled_event_id == id,
+        Task::Timer(t) => {
+            matches!(t.kind, TimerKind::ActivityTimeout { scheduled_event_id, .. } if scheduled_event_id == id)
+        }
+        _ => false,
+    }
+}
+
 fn is_schedule_to_close(task: &Task) -> bool {
     matches!(task, Task::Timer(t) if matches!(t.kind, TimerKind::ActivityTimeout { timeout_type: TimeoutType::ScheduleToClose, .. }))
 }
@@ -339,9 +350,14 @@ fn outcome_started_id(written: Option<i64>) -> i64 {
     written.unwrap_or(crate::events::BUFFERED_EVENT_ID)
 }
 
+/// The activity's outcome: the workflow wakes to it, or a standalone
+/// activity's run closes with it.
 fn finish(ctx: &mut Ctx, scheduled_event_id: i64, attrs: impl Into<history_event::Attributes>) {
-    ctx.state.activities.remove(&scheduled_event_id);
-    ctx.add_for_workflow(attrs);
+    let info = ctx.state.activities.remove(&scheduled_event_id);
+    match info.filter(|_| ctx.state.standalone.is_some()) {
+        Some(info) => crate::standalone::ended(ctx, info.into_inner(), attrs.into()),
+        None => ctx.add_for_workflow(attrs),
+    }
 }
 
 pub(crate) fn completed(
@@ -443,6 +459,7 @@ pub(crate) fn heartbeat(
         info.last_heartbeat_details = details;
     }
     info.last_heartbeat_time = Some(ctx.now);
+    crate::standalone::on_heartbeat(ctx);
     if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
         ctx.timer(
             time::add(&ctx.now, &d),
@@ -468,6 +485,9 @@ fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &s
         .zip(info.scheduled_time)
         .map(|(d, s)| time::add(&s, &d));
     let delay = next_retry_delay(&policy, info.attempt, failure, &ctx.now, deadline.as_ref())?;
+    if info.is_started() {
+        crate::standalone::on_attempt_ended(ctx);
+    }
     if info.activity_reset {
         // ResetActivity while this attempt ran: the next one is attempt 1.
         info.attempt = 0;
@@ -597,13 +617,18 @@ pub(crate) fn request_cancel(ctx: &mut Ctx, scheduled_event_id: i64, completed_i
         ctx.state.activities.insert(scheduled_event_id, info);
         return;
     }
-    ctx.state.activities.remove(&scheduled_event_id);
-    ctx.add(ActivityTaskCanceledEventAttributes {
+    let canceled = ActivityTaskCanceledEventAttributes {
         latest_cancel_requested_event_id: requested_id,
         scheduled_event_id,
         started_event_id: 0,
         identity: identity.to_string(),
         ..Default::default()
-    });
+    };
+    ctx.state.activities.remove(&scheduled_event_id);
+    if ctx.state.standalone.is_some() {
+        crate::standalone::ended(ctx, info.into_inner(), canceled.into());
+        return;
+    }
+    ctx.add(canceled);
     ctx.wake_workflow = true;
 }

@@ -163,6 +163,10 @@ fn enforce_history_limits(before: &MutableState, t: Transition, env: &Env) -> Tr
 fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Transition, EngineError> {
     crate::failure::bound_input(&mut input);
     let mut ctx = Ctx::with_env(state.clone(), env);
+    if state.standalone.is_some() && !crate::standalone::shared_input(&input) {
+        crate::standalone::apply(&mut ctx, input)?;
+        return Ok(ctx.finish());
+    }
     match input {
         Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
             workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?;
@@ -218,6 +222,7 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
             crate::child::closed(&mut ctx, initiated_event_id, run_id, closed)?;
         }
         Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
+        Input::Standalone(_) => return Err(EngineError::NotFound("activity execution not found".into())),
         Input::ActivityControl(control) => crate::activity_control::apply(&mut ctx, *control)?,
         Input::ResetSticky => {
             ctx.state.sticky_task_queue = None;

@@ -97,6 +97,7 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
         // Not carried to the next run, as on Temporal.
         user_metadata: None,
         eager: false,
+        activity: None,
     }
 }
 

@@ -37,6 +37,7 @@ mod reset_points;
 mod retry;
 mod shared;
 mod signal;
+mod standalone;
 mod start;
 mod state;
 pub mod time;
@@ -56,11 +57,14 @@ pub use rebuild::{RebuildArgs, rebuild};
 pub use reset::{RESET_IDENTITY, RESETTER_IDENTITY, ResetArgs, reset, workflow_task_point};
 pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
 pub use shared::Shared;
+pub use standalone::ActivityStart;
 pub use start::{Continued, ParentInfo, StartArgs};
-pub use state::{ActivityInfo, ChildInfo, ExternalRequest, MutableState, TimerInfo, UpdateInfo, WorkflowTaskInfo};
+pub use state::{
+    ActivityInfo, ChildInfo, ExternalRequest, MutableState, StandaloneActivity, TimerInfo, UpdateInfo, WorkflowTaskInfo,
+};
 pub use transition::{
-    ActivityTaskDispatch, ChildClose, EngineError, Env, Input, Outcome, SignalArgs, Task, TimerKind, TimerTask,
-    Transition, WorkflowTaskCompletion,
+    ActivityTaskDispatch, ChildClose, EngineError, Env, Input, Outcome, SignalArgs, StandaloneRequest, Task, TimerKind,
+    TimerTask, Transition, WorkflowTaskCompletion,
 };
 pub use workflow_task::server_failure;
 

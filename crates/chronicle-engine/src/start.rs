@@ -57,6 +57,9 @@ pub struct StartArgs {
     /// (a start delay, a cron schedule) or the run is a child: then the task
     /// goes through its queue as usual.
     pub eager: bool,
+    /// A standalone activity's run: the activity is scheduled instead of a
+    /// first workflow task.
+    pub activity: Option<Box<crate::standalone::ActivityStart>>,
 }
 
 /// The parent of a child workflow.
@@ -222,9 +225,10 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
     if let Some(signal) = args.signal {
         crate::signal::record(&mut ctx, signal);
     }
-    match ctx.state.backoff_until {
-        Some(at) => ctx.timer(at, TimerKind::WorkflowBackoff),
-        None => ctx.schedule_workflow_task(1),
+    match (args.activity, ctx.state.backoff_until) {
+        (Some(activity), _) => crate::standalone::schedule(&mut ctx, *activity),
+        (None, Some(at)) => ctx.timer(at, TimerKind::WorkflowBackoff),
+        (None, None) => ctx.schedule_workflow_task(1),
     }
     if let Some(update) = args.update {
         // A fresh run is far from the update limits: admission cannot fail.

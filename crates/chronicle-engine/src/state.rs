@@ -132,6 +132,37 @@ pub struct MutableState {
     /// started (`start_time` is the reset's time), as Temporal reports.
     #[prost(message, optional, tag = "38")]
     pub original_start_time: Option<Timestamp>,
+    /// Set on the run of a standalone activity (`standalone.rs`): a run
+    /// whose only work is one activity a client started.
+    #[prost(message, optional, tag = "39")]
+    pub standalone: Option<StandaloneActivity>,
+}
+
+/// What a standalone activity's run keeps beyond its one pending activity.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StandaloneActivity {
+    /// Set when it closed: the result, or the failure and retry state.
+    #[prost(message, optional, tag = "1")]
+    pub outcome: Option<crate::api::activity::v1::ActivityExecutionOutcome>,
+    /// The reason a cancel request gave.
+    #[prost(string, tag = "2")]
+    pub canceled_reason: String,
+    /// The activity as it was when it closed (its input dropped: the
+    /// started event has it).
+    #[prost(message, optional, tag = "3")]
+    pub last: Option<ActivityInfo>,
+    #[prost(message, optional, tag = "4")]
+    pub last_attempt_complete_time: Option<Timestamp>,
+    #[prost(int64, tag = "5")]
+    pub total_heartbeat_count: i64,
+    #[prost(message, optional, tag = "6")]
+    pub start_delay: Option<Duration>,
+    /// The request ids of the cancel and terminate requests that took
+    /// effect (the same id again is a no-op).
+    #[prost(string, tag = "7")]
+    pub cancel_request_id: String,
+    #[prost(string, tag = "8")]
+    pub terminate_request_id: String,
 }
 
 /// A child workflow started by a StartChildWorkflowExecution command.

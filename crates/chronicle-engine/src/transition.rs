@@ -120,6 +120,16 @@ pub enum Input {
     ChildClosePolicyApplied {
         initiated_event_id: i64,
     },
+    /// A client's request to a standalone activity (`standalone.rs`).
+    Standalone(StandaloneRequest),
+}
+
+/// RequestCancelActivityExecution / TerminateActivityExecution: the
+/// request id makes a repeated request a no-op.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StandaloneRequest {
+    Cancel { reason: String, identity: String, request_id: String },
+    Terminate { reason: String, identity: String, request_id: String },
 }
 
 /// How a child workflow ended, as its parent records it.

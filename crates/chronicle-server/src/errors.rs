@@ -54,6 +54,18 @@ pub fn already_started(message: String, start_request_id: &str, run_id: &str) ->
     )
 }
 
+/// A standalone activity's id is taken and the id policies keep it so.
+pub fn activity_already_started(start_request_id: &str, run_id: &str) -> Status {
+    with_detail(
+        Code::AlreadyExists,
+        "activity execution already started".into(),
+        chronicle_engine::api::errordetails::v1::ActivityExecutionAlreadyStartedFailure {
+            start_request_id: start_request_id.to_string(),
+            run_id: run_id.to_string(),
+        },
+    )
+}
+
 /// Temporal's WorkflowNotReady: the request needs a workflow task that has
 /// not been scheduled yet (e.g. a query during a cron or retry backoff).
 pub fn workflow_not_ready(message: impl Into<String>) -> Status {

@@ -73,7 +73,8 @@ pub fn input_to_wire(value: &Input) -> Option<RemoteInput> {
         | Input::ParentNotified
         | Input::ResetSticky
         | Input::ActivityControl(_)
-        | Input::ChildClosePolicyApplied { .. } => return None,
+        | Input::ChildClosePolicyApplied { .. }
+        | Input::Standalone(_) => return None,
     };
     Some(RemoteInput { kind: Some(kind) })
 }
@@ -215,8 +216,11 @@ pub fn start_args_to_wire(args: &StartArgs) -> Option<RemoteStartArgs> {
         update,
         user_metadata,
         eager,
+        activity,
     } = args;
-    if update.is_some() {
+    // Both are started only on the run's own node (their calls are
+    // forwarded there whole).
+    if update.is_some() || activity.is_some() {
         return None;
     }
     Some(RemoteStartArgs {
@@ -369,6 +373,7 @@ pub fn start_args_from_wire(args: RemoteStartArgs) -> Result<StartArgs, String> 
         update: None,
         user_metadata,
         eager,
+        activity: None,
     })
 }
 
@@ -630,6 +635,7 @@ mod tests {
             update: None,
             user_metadata: Some(UserMetadata { summary: Some(payload("sum")), details: Some(payload("det")) }),
             eager: true,
+            activity: None,
         }
     }
 

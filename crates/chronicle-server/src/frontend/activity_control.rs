@@ -256,19 +256,17 @@ impl Frontend {
 }
 
 /// A workflow's activity by id; no workflow id names a standalone
-/// activity, which Chronicle does not run.
+/// activity (its own run).
 fn execution_activity(
     workflow_id: &str,
     run_id: &str,
     activity_id: String,
 ) -> Result<(Option<WorkflowExecution>, Selector), Status> {
-    if workflow_id.is_empty() {
-        return Err(Status::unimplemented("standalone activities are not implemented by Chronicle"));
-    }
     if activity_id.is_empty() {
         return Err(errors::invalid("ActivityId is not set on request."));
     }
-    let execution = WorkflowExecution { workflow_id: workflow_id.to_string(), run_id: run_id.to_string() };
+    let workflow_id = super::standalone::by_id_key(workflow_id, &activity_id);
+    let execution = WorkflowExecution { workflow_id, run_id: run_id.to_string() };
     Ok((Some(execution), Selector::Id(activity_id)))
 }
 

@@ -10,6 +10,7 @@ mod multi_operation;
 mod queries;
 mod reset;
 mod schedules;
+mod standalone;
 mod system;
 mod task_queues;
 mod tasks;
@@ -249,36 +250,24 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<PauseActivityExecutionRequest>,
     ) -> Rpc<PauseActivityExecutionResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            pause_activity_execution
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), pause_activity_execution);
         self.pause_activity_execution_of(r.into_inner()).await.map(Response::new)
     }
     async fn unpause_activity_execution(
         &self,
         r: Request<UnpauseActivityExecutionRequest>,
     ) -> Rpc<UnpauseActivityExecutionResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            unpause_activity_execution
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), unpause_activity_execution);
         self.unpause_activity_execution_of(r.into_inner()).await.map(Response::new)
     }
     async fn reset_activity_execution(
         &self,
         r: Request<ResetActivityExecutionRequest>,
     ) -> Rpc<ResetActivityExecutionResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            reset_activity_execution
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), reset_activity_execution);
         self.reset_activity_execution_of(r.into_inner()).await.map(Response::new)
     }
     async fn update_activity_options(
@@ -297,13 +286,71 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<UpdateActivityExecutionOptionsRequest>,
     ) -> Rpc<UpdateActivityExecutionOptionsResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            update_activity_execution_options
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), update_activity_execution_options);
         self.update_activity_execution_options_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn start_activity_execution(
+        &self,
+        r: Request<StartActivityExecutionRequest>,
+    ) -> Rpc<StartActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), start_activity_execution);
+        self.start_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_activity_execution(
+        &self,
+        r: Request<DescribeActivityExecutionRequest>,
+    ) -> Rpc<DescribeActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), describe_activity_execution);
+        let deadline = standalone::long_poll_deadline(&r);
+        self.describe_activity_execution_of(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn poll_activity_execution(
+        &self,
+        r: Request<PollActivityExecutionRequest>,
+    ) -> Rpc<PollActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), poll_activity_execution);
+        let deadline = standalone::long_poll_deadline(&r);
+        self.poll_activity_execution_of(r.into_inner(), deadline).await.map(Response::new)
+    }
+    async fn list_activity_executions(
+        &self,
+        r: Request<ListActivityExecutionsRequest>,
+    ) -> Rpc<ListActivityExecutionsResponse> {
+        self.list_activity_executions_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn count_activity_executions(
+        &self,
+        r: Request<CountActivityExecutionsRequest>,
+    ) -> Rpc<CountActivityExecutionsResponse> {
+        self.count_activity_executions_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn request_cancel_activity_execution(
+        &self,
+        r: Request<RequestCancelActivityExecutionRequest>,
+    ) -> Rpc<RequestCancelActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), request_cancel_activity_execution);
+        self.request_cancel_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn terminate_activity_execution(
+        &self,
+        r: Request<TerminateActivityExecutionRequest>,
+    ) -> Rpc<TerminateActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), terminate_activity_execution);
+        self.terminate_activity_execution_of(r.into_inner()).await.map(Response::new)
+    }
+    async fn delete_activity_execution(
+        &self,
+        r: Request<DeleteActivityExecutionRequest>,
+    ) -> Rpc<DeleteActivityExecutionResponse> {
+        let key = standalone::key(&r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), delete_activity_execution);
+        self.delete_activity_execution_of(r.into_inner()).await.map(Response::new)
     }
     async fn start_batch_operation(&self, r: Request<StartBatchOperationRequest>) -> Rpc<StartBatchOperationResponse> {
         self.start_batch(r.into_inner()).await.map(Response::new)
@@ -386,12 +433,8 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCompletedByIdRequest>,
     ) -> Rpc<RespondActivityTaskCompletedByIdResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            respond_activity_task_completed_by_id
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), respond_activity_task_completed_by_id);
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_completed(target, r.result, r.identity).await?;
@@ -411,12 +454,8 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskFailedByIdRequest>,
     ) -> Rpc<RespondActivityTaskFailedByIdResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            respond_activity_task_failed_by_id
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), respond_activity_task_failed_by_id);
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_failed(target, r.failure, r.last_heartbeat_details, r.identity).await?;
@@ -436,12 +475,8 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RespondActivityTaskCanceledByIdRequest>,
     ) -> Rpc<RespondActivityTaskCanceledByIdResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            respond_activity_task_canceled_by_id
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), respond_activity_task_canceled_by_id);
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         self.activity_canceled(target, r.details, r.identity).await?;
@@ -461,12 +496,8 @@ impl WorkflowService for Frontend {
         &self,
         r: Request<RecordActivityTaskHeartbeatByIdRequest>,
     ) -> Rpc<RecordActivityTaskHeartbeatByIdResponse> {
-        route!(
-            self,
-            r,
-            forward::Key::Workflow(&r.get_ref().namespace, &r.get_ref().workflow_id),
-            record_activity_task_heartbeat_by_id
-        );
+        let key = standalone::by_id_key(&r.get_ref().workflow_id, &r.get_ref().activity_id);
+        route!(self, r, forward::Key::Workflow(&r.get_ref().namespace, &key), record_activity_task_heartbeat_by_id);
         let r = r.into_inner();
         let target = self.activity_by_id(&r.namespace, &r.workflow_id, &r.run_id, &r.activity_id).await?;
         let (cancel_requested, activity_paused, activity_reset) = self.activity_heartbeat(target, r.details).await?;

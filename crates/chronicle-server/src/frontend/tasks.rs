@@ -105,11 +105,15 @@ fn activity_task(
         started_event_id: 0,
         query_id: 0,
     };
+    // A standalone activity names its own run, and no workflow.
+    let standalone = s.standalone.is_some();
     PollActivityTaskQueueResponse {
         task_token: token.encode(),
         workflow_namespace: s.namespace.clone(),
-        workflow_type: Some(WorkflowType { name: s.workflow_type_name().to_string() }),
-        workflow_execution: Some(WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+        workflow_type: (!standalone).then(|| WorkflowType { name: s.workflow_type_name().to_string() }),
+        workflow_execution: (!standalone)
+            .then(|| WorkflowExecution { workflow_id: s.workflow_id.clone(), run_id: s.run_id.clone() }),
+        activity_run_id: if standalone { s.run_id.clone() } else { String::new() },
         activity_type: a.activity_type.clone(),
         activity_id: a.activity_id.clone(),
         header: a.header.clone(),
@@ -419,13 +423,15 @@ impl Frontend {
         activity_id: &str,
     ) -> Result<ActivityTarget, Status> {
         self.check_namespace(namespace)?;
-        if workflow_id.is_empty() {
-            return Err(errors::invalid("WorkflowId is not set on request."));
-        }
         if activity_id.is_empty() {
             return Err(errors::invalid("ActivityId is not set on request."));
         }
-        let s = self.history.load(namespace, workflow_id, run_id).await.map_err(map_err)?;
+        // No workflow id: a standalone activity (its run id, if given).
+        let workflow_id = super::standalone::by_id_key(workflow_id, activity_id);
+        if workflow_id.len() > chronicle_engine::limits::ID_BYTES_MAX + super::standalone::KEY_PREFIX.len() {
+            return Err(errors::invalid("WorkflowId length exceeds limit."));
+        }
+        let s = self.history.load(namespace, &workflow_id, run_id).await.map_err(map_err)?;
         if !s.is_running() {
             return Err(errors::not_found("workflow execution already completed"));
         }

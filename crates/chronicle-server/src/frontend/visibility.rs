@@ -41,11 +41,15 @@ fn bad_token() -> Status {
 
 /// Group values are Keyword payloads, as Temporal sends them.
 fn status_payload(status: i32) -> Payload {
+    keyword_payload(status_name(status))
+}
+
+pub(super) fn keyword_payload(value: &str) -> Payload {
     Payload {
         metadata: [("encoding".to_string(), b"json/plain".to_vec()), ("type".to_string(), b"Keyword".to_vec())]
             .into_iter()
             .collect(),
-        data: serde_json::to_vec(status_name(status)).unwrap_or_default(),
+        data: serde_json::to_vec(value).unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -76,9 +80,19 @@ fn type_is(filter: Expr, name: String) -> Expr {
 }
 
 impl Frontend {
+    /// A workflow listing's query: standalone activities' runs left out.
     fn parse(&self, namespace: &str, query: &str) -> Result<Query, Status> {
         let registered = self.namespaces.search_attributes().get(namespace);
-        parse(query, &registered).map_err(|e| errors::invalid(e.to_string()))
+        let query = parse(query, &registered).map_err(|e| errors::invalid(e.to_string()))?;
+        Ok(super::standalone::scoped(query, false))
+    }
+
+    /// An activity listing's query (`ActivityId`, `ActivityType` for the
+    /// run's key and type); the caller scopes it to activities.
+    pub(super) fn parse_activities(&self, namespace: &str, query: &str) -> Result<Query, Status> {
+        let registered = self.namespaces.search_attributes().get(namespace);
+        crate::visibility::parse_activities(query, &registered, super::standalone::KEY_PREFIX)
+            .map_err(|e| errors::invalid(e.to_string()))
     }
 
     pub(super) async fn list_workflows(
@@ -171,7 +185,13 @@ impl Frontend {
 
     /// One page of the runs matching `query`; the token is empty on the
     /// last page.
-    async fn page(&self, namespace: &str, query: &Query, page_size: i32, token: &[u8]) -> Result<Page, Status> {
+    pub(super) async fn page(
+        &self,
+        namespace: &str,
+        query: &Query,
+        page_size: i32,
+        token: &[u8],
+    ) -> Result<Page, Status> {
         let max = self.history.limits().list_page_runs_max;
         let page_size = match usize::try_from(page_size) {
             Ok(n) if n > 0 => n.min(max),

@@ -286,6 +286,7 @@ impl Frontend {
             update: None,
             user_metadata: r.user_metadata,
             eager: r.request_eager_execution && self.history.limits().eager_workflow_start,
+            activity: None,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }
@@ -344,13 +345,21 @@ impl Frontend {
         &self,
         r: DeleteWorkflowExecutionRequest,
     ) -> Result<DeleteWorkflowExecutionResponse, Status> {
-        let s = self.resolve(&r.namespace, &r.workflow_execution).await?;
+        self.delete_run(&r.namespace, r.workflow_execution, "Delete workflow execution").await?;
+        Ok(DeleteWorkflowExecutionResponse {})
+    }
+
+    /// Deletes a run, terminating it first (with `reason`) if it runs.
+    pub(super) async fn delete_run(
+        &self,
+        namespace: &str,
+        execution: Option<WorkflowExecution>,
+        reason: &str,
+    ) -> Result<(), Status> {
+        let s = self.resolve(namespace, &execution).await?;
         if s.is_running() {
-            let input = chronicle_engine::Input::Terminate {
-                reason: "Delete workflow execution".into(),
-                details: None,
-                identity: String::new(),
-            };
+            let input =
+                chronicle_engine::Input::Terminate { reason: reason.into(), details: None, identity: String::new() };
             match self.history.execute(&s.namespace, &s.workflow_id, &s.run_id, input).await {
                 Ok(_) | Err(HistoryError::Engine(chronicle_engine::EngineError::WorkflowClosed)) => {}
                 Err(e) => return Err(map_err(e)),
@@ -361,8 +370,7 @@ impl Frontend {
         if !done {
             return Err(Status::unavailable("the run's post-close work is still in progress; retry the delete"));
         }
-        self.history.delete(&latest.namespace, &latest.workflow_id, &latest.run_id).await.map_err(map_err)?;
-        Ok(DeleteWorkflowExecutionResponse {})
+        self.history.delete(&latest.namespace, &latest.workflow_id, &latest.run_id).await.map_err(map_err)
     }
 
     /// GetWorkflowExecutionHistoryReverse: newest events first, paged down.

@@ -477,6 +477,7 @@ impl Scheduler {
             update: None,
             user_metadata: wf.user_metadata,
             eager: false,
+            activity: None,
         };
         let reuse = match WorkflowIdReusePolicy::try_from(wf.workflow_id_reuse_policy) {
             Ok(WorkflowIdReusePolicy::Unspecified) | Err(_) => WorkflowIdReusePolicy::AllowDuplicate,

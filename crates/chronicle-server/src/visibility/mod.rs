@@ -9,7 +9,7 @@ pub mod query;
 mod tests;
 
 pub use fields::{Field, System, Value, status_name};
-pub use query::{Expr, Op, Query, parse};
+pub use query::{Expr, Op, Query, parse, parse_activities};
 
 /// A query Temporal would reject; shown to clients as InvalidArgument
 /// `invalid query: ...`.

@@ -19,13 +19,56 @@ use chronicle_engine::limits::{
 /// Parses `input`; `registered` are the namespace's custom search
 /// attributes, whose literals are read as their types.
 pub fn parse(input: &str, registered: &CustomSearchAttributes) -> Result<Query, QueryError> {
+    parse_with(input, registered, false)
+}
+
+/// Parses a standalone-activity listing's query: `ActivityId` and
+/// `ActivityType` name the run key (`key_prefix` + id) and the run's type
+/// (`WorkflowId` and `WorkflowType` match no activity); every id literal
+/// comes back as its key.
+pub fn parse_activities(
+    input: &str,
+    registered: &CustomSearchAttributes,
+    key_prefix: &str,
+) -> Result<Query, QueryError> {
+    let mut query = parse_with(input, registered, true)?;
+    if let Some(filter) = query.filter.as_mut() {
+        as_keys(filter, key_prefix);
+    }
+    Ok(query)
+}
+
+/// Every WorkflowId literal in `e` prefixed as a key.
+fn as_keys(e: &mut Expr, prefix: &str) {
+    let key = |v: &mut Value| {
+        if let Value::Str(s) = v {
+            *s = format!("{prefix}{s}");
+        }
+    };
+    let is_id = |f: &Field| *f == Field::System(System::WorkflowId);
+    match e {
+        Expr::And(all) | Expr::Or(all) => all.iter_mut().for_each(|e| as_keys(e, prefix)),
+        Expr::Not(inner) => as_keys(inner, prefix),
+        Expr::Compare { field, value, .. } if is_id(field) => key(value),
+        Expr::In { field, values } if is_id(field) => values.iter_mut().for_each(key),
+        Expr::Between { field, low, high } if is_id(field) => {
+            key(low);
+            key(high);
+        }
+        Expr::StartsWith { field, prefix: p } if is_id(field) => *p = format!("{prefix}{p}"),
+        _ => {}
+    }
+}
+
+fn parse_with(input: &str, registered: &CustomSearchAttributes, activities: bool) -> Result<Query, QueryError> {
     if input.len() > QUERY_BYTES_MAX {
         return Err(QueryError(format!(
             "query is {} bytes long, longer than the {QUERY_BYTES_MAX} bytes allowed",
             input.len()
         )));
     }
-    let mut p = Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered };
+    let mut p =
+        Parser { tokens: tokenize(input)?, next: 0, end: input.chars().count() + 1, depth: 0, registered, activities };
     let mut query = Query::default();
     if !matches!(p.peek(), None | Some(Tok::Keyword("GROUP" | "ORDER"))) {
         query.filter = Some(p.or()?.0);
@@ -87,6 +130,8 @@ struct Parser<'a> {
     /// Parentheses and NOTs open around the current token.
     depth: usize,
     registered: &'a CustomSearchAttributes,
+    /// A standalone-activity listing (`parse_activities`).
+    activities: bool,
 }
 
 /// What Temporal allows on Text (word match: = and != only) and
@@ -234,7 +279,14 @@ impl Parser<'_> {
     fn field(&mut self) -> Result<Field, QueryError> {
         match self.peek() {
             Some(Tok::Ident(name)) => {
-                let field = fields::resolve(name, self.registered)?;
+                let field = match (self.activities, name.as_str()) {
+                    (true, "ActivityId") => Field::System(System::WorkflowId),
+                    (true, "ActivityType") => Field::System(System::WorkflowType),
+                    // Known names that no activity has, as on Temporal:
+                    // read as an attribute never set on an activity's run.
+                    (true, "WorkflowId" | "WorkflowType") => Field::System(System::ParentWorkflowId),
+                    _ => fields::resolve(name, self.registered)?,
+                };
                 self.next += 1;
                 Ok(field)
             }
