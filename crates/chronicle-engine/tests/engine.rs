@@ -46,3 +46,6 @@ mod child;
 
 #[path = "engine/continuation.rs"]
 mod continuation;
+
+#[path = "engine/standalone.rs"]
+mod standalone;
