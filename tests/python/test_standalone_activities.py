@@ -39,6 +39,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from conftest import _chronicle_bin
 from reference import running_reference, temporal_bin, temporal_bin_missing_reason
 
 NAMESPACE = "default"
@@ -425,6 +426,99 @@ async def test_the_temporal_cli(client: Client, chronicle_server: str) -> None:
     )
     temporal(chronicle_server, "terminate", "--activity-id", third, "--reason", "from the cli")
     assert (await client.get_activity_handle(third).describe()).status == ActivityExecutionStatus.TERMINATED
+
+
+async def test_pause_unpause_and_options(client: Client) -> None:
+    from temporalio.client import ActivityOptionsKeys
+
+    tq, aid = queue(), f"controls-{uuid.uuid4()}"
+    # Held back by a start delay: paused while it waits, then its options changed.
+    handle = await client.start_activity(
+        flaky,
+        1,
+        id=aid,
+        task_queue=tq,
+        start_to_close_timeout=timedelta(seconds=10),
+        start_delay=timedelta(seconds=30),
+    )
+    await handle.pause(reason="hold")
+    desc = await handle.describe()
+    assert desc.status == ActivityExecutionStatus.PAUSED
+    assert desc.raw_info.run_state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+    updated = await handle.update_options(
+        [
+            ActivityOptionsKeys.start_to_close_timeout.value_set(timedelta(seconds=20)),
+            ActivityOptionsKeys.start_delay.value_set(timedelta(seconds=0)),
+        ]
+    )
+    assert updated.start_to_close_timeout == timedelta(seconds=20)
+    assert (await handle.describe()).start_to_close_timeout == timedelta(seconds=20)
+    restored = await handle.restore_original_options()
+    assert restored.start_to_close_timeout == timedelta(seconds=10)
+    assert restored.start_delay == timedelta(seconds=30)
+    # Unpaused, it no longer waits out its delay; a worker finishes it.
+    await handle.update_options([ActivityOptionsKeys.start_delay.value_set(timedelta(seconds=0))])
+    await handle.unpause()
+    async with Worker(client, task_queue=tq, activities=ACTIVITIES):
+        assert await asyncio.wait_for(handle.result(), 30) == "done at attempt 1"
+
+
+async def test_canceled_needs_a_cancel_request(client: Client) -> None:
+    tq, aid = queue(), f"report-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, activities=ACTIVITIES):
+        handle = await client.start_activity(manual, id=aid, task_queue=tq, start_to_close_timeout=timedelta(seconds=30))
+        await wait_until(
+            lambda: _run_state(handle, PendingActivityState.PENDING_ACTIVITY_STATE_STARTED), "handed to the worker"
+        )
+        by_id = client.get_async_activity_handle(activity_id=aid, run_id=handle.run_id)
+        with pytest.raises(RPCError) as err:
+            await by_id.report_cancellation()
+        # Temporal 1.32's answer (newer servers say FAILED_PRECONDITION).
+        assert err.value.status == RPCStatusCode.INVALID_ARGUMENT
+        assert "without activity being request canceled first" in err.value.message
+        await handle.cancel(reason="now you may")
+        await by_id.report_cancellation("Test cancellation")
+        with pytest.raises(ActivityFailureError) as failure:
+            await asyncio.wait_for(handle.result(), 30)
+        assert isinstance(failure.value.cause, CancelledError)
+        assert list(failure.value.cause.details) == ["Test cancellation"]
+
+
+def chronicle(address: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(_chronicle_bin()), "activity", *args, "--address", address]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if ok:
+        assert proc.returncode == 0, f"{cmd} exited {proc.returncode}: {proc.stdout} {proc.stderr}"
+    return proc
+
+
+async def test_the_chronicle_cli(client: Client, chronicle_server: str) -> None:
+    tq, aid = queue(), f"chronicle-cli-{uuid.uuid4()}"
+    start = ["--type", "flaky", "--task-queue", tq, "--start-to-close-timeout", "10s", "--input", "2"]
+    retry = ["--retry-initial-interval", "100ms", "--retry-backoff-coefficient", "1"]
+    async with Worker(client, task_queue=tq, activities=ACTIVITIES):
+        out = await asyncio.to_thread(chronicle, chronicle_server, "execute", "-a", aid, *start, *retry, "-o", "json")
+        assert json.loads(out.stdout)["result"] == "done at attempt 2"
+    text = chronicle(chronicle_server, "describe", "-a", aid).stdout
+    assert "Completed" in text and "Attempt       2" in text
+    described = json.loads(chronicle(chronicle_server, "describe", "-a", aid, "-o", "json").stdout)
+    assert described["info"]["activityId"] == aid
+    assert aid in chronicle(chronicle_server, "list", "-q", f"TaskQueue = '{tq}'").stdout
+    assert chronicle(chronicle_server, "count", "-q", f"ActivityId = '{aid}'").stdout.startswith("Total: 1")
+    assert "done at attempt 2" in chronicle(chronicle_server, "result", "-a", aid).stdout
+    # A second start with the id taken is refused; cancel, terminate, delete.
+    other = f"chronicle-cli-other-{uuid.uuid4()}"
+    chronicle(chronicle_server, "start", "-a", other, *start)
+    refused = chronicle(chronicle_server, "start", "-a", other, *start, ok=False)
+    assert refused.returncode != 0 and "already started" in refused.stderr
+    chronicle(chronicle_server, "cancel", "-a", other, "--reason", "no")
+    assert (await client.get_activity_handle(other).describe()).status == ActivityExecutionStatus.CANCELED
+    failed = chronicle(chronicle_server, "result", "-a", other, ok=False)
+    assert failed.returncode != 0 and "Activity canceled" in failed.stdout
+    chronicle(chronicle_server, "delete", "-a", other, "--yes")
+    await wait_until(lambda: _gone(client, other), "deleted")
+    missing = chronicle(chronicle_server, "describe", "-a", other, ok=False)
+    assert missing.returncode != 0 and "activity not found" in missing.stderr
 
 
 async def test_bad_requests_change_nothing(client: Client) -> None:

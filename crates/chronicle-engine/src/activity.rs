@@ -355,7 +355,7 @@ fn outcome_started_id(written: Option<i64>) -> i64 {
 fn finish(ctx: &mut Ctx, scheduled_event_id: i64, attrs: impl Into<history_event::Attributes>) {
     let info = ctx.state.activities.remove(&scheduled_event_id);
     match info.filter(|_| ctx.state.standalone.is_some()) {
-        Some(info) => crate::standalone::ended(ctx, info.into_inner(), attrs.into()),
+        Some(info) => crate::standalone_outcome::ended(ctx, info.into_inner(), attrs.into()),
         None => ctx.add_for_workflow(attrs),
     }
 }
@@ -459,7 +459,7 @@ pub(crate) fn heartbeat(
         info.last_heartbeat_details = details;
     }
     info.last_heartbeat_time = Some(ctx.now);
-    crate::standalone::on_heartbeat(ctx);
+    crate::standalone_outcome::on_heartbeat(ctx);
     if let Some(d) = info.heartbeat_timeout.filter(|d| time::is_set(Some(d))) {
         ctx.timer(
             time::add(&ctx.now, &d),
@@ -486,7 +486,7 @@ fn retry(ctx: &mut Ctx, info: &mut ActivityInfo, failure: &Failure, identity: &s
         .map(|(d, s)| time::add(&s, &d));
     let delay = next_retry_delay(&policy, info.attempt, failure, &ctx.now, deadline.as_ref())?;
     if info.is_started() {
-        crate::standalone::on_attempt_ended(ctx);
+        crate::standalone_outcome::on_attempt_ended(ctx);
     }
     if info.activity_reset {
         // ResetActivity while this attempt ran: the next one is attempt 1.
@@ -626,7 +626,7 @@ pub(crate) fn request_cancel(ctx: &mut Ctx, scheduled_event_id: i64, completed_i
     };
     ctx.state.activities.remove(&scheduled_event_id);
     if ctx.state.standalone.is_some() {
-        crate::standalone::ended(ctx, info.into_inner(), canceled.into());
+        crate::standalone_outcome::ended(ctx, info.into_inner(), canceled.into());
         return;
     }
     ctx.add(canceled);

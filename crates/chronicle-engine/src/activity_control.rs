@@ -67,12 +67,13 @@ pub(crate) fn apply(ctx: &mut Ctx, control: Control) -> Result<(), EngineError> 
             Control::Reset { reset_heartbeat, keep_paused, delay, .. } => {
                 reset(ctx, &mut info, *reset_heartbeat, *keep_paused, delay)
             }
-            Control::UpdateOptions { options, paths, originals, .. } => {
+            Control::UpdateOptions { options: asked, paths, originals, .. } => {
                 let options = match originals {
                     Some(originals) => originals.get(&id).cloned().unwrap_or_else(|| options_of(&info)),
-                    None => merged(options_of(&info), options, paths)?,
+                    None => merged(options_of(&info), asked, paths)?,
                 };
                 update(&ctx.state, &mut info, options)?;
+                crate::standalone::update_start_delay(ctx, &mut info, originals.is_some(), paths, asked);
                 // New deadlines: the attempt's tasks again (older timers
                 // find their deadline moved and do nothing).
                 ctx.tasks.extend(crate::activity::pending_tasks(&info));

@@ -18,7 +18,11 @@ use prost_types::Timestamp;
 /// workflow task (started for the caller if the start was accepted as
 /// eager), or the timer it waits for.
 pub fn start(args: crate::start::StartArgs, now: Timestamp) -> Transition {
+    let activity = args.activity.clone();
     let mut ctx = crate::start::begin(args, now);
+    if let Some(activity) = activity {
+        crate::standalone::schedule(&mut ctx, *activity);
+    }
     if ctx.state.started.as_ref().is_some_and(|s| s.eager_execution_accepted) {
         workflow_task::start_first_eagerly(&mut ctx);
     }

@@ -38,6 +38,7 @@ mod retry;
 mod shared;
 mod signal;
 mod standalone;
+mod standalone_outcome;
 mod start;
 mod state;
 pub mod time;
@@ -57,8 +58,7 @@ pub use rebuild::{RebuildArgs, rebuild};
 pub use reset::{RESET_IDENTITY, RESETTER_IDENTITY, ResetArgs, reset, workflow_task_point};
 pub use retry::{default_activity_retry_policy, next_retry_delay, normalize_retry_policy};
 pub use shared::Shared;
-pub use standalone::ActivityStart;
-pub use start::{Continued, ParentInfo, StartArgs};
+pub use start::{ActivityStart, Continued, ParentInfo, StartArgs};
 pub use state::{
     ActivityInfo, ChildInfo, ExternalRequest, MutableState, StandaloneActivity, TimerInfo, UpdateInfo, WorkflowTaskInfo,
 };

@@ -12,35 +12,23 @@
 //! visibility division); the engine only needs `MutableState::standalone`.
 
 use crate::api::{
-    activity::v1::{ActivityExecutionOutcome, activity_execution_outcome},
-    command::v1::ScheduleActivityTaskCommandAttributes,
     enums::v1::{RetryState, WorkflowExecutionStatus},
-    failure::v1::{CanceledFailureInfo, Failure, TerminatedFailureInfo, failure::FailureInfo},
-    history::v1::{history_event::Attributes, *},
+    failure::v1::{Failure, TerminatedFailureInfo, failure::FailureInfo},
+    history::v1::*,
 };
 use crate::events::Ctx;
 use crate::shared::Shared;
 use crate::state::{ActivityInfo, StandaloneActivity};
 use crate::time;
 use crate::transition::{EngineError, Input, StandaloneRequest};
-use prost_types::Duration;
-
-/// What a standalone activity's start adds to a run's start.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ActivityStart {
-    /// The activity as a ScheduleActivityTask command would give it (its
-    /// timeouts and retry policy already checked by the caller).
-    pub attrs: ScheduleActivityTaskCommandAttributes,
-    /// The first attempt waits this long (`start_delay`); retries do not.
-    pub start_delay: Option<Duration>,
-}
 
 /// After WorkflowExecutionStarted: the activity scheduled, its first
-/// attempt dispatchable after the start delay. (Called by `start::begin`
-/// instead of scheduling a workflow task.)
-pub(crate) fn schedule(ctx: &mut Ctx, start: ActivityStart) {
+/// attempt dispatchable after the start delay. (Called by `apply::start`;
+/// such a run schedules no workflow task.)
+pub(crate) fn schedule(ctx: &mut Ctx, start: crate::start::ActivityStart) {
     let delay = start.start_delay.filter(|d| time::dur_nanos(d) > 0);
-    ctx.state.standalone = Some(StandaloneActivity { start_delay: delay, ..Default::default() });
+    ctx.state.standalone =
+        Some(StandaloneActivity { start_delay: delay, original_start_delay: delay, ..Default::default() });
     crate::activity::schedule(ctx, start.attrs, 0);
     if let Some(delay) = delay {
         // Re-issue the first attempt's tasks from the delayed time: the
@@ -135,115 +123,33 @@ fn terminate(
         s.terminate_request_id = request_id;
     }
     ctx.add(WorkflowExecutionTerminatedEventAttributes { reason, details, identity });
-    let outcome = failed(failure, RetryState::Unspecified);
-    close(ctx, last, outcome, WorkflowExecutionStatus::Terminated);
+    let outcome = crate::standalone_outcome::failed(failure, RetryState::Unspecified);
+    crate::standalone_outcome::close(ctx, last, outcome, WorkflowExecutionStatus::Terminated);
 }
 
-/// The activity ended with `attrs` (its outcome event, not yet written):
-/// the event, the run's close event, and the outcome kept for
-/// PollActivityExecution.
-pub(crate) fn ended(ctx: &mut Ctx, last: ActivityInfo, attrs: Attributes) {
-    ctx.add(attrs.clone());
-    let (outcome, status) = match attrs {
-        Attributes::ActivityTaskCompletedEventAttributes(a) => {
-            ctx.add(WorkflowExecutionCompletedEventAttributes { result: a.result.clone(), ..Default::default() });
-            let outcome = ActivityExecutionOutcome {
-                value: Some(activity_execution_outcome::Value::Result(a.result.unwrap_or_default())),
-                retry_state: 0,
-            };
-            (outcome, WorkflowExecutionStatus::Completed)
-        }
-        Attributes::ActivityTaskFailedEventAttributes(a) => {
-            ctx.add(WorkflowExecutionFailedEventAttributes {
-                failure: a.failure.clone(),
-                retry_state: a.retry_state,
-                ..Default::default()
-            });
-            let retry_state = a.retry_state();
-            (failed(a.failure.unwrap_or_default(), retry_state), WorkflowExecutionStatus::Failed)
-        }
-        Attributes::ActivityTaskTimedOutEventAttributes(a) => {
-            ctx.add(WorkflowExecutionTimedOutEventAttributes { retry_state: a.retry_state, ..Default::default() });
-            let retry_state = a.retry_state();
-            // The activity's own failure, not one a workflow sees from the server.
-            let failure = Failure { source: String::new(), ..a.failure.unwrap_or_default() };
-            (failed(failure, retry_state), WorkflowExecutionStatus::TimedOut)
-        }
-        Attributes::ActivityTaskCanceledEventAttributes(a) => {
-            ctx.add(WorkflowExecutionCanceledEventAttributes { details: a.details.clone(), ..Default::default() });
-            // Canceled before a worker held it: the details are the
-            // request's reason (a JSON string), as Temporal gives them.
-            let details = match a.started_event_id {
-                0 => {
-                    let reason = ctx.state.standalone.as_ref().map(|s| s.canceled_reason.as_str()).unwrap_or_default();
-                    Some(crate::api::common::v1::Payloads { payloads: vec![json_string(reason)] })
-                }
-                _ => a.details,
-            };
-            let failure = Failure {
-                message: "Activity canceled".into(),
-                failure_info: Some(FailureInfo::CanceledFailureInfo(CanceledFailureInfo {
-                    details,
-                    identity: a.identity,
-                })),
-                ..Default::default()
-            };
-            (failed(failure, RetryState::Unspecified), WorkflowExecutionStatus::Canceled)
-        }
-        other => unreachable!("not an activity outcome: {other:?}"),
-    };
-    close(ctx, Some(last), outcome, status);
-}
-
-/// `text` as the SDKs' default converter encodes a string.
-fn json_string(text: &str) -> crate::api::common::v1::Payload {
-    crate::api::common::v1::Payload {
-        metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
-        data: serde_json::to_vec(text).unwrap_or_default(),
-        ..Default::default()
-    }
-}
-
-fn failed(failure: Failure, retry_state: RetryState) -> ActivityExecutionOutcome {
-    ActivityExecutionOutcome {
-        value: Some(activity_execution_outcome::Value::Failure(failure)),
-        retry_state: retry_state as i32,
-    }
-}
-
-fn close(
+/// UpdateActivityExecutionOptions' `startDelay` (or its original, on a
+/// restore): counted from the activity's schedule time, and taking effect
+/// only while its first attempt still waits.
+pub(crate) fn update_start_delay(
     ctx: &mut Ctx,
-    last: Option<ActivityInfo>,
-    outcome: ActivityExecutionOutcome,
-    status: WorkflowExecutionStatus,
+    info: &mut ActivityInfo,
+    restore: bool,
+    paths: &[String],
+    options: &crate::api::activity::v1::ActivityOptions,
 ) {
-    let now = ctx.now;
-    if let Some(s) = ctx.state.standalone.as_mut() {
-        s.outcome = Some(outcome);
-        if let Some(mut last) = last {
-            // The attempt that ended: what Describe shows of a closed one.
-            if last.is_started() {
-                s.last_attempt_complete_time = Some(now);
-            }
-            last.input = None;
-            s.last = Some(last);
-        }
+    let Some(s) = ctx.state.standalone.as_mut() else { return };
+    let delay = match restore {
+        true => s.original_start_delay,
+        false if paths.iter().any(|p| p == "startDelay") => options.start_delay.filter(|d| time::dur_nanos(d) > 0),
+        false => return,
+    };
+    s.start_delay = delay;
+    if info.is_started() || info.attempt != 1 || info.paused {
+        return;
     }
-    crate::close::close(ctx, status);
-}
-
-/// Counted for Describe (`total_heartbeat_count`).
-pub(crate) fn on_heartbeat(ctx: &mut Ctx) {
-    if let Some(s) = ctx.state.standalone.as_mut() {
-        s.total_heartbeat_count += 1;
-    }
-}
-
-/// A failed attempt of a standalone activity: when it ended (Describe's
-/// `last_attempt_complete_time`).
-pub(crate) fn on_attempt_ended(ctx: &mut Ctx) {
-    let now = ctx.now;
-    if let Some(s) = ctx.state.standalone.as_mut() {
-        s.last_attempt_complete_time = Some(now);
-    }
+    let from = ctx.state.start_time.unwrap_or(ctx.now);
+    let at = delay.map_or(from, |d| time::add(&from, &d));
+    info.scheduled_time = Some(at);
+    info.current_attempt_scheduled_time = Some(at);
+    ctx.tasks.extend(crate::activity::dispatch_tasks(info));
 }

@@ -59,7 +59,17 @@ pub struct StartArgs {
     pub eager: bool,
     /// A standalone activity's run: the activity is scheduled instead of a
     /// first workflow task.
-    pub activity: Option<Box<crate::standalone::ActivityStart>>,
+    pub activity: Option<Box<ActivityStart>>,
+}
+
+/// What a standalone activity's start adds to a run's start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActivityStart {
+    /// The activity as a ScheduleActivityTask command would give it (its
+    /// timeouts and retry policy already checked by the caller).
+    pub attrs: crate::api::command::v1::ScheduleActivityTaskCommandAttributes,
+    /// The first attempt waits this long (`start_delay`); retries do not.
+    pub start_delay: Option<Duration>,
 }
 
 /// The parent of a child workflow.
@@ -225,10 +235,12 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
     if let Some(signal) = args.signal {
         crate::signal::record(&mut ctx, signal);
     }
-    match (args.activity, ctx.state.backoff_until) {
-        (Some(activity), _) => crate::standalone::schedule(&mut ctx, *activity),
-        (None, Some(at)) => ctx.timer(at, TimerKind::WorkflowBackoff),
-        (None, None) => ctx.schedule_workflow_task(1),
+    // A standalone activity's run has no workflow task (`apply::start`
+    // schedules its activity).
+    match (args.activity.is_some(), ctx.state.backoff_until) {
+        (true, _) => {}
+        (false, Some(at)) => ctx.timer(at, TimerKind::WorkflowBackoff),
+        (false, None) => ctx.schedule_workflow_task(1),
     }
     if let Some(update) = args.update {
         // A fresh run is far from the update limits: admission cannot fail.

@@ -163,6 +163,10 @@ pub struct StandaloneActivity {
     pub cancel_request_id: String,
     #[prost(string, tag = "8")]
     pub terminate_request_id: String,
+    /// The start's delay (`start_delay` is the current one, which
+    /// UpdateActivityExecutionOptions may change).
+    #[prost(message, optional, tag = "9")]
+    pub original_start_delay: Option<Duration>,
 }
 
 /// A child workflow started by a StartChildWorkflowExecution command.

@@ -179,35 +179,36 @@ impl NamespaceSection {
     }
 }
 
-/// A duration as Temporal's config writes them: a number and a unit
-/// (`s`, `m`, `h`, `d`), possibly several (`1h30m`).
+/// A duration as Temporal's config and CLI write them: a number and a unit
+/// (`ms`, `s`, `m`, `h`, `d`), possibly several (`1h30m`).
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
     if text.is_empty() {
         bail!("empty duration");
     }
-    let mut total = 0u64;
+    let mut total_ms = 0u64;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            bail!("expected a number followed by s, m, h or d");
+            bail!("expected a number followed by ms, s, m, h or d");
         }
         let n: u64 = rest[..digits].parse().context("number too large")?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "" => bail!("missing unit after {n}: use s, m, h or d"),
-            other => bail!("unknown unit {other:?}: use s, m, h or d"),
+        let ms = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => bail!("missing unit after {n}: use ms, s, m, h or d"),
+            other => bail!("unknown unit {other:?}: use ms, s, m, h or d"),
         };
-        total = n.checked_mul(secs).and_then(|s| total.checked_add(s)).context("duration too large")?;
+        total_ms = n.checked_mul(ms).and_then(|v| total_ms.checked_add(v)).context("duration too large")?;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// Where the data lives, resolved from `--database-url`, `--db-filename`
@@ -289,6 +290,7 @@ mod tests {
         assert_eq!(parse_duration("72h").unwrap(), Duration::from_secs(72 * 3600));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1s500ms").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("72").is_err());
         assert!(parse_duration("3w").is_err());
         assert!(parse_duration("").is_err());

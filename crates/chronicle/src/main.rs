@@ -36,6 +36,8 @@ enum Command {
     Cluster(cli::cluster::ClusterCommand),
     /// Follow and stop batch operations (`workflow terminate --query ...`).
     Batch(Box<cli::batch::BatchCommand>),
+    /// Standalone activities: start, wait for, inspect, cancel, terminate.
+    Activity(Box<cli::activity::ActivityCommand>),
 }
 
 #[derive(Subcommand)]
@@ -279,6 +281,7 @@ fn main() -> anyhow::Result<()> {
         Command::Auth(cmd) => exit_on_error(cli::auth::run(cmd)),
         Command::Cluster(cmd) => client(cli::cluster::run(cmd)),
         Command::Batch(cmd) => client(cli::batch::run(*cmd)),
+        Command::Activity(cmd) => client(cli::activity::run(*cmd)),
     }
 }
 

@@ -17,7 +17,9 @@ use temporalio_protos::temporal::api::{
     },
     common::v1::{Payload, Payloads, WorkflowExecution, WorkflowType},
     enums::v1::{CommandType, EventType, HistoryEventFilterType, WorkflowTaskFailedCause},
-    errordetails::v1::{NamespaceNotFoundFailure, WorkflowExecutionAlreadyStartedFailure},
+    errordetails::v1::{
+        ActivityExecutionAlreadyStartedFailure, NamespaceNotFoundFailure, WorkflowExecutionAlreadyStartedFailure,
+    },
     history::v1::{HistoryEvent, history_event::Attributes},
     taskqueue::v1::TaskQueue,
     workflowservice::v1::{workflow_service_client::WorkflowServiceClient, *},
@@ -249,6 +251,93 @@ async fn start_dedupe_and_conflicts() {
     reject.workflow_id_reuse_policy =
         temporalio_protos::temporal::api::enums::v1::WorkflowIdReusePolicy::RejectDuplicate as i32;
     assert_eq!(c.start_workflow_execution(reject).await.unwrap_err().code(), Code::AlreadyExists);
+}
+
+fn start_activity_request(id: &str) -> StartActivityExecutionRequest {
+    StartActivityExecutionRequest {
+        namespace: "default".into(),
+        activity_id: id.into(),
+        activity_type: Some(temporalio_protos::temporal::api::common::v1::ActivityType { name: "RawActivity".into() }),
+        task_queue: Some(TaskQueue { name: "raw-activities".into(), ..Default::default() }),
+        start_to_close_timeout: Some(prost_types::Duration { seconds: 30, nanos: 0 }),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    }
+}
+
+/// Standalone activities: every RPC checks its request; an id taken is
+/// AlreadyExists with Temporal's detail; an activity and a workflow with
+/// the same id are two things, each listed only where it belongs.
+#[tokio::test]
+async fn standalone_activities_are_checked_and_kept_apart() {
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let invalid = Code::InvalidArgument;
+    assert_eq!(c.start_activity_execution(StartActivityExecutionRequest::default()).await.unwrap_err().code(), invalid);
+    let describe = DescribeActivityExecutionRequest { namespace: "default".into(), ..Default::default() };
+    assert_eq!(c.describe_activity_execution(describe).await.unwrap_err().code(), invalid);
+    let poll = PollActivityExecutionRequest { namespace: "default".into(), ..Default::default() };
+    assert_eq!(c.poll_activity_execution(poll).await.unwrap_err().code(), invalid);
+    let cancel = RequestCancelActivityExecutionRequest { namespace: "default".into(), ..Default::default() };
+    assert_eq!(c.request_cancel_activity_execution(cancel).await.unwrap_err().code(), invalid);
+    let terminate = TerminateActivityExecutionRequest { namespace: "default".into(), ..Default::default() };
+    assert_eq!(c.terminate_activity_execution(terminate).await.unwrap_err().code(), invalid);
+    let delete = DeleteActivityExecutionRequest { namespace: "default".into(), ..Default::default() };
+    assert_eq!(c.delete_activity_execution(delete).await.unwrap_err().code(), invalid);
+    let list =
+        ListActivityExecutionsRequest { namespace: "default".into(), query: "Nobody = 1".into(), ..Default::default() };
+    assert_eq!(c.list_activity_executions(list).await.unwrap_err().code(), invalid);
+    let count = CountActivityExecutionsRequest { namespace: "nowhere".into(), ..Default::default() };
+    assert_eq!(c.count_activity_executions(count).await.unwrap_err().code(), Code::NotFound);
+
+    let first = start_activity_request("same");
+    let activity_run = c.start_activity_execution(first.clone()).await.unwrap().into_inner();
+    assert!(activity_run.started);
+    let err = c.start_activity_execution(start_activity_request("same")).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::AlreadyExists, "activity execution already started"));
+    let d: ActivityExecutionAlreadyStartedFailure = detail(&err);
+    assert_eq!(
+        (d.run_id.as_str(), d.start_request_id.as_str()),
+        (activity_run.run_id.as_str(), first.request_id.as_str())
+    );
+    // A workflow may have the same id: another thing altogether.
+    let workflow_run = c.start_workflow_execution(start_request("same", "q")).await.unwrap().into_inner();
+    assert!(workflow_run.started);
+    let listed = c
+        .list_workflow_executions(ListWorkflowExecutionsRequest { namespace: "default".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .executions;
+    let runs: Vec<_> = listed.iter().map(|e| e.execution.clone().unwrap().run_id).collect();
+    assert_eq!(runs, vec![workflow_run.run_id.clone()]);
+    let activities = c
+        .list_activity_executions(ListActivityExecutionsRequest { namespace: "default".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .executions;
+    assert_eq!(
+        activities.iter().map(|a| (a.activity_id.as_str(), a.run_id.as_str())).collect::<Vec<_>>(),
+        vec![("same", activity_run.run_id.as_str())]
+    );
+    // Terminating the activity leaves the workflow running.
+    let terminate = TerminateActivityExecutionRequest {
+        namespace: "default".into(),
+        activity_id: "same".into(),
+        reason: "done".into(),
+        ..Default::default()
+    };
+    c.terminate_activity_execution(terminate).await.unwrap();
+    let workflow = c
+        .describe_workflow_execution(DescribeWorkflowExecutionRequest {
+            namespace: "default".into(),
+            execution: Some(WorkflowExecution { workflow_id: "same".into(), run_id: String::new() }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(workflow.workflow_execution_info.unwrap().status, 1, "still running");
 }
 
 #[tokio::test]

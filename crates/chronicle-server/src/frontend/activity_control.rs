@@ -179,9 +179,10 @@ impl Frontend {
             Control::UpdateOptions { activity: activity.clone(), options: Box::new(options), paths, originals };
         let t = self.control_on(&s, control).await?;
         let last = chronicle_engine::activity_control::select(&t.state, &activity).last().copied();
+        let start_delay = t.state.standalone.as_ref().and_then(|s| s.start_delay);
         Ok(last
             .and_then(|id| t.state.activities.get(&id))
-            .map(|info| chronicle_engine::activity_control::options_of(info)))
+            .map(|info| ActivityOptions { start_delay, ..chronicle_engine::activity_control::options_of(info) }))
     }
 
     /// Each selected activity's options as its ActivityTaskScheduled event

@@ -166,7 +166,11 @@ fn describe_info(s: &MutableState, heartbeat_details: bool, last_failure: bool) 
         activity_id: activity_id(&s.workflow_id).unwrap_or_default().to_string(),
         run_id: s.run_id.clone(),
         activity_type: a.activity_type.clone(),
-        status: activity_status(s.status) as i32,
+        // A paused activity shows so while it runs, as on Temporal.
+        status: match running && a.paused {
+            true => ActivityExecutionStatus::Paused,
+            false => activity_status(s.status),
+        } as i32,
         run_state: run_state(s, &a) as i32,
         task_queue: a.task_queue.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
         schedule_to_close_timeout: a.schedule_to_close_timeout,

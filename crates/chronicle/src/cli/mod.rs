@@ -1,5 +1,6 @@
 //! Client commands (the `temporal` CLI's habits).
 
+pub mod activity;
 pub mod auth;
 pub mod batch;
 pub mod cluster;
