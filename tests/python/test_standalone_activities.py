@@ -589,6 +589,8 @@ async def scenario(address: str) -> dict:
         "nobody", id=f"d-wait-{tq}", task_queue=tq, start_to_close_timeout=timedelta(seconds=10), summary="s"
     )
     seen["scheduled"] = sorted(MessageToDict((await waiting.describe()).raw_info))
+    running = [a async for a in client.list_activities(f"ActivityId = '{waiting.id}'")]
+    seen["listed_running"] = [sorted(MessageToDict(a.raw_info)) for a in running]
     async with Worker(client, task_queue=tq, activities=ACTIVITIES):
         done = await client.start_activity(
             flaky, 2, id=f"d-done-{tq}", task_queue=tq, start_to_close_timeout=timedelta(seconds=10), retry_policy=FAST_RETRY

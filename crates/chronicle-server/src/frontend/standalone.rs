@@ -232,7 +232,8 @@ fn list_info(info: WorkflowExecutionInfo) -> ActivityExecutionListInfo {
         status: activity_status(info.status) as i32,
         search_attributes: Some(info.search_attributes.unwrap_or_default()),
         task_queue: info.task_queue,
-        state_transition_count: info.state_transition_count,
+        // Temporal's listing counts transitions once the activity closed.
+        state_transition_count: if closed.is_some() { info.state_transition_count } else { 0 },
         // Temporal's listing leaves it out.
         state_size_bytes: 0,
         execution_duration: match (info.start_time, closed) {
