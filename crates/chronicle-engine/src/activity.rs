@@ -426,6 +426,11 @@ pub(crate) fn canceled(
     identity: String,
 ) -> Result<(), EngineError> {
     let info = started_current(ctx, scheduled_event_id, attempt)?;
+    if !info.cancel_requested && ctx.state.standalone.is_some() {
+        // As newer Temporal servers and the Python SDK's own tests have it
+        // (1.32 still gave the workflow activity's answer below).
+        return Err(EngineError::FailedPrecondition("invalid transition from Started".into()));
+    }
     if !info.cancel_requested {
         return Err(EngineError::InvalidArgument(
             "unable to mark activity as canceled without activity being request canceled first".into(),

@@ -9,7 +9,7 @@
 //! client's request goes to the activity) and what the run accepts (no
 //! signals, updates or workflow tasks: it has no workflow to take them).
 //! The server keeps these runs apart from workflows (their own id space and
-//! visibility division); the engine only needs `MutableState::standalone`.
+//! listings); the engine only needs `MutableState::standalone`.
 
 use crate::api::{
     enums::v1::{RetryState, WorkflowExecutionStatus},

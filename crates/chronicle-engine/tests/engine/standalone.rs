@@ -115,6 +115,9 @@ fn cancel_before_a_worker_holds_it_cancels_at_once() {
 fn cancel_of_a_running_one_waits_for_its_worker() {
     let mut run = standalone(None);
     run.start_activity(2);
+    // Canceled is an answer to a cancel request only.
+    let early = Input::ActivityTaskCanceled { scheduled_event_id: 2, attempt: 1, details: None, identity: "w".into() };
+    assert_eq!(run.apply_err(early), EngineError::FailedPrecondition("invalid transition from Started".into()));
     run.apply(cancel("c1")).unwrap();
     assert!(run.state.is_running());
     assert!(run.activity(2).cancel_requested);
