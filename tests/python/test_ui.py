@@ -439,6 +439,33 @@ async def test_call_stack_task_queue_and_schedules_pages(client: Client, ui: str
     await client.get_schedule_handle(schedule_id).delete()
 
 
+async def test_standalone_activities_list_and_page(client: Client, ui: str) -> None:
+    tq = f"ui-standalone-{uuid.uuid4()}"
+    done_id, waiting_id = f"ui-act-done-{uuid.uuid4()}", f"ui-act-wait-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, activities=[greet]):
+        done = await client.start_activity(greet, "<b>Eve</b>", id=done_id, task_queue=tq, start_to_close_timeout=timedelta(seconds=10))
+        await done.result()
+    waiting = await client.start_activity("nobody", id=waiting_id, task_queue=tq, start_to_close_timeout=timedelta(seconds=10))
+    base = f"{ui}/namespaces/default/activities"
+    status, body, _ = get(base)
+    assert status == 200 and done_id in body and waiting_id in body and "Completed (" in body
+    status, body, _ = get(f"{base}?query={urllib.parse.quote(done_id)}")
+    assert status == 200 and done_id in body and waiting_id not in body, "a plain id finds that activity"
+    running = f"ExecutionStatus = 'Running' AND TaskQueue = '{tq}'"
+    status, body, _ = get(f"{base}?query={urllib.parse.quote(running)}")
+    assert status == 200 and waiting_id in body and done_id not in body
+    status, body, _ = get(f"{base}/{done_id}/{done.run_id}")
+    assert status == 200 and "Completed" in body and "Hello, &lt;b&gt;Eve&lt;/b&gt;!" in body, body[-2000:]
+    status, body, _ = get(f"{base}/{waiting_id}")
+    assert status == 200 and "Running" in body and "(scheduled)" in body
+    # Workflow pages never list them.
+    status, body, _ = get(workflows_url(ui, f"TaskQueue = '{tq}'"))
+    assert status == 200 and done_id not in body and waiting_id not in body
+    status, body, _ = get(f"{base}/no-such-activity")
+    assert status == 404
+    await waiting.terminate()
+
+
 def test_no_ui_where_api_keys_guard_the_port(tmp_path: Path) -> None:
     """The UI reads with the server's own authority: with API keys on, `start-dev` serves none
     (and says so), and a UI port asked for explicitly is refused at start."""
@@ -606,12 +633,15 @@ async def test_in_a_browser_every_page_loads_without_script_errors(client: Clien
         action=ScheduleActionStartWorkflow(UiWorkflow.run, "Hal", id=f"ui-crawl-s-{uuid.uuid4()}", task_queue=tq),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
     ))
+    activity_id = f"ui-crawl-act-{uuid.uuid4()}"
+    await client.start_activity("nobody", id=activity_id, task_queue=tq, start_to_close_timeout=timedelta(seconds=10))
     run = f"{ui}/namespaces/default/workflows/{handle.id}/{run_id}"
     pages = [
         f"{ui}/namespaces", f"{ui}/namespaces/default/workflows", f"{ui}/namespaces/default/workflows/start-workflow",
         f"{run}/history", f"{run}/signal", f"{run}/query", f"{run}/update", f"{run}/cancel", f"{run}/terminate", f"{run}/reset",
         f"{ui}/namespaces/default/task-queues/{tq}", f"{ui}/namespaces/default/schedules",
         f"{ui}/namespaces/default/schedules/{schedule_id}", f"{ui}/namespaces/default/schedules/{schedule_id}/pause",
+        f"{ui}/namespaces/default/activities", f"{ui}/namespaces/default/activities/{activity_id}",
     ]
     problems: list[str] = []
     async with async_playwright() as p:

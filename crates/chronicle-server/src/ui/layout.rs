@@ -29,6 +29,7 @@ pub fn refreshing(title: &str, namespace: Option<&str>, every_s: Option<u32>, bo
                         @if let Some(ns) = namespace {
                             a href={ "/namespaces/" (super::encode(ns)) "/workflows" } { "Workflows" }
                             a href={ "/namespaces/" (super::encode(ns)) "/schedules" } { "Schedules" }
+                            a href={ "/namespaces/" (super::encode(ns)) "/activities" } { "Activities" }
                             a.namespace href="/namespaces" title="namespace: switch" { (ns) }
                         }
                         a href="/namespaces" { "Namespaces" }

@@ -11,6 +11,7 @@
 //! needs no API key (see `serve_ui` in lib.rs).
 
 mod actions;
+mod activities;
 mod layout;
 mod queues;
 mod schedules;
@@ -94,6 +95,9 @@ fn pages(frontend: Frontend) -> Router {
         .route("/namespaces/{namespace}", get(workflows::to_workflows))
         .route("/namespaces/{namespace}/workflows", get(workflows::list))
         .route("/namespaces/{namespace}/task-queues/{queue}", get(queues::task_queue))
+        .route("/namespaces/{namespace}/activities", get(activities::list))
+        .route("/namespaces/{namespace}/activities/{activity_id}", get(activities::latest))
+        .route("/namespaces/{namespace}/activities/{activity_id}/{run_id}", get(activities::activity))
         .route("/namespaces/{namespace}/schedules", get(schedules::schedules))
         .route("/namespaces/{namespace}/schedules/{schedule_id}", get(schedules::schedule))
         .route("/namespaces/{namespace}/schedules/{schedule_id}/{action}", get(schedules::confirm).post(schedules::act))
