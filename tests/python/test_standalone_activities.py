@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import tempfile
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -39,7 +41,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from conftest import _chronicle_bin
+from conftest import ChronicleServer, _chronicle_bin
 from reference import running_reference, temporal_bin, temporal_bin_missing_reason
 
 NAMESPACE = "default"
@@ -639,3 +641,45 @@ async def test_the_same_activities_match_temporal(standalone_reference: str, chr
     ours = await scenario(chronicle_server)
     for key in reference:
         assert ours[key] == reference[key], key
+
+
+async def test_acknowledged_activities_survive_a_killed_server() -> None:
+    """SIGKILL between attempts: the retried activity goes on from its attempt, an unpolled one still
+    times out, a terminated one stays terminated."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ChronicleServer(_chronicle_bin(), Path(tmp) / "chronicle.db")
+        try:
+            client = await Client.connect(server.start(), namespace=NAMESPACE)
+            tq, aid = queue(), f"crash-{uuid.uuid4()}"
+            slow_retry = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=1.0)
+            async with Worker(client, task_queue=tq, activities=ACTIVITIES):
+                retried = await client.start_activity(
+                    flaky, 3, id=aid, task_queue=tq, start_to_close_timeout=timedelta(seconds=10), retry_policy=slow_retry
+                )
+                await wait_until(lambda: asyncio.sleep(0, len(ATTEMPTS.get(aid, [])) >= 1), "ran once")
+            unpolled = await client.start_activity(
+                "nobody",
+                id=f"crash-timeout-{uuid.uuid4()}",
+                task_queue=queue(),
+                start_to_close_timeout=timedelta(seconds=10),
+                schedule_to_close_timeout=timedelta(seconds=3),
+            )
+            ended = await client.start_activity(
+                "nobody", id=f"crash-ended-{uuid.uuid4()}", task_queue=queue(), start_to_close_timeout=timedelta(seconds=10)
+            )
+            await ended.terminate(reason="before the crash")
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+
+            client = await Client.connect(server.start(), namespace=NAMESPACE)
+            async with Worker(client, task_queue=tq, activities=ACTIVITIES):
+                again = client.get_activity_handle(aid, run_id=retried.run_id, result_type=str)
+                assert await asyncio.wait_for(again.result(), 30) == "done at attempt 3"
+            assert ATTEMPTS[aid][0] == 1 and ATTEMPTS[aid][-1] == 3
+            with pytest.raises(ActivityFailureError) as err:
+                await asyncio.wait_for(client.get_activity_handle(unpolled.id).result(), 30)
+            assert isinstance(err.value.cause, TimeoutError)
+            assert (await client.get_activity_handle(ended.id).describe()).status == ActivityExecutionStatus.TERMINATED
+        finally:
+            server.stop()
+            server.drop_data()
