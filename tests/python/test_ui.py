@@ -254,7 +254,7 @@ async def test_in_a_browser_search_opens_the_history_without_script_errors(clien
             assert "WorkflowExecutionCompleted" in await page.inner_text("table")
             # Keyboard: the search box is reachable from the top of the list page.
             await page.goto(f"{ui}/namespaces/default/workflows")
-            for _ in range(8):
+            for _ in range(12):
                 await page.keyboard.press("Tab")
                 if await page.evaluate("document.activeElement && document.activeElement.id") == "query":
                     break
