@@ -177,6 +177,32 @@ impl chronicle_store::BatchStore for MeteredStore {
     }
 }
 
+impl chronicle_store::DeploymentStore for MeteredStore {
+    fn write_deployment(
+        &self,
+        record: chronicle_store::DeploymentRecord,
+        expected_version: i64,
+    ) -> BoxFuture<'_, Result<()>> {
+        self.timed("WriteWorkerDeployment", || self.inner.write_deployment(record, expected_version))
+    }
+    fn delete_deployment(&self, namespace: &str, name: &str, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.timed("DeleteWorkerDeployment", || self.inner.delete_deployment(namespace, name, expected_version))
+    }
+    fn load_deployment(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> BoxFuture<'_, Result<Option<chronicle_store::DeploymentRecord>>> {
+        self.timed("GetWorkerDeployment", || self.inner.load_deployment(namespace, name))
+    }
+    fn list_deployments(
+        &self,
+        namespace: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<chronicle_store::DeploymentRecord>>> {
+        self.timed("ListWorkerDeployments", || self.inner.list_deployments(namespace))
+    }
+}
+
 impl ScheduleStore for MeteredStore {
     fn write_schedule(&self, record: ScheduleRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
         self.timed("WriteSchedule", || self.inner.write_schedule(record, expected_version))

@@ -159,6 +159,29 @@ impl chronicle_store::BatchStore for LateAcks {
     }
 }
 
+impl chronicle_store::DeploymentStore for LateAcks {
+    fn write_deployment(
+        &self,
+        record: chronicle_store::DeploymentRecord,
+        expected_version: i64,
+    ) -> BoxFuture<'_, Result<()>> {
+        self.inner.write_deployment(record, expected_version)
+    }
+    fn delete_deployment(&self, ns: &str, name: &str, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.inner.delete_deployment(ns, name, expected_version)
+    }
+    fn load_deployment(
+        &self,
+        ns: &str,
+        name: &str,
+    ) -> BoxFuture<'_, Result<Option<chronicle_store::DeploymentRecord>>> {
+        self.inner.load_deployment(ns, name)
+    }
+    fn list_deployments(&self, ns: Option<&str>) -> BoxFuture<'_, Result<Vec<chronicle_store::DeploymentRecord>>> {
+        self.inner.list_deployments(ns)
+    }
+}
+
 fn signal(name: &str) -> SignalWorkflowExecutionRequest {
     SignalWorkflowExecutionRequest {
         namespace: "default".into(),

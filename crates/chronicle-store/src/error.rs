@@ -22,6 +22,8 @@ pub enum StoreError {
     ScheduleExists { namespace: String, schedule_id: String },
     #[error("batch operation {job_id} already exists in namespace {namespace}")]
     BatchExists { namespace: String, job_id: String },
+    #[error("worker deployment {name} already exists in namespace {namespace}")]
+    DeploymentExists { namespace: String, name: String },
     #[error("not found: {0}")]
     NotFound(Missing),
     /// The database cannot be reached or the connection was lost: worth
@@ -53,6 +55,7 @@ pub enum Missing {
     Execution { workflow_id: String, run_id: String },
     Schedule { namespace: String, schedule_id: String },
     Batch { namespace: String, job_id: String },
+    Deployment { namespace: String, name: String },
 }
 
 impl std::fmt::Display for Missing {
@@ -64,6 +67,9 @@ impl std::fmt::Display for Missing {
             }
             Missing::Batch { namespace, job_id } => {
                 write!(f, "batch operation {job_id} in namespace {namespace}")
+            }
+            Missing::Deployment { namespace, name } => {
+                write!(f, "worker deployment {name} in namespace {namespace}")
             }
         }
     }

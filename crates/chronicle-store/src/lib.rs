@@ -10,6 +10,7 @@
 
 pub mod cluster;
 mod error;
+mod keyed;
 pub mod observe;
 mod records;
 mod schema;
@@ -25,12 +26,14 @@ pub use cluster::{ClusterStore, ClusterView, Fence, NodeRecord, SHARDS, ShardLea
 pub use error::{Missing, StoreError};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::{
-    BatchRecord, BufferedAction, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, RunCount, RunKey,
-    RunsPage, ScheduleRecord, VisibilityCursor,
+    BatchRecord, BufferedAction, CustomSearchAttributes, DeploymentRecord, ExecutionWrite, ListCursor, NamespaceRecord,
+    RunCount, RunKey, RunsPage, ScheduleRecord, VisibilityCursor,
 };
 pub use schema::{MigrationReport, SchemaMigration, SchemaStatus, migrate, open, open_shared, schema_status};
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use store::{BatchStore, ExecutionStore, NamespaceStore, ScheduleStore, Store, TaskStore, VisibilityStore};
+pub use store::{
+    BatchStore, DeploymentStore, ExecutionStore, NamespaceStore, ScheduleStore, Store, TaskStore, VisibilityStore,
+};
 pub use tasks::{StoredTask, task_key};
 pub use url::{StoreUrl, parse_url};
 

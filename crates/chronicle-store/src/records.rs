@@ -182,3 +182,25 @@ pub struct BatchRecord {
     #[prost(bool, tag = "13")]
     pub pages_done: bool,
 }
+
+/// A worker deployment: its versions (each with its task queues, status
+/// times and metadata) and its routing. `version` is the storage version,
+/// bumped on every write; `info.version_summaries` is left empty (it is
+/// derived from `versions` when read).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeploymentRecord {
+    #[prost(string, tag = "1")]
+    pub namespace: String,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(int64, tag = "3")]
+    pub version: i64,
+    #[prost(message, optional, tag = "4")]
+    pub info: Option<chronicle_engine::api::deployment::v1::WorkerDeploymentInfo>,
+    #[prost(message, repeated, tag = "5")]
+    pub versions: Vec<chronicle_engine::api::deployment::v1::WorkerDeploymentVersionInfo>,
+    /// Changes with every routing change (SetCurrent/SetRamping answer it;
+    /// a caller passing an old one is refused).
+    #[prost(bytes = "vec", tag = "6")]
+    pub conflict_token: Vec<u8>,
+}

@@ -3,8 +3,8 @@
 //! calls any part (with that part's trait in scope).
 
 use crate::{
-    BatchRecord, BoxFuture, CustomSearchAttributes, ExecutionWrite, ListCursor, NamespaceRecord, Result, RunCount,
-    RunKey, RunsPage, ScheduleRecord, StoredTask, visibility,
+    BatchRecord, BoxFuture, CustomSearchAttributes, DeploymentRecord, ExecutionWrite, ListCursor, NamespaceRecord,
+    Result, RunCount, RunKey, RunsPage, ScheduleRecord, StoredTask, visibility,
 };
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use std::collections::BTreeMap;
@@ -171,8 +171,32 @@ pub trait BatchStore: Send + Sync + 'static {
     fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<BatchRecord>>>;
 }
 
+/// Worker deployments: one record per deployment, with its versions.
+pub trait DeploymentStore: Send + Sync + 'static {
+    /// Writes a deployment: `expected_version` 0 inserts it
+    /// (DeploymentExists if the name is taken); otherwise the stored row
+    /// must be at that version (NotFound if absent, Conflict if it moved
+    /// on). The caller sets `record.version` to the new version.
+    fn write_deployment(&self, record: DeploymentRecord, expected_version: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// Deletes a deployment stored at `expected_version` (NotFound if
+    /// absent, Conflict if it moved on).
+    fn delete_deployment(&self, namespace: &str, name: &str, expected_version: i64) -> BoxFuture<'_, Result<()>>;
+
+    fn load_deployment(&self, namespace: &str, name: &str) -> BoxFuture<'_, Result<Option<DeploymentRecord>>>;
+
+    /// Every deployment (of `namespace`, if given), by namespace then name.
+    fn list_deployments(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<DeploymentRecord>>>;
+}
+
 /// A whole store: every part. Implemented for anything implementing them
 /// all, so `Arc<dyn Store>` is what the server holds.
-pub trait Store: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore {}
+pub trait Store:
+    ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore + DeploymentStore
+{
+}
 
-impl<T: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore> Store for T {}
+impl<T: ExecutionStore + TaskStore + VisibilityStore + NamespaceStore + ScheduleStore + BatchStore + DeploymentStore>
+    Store for T
+{
+}

@@ -19,8 +19,8 @@ use chronicle_engine::{
 };
 use chronicle_store::visibility::Query;
 use chronicle_store::{
-    BatchRecord, CustomSearchAttributes, ExecutionWrite, ListCursor, Missing, NamespaceRecord, PostgresOptions,
-    PostgresStore, ScheduleRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
+    BatchRecord, CustomSearchAttributes, DeploymentRecord, ExecutionWrite, ListCursor, Missing, NamespaceRecord,
+    PostgresOptions, PostgresStore, ScheduleRecord, SqliteOptions, SqliteStore, Store, StoreError, VisibilityCursor,
 };
 use prost_types::{Duration, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1044,6 +1044,54 @@ pub async fn batches_create_conditional_update_list(store: DynStore) {
     assert_eq!(ids(store.list_batches(None).await.unwrap()), ["default/b0", "default/b1", "other/b1"]);
 }
 
+fn deployment(namespace: &str, name: &str, version: i64, build_ids: &[&str]) -> DeploymentRecord {
+    use chronicle_engine::api::deployment::v1::{WorkerDeploymentVersion, WorkerDeploymentVersionInfo};
+    DeploymentRecord {
+        namespace: namespace.into(),
+        name: name.into(),
+        version,
+        versions: build_ids
+            .iter()
+            .map(|b| WorkerDeploymentVersionInfo {
+                deployment_version: Some(WorkerDeploymentVersion {
+                    deployment_name: name.into(),
+                    build_id: b.to_string(),
+                }),
+                create_time: Some(at(1)),
+                ..Default::default()
+            })
+            .collect(),
+        conflict_token: version.to_be_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+pub async fn deployments_create_conditional_update_delete_list(store: DynStore) {
+    store.write_deployment(deployment(NS, "d1", 1, &["v1"]), 0).await.unwrap();
+    assert_eq!(
+        store.write_deployment(deployment(NS, "d1", 1, &[]), 0).await,
+        Err(StoreError::DeploymentExists { namespace: NS.into(), name: "d1".into() })
+    );
+    store.write_deployment(deployment("other", "d1", 1, &[]), 0).await.unwrap();
+    store.write_deployment(deployment(NS, "d1", 2, &["v1", "v2"]), 1).await.unwrap();
+    assert!(is_conflict(store.write_deployment(deployment(NS, "d1", 3, &[]), 1).await), "a stale version loses");
+    assert_eq!(store.load_deployment(NS, "d1").await.unwrap(), Some(deployment(NS, "d1", 2, &["v1", "v2"])));
+    assert_eq!(store.load_deployment(NS, "nope").await.unwrap(), None);
+    let missing = || Err(StoreError::NotFound(Missing::Deployment { namespace: NS.into(), name: "nope".into() }));
+    assert_eq!(store.write_deployment(deployment(NS, "nope", 2, &[]), 1).await, missing());
+    assert_eq!(store.delete_deployment(NS, "nope", 1).await, missing());
+    store.write_deployment(deployment(NS, "d0", 1, &[]), 0).await.unwrap();
+    let names =
+        |v: Vec<DeploymentRecord>| v.into_iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>();
+    assert_eq!(names(store.list_deployments(Some(NS)).await.unwrap()), ["default/d0", "default/d1"]);
+    assert_eq!(names(store.list_deployments(None).await.unwrap()), ["default/d0", "default/d1", "other/d1"]);
+    // A delete is conditional too; the name is free again afterwards.
+    assert!(is_conflict(store.delete_deployment(NS, "d1", 1).await), "a stale version loses");
+    store.delete_deployment(NS, "d1", 2).await.unwrap();
+    assert_eq!(store.load_deployment(NS, "d1").await.unwrap(), None);
+    store.write_deployment(deployment(NS, "d1", 1, &[]), 0).await.unwrap();
+}
+
 /// Names and values with NUL and U+0001 (which PostgreSQL text cannot
 /// hold as they are) come back as written, stay distinct, and sort and
 /// match by prefix as Rust compares them.
@@ -1218,6 +1266,7 @@ suites!(
     schedules_create_conditional_update_delete,
     schedules_racers_exactly_one_wins,
     batches_create_conditional_update_list,
+    deployments_create_conditional_update_delete_list,
     control_characters_round_trip,
 );
 

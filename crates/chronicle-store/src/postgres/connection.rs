@@ -57,7 +57,7 @@ impl From<StoreError> for Failure {
 }
 
 impl Failure {
-    fn into_store(self) -> StoreError {
+    pub(crate) fn into_store(self) -> StoreError {
         match self {
             Failure::Db(e) => error(e),
             Failure::Store(e) => e,

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(SchemaMigration, &str)] = &[
         SchemaMigration { version: 4, name: "0004_batch_operations" },
         include_str!("migrations/0004_batch_operations.sql"),
     ),
+    (
+        SchemaMigration { version: 5, name: "0005_worker_deployments" },
+        include_str!("migrations/0005_worker_deployments.sql"),
+    ),
 ];
 
 /// The advisory lock migrations hold ("chronicl" in ASCII): one key per

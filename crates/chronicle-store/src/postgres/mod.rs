@@ -7,10 +7,10 @@
 //! WAL is flushed. Migrations are versioned (`migrations.rs`) and applied
 //! at connect.
 
-mod batches;
 mod cluster;
 mod connection;
 mod executions;
+mod keyed;
 mod migrations;
 mod namespaces;
 mod pipeline;
@@ -32,6 +32,7 @@ pub(crate) use connection::config;
 pub use migrations::{migrate, schema_status};
 
 use crate::cluster::{ClusterStore, ClusterView, Fence, NodeRecord};
+use crate::keyed::{Keyed, KeyedWrite};
 use crate::{
     BoxFuture, CustomSearchAttributes, ExecutionStore, ExecutionWrite, ListCursor, NamespaceRecord, NamespaceStore,
     Result, RunCount, RunKey, RunsPage, ScheduleRecord, ScheduleStore, StoreError, StoredTask, TaskStore,
@@ -39,6 +40,7 @@ use crate::{
 };
 use chronicle_engine::{MutableState, api::history::v1::HistoryEvent};
 use connection::{Attempt, Db, Failure};
+use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -350,20 +352,77 @@ impl NamespaceStore for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    fn write_keyed(&self, write: KeyedWrite) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { self.db.transaction(&write, |tx, write| Box::pin(keyed::write(tx, write))).await })
+    }
+
+    fn load_keyed<M: prost::Message + Default>(
+        &self,
+        kind: Keyed,
+        namespace: &str,
+        id: &str,
+    ) -> BoxFuture<'_, Result<Option<M>>> {
+        let key = (kind, namespace.to_string(), id.to_string());
+        Box::pin(async move {
+            let bytes = self.db.read(&key, |client, key| Box::pin(keyed::load(client, key))).await?;
+            bytes.map(|b| decode(&b).map_err(Failure::into_store)).transpose()
+        })
+    }
+
+    fn list_keyed<M: prost::Message + Default>(
+        &self,
+        kind: Keyed,
+        namespace: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<M>>> {
+        let key = (kind, namespace.map(str::to_string));
+        Box::pin(async move {
+            let rows = self.db.read(&key, |client, key| Box::pin(keyed::list(client, key))).await?;
+            rows.iter().map(|b| decode(b).map_err(Failure::into_store)).collect()
+        })
+    }
+}
+
+fn keyed_write(
+    kind: Keyed,
+    (namespace, id): (&str, &str),
+    expected_version: i64,
+    record: Option<(i64, Vec<u8>)>,
+) -> KeyedWrite {
+    KeyedWrite { kind, namespace: namespace.to_string(), id: id.to_string(), expected_version, record }
+}
+
 impl crate::BatchStore for PostgresStore {
     fn write_batch(&self, record: crate::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
-        let write = (record, expected_version);
-        Box::pin(async move { self.db.transaction(&write, |tx, write| Box::pin(batches::write(tx, write))).await })
+        let bytes = Some((record.version, record.encode_to_vec()));
+        self.write_keyed(keyed_write(Keyed::Batch, (&record.namespace, &record.job_id), expected_version, bytes))
     }
 
     fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<crate::BatchRecord>>> {
-        let key = (namespace.to_string(), job_id.to_string());
-        Box::pin(async move { self.db.read(&key, |client, key| Box::pin(batches::load(client, key))).await })
+        self.load_keyed(Keyed::Batch, namespace, job_id)
     }
 
     fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::BatchRecord>>> {
-        let ns = namespace.map(str::to_string);
-        Box::pin(async move { self.db.read(&ns, |client, ns| Box::pin(batches::list(client, ns))).await })
+        self.list_keyed(Keyed::Batch, namespace)
+    }
+}
+
+impl crate::DeploymentStore for PostgresStore {
+    fn write_deployment(&self, record: crate::DeploymentRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        let bytes = Some((record.version, record.encode_to_vec()));
+        self.write_keyed(keyed_write(Keyed::Deployment, (&record.namespace, &record.name), expected_version, bytes))
+    }
+
+    fn delete_deployment(&self, namespace: &str, name: &str, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.write_keyed(keyed_write(Keyed::Deployment, (namespace, name), expected_version, None))
+    }
+
+    fn load_deployment(&self, namespace: &str, name: &str) -> BoxFuture<'_, Result<Option<crate::DeploymentRecord>>> {
+        self.load_keyed(Keyed::Deployment, namespace, name)
+    }
+
+    fn list_deployments(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::DeploymentRecord>>> {
+        self.list_keyed(Keyed::Deployment, namespace)
     }
 }
 

@@ -2,8 +2,8 @@
 //! (`writer.rs`), reader threads with their own connections. In memory,
 //! reads go through the writer's connection (there is no file to share).
 
-mod batches;
 mod executions;
+mod keyed;
 mod namespaces;
 mod retention;
 #[cfg(test)]
@@ -18,6 +18,7 @@ mod writer;
 
 pub use schema::{memory_schema_status, migrate_file as migrate, migrate_memory, schema_status};
 
+use crate::keyed::{Keyed, KeyedWrite};
 use crate::{
     BoxFuture, CustomSearchAttributes, ExecutionStore, ExecutionWrite, ListCursor, NamespaceRecord, NamespaceStore,
     Result, RunCount, RunKey, RunsPage, ScheduleRecord, ScheduleStore, StoreError, StoredTask, TaskStore,
@@ -274,19 +275,69 @@ impl NamespaceStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    fn write_keyed(
+        &self,
+        kind: Keyed,
+        record: Option<(i64, Vec<u8>)>,
+        key: (&str, &str),
+        expected_version: i64,
+    ) -> BoxFuture<'_, Result<()>> {
+        let write = KeyedWrite { kind, namespace: key.0.to_string(), id: key.1.to_string(), expected_version, record };
+        self.write(|tx| WriteJob::Keyed(Box::new(write), tx))
+    }
+
+    fn load_keyed<M: prost::Message + Default + 'static>(
+        &self,
+        kind: Keyed,
+        namespace: &str,
+        id: &str,
+    ) -> BoxFuture<'_, Result<Option<M>>> {
+        let (ns, id) = (namespace.to_string(), id.to_string());
+        self.read(move |conn| keyed::load(conn, kind, &ns, &id)?.map(decode).transpose())
+    }
+
+    fn list_keyed<M: prost::Message + Default + 'static>(
+        &self,
+        kind: Keyed,
+        namespace: Option<&str>,
+    ) -> BoxFuture<'_, Result<Vec<M>>> {
+        let ns = namespace.map(str::to_string);
+        self.read(move |conn| keyed::list(conn, kind, ns.as_deref())?.into_iter().map(decode).collect())
+    }
+}
+
 impl crate::BatchStore for SqliteStore {
     fn write_batch(&self, record: crate::BatchRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
-        self.write(|tx| WriteJob::Batch(Box::new((record, expected_version)), tx))
+        let bytes = (record.version, record.encode_to_vec());
+        self.write_keyed(Keyed::Batch, Some(bytes), (&record.namespace, &record.job_id), expected_version)
     }
 
     fn load_batch(&self, namespace: &str, job_id: &str) -> BoxFuture<'_, Result<Option<crate::BatchRecord>>> {
-        let (ns, id) = (namespace.to_string(), job_id.to_string());
-        self.read(move |conn| batches::load(conn, &ns, &id))
+        self.load_keyed(Keyed::Batch, namespace, job_id)
     }
 
     fn list_batches(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::BatchRecord>>> {
-        let ns = namespace.map(str::to_string);
-        self.read(move |conn| batches::list(conn, ns.as_deref()))
+        self.list_keyed(Keyed::Batch, namespace)
+    }
+}
+
+impl crate::DeploymentStore for SqliteStore {
+    fn write_deployment(&self, record: crate::DeploymentRecord, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        let bytes = (record.version, record.encode_to_vec());
+        self.write_keyed(Keyed::Deployment, Some(bytes), (&record.namespace, &record.name), expected_version)
+    }
+
+    fn delete_deployment(&self, namespace: &str, name: &str, expected_version: i64) -> BoxFuture<'_, Result<()>> {
+        self.write_keyed(Keyed::Deployment, None, (namespace, name), expected_version)
+    }
+
+    fn load_deployment(&self, namespace: &str, name: &str) -> BoxFuture<'_, Result<Option<crate::DeploymentRecord>>> {
+        self.load_keyed(Keyed::Deployment, namespace, name)
+    }
+
+    fn list_deployments(&self, namespace: Option<&str>) -> BoxFuture<'_, Result<Vec<crate::DeploymentRecord>>> {
+        self.list_keyed(Keyed::Deployment, namespace)
     }
 }
 

@@ -2,7 +2,7 @@
 //! them, and its version in `PRAGMA user_version` (0: a file written
 //! before versions were kept, or a new one).
 
-use super::{batches, error, retention, schedules, search_attributes, tasks, visibility_table};
+use super::{error, keyed, retention, schedules, search_attributes, tasks, visibility_table};
 use crate::schema::{MigrationReport, SchemaMigration, SchemaStatus, pending_after};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags, params};
@@ -111,7 +111,7 @@ fn initial_layout(conn: &mut Connection) -> rusqlite::Result<()> {
     )?;
     search_attributes::ensure_table(conn)?;
     schedules::ensure_table(conn)?;
-    batches::ensure_table(conn)?;
+    keyed::ensure_tables(conn)?;
     visibility_table::ensure_tables(conn)?;
     retention::ensure_index(conn)?;
     tasks::ensure_table(conn)

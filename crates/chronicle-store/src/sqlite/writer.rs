@@ -3,7 +3,7 @@
 //! each in its own savepoint so one failing request does not fail its
 //! neighbours; and the reader threads, each with its own connection.
 
-use super::{batches, error, executions, namespaces, schedules, search_attributes};
+use super::{error, executions, keyed, namespaces, schedules, search_attributes};
 use crate::{ExecutionWrite, NamespaceRecord, Result};
 use rusqlite::Connection;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ pub(crate) enum WriteJob {
     Namespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     SearchAttributes(search_attributes::Change, oneshot::Sender<Result<()>>),
     Schedule(schedules::Change, oneshot::Sender<Result<()>>),
-    Batch(Box<(crate::BatchRecord, i64)>, oneshot::Sender<Result<()>>),
+    Keyed(Box<crate::keyed::KeyedWrite>, oneshot::Sender<Result<()>>),
     /// Replace an existing namespace record.
     UpdateNamespace(NamespaceRecord, oneshot::Sender<Result<()>>),
     Read(Job),
@@ -136,9 +136,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<WriteJob>) {
             }
             WriteJob::UpdateNamespace(ns, reply_to) => (reply_to, in_savepoint(&tx, |sp| namespaces::update(sp, &ns))),
             WriteJob::Schedule(change, reply_to) => (reply_to, in_savepoint(&tx, |sp| schedules::apply(sp, &change))),
-            WriteJob::Batch(write, reply_to) => {
-                (reply_to, in_savepoint(&tx, |sp| batches::write(sp, &write.0, write.1)))
-            }
+            WriteJob::Keyed(write, reply_to) => (reply_to, in_savepoint(&tx, |sp| keyed::write(sp, &write))),
             WriteJob::Read(_) | WriteJob::Alone(_) => continue, // split off before committing
         };
         results.push((reply_to, outcome));
@@ -165,7 +163,7 @@ fn reply(job: WriteJob, outcome: Result<()>) {
         | WriteJob::Namespace(_, r)
         | WriteJob::SearchAttributes(_, r)
         | WriteJob::Schedule(_, r)
-        | WriteJob::Batch(_, r)
+        | WriteJob::Keyed(_, r)
         | WriteJob::UpdateNamespace(_, r) => {
             let _ = r.send(outcome);
         }

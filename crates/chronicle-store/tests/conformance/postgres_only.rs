@@ -8,6 +8,7 @@ const INIT: SchemaMigration = SchemaMigration { version: 1, name: "0001_init" };
 const CLUSTER: SchemaMigration = SchemaMigration { version: 2, name: "0002_cluster" };
 const BY_PARENT: SchemaMigration = SchemaMigration { version: 3, name: "0003_visibility_by_parent" };
 const BATCHES: SchemaMigration = SchemaMigration { version: 4, name: "0004_batch_operations" };
+const DEPLOYMENTS: SchemaMigration = SchemaMigration { version: 5, name: "0005_worker_deployments" };
 
 fn connect(url: &str) -> impl Future<Output = Result<Arc<PostgresStore>, StoreError>> {
     PostgresStore::connect(PostgresOptions { url: url.to_string(), pool_size: 4 })
@@ -29,7 +30,10 @@ async fn migrations_are_versioned_and_applied_once() {
     let url = parse_url(&db.url).unwrap();
     assert!(matches!(&url, StoreUrl::Postgres(u) if *u == db.url));
     let empty = chronicle_store::schema_status(&url).await.unwrap();
-    assert_eq!(empty, SchemaStatus { current: 0, latest: 4, pending: vec![INIT, CLUSTER, BY_PARENT, BATCHES] });
+    assert_eq!(
+        empty,
+        SchemaStatus { current: 0, latest: 5, pending: vec![INIT, CLUSTER, BY_PARENT, BATCHES, DEPLOYMENTS] }
+    );
     assert!(tables(&db).await.is_empty(), "status changes nothing");
 
     // Nodes starting together: the advisory lock lets one apply each
@@ -43,12 +47,12 @@ async fn migrations_are_versioned_and_applied_once() {
     let mut applied = Vec::new();
     for racer in racers {
         let report = racer.await.unwrap().unwrap();
-        assert_eq!(report.current, 4);
+        assert_eq!(report.current, 5);
         applied.extend(report.applied);
     }
-    assert_eq!(applied, [INIT, CLUSTER, BY_PARENT, BATCHES], "applied exactly once");
+    assert_eq!(applied, [INIT, CLUSTER, BY_PARENT, BATCHES, DEPLOYMENTS], "applied exactly once");
     let up_to_date = chronicle_store::schema_status(&url).await.unwrap();
-    assert_eq!(up_to_date, SchemaStatus { current: 4, latest: 4, pending: vec![] });
+    assert_eq!(up_to_date, SchemaStatus { current: 5, latest: 5, pending: vec![] });
 
     // Again, and through connect: nothing to do, nothing lost.
     let store: DynStore = connect(&db.url).await.unwrap();
@@ -65,7 +69,8 @@ async fn migrations_are_versioned_and_applied_once() {
             (1, "0001_init".to_string()),
             (2, "0002_cluster".to_string()),
             (3, "0003_visibility_by_parent".to_string()),
-            (4, "0004_batch_operations".to_string())
+            (4, "0004_batch_operations".to_string()),
+            (5, "0005_worker_deployments".to_string())
         ]
     );
 }
@@ -76,12 +81,12 @@ async fn a_newer_schema_is_refused() {
     chronicle_store::postgres::migrate(&db.url).await.unwrap();
     db.client().await.batch_execute("INSERT INTO schema_version VALUES (7, '0007_future', 0)").await.unwrap();
     let refused = connect(&db.url).await.err().unwrap();
-    assert_eq!(refused, StoreError::SchemaTooNew { found: 7, supported: 4 });
+    assert_eq!(refused, StoreError::SchemaTooNew { found: 7, supported: 5 });
     let message = refused.to_string();
-    assert!(message.contains("version 7") && message.contains("version 4") && message.contains("upgrade Chronicle"));
+    assert!(message.contains("version 7") && message.contains("version 5") && message.contains("upgrade Chronicle"));
     assert_eq!(chronicle_store::postgres::migrate(&db.url).await, Err(refused));
     let status = chronicle_store::postgres::schema_status(&db.url).await.unwrap();
-    assert_eq!(status, SchemaStatus { current: 7, latest: 4, pending: vec![] });
+    assert_eq!(status, SchemaStatus { current: 7, latest: 5, pending: vec![] });
 }
 
 /// A migration that fails half way leaves nothing of itself: PostgreSQL's
@@ -96,7 +101,7 @@ async fn a_failed_migration_leaves_nothing() {
     assert!(matches!(&failed, StoreError::Internal(m) if m.contains("migration 0001_init failed")), "{failed}");
     assert_eq!(tables(&db).await, BTreeSet::from(["visibility".to_string()]), "no table of the migration is left");
     let status = chronicle_store::postgres::schema_status(&db.url).await.unwrap();
-    assert_eq!((status.current, status.pending), (0, vec![INIT, CLUSTER, BY_PARENT, BATCHES]));
+    assert_eq!((status.current, status.pending), (0, vec![INIT, CLUSTER, BY_PARENT, BATCHES, DEPLOYMENTS]));
 }
 
 /// Two servers' stores on one database race on one run: exactly one commit
