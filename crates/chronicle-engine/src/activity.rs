@@ -214,6 +214,7 @@ pub(crate) fn dispatch_tasks(info: &ActivityInfo) -> Vec<Task> {
             scheduled_event_id: info.scheduled_event_id,
             attempt: info.attempt,
             visible_at,
+            pinned: String::new(), // stamped when the transition ends
         }));
     }
     let timer = |fire_at, timeout_type| {

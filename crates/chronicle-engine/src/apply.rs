@@ -228,6 +228,9 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
         Input::ParentNotified | Input::ChildClosePolicyApplied { .. } => return Err(EngineError::StaleTimer),
         Input::Standalone(_) => return Err(EngineError::NotFound("activity execution not found".into())),
         Input::ActivityControl(control) => crate::activity_control::apply(&mut ctx, *control)?,
+        Input::UpdateOptions { versioning_override, identity } => {
+            crate::options::update(&mut ctx, versioning_override, identity);
+        }
         Input::ResetSticky => {
             ctx.state.sticky_task_queue = None;
             ctx.state.sticky_schedule_to_start_timeout = None;
@@ -333,6 +336,7 @@ impl MutableState {
                     sticky,
                     scheduled_event_id: wt.scheduled_event_id,
                     attempt: wt.attempt,
+                    pinned: String::new(), // stamped below
                 });
                 if sticky {
                     // The worker may be gone: the sticky deadline still stands.
@@ -367,6 +371,7 @@ impl MutableState {
             tasks.push(Task::Timer(TimerTask { fire_at: deadline, kind: TimerKind::WorkflowRunTimeout }));
         }
         debug_assert!(self.holds_all(&tasks), "a pending task refers to something the state does not hold: {tasks:?}");
+        crate::versioning::stamp(self, &mut tasks);
         tasks
     }
 

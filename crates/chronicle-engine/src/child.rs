@@ -192,6 +192,7 @@ pub fn start_args(parent: &MutableState, initiated_event_id: i64, run_id: String
         user_metadata: child.user_metadata.clone(),
         eager: false,
         activity: None,
+        versioning_override: None,
     })
 }
 

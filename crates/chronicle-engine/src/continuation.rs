@@ -98,6 +98,7 @@ fn base_args(state: &MutableState, new_run_id: &str) -> StartArgs {
         user_metadata: None,
         eager: false,
         activity: None,
+        versioning_override: None,
     }
 }
 

@@ -72,6 +72,7 @@ impl Ctx {
         crate::pause_info::sync_pause_info(&mut self.state);
         self.debug_assert_invariants();
         self.state.db_version += 1;
+        crate::versioning::stamp(&self.state, &mut self.tasks);
         Transition {
             state: self.state,
             events: self.events,
@@ -161,10 +162,11 @@ impl Ctx {
 
     /// Gives buffered events their ids, and points references between them
     /// (an activity outcome to its Started event) at the ids they got.
-    /// Returns whether there were any.
+    /// Returns whether there were any the workflow must see.
     pub fn flush_buffered(&mut self) -> bool {
         let buffered = std::mem::take(&mut self.state.buffered_events);
-        let any = !buffered.is_empty();
+        // An event the workflow's code never sees needs no workflow task.
+        let any = buffered.iter().any(|e| !e.worker_may_ignore);
         let mut started_ids = std::collections::HashMap::new();
         let mut child_started_ids = std::collections::HashMap::new();
         for mut event in buffered {
@@ -283,6 +285,7 @@ impl Ctx {
             sticky: sticky.is_some(),
             scheduled_event_id,
             attempt,
+            pinned: String::new(), // stamped by `finish`
         });
     }
 
@@ -355,12 +358,15 @@ fn fix_started(started_ids: &std::collections::HashMap<i64, i64>, scheduled: i64
 }
 
 pub(crate) fn new_event(id: i64, time: Timestamp, attrs: Attributes) -> HistoryEvent {
+    let event_type = event_type(&attrs);
     HistoryEvent {
         event_id: id,
         event_time: Some(time),
-        event_type: event_type(&attrs) as i32,
+        event_type: event_type as i32,
         task_id: id,
         attributes: Some(attrs),
+        // Not for the workflow's code: SDKs skip it (as Temporal marks it).
+        worker_may_ignore: event_type == EventType::WorkflowExecutionOptionsUpdated,
         ..Default::default()
     }
 }
@@ -453,6 +459,7 @@ pub fn event_type(attrs: &Attributes) -> EventType {
         A::MarkerRecordedEventAttributes(_) => EventType::MarkerRecorded,
         A::UpsertWorkflowSearchAttributesEventAttributes(_) => EventType::UpsertWorkflowSearchAttributes,
         A::WorkflowPropertiesModifiedEventAttributes(_) => EventType::WorkflowPropertiesModified,
+        A::WorkflowExecutionOptionsUpdatedEventAttributes(_) => EventType::WorkflowExecutionOptionsUpdated,
         A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => EventType::StartChildWorkflowExecutionInitiated,
         A::StartChildWorkflowExecutionFailedEventAttributes(_) => EventType::StartChildWorkflowExecutionFailed,
         A::ChildWorkflowExecutionStartedEventAttributes(_) => EventType::ChildWorkflowExecutionStarted,

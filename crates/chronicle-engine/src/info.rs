@@ -45,6 +45,13 @@ impl MutableState {
             first_run_id: started.first_execution_run_id.clone(),
             priority: started.priority.clone(),
             auto_reset_points: self.auto_reset_points.clone(),
+            worker_deployment_name: self
+                .versioning
+                .as_ref()
+                .and_then(crate::versioning::effective_version)
+                .map(|v| v.deployment_name)
+                .unwrap_or_default(),
+            versioning_info: self.versioning.clone(),
             ..Default::default()
         }
     }

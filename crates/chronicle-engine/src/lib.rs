@@ -27,6 +27,7 @@ mod failure;
 mod info;
 pub mod limits;
 mod marker;
+mod options;
 mod pause_info;
 mod payload;
 mod properties;
@@ -45,6 +46,7 @@ pub mod time;
 mod timer;
 mod transition;
 mod update;
+pub mod versioning;
 mod workflow_task;
 
 pub use apply::{apply, apply_all, apply_env, start};

@@ -65,6 +65,7 @@ fn apply_event(state: &mut MutableState, event: &HistoryEvent, args: &RebuildArg
                 return Err("WorkflowExecutionStarted after the first event".into());
             }
             started(state, a, at, event);
+            crate::versioning::set_override(state, a.versioning_override.clone());
         }
         A::WorkflowTaskScheduledEventAttributes(a) => {
             state.backoff_until = None;
@@ -92,6 +93,10 @@ fn apply_event(state: &mut MutableState, event: &HistoryEvent, args: &RebuildArg
             state.last_completed_wft_started_event_id = a.started_event_id;
             let build_id = a.worker_version.as_ref().map(|v| v.build_id.as_str()).unwrap_or_default();
             crate::reset_points::add(state, build_id, &a.binary_checksum, id, &args.now);
+            crate::versioning::apply_completed_event(state, a);
+        }
+        A::WorkflowExecutionOptionsUpdatedEventAttributes(a) => {
+            crate::versioning::set_override(state, a.versioning_override.clone());
         }
         A::WorkflowTaskFailedEventAttributes(a) => {
             workflow_task(state, a.scheduled_event_id)?;

@@ -60,6 +60,9 @@ pub struct StartArgs {
     /// A standalone activity's run: the activity is scheduled instead of a
     /// first workflow task.
     pub activity: Option<Box<ActivityStart>>,
+    /// A versioning override from the start request (on the started
+    /// event, and the run's until changed).
+    pub versioning_override: Option<crate::api::workflow::v1::VersioningOverride>,
 }
 
 /// What a standalone activity's start adds to a run's start.
@@ -199,6 +202,7 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
         root_workflow_execution: args.root_execution.or_else(|| parent.as_ref().map(|p| p.execution.clone())),
         priority: args.priority,
         eager_execution_accepted: eager,
+        versioning_override: args.versioning_override.clone().map(crate::versioning::normalize_override),
         ..Default::default()
     };
     let run_expiration_time = args.run_timeout.filter(|d| time::is_set(Some(d))).map(|d| {
@@ -225,6 +229,10 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
         backoff_until: backoff.map(|b| time::add(&now, &b)),
         start_user_metadata: args.user_metadata.clone(),
         auto_reset_points: crate::reset_points::rolled_over(continued.reset_points, &now),
+        versioning: args.versioning_override.map(|o| crate::api::workflow::v1::WorkflowExecutionVersioningInfo {
+            versioning_override: Some(crate::versioning::normalize_override(o)),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let mut ctx = Ctx::new(state, now);

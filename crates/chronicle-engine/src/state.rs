@@ -136,6 +136,15 @@ pub struct MutableState {
     /// whose only work is one activity a client started.
     #[prost(message, optional, tag = "39")]
     pub standalone: Option<StandaloneActivity>,
+    /// Worker versioning (`versioning.rs`): the behaviour and version of
+    /// the worker that last completed a workflow task, and any override.
+    /// None for an unversioned run.
+    #[prost(message, optional, tag = "40")]
+    pub versioning: Option<crate::api::workflow::v1::WorkflowExecutionVersioningInfo>,
+    /// Every version ("name:build") that completed a workflow task of the
+    /// run (the TemporalUsedWorkerDeploymentVersions search attribute).
+    #[prost(string, repeated, tag = "41")]
+    pub used_deployment_versions: Vec<String>,
 }
 
 /// What a standalone activity's run keeps beyond its one pending activity.

@@ -114,6 +114,13 @@ pub enum Input {
     /// ResetStickyTaskQueue: the run's next workflow tasks go to the normal
     /// queue (no event).
     ResetSticky,
+    /// UpdateWorkflowExecutionOptions: sets (or with None, unsets) the
+    /// run's versioning override; WorkflowExecutionOptionsUpdated if that
+    /// changes anything.
+    UpdateOptions {
+        versioning_override: Option<crate::api::workflow::v1::VersioningOverride>,
+        identity: String,
+    },
     /// PauseActivity / UnpauseActivity / ResetActivity (no events).
     ActivityControl(Box<Control>),
     /// On a closed parent: the child's close policy has been applied.
@@ -183,6 +190,10 @@ pub struct WorkflowTaskCompletion {
     /// Recorded as the request id of activities this completion starts
     /// eagerly (`Limits::eager_activities`).
     pub request_id: String,
+    /// The behaviour the worker declared for the workflow, and the
+    /// worker's deployment (versioning.rs).
+    pub versioning_behavior: i32,
+    pub deployment_options: Option<crate::api::deployment::v1::WorkerDeploymentOptions>,
 }
 
 /// Work the server must do once the transition is durable.
@@ -195,6 +206,9 @@ pub enum Task {
         sticky: bool,
         scheduled_event_id: i64,
         attempt: i32,
+        /// The version ("name:build") whose pollers alone may take it, or
+        /// "" (`MutableState::pinned_version`).
+        pinned: String,
     },
     /// Offer the activity task to pollers of `task_queue` from `visible_at`
     /// on (later than now during retry backoff).
@@ -223,6 +237,8 @@ pub struct ActivityTaskDispatch {
     pub scheduled_event_id: i64,
     pub attempt: i32,
     pub visible_at: Timestamp,
+    /// As `Task::WorkflowTask`'s.
+    pub pinned: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

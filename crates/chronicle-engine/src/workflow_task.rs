@@ -110,7 +110,11 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         return Ok(());
     }
     ctx.persist_transient_workflow_task(&done.identity, done.worker_version.as_ref());
+    let versioned = crate::versioning::completed_by(done.versioning_behavior, done.deployment_options.as_ref());
     let completed_id = ctx.add(WorkflowTaskCompletedEventAttributes {
+        versioning_behavior: versioned.behavior,
+        worker_deployment_name: versioned.version.as_ref().map(|v| v.deployment_name.clone()).unwrap_or_default(),
+        deployment_version: versioned.version.clone(),
         scheduled_event_id: wt.scheduled_event_id,
         started_event_id: wt.started_event_id,
         identity: done.identity.clone(),
@@ -122,6 +126,7 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
     });
     ctx.state.last_completed_wft_started_event_id = wt.started_event_id;
     ctx.state.workflow_task = None;
+    crate::versioning::apply_completed(&mut ctx.state, &versioned);
     let build_id = done.worker_version.as_ref().map(|v| v.build_id.as_str()).unwrap_or_default();
     crate::reset_points::add(&mut ctx.state, build_id, &done.binary_checksum, completed_id, &ctx.now);
     // The worker asks for its next tasks on its own queue, or for none.
@@ -315,7 +320,13 @@ pub(crate) fn sticky_unavailable(ctx: &mut Ctx, scheduled_event_id: i64, attempt
         kind: TaskQueueKind::Normal as i32,
         normal_name: String::new(),
     };
-    ctx.tasks.push(Task::WorkflowTask { task_queue: normal.name.clone(), sticky: false, scheduled_event_id, attempt });
+    ctx.tasks.push(Task::WorkflowTask {
+        task_queue: normal.name.clone(),
+        sticky: false,
+        scheduled_event_id,
+        attempt,
+        pinned: String::new(), // stamped by `finish`
+    });
     wt.task_queue = Some(normal);
     ctx.state.workflow_task = Some(wt);
     Ok(())

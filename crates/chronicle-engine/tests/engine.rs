@@ -49,3 +49,6 @@ mod continuation;
 
 #[path = "engine/standalone.rs"]
 mod standalone;
+
+#[path = "engine/versioning.rs"]
+mod versioning;

@@ -60,6 +60,9 @@ pub struct TaskRef {
     /// Non-zero for a query task.
     #[prost(uint64, tag = "6")]
     pub query_id: u64,
+    /// The worker deployment version the task is pinned to, or "".
+    #[prost(string, tag = "7")]
+    pub pinned: String,
 }
 
 /// Offers a task to the queue held by the receiving node.
@@ -471,6 +474,8 @@ pub struct RemoteStartArgs {
     pub eager: bool,
     #[prost(message, optional, tag = "24")]
     pub continued: Option<RemoteContinued>,
+    #[prost(message, optional, tag = "25")]
+    pub versioning_override: Option<temporalio_protos::temporal::api::workflow::v1::VersioningOverride>,
 }
 
 /// What a run continuing another inherits (the engine's `Continued`).

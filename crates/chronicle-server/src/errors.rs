@@ -112,6 +112,9 @@ pub fn from_store(e: StoreError) -> Status {
         StoreError::BatchExists { job_id, .. } => {
             Status::already_exists(format!("batch operation {job_id} already exists"))
         }
+        StoreError::DeploymentExists { name, .. } => {
+            Status::already_exists(format!("worker deployment {name} already exists"))
+        }
         StoreError::NotFound(missing) => not_found(missing_message(&missing)),
         // Unavailable: SDKs retry. A failure inside the store is answered
         // the same way, as it always was: the next try may well succeed.
@@ -127,6 +130,11 @@ pub fn from_store(e: StoreError) -> Status {
     }
 }
 
+/// Temporal's NotFound message for a worker deployment.
+pub fn deployment_not_found(name: &str) -> String {
+    format!("no Worker Deployment found with name '{name}'; does your Worker Deployment have pollers?")
+}
+
 /// Temporal's message for a search attribute registered with another type.
 pub fn search_attribute_exists(name: &str) -> String {
     format!("Search attribute {name} already exists.")
@@ -140,6 +148,7 @@ pub fn missing_message(missing: &Missing) -> String {
         }
         Missing::Schedule { schedule_id, .. } => format!("schedule {schedule_id} not found"),
         Missing::Batch { job_id, .. } => format!("batch operation {job_id} not found"),
+        Missing::Deployment { name, .. } => deployment_not_found(name),
     }
 }
 

@@ -7,6 +7,7 @@
 mod batch;
 pub mod clock;
 pub mod cluster;
+mod deployments;
 mod errors;
 mod frontend;
 pub mod health;
@@ -250,6 +251,8 @@ impl Server {
             cluster::Node::new(membership, c.store, peer_tls)
         });
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
+        let deployments = deployments::Deployments::new(store.clone(), clock.clone(), matching.clone());
+        deployments.start().await;
         let history = history::History::with_skipping(
             store.clone(),
             matching.clone(),
@@ -273,7 +276,7 @@ impl Server {
         if options.metrics {
             sample_gauges(&history, &matching, &namespaces);
         }
-        let frontend = Frontend::new(history, matching, namespaces, schedules, stopping.clone());
+        let frontend = Frontend::new(history, matching, namespaces, schedules, stopping.clone(), deployments);
         batch::Batches::start(frontend.clone(), stopping);
         let max_request_bytes =
             options.max_request_bytes.unwrap_or(chronicle_engine::limits::GRPC_REQUEST_BYTES_DEFAULT);

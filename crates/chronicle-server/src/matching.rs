@@ -6,6 +6,7 @@
 //! there in pages, oldest first, as pollers drain the queue.
 
 use crate::clock::Clock;
+use crate::deployments::routes::{Route, RouteTable};
 use chronicle_engine::limits::{
     TASK_HANDED_OUT_FOR, TASK_QUEUE_MEMORY_TASKS_MAX as MEMORY_MAX, TASK_QUEUE_REFILL_BELOW,
 };
@@ -32,11 +33,16 @@ pub struct MatchTask {
     pub attempt: i32,
     /// Non-zero: a query task (see queries.rs) rather than a workflow task.
     pub query_id: u64,
+    /// The worker deployment version ("name:build") whose pollers alone
+    /// may take the task, or "" (see deployments/routes.rs).
+    pub pinned: String,
 }
 
 struct Waiter {
     slot: Mutex<WaiterSlot>,
     notify: Notify,
+    /// The poller's worker deployment version; None: unversioned.
+    version: Option<String>,
 }
 
 #[derive(Default)]
@@ -54,9 +60,11 @@ impl MatchTask {
 
     /// A queued workflow or activity task as read from the store.
     fn from_stored(row: StoredTask) -> Option<Self> {
-        let (scheduled_event_id, attempt) = match row.task {
-            chronicle_engine::Task::WorkflowTask { scheduled_event_id, attempt, .. } => (scheduled_event_id, attempt),
-            chronicle_engine::Task::ActivityTask(a) => (a.scheduled_event_id, a.attempt),
+        let (scheduled_event_id, attempt, pinned) = match row.task {
+            chronicle_engine::Task::WorkflowTask { scheduled_event_id, attempt, pinned, .. } => {
+                (scheduled_event_id, attempt, pinned)
+            }
+            chronicle_engine::Task::ActivityTask(a) => (a.scheduled_event_id, a.attempt, a.pinned),
             _ => return None,
         };
         Some(MatchTask {
@@ -66,6 +74,7 @@ impl MatchTask {
             scheduled_event_id,
             attempt,
             query_id: 0,
+            pinned,
         })
     }
 }
@@ -91,6 +100,9 @@ struct Queue {
     /// Tasks in `tasks` (None) or handed out lately (when): a row read
     /// from the store for one of these is not offered again.
     known: HashMap<TaskIdent, Option<Instant>>,
+    /// Set while the queue belongs to a worker deployment: which pollers
+    /// may take which task.
+    route: Option<Arc<Route>>,
 }
 
 impl Default for Queue {
@@ -104,6 +116,7 @@ impl Default for Queue {
             reading: false,
             dropped: 0,
             known: HashMap::new(),
+            route: None,
         }
     }
 }
@@ -126,6 +139,8 @@ pub struct Matching {
     last_sweep: Mutex<Option<Instant>>,
     /// Where backlogs are read from (none in unit tests: memory only).
     store: Option<(Arc<dyn Store>, Arc<dyn Clock>)>,
+    /// The queues of worker deployments and their routing.
+    routes: Mutex<Arc<RouteTable>>,
 }
 
 impl Queue {
@@ -142,9 +157,15 @@ impl Queue {
 }
 
 impl Queue {
-    /// Hands a task to the first poller still waiting, or keeps it.
+    fn accepts(&self, task: &MatchTask, poller: Option<&str>) -> bool {
+        self.route.as_ref().is_none_or(|r| r.accepts(task, poller))
+    }
+
+    /// Hands a task to the first poller still waiting that may take it, or
+    /// keeps it.
     fn offer(&mut self, mut task: MatchTask) {
-        while let Some(waiter) = self.waiters.pop_front() {
+        while let Some(at) = self.waiters.iter().position(|w| self.accepts(&task, w.version.as_deref())) {
+            let Some(waiter) = self.waiters.remove(at) else { break };
             let mut slot = crate::sync::lock(&waiter.slot);
             if slot.closed {
                 continue;
@@ -163,9 +184,13 @@ impl Queue {
         self.tasks.push_back(task);
     }
 
-    /// The next task for a poller, noted as handed out.
-    fn take(&mut self) -> Option<MatchTask> {
-        let task = self.tasks.pop_front()?;
+    /// The next task a poller may take, noted as handed out.
+    fn take(&mut self, poller: Option<&str>) -> Option<MatchTask> {
+        let at = match &self.route {
+            None => 0,
+            Some(route) => self.tasks.iter().position(|t| route.accepts(t, poller))?,
+        };
+        let task = self.tasks.remove(at)?;
         if let Some(ident) = task.ident() {
             self.known.insert(ident, Some(Instant::now()));
         }
@@ -198,7 +223,7 @@ impl Matching {
             let now = i64::try_from(clock.nanos()).unwrap_or(i64::MAX);
             let rows = store.queued_tasks(&key.namespace, &key.name, key.activity, now, MEMORY_MAX).await;
             let mut queues = crate::sync::lock(&self.queues);
-            let queue = queues.entry(key.clone()).or_default();
+            let queue = self.queue(&mut queues, &key);
             let rows = match rows {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -251,12 +276,46 @@ impl Matching {
         crate::sync::lock(&self.closed).retain(|_, at| at.elapsed() < POLLER_LISTED_FOR);
     }
 
+    /// A queue's entry, made (with its route) if absent.
+    fn queue<'a>(&self, queues: &'a mut HashMap<QueueKey, Queue>, key: &QueueKey) -> &'a mut Queue {
+        queues.entry(key.clone()).or_insert_with(|| Queue { route: self.route_of(key), ..Default::default() })
+    }
+
+    fn route_of(&self, key: &QueueKey) -> Option<Arc<Route>> {
+        let routes = crate::sync::lock(&self.routes).clone();
+        routes.get(&(key.namespace.clone(), key.name.clone(), key.activity)).cloned()
+    }
+
+    /// Takes a new route table (deployments/mod.rs): each queue whose
+    /// route changed offers its tasks again, to the pollers now eligible.
+    pub fn set_routes(&self, table: RouteTable) {
+        let table = Arc::new(table);
+        *crate::sync::lock(&self.routes) = table.clone();
+        let mut queues = crate::sync::lock(&self.queues);
+        for (key, queue) in queues.iter_mut() {
+            let route = table.get(&(key.namespace.clone(), key.name.clone(), key.activity)).cloned();
+            if route == queue.route {
+                continue;
+            }
+            queue.route = route;
+            for task in std::mem::take(&mut queue.tasks) {
+                queue.offer(task);
+            }
+        }
+    }
+
+    /// Where a task of a deployment's queue goes now (the version, None
+    /// for unversioned pollers); None if the queue is in no deployment.
+    pub fn route_target(&self, key: &QueueKey, task: &MatchTask) -> Option<Option<String>> {
+        self.route_of(key).map(|r| r.target(task).map(str::to_string))
+    }
+
     /// Offers a task just committed (or come due). A full queue leaves it
     /// on disk, where its backlog read finds it.
     pub fn add(&self, key: QueueKey, task: MatchTask) {
         let mut queues = crate::sync::lock(&self.queues);
         self.sweep(&mut queues);
-        let queue = queues.entry(key).or_default();
+        let queue = self.queue(&mut queues, &key);
         if let Some(ident) = task.ident() {
             // Already waiting here (read from disk first). One handed out
             // before is offered again: a speculative workflow task (an
@@ -276,20 +335,31 @@ impl Matching {
     /// Waits for a task until `deadline`. Cancel-safe: a task handed to a
     /// poller that went away goes back to the front of the queue.
     pub async fn poll(self: &Arc<Self>, key: &QueueKey, deadline: Instant) -> Option<MatchTask> {
+        self.poll_as(key, deadline, None).await
+    }
+
+    /// `poll` for a worker of a deployment version ("name:build"), or an
+    /// unversioned one (None): it gets only the tasks routed to it.
+    pub async fn poll_as(
+        self: &Arc<Self>,
+        key: &QueueKey,
+        deadline: Instant,
+        version: Option<String>,
+    ) -> Option<MatchTask> {
         let waiter = {
             let mut queues = crate::sync::lock(&self.queues);
             self.sweep(&mut queues);
-            let queue = queues.entry(key.clone()).or_default();
+            let queue = self.queue(&mut queues, key);
             queue.last_poll = Some(Instant::now());
             if self.store.is_some() && queue.needs_read() {
                 queue.reading = true;
                 tokio::spawn(self.clone().read_backlog(key.clone()));
             }
-            if let Some(task) = queue.take() {
+            if let Some(task) = queue.take(version.as_deref()) {
                 crate::metrics::metrics().record_poll(key.activity, true);
                 return Some(task);
             }
-            let waiter = Arc::new(Waiter { slot: Mutex::new(WaiterSlot::default()), notify: Notify::new() });
+            let waiter = Arc::new(Waiter { slot: Mutex::new(WaiterSlot::default()), notify: Notify::new(), version });
             queue.waiters.push_back(waiter.clone());
             waiter
         };
@@ -396,7 +466,7 @@ impl Matching {
     /// Notes that `identity` polls the queue now.
     pub fn record_poller(&self, key: &QueueKey, identity: &str) {
         let mut queues = crate::sync::lock(&self.queues);
-        let queue = queues.entry(key.clone()).or_default();
+        let queue = self.queue(&mut queues, key);
         queue.pollers.insert(identity.to_string(), std::time::SystemTime::now());
     }
 
@@ -430,7 +500,7 @@ impl Matching {
 
     fn requeue_front(&self, key: QueueKey, task: MatchTask) {
         let mut queues = crate::sync::lock(&self.queues);
-        let queue = queues.entry(key).or_default();
+        let queue = self.queue(&mut queues, &key);
         if let Some(ident) = task.ident() {
             queue.known.insert(ident, None);
         }

@@ -88,6 +88,9 @@ pub(crate) struct TaskRecord {
     timer_kind: i32,
     #[prost(int32, tag = "8")]
     timeout_type: i32,
+    /// A workflow or activity task's pinned version (see `Task`).
+    #[prost(string, tag = "9")]
+    pinned: String,
 }
 
 const WORKFLOW_TASK: i32 = 1;
@@ -109,12 +112,13 @@ impl TaskRecord {
     pub(crate) fn of(task: &Task) -> Self {
         let r = TaskRecord::default();
         match task {
-            Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => TaskRecord {
+            Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt, pinned } => TaskRecord {
                 kind: WORKFLOW_TASK,
                 task_queue: task_queue.clone(),
                 sticky: *sticky,
                 event_id: *scheduled_event_id,
                 attempt: *attempt,
+                pinned: pinned.clone(),
                 ..r
             },
             Task::ActivityTask(a) => TaskRecord {
@@ -123,6 +127,7 @@ impl TaskRecord {
                 event_id: a.scheduled_event_id,
                 attempt: a.attempt,
                 at: Some(a.visible_at),
+                pinned: a.pinned.clone(),
                 ..r
             },
             Task::External { initiated_event_id } => TaskRecord { kind: EXTERNAL, event_id: *initiated_event_id, ..r },
@@ -161,12 +166,14 @@ impl TaskRecord {
                 sticky: self.sticky,
                 scheduled_event_id: self.event_id,
                 attempt: self.attempt,
+                pinned: self.pinned,
             },
             ACTIVITY_TASK => Task::ActivityTask(ActivityTaskDispatch {
                 task_queue: self.task_queue,
                 scheduled_event_id: self.event_id,
                 attempt: self.attempt,
                 visible_at: at,
+                pinned: self.pinned,
             }),
             EXTERNAL => Task::External { initiated_event_id: self.event_id },
             START_CHILD => Task::StartChild { initiated_event_id: self.event_id },

@@ -190,11 +190,14 @@ async fn malformed_requests_are_rejected() {
 
     // Not built yet: UNIMPLEMENTED, naming the RPC.
     let err = c
-        .list_worker_deployments(ListWorkerDeploymentsRequest { namespace: "default".into(), ..Default::default() })
+        .get_worker_versioning_rules(GetWorkerVersioningRulesRequest {
+            namespace: "default".into(),
+            task_queue: "q".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("ListWorkerDeployments"), "{}", err.message());
+    assert!(err.message().contains("GetWorkerVersioningRules"), "{}", err.message());
 }
 
 #[tokio::test]

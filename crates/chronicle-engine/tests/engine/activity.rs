@@ -203,6 +203,7 @@ fn failures_retry_without_events_until_maximum_attempts() {
             scheduled_event_id: 5,
             attempt: 2,
             visible_at: at(12),
+            pinned: String::new(),
         })],
         "attempt 2 after the 1 s initial interval"
     );

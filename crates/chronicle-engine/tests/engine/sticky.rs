@@ -44,7 +44,13 @@ fn next_workflow_task_goes_to_the_sticky_queue() {
     assert_eq!(queue.name, STICKY);
     assert_eq!(queue.kind, TaskQueueKind::Sticky as i32);
     assert_eq!(queue.normal_name, TQ, "the normal queue is filled in");
-    let dispatch = Task::WorkflowTask { task_queue: STICKY.into(), sticky: true, scheduled_event_id: 8, attempt: 1 };
+    let dispatch = Task::WorkflowTask {
+        task_queue: STICKY.into(),
+        sticky: true,
+        scheduled_event_id: 8,
+        attempt: 1,
+        pinned: String::new(),
+    };
     let deadline = TimerTask {
         fire_at: at(15),
         kind: TimerKind::StickyScheduleToStartTimeout { scheduled_event_id: 8, attempt: 1 },

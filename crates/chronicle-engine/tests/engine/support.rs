@@ -370,7 +370,7 @@ pub fn activity_dispatches(tasks: &[Task]) -> Vec<chronicle_engine::ActivityTask
 
 /// The dispatch of a workflow task on the run's normal queue.
 pub fn wft_task(scheduled_event_id: i64, attempt: i32) -> Task {
-    Task::WorkflowTask { task_queue: TQ.into(), sticky: false, scheduled_event_id, attempt }
+    Task::WorkflowTask { task_queue: TQ.into(), sticky: false, scheduled_event_id, attempt, pinned: String::new() }
 }
 
 pub fn start_child(workflow_id: &str) -> Command {

@@ -144,6 +144,7 @@ fn complete_with_schedule_activity() {
         scheduled_event_id: 5,
         attempt: 1,
         visible_at: at(2),
+        pinned: String::new(),
     })));
     assert!(workflow_tasks(&t.tasks).is_empty(), "no new workflow task without new events");
 

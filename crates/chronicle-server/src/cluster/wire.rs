@@ -72,6 +72,7 @@ pub fn input_to_wire(value: &Input) -> Option<RemoteInput> {
         | Input::ExternalRequestDone { .. }
         | Input::ParentNotified
         | Input::ResetSticky
+        | Input::UpdateOptions { .. }
         | Input::ActivityControl(_)
         | Input::ChildClosePolicyApplied { .. }
         | Input::Standalone(_) => return None,
@@ -217,6 +218,7 @@ pub fn start_args_to_wire(args: &StartArgs) -> Option<RemoteStartArgs> {
         user_metadata,
         eager,
         activity,
+        versioning_override,
     } = args;
     // Both are started only on the run's own node (their calls are
     // forwarded there whole).
@@ -256,6 +258,7 @@ pub fn start_args_to_wire(args: &StartArgs) -> Option<RemoteStartArgs> {
         user_metadata: user_metadata.clone(),
         eager: *eager,
         continued: continued.as_ref().map(continued_to_wire),
+        versioning_override: versioning_override.clone(),
     })
 }
 
@@ -336,6 +339,7 @@ pub fn start_args_from_wire(args: RemoteStartArgs) -> Result<StartArgs, String> 
         user_metadata,
         eager,
         continued,
+        versioning_override,
     } = args;
     let parent = parent
         .map(|RemoteParent { namespace, namespace_id, execution, initiated_event_id }| {
@@ -374,6 +378,7 @@ pub fn start_args_from_wire(args: RemoteStartArgs) -> Result<StartArgs, String> 
         user_metadata,
         eager,
         activity: None,
+        versioning_override,
     })
 }
 
@@ -636,6 +641,10 @@ mod tests {
             user_metadata: Some(UserMetadata { summary: Some(payload("sum")), details: Some(payload("det")) }),
             eager: true,
             activity: None,
+            versioning_override: Some(chronicle_engine::api::workflow::v1::VersioningOverride {
+                r#override: Some(chronicle_engine::api::workflow::v1::versioning_override::Override::AutoUpgrade(true)),
+                ..Default::default()
+            }),
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod activity_control;
 mod batch;
+mod deployments;
 mod forward;
 mod multi_operation;
 mod queries;
@@ -35,6 +36,7 @@ pub struct Frontend {
     pub(crate) namespaces: Arc<Namespaces>,
     pub(crate) schedules: Arc<crate::schedules::Scheduler>,
     pub(crate) batches: Arc<crate::batch::Batches>,
+    pub(crate) deployments: Arc<crate::deployments::Deployments>,
     /// Turns true when the server stops: long polls answer at once.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -48,8 +50,9 @@ impl Frontend {
         namespaces: Arc<Namespaces>,
         schedules: Arc<crate::schedules::Scheduler>,
         stopping: tokio::sync::watch::Receiver<bool>,
+        deployments: Arc<crate::deployments::Deployments>,
     ) -> Self {
-        Frontend { history, matching, namespaces, schedules, batches: Default::default(), stopping }
+        Frontend { history, matching, namespaces, schedules, batches: Default::default(), deployments, stopping }
     }
 
     /// Waits until `done` holds for the run, re-reading it after every
@@ -366,6 +369,72 @@ impl WorkflowService for Frontend {
     }
     async fn list_batch_operations(&self, r: Request<ListBatchOperationsRequest>) -> Rpc<ListBatchOperationsResponse> {
         self.list_batches(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_worker_deployment(
+        &self,
+        r: Request<DescribeWorkerDeploymentRequest>,
+    ) -> Rpc<DescribeWorkerDeploymentResponse> {
+        self.describe_deployment(r.into_inner()).await.map(Response::new)
+    }
+    async fn list_worker_deployments(
+        &self,
+        r: Request<ListWorkerDeploymentsRequest>,
+    ) -> Rpc<ListWorkerDeploymentsResponse> {
+        self.list_deployments(r.into_inner()).await.map(Response::new)
+    }
+    async fn delete_worker_deployment(
+        &self,
+        r: Request<DeleteWorkerDeploymentRequest>,
+    ) -> Rpc<DeleteWorkerDeploymentResponse> {
+        self.delete_deployment(r.into_inner()).await.map(Response::new)
+    }
+    async fn set_worker_deployment_current_version(
+        &self,
+        r: Request<SetWorkerDeploymentCurrentVersionRequest>,
+    ) -> Rpc<SetWorkerDeploymentCurrentVersionResponse> {
+        self.set_current_version(r.into_inner()).await.map(Response::new)
+    }
+    async fn set_worker_deployment_ramping_version(
+        &self,
+        r: Request<SetWorkerDeploymentRampingVersionRequest>,
+    ) -> Rpc<SetWorkerDeploymentRampingVersionResponse> {
+        self.set_ramping_version(r.into_inner()).await.map(Response::new)
+    }
+    async fn describe_worker_deployment_version(
+        &self,
+        r: Request<DescribeWorkerDeploymentVersionRequest>,
+    ) -> Rpc<DescribeWorkerDeploymentVersionResponse> {
+        self.describe_deployment_version(r.into_inner()).await.map(Response::new)
+    }
+    async fn delete_worker_deployment_version(
+        &self,
+        r: Request<DeleteWorkerDeploymentVersionRequest>,
+    ) -> Rpc<DeleteWorkerDeploymentVersionResponse> {
+        self.delete_deployment_version(r.into_inner()).await.map(Response::new)
+    }
+    async fn update_worker_deployment_version_metadata(
+        &self,
+        r: Request<UpdateWorkerDeploymentVersionMetadataRequest>,
+    ) -> Rpc<UpdateWorkerDeploymentVersionMetadataResponse> {
+        self.update_version_metadata(r.into_inner()).await.map(Response::new)
+    }
+    async fn set_worker_deployment_manager(
+        &self,
+        r: Request<SetWorkerDeploymentManagerRequest>,
+    ) -> Rpc<SetWorkerDeploymentManagerResponse> {
+        self.set_manager(r.into_inner()).await.map(Response::new)
+    }
+    async fn update_workflow_execution_options(
+        &self,
+        r: Request<UpdateWorkflowExecutionOptionsRequest>,
+    ) -> Rpc<UpdateWorkflowExecutionOptionsResponse> {
+        route!(
+            self,
+            r,
+            forward::Key::Workflow(&r.get_ref().namespace, wf(&r.get_ref().workflow_execution)),
+            update_workflow_execution_options
+        );
+        self.update_workflow_options(r.into_inner()).await.map(Response::new)
     }
     async fn reset_workflow_execution(
         &self,

@@ -365,6 +365,7 @@ impl Frontend {
             priority: r.priority,
             user_metadata: r.user_metadata,
             activity: Some(Box::new(ActivityStart { attrs, start_delay: r.start_delay })),
+            versioning_override: None,
             ..Default::default()
         };
         let started = match self.history.start(args, StartPolicies { reuse, conflict }).await {

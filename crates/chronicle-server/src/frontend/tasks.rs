@@ -12,7 +12,7 @@ use chronicle_engine::{
     Input, Outcome, WorkflowTaskCompletion,
     api::{
         common::v1::{Payloads, WorkerVersionCapabilities, WorkerVersionStamp, WorkflowExecution, WorkflowType},
-        enums::v1::{QueryResultType, TaskQueueKind, WorkflowTaskFailedCause},
+        enums::v1::{QueryResultType, TaskQueueKind, TaskQueueType, WorkflowTaskFailedCause},
         failure::v1::Failure,
         history::v1::{History as HistoryProto, HistoryEvent},
         protocol::v1::{Message, message},
@@ -141,13 +141,18 @@ fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
     Ok(tq.name.clone())
 }
 
-/// The stamp Temporal records for a poller: its build id. Versioned routing
-/// (`use_versioning`) is not built, and refused rather than ignored.
-fn version_stamp(caps: &Option<WorkerVersionCapabilities>) -> Result<Option<WorkerVersionStamp>, Status> {
+/// The stamp Temporal records for a poller: its build id. The versioning of
+/// build-id sets (`use_versioning` without deployment options) is not
+/// built, and refused rather than ignored; worker deployments are
+/// (`deployment_options`, deployments/mod.rs).
+fn version_stamp(
+    caps: &Option<WorkerVersionCapabilities>,
+    deployment: Option<&chronicle_engine::api::deployment::v1::WorkerDeploymentOptions>,
+) -> Result<Option<WorkerVersionStamp>, Status> {
     match caps {
-        Some(c) if c.use_versioning => {
-            Err(Status::unimplemented("Worker versioning (use_versioning) is not implemented by Chronicle yet."))
-        }
+        Some(c) if c.use_versioning && deployment.is_none() => Err(Status::unimplemented(
+            "Worker versioning with build-id sets (use_versioning) is not implemented by Chronicle; use worker deployments.",
+        )),
         Some(c) => Ok(Some(WorkerVersionStamp { build_id: c.build_id.clone(), use_versioning: false })),
         None => Ok(None),
     }
@@ -161,10 +166,15 @@ impl Frontend {
     ) -> Result<PollWorkflowTaskQueueResponse, Status> {
         self.check_namespace(&r.namespace)?;
         let name = queue_name(&r.task_queue)?;
-        let stamp = version_stamp(&r.worker_version_capabilities)?;
+        let stamp = version_stamp(&r.worker_version_capabilities, r.deployment_options.as_ref())?;
+        let sticky = r.task_queue.as_ref().is_some_and(|q| q.kind == TaskQueueKind::Sticky as i32);
+        let version = self
+            .deployments
+            .poller_version(&r.namespace, r.deployment_options.as_ref(), &name, TaskQueueType::Workflow, sticky)
+            .await?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: false };
         self.matching.record_poller(&key, &r.identity);
-        while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
+        while let Some(Some(task)) = self.wait(deadline, self.matching.poll_as(&key, deadline, version.clone())).await {
             if let Holder::Remote { address } = self.history.run_holder(&task.namespace, &task.workflow_id) {
                 match self.start_remotely(&address, &key, &task, &r.identity, stamp.clone()).await {
                     Ok(StartTaskResponse { workflow: Some(response), .. }) => {
@@ -279,7 +289,7 @@ impl Frontend {
     ) -> Result<RespondWorkflowTaskCompletedResponse, Status> {
         let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
         self.check_namespace(&token.namespace)?;
-        if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) {
+        if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) && r.deployment_options.is_none() {
             return Err(Status::unimplemented(
                 "Worker versioning (use_versioning) is not implemented by Chronicle yet.",
             ));
@@ -307,6 +317,8 @@ impl Frontend {
             sticky_attributes: r.sticky_attributes,
             messages: r.messages,
             request_id: uuid::Uuid::new_v4().to_string(),
+            versioning_behavior: r.versioning_behavior,
+            deployment_options: r.deployment_options,
         };
         let input = Input::WorkflowTaskCompleted(Box::new(done));
         let t =
@@ -358,10 +370,14 @@ impl Frontend {
     ) -> Result<PollActivityTaskQueueResponse, Status> {
         self.check_namespace(&r.namespace)?;
         let name = queue_name(&r.task_queue)?;
-        let stamp = version_stamp(&r.worker_version_capabilities)?;
+        let stamp = version_stamp(&r.worker_version_capabilities, r.deployment_options.as_ref())?;
+        let version = self
+            .deployments
+            .poller_version(&r.namespace, r.deployment_options.as_ref(), &name, TaskQueueType::Activity, false)
+            .await?;
         let key = QueueKey { namespace: r.namespace.clone(), name, activity: true };
         self.matching.record_poller(&key, &r.identity);
-        while let Some(Some(task)) = self.wait(deadline, self.matching.poll(&key, deadline)).await {
+        while let Some(Some(task)) = self.wait(deadline, self.matching.poll_as(&key, deadline, version.clone())).await {
             let started = match self.history.run_holder(&task.namespace, &task.workflow_id) {
                 Holder::Remote { address } => self
                     .start_remotely(&address, &key, &task, &r.identity, stamp.clone())

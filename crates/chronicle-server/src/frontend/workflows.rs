@@ -242,6 +242,9 @@ impl Frontend {
             }
         }
         check_duration("WorkflowStartDelay", &r.workflow_start_delay)?;
+        if let Some(o) = &r.versioning_override {
+            chronicle_engine::versioning::validate_override(o).map_err(errors::invalid)?;
+        }
         let retry_policy = match r.retry_policy {
             Some(p) => Some(chronicle_engine::normalize_retry_policy(Some(p)).map_err(errors::invalid)?),
             None => None,
@@ -287,6 +290,7 @@ impl Frontend {
             user_metadata: r.user_metadata,
             eager: r.request_eager_execution && self.history.limits().eager_workflow_start,
             activity: None,
+            versioning_override: r.versioning_override,
         };
         Ok((args, StartPolicies { reuse, conflict }))
     }

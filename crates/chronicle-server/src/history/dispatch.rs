@@ -46,7 +46,25 @@ impl History {
         if let Some((skipping, gate)) = gate.as_mut() {
             skipping.record_run(gate, state);
         }
-        for task in tasks {
+        for mut task in tasks {
+            if let Task::WorkflowTask { sticky, .. } = &mut task
+                && *sticky
+                && self.moves_version(state)
+            {
+                // Its sticky worker is on the version the run leaves:
+                // the task goes to the normal queue, routed anew.
+                let Task::WorkflowTask { scheduled_event_id, attempt, .. } = task else { unreachable!() };
+                let base = MatchTask {
+                    namespace: state.namespace.clone(),
+                    workflow_id: state.workflow_id.clone(),
+                    run_id: state.run_id.clone(),
+                    scheduled_event_id,
+                    attempt,
+                    ..Default::default()
+                };
+                self.sticky_unavailable(base);
+                continue;
+            }
             let base = MatchTask {
                 namespace: state.namespace.clone(),
                 workflow_id: state.workflow_id.clone(),
@@ -81,9 +99,9 @@ impl History {
     ) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
         let me = self.me.clone();
         match task {
-            Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt } => {
+            Task::WorkflowTask { task_queue, sticky, scheduled_event_id, attempt, pinned } => {
                 let key = QueueKey { namespace: base.namespace.clone(), name: task_queue, activity: false };
-                let task = MatchTask { scheduled_event_id, attempt, ..base };
+                let task = MatchTask { scheduled_event_id, attempt, pinned, ..base };
                 if sticky {
                     self.enqueue_sticky(key, task, NoPoller::Redirect);
                 } else {
@@ -95,7 +113,12 @@ impl History {
                 let key = QueueKey { namespace: base.namespace.clone(), name: a.task_queue.clone(), activity: true };
                 let at = time::ts_nanos(&a.visible_at);
                 let task_key = chronicle_store::task_key(&Task::ActivityTask(a.clone()));
-                let task = MatchTask { scheduled_event_id: a.scheduled_event_id, attempt: a.attempt, ..base };
+                let task = MatchTask {
+                    scheduled_event_id: a.scheduled_event_id,
+                    attempt: a.attempt,
+                    pinned: a.pinned.clone(),
+                    ..base
+                };
                 if at <= self.clock.nanos() {
                     self.enqueue(key, task);
                 } else {
@@ -154,6 +177,21 @@ impl History {
         });
     }
 
+    /// Whether a run's tasks are routed to another worker deployment
+    /// version (or to unversioned workers) than that of the worker that
+    /// completed its last task: an auto-upgrade run moves to a new current
+    /// version, an override pins it elsewhere; its sticky worker must not
+    /// take its next task.
+    fn moves_version(&self, state: &MutableState) -> bool {
+        let normal =
+            QueueKey { namespace: state.namespace.clone(), name: state.task_queue_name().to_string(), activity: false };
+        let probe =
+            MatchTask { workflow_id: state.workflow_id.clone(), pinned: state.pinned_version(), ..Default::default() };
+        self.matching
+            .route_target(&normal, &probe)
+            .is_some_and(|target| target.unwrap_or_default() != state.last_worker_version_key())
+    }
+
     /// A worker shut down: its sticky queue is closed, and the tasks waiting
     /// there move to the normal queue at once.
     pub fn close_sticky_queue(&self, namespace: &str, name: &str) {
@@ -203,6 +241,7 @@ impl History {
             workflow_id: state.workflow_id.clone(),
             run_id: state.run_id.clone(),
             query_id,
+            pinned: state.pinned_version(),
             ..Default::default()
         };
         let normal =

@@ -341,6 +341,7 @@ pub(crate) fn task_ref(task: &MatchTask) -> TaskRef {
         scheduled_event_id: task.scheduled_event_id,
         attempt: task.attempt,
         query_id: task.query_id,
+        pinned: task.pinned.clone(),
     }
 }
 
@@ -352,5 +353,6 @@ pub(crate) fn match_task(task: TaskRef) -> MatchTask {
         scheduled_event_id: task.scheduled_event_id,
         attempt: task.attempt,
         query_id: task.query_id,
+        pinned: task.pinned,
     }
 }

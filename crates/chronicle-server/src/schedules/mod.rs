@@ -478,6 +478,7 @@ impl Scheduler {
             user_metadata: wf.user_metadata,
             eager: false,
             activity: None,
+            versioning_override: None,
         };
         let reuse = match WorkflowIdReusePolicy::try_from(wf.workflow_id_reuse_policy) {
             Ok(WorkflowIdReusePolicy::Unspecified) | Err(_) => WorkflowIdReusePolicy::AllowDuplicate,
