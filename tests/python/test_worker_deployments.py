@@ -45,6 +45,17 @@ with workflow.unsafe.imports_passed_through():
 
 NAMESPACE = "default"
 
+# Drainage checked and pollers forgotten within seconds (pass the same flags to Temporal's dev server
+# when running these tests against it).
+CHRONICLE_SERVER_ARGS = [
+    "--dynamic-config-value",
+    'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"',
+    "--dynamic-config-value",
+    'matching.wv.VersionDrainageStatusRefreshInterval="1s"',
+    "--dynamic-config-value",
+    'matching.PollerHistoryTTL="1s"',
+]
+
 
 def whoami_for(build_id: str):
     @activity.defn(name="whoami")
@@ -353,6 +364,56 @@ async def test_start_with_a_pinned_override_runs_on_that_version(client: Client)
         assert await asyncio.wait_for(handle.result(), 30) == ["1.0", "1.0"]
         started = [e async for e in handle.fetch_history_events()][0].workflow_execution_started_event_attributes
         assert started.versioning_override.pinned.version.build_id == "1.0"
+
+
+async def test_a_drained_version_without_pollers_is_deleted(client: Client) -> None:
+    deployment, tq = names()
+    version = VersionProto(deployment_name=deployment, build_id="1.0")
+    async with versioned_worker(client, tq, deployment, "2.0"):
+        async with versioned_worker(client, tq, deployment, "1.0"):
+            await wait_registered(client, deployment, "1.0")
+            await wait_registered(client, deployment, "2.0")
+            await set_current(client, deployment, "1.0")
+            pinned = await client.start_workflow(PinnedSteps.run, id=f"drain-{uuid.uuid4()}", task_queue=tq)
+            await wait_until(lambda: _has_version(pinned, "1.0"), "pinned to 1.0")
+            await set_current(client, deployment, "2.0")
+
+            async def status() -> int:
+                d = await client.workflow_service.describe_worker_deployment_version(
+                    DescribeWorkerDeploymentVersionRequest(namespace=NAMESPACE, deployment_version=version)
+                )
+                return d.worker_deployment_version_info.status
+
+            assert await status() == WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINING
+            with pytest.raises(RPCError) as err:
+                await client.workflow_service.delete_worker_deployment_version(
+                    DeleteWorkerDeploymentVersionRequest(namespace=NAMESPACE, deployment_version=version, identity="t")
+                )
+            assert err.value.status == RPCStatusCode.FAILED_PRECONDITION
+            assert "cannot be deleted since it is draining" in err.value.message
+            await pinned.signal("proceed")
+            assert await asyncio.wait_for(pinned.result(), 30) == ["1.0", "1.0"]
+            drained = WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED
+            await wait_until(lambda: _status_is(status, drained), "drained", 60)
+        # 1.0's workers stopped: once their polls are forgotten, the version goes.
+        async def deleted() -> bool:
+            try:
+                await client.workflow_service.delete_worker_deployment_version(
+                    DeleteWorkerDeploymentVersionRequest(namespace=NAMESPACE, deployment_version=version, identity="t")
+                )
+                return True
+            except RPCError as e:
+                assert e.status == RPCStatusCode.FAILED_PRECONDITION, e.message
+                assert "active pollers" in e.message, e.message
+                return False
+
+        await wait_until(deleted, "deleted", 60)
+        d = (await describe(client, deployment)).worker_deployment_info
+        assert [s.deployment_version.build_id for s in d.version_summaries] == ["2.0"]
+
+
+async def _status_is(status, expected) -> bool:
+    return await status() == expected
 
 
 async def test_refusals(client: Client) -> None:

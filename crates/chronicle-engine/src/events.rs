@@ -70,6 +70,7 @@ impl Ctx {
 
     pub fn finish(mut self) -> Transition {
         crate::pause_info::sync_pause_info(&mut self.state);
+        crate::versioning::sync_search_attributes(&mut self.state);
         self.debug_assert_invariants();
         self.state.db_version += 1;
         crate::versioning::stamp(&self.state, &mut self.tasks);

@@ -42,6 +42,7 @@ mod standalone;
 mod standalone_outcome;
 mod start;
 mod state;
+mod system_attributes;
 pub mod time;
 mod timer;
 mod transition;

@@ -69,6 +69,17 @@ pub struct Limits {
     /// returned in the start's response (`system.enableEagerWorkflowStart`,
     /// on by default as on Temporal).
     pub eager_workflow_start: bool,
+    /// Worker deployments: a version that stopped being current or ramping
+    /// is first checked for running workflows pinned to it this long after
+    /// (`matching.wv.VersionDrainageStatusVisibilityGracePeriod`, 3 min)...
+    pub version_drainage_grace_ms: i64,
+    /// ... and then this often until none is left, when it is drained
+    /// (`matching.wv.VersionDrainageStatusRefreshInterval`, 5 min).
+    pub version_drainage_refresh_ms: i64,
+    /// A version's workers count as polling this long after their last
+    /// poll: such a version is not deleted (`matching.PollerHistoryTTL`,
+    /// 5 min).
+    pub poller_history_ttl_ms: i64,
 }
 
 impl Default for Limits {
@@ -90,6 +101,9 @@ impl Default for Limits {
             namespace_polls_max: 1200,
             eager_activities: true,
             eager_workflow_start: true,
+            version_drainage_grace_ms: 180_000,
+            version_drainage_refresh_ms: 300_000,
+            poller_history_ttl_ms: 300_000,
         }
     }
 }
@@ -98,6 +112,14 @@ impl Default for Limits {
 type Setter = fn(&mut Limits, i64);
 
 impl Limits {
+    /// Temporal's dynamic config keys for the configurable durations (set
+    /// in milliseconds).
+    pub const DURATION_KEYS: &[(&str, Setter)] = &[
+        ("matching.wv.VersionDrainageStatusVisibilityGracePeriod", |l, ms| l.version_drainage_grace_ms = ms),
+        ("matching.wv.VersionDrainageStatusRefreshInterval", |l, ms| l.version_drainage_refresh_ms = ms),
+        ("matching.PollerHistoryTTL", |l, ms| l.poller_history_ttl_ms = ms),
+    ];
+
     /// Temporal's dynamic config keys for the configurable limits.
     pub const KEYS: &[(&str, Setter)] = &[
         ("limit.historyCount.suggestContinueAsNew", |l, n| l.history_events_suggest_continue_as_new = n),

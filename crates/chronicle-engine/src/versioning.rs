@@ -106,6 +106,25 @@ impl MutableState {
     }
 }
 
+/// The worker versioning search attributes Temporal keeps: the run's
+/// deployment, version ("name:build") and behaviour ("Pinned",
+/// "AutoUpgrade"), absent while unversioned, and every version that
+/// completed one of its workflow tasks.
+pub(crate) fn sync_search_attributes(state: &mut MutableState) {
+    use crate::system_attributes::{keyword, keyword_list, set};
+    let version = state.versioning.as_ref().and_then(effective_version);
+    let behavior = match state.versioning.as_ref().map(effective_behavior) {
+        Some(VersioningBehavior::Pinned) => Some("Pinned"),
+        Some(VersioningBehavior::AutoUpgrade) => Some("AutoUpgrade"),
+        _ => None,
+    };
+    set(state, "TemporalWorkerDeployment", version.as_ref().map(|v| keyword(&v.deployment_name)));
+    set(state, "TemporalWorkerDeploymentVersion", version.as_ref().map(|v| keyword(&version_key(v))));
+    set(state, "TemporalWorkflowVersioningBehavior", behavior.map(keyword));
+    let used = (!state.used_deployment_versions.is_empty()).then(|| keyword_list(&state.used_deployment_versions));
+    set(state, "TemporalUsedWorkerDeploymentVersions", used);
+}
+
 /// Marks the run's workflow and activity tasks with the version they are
 /// pinned to, as the run stands at the end of a transition (a completion
 /// may pin the run after its commands scheduled activities).

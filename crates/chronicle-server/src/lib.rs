@@ -251,7 +251,8 @@ impl Server {
             cluster::Node::new(membership, c.store, peer_tls)
         });
         let matching = Arc::new(matching::Matching::with_store(store.clone(), clock.clone()));
-        let deployments = deployments::Deployments::new(store.clone(), clock.clone(), matching.clone());
+        let deployments =
+            deployments::Deployments::new(store.clone(), clock.clone(), matching.clone(), &options.limits);
         deployments.start().await;
         let history = history::History::with_skipping(
             store.clone(),

@@ -66,6 +66,11 @@ pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
             config.limits.eager_activities = switch()?;
         } else if key == EAGER_WORKFLOW_START {
             config.limits.eager_workflow_start = switch()?;
+        } else if let Some((_, set)) = Limits::DURATION_KEYS.iter().find(|(k, _)| *k == key) {
+            let ms = duration_ms(&json).with_context(|| {
+                format!("--dynamic-config-value {key}: {value} is not a duration (\"1s\", \"500ms\", \"5m\")")
+            })?;
+            set(&mut config.limits, ms);
         } else if Limits::KEYS.iter().any(|(k, _)| *k == key) {
             let n = json
                 .as_i64()
@@ -79,6 +84,26 @@ pub fn parse(values: &[String]) -> anyhow::Result<DynamicConfig> {
         }
     }
     Ok(config)
+}
+
+/// A duration as Temporal's dynamic config writes one: a string with a
+/// unit ("1s", "500ms", "5m", "1h"), or a number of seconds.
+fn duration_ms(json: &serde_json::Value) -> Option<i64> {
+    if let Some(secs) = json.as_f64() {
+        return (secs >= 0.0).then_some((secs * 1000.0) as i64);
+    }
+    let s = json.as_str()?.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        "h" => n * 3_600_000.0,
+        _ => return None,
+    };
+    (ms >= 0.0).then_some(ms as i64)
 }
 
 #[cfg(test)]
@@ -100,6 +125,22 @@ mod tests {
         assert!(parse_all(&["limit.historyCount.error=-1"]).is_err());
         assert!(parse_all(&["limit.historyCount.error"]).is_err());
         assert!(parse_all(&["=1"]).is_err());
+    }
+
+    #[test]
+    fn durations_take_temporals_forms() {
+        let c = parse_all(&[
+            "matching.wv.VersionDrainageStatusVisibilityGracePeriod=\"1s\"",
+            "matching.wv.VersionDrainageStatusRefreshInterval=\"500ms\"",
+            "matching.PollerHistoryTTL=2",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.limits.version_drainage_grace_ms, c.limits.version_drainage_refresh_ms, c.limits.poller_history_ttl_ms),
+            (1000, 500, 2000)
+        );
+        assert!(c.ignored.is_empty());
+        assert!(parse_all(&["matching.PollerHistoryTTL=\"soon\""]).is_err());
     }
 
     #[test]

@@ -16,7 +16,9 @@ use chronicle_engine::api::deployment::v1::{
     RoutingConfig, WorkerDeploymentInfo, WorkerDeploymentOptions, WorkerDeploymentVersion, WorkerDeploymentVersionInfo,
     worker_deployment_version_info::VersionTaskQueueInfo,
 };
-use chronicle_engine::api::enums::v1::{TaskQueueType, WorkerDeploymentVersionStatus, WorkerVersioningMode};
+use chronicle_engine::api::enums::v1::{
+    TaskQueueType, VersionDrainageStatus, WorkerDeploymentVersionStatus, WorkerVersioningMode,
+};
 use chronicle_engine::versioning::{version_key, version_string};
 use chronicle_store::{DeploymentRecord, Store, StoreError};
 use routes::{Route, RouteTable};
@@ -30,10 +32,6 @@ use tonic::Status;
 /// node reach its queues within this).
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
-/// A version's workers count as polling for this long after a poll
-/// (Temporal's poller history TTL): a version with pollers is not deleted.
-pub const POLLERS_SEEN_FOR: Duration = Duration::from_secs(300);
-
 /// Conditional writes retried this often on a conflict before giving up.
 const WRITE_TRIES: usize = 10;
 
@@ -46,6 +44,10 @@ pub struct Deployments {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     matching: Arc<Matching>,
+    /// Drainage checks and how long pollers count (`Limits`).
+    drainage_grace: Duration,
+    drainage_refresh: Duration,
+    pollers_seen_for: Duration,
     records: Mutex<HashMap<Key, DeploymentRecord>>,
     /// (namespace, "name:build") → last poll by one of its workers.
     polled: Mutex<HashMap<Key, Instant>>,
@@ -58,8 +60,23 @@ pub enum Change<T> {
 }
 
 impl Deployments {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, matching: Arc<Matching>) -> Arc<Self> {
-        Arc::new(Deployments { store, clock, matching, records: Default::default(), polled: Default::default() })
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        matching: Arc<Matching>,
+        limits: &chronicle_engine::Limits,
+    ) -> Arc<Self> {
+        let ms = |n: i64| Duration::from_millis(u64::try_from(n).unwrap_or(0));
+        Arc::new(Deployments {
+            store,
+            clock,
+            matching,
+            drainage_grace: ms(limits.version_drainage_grace_ms),
+            drainage_refresh: ms(limits.version_drainage_refresh_ms),
+            pollers_seen_for: ms(limits.poller_history_ttl_ms),
+            records: Default::default(),
+            polled: Default::default(),
+        })
     }
 
     /// Reads every deployment now, and again every `REFRESH_EVERY`.
@@ -71,6 +88,7 @@ impl Deployments {
                 tokio::time::sleep(REFRESH_EVERY).await;
                 let Some(me) = me.upgrade() else { return };
                 me.refresh().await;
+                me.check_drainage().await;
             }
         });
     }
@@ -233,12 +251,88 @@ impl Deployments {
         })
     }
 
-    /// Whether a version's workers polled within `POLLERS_SEEN_FOR`.
+    /// Whether a version's workers polled lately (`matching.PollerHistoryTTL`).
     pub fn has_pollers(&self, namespace: &str, version: &WorkerDeploymentVersion) -> bool {
         crate::sync::lock(&self.polled)
             .get(&(namespace.to_string(), version_key(version)))
-            .is_some_and(|at| at.elapsed() < POLLERS_SEEN_FOR)
+            .is_some_and(|at| at.elapsed() < self.pollers_seen_for)
     }
+
+    /// Draining versions whose check is due: a version no running workflow
+    /// is pinned to any more is drained (as Temporal counts them, through
+    /// visibility); otherwise the check is noted and comes again after
+    /// `drainage_refresh`.
+    async fn check_drainage(&self) {
+        let now = self.clock.timestamp();
+        let due: Vec<(String, String, WorkerDeploymentVersion)> = crate::sync::lock(&self.records)
+            .values()
+            .flat_map(|r| {
+                r.versions
+                    .iter()
+                    .filter(|v| self.drainage_due(v, &now))
+                    .filter_map(|v| Some((r.namespace.clone(), r.name.clone(), v.deployment_version.clone()?)))
+            })
+            .collect();
+        for (namespace, name, version) in due {
+            let query = format!(
+                "TemporalWorkerDeploymentVersion = '{}' AND TemporalWorkflowVersioningBehavior = 'Pinned' AND ExecutionStatus = 'Running'",
+                version_key(&version).replace('\'', "''")
+            );
+            let Ok(query) = crate::visibility::parse(&query, &Default::default()) else { continue };
+            let pinned = match self.store.count_runs(&namespace, &query).await {
+                Ok(count) => count.count,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not count a draining version's workflows");
+                    continue;
+                }
+            };
+            let checked = self
+                .modify(&namespace, &name, false, |record, now| {
+                    let grace = self.drainage_grace;
+                    let refresh = self.drainage_refresh;
+                    let Some(info) =
+                        record.versions.iter_mut().find(|v| v.deployment_version.as_ref() == Some(&version))
+                    else {
+                        return Ok(Change::Keep(()));
+                    };
+                    if !due_at(info, &now, grace, refresh) {
+                        return Ok(Change::Keep(()));
+                    }
+                    let drainage = info.drainage_info.get_or_insert_with(Default::default);
+                    drainage.last_checked_time = Some(now);
+                    if pinned == 0 {
+                        drainage.status = VersionDrainageStatus::Drained as i32;
+                        drainage.last_changed_time = Some(now);
+                        info.status = WorkerDeploymentVersionStatus::Drained as i32;
+                    }
+                    Ok(Change::Write(()))
+                })
+                .await;
+            if let Err(e) = checked {
+                tracing::debug!(error = %e, "could not note a drainage check");
+            }
+        }
+    }
+
+    fn drainage_due(&self, v: &WorkerDeploymentVersionInfo, now: &prost_types::Timestamp) -> bool {
+        due_at(v, now, self.drainage_grace, self.drainage_refresh)
+    }
+}
+
+/// Whether a draining version's check is due: `grace` after it stopped
+/// being current or ramping, then every `refresh`.
+fn due_at(v: &WorkerDeploymentVersionInfo, now: &prost_types::Timestamp, grace: Duration, refresh: Duration) -> bool {
+    let Some(drainage) = v.drainage_info.as_ref().filter(|d| d.status == VersionDrainageStatus::Draining as i32) else {
+        return false;
+    };
+    let elapsed = |t: Option<prost_types::Timestamp>| {
+        t.map(|t| chronicle_engine::time::since(now, &t)).map_or(Duration::MAX, |d| {
+            Duration::new(u64::try_from(d.seconds).unwrap_or(0), u32::try_from(d.nanos).unwrap_or(0))
+        })
+    };
+    let since_change = elapsed(drainage.last_changed_time);
+    let since_check = elapsed(drainage.last_checked_time);
+    since_change >= grace && (since_check >= refresh || drainage.last_checked_time == drainage.last_changed_time)
 }
 
 fn new_record(namespace: &str, name: &str, now: prost_types::Timestamp) -> DeploymentRecord {
