@@ -234,7 +234,7 @@ if [ -n "${CHRONICLE_POSTGRES_URL:-}" ]; then
         test_activities_more.py test_children.py test_cron.py test_dynamic.py test_eager_activities.py
         test_external.py test_hello.py test_parity.py test_queries.py test_schedules.py test_signals.py
         test_task_queues.py test_updates.py test_visibility.py test_reset.py test_activity_control.py
-        test_standalone_activities.py
+        test_standalone_activities.py test_worker_deployments.py
     )
     section "Python SDK end-to-end on PostgreSQL"
     # Not here: the suites that start servers of their own, never on this
@@ -253,7 +253,13 @@ if [ -n "${CHRONICLE_POSTGRES_URL:-}" ]; then
     # calls are forwarded to another node, and their polls meet tasks of
     # runs held elsewhere. (The cluster's own tests,
     # tests/python/test_cluster.py, ran in the first pass.)
-    start_cluster --server-arg=--search-attribute --server-arg=CustomKeywordField=Keyword
+    # The worker deployment tests' drainage and poller timings (as their module's server gets them).
+    deployment_timings=()
+    for flag in 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="1s"' \
+        'matching.wv.VersionDrainageStatusRefreshInterval="1s"' 'matching.PollerHistoryTTL="1s"'; do
+        deployment_timings+=(--server-arg=--dynamic-config-value "--server-arg=$flag")
+    done
+    start_cluster --server-arg=--search-attribute --server-arg=CustomKeywordField=Keyword "${deployment_timings[@]}"
     pytest_rc=0
     CHRONICLE_ADDRESS="$CLUSTER_ADDRESS" "$VENV_PY" -m pytest -q \
         "${CLUSTER_MODULES[@]/#/tests/python/}" "$@" || pytest_rc=$?

@@ -477,11 +477,40 @@ async def test_refusals(client: Client) -> None:
             )
         )
         assert updated.metadata.entries["color"].data == b'"blue"'
+
+        # A queue of the current version that the proposed one lacks, with tasks waiting: refused
+        # unless told to ignore it.
+        other_tq = f"{tq}-other"
+        async with versioned_worker(client, other_tq, deployment, "1.0"):
+            await wait_until(lambda: _queues_of(client, deployment, "1.0", 4), "1.0 on both queues")
+        await client.start_workflow(AutoSteps.run, id=f"waiting-{uuid.uuid4()}", task_queue=other_tq)
+        async with versioned_worker(client, tq, deployment, "2.0"):
+            await wait_registered(client, deployment, "2.0")
+            token = (await describe(client, deployment)).conflict_token
+            request = SetWorkerDeploymentCurrentVersionRequest(
+                namespace=NAMESPACE, deployment_name=deployment, build_id="2.0", conflict_token=token, identity="test"
+            )
+            status, message = await code_and_message(
+                client.workflow_service.set_worker_deployment_current_version(request)
+            )
+            assert status == RPCStatusCode.FAILED_PRECONDITION
+            assert message.startswith(f"proposed current version '{deployment}:2.0' is missing active task queues")
+            request.ignore_missing_task_queues = True
+            await client.workflow_service.set_worker_deployment_current_version(request)
         described = await client.workflow_service.describe_worker_deployment_version(
             DescribeWorkerDeploymentVersionRequest(namespace=NAMESPACE, deployment_version=version)
         )
         assert described.worker_deployment_version_info.metadata.entries["color"].data == b'"blue"'
         assert [q.name for q in described.version_task_queues].count(tq) == 2, "workflow and activity queue"
+
+
+async def _queues_of(client: Client, deployment: str, build_id: str, n: int) -> bool:
+    d = await client.workflow_service.describe_worker_deployment_version(
+        DescribeWorkerDeploymentVersionRequest(
+            namespace=NAMESPACE, deployment_version=VersionProto(deployment_name=deployment, build_id=build_id)
+        )
+    )
+    return len(d.version_task_queues) == n
 
 
 async def test_deployments_survive_a_killed_server() -> None:

@@ -267,6 +267,7 @@ impl Server {
         if let Some(node) = &node {
             namespaces.refresh_every(NAMESPACE_REFRESH);
             namespaces.search_attributes().announcer().set(node.announcer());
+            deployments.announcer().set(node.announcer());
         }
         // Pending work is read from the store's queues as it is needed:
         // serving starts at once, however many runs are open.

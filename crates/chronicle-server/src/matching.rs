@@ -549,6 +549,51 @@ mod tests {
         QueueKey { namespace: "ns".into(), name: name.into(), activity: false }
     }
 
+    fn versioned(workflow_id: &str, pinned: &str) -> MatchTask {
+        MatchTask {
+            run_id: workflow_id.into(),
+            workflow_id: workflow_id.into(),
+            pinned: pinned.into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deployments_queue_hands_each_task_to_its_versions_pollers_only() {
+        let matching = Arc::new(Matching::default());
+        let soon = || Instant::now() + std::time::Duration::from_millis(10);
+        let route = |current: &str| Route {
+            current: Some(current.to_string()),
+            members: ["d:1".to_string(), "d:2".to_string()].into(),
+            ..Default::default()
+        };
+        let table =
+            |current: &str| RouteTable::from([(("ns".to_string(), "q".to_string(), false), Arc::new(route(current)))]);
+        matching.set_routes(table("d:1"));
+        matching.add(key("q"), versioned("pinned-to-2", "d:2"));
+        matching.add(key("q"), versioned("unpinned", ""));
+        // An unversioned poller gets nothing; 2.0's gets only its pinned task.
+        assert!(matching.poll_as(&key("q"), soon(), None).await.is_none());
+        let got = matching.poll_as(&key("q"), soon(), Some("d:2".into())).await.unwrap();
+        assert_eq!(got.workflow_id, "pinned-to-2");
+        assert!(matching.poll_as(&key("q"), soon(), Some("d:2".into())).await.is_none());
+        // A routing change re-offers the backlog: a 2.0 poller waiting gets it.
+        let waiting = tokio::spawn({
+            let matching = matching.clone();
+            async move {
+                matching
+                    .poll_as(&key("q"), Instant::now() + std::time::Duration::from_secs(5), Some("d:2".into()))
+                    .await
+            }
+        });
+        tokio::task::yield_now().await;
+        matching.set_routes(table("d:2"));
+        assert_eq!(waiting.await.unwrap().unwrap().workflow_id, "unpinned");
+        // A queue of no deployment hands anything to anyone.
+        matching.add(key("free"), versioned("any", "d:9"));
+        assert!(matching.poll_as(&key("free"), soon(), None).await.is_some());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn idle_queues_and_closed_marks_go_away() {
         let matching = Arc::new(Matching::default());

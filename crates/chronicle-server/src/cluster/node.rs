@@ -132,9 +132,9 @@ impl Node {
             .max_encoding_message_size(usize::MAX)
     }
 
-    /// Tells every other live node to read namespaces and search
-    /// attributes again (see `namespaces::Announcer`), each within a
-    /// second or not at all.
+    /// Tells every other live node to read namespaces, search attributes
+    /// and worker deployments again (see `namespaces::Announcer`), each
+    /// within a second or not at all.
     pub fn announcer(self: &Arc<Self>) -> crate::namespaces::Announce {
         let me = Arc::downgrade(self);
         Box::new(move || {
@@ -150,7 +150,7 @@ impl Node {
                             let mut request = tonic::Request::new(chronicle_proto::cluster::RefreshRequest {});
                             request.set_timeout(std::time::Duration::from_secs(1));
                             if let Err(e) = client.refresh(request).await {
-                                tracing::info!(error = %e, "a node could not be told of a namespace change; it reads it within 2 s");
+                                tracing::info!(error = %e, "a node could not be told of a change; it reads it within 2 s");
                             }
                         }
                     },

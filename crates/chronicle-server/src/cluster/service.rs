@@ -143,6 +143,7 @@ impl Cluster for ClusterService {
     async fn refresh(&self, _: Request<RefreshRequest>) -> Result<Response<RefreshResponse>, Status> {
         self.peers_only()?;
         self.frontend.namespaces.refresh().await.map_err(crate::errors::from_store)?;
+        self.frontend.deployments.refresh().await;
         Ok(Response::new(RefreshResponse {}))
     }
 

@@ -51,6 +51,9 @@ pub struct Deployments {
     records: Mutex<HashMap<Key, DeploymentRecord>>,
     /// (namespace, "name:build") → last poll by one of its workers.
     polled: Mutex<HashMap<Key, Instant>>,
+    /// In a cluster: tells the other nodes to read the records again after
+    /// a change, so their queues route by it before the change is answered.
+    announcer: crate::namespaces::Announcer,
 }
 
 /// What a change to a record decided: write it (and answer), or leave it.
@@ -76,6 +79,7 @@ impl Deployments {
             pollers_seen_for: ms(limits.poller_history_ttl_ms),
             records: Default::default(),
             polled: Default::default(),
+            announcer: Default::default(),
         })
     }
 
@@ -93,7 +97,12 @@ impl Deployments {
         });
     }
 
-    async fn refresh(&self) {
+    pub fn announcer(&self) -> &crate::namespaces::Announcer {
+        &self.announcer
+    }
+
+    /// Reads every deployment again and routes by what it read.
+    pub async fn refresh(&self) {
         match self.store.list_deployments(None).await {
             Ok(all) => {
                 let records = all.into_iter().map(|r| ((r.namespace.clone(), r.name.clone()), r)).collect();
@@ -187,6 +196,7 @@ impl Deployments {
                 Ok(()) => {
                     crate::sync::lock(&self.records).insert((namespace.to_string(), name.to_string()), record);
                     self.publish_routes();
+                    self.announcer.changed().await;
                     return Ok(answer);
                 }
                 Err(StoreError::Conflict(_) | StoreError::DeploymentExists { .. }) => continue,
@@ -203,6 +213,7 @@ impl Deployments {
         self.store.delete_deployment(namespace, name, version).await.map_err(errors::from_store)?;
         crate::sync::lock(&self.records).remove(&(namespace.to_string(), name.to_string()));
         self.publish_routes();
+        self.announcer.changed().await;
         Ok(())
     }
 

@@ -229,6 +229,8 @@ impl Frontend {
         if let Some(v) = &target {
             check_names(&v.deployment_name, &v.build_id)?;
         }
+        let stranded =
+            if r.ignore_missing_task_queues { false } else { self.strands_tasks(&r.namespace, &name, &target).await };
         self.deployments
             .modify(&r.namespace, &name, r.allow_no_pollers, |record, now| {
                 let routing = routing(record);
@@ -249,6 +251,13 @@ impl Frontend {
                     return Err(version_not_found(&v.build_id, &name));
                 }
                 check_manager(record, &r.identity)?;
+                if stranded {
+                    return Err(Status::failed_precondition(format!(
+                        "proposed current version '{}' is missing active task queues from the current version; these \
+                         would become unversioned if it is set as the current version",
+                        target.as_ref().map(version_key).unwrap_or_default()
+                    )));
+                }
                 if let Some(old) = previous.as_ref().filter(|old| Some(*old) != target.as_ref()) {
                     deactivate(record, old, now);
                 }
@@ -283,6 +292,26 @@ impl Frontend {
                 }))
             })
             .await
+    }
+
+    /// Whether making `target` current would leave tasks behind: a task
+    /// queue of the current version that `target`'s workers do not poll
+    /// still has tasks waiting (Temporal's "active task queues": with a
+    /// backlog; Chronicle does not count add rates).
+    async fn strands_tasks(&self, namespace: &str, name: &str, target: &Option<WorkerDeploymentVersion>) -> bool {
+        let (Some(record), Some(target)) = (self.deployments.get(namespace, name), target) else { return false };
+        let current = routing(&record).current_deployment_version;
+        let (Some(old), Some(new)) = (current.and_then(|v| find(&record, &v).cloned()), find(&record, target)) else {
+            return false;
+        };
+        for tq in old.task_queue_infos.iter().filter(|tq| !new.task_queue_infos.contains(tq)) {
+            let activity = tq.r#type == chronicle_engine::api::enums::v1::TaskQueueType::Activity as i32;
+            let key = crate::matching::QueueKey { namespace: namespace.to_string(), name: tq.name.clone(), activity };
+            if self.matching.backlog_count(&key).await > 0 {
+                return true;
+            }
+        }
+        false
     }
 
     pub(super) async fn set_ramping_version(
