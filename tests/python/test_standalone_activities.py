@@ -594,7 +594,12 @@ async def scenario(address: str) -> dict:
         "nobody", id=f"d-wait-{tq}", task_queue=tq, start_to_close_timeout=timedelta(seconds=10), summary="s"
     )
     seen["scheduled"] = sorted(MessageToDict((await waiting.describe()).raw_info))
-    running = [a async for a in client.list_activities(f"ActivityId = '{waiting.id}'")]
+    # Temporal's visibility catches up with a start shortly after it.
+    for _ in range(100):
+        running = [a async for a in client.list_activities(f"ActivityId = '{waiting.id}'")]
+        if running:
+            break
+        await asyncio.sleep(0.1)
     seen["listed_running"] = [sorted(MessageToDict(a.raw_info)) for a in running]
     async with Worker(client, task_queue=tq, activities=ACTIVITIES):
         done = await client.start_activity(
@@ -630,7 +635,11 @@ async def scenario(address: str) -> dict:
             await call
         refusals.append((err.value.status, err.value.message.replace(tq, "TQ").split(" ID ")[0]))
     seen["refusals"] = refusals
-    listed = [a async for a in client.list_activities(f"ActivityId = '{done.id}'")]
+    for _ in range(100):
+        listed = [a async for a in client.list_activities(f"ActivityId = '{done.id}'")]
+        if listed and "closeTime" in MessageToDict(listed[0].raw_info):
+            break
+        await asyncio.sleep(0.1)
     seen["listed"] = [sorted(MessageToDict(a.raw_info)) for a in listed]
     return seen
 

@@ -41,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker, WorkerDeploymentConfig
 
     from conftest import ChronicleServer, _chronicle_bin
-    from reference import temporal_bin, temporal_bin_missing_reason
+    from reference import running_reference, temporal_bin, temporal_bin_missing_reason
+    from test_differential import diff_histories
 
 NAMESPACE = "default"
 
@@ -221,6 +222,11 @@ async def test_pinned_stay_new_and_auto_upgrade_move_to_the_current_version(clie
             assert [s.deployment_version.build_id for s in d.version_summaries] == ["2.0", "1.0"], "newest first"
 
 
+async def _waits_for_signal(handle) -> bool:
+    """Its first activity done and the workflow task after it completed (10 events)."""
+    return (await handle.describe()).raw_description.workflow_execution_info.history_length >= 10
+
+
 async def _has_version(handle, build_id: str) -> bool:
     info = (await handle.describe()).raw_description.workflow_execution_info
     return info.versioning_info.deployment_version.build_id == build_id
@@ -325,6 +331,77 @@ async def test_the_temporal_cli_manages_deployments_and_pins_a_workflow(client: 
         attrs = updated[0].workflow_execution_options_updated_event_attributes
         assert attrs.versioning_override.pinned.version.build_id == "1.0"
 
+
+
+@pytest.mark.skipif(temporal_bin_missing_reason() is not None, reason=temporal_bin_missing_reason() or "")
+async def test_a_batch_pins_the_workflows_a_query_finds(client: Client, chronicle_server: str) -> None:
+    deployment, tq = names()
+    async with versioned_worker(client, tq, deployment, "1.0"), versioned_worker(client, tq, deployment, "2.0"):
+        await wait_registered(client, deployment, "1.0")
+        await wait_registered(client, deployment, "2.0")
+        await set_current(client, deployment, "2.0")
+        prefix = f"bulk-{uuid.uuid4()}"
+        handles = [await client.start_workflow(AutoSteps.run, id=f"{prefix}-{i}", task_queue=tq) for i in range(3)]
+        for h in handles:
+            await wait_until(lambda h=h: _has_version(h, "2.0"), f"{h.id} on 2.0")
+        await asyncio.to_thread(
+            temporal, chronicle_server, "workflow", "update-options",
+            "--query", f"WorkflowId STARTS_WITH '{prefix}'",
+            "--versioning-override-behavior", "pinned",
+            "--versioning-override-deployment-name", deployment,
+            "--versioning-override-build-id", "1.0",
+            "--yes",
+        )
+
+        async def pinned(h) -> bool:
+            info = (await h.describe()).raw_description.workflow_execution_info
+            return info.versioning_info.versioning_override.pinned.version.build_id == "1.0"
+
+        for h in handles:
+            await wait_until(lambda h=h: pinned(h), f"{h.id} pinned by the batch", 60)
+            await h.signal("proceed")
+        for h in handles:
+            assert await asyncio.wait_for(h.result(), 30) == ["2.0", "1.0"]
+
+
+def chronicle_cli(address: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(_chronicle_bin()), "worker", "deployment", *args, "--address", address]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}: {proc.stdout} {proc.stderr}"
+    return proc
+
+
+async def test_the_chronicle_cli_manages_deployments(client: Client, chronicle_server: str) -> None:
+    deployment, tq = names()
+    cli = lambda *args: asyncio.to_thread(chronicle_cli, chronicle_server, *args)  # noqa: E731
+    async with versioned_worker(client, tq, deployment, "1.0"), versioned_worker(client, tq, deployment, "2.0"):
+        await wait_registered(client, deployment, "1.0")
+        await wait_registered(client, deployment, "2.0")
+        await cli("set-current-version", "--deployment-name", deployment, "--build-id", "1.0", "--yes")
+        await cli("set-ramping-version", "--deployment-name", deployment, "--build-id", "2.0", "--percentage", "25", "-y")
+        listed = (await cli("list")).stdout
+        assert deployment in listed and "25" in listed
+        described = json.loads((await cli("describe", "--name", deployment, "-o", "json")).stdout)
+        routing = described["workerDeploymentInfo"]["routingConfig"]
+        assert routing["currentDeploymentVersion"]["buildId"] == "1.0"
+        assert routing["rampingDeploymentVersion"]["buildId"] == "2.0"
+        assert routing["rampingVersionPercentage"] == 25
+        text = (await cli("describe", "--name", deployment)).stdout
+        assert "Ramping" in text and "Current" in text
+        await cli("set-ramping-version", "--deployment-name", deployment, "--delete", "-y")
+        d = (await describe(client, deployment)).worker_deployment_info
+        assert not d.routing_config.HasField("ramping_deployment_version")
+        await cli(
+            "update-metadata-version", "--deployment-name", deployment, "--build-id", "1.0",
+            "--metadata", 'owner="payments"',
+        )
+        version = (await cli("describe-version", "--deployment-name", deployment, "--build-id", "1.0")).stdout
+        assert "Current" in version and tq in version and "payments" in version
+        await cli("manager-identity", "set", "--deployment-name", deployment, "--self")
+        d = (await describe(client, deployment)).worker_deployment_info
+        assert d.manager_identity == "chronicle-cli"
+        await cli("manager-identity", "unset", "--deployment-name", deployment)
+        assert (await describe(client, deployment)).worker_deployment_info.manager_identity == ""
 
 
 def _pin_request(workflow_id: str, deployment: str, build_id: str):
@@ -511,6 +588,65 @@ async def _queues_of(client: Client, deployment: str, build_id: str, n: int) -> 
         )
     )
     return len(d.version_task_queues) == n
+
+
+@pytest.fixture(scope="module")
+def deployments_reference():
+    """Temporal's dev server with this module's timings."""
+    yield from running_reference(CHRONICLE_SERVER_ARGS)
+
+
+async def versioned_histories(address: str) -> dict:
+    """Pinned, auto-upgrade and overridden workflows across a change of current version: their
+    histories, and what describe says of the deployment and of each workflow."""
+    from google.protobuf.json_format import MessageToDict
+
+    client = await Client.connect(address, namespace=NAMESPACE)
+    deployment, tq = "diffdep", "diff-versioned"
+    seen: dict = {}
+    async with versioned_worker(client, tq, deployment, "1.0"), versioned_worker(client, tq, deployment, "2.0"):
+        await wait_registered(client, deployment, "1.0")
+        await wait_registered(client, deployment, "2.0")
+        await set_current(client, deployment, "1.0")
+        pinned = await client.start_workflow(PinnedSteps.run, id="diff-pinned", task_queue=tq)
+        auto = await client.start_workflow(AutoSteps.run, id="diff-auto", task_queue=tq)
+        for h in (pinned, auto):
+            await wait_until(lambda h=h: _has_version(h, "1.0"), f"{h.id} on 1.0")
+        await set_current(client, deployment, "2.0")
+        overridden = await client.start_workflow(AutoSteps.run, id="diff-override", task_queue=tq)
+        await wait_until(lambda: _waits_for_signal(overridden), "waiting for its signal")
+        await client.workflow_service.update_workflow_execution_options(_pin_request(overridden.id, deployment, "1.0"))
+        started_pinned = await client.start_workflow(
+            AutoSteps.run,
+            id="diff-start-pinned",
+            task_queue=tq,
+            versioning_override=PinnedVersioningOverride(WorkerDeploymentVersion(deployment, "1.0")),
+        )
+        every = (pinned, auto, overridden, started_pinned)
+        for h in every:
+            await wait_until(lambda h=h: _waits_for_signal(h), f"{h.id} waiting for its signal")
+            await h.signal("proceed")
+        seen["results"] = [await asyncio.wait_for(h.result(), 30) for h in every]
+        for h in every:
+            seen[h.id] = await h.fetch_history()
+            info = (await h.describe()).raw_description.workflow_execution_info
+            seen[f"{h.id}/versioning"] = MessageToDict(info.versioning_info)
+        d = (await describe(client, deployment)).worker_deployment_info
+        seen["statuses"] = {s.deployment_version.build_id: s.status for s in d.version_summaries}
+        seen["routing"] = sorted(MessageToDict(d.routing_config))
+    return seen
+
+
+@pytest.mark.skipif(temporal_bin_missing_reason() is not None, reason=temporal_bin_missing_reason() or "")
+async def test_versioned_histories_match_temporal(deployments_reference: str, chronicle_server: str) -> None:
+    reference = await versioned_histories(deployments_reference)
+    ours = await versioned_histories(chronicle_server)
+    for key, value in reference.items():
+        if key in ("diff-pinned", "diff-auto", "diff-override", "diff-start-pinned"):
+            diffs = diff_histories(value, ours[key])
+            assert diffs == [], f"{key}:\n" + "\n".join(diffs)
+        else:
+            assert ours[key] == value, key
 
 
 async def test_deployments_survive_a_killed_server() -> None:

@@ -172,8 +172,18 @@ fn apply_running(state: &MutableState, mut input: Input, env: &Env) -> Result<Tr
         return Ok(ctx.finish());
     }
     match input {
-        Input::WorkflowTaskStarted { scheduled_event_id, attempt, identity, request_id, worker_version } => {
-            workflow_task::started(&mut ctx, scheduled_event_id, attempt, identity, request_id, worker_version)?;
+        Input::WorkflowTaskStarted {
+            scheduled_event_id,
+            attempt,
+            identity,
+            request_id,
+            worker_version,
+            target_version_changed,
+            routing_revision,
+        } => {
+            let poll =
+                workflow_task::Poll { identity, request_id, worker_version, target_version_changed, routing_revision };
+            workflow_task::started(&mut ctx, scheduled_event_id, attempt, poll)?;
         }
         Input::WorkflowTaskCompleted(done) => workflow_task::completed(&mut ctx, *done)?,
         Input::WorkflowTaskFailed { scheduled_event_id, attempt, cause, failure, identity, binary_checksum } => {

@@ -163,11 +163,12 @@ impl Ctx {
 
     /// Gives buffered events their ids, and points references between them
     /// (an activity outcome to its Started event) at the ids they got.
-    /// Returns whether there were any the workflow must see.
+    /// Returns whether there were any.
     pub fn flush_buffered(&mut self) -> bool {
         let buffered = std::mem::take(&mut self.state.buffered_events);
-        // An event the workflow's code never sees needs no workflow task.
-        let any = buffered.iter().any(|e| !e.worker_may_ignore);
+        // Even an event the workflow's code never sees asks for a workflow
+        // task when it was buffered, as on Temporal.
+        let any = !buffered.is_empty();
         let mut started_ids = std::collections::HashMap::new();
         let mut child_started_ids = std::collections::HashMap::new();
         for mut event in buffered {
@@ -406,6 +407,7 @@ pub(crate) fn transient_workflow_task_events(state: &MutableState, wt: &Workflow
                 history_size_bytes: state.history_size_bytes,
                 suggest_continue_as_new: wt.suggest_continue_as_new,
                 suggest_continue_as_new_reasons: wt.suggest_continue_as_new_reasons.clone(),
+                target_worker_deployment_version_changed: wt.target_version_changed,
                 ..Default::default()
             }
             .into(),

@@ -51,7 +51,7 @@ impl MutableState {
                 .and_then(crate::versioning::effective_version)
                 .map(|v| v.deployment_name)
                 .unwrap_or_default(),
-            versioning_info: self.versioning.clone(),
+            versioning_info: self.versioning.clone().map(crate::versioning::with_deprecated_fields),
             ..Default::default()
         }
     }

@@ -18,6 +18,8 @@ pub(crate) fn update(ctx: &mut Ctx, o: Option<VersioningOverride>, identity: Str
         unset_versioning_override: o.is_none(),
         versioning_override: o,
         identity,
+        // Temporal writes the (unchanged) priority option too.
+        priority: Some(Default::default()),
         ..Default::default()
     };
     // No workflow task for it (the workflow's code never sees it), but a
@@ -27,4 +29,8 @@ pub(crate) fn update(ctx: &mut Ctx, o: Option<VersioningOverride>, identity: Str
     } else {
         ctx.add_or_buffer(event);
     }
+    // The run's sticky worker may be on another version than the one it is
+    // routed to now: its next task goes to the normal queue.
+    ctx.state.sticky_task_queue = None;
+    ctx.state.sticky_schedule_to_start_timeout = None;
 }

@@ -86,6 +86,7 @@ fn apply_event(state: &mut MutableState, event: &HistoryEvent, args: &RebuildArg
             wt.request_id = a.request_id.clone();
             wt.suggest_continue_as_new = a.suggest_continue_as_new;
             wt.suggest_continue_as_new_reasons = a.suggest_continue_as_new_reasons.clone();
+            wt.target_version_changed = a.target_worker_deployment_version_changed;
         }
         A::WorkflowTaskCompletedEventAttributes(a) => {
             workflow_task(state, a.scheduled_event_id)?;

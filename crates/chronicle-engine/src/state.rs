@@ -310,6 +310,12 @@ pub struct WorkflowTaskInfo {
     pub suggest_continue_as_new: bool,
     #[prost(enumeration = "crate::api::enums::v1::SuggestContinueAsNewReason", repeated, tag = "13")]
     pub suggest_continue_as_new_reasons: Vec<i32>,
+    /// ... and that the run's pinned version is not its target any more.
+    #[prost(bool, tag = "14")]
+    pub target_version_changed: bool,
+    /// The deployment routing revision that sent the task (0: none).
+    #[prost(int64, tag = "15")]
+    pub routing_revision: i64,
 }
 
 impl WorkflowTaskInfo {

@@ -21,6 +21,14 @@ pub enum Input {
         identity: String,
         request_id: String,
         worker_version: Option<WorkerVersionStamp>,
+        /// The run is pinned to a worker deployment version other than the
+        /// one its queue routes new work to now (WorkflowTaskStarted's
+        /// `target_worker_deployment_version_changed`: the SDK may suggest
+        /// continuing as new on the new version).
+        target_version_changed: bool,
+        /// The revision of the deployment routing that sent an unpinned
+        /// task to this worker (0: none did).
+        routing_revision: i64,
     },
     WorkflowTaskCompleted(Box<WorkflowTaskCompletion>),
     WorkflowTaskFailed {

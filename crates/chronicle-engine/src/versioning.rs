@@ -160,6 +160,23 @@ pub fn normalize_override(o: VersioningOverride) -> VersioningOverride {
     VersioningOverride { r#override: choice, ..Default::default() }
 }
 
+/// Versioning info as DescribeWorkflowExecution shows it: the override
+/// also in its deprecated fields (behaviour, "name.build"), for readers
+/// of the older API, as Temporal fills them.
+pub fn with_deprecated_fields(mut info: WorkflowExecutionVersioningInfo) -> WorkflowExecutionVersioningInfo {
+    if let Some(o) = info.versioning_override.as_mut() {
+        match &o.r#override {
+            Some(Override::Pinned(p)) => {
+                o.behavior = VersioningBehavior::Pinned as i32;
+                o.pinned_version = p.version.as_ref().map(version_string).unwrap_or_default();
+            }
+            Some(Override::AutoUpgrade(true)) => o.behavior = VersioningBehavior::AutoUpgrade as i32,
+            _ => {}
+        }
+    }
+    info
+}
+
 /// A start's override, checked as Temporal checks it.
 pub fn validate_override(o: &VersioningOverride) -> Result<(), String> {
     match &o.r#override {
@@ -190,6 +207,8 @@ pub fn validate_override(o: &VersioningOverride) -> Result<(), String> {
 pub(crate) struct Completed {
     pub behavior: i32,
     pub version: Option<WorkerDeploymentVersion>,
+    /// The routing revision that sent the task to this worker (0: none).
+    pub routing_revision: i64,
 }
 
 pub(crate) fn completed_by(behavior: i32, options: Option<&WorkerDeploymentOptions>) -> Completed {
@@ -200,8 +219,9 @@ pub(crate) fn completed_by(behavior: i32, options: Option<&WorkerDeploymentOptio
                 deployment_name: o.deployment_name.clone(),
                 build_id: o.build_id.clone(),
             }),
+            routing_revision: 0,
         },
-        None => Completed { behavior: VersioningBehavior::Unspecified as i32, version: None },
+        None => Completed { behavior: VersioningBehavior::Unspecified as i32, version: None, routing_revision: 0 },
     }
 }
 
@@ -221,6 +241,9 @@ pub(crate) fn apply_completed(state: &mut MutableState, done: &Completed) {
             info.behavior = done.behavior;
             info.deployment_version = done.version.clone();
             info.version = done.version.as_ref().map(version_string).unwrap_or_default();
+            if done.routing_revision > 0 {
+                info.revision_number = done.routing_revision;
+            }
         }
     }
     if let Some(v) = &done.version {
@@ -237,7 +260,7 @@ pub(crate) fn apply_completed_event(
     a: &crate::api::history::v1::WorkflowTaskCompletedEventAttributes,
 ) {
     let version = a.deployment_version.clone().filter(|_| a.versioning_behavior != 0);
-    apply_completed(state, &Completed { behavior: a.versioning_behavior, version });
+    apply_completed(state, &Completed { behavior: a.versioning_behavior, version, routing_revision: 0 });
 }
 
 /// Sets a run's override (None unsets it); true if anything changed.

@@ -22,14 +22,17 @@ fn current(ctx: &Ctx, scheduled_event_id: i64, attempt: i32) -> Result<WorkflowT
         .ok_or(EngineError::WorkflowTaskNotFound)
 }
 
-pub(crate) fn started(
-    ctx: &mut Ctx,
-    scheduled_event_id: i64,
-    attempt: i32,
-    identity: String,
-    request_id: String,
-    worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
-) -> Result<(), EngineError> {
+/// Who started a workflow task (`Input::WorkflowTaskStarted`).
+pub(crate) struct Poll {
+    pub identity: String,
+    pub request_id: String,
+    pub worker_version: Option<crate::api::common::v1::WorkerVersionStamp>,
+    pub target_version_changed: bool,
+    pub routing_revision: i64,
+}
+
+pub(crate) fn started(ctx: &mut Ctx, scheduled_event_id: i64, attempt: i32, poll: Poll) -> Result<(), EngineError> {
+    let Poll { identity, request_id, worker_version, target_version_changed, routing_revision } = poll;
     let mut wt = current(ctx, scheduled_event_id, attempt)?;
     if wt.is_started() {
         // Matching offered the task twice (e.g. recovery raced a poll).
@@ -40,6 +43,8 @@ pub(crate) fn started(
     wt.request_id = request_id.clone();
     wt.suggest_continue_as_new_reasons = suggest_continue_as_new(&ctx.state, &ctx.limits);
     wt.suggest_continue_as_new = !wt.suggest_continue_as_new_reasons.is_empty();
+    wt.target_version_changed = target_version_changed;
+    wt.routing_revision = routing_revision;
     wt.started_event_id = if wt.transient {
         wt.scheduled_event_id + 1
     } else {
@@ -51,6 +56,7 @@ pub(crate) fn started(
             worker_version,
             suggest_continue_as_new: wt.suggest_continue_as_new,
             suggest_continue_as_new_reasons: wt.suggest_continue_as_new_reasons.clone(),
+            target_worker_deployment_version_changed: target_version_changed,
             ..Default::default()
         })
     };
@@ -77,7 +83,8 @@ pub(crate) fn start_first_eagerly(ctx: &mut Ctx) {
     // it: none yet, in the batch that creates the run.
     let unstored = std::mem::take(&mut ctx.state.history_size_bytes);
     // The task was scheduled just before: starting it cannot miss.
-    let _ = started(ctx, wt.scheduled_event_id, wt.attempt, identity, request_id, None);
+    let poll = Poll { identity, request_id, worker_version: None, target_version_changed: false, routing_revision: 0 };
+    let _ = started(ctx, wt.scheduled_event_id, wt.attempt, poll);
     ctx.state.history_size_bytes += unstored;
 }
 
@@ -110,7 +117,8 @@ pub(crate) fn completed(ctx: &mut Ctx, done: WorkflowTaskCompletion) -> Result<(
         return Ok(());
     }
     ctx.persist_transient_workflow_task(&done.identity, done.worker_version.as_ref());
-    let versioned = crate::versioning::completed_by(done.versioning_behavior, done.deployment_options.as_ref());
+    let mut versioned = crate::versioning::completed_by(done.versioning_behavior, done.deployment_options.as_ref());
+    versioned.routing_revision = wt.routing_revision;
     let completed_id = ctx.add(WorkflowTaskCompletedEventAttributes {
         versioning_behavior: versioned.behavior,
         worker_deployment_name: versioned.version.as_ref().map(|v| v.deployment_name.clone()).unwrap_or_default(),

@@ -1,5 +1,5 @@
 //! Batch operations (StartBatchOperation): a job applies one operation
-//! (terminate, cancel, signal, delete, reset; unpause, reset or update the
+//! (terminate, cancel, signal, delete, reset, update options; unpause, reset or update the
 //! options of activities) to every workflow a visibility query matches, in
 //! the background, a page at a time. The job's
 //! record (`chronicle_store::BatchRecord`) holds where it stands; it is
@@ -16,7 +16,8 @@ use chronicle_engine::api::{
         CountWorkflowExecutionsRequest, DeleteWorkflowExecutionRequest, ListWorkflowExecutionsRequest,
         RequestCancelWorkflowExecutionRequest, ResetActivityRequest, ResetWorkflowExecutionRequest,
         SignalWorkflowExecutionRequest, StartBatchOperationRequest, TerminateWorkflowExecutionRequest,
-        UnpauseActivityRequest, UpdateActivityOptionsRequest, start_batch_operation_request::Operation,
+        UnpauseActivityRequest, UpdateActivityOptionsRequest, UpdateWorkflowExecutionOptionsRequest,
+        start_batch_operation_request::Operation,
     },
 };
 use chronicle_proto::workflowservice::workflow_service_server::WorkflowService;
@@ -352,6 +353,16 @@ async fn apply(
                 }),
             };
             frontend.update_activity_options(Request::new(r)).await.map(drop)
+        }
+        Some(Operation::UpdateWorkflowOptionsOperation(op)) => {
+            let r = UpdateWorkflowExecutionOptionsRequest {
+                namespace,
+                workflow_execution: execution,
+                workflow_execution_options: op.workflow_execution_options,
+                update_mask: op.update_mask,
+                identity: op.identity,
+            };
+            frontend.update_workflow_execution_options(Request::new(r)).await.map(drop)
         }
         _ => Err(Status::invalid_argument("not supported batch type")),
     }

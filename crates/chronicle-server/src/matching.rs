@@ -310,6 +310,11 @@ impl Matching {
         self.route_of(key).map(|r| r.target(task).map(str::to_string))
     }
 
+    /// The revision of a deployment queue's routing (0 for other queues).
+    pub fn route_revision(&self, key: &QueueKey) -> i64 {
+        self.route_of(key).map_or(0, |r| r.revision)
+    }
+
     /// Offers a task just committed (or come due). A full queue leaves it
     /// on disk, where its backlog read finds it.
     pub fn add(&self, key: QueueKey, task: MatchTask) {

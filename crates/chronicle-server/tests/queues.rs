@@ -54,6 +54,8 @@ fn run_with(workflow_id: &str, queue: &str, command: Command) -> ExecutionWrite 
     let mut events = t.events;
     let wt = t.state.workflow_task.clone().unwrap();
     let started = Input::WorkflowTaskStarted {
+        target_version_changed: false,
+        routing_revision: 0,
         scheduled_event_id: wt.scheduled_event_id,
         attempt: 1,
         identity: "w".into(),

@@ -67,6 +67,8 @@ async fn a_closed_parents_policy_reaches_a_child_recovered_after_it() {
     p = step(
         &p,
         Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: wt.scheduled_event_id,
             attempt: 1,
             identity: "w".into(),

@@ -132,6 +132,8 @@ impl RunDriver {
     fn poll_input(&self) -> Input {
         let wt = self.state.workflow_task.as_ref().expect("workflow task pending");
         Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: wt.scheduled_event_id,
             attempt: wt.attempt,
             identity: "worker".into(),
@@ -880,6 +882,8 @@ pub async fn concurrent_racers_exactly_one_wins(store: DynStore) {
         let store = store.clone();
         let mut racer = base.clone();
         let write = racer.step(Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: 2,
             attempt: 1,
             identity: format!("worker-{i}"),

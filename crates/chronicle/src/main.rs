@@ -38,6 +38,8 @@ enum Command {
     Batch(Box<cli::batch::BatchCommand>),
     /// Standalone activities: start, wait for, inspect, cancel, terminate.
     Activity(Box<cli::activity::ActivityCommand>),
+    /// Workers: deployments and their versions (`worker deployment ...`).
+    Worker(Box<cli::deployment::WorkerCommand>),
 }
 
 #[derive(Subcommand)]
@@ -282,6 +284,7 @@ fn main() -> anyhow::Result<()> {
         Command::Cluster(cmd) => client(cli::cluster::run(cmd)),
         Command::Batch(cmd) => client(cli::batch::run(*cmd)),
         Command::Activity(cmd) => client(cli::activity::run(*cmd)),
+        Command::Worker(cmd) => client(cli::deployment::run(*cmd)),
     }
 }
 

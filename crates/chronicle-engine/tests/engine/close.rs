@@ -14,6 +14,8 @@ fn assert_closed_rejects_everything(run: &mut Run) {
     assert!(run.state.pending_tasks().is_empty(), "a closed run has no pending work");
     let closed = [
         Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: 2,
             attempt: 1,
             identity: "w".into(),

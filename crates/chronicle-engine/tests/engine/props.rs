@@ -171,6 +171,8 @@ impl Sim {
                 let task = self.state.pending_tasks().into_iter().find(|t| matches!(t, Task::WorkflowTask { .. }))?;
                 let Task::WorkflowTask { scheduled_event_id, attempt, .. } = task else { unreachable!() };
                 Some(Input::WorkflowTaskStarted {
+                    target_version_changed: false,
+                    routing_revision: 0,
                     scheduled_event_id,
                     attempt,
                     identity: "worker".into(),

@@ -150,6 +150,8 @@ impl Run {
     pub fn poll_input(&self) -> Input {
         let wt = self.wft();
         Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: wt.scheduled_event_id,
             attempt: wt.attempt,
             identity: "worker".into(),

@@ -131,7 +131,15 @@ fn an_override_pins_writes_one_event_and_no_workflow_task() {
     run.poll_wft();
     assert!(run.apply(update(None)).unwrap().events.is_empty());
     let t = run.complete_wft(vec![]);
-    assert_eq!(types(&t.events), [EventType::WorkflowTaskCompleted, EventType::WorkflowExecutionOptionsUpdated]);
+    // Buffered, it asks for a workflow task when it is written, as on Temporal.
+    assert_eq!(
+        types(&t.events),
+        [
+            EventType::WorkflowTaskCompleted,
+            EventType::WorkflowExecutionOptionsUpdated,
+            EventType::WorkflowTaskScheduled
+        ]
+    );
     let Some(Attributes::WorkflowExecutionOptionsUpdatedEventAttributes(a)) = &t.events[1].attributes else { panic!() };
     assert!(a.unset_versioning_override && a.versioning_override.is_none());
     assert_eq!(run.state.pinned_version(), "", "back to auto-upgrade");

@@ -20,6 +20,8 @@ fn poll_writes_workflow_task_started() {
     run.advance(1);
     let t = run
         .apply(Input::WorkflowTaskStarted {
+            target_version_changed: false,
+            routing_revision: 0,
             scheduled_event_id: 2,
             attempt: 1,
             identity: "worker-a".into(),
@@ -59,6 +61,8 @@ fn starting_a_workflow_task_twice_fails() {
 fn starting_a_wrong_attempt_or_id_fails() {
     let mut run = Run::new();
     let wrong_attempt = Input::WorkflowTaskStarted {
+        target_version_changed: false,
+        routing_revision: 0,
         scheduled_event_id: 2,
         attempt: 2,
         identity: "w".into(),
@@ -67,6 +71,8 @@ fn starting_a_wrong_attempt_or_id_fails() {
     };
     assert_eq!(run.apply_err(wrong_attempt), EngineError::WorkflowTaskNotFound);
     let wrong_id = Input::WorkflowTaskStarted {
+        target_version_changed: false,
+        routing_revision: 0,
         scheduled_event_id: 1,
         attempt: 1,
         identity: "w".into(),

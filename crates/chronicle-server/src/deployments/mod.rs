@@ -132,6 +132,7 @@ impl Deployments {
                             current: current.clone(),
                             ramping: ramping.clone(),
                             ramp_percentage: routing.ramping_version_percentage,
+                            revision: routing.revision_number,
                             ..Default::default()
                         })
                     });

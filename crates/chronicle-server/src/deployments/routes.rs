@@ -26,6 +26,8 @@ pub struct Route {
     pub ramp_percentage: f32,
     /// The versions whose workers polled this queue.
     pub members: HashSet<String>,
+    /// The routing config's revision (each change of current or ramp).
+    pub revision: i64,
 }
 
 impl Route {

@@ -91,7 +91,8 @@ impl Frontend {
                 | Operation::CancellationOperation(_)
                 | Operation::SignalOperation(_)
                 | Operation::DeletionOperation(_)
-                | Operation::ResetOperation(_),
+                | Operation::ResetOperation(_)
+                | Operation::UpdateWorkflowOptionsOperation(_),
             ) => {}
             Some(other) => {
                 return Err(Status::unimplemented(format!(
@@ -284,6 +285,7 @@ fn identity(r: &StartBatchOperationRequest) -> String {
         Some(Operation::UnpauseActivitiesOperation(op)) => op.identity.clone(),
         Some(Operation::ResetActivitiesOperation(op)) => op.identity.clone(),
         Some(Operation::UpdateActivityOptionsOperation(op)) => op.identity.clone(),
+        Some(Operation::UpdateWorkflowOptionsOperation(op)) => op.identity.clone(),
         _ => String::new(),
     }
 }

@@ -149,6 +149,11 @@ fn version_stamp(
     caps: &Option<WorkerVersionCapabilities>,
     deployment: Option<&chronicle_engine::api::deployment::v1::WorkerDeploymentOptions>,
 ) -> Result<Option<WorkerVersionStamp>, Status> {
+    use chronicle_engine::api::enums::v1::WorkerVersioningMode;
+    // A worker of a deployment version is known by that version instead.
+    if deployment.is_some_and(|d| d.worker_versioning_mode == WorkerVersioningMode::Versioned as i32) {
+        return Ok(None);
+    }
     match caps {
         Some(c) if c.use_versioning && deployment.is_none() => Err(Status::unimplemented(
             "Worker versioning with build-id sets (use_versioning) is not implemented by Chronicle; use worker deployments.",
@@ -218,6 +223,10 @@ impl Frontend {
         worker_version: Option<WorkerVersionStamp>,
     ) -> Result<PollWorkflowTaskQueueResponse, HistoryError> {
         let input = Input::WorkflowTaskStarted {
+            target_version_changed: self.target_version_changed(task).await,
+            // The routing revision that sent an unpinned task here (kept
+            // as the run's once a completion says which version it is on).
+            routing_revision: if task.pinned.is_empty() { self.matching.route_revision(key) } else { 0 },
             scheduled_event_id: task.scheduled_event_id,
             attempt: task.attempt,
             identity: identity.to_string(),
@@ -265,6 +274,27 @@ impl Frontend {
             queries,
             ..workflow_task(s, events)
         })
+    }
+
+    /// Whether a run its worker declared Pinned is on another version than
+    /// the one its queue routes new work to now (WorkflowTaskStarted says
+    /// so, as Temporal's does; a run pinned by an override is not told).
+    /// Only a pinned task needs its run read for this.
+    async fn target_version_changed(&self, task: &MatchTask) -> bool {
+        use chronicle_engine::api::enums::v1::VersioningBehavior;
+        if task.pinned.is_empty() {
+            return false;
+        }
+        let Ok(state) = self.history.load(&task.namespace, &task.workflow_id, &task.run_id).await else { return false };
+        if state.versioning.as_ref().is_none_or(|v| v.behavior != VersioningBehavior::Pinned as i32) {
+            return false;
+        }
+        let normal =
+            QueueKey { namespace: state.namespace.clone(), name: state.task_queue_name().to_string(), activity: false };
+        let probe = MatchTask { workflow_id: state.workflow_id.clone(), ..Default::default() };
+        self.matching
+            .route_target(&normal, &probe)
+            .is_some_and(|target| target.as_deref() != Some(task.pinned.as_str()))
     }
 
     /// The workflow task an eager start hands its caller, with the history

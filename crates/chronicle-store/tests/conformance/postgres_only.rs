@@ -119,6 +119,8 @@ async fn two_stores_race_on_one_run() {
             let store = stores[i % 2].clone();
             let mut racer = run.clone();
             let write = racer.step(Input::WorkflowTaskStarted {
+                target_version_changed: false,
+                routing_revision: 0,
                 scheduled_event_id: 2,
                 attempt: 1,
                 identity: format!("worker-{i}"),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod batch;
 pub mod cluster;
 pub mod connect;
+pub mod deployment;
 pub mod list;
 mod payloads;
 mod reset;
