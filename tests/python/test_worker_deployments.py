@@ -489,6 +489,10 @@ async def test_a_drained_version_without_pollers_is_deleted(client: Client) -> N
         assert [s.deployment_version.build_id for s in d.version_summaries] == ["2.0"]
 
 
+async def _drained(statuses, build_id: str, drained: int) -> bool:
+    return (await statuses()).get(build_id) == drained
+
+
 async def _status_is(status, expected) -> bool:
     return await status() == expected
 
@@ -631,8 +635,16 @@ async def versioned_histories(address: str) -> dict:
             seen[h.id] = await h.fetch_history()
             info = (await h.describe()).raw_description.workflow_execution_info
             seen[f"{h.id}/versioning"] = MessageToDict(info.versioning_info)
+        # No running workflow is pinned to 1.0 any more: it drains (when is each server's own timing).
+        drained = WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED
+
+        async def statuses() -> dict:
+            d = (await describe(client, deployment)).worker_deployment_info
+            return {s.deployment_version.build_id: s.status for s in d.version_summaries}
+
+        await wait_until(lambda: _drained(statuses, "1.0", drained), "1.0 drained", 30)
+        seen["statuses"] = await statuses()
         d = (await describe(client, deployment)).worker_deployment_info
-        seen["statuses"] = {s.deployment_version.build_id: s.status for s in d.version_summaries}
         seen["routing"] = sorted(MessageToDict(d.routing_config))
     return seen
 

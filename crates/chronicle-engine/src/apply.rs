@@ -17,9 +17,9 @@ use prost_types::Timestamp;
 /// The first transition of a run: WorkflowExecutionStarted and the first
 /// workflow task (started for the caller if the start was accepted as
 /// eager), or the timer it waits for.
-pub fn start(args: crate::start::StartArgs, now: Timestamp) -> Transition {
-    let activity = args.activity.clone();
-    let mut ctx = crate::start::begin(args, now);
+pub fn start(mut args: crate::start::StartArgs, now: Timestamp) -> Transition {
+    let activity = args.activity.take();
+    let mut ctx = crate::start::begin(args, now, activity.is_some());
     if let Some(activity) = activity {
         crate::standalone::schedule(&mut ctx, *activity);
     }

@@ -175,7 +175,7 @@ fn start_next_run(ctx: &mut Ctx, mut args: StartArgs, status: crate::api::enums:
     }
     ctx.state.new_execution_run_id = args.run_id.clone();
     crate::close::close(ctx, status);
-    let mut next = crate::start::begin(args, ctx.now).finish();
+    let mut next = crate::start::begin(args, ctx.now, false).finish();
     next.state.namespace_id = ctx.state.namespace_id.clone();
     ctx.new_run = Some(Box::new(next));
 }

@@ -134,7 +134,9 @@ pub fn normalize_timeouts(args: &mut StartArgs) {
 /// and the first WorkflowTaskScheduled (or the backoff timer). Whether an
 /// eager start is accepted is decided here and written on the started event;
 /// `apply::start` then starts the task.
-pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
+/// `standalone`: the run is a standalone activity's (`StartArgs::activity`,
+/// which the caller has taken to schedule it): no workflow task.
+pub(crate) fn begin(mut args: StartArgs, now: Timestamp, standalone: bool) -> Ctx {
     normalize_timeouts(&mut args);
     let is_continuation = args.continued.as_ref().is_some_and(|c| !c.previous_run_id.is_empty());
     let continued = args.continued.take().unwrap_or_default();
@@ -245,7 +247,7 @@ pub(crate) fn begin(mut args: StartArgs, now: Timestamp) -> Ctx {
     }
     // A standalone activity's run has no workflow task (`apply::start`
     // schedules its activity).
-    match (args.activity.is_some(), ctx.state.backoff_until) {
+    match (standalone, ctx.state.backoff_until) {
         (true, _) => {}
         (false, Some(at)) => ctx.timer(at, TimerKind::WorkflowBackoff),
         (false, None) => ctx.schedule_workflow_task(1),

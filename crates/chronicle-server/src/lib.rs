@@ -35,6 +35,7 @@ mod ui;
 mod visibility;
 
 pub use frontend::Frontend;
+pub use visibility::fields::activity_status_name;
 
 use chronicle_proto::{
     clusterservice::cluster_server::ClusterServer, operatorservice::operator_service_server::OperatorServiceServer,

@@ -1291,3 +1291,133 @@ async fn undecodable_requests_are_invalid_argument() {
     let mut c = client(&server).await;
     c.get_system_info(GetSystemInfoRequest::default()).await.expect("still serving");
 }
+
+/// Worker deployment requests Temporal refuses are refused, with its
+/// messages, and change nothing.
+#[tokio::test]
+#[allow(deprecated)] // the older clients' form of a version ("name.build") is checked too
+async fn worker_deployment_requests_are_checked() {
+    use temporalio_protos::temporal::api::{
+        deployment::v1::{WorkerDeploymentOptions, WorkerDeploymentVersion},
+        enums::v1::WorkerVersioningMode,
+    };
+    let server = TestServer::start().await;
+    let mut c = client(&server).await;
+    let refused = |e: tonic::Status| (e.code(), e.message().to_string());
+    let ns = || "default".to_string();
+
+    // A versioned poll names its deployment and build, without '.' or ':'.
+    let poll = |name: &str, build: &str| PollActivityTaskQueueRequest {
+        namespace: ns(),
+        task_queue: Some(TaskQueue { name: "q".into(), ..Default::default() }),
+        deployment_options: Some(WorkerDeploymentOptions {
+            deployment_name: name.into(),
+            build_id: build.into(),
+            worker_versioning_mode: WorkerVersioningMode::Versioned as i32,
+        }),
+        ..Default::default()
+    };
+    let cases = [
+        (poll("", "1"), "versioned worker must have deployment name"),
+        (poll("d", ""), "versioned worker must have build id"),
+        (poll("d.x", "1"), "deployment name cannot contain ':' or '.'"),
+        (poll("d", "__1"), "BuildID cannot start with '__'"),
+    ];
+    for (request, message) in cases {
+        let err = c.poll_activity_task_queue(request).await.unwrap_err();
+        assert_eq!(refused(err), (Code::InvalidArgument, message.to_string()));
+    }
+    let list = ListWorkerDeploymentsRequest { namespace: ns(), ..Default::default() };
+    assert!(
+        c.list_worker_deployments(list).await.unwrap().into_inner().worker_deployments.is_empty(),
+        "none registered"
+    );
+
+    let describe = DescribeWorkerDeploymentRequest { namespace: ns(), deployment_name: "nope".into() };
+    assert_eq!(
+        refused(c.describe_worker_deployment(describe).await.unwrap_err()),
+        (
+            Code::NotFound,
+            "no Worker Deployment found with name 'nope'; does your Worker Deployment have pollers?".into()
+        )
+    );
+    let version =
+        DescribeWorkerDeploymentVersionRequest { namespace: ns(), version: "no-dot".into(), ..Default::default() };
+    assert_eq!(c.describe_worker_deployment_version(version).await.unwrap_err().code(), Code::InvalidArgument);
+    let ramp = SetWorkerDeploymentRampingVersionRequest {
+        namespace: ns(),
+        deployment_name: "d".into(),
+        build_id: "1".into(),
+        percentage: 101.0,
+        ..Default::default()
+    };
+    assert_eq!(c.set_worker_deployment_ramping_version(ramp).await.unwrap_err().code(), Code::InvalidArgument);
+    let current = SetWorkerDeploymentCurrentVersionRequest {
+        namespace: ns(),
+        deployment_name: "nope".into(),
+        build_id: "1".into(),
+        ..Default::default()
+    };
+    assert_eq!(c.set_worker_deployment_current_version(current).await.unwrap_err().code(), Code::NotFound);
+    // Deleting what is not there succeeds, as on Temporal.
+    let delete =
+        DeleteWorkerDeploymentRequest { namespace: ns(), deployment_name: "nope".into(), identity: "t".into() };
+    c.delete_worker_deployment(delete).await.unwrap();
+    let delete_version = DeleteWorkerDeploymentVersionRequest {
+        namespace: ns(),
+        deployment_version: Some(WorkerDeploymentVersion { deployment_name: "nope".into(), build_id: "1".into() }),
+        ..Default::default()
+    };
+    c.delete_worker_deployment_version(delete_version).await.unwrap();
+
+    // UpdateWorkflowExecutionOptions: a mask, known paths, a complete pin.
+    c.start_workflow_execution(start_request("opts", "q")).await.unwrap();
+    let options = |paths: &[&str], o: Option<temporalio_protos::temporal::api::workflow::v1::VersioningOverride>| {
+        UpdateWorkflowExecutionOptionsRequest {
+            namespace: ns(),
+            workflow_execution: Some(WorkflowExecution { workflow_id: "opts".into(), run_id: String::new() }),
+            workflow_execution_options: Some(
+                temporalio_protos::temporal::api::workflow::v1::WorkflowExecutionOptions {
+                    versioning_override: o,
+                    ..Default::default()
+                },
+            ),
+            update_mask: Some(prost_types::FieldMask { paths: paths.iter().map(ToString::to_string).collect() }),
+            identity: "t".into(),
+        }
+    };
+    use temporalio_protos::temporal::api::workflow::v1::{VersioningOverride, versioning_override};
+    let pin_without_version = VersioningOverride {
+        r#override: Some(versioning_override::Override::Pinned(versioning_override::PinnedOverride {
+            behavior: versioning_override::PinnedOverrideBehavior::Pinned as i32,
+            version: None,
+        })),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.update_workflow_execution_options(options(&[], None)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        c.update_workflow_execution_options(options(&["nonsense"], None)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        refused(
+            c.update_workflow_execution_options(options(&["versioning_override"], Some(pin_without_version)))
+                .await
+                .unwrap_err()
+        ),
+        (Code::InvalidArgument, "must provide version if override is pinned.".into())
+    );
+    // Unsetting an override the run does not have changes nothing.
+    let unchanged = c.update_workflow_execution_options(options(&["versioning_override"], None)).await.unwrap();
+    assert_eq!(unchanged.into_inner().workflow_execution_options.unwrap().versioning_override, None);
+    let history = GetWorkflowExecutionHistoryRequest {
+        namespace: ns(),
+        execution: Some(WorkflowExecution { workflow_id: "opts".into(), run_id: String::new() }),
+        ..Default::default()
+    };
+    let events = c.get_workflow_execution_history(history).await.unwrap().into_inner().history.unwrap().events;
+    assert!(events.iter().all(|e| e.event_type != EventType::WorkflowExecutionOptionsUpdated as i32));
+}

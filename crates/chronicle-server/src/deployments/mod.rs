@@ -105,8 +105,17 @@ impl Deployments {
     pub async fn refresh(&self) {
         match self.store.list_deployments(None).await {
             Ok(all) => {
-                let records = all.into_iter().map(|r| ((r.namespace.clone(), r.name.clone()), r)).collect();
-                *crate::sync::lock(&self.records) = records;
+                let mut records = crate::sync::lock(&self.records);
+                let mut read: HashMap<Key, DeploymentRecord> =
+                    all.into_iter().map(|r| ((r.namespace.clone(), r.name.clone()), r)).collect();
+                // A write of this node that landed after the read began wins.
+                for (key, held) in records.drain() {
+                    if read.get(&key).is_some_and(|r| r.version < held.version) {
+                        read.insert(key, held);
+                    }
+                }
+                *records = read;
+                drop(records);
                 self.publish_routes();
             }
             Err(e) => tracing::warn!(error = %e, "could not read worker deployments"),

@@ -8,7 +8,7 @@ use super::{Page, encode, hex, layout, page, status_page, unhex};
 use crate::frontend::Frontend;
 use axum::extract::{Path, Query, State};
 use chronicle_engine::api::activity::v1::{ActivityExecutionListInfo, activity_execution_outcome};
-use chronicle_engine::api::enums::v1::{ActivityExecutionStatus, PendingActivityState};
+use chronicle_engine::api::enums::v1::PendingActivityState;
 use chronicle_engine::api::workflowservice::v1::{
     CountActivityExecutionsRequest, DescribeActivityExecutionRequest, ListActivityExecutionsRequest,
 };
@@ -27,19 +27,6 @@ pub struct ListParams {
     query: String,
     #[serde(default)]
     next: String,
-}
-
-fn status_name(status: i32) -> &'static str {
-    match ActivityExecutionStatus::try_from(status).unwrap_or_default() {
-        ActivityExecutionStatus::Running => "Running",
-        ActivityExecutionStatus::Completed => "Completed",
-        ActivityExecutionStatus::Failed => "Failed",
-        ActivityExecutionStatus::Canceled => "Canceled",
-        ActivityExecutionStatus::Terminated => "Terminated",
-        ActivityExecutionStatus::TimedOut => "TimedOut",
-        ActivityExecutionStatus::Paused => "Paused",
-        ActivityExecutionStatus::Unspecified => "Unspecified",
-    }
 }
 
 /// A plain id searches that id; anything with `=` or a space is a filter.
@@ -113,7 +100,7 @@ pub async fn list(
 }
 
 fn row(namespace: &str, a: &ActivityExecutionListInfo) -> Markup {
-    let status = status_name(a.status);
+    let status = crate::visibility::fields::activity_status_name(a.status);
     html! {
         tr {
             td class={ "status status-" (status) } { (status) }
@@ -128,18 +115,10 @@ fn row(namespace: &str, a: &ActivityExecutionListInfo) -> Markup {
 }
 
 async fn counts(frontend: &Frontend, namespace: &str, filter: &str) -> Vec<(String, i64)> {
-    if filter.to_ascii_lowercase().contains("order by") {
-        return Vec::new();
-    }
-    let query = format!("{filter} GROUP BY ExecutionStatus").trim().to_string();
+    let Some(query) = super::workflows::by_status(filter) else { return Vec::new() };
     let request = CountActivityExecutionsRequest { namespace: namespace.to_string(), query };
     let Ok(counted) = frontend.count_activity_executions(Request::new(request)).await else { return Vec::new() };
-    counted
-        .into_inner()
-        .groups
-        .into_iter()
-        .filter_map(|g| Some((serde_json::from_slice(&g.group_values.first()?.data).ok()?, g.count)))
-        .collect()
+    super::workflows::status_counts(counted.into_inner().groups.iter().map(|g| (g.group_values.first(), g.count)))
 }
 
 /// The latest run of an activity id.
@@ -175,7 +154,7 @@ async fn activity_page(frontend: Frontend, namespace: String, activity_id: Strin
     let described = frontend.describe_activity_execution(Request::new(request)).await.map_err(|s| status_page(&s))?;
     let described = described.into_inner();
     let info = described.info.unwrap_or_default();
-    let status = status_name(info.status);
+    let status = crate::visibility::fields::activity_status_name(info.status);
     let run_state = PendingActivityState::try_from(info.run_state)
         .ok()
         .filter(|s| *s != PendingActivityState::Unspecified)

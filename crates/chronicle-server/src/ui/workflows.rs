@@ -168,22 +168,24 @@ fn row(namespace: &str, w: &WorkflowExecutionInfo) -> maud::Markup {
 /// Workflows per status for `filter` (none when the filter sorts, which a
 /// count cannot).
 async fn counts(frontend: &Frontend, namespace: &str, filter: &str) -> Vec<(String, i64)> {
-    if filter.to_ascii_lowercase().contains("order by") {
-        return Vec::new();
-    }
-    let query = format!("{filter} GROUP BY ExecutionStatus").trim().to_string();
+    let Some(query) = by_status(filter) else { return Vec::new() };
     let request = CountWorkflowExecutionsRequest { namespace: namespace.to_string(), query };
     let Ok(counted) = frontend.count_workflow_executions(Request::new(request)).await else { return Vec::new() };
-    counted
-        .into_inner()
-        .groups
-        .into_iter()
-        .filter_map(|g| {
-            let value = g.group_values.first()?;
-            let status: String = serde_json::from_slice(&value.data).ok()?;
-            Some((status, g.count))
-        })
-        .collect()
+    status_counts(counted.into_inner().groups.iter().map(|g| (g.group_values.first(), g.count)))
+}
+
+/// A list filter counted per status; None for one that orders (a grouped
+/// count cannot).
+pub(super) fn by_status(filter: &str) -> Option<String> {
+    (!filter.to_ascii_lowercase().contains("order by"))
+        .then(|| format!("{filter} GROUP BY ExecutionStatus").trim().to_string())
+}
+
+/// The (status, count) pairs of a count grouped by ExecutionStatus.
+pub(super) fn status_counts<'a>(
+    groups: impl Iterator<Item = (Option<&'a chronicle_engine::api::common::v1::Payload>, i64)>,
+) -> Vec<(String, i64)> {
+    groups.filter_map(|(value, count)| Some((serde_json::from_slice(&value?.data).ok()?, count))).collect()
 }
 
 pub async fn namespaces(State(frontend): State<Frontend>) -> Page {

@@ -134,6 +134,21 @@ pub fn status_name(status: i32) -> &'static str {
     }
 }
 
+/// A standalone activity's status as Temporal names it ('Running').
+pub fn activity_status_name(status: i32) -> &'static str {
+    use chronicle_engine::api::enums::v1::ActivityExecutionStatus;
+    match ActivityExecutionStatus::try_from(status).unwrap_or_default() {
+        ActivityExecutionStatus::Running => "Running",
+        ActivityExecutionStatus::Completed => "Completed",
+        ActivityExecutionStatus::Failed => "Failed",
+        ActivityExecutionStatus::Canceled => "Canceled",
+        ActivityExecutionStatus::Terminated => "Terminated",
+        ActivityExecutionStatus::TimedOut => "TimedOut",
+        ActivityExecutionStatus::Paused => "Paused",
+        ActivityExecutionStatus::Unspecified => "Unspecified",
+    }
+}
+
 /// 'Running' or 'WORKFLOW_EXECUTION_STATUS_RUNNING', as Temporal accepts
 /// (case-sensitive: 'running' is rejected there too).
 pub fn parse_status(s: &str) -> Option<i32> {

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use temporalio_protos::temporal::api::{
     activity::v1::{ActivityExecutionOutcome, activity_execution_outcome},
     common::v1::{ActivityType, RetryPolicy},
-    enums::v1::{ActivityExecutionStatus, ActivityIdConflictPolicy, ActivityIdReusePolicy},
+    enums::v1::{ActivityIdConflictPolicy, ActivityIdReusePolicy},
     taskqueue::v1::TaskQueue,
     workflowservice::v1::*,
 };
@@ -176,19 +176,6 @@ fn start_request(namespace: &str, a: StartArgs) -> anyhow::Result<StartActivityE
     })
 }
 
-fn status_name(status: i32) -> &'static str {
-    match ActivityExecutionStatus::try_from(status).unwrap_or_default() {
-        ActivityExecutionStatus::Running => "Running",
-        ActivityExecutionStatus::Completed => "Completed",
-        ActivityExecutionStatus::Failed => "Failed",
-        ActivityExecutionStatus::Canceled => "Canceled",
-        ActivityExecutionStatus::Terminated => "Terminated",
-        ActivityExecutionStatus::TimedOut => "TimedOut",
-        ActivityExecutionStatus::Paused => "Paused",
-        ActivityExecutionStatus::Unspecified => "Unspecified",
-    }
-}
-
 fn not_found(activity_id: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ {
     move |s| {
         if s.code() == tonic::Code::NotFound {
@@ -291,7 +278,7 @@ pub async fn run(cmd: ActivityCommand) -> anyhow::Result<()> {
             println!("ActivityId    {}", info.activity_id);
             println!("RunId         {}", info.run_id);
             println!("Type          {}", info.activity_type.map(|t| t.name).unwrap_or_default());
-            println!("Status        {}", status_name(info.status));
+            println!("Status        {}", chronicle_server::activity_status_name(info.status));
             println!("TaskQueue     {}", info.task_queue);
             println!("Attempt       {}", info.attempt);
             if !info.canceled_reason.is_empty() {
@@ -322,11 +309,16 @@ pub async fn run(cmd: ActivityCommand) -> anyhow::Result<()> {
                     let ty = a.activity_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default();
                     if json {
                         let out = serde_json::json!({
-                            "activityId": a.activity_id, "runId": a.run_id, "type": ty, "status": status_name(a.status),
+                            "activityId": a.activity_id, "runId": a.run_id, "type": ty, "status": chronicle_server::activity_status_name(a.status),
                         });
                         println!("{out}");
                     } else {
-                        println!("{:<10}  {}  {ty}  {}", status_name(a.status), a.activity_id, a.run_id);
+                        println!(
+                            "{:<10}  {}  {ty}  {}",
+                            chronicle_server::activity_status_name(a.status),
+                            a.activity_id,
+                            a.run_id
+                        );
                     }
                 }
                 if r.next_page_token.is_empty() {
@@ -382,16 +374,7 @@ pub async fn run(cmd: ActivityCommand) -> anyhow::Result<()> {
         }
         Action::Delete { target, yes } => {
             if !yes {
-                if json {
-                    bail!("must bypass prompts when using JSON output");
-                }
-                print!("Delete Standalone Activity {:?}? y/N ", target.activity_id);
-                std::io::Write::flush(&mut std::io::stdout())?;
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer)?;
-                if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-                    bail!("user denied confirmation");
-                }
+                super::confirm(&format!("Delete Standalone Activity {:?}?", target.activity_id), json)?;
             }
             client
                 .delete_activity_execution(DeleteActivityExecutionRequest {

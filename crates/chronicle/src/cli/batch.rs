@@ -4,7 +4,7 @@
 //! `chronicle batch describe|list|terminate` follow it.
 
 use super::connect::{Client, ConnectArgs};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use temporalio_protos::temporal::api::{
     common::v1::WorkflowExecution,
@@ -60,16 +60,7 @@ pub(super) async fn start(
         .into_inner()
         .count;
     if !target.yes {
-        if json {
-            bail!("must bypass prompts when using JSON output");
-        }
-        print!("Start batch against approximately {count} workflow(s)? y/N ");
-        std::io::Write::flush(&mut std::io::stdout())?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            bail!("user denied confirmation");
-        }
+        super::confirm(&format!("Start batch against approximately {count} workflow(s)?"), json)?;
     }
     let job_id = uuid::Uuid::new_v4().to_string();
     let reason = if reason.is_empty() { "Requested from the chronicle CLI".to_string() } else { reason };

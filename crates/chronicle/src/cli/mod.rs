@@ -10,3 +10,19 @@ pub mod list;
 mod payloads;
 mod reset;
 pub mod workflow;
+
+/// Asks `question` and waits for a yes, as the `temporal` CLI does; with
+/// JSON output (no one to ask) a caller must pass `--yes` instead.
+fn confirm(question: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        anyhow::bail!("must bypass prompts when using JSON output");
+    }
+    print!("{question} y/N ");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        anyhow::bail!("user denied confirmation");
+    }
+    Ok(())
+}
