@@ -290,7 +290,13 @@ impl Matching {
     /// route changed offers its tasks again, to the pollers now eligible.
     pub fn set_routes(&self, table: RouteTable) {
         let table = Arc::new(table);
-        *crate::sync::lock(&self.routes) = table.clone();
+        {
+            let mut routes = crate::sync::lock(&self.routes);
+            if **routes == *table {
+                return; // the periodic re-read found nothing new
+            }
+            *routes = table.clone();
+        }
         let mut queues = crate::sync::lock(&self.queues);
         for (key, queue) in queues.iter_mut() {
             let route = table.get(&(key.namespace.clone(), key.name.clone(), key.activity)).cloned();

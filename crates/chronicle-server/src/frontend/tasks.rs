@@ -141,6 +141,9 @@ fn queue_name(tq: &Option<TaskQueue>) -> Result<String, Status> {
     Ok(tq.name.clone())
 }
 
+const USE_VERSIONING_REFUSED: &str =
+    "Worker versioning with build-id sets (use_versioning) is not implemented by Chronicle; use worker deployments.";
+
 /// The stamp Temporal records for a poller: its build id. The versioning of
 /// build-id sets (`use_versioning` without deployment options) is not
 /// built, and refused rather than ignored; worker deployments are
@@ -155,9 +158,7 @@ fn version_stamp(
         return Ok(None);
     }
     match caps {
-        Some(c) if c.use_versioning && deployment.is_none() => Err(Status::unimplemented(
-            "Worker versioning with build-id sets (use_versioning) is not implemented by Chronicle; use worker deployments.",
-        )),
+        Some(c) if c.use_versioning && deployment.is_none() => Err(Status::unimplemented(USE_VERSIONING_REFUSED)),
         Some(c) => Ok(Some(WorkerVersionStamp { build_id: c.build_id.clone(), use_versioning: false })),
         None => Ok(None),
     }
@@ -320,9 +321,7 @@ impl Frontend {
         let token = TaskToken::decode_for(&r.task_token, &r.namespace, false)?;
         self.check_namespace(&token.namespace)?;
         if r.worker_version_stamp.as_ref().is_some_and(|s| s.use_versioning) && r.deployment_options.is_none() {
-            return Err(Status::unimplemented(
-                "Worker versioning (use_versioning) is not implemented by Chronicle yet.",
-            ));
+            return Err(Status::unimplemented(USE_VERSIONING_REFUSED));
         }
         // Answers to queries that rode on this task.
         for (id, result) in r.query_results {

@@ -46,14 +46,12 @@ impl History {
         if let Some((skipping, gate)) = gate.as_mut() {
             skipping.record_run(gate, state);
         }
-        for mut task in tasks {
-            if let Task::WorkflowTask { sticky, .. } = &mut task
-                && *sticky
+        for task in tasks {
+            if let Task::WorkflowTask { sticky: true, scheduled_event_id, attempt, .. } = task
                 && self.moves_version(state)
             {
                 // Its sticky worker is on the version the run leaves:
                 // the task goes to the normal queue, routed anew.
-                let Task::WorkflowTask { scheduled_event_id, attempt, .. } = task else { unreachable!() };
                 let base = MatchTask {
                     namespace: state.namespace.clone(),
                     workflow_id: state.workflow_id.clone(),
