@@ -186,13 +186,6 @@ fn not_found(activity_id: &str) -> impl Fn(tonic::Status) -> anyhow::Error + '_ 
     }
 }
 
-fn print_json(type_name: &str, message: &impl prost::Message) -> anyhow::Result<()> {
-    let value =
-        chronicle_proto::json::to_json(type_name, message).map_err(|e| anyhow::anyhow!("cannot write JSON: {e}"))?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(())
-}
-
 /// Polls until the activity has an outcome; prints it; an error if it did
 /// not complete.
 async fn result(client: &mut Client, namespace: &str, target: Target, json: bool) -> anyhow::Result<()> {
@@ -272,7 +265,7 @@ pub async fn run(cmd: ActivityCommand) -> anyhow::Result<()> {
                 .map_err(not_found(&target.activity_id))?
                 .into_inner();
             if json {
-                return print_json("temporal.api.workflowservice.v1.DescribeActivityExecutionResponse", &r);
+                return super::print_json("temporal.api.workflowservice.v1.DescribeActivityExecutionResponse", &r);
             }
             let info = r.info.unwrap_or_default();
             println!("ActivityId    {}", info.activity_id);

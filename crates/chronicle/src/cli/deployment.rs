@@ -150,13 +150,6 @@ enum Manager {
     },
 }
 
-fn print_json(type_name: &str, message: &impl prost::Message) -> anyhow::Result<()> {
-    let value =
-        chronicle_proto::json::to_json(type_name, message).map_err(|e| anyhow::anyhow!("cannot write JSON: {e}"))?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(())
-}
-
 fn status_name(status: i32) -> &'static str {
     match WorkerDeploymentVersionStatus::try_from(status).unwrap_or(WorkerDeploymentVersionStatus::Unspecified) {
         WorkerDeploymentVersionStatus::Inactive => "Inactive",
@@ -213,7 +206,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
             }
             if json {
                 let r = ListWorkerDeploymentsResponse { worker_deployments: all, next_page_token: Vec::new() };
-                return print_json("temporal.api.workflowservice.v1.ListWorkerDeploymentsResponse", &r);
+                return super::print_json("temporal.api.workflowservice.v1.ListWorkerDeploymentsResponse", &r);
             }
             println!("{:<30} {:<20} {:<20} {:>6}", "Name", "Current", "Ramping", "Ramp%");
             for d in all {
@@ -239,7 +232,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if json {
-                return print_json("temporal.api.workflowservice.v1.DescribeWorkerDeploymentResponse", &r);
+                return super::print_json("temporal.api.workflowservice.v1.DescribeWorkerDeploymentResponse", &r);
             }
             let info = r.worker_deployment_info.unwrap_or_default();
             let routing = info.routing_config.unwrap_or_default();
@@ -281,7 +274,10 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if json {
-                return print_json("temporal.api.workflowservice.v1.DescribeWorkerDeploymentVersionResponse", &r);
+                return super::print_json(
+                    "temporal.api.workflowservice.v1.DescribeWorkerDeploymentVersionResponse",
+                    &r,
+                );
             }
             let info = r.worker_deployment_version_info.unwrap_or_default();
             println!("DeploymentName  {}", version.deployment_name);
@@ -392,7 +388,10 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             if json {
-                return print_json("temporal.api.workflowservice.v1.UpdateWorkerDeploymentVersionMetadataResponse", &r);
+                return super::print_json(
+                    "temporal.api.workflowservice.v1.UpdateWorkerDeploymentVersionMetadataResponse",
+                    &r,
+                );
             }
             println!("Metadata of version {} updated", version.build_id);
         }

@@ -26,3 +26,11 @@ fn confirm(question: &str, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Prints a response as the `temporal` CLI's `-o json` does (protobuf JSON).
+fn print_json(type_name: &str, message: &impl prost::Message) -> anyhow::Result<()> {
+    let value =
+        chronicle_proto::json::to_json(type_name, message).map_err(|e| anyhow::anyhow!("cannot write JSON: {e}"))?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
