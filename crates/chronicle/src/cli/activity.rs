@@ -1,7 +1,7 @@
 //! `chronicle activity ...`: standalone activities (started without a
 //! workflow), with the flags of `temporal activity`.
 
-use super::connect::{Client, ConnectArgs};
+use super::connect::{Client, ClientArgs};
 use super::payloads;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -16,13 +16,7 @@ use temporalio_protos::temporal::api::{
 #[derive(Args)]
 pub struct ActivityCommand {
     #[command(flatten)]
-    connect: ConnectArgs,
-    /// Namespace.
-    #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
-    namespace: String,
-    /// Output format: text or json.
-    #[arg(long, short = 'o', global = true, default_value = "text")]
-    output: String,
+    client: ClientArgs,
     #[command(subcommand)]
     action: Action,
 }
@@ -230,9 +224,9 @@ async fn result(client: &mut Client, namespace: &str, target: Target, json: bool
 }
 
 pub async fn run(cmd: ActivityCommand) -> anyhow::Result<()> {
-    let mut client = cmd.connect.client().await?;
-    let ns = cmd.namespace.clone();
-    let json = cmd.output == "json";
+    let mut client = cmd.client.connect.client().await?;
+    let ns = cmd.client.namespace.clone();
+    let json = cmd.client.json();
     match cmd.action {
         Action::Start(args) => {
             let id = args.activity_id.clone();

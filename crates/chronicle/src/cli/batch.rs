@@ -3,7 +3,7 @@
 //! start one (after a count and a confirmation, or `--yes`), and
 //! `chronicle batch describe|list|terminate` follow it.
 
-use super::connect::{Client, ConnectArgs};
+use super::connect::{Client, ClientArgs};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use temporalio_protos::temporal::api::{
@@ -87,13 +87,7 @@ pub(super) async fn start(
 #[derive(Args)]
 pub struct BatchCommand {
     #[command(flatten)]
-    connect: ConnectArgs,
-    /// Namespace.
-    #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
-    namespace: String,
-    /// JSON output.
-    #[arg(long, short = 'o', global = true, default_value = "text")]
-    output: String,
+    client: ClientArgs,
     #[command(subcommand)]
     action: BatchAction,
 }
@@ -117,9 +111,9 @@ enum BatchAction {
 }
 
 pub async fn run(cmd: BatchCommand) -> anyhow::Result<()> {
-    let mut client = cmd.connect.client().await?;
-    let ns = cmd.namespace.clone();
-    let json = cmd.output == "json";
+    let mut client = cmd.client.connect.client().await?;
+    let ns = cmd.client.namespace.clone();
+    let json = cmd.client.json();
     let not_found = |job_id: &str, s: tonic::Status| {
         if s.code() == tonic::Code::NotFound {
             anyhow::anyhow!("could not find Batch Job '{job_id}'")

@@ -34,6 +34,26 @@ pub struct ConnectArgs {
     tls_server_name: Option<String>,
 }
 
+/// What the activity, batch and worker deployment commands take besides
+/// their own flags: the server, the namespace and the output format.
+#[derive(Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Namespace.
+    #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
+    pub namespace: String,
+    /// Output format: text or json.
+    #[arg(long, short = 'o', global = true, default_value = "text")]
+    pub output: String,
+}
+
+impl ClientArgs {
+    pub fn json(&self) -> bool {
+        self.output == "json"
+    }
+}
+
 /// Adds the API key to every call.
 #[derive(Clone)]
 pub struct ApiKey(Option<MetadataValue<Ascii>>);

@@ -3,7 +3,7 @@
 //! changes read the deployment first for its conflict token, as the
 //! `temporal` CLI does, so a change made meanwhile is refused, not undone.
 
-use super::connect::{Client, ConnectArgs};
+use super::connect::{Client, ClientArgs};
 use super::payloads;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -29,13 +29,7 @@ enum WorkerAction {
 #[derive(Args)]
 struct DeploymentCommand {
     #[command(flatten)]
-    connect: ConnectArgs,
-    /// Namespace.
-    #[arg(long, short = 'n', global = true, default_value = "default", env = "TEMPORAL_NAMESPACE")]
-    namespace: String,
-    /// Output format: text or json.
-    #[arg(long, short = 'o', global = true, default_value = "text")]
-    output: String,
+    client: ClientArgs,
     /// Identity recorded as the change's author.
     #[arg(long, global = true, default_value = "chronicle-cli")]
     identity: String,
@@ -182,9 +176,10 @@ async fn conflict_token(client: &mut Client, namespace: &str, name: &str) -> any
 
 pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
     let WorkerAction::Deployment(cmd) = cmd.what;
-    let DeploymentCommand { connect, namespace: ns, output, identity, action } = *cmd;
-    let mut client = connect.client().await?;
-    let json = output == "json";
+    let DeploymentCommand { client, identity, action } = *cmd;
+    let json = client.json();
+    let ns = client.namespace;
+    let mut client = client.connect.client().await?;
     match action {
         Action::List => {
             let mut token = Vec::new();
