@@ -283,6 +283,11 @@ impl Matching {
 
     fn route_of(&self, key: &QueueKey) -> Option<Arc<Route>> {
         let routes = crate::sync::lock(&self.routes).clone();
+        // Asked on every workflow task start: no key is built while no
+        // queue belongs to a deployment.
+        if routes.is_empty() {
+            return None;
+        }
         routes.get(&(key.namespace.clone(), key.name.clone(), key.activity)).cloned()
     }
 
